@@ -1,0 +1,93 @@
+"""One-curve analysis: peaks, exposure, and time in the model's concentration bands.
+
+Band membership is judged on the **effect-site** concentration (the subjective effects lag
+plasma; Olofsen et al. 2022, doi:10.1097/ALN.0000000000004176). Between grid points the curve is
+taken as linear, so entry and exit times are interpolated rather than snapped to the grid.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from pksim import _kernels
+from pksim.model import Model
+from pksim.simulate import Curve
+
+MIN_PER_H = 60.0
+
+
+def _nan_to_none(x: float) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def exposure(time_min: np.ndarray, conc_ng_per_ml: np.ndarray) -> dict[str, float]:
+    """Cmax (ng/mL), Tmax (min) and AUC over the grid (ng·h/mL, linear trapezoid)."""
+    cmax, tmax, auc = _kernels.peak_and_auc(np.asarray(time_min, float), np.asarray(conc_ng_per_ml, float))
+    return {"cmax_ng_per_ml": float(cmax), "tmax_min": float(tmax),
+            "auc_ng_h_per_ml": float(auc) / MIN_PER_H}
+
+
+def band_thresholds(model: Model, overrides: dict[str, float] | None = None) -> dict[str, tuple[float, float]]:
+    """``role -> (lower, upper)`` ng/mL, with optional lower-edge overrides by role."""
+    edges = {b.role: b.lower_ng_per_ml for b in model.bands}
+    for role, value in (overrides or {}).items():
+        if role not in edges:
+            raise KeyError(role)
+        edges[role] = float(value)
+    roles = [b.role for b in model.bands]
+    values = [edges[r] for r in roles]
+    if any(b <= a for a, b in zip(values, values[1:], strict=False)):
+        from pksim.errors import InputError
+
+        raise InputError("band thresholds", f"edges must increase, got {values}")
+    return {r: (values[i], values[i + 1] if i + 1 < len(values) else math.inf)
+            for i, r in enumerate(roles)}
+
+
+def window_metrics(time_min: np.ndarray, ce_ng_per_ml: np.ndarray, lower_ng_per_ml: float,
+                   dissociation_ng_per_ml: float) -> dict[str, float | None]:
+    """Relational-window and dissociation timing from an effect-site curve.
+
+    * window: ``lower <= Ce < dissociation``; ``onset_min`` first entry, ``offset_min`` last
+      exit (equals the horizon when still inside), ``minutes_in_window`` total time inside.
+    * dissociation: ``Ce >= dissociation``; first entry and total minutes at or above it.
+    """
+    t = np.asarray(time_min, float)
+    c = np.asarray(ce_ng_per_ml, float)
+    on, off, minutes = _kernels.band_times(t, c, lower_ng_per_ml, dissociation_ng_per_ml)
+    d_on, _, d_min = _kernels.band_times(t, c, dissociation_ng_per_ml, math.inf)
+    return {"lower_ng_per_ml": float(lower_ng_per_ml), "upper_ng_per_ml": float(dissociation_ng_per_ml),
+            "onset_min": _nan_to_none(on), "offset_min": _nan_to_none(off),
+            "minutes_in_window": float(minutes), "dissociation_onset_min": _nan_to_none(d_on),
+            "minutes_dissociated": float(d_min)}
+
+
+def minutes_in_bands(time_min: np.ndarray, ce_ng_per_ml: np.ndarray,
+                     bands: dict[str, tuple[float, float]]) -> dict[str, float]:
+    t = np.asarray(time_min, float)
+    c = np.asarray(ce_ng_per_ml, float)
+    return {role: float(_kernels.band_times(t, c, lo, hi)[2]) for role, (lo, hi) in bands.items()}
+
+
+def curve_summary(curve: Curve, thresholds: dict[str, float] | None = None) -> dict:
+    """Everything ``pksim simulate --json`` reports about one curve."""
+    bands = band_thresholds(curve.model, thresholds)
+    lower = bands["window"][0]
+    upper = bands["window"][1]
+    return {
+        "model": curve.model.id,
+        "model_sha256": curve.model.sha256,
+        "weight_kg": curve.weight_kg,
+        "sex": curve.sex,
+        "weight_scaling": curve.weight_scaling,
+        "doses": [{"spec": d.spec(), "route": d.route, "amount_mg": mg, "start_min": d.start_min,
+                   "duration_min": d.duration_min} for d, mg in zip(curve.doses, curve.doses_mg, strict=True)],
+        "bioavailable_dose_mg": curve.bioavailable_dose_mg,
+        "plasma": exposure(curve.time_min, curve.plasma_ng_per_ml),
+        "effect_site": exposure(curve.time_min, curve.effect_site_ng_per_ml),
+        "window": window_metrics(curve.time_min, curve.effect_site_ng_per_ml, lower, upper),
+        "minutes_in_band": minutes_in_bands(curve.time_min, curve.effect_site_ng_per_ml, bands),
+        "bands_ng_per_ml": {r: [lo, None if math.isinf(hi) else hi] for r, (lo, hi) in bands.items()},
+    }

@@ -1,0 +1,55 @@
+"""``pksim`` command line: one module per subcommand, registered in :data:`SUBCOMMANDS`.
+
+Every error the user can cause is reported as one line on stderr with exit status 2; no
+traceback, no partial output file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from pksim.errors import PksimError
+
+# name -> module under pksim.cli providing add_arguments(parser) and run(args) -> int
+SUBCOMMANDS = {
+    "simulate": "Simulate one person's plasma and effect-site curves",
+    "models": "List the model library with citations and validity ranges",
+    "warmup": "Compile the numerical kernels into the Numba cache",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, status 2 (argparse's default prints usage too)
+        sys.stderr.write(f"pksim {self.prog.split()[-1]}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="pksim", description="Ketamine dose-exposure simulator. "
+                     "Research and teaching tool - not dosing advice.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name, help_text in SUBCOMMANDS.items():
+        module = importlib.import_module(f"pksim.cli.{name}")
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._module.run(args) or 0)
+    except PksimError as exc:
+        sys.stderr.write(f"pksim {args.command}: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write(f"pksim {args.command}: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,72 @@
+"""``pksim simulate``: one person's curves, summary as a table or JSON, curve as CSV."""
+
+from __future__ import annotations
+
+import argparse
+
+from pksim import __version__
+from pksim.cli._common import DISCLAIMER, finite_float, positive_float, print_json, write_atomic
+from pksim.model import DEFAULT_MODEL
+from pksim.regimen import SPEC_HELP
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=DEFAULT_MODEL, help="model id (see `pksim models`)")
+    p.add_argument("--weight-kg", type=finite_float("--weight-kg"), required=True,
+                   help="body weight, 20-300 kg")
+    p.add_argument("--sex", choices=["female", "male"], default=None)
+    p.add_argument("--dose", action="append", required=True, metavar="SPEC", help=SPEC_HELP)
+    p.add_argument("--t-end-min", type=positive_float("--t-end-min"), default=240.0)
+    p.add_argument("--dt-min", type=positive_float("--dt-min"), default=1.0)
+    p.add_argument("--weight-scaling", default=None, help="scaling scheme of the model (e.g. allometric)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--out", metavar="CSV", help="write the curve as CSV (unit-suffixed columns)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pksim.analysis import curve_summary
+    from pksim.simulate import simulate
+
+    curve = simulate(args.dose, weight_kg=args.weight_kg, model=args.model, sex=args.sex,
+                     t_end_min=args.t_end_min, dt_min=args.dt_min,
+                     weight_scaling=args.weight_scaling)
+    summary = curve_summary(curve)
+    summary["pksim_version"] = __version__
+    summary["notice"] = DISCLAIMER
+    if args.out:
+        frame = curve.to_frame()
+        write_atomic(args.out, lambda path: frame.to_csv(path, index=False))
+    if args.json:
+        print_json(summary)
+    else:
+        print(format_table(summary))
+    return 0
+
+
+def _t(x) -> str:
+    return "-" if x is None else f"{x:.1f}"
+
+
+def format_table(s: dict) -> str:
+    w = s["window"]
+    lines = [
+        f"pksim {s['pksim_version']} - model {s['model']} - {s['weight_kg']:g} kg"
+        + (f" {s['sex']}" if s["sex"] else ""),
+        "doses: " + ", ".join(f"{d['spec']} ({d['amount_mg']:.1f} mg)" for d in s["doses"]),
+        "",
+        f"{'':14}{'Cmax ng/mL':>12}{'Tmax min':>10}{'AUC ng*h/mL':>13}",
+    ]
+    for key, label in (("plasma", "plasma"), ("effect_site", "effect site")):
+        e = s[key]
+        lines.append(f"{label:14}{e['cmax_ng_per_ml']:>12.1f}{e['tmax_min']:>10.1f}{e['auc_ng_h_per_ml']:>13.1f}")
+    lines += [
+        "",
+        f"relational window {w['lower_ng_per_ml']:g}-{w['upper_ng_per_ml']:g} ng/mL (effect site): "
+        f"onset {_t(w['onset_min'])} min, offset {_t(w['offset_min'])} min, "
+        f"{w['minutes_in_window']:.1f} min in window",
+        f"dissociation (>= {w['upper_ng_per_ml']:g} ng/mL): onset {_t(w['dissociation_onset_min'])} min, "
+        f"{w['minutes_dissociated']:.1f} min",
+        "",
+        s["notice"],
+    ]
+    return "\n".join(lines)

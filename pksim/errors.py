@@ -1,0 +1,34 @@
+"""Error types that front ends turn into one-line messages (exit status 2, no traceback)."""
+
+from __future__ import annotations
+
+
+class PksimError(Exception):
+    """Base class for every error pksim raises on purpose."""
+
+
+class InputError(PksimError, ValueError):
+    """A user-supplied value is out of range or malformed.
+
+    The message always names the field and the allowed values, so the CLI and the app
+    can show it verbatim.
+    """
+
+    def __init__(self, field: str, problem: str, allowed: str | None = None):
+        self.field = field
+        self.problem = problem
+        self.allowed = allowed
+        text = f"{field}: {problem}"
+        if allowed:
+            text += f" (allowed: {allowed})"
+        super().__init__(text)
+
+
+class ModelFileError(PksimError, ValueError):
+    """A model file is malformed; the message names the file, the field and the problem."""
+
+    def __init__(self, path: str, field: str, problem: str):
+        self.path = path
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{path}: {field}: {problem}")

@@ -1,0 +1,156 @@
+"""One person, one regimen → plasma and effect-site curves (the library's main entry point)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pksim import _kernels
+from pksim.errors import InputError
+from pksim.individual import sex_code, typical_parameters
+from pksim.model import DEFAULT_MODEL, SINK, Model, load_model
+from pksim.regimen import Dose, InputEvents, input_events, parse_dose_spec
+from pksim.system import central_volume_l, system_terms
+
+WEIGHT_RANGE_KG = (20.0, 300.0)
+MAX_POINTS = 10_000_000
+MG_PER_L_TO_NG_PER_ML = 1000.0
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Concentrations and amounts of one simulated person on a time grid."""
+
+    model: Model
+    weight_kg: float
+    sex: str | None
+    weight_scaling: str
+    doses: tuple[Dose, ...]
+    doses_mg: tuple[float, ...]
+    time_min: np.ndarray
+    plasma_ng_per_ml: np.ndarray
+    effect_site_ng_per_ml: np.ndarray
+    amounts_mg: dict[str, np.ndarray] = field(repr=False)
+    eliminated_mg: np.ndarray = field(repr=False)
+    bioavailable_dose_mg: float = 0.0
+
+    def to_frame(self):
+        """Curve as a pandas DataFrame with unit-suffixed column names."""
+        import pandas as pd
+
+        cols = {"time_min": self.time_min, "plasma_ng_per_ml": self.plasma_ng_per_ml,
+                "effect_site_ng_per_ml": self.effect_site_ng_per_ml}
+        for name, amount in self.amounts_mg.items():
+            cols[f"amount_{name}_mg"] = amount
+        cols["amount_eliminated_mg"] = self.eliminated_mg
+        return pd.DataFrame(cols)
+
+
+def time_grid(t_end_min: float = 240.0, dt_min: float = 1.0) -> np.ndarray:
+    """``0, dt, 2 dt, …, t_end`` (t_end included when it is a multiple of dt)."""
+    for name, v in (("t-end-min", t_end_min), ("dt-min", dt_min)):
+        if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+            raise InputError(name, f"{v!r} is not a positive number", "> 0")
+    n = math.floor(t_end_min / dt_min + 1e-9) + 1
+    if n > MAX_POINTS:
+        raise InputError("time grid", f"t-end/dt gives {n} points", f"at most {MAX_POINTS:,}")
+    return np.arange(n, dtype=float) * dt_min
+
+
+def check_weight(weight_kg: float, field_name: str = "weight-kg") -> float:
+    lo, hi = WEIGHT_RANGE_KG
+    if not (isinstance(weight_kg, (int, float)) and math.isfinite(weight_kg) and lo <= weight_kg <= hi):
+        raise InputError(field_name, f"{weight_kg!r} kg is out of range", f"{lo:g} to {hi:g} kg")
+    return float(weight_kg)
+
+
+def as_doses(doses: Sequence[Dose | str]) -> tuple[Dose, ...]:
+    """Accept Dose objects or spec strings."""
+    out = tuple(parse_dose_spec(d) if isinstance(d, str) else d for d in doses)
+    if not out:
+        raise InputError("dose", "at least one dose is required", "e.g. sublingual:100mg")
+    return out
+
+
+def as_model(model: Model | str | None) -> Model:
+    return model if isinstance(model, Model) else load_model(model or DEFAULT_MODEL)
+
+
+def check_time_grid(time_min) -> np.ndarray:
+    t = np.ascontiguousarray(np.asarray(time_min, dtype=float))
+    if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)) or np.any(np.diff(t) < 0):
+        raise InputError("time_min", "must be a non-empty, finite, non-decreasing 1-D array")
+    if t.size > MAX_POINTS:
+        raise InputError("time_min", f"{t.size} points", f"at most {MAX_POINTS:,}")
+    return t
+
+
+def simulate(doses: Sequence[Dose | str], *, weight_kg: float, model: Model | str | None = None,
+             sex: str | None = None, t_end_min: float = 240.0, dt_min: float = 1.0,
+             time_min: np.ndarray | None = None, weight_scaling: str | None = None,
+             sex_effect: bool = True, params: dict[str, float] | None = None) -> Curve:
+    """Simulate one person's typical curve.
+
+    Parameters
+    ----------
+    doses : Dose objects or specs like ``"sublingual:100mg"``, ``"intranasal:50mg@40min"``
+    weight_kg : body weight, 20–300 kg
+    model : model id or :class:`~pksim.model.Model` (default ``ketamine``)
+    sex : ``"female"``, ``"male"`` or None (no sex effect)
+    t_end_min, dt_min : output grid ``0..t_end`` step ``dt`` (ignored when ``time_min`` given)
+    weight_scaling : scaling scheme of the model (default: the model's own)
+    params : override individual parameter values (internal units), e.g. from a population draw
+
+    Returns
+    -------
+    Curve
+        Plasma and effect-site concentration (ng/mL) and compartment amounts (mg).
+
+    Examples
+    --------
+    >>> c = simulate(["sublingual:100mg"], weight_kg=70)
+    >>> round(float(c.time_min[c.effect_site_ng_per_ml.argmax()]))  # doctest: +SKIP
+    """
+    m = as_model(model)
+    dose_list = as_doses(doses)
+    wt = check_weight(weight_kg)
+    t = time_grid(t_end_min, dt_min) if time_min is None else check_time_grid(time_min)
+    p = typical_parameters(m, np.array([wt]), np.array([sex_code(sex)]), weight_scaling, sex_effect)
+    for name, value in (params or {}).items():
+        if name not in p:
+            raise InputError("params", f"unknown parameter {name!r}", ", ".join(p))
+        p[name] = np.array([float(value)])
+    ev = input_events(m, dose_list, p, np.array([wt]))
+    states = solve_states(m, p, ev, t)[0]
+    vc = central_volume_l(m, p)[0]
+    names = m.state_names
+    ic, ie, isink = names.index(m.central), names.index("effect_site"), names.index(SINK)
+    amounts = {c.name: states[:, i] for i, c in enumerate(m.compartments)}
+    return Curve(model=m, weight_kg=wt, sex=sex, weight_scaling=weight_scaling or m.default_scaling,
+                 doses=dose_list, doses_mg=tuple(float(d.amount_mg(wt)) for d in dose_list),
+                 time_min=t, plasma_ng_per_ml=states[:, ic] / vc * MG_PER_L_TO_NG_PER_ML,
+                 effect_site_ng_per_ml=states[:, ie] * MG_PER_L_TO_NG_PER_ML,
+                 amounts_mg=amounts, eliminated_mg=states[:, isink],
+                 bioavailable_dose_mg=float(ev.bioavailable_mg()[0]))
+
+
+def solve_states(model: Model, params: dict[str, np.ndarray], events: InputEvents,
+                 time_min: np.ndarray) -> np.ndarray:
+    """All states for every subject: ``(n_subjects, n_times, n_states)``."""
+    rows, cols, coef = system_terms(model, params)
+    n_states = len(model.state_names)
+    keep = np.arange(n_states, dtype=np.int64)
+    if coef.shape[0] == 1:
+        out = _kernels.solve(n_states, rows, cols, coef[0], events.target, events.start_min[0],
+                             events.duration_min[0], events.amount_mg[0], time_min)
+        return out[None]
+    return _kernels.solve_many(n_states, rows, cols, coef, events.target, events.start_min,
+                               events.duration_min, events.amount_mg, time_min, keep)
+
+
+def warmup() -> None:
+    """Compile (or load from cache) the kernels once, so the first real call is fast."""
+    simulate(["sublingual:10mg", "iv:1mg@1.5min/2min"], weight_kg=70, t_end_min=4, dt_min=1)

@@ -1,0 +1,47 @@
+"""Model + individual parameters → the sparse linear system the kernels solve.
+
+States are ordered as :attr:`pksim.model.Model.state_names`: compartments (amounts, mg), the
+effect site (concentration, mg/L) and the elimination sink (cumulative mg eliminated).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pksim.model import SINK, Model
+
+
+def system_terms(model: Model, params: dict[str, np.ndarray]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(rows, cols, coef[n_subjects, n_terms])`` with ``A[row, col] += coef``.
+
+    A transfer with rate k from i to j contributes ``A[i,i] -= k`` and ``A[j,i] += k``; a
+    clearance CL is turned into ``k = CL / V_i``. The effect site follows
+    ``dCe/dt = ke0 (A_central / V_central - Ce)`` (Sheiner et al. 1979,
+    doi:10.1002/cpt1979253358), which removes no drug from the central compartment.
+    """
+    index = {name: i for i, name in enumerate(model.state_names)}
+    volume = {c.name: c.volume for c in model.compartments}
+    rows, cols, coefs = [], [], []
+    for t in model.transfers:
+        if t.rate is not None:
+            k = params[t.rate]
+        else:
+            k = params[t.clearance] / params[volume[t.source]]
+        i = index[t.source]
+        rows.append(i), cols.append(i), coefs.append(-k)
+        rows.append(index[t.target] if t.target != SINK else index[SINK]), cols.append(i)
+        coefs.append(k)
+    ke0 = params[model.ke0]
+    e, c = index["effect_site"], index[model.central]
+    rows.append(e), cols.append(c), coefs.append(ke0 / params[volume[model.central]])
+    rows.append(e), cols.append(e), coefs.append(-ke0)
+    coef = np.ascontiguousarray(np.stack([np.broadcast_to(np.asarray(x, float), coefs[0].shape)
+                                          for x in coefs], axis=1))
+    return np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), coef
+
+
+def central_volume_l(model: Model, params: dict[str, np.ndarray]) -> np.ndarray:
+    """Central volume (L) per subject, to turn the central amount into a concentration."""
+    vname = next(c.volume for c in model.compartments if c.name == model.central)
+    return np.asarray(params[vname], dtype=float)
