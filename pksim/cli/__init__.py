@@ -17,6 +17,8 @@ SUBCOMMANDS = {
     "simulate": "Simulate one person's plasma and effect-site curves",
     "models": "List the model library with citations and validity ranges",
     "warmup": "Compile the numerical kernels into the Numba cache",
+    "sweep": "Run a sweep file: a grid of virtual populations or couples, resumable, on Dask too",
+    "plot": "Plot sweep results: heatmap over the grid, percentile bands, onset distributions",
 }
 
 

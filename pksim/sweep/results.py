@@ -1,0 +1,162 @@
+"""Sweep results on disk: Parquet tables with provenance in the file metadata.
+
+Tables (all tidy, one row per observation, unit-suffixed column names):
+
+* ``cells.parquet`` — one row per grid cell: the cell's axis values, its seed, and the summary
+  metrics with their Monte-Carlo standard errors (``*_se``);
+* ``subjects.parquet`` (optional) — per-subject (or per-couple) metrics, keyed by ``cell_index``;
+* ``bands.parquet`` (optional) — percentile bands over time, keyed by ``cell_index``.
+
+Every file carries, under the schema metadata key ``pksim.provenance``, a JSON object with the
+pksim version, the model file hashes, the sweep file text and hash, and the seed
+(:meth:`pksim.sweep.spec.SweepSpec.provenance`). Files are written to a temporary name and renamed,
+so a reader never sees a partial file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pksim.errors import InputError
+
+PROVENANCE_KEY = b"pksim.provenance"
+TABLES = ("cells", "subjects", "bands")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_replace(tmp: str, target: Path) -> None:
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are ordinary files
+    os.replace(tmp, target)
+    try:  # make the rename itself durable
+        dfd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:  # pragma: no cover - platforms without directory fsync
+        pass
+
+
+def atomic_write(path: str | os.PathLike, writer) -> None:
+    """Call ``writer(tmp_path)``, fsync, then rename onto ``path`` (never a partial file)."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        writer(tmp)
+        _fsync_replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def frame_to_table(frame: pd.DataFrame, provenance: dict[str, Any] | None = None) -> pa.Table:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if provenance is not None:
+        meta = dict(table.schema.metadata or {})
+        meta[PROVENANCE_KEY] = json.dumps(provenance, sort_keys=True).encode()
+        table = table.replace_schema_metadata(meta)
+    return table
+
+
+def write_table(path: str | os.PathLike, table: pa.Table) -> None:
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+
+
+def concat_files(files: list[Path], target: Path, provenance: dict[str, Any],
+                 csv_target: Path | None = None) -> int:
+    """Stream ``files`` (same columns) into one Parquet file (and CSV) in order; return rows."""
+    rows = 0
+    schema = None
+    tmp_csv = None
+
+    def write(tmp: str) -> None:
+        nonlocal rows, schema
+        writer = None
+        try:
+            for f in files:
+                t = pq.read_table(f)
+                if schema is None:
+                    meta = dict(t.schema.metadata or {})
+                    meta[PROVENANCE_KEY] = json.dumps(provenance, sort_keys=True).encode()
+                    schema = t.schema.with_metadata(meta)
+                    writer = pq.ParquetWriter(tmp, schema)
+                t = t.select(schema.names).cast(schema)
+                writer.write_table(t)
+                if tmp_csv is not None:
+                    t.to_pandas().to_csv(tmp_csv, mode="a", header=rows == 0, index=False)
+                rows += t.num_rows
+            if writer is None:
+                raise InputError("results", "no chunk files to assemble")
+        finally:
+            if writer is not None:
+                writer.close()
+
+    if csv_target is not None:
+        fd, tmp_csv = tempfile.mkstemp(dir=csv_target.parent, prefix=f".{csv_target.name}.",
+                                       suffix=".tmp")
+        os.close(fd)
+        os.unlink(tmp_csv)  # appended to from scratch
+    try:
+        atomic_write(target, write)
+        if tmp_csv is not None:
+            _fsync_replace(tmp_csv, csv_target)
+    finally:
+        if tmp_csv is not None and os.path.exists(tmp_csv):
+            os.unlink(tmp_csv)
+    return rows
+
+
+def read_provenance(path: str | os.PathLike) -> dict[str, Any]:
+    """The ``pksim.provenance`` metadata of a results Parquet file."""
+    meta = pq.read_schema(path).metadata or {}
+    if PROVENANCE_KEY not in meta:
+        raise InputError("results", f"{str(path)!r} has no pksim provenance metadata")
+    return json.loads(meta[PROVENANCE_KEY])
+
+
+def results_paths(results: str | os.PathLike) -> dict[str, Path]:
+    """``{table: path}`` of the results in a sweep output directory (or next to a cells file)."""
+    p = Path(results)
+    directory = p if p.is_dir() else p.parent
+    if not p.exists():
+        raise InputError("results", f"{str(p)!r} does not exist",
+                         "a sweep output directory or its cells.parquet")
+    out = {}
+    for name in TABLES:
+        f = directory / f"{name}.parquet"
+        if f.is_file():
+            out[name] = f
+    if p.is_file():
+        out["cells"] = p
+    if "cells" not in out:
+        raise InputError("results", f"no cells.parquet in {str(directory)!r}",
+                         "a finished sweep's output directory")
+    return out
+
+
+def read_table(results: str | os.PathLike, name: str = "cells") -> pd.DataFrame:
+    """One results table as a DataFrame (provenance in ``frame.attrs['provenance']``)."""
+    paths = results_paths(results)
+    if name not in paths:
+        raise InputError("results", f"this sweep wrote no {name}.parquet",
+                         f"set [output] {name} = true in the sweep file")
+    frame = pq.read_table(paths[name]).to_pandas()
+    frame.attrs["provenance"] = read_provenance(paths[name])
+    return frame
