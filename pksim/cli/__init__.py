@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "warmup": "Compile the numerical kernels into the Numba cache",
     "sweep": "Run a sweep file: a grid of virtual populations or couples, resumable, on Dask too",
     "plot": "Plot sweep results: heatmap over the grid, percentile bands, onset distributions",
+    "validate": "Check the models against published ketamine PK (Cmax, Tmax, AUC); write a report",
 }
 
 

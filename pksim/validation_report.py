@@ -1,0 +1,363 @@
+"""The validation report: Markdown text, per-model evidence tables (CSV) and figures (PNG).
+
+Builders are pure: a :class:`~pksim.validation.ValidationRun` in, a string, a DataFrame or a
+matplotlib :class:`~matplotlib.figure.Figure` out. :func:`build_report` renders every output
+file in memory, so a caller can write them all (atomically) only after everything succeeded.
+Figures use :class:`matplotlib.figure.Figure` directly (no pyplot state, safe in threads).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from pksim import __version__
+from pksim.validation import (
+    FOLD_LOOSE,
+    FOLD_TIGHT,
+    ValidationRun,
+    acceptance,
+    default_data_path,
+    evidence_from_run,
+    spread_interval,
+    tmax_window,
+)
+
+__all__ = ["build_report", "cmax_figure", "overlay_figure", "render_markdown", "summary_table"]
+
+DISCLAIMER = "Research and teaching tool - not dosing advice."
+_DPI = 110
+
+
+def _safe(model_id: str) -> str:
+    return re.sub(r"[^\w.-]", "_", model_id)
+
+
+def file_names(model_id: str) -> dict[str, str]:
+    """Output file names of one model."""
+    s = _safe(model_id)
+    return {"evidence": f"evidence_{s}.csv", "cmax": f"cmax_{s}.png", "curves": f"curves_{s}.png"}
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def cmax_figure(frame: pd.DataFrame, model_id: str) -> Figure:
+    """Predicted vs observed Cmax on log-log axes, one labelled point per arm.
+
+    Lines: identity, 1.25-fold and 2-fold. Filled markers are arms held against the model,
+    open markers arms only reported (e.g. paediatric). Horizontal bars: the observed spread
+    (SD, GSD or range as the data give it).
+    """
+    f = frame[(frame["model_id"] == model_id) & frame["cmax_ratio"].notna()]
+    fig = Figure(figsize=(6.4, 6.0), layout="constrained")
+    ax = fig.subplots()
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("Observed Cmax (ng/mL)")
+    ax.set_ylabel("Predicted Cmax (ng/mL)")
+    ax.set_title(f"{model_id}: predicted vs observed plasma Cmax")
+    if f.empty:
+        ax.text(0.5, 0.5, "no arm with an observed Cmax", ha="center", va="center",
+                transform=ax.transAxes)
+        ax.set_xlim(1, 1000)
+        ax.set_ylim(1, 1000)
+        return fig
+    obs = f["cmax_obs_ng_per_ml"].to_numpy(float)
+    pred = f["cmax_pred_ng_per_ml"].to_numpy(float)
+    lows, highs = [], []
+    for (_, row), o in zip(f.iterrows(), obs, strict=True):
+        iv = spread_interval(o, row["cmax_spread"])
+        lo, hi = iv if iv else (o, o)
+        lows.append(max(lo, o / 20.0))  # an SD larger than the mean: clip for the log axis
+        highs.append(hi)
+    lows, highs = np.array(lows), np.array(highs)
+    lo = min(obs.min(), pred.min(), lows.min()) / 1.6
+    hi = max(obs.max(), pred.max(), highs.max()) * 1.6
+    x = np.array([lo, hi])
+    ax.plot(x, x, color="black", lw=1, label="identity")
+    for fold, style, label in ((FOLD_TIGHT, "--", "1.25-fold"), (FOLD_LOOSE, ":", "2-fold")):
+        ax.plot(x, x * fold, color="grey", ls=style, lw=1, label=label)
+        ax.plot(x, x / fold, color="grey", ls=style, lw=1)
+    held = f["held_against_model"].to_numpy(bool)
+    for mask, face, label in ((held, "C0", "held against model"),
+                              (~held, "none", "reported only (not held)")):
+        if not mask.any():
+            continue
+        ax.errorbar(obs[mask], pred[mask],
+                    xerr=np.vstack([obs[mask] - lows[mask], highs[mask] - obs[mask]]),
+                    fmt="o", mfc=face, mec="C0", ecolor="C0", elinewidth=0.8, capsize=2,
+                    label=label)
+    for arm_id, o, p in zip(f["arm_id"], obs, pred, strict=True):
+        ax.annotate(arm_id, (o, p), xytext=(4, 4), textcoords="offset points", fontsize=7)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal")
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def overlay_figure(run: ValidationRun, model_id: str) -> Figure:
+    """Simulated plasma curve per arm with the observed summary values on top.
+
+    Only summary statistics were observed, so each panel shows the observed Cmax at the
+    observed Tmax as a point with its spread as error bars; an observed Tmax without a Cmax
+    as a vertical line with its accepted window shaded; a Cmax without a Tmax as a horizontal
+    line.
+    """
+    f = run.frame[(run.frame["model_id"] == model_id)
+                  & (run.frame["cmax_obs_ng_per_ml"].notna() | run.frame["tmax_obs_min"].notna())]
+    f = f[[(model_id, a) in run.curves for a in f["arm_id"]]]
+    n = max(len(f), 1)
+    ncols = min(3, n)
+    nrows = math.ceil(n / ncols)
+    fig = Figure(figsize=(4.2 * ncols, 3.2 * nrows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    fig.suptitle(f"{model_id}: simulated plasma curves (typical subject) vs observed summary PK")
+    if f.empty:
+        axes[0].text(0.5, 0.5, "no arm with an observed Cmax or Tmax", ha="center",
+                     va="center", transform=axes[0].transAxes)
+    for ax, (_, row) in zip(axes, f.iterrows(), strict=False):
+        arm = run.arms[row["arm_id"]]
+        curve = run.curves[(model_id, arm.id)]
+        t0 = arm.last_dose_min if arm.tmax_after == "last dose" else 0.0
+        t_end = arm.last_dose_min + max(240.0, 2.5 * (arm.tmax_min or 0.0))
+        keep = curve.time_min <= t_end
+        ax.plot(curve.time_min[keep], curve.plasma_ng_per_ml[keep], color="C0", lw=1.2,
+                label="simulated plasma")
+        cmax, tmax = arm.cmax_ng_per_ml, arm.tmax_min
+        if cmax is not None and tmax is not None:
+            yi = spread_interval(cmax, arm.cmax_spread)
+            xi = spread_interval(tmax, arm.tmax_spread)
+            yerr = [[cmax - yi[0]], [yi[1] - cmax]] if yi else None
+            xerr = [[tmax - xi[0]], [xi[1] - tmax]] if xi else None
+            ax.errorbar([t0 + tmax], [cmax], xerr=xerr, yerr=yerr, fmt="s", color="C3",
+                        capsize=3, label=f"observed Cmax at Tmax ({arm.cmax_stat or 'value'})")
+        elif cmax is not None:
+            ax.axhline(cmax, color="C3", ls="--", lw=1, label="observed Cmax (Tmax not given)")
+            yi = spread_interval(cmax, arm.cmax_spread)
+            if yi:
+                ax.axhspan(yi[0], yi[1], color="C3", alpha=0.12, lw=0)
+        elif tmax is not None:
+            lo, hi, _ = tmax_window(tmax, arm.tmax_stat, arm.tmax_spread)
+            ax.axvline(t0 + tmax, color="C3", ls="--", lw=1, label="observed Tmax (no Cmax)")
+            ax.axvspan(t0 + lo, t0 + hi, color="C3", alpha=0.12, lw=0, label="accepted Tmax")
+        held = "" if row["held_against_model"] else " (not held)"
+        ax.set_title(f"{arm.id}{held}\n{arm.route} {arm.dose_text()}, "
+                     f"{row['weight_kg']:g} kg", fontsize=8)
+        ax.set_xlabel("Time after first dose (min)", fontsize=8)
+        ax.set_ylabel("Plasma (ng/mL)", fontsize=8)
+        ax.set_xlim(0, t_end)
+        ax.set_ylim(bottom=0)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6, loc="upper right")
+    for ax in axes[len(f):]:
+        ax.set_visible(False)
+    return fig
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=_DPI)
+    return buf.getvalue()
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def _num(x, fmt: str = "{:.3g}") -> str:
+    return "-" if x is None or pd.isna(x) else fmt.format(x)
+
+
+def _bool(x) -> str:
+    return "-" if x is None or pd.isna(x) else ("yes" if x else "no")
+
+
+def summary_table(run: ValidationRun) -> pd.DataFrame:
+    """One row per model: acceptance counts (held arms only)."""
+    rows = []
+    for model_id, model in run.models.items():
+        a = acceptance(run.frame, model_id)
+        f = run.frame[(run.frame["model_id"] == model_id) & run.frame["held_against_model"]]
+        auc = f["auc_ratio"].dropna()
+        rows.append({
+            "model_id": model_id, "drug": model.drug,
+            "cmax_arms": a["n_cmax"], "cmax_within_2": a["n_within_2"],
+            "cmax_within_1_25": a["n_within_1_25"], "tmax_arms": a["n_tmax"],
+            "tmax_ok": a["n_tmax_ok"], "auc_arms": len(auc),
+            "auc_within_2": int(((auc >= 1 / FOLD_LOOSE) & (auc <= FOLD_LOOSE)).sum()),
+            "meets_2_fold": a["passed"], "cmax_failures": ", ".join(a["failures"]),
+        })
+    return pd.DataFrame(rows)
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    def cell(x: str) -> str:
+        return str(x).replace("|", "/").replace("\n", " ")
+
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(cell(c) for c in r) + " |" for r in rows]
+    return out
+
+
+def _data_label(run: ValidationRun) -> str:
+    try:
+        packaged = run.data_path.resolve() == default_data_path().resolve()
+    except OSError:
+        packaged = False
+    return "packaged `pksim/data/observed_pk.csv`" if packaged else f"`{run.data_path}`"
+
+
+def render_markdown(run: ValidationRun, command: str = "pksim validate") -> str:
+    """The Markdown report (figures referenced by the file names of :func:`file_names`)."""
+    L: list[str] = ["# pksim validation report: predicted vs published ketamine PK", "",
+                    f"> **{DISCLAIMER}**", ""]
+    L += [f"- pksim {__version__}; command: `{command}`",
+          f"- data: {_data_label(run)} (sha256 `{run.data_sha256}`, {len(run.arms)} study arms; "
+          "sources per row in `pksim/data/observed_pk.README.md`)",
+          "- models: " + ", ".join(f"`{m.id}` (sha256 `{m.sha256[:12]}`)"
+                                   for m in run.models.values()), ""]
+    L += ["How to read this: every arm is simulated with the model's typical parameters "
+          "(no between-subject variability); Cmax, Tmax and AUC come from non-compartmental "
+          "analysis of a 24-h simulated plasma curve. Ratios are predicted / observed. A model "
+          "is compared with arms of its own drug only; an arm is *held* against it unless its "
+          "population is outside the model's validity ages (paediatric arms vs adult models), "
+          "the data file marks it unreliable, or nothing comparable was observed. Tmax passes "
+          "inside the observed range when one is given, at or below a reported upper bound, "
+          "else within +-50 %. Weights not reported are taken as 70 kg. The observed values are "
+          "means or geometric means of small studies, some from reviews and some "
+          "population-model predictions. Arms flagged *calibration data* informed the model's "
+          "parameters and are not independent checks. Rules: `pksim/validation.py`.", ""]
+
+    L += ["## Summary", ""]
+    s = summary_table(run)
+    L += _md_table(
+        ["model", "drug", "held arms with Cmax", "Cmax within 2-fold", "within 1.25-fold",
+         "Tmax ok", "AUC within 2-fold", "every held Cmax within 2-fold"],
+        [[f"`{r.model_id}`", r.drug, str(r.cmax_arms), f"{r.cmax_within_2}/{r.cmax_arms}",
+          f"{r.cmax_within_1_25}/{r.cmax_arms}", f"{r.tmax_ok}/{r.tmax_arms}",
+          f"{r.auc_within_2}/{r.auc_arms}",
+          ("yes" if r.meets_2_fold else ("no arm to check" if not r.cmax_arms
+                                         else f"**no**: {r.cmax_failures}"))]
+         for r in s.itertuples()])
+    L.append("")
+
+    for model_id, model in run.models.items():
+        L += _model_section(run, model_id, model)
+
+    other = sorted({a.drug for a in run.arms.values()} - {m.drug for m in run.models.values()})
+    L += ["## Data not used by these models", ""]
+    if other:
+        for drug in other:
+            ids = [a.id for a in run.arms.values() if a.drug == drug]
+            L.append(f"- {drug} arms (no {drug} model in this run): {', '.join(ids)}")
+    else:
+        L.append("- none: every arm's drug has a model in this run.")
+    L += ["", "## Sources of the observations", ""]
+    L += _md_table(["arm", "drug", "route", "dose", "population (n)", "source", "DOI / PMID"],
+                   [[a.id, a.drug, a.route, a.dose_text(),
+                     f"{a.population} ({a.n if a.n is not None else 'n not given'})", a.source,
+                     a.doi_or_pmid or "-"] for a in run.arms.values()])
+    L.append("")
+    return "\n".join(L)
+
+
+def _model_section(run: ValidationRun, model_id: str, model) -> list[str]:
+    names = file_names(model_id)
+    ev = evidence_from_run(run, model_id)
+    a = acceptance(run.frame, model_id)
+    lo, hi = model.validity_age_years
+    wlo, whi = model.validity_weight_kg
+    L = [f"## Model `{model_id}`: {model.name}", "",
+         f"- drug: {model.drug}; analyte: {model.analyte}",
+         f"- source: {model.citation()}",
+         f"- validity: {wlo:g}-{whi:g} kg, {lo:g}-{hi:g} y; {model.validity_population}",
+         f"- file sha256 `{model.sha256}`", ""]
+    if not a["n_cmax"]:
+        L += ["**Acceptance (issue 3):** no held arm with an observed Cmax: nothing to check.", ""]
+    else:
+        verdict = ("meets" if a["passed"] else "**does not meet**")
+        L += [f"**Acceptance (issue 3):** {verdict} the criterion that every held arm with an "
+              f"observed Cmax lies within 2-fold: {a['n_within_2']}/{a['n_cmax']} within 2-fold, "
+              f"{a['n_within_1_25']}/{a['n_cmax']} within 1.25-fold; Tmax "
+              f"{a['n_tmax_ok']}/{a['n_tmax']} within the observed range or +-50 %.", ""]
+        for _, row in ev[ev["arm_id"].isin(a["failures"])].iterrows():
+            L.append(f"- **{row['arm_id']}**: Cmax ratio {row['cmax_ratio']:.2f}. "
+                     f"Why: {row['reason']}")
+        if a["failures"]:
+            L += ["", "The model was not tuned to remove this; calibration belongs in the model "
+                  "file, with the data it was fitted to.", ""]
+    L += [f"![Predicted vs observed Cmax, {model_id}]({names['cmax']})", "",
+          f"![Simulated curves with observed summary PK, {model_id}]({names['curves']})", "",
+          f"Evidence table: `{names['evidence']}`.", "", "### Predicted vs observed", ""]
+    rows = []
+    for _, r in ev.iterrows():
+        cmax_obs = "-" if pd.isna(r["cmax_obs_ng_per_ml"]) else (
+            f"{r['cmax_obs_ng_per_ml']:.3g} ({r['cmax_stat'] or 'stat not given'}"
+            + (f", {r['cmax_spread']}" if r["cmax_spread"] else "") + ")")
+        tmax_obs = "-" if pd.isna(r["tmax_obs_min"]) else (
+            f"{r['tmax_obs_min']:g} ({r['tmax_stat'] or 'stat not given'}"
+            + (f", {r['tmax_spread']}" if r["tmax_spread"] else "") + ")")
+        auc_obs = "-" if pd.isna(r["auc_obs_ng_h_per_ml"]) else (
+            f"{r['auc_obs_ng_h_per_ml']:.3g} ({r['auc_definition'] or 'definition not given'})")
+        flags = ("held" if r["held_against_model"] else "not held") + (
+            ", calibration data" if r["used_in_calibration"] else "")
+        rows.append([r["arm_id"], r["route"], r["dose"], f"{r['weight_kg']:g}", cmax_obs,
+                     _num(r["cmax_pred_ng_per_ml"]), _num(r["cmax_ratio"], "{:.2f}"), tmax_obs,
+                     _num(r["tmax_pred_min"], "{:.1f}"), _bool(r["tmax_ok"]), auc_obs,
+                     _num(r["auc_pred_ng_h_per_ml"]), _num(r["auc_ratio"], "{:.2f}"),
+                     _num(r["bioavailability_obs"], "{:.2f}"),
+                     _num(r["bioavailability_pred"], "{:.2f}"), flags])
+    L += _md_table(["arm", "route", "dose", "weight kg", "Cmax obs ng/mL", "Cmax pred ng/mL",
+                    "Cmax ratio", "Tmax obs min", "Tmax pred min", "Tmax ok", "AUC obs ng*h/mL",
+                    "AUC pred ng*h/mL", "AUC ratio", "F obs", "F pred", "status"], rows)
+    L.append("")
+    held = ev[ev["held_against_model"]]
+    L += ["### Reproduces", ""]
+    good = [f"- **{r.arm_id}**: {r.reproduces}"
+            + (" (calibration data, not an independent check)" if r.used_in_calibration else "")
+            for r in held.itertuples() if r.reproduces]
+    L += good or ["- nothing"]
+    L += ["", "### Does not reproduce", ""]
+    bad = [f"- **{r.arm_id}**: {r.does_not_reproduce}. Why: {r.reason}"
+           for r in held.itertuples() if r.does_not_reproduce]
+    L += bad or ["- nothing among the held arms"]
+    L += ["", "### Reported, not held against this model", ""]
+    other = ev[~ev["held_against_model"]]
+    L += [f"- **{r.arm_id}**"
+          + (f" (Cmax ratio {r.cmax_ratio:.2f}, for information)" if pd.notna(r.cmax_ratio)
+             else "") + f": {r.reason}" for r in other.itertuples()] or ["- none"]
+    L += ["", "### Known biases (from the model file)", ""]
+    L += [f"- {b}" for b in model.known_biases] or ["- none listed"]
+    L += ["", "### Calibration (from the model file)", "",
+          (model.calibration or "none recorded").strip(), ""]
+    return L
+
+
+def _evidence_csv(run: ValidationRun, model_id: str) -> bytes:
+    ev = evidence_from_run(run, model_id)
+    ev.insert(0, "pksim_version", __version__)
+    ev.insert(1, "model_sha256", run.models[model_id].sha256)
+    ev.insert(2, "data_sha256", run.data_sha256)
+    return ev.to_csv(index=False).encode("utf-8")
+
+
+def build_report(run: ValidationRun, command: str = "pksim validate") -> dict[str, bytes]:
+    """Every output file of the report, rendered in memory: ``{file name: content}``.
+
+    ``report.md``, ``validation.csv`` (all models), and per model ``evidence_<id>.csv``,
+    ``cmax_<id>.png`` and ``curves_<id>.png``.
+    """
+    files = {"report.md": render_markdown(run, command).encode("utf-8"),
+             "validation.csv": run.frame.to_csv(index=False).encode("utf-8")}
+    for model_id in run.models:
+        names = file_names(model_id)
+        files[names["evidence"]] = _evidence_csv(run, model_id)
+        files[names["cmax"]] = _png(cmax_figure(run.frame, model_id))
+        files[names["curves"]] = _png(overlay_figure(run, model_id))
+    return files
