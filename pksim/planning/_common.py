@@ -1,0 +1,109 @@
+"""Shared pieces of the planners: dose constraints, thresholds, provenance, the notice."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from pksim.analysis import band_thresholds
+from pksim.errors import InputError
+from pksim.model import Model
+
+# Same text as pksim.cli._common.DISCLAIMER (the library must not import the front end;
+# tests/test_planning_tci.py checks the two agree).
+NOTICE = "Research and teaching tool - not dosing advice."
+
+#: Practical defaults per route (mg): what one unit of the product holds and sensible bounds.
+#: Sublingual lozenges/troches come in 25 mg steps, nasal sprays deliver 10 mg per puff.
+DEFAULT_DOSE_STEPS_MG = {"sublingual": 25.0, "intranasal": 10.0, "oral": 25.0, "iv": 5.0}
+DEFAULT_MAX_DOSE_MG = {"sublingual": 400.0, "intranasal": 200.0, "oral": 500.0, "iv": 100.0}
+MAX_CANDIDATES = 2000
+
+
+@dataclass(frozen=True)
+class DoseSteps:
+    """The doses one may give by a route: ``min_mg, min_mg + step_mg, …, <= max_mg``.
+
+    Parameters
+    ----------
+    route : administration route (``sublingual``, ``intranasal``, ``oral``, ``iv``)
+    step_mg : smallest increment (one lozenge, one spray)
+    min_mg, max_mg : smallest and largest dose allowed (mg)
+    """
+
+    route: str
+    step_mg: float
+    min_mg: float
+    max_mg: float
+
+    def __post_init__(self):
+        for name, v in (("step", self.step_mg), ("min", self.min_mg), ("max", self.max_mg)):
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise InputError(f"{self.route} dose {name}", f"{v!r} mg is not a positive number",
+                                 "> 0 mg")
+        if self.max_mg < self.min_mg:
+            raise InputError(f"{self.route} dose range",
+                             f"max {self.max_mg:g} mg is below min {self.min_mg:g} mg",
+                             "min <= max")
+        n = self.values_mg().size
+        if n > MAX_CANDIDATES:
+            raise InputError(f"{self.route} dose steps", f"{n} candidate doses",
+                             f"at most {MAX_CANDIDATES}; use a larger step")
+
+    def values_mg(self) -> np.ndarray:
+        """Candidate doses (mg), ascending; multiples of the step offset from the minimum."""
+        n = math.floor((self.max_mg - self.min_mg) / self.step_mg + 1e-9) + 1
+        return self.min_mg + self.step_mg * np.arange(n, dtype=float)
+
+    def as_dict(self) -> dict:
+        return {"route": self.route, "step_mg": self.step_mg, "min_mg": self.min_mg,
+                "max_mg": self.max_mg}
+
+
+def dose_steps(route: str, step_mg: float | None = None, min_mg: float | None = None,
+               max_mg: float | None = None) -> DoseSteps:
+    """:class:`DoseSteps` with the route's practical defaults for anything not given.
+
+    The default step is one unit of the usual product (:data:`DEFAULT_DOSE_STEPS_MG`), the
+    default minimum one step, the default maximum :data:`DEFAULT_MAX_DOSE_MG`.
+    """
+    if route not in DEFAULT_DOSE_STEPS_MG:
+        raise InputError("route", f"unknown route {route!r}", ", ".join(DEFAULT_DOSE_STEPS_MG))
+    step = DEFAULT_DOSE_STEPS_MG[route] if step_mg is None else step_mg
+    lo = step if min_mg is None else min_mg
+    hi = DEFAULT_MAX_DOSE_MG[route] if max_mg is None else max_mg
+    return DoseSteps(route, step, lo, hi)
+
+
+def window_thresholds(model: Model, thresholds: dict[str, float] | None = None) -> dict[str, float]:
+    """Window lower edge and dissociation threshold (ng/mL, effect site) after overrides.
+
+    ``thresholds`` are lower-edge overrides by band role, as in
+    :func:`pksim.analysis.band_thresholds`.
+    """
+    try:
+        bands = band_thresholds(model, thresholds)
+    except KeyError as exc:
+        raise InputError("thresholds", f"unknown band role {exc.args[0]!r}",
+                         ", ".join(b.role for b in model.bands)) from None
+    lower, upper = bands["window"]
+    return {"window_lower_ng_per_ml": float(lower), "dissociation_ng_per_ml": float(upper)}
+
+
+def provenance(model: Model) -> dict:
+    """Version and model identity for every planner output."""
+    from pksim import __version__
+
+    return {"pksim_version": __version__, "model": model.id, "model_sha256": model.sha256,
+            "model_citation": model.citation()}
+
+
+def check_weight_validity(model: Model, weight_kg: float) -> list[str]:
+    """Notes (not errors) when a weight lies outside the model's validated range."""
+    lo, hi = model.validity_weight_kg
+    if not lo <= weight_kg <= hi:
+        return [f"weight {weight_kg:g} kg is outside model {model.id!r}'s validated range "
+                f"{lo:g}-{hi:g} kg: the prediction is an extrapolation"]
+    return []
