@@ -63,8 +63,8 @@ def test_schedule_shape_and_units():
     # dose linearity: twice the target needs twice the drug at every step
     double = plan_tci(2 * 60.0, weight_kg=70, duration_min=30, step_s=10)
     single = plan_tci(60.0, weight_kg=70, duration_min=30, step_s=10)
-    np.testing.assert_allclose(double.schedule["rate_mg_per_h"], 2 * single.schedule["rate_mg_per_h"],
-                               rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(double.schedule["rate_mg_per_h"],
+                               2 * single.schedule["rate_mg_per_h"], rtol=1e-9, atol=1e-9)
     assert double.bolus_mg == pytest.approx(2 * single.bolus_mg, rel=1e-12)
 
 
