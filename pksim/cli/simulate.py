@@ -5,15 +5,14 @@ from __future__ import annotations
 import argparse
 
 from pksim import __version__
-from pksim.cli._common import DISCLAIMER, finite_float, positive_float, print_json, write_atomic
+from pksim.cli._common import DISCLAIMER, positive_float, print_json, write_atomic
 from pksim.model import DEFAULT_MODEL
 from pksim.regimen import SPEC_HELP
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=DEFAULT_MODEL, help="model id (see `pksim models`)")
-    p.add_argument("--weight-kg", type=finite_float("--weight-kg"), required=True,
-                   help="body weight, 20-300 kg")
+    p.add_argument("--weight-kg", type=_weight_kg, required=True, help="body weight, 20-300 kg")
     p.add_argument("--sex", choices=["female", "male"], default=None)
     p.add_argument("--dose", action="append", required=True, metavar="SPEC", help=SPEC_HELP)
     p.add_argument("--t-end-min", type=positive_float("--t-end-min"), default=240.0)
@@ -21,6 +20,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight-scaling", default=None, help="scaling scheme of the model (e.g. allometric)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--out", metavar="CSV", help="write the curve as CSV (unit-suffixed columns)")
+
+
+def _weight_kg(text: str) -> float:
+    """Any number passes here; NaN, infinities and out-of-range weights are refused by
+    ``simulate`` (``check_weight``) with the allowed range in the message."""
+    try:
+        return float(text)
+    except ValueError:
+        from pksim.simulate import WEIGHT_RANGE_KG
+
+        lo, hi = WEIGHT_RANGE_KG
+        raise argparse.ArgumentTypeError(f"--weight-kg must be a number, got {text!r} "
+                                         f"(allowed: {lo:g} to {hi:g} kg)") from None
 
 
 def run(args: argparse.Namespace) -> int:
