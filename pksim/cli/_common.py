@@ -40,6 +40,13 @@ def finite_float(name: str):
     return parse
 
 
+def new_file_mode() -> int:
+    """Permissions of an ordinary new file under the current umask (mkstemp files start 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_atomic(path: str | os.PathLike, writer) -> None:
     """Write via a temporary file in the same directory, then rename: never a partial file."""
     target = Path(path)
@@ -49,6 +56,7 @@ def write_atomic(path: str | os.PathLike, writer) -> None:
     os.close(fd)
     try:
         writer(tmp)
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 from pathlib import Path
 
@@ -43,9 +42,8 @@ def run(args: argparse.Namespace) -> int:
     result = run_validation(args.model or None, args.data)
     files = build_report(result, _command(args))  # everything rendered before anything is written
     out.mkdir(parents=True, exist_ok=True)
-    mode = _file_mode()
     for name, content in files.items():
-        write_atomic(out / name, lambda path, c=content: _write(path, c, mode))
+        write_atomic(out / name, lambda path, c=content: Path(path).write_bytes(c))
     print(format_table(result.frame))
     print()
     for model_id in result.models:
@@ -59,18 +57,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nreport: {out / 'report.md'} ({len(files)} files)")
     print(DISCLAIMER)
     return 0
-
-
-def _file_mode() -> int:
-    """Permissions of a new file under the current umask (mkstemp files start as 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _write(path: str, content: bytes, mode: int) -> None:
-    Path(path).write_bytes(content)
-    os.chmod(path, mode)
 
 
 def _f(x, fmt: str) -> str:
