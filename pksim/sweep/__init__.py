@@ -8,17 +8,36 @@ Public API::
 
 See :mod:`pksim.sweep.spec` for the sweep-file schema, :mod:`pksim.sweep.runner` for chunks and
 resume, :mod:`pksim.sweep.executors` for serial / processes / Dask, and :mod:`pksim.sweep.plots`
-for figures.
+for figures. Exports are loaded lazily: a worker process that unpickles
+:mod:`pksim.sweep.executors` must be able to set ``NUMBA_NUM_THREADS`` before Numba is imported.
 """
 
 from __future__ import annotations
 
-from pksim.sweep.executors import EXECUTORS, Executor, make_executor
-from pksim.sweep.grid import Cell, build_cell, cell_seed
-from pksim.sweep.results import read_provenance, read_table
-from pksim.sweep.runner import SweepReport, run_sweep
-from pksim.sweep.spec import MAX_SUBJECT_CURVES, SweepFileError, SweepSpec, load_sweep, parse_sweep
+_EXPORTS = {
+    "EXECUTORS": "pksim.sweep.executors",
+    "Executor": "pksim.sweep.executors",
+    "make_executor": "pksim.sweep.executors",
+    "Cell": "pksim.sweep.grid",
+    "build_cell": "pksim.sweep.grid",
+    "cell_seed": "pksim.sweep.grid",
+    "read_provenance": "pksim.sweep.results",
+    "read_table": "pksim.sweep.results",
+    "SweepReport": "pksim.sweep.runner",
+    "run_sweep": "pksim.sweep.runner",
+    "MAX_SUBJECT_CURVES": "pksim.sweep.spec",
+    "SweepFileError": "pksim.sweep.spec",
+    "SweepSpec": "pksim.sweep.spec",
+    "load_sweep": "pksim.sweep.spec",
+    "parse_sweep": "pksim.sweep.spec",
+}
 
-__all__ = ["EXECUTORS", "MAX_SUBJECT_CURVES", "Cell", "Executor", "SweepFileError", "SweepReport",
-           "SweepSpec", "build_cell", "cell_seed", "load_sweep", "make_executor", "parse_sweep",
-           "read_provenance", "read_table", "run_sweep"]
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'pksim.sweep' has no attribute {name!r}")

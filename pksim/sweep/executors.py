@@ -42,6 +42,13 @@ def set_numba_threads(n: int | None) -> None:
 
 
 def _init_process_worker() -> None:
+    """Worker start-up: one Numba/BLAS thread. Runs before Numba is imported in the worker
+    (this module and :mod:`pksim.sweep` import nothing heavy); changing ``NUMBA_NUM_THREADS``
+    after Numba has started its threads would be an error."""
+    import sys
+
+    if "numba" in sys.modules:  # pragma: no cover - guarded by the lazy package imports
+        return
     for k, v in WORKER_ENV.items():
         os.environ[k] = v
 

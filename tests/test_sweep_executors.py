@@ -1,0 +1,119 @@
+"""Executors: serial, local processes and a Dask LocalCluster give bitwise identical tables."""
+
+from __future__ import annotations
+
+import pyarrow.parquet as pq
+import pytest
+
+from pksim.errors import InputError
+from pksim.sweep import parse_sweep, run_sweep
+from pksim.sweep.executors import (
+    EXECUTORS,
+    WORKER_ENV,
+    DaskExecutor,
+    SerialExecutor,
+    make_executor,
+    set_numba_threads,
+)
+
+SWEEP = """\
+[sweep]
+seed = 5
+n_subjects = 80
+
+[analysis]
+t_end_min = 150
+
+[output]
+subjects = true
+bands = true
+chunk_cells = 2
+
+[grid]
+weight_distributions = [{mean_kg = 60, sd_kg = 8}, {mean_kg = 90, sd_kg = 12}]
+sex = ["female", "male"]
+
+[[grid.dose]]
+route = "sublingual"
+amount_mg = [75, 125]
+
+[[grid.dose]]
+route = "iv"
+amount_mg_per_kg = [0, 0.2]
+start_min = [60]
+duration_min = [20]
+"""
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return parse_sweep(SWEEP, "executors.toml")
+
+
+@pytest.fixture(scope="module")
+def serial_out(spec, tmp_path_factory):
+    out = tmp_path_factory.mktemp("serial") / "out"
+    run_sweep(spec, out, progress=False)
+    return out
+
+
+def assert_same_files(a, b):
+    for name in ("cells", "subjects", "bands"):
+        ta, tb = pq.read_table(a / f"{name}.parquet"), pq.read_table(b / f"{name}.parquet")
+        assert ta.num_rows > 0
+        assert ta.equals(tb, check_metadata=True), name
+
+
+def test_processes_match_serial_bitwise(spec, serial_out, tmp_path):
+    report = run_sweep(spec, tmp_path / "out", executor="processes", workers=2, progress=False)
+    assert report.executor == "processes (2 workers x 1 thread)"
+    assert_same_files(serial_out, tmp_path / "out")
+
+
+def _worker_numba_threads():
+    import os
+
+    import numba
+
+    return os.environ.get("NUMBA_NUM_THREADS"), numba.get_num_threads()
+
+
+@pytest.mark.cluster
+def test_dask_localcluster_matches_serial_and_limits_numba_threads(spec, serial_out, tmp_path):
+    with DaskExecutor(workers=2, host="127.0.0.1") as ex:
+        info = ex._client.scheduler_info()
+        assert len(info["workers"]) == 2
+        assert all(w["nthreads"] == 1 for w in info["workers"].values())
+        assert all(a.startswith("tcp://127.0.0.1:") for a in info["workers"])
+        env = ex._client.run(_worker_numba_threads)
+        assert all(v == ("1", 1) for v in env.values()), env
+        report = run_sweep(spec, tmp_path / "out", executor_obj=ex, progress=False)
+    assert report.executor.startswith("dask (LocalCluster on 127.0.0.1 (2 workers")
+    assert_same_files(serial_out, tmp_path / "out")
+
+
+def test_executor_arguments_are_checked():
+    assert EXECUTORS == ("serial", "processes", "dask")
+    assert isinstance(make_executor("serial"), SerialExecutor)
+    for kwargs, words in (({"name": "spark"}, "unknown executor"),
+                          ({"name": "serial", "workers": 2}, "serial executor runs one"),
+                          ({"name": "processes", "workers": 0}, "positive integer"),
+                          ({"name": "processes", "scheduler": "tcp://x:1"}, "only used with"),
+                          ({"name": "dask", "scheduler": "tcp://x:1", "workers": 2},
+                           "brings its own workers")):
+        with pytest.raises(InputError, match=words):
+            make_executor(**kwargs)
+    assert WORKER_ENV["NUMBA_NUM_THREADS"] == "1"
+
+
+def test_set_numba_threads_limits_this_thread():
+    import numba
+
+    before = numba.get_num_threads()
+    try:
+        set_numba_threads(1)
+        assert numba.get_num_threads() == 1
+        set_numba_threads(None)
+        assert numba.get_num_threads() == 1
+    finally:
+        numba.set_num_threads(before)

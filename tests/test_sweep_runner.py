@@ -1,0 +1,292 @@
+"""Sweep runs: chunk files, manifest, resume (also after SIGKILL), final tables, provenance."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from pksim.errors import InputError
+from pksim.sweep import parse_sweep, read_provenance, read_table, run_sweep
+from pksim.sweep import runner as runner_mod
+
+SWEEP = """\
+[sweep]
+seed = 11
+n_subjects = 60
+
+[analysis]
+t_end_min = 120
+
+[output]
+subjects = true
+bands = true
+chunk_cells = 2
+
+[grid]
+weight_kg = [55, 85]
+
+[[grid.dose]]
+name = "sl"
+route = "sublingual"
+amount_mg = [60, 120]
+
+[[grid.dose]]
+name = "boost"
+route = "intranasal"
+amount_mg = [0, 40]
+start_min = [40]
+"""
+
+
+def spec_of(text: str = SWEEP, path: str = "sweep.toml"):
+    return parse_sweep(text, path)
+
+
+def fake_run_cell(calls: list):
+    """Test double for the simulation: a deterministic function of the cell seed."""
+
+    def run(cell):
+        calls.append(cell.index)
+        rng = np.random.default_rng(cell.seed)
+        p = float(rng.random())
+        subjects = pd.DataFrame({"subject": np.arange(3), "window_onset_min": rng.random(3)})
+        return {"summary": {"p_window": p, "p_window_se": p / 10, "onset_min_median": None,
+                            "flag": True, "nested": {"a": 1}},
+                "subjects": subjects if cell.keep_subjects else None, "bands": None}
+
+    return run
+
+
+def tables(out: Path) -> dict[str, pd.DataFrame]:
+    return {p.stem: pq.read_table(p).to_pandas() for p in sorted(out.glob("*.parquet"))}
+
+
+# ----------------------------------------------------------------------------- machinery
+
+
+def test_chunks_manifest_and_final_tables_with_a_test_double(tmp_path, monkeypatch):
+    calls: list[int] = []
+    monkeypatch.setattr(runner_mod, "run_cell", fake_run_cell(calls))
+    s = spec_of(SWEEP.replace("bands = true", "bands = false"))
+    report = run_sweep(s, tmp_path / "out", progress=False)
+    assert sorted(calls) == list(range(8)) and report.cells_run == 8 and report.n_chunks == 4
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir()) == ["cells.parquet", "manifest.json",
+                                                     "subjects.parquet"]
+    cells = read_table(out)
+    assert list(cells["cell_index"]) == list(range(8))
+    assert cells["onset_min_median"].isna().all() and (cells["flag"] == 1.0).all()
+    assert cells["nested_a"].eq(1.0).all() and cells["n_subjects"].eq(60).all()
+    assert cells.attrs["provenance"]["seed"] == 11
+    subjects = read_table(out, "subjects")
+    assert len(subjects) == 24 and list(subjects.columns[:2]) == ["cell_index", "subject"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["complete"] and sorted(manifest["finished"]) == ["0", "1", "2", "3"]
+    # rerunning a complete sweep with --resume does nothing
+    calls.clear()
+    again = run_sweep(s, out, resume=True, progress=False)
+    assert again.already_complete and calls == []
+
+
+def test_resume_skips_listed_chunks_and_never_reads_unlisted_or_partial_ones(tmp_path,
+                                                                             monkeypatch):
+    calls: list[int] = []
+    monkeypatch.setattr(runner_mod, "run_cell", fake_run_cell(calls))
+    s = spec_of(SWEEP.replace("bands = true", "bands = false"))
+    reference = tmp_path / "ref"
+    run_sweep(s, reference, progress=False)
+
+    out = tmp_path / "out"
+
+    class Killed(BaseException):
+        pass
+
+    def dying(cell):  # dies while computing chunk 2 (cells 4, 5)
+        if cell.index == 4:
+            raise Killed
+        return fake_run_cell(calls)(cell)
+
+    monkeypatch.setattr(runner_mod, "run_cell", dying)
+    with pytest.raises(Killed):
+        run_sweep(s, out, progress=False)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert sorted(manifest["finished"]) == ["0", "1"] and not manifest["complete"]
+    # what a SIGKILL can leave behind: a half-written temp file, and a chunk file whose
+    # manifest entry was never written (garbage inside)
+    chunks = out / "chunks"
+    (chunks / ".cells-000002.parquet.abc.tmp").write_bytes(b"PAR1 half")
+    (chunks / "cells-000003.parquet").write_bytes(b"garbage")
+    calls.clear()
+    monkeypatch.setattr(runner_mod, "run_cell", fake_run_cell(calls))
+    with pytest.raises(InputError, match="already holds a sweep"):
+        run_sweep(s, out, progress=False)
+    report = run_sweep(s, out, resume=True, progress=False)
+    assert sorted(calls) == [4, 5, 6, 7]
+    assert (report.chunks_skipped, report.chunks_run, report.cells_run) == (2, 2, 4)
+    for name, frame in tables(reference).items():
+        pd.testing.assert_frame_equal(tables(out)[name], frame)
+    assert not chunks.exists()
+
+
+def test_a_damaged_listed_chunk_is_detected_and_recomputed(tmp_path, monkeypatch):
+    calls: list[int] = []
+    monkeypatch.setattr(runner_mod, "run_cell", fake_run_cell(calls))
+    s = spec_of(SWEEP.replace("bands = true", "bands = false"))
+    out = tmp_path / "out"
+
+    def dying(cell):
+        if cell.index == 6:
+            raise KeyboardInterrupt
+        return fake_run_cell(calls)(cell)
+
+    monkeypatch.setattr(runner_mod, "run_cell", dying)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(s, out, progress=False)
+    (out / "chunks" / "cells-000001.parquet").write_bytes(b"bit rot")
+    monkeypatch.setattr(runner_mod, "run_cell", fake_run_cell(calls))
+    with pytest.raises(InputError, match="missing or damaged"):
+        run_sweep(s, out, resume=True, progress=False)
+    calls.clear()
+    run_sweep(s, out, resume=True, progress=False)
+    assert sorted(calls) == [2, 3]
+    assert list(read_table(out)["cell_index"]) == list(range(8))
+
+
+def test_resume_refuses_a_changed_sweep_and_out_dir_checks(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner_mod, "run_cell", fake_run_cell([]))
+    s = spec_of(SWEEP.replace("bands = true", "bands = false"))
+    out = tmp_path / "out"
+    run_sweep(s, out, progress=False)
+    changed = spec_of(SWEEP.replace("seed = 11", "seed = 12").replace("bands = true",
+                                                                      "bands = false"))
+    with pytest.raises(InputError, match="the sweep file changed"):
+        run_sweep(changed, out, resume=True, progress=False)
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("x")
+    with pytest.raises(InputError, match="not empty and holds no sweep"):
+        run_sweep(s, tmp_path / "busy", progress=False)
+    with pytest.raises(InputError, match="does not exist"):
+        run_sweep(s, tmp_path / "no" / "such", progress=False)
+    with pytest.raises(InputError, match="only used with --executor dask"):
+        run_sweep(s, tmp_path / "new", scheduler="tcp://127.0.0.1:1", progress=False)
+    assert not (tmp_path / "new").exists()  # refused before anything was created
+
+
+# ----------------------------------------------------------------------------- real runs
+
+
+def test_real_run_tables_provenance_and_csv(tmp_path):
+    s = spec_of()
+    report = run_sweep(s, tmp_path / "out", csv=True, progress=False)
+    out = tmp_path / "out"
+    assert report.cells_run == 8 and {f.name for f in report.files} == {
+        "cells.parquet", "cells.csv", "subjects.parquet", "subjects.csv", "bands.parquet",
+        "bands.csv"}
+    cells = read_table(out)
+    assert len(cells) == 8
+    for col in ("p_window_no_dissociation", "p_window_no_dissociation_se", "p_window_block_se",
+                "onset_min_median", "window_lower_ng_per_ml", "regimen", "cell_seed"):
+        assert col in cells
+    p = cells["p_window"].to_numpy()
+    assert np.all((0 <= p) & (p <= 1))
+    se = cells["p_window_se"].to_numpy()
+    assert np.allclose(se, np.sqrt(p * (1 - p) / 60))
+    prov = read_provenance(out / "subjects.parquet")
+    assert prov["sweep_text"] == SWEEP and prov["seed"] == 11
+    assert prov["models"][0]["sha256"] == s.models[0].sha256
+    from pksim import __version__
+
+    assert prov["pksim_version"] == __version__
+    subjects = read_table(out, "subjects")
+    assert len(subjects) == 8 * 60
+    bands = read_table(out, "bands")
+    assert len(bands) == 8 * 121 and bands["time_min"].max() == 120
+    csv = pd.read_csv(out / "cells.csv")
+    assert np.allclose(csv["p_window"], cells["p_window"])
+    # each cell equals a direct simulate_population call with the cell's seed
+    from pksim.population import simulate_population
+    from pksim.sampling import Covariates
+    from pksim.sweep import build_cell
+
+    c = build_cell(s, 3)
+    direct = simulate_population(c.doses["subject"], covariates=Covariates(**c.covariates[
+        "subject"]), n=60, seed=c.seed, t_end_min=120).summary()
+    assert cells.loc[3, "p_window_block"] == direct["p_window_block"]
+    assert cells.loc[3, "onset_min_median"] == direct["onset_min_median"]
+
+
+def _kill_sweep(text: str, tmp_path: Path, after_chunks: int) -> Path:
+    sweep = tmp_path / "kill.toml"
+    sweep.write_text(text)
+    out = tmp_path / "killed"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-c", "from pksim.cli import main; "
+                             "raise SystemExit(main())", "sweep", str(sweep), "--out", str(out)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    manifest = out / "manifest.json"
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            if manifest.is_file():
+                try:
+                    done = json.loads(manifest.read_text())["finished"]
+                except ValueError:  # pragma: no cover - replaced atomically, never partial
+                    raise AssertionError("partial manifest") from None
+                if len(done) >= after_chunks:
+                    break
+            assert proc.poll() is None, proc.stderr.read().decode()
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(30)
+        proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    return out
+
+
+@pytest.mark.slow
+def test_sigkill_mid_sweep_then_resume_gives_the_uninterrupted_tables(tmp_path):
+    text = textwrap.dedent("""\
+        [sweep]
+        seed = 99
+        n_subjects = 800
+        [output]
+        subjects = true
+        chunk_cells = 1
+        [grid]
+        weight_kg = [50, 65, 80, 95, 110]
+        [[grid.dose]]
+        route = "sublingual"
+        amount_mg = [50, 100, 150, 200]
+        [[grid.dose]]
+        route = "intranasal"
+        amount_mg = [0, 40]
+        start_min = [30]
+        """)
+    out = _kill_sweep(text, tmp_path, after_chunks=3)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert not manifest["complete"] and 3 <= len(manifest["finished"]) < 40
+    sweep = tmp_path / "kill.toml"
+    from pksim.sweep import load_sweep
+
+    spec = load_sweep(sweep)
+    report = run_sweep(spec, out, resume=True, progress=False)
+    assert report.chunks_skipped >= len(manifest["finished"]) and report.chunks_run >= 1
+    reference = tmp_path / "reference"
+    run_sweep(spec, reference, progress=False)
+    for name in ("cells", "subjects"):
+        a = pq.read_table(out / f"{name}.parquet")
+        b = pq.read_table(reference / f"{name}.parquet")
+        assert a.equals(b, check_metadata=True), name
+    assert len(pq.read_table(out / "cells.parquet")) == 40
