@@ -27,6 +27,11 @@ _EXPORTS = {
     "window_metrics": "pksim.analysis",
     "InputError": "pksim.errors",
     "ModelFileError": "pksim.errors",
+    "simulate_population": "pksim.population",
+    "PopulationResult": "pksim.population",
+    "simulate_couple": "pksim.couple",
+    "CoupleResult": "pksim.couple",
+    "Covariates": "pksim.sampling",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

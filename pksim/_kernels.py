@@ -325,3 +325,624 @@ def peak_and_auc(t, c):
         if i > 0:
             auc += 0.5 * (c[i] + c[i - 1]) * (t[i] - t[i - 1])
     return cmax, tmax, auc
+
+
+# ============================================================================ populations
+# Streaming population kernels (pksim.population / pksim.couple). Each subject marches its own
+# exact solution on a uniform grid: Phi(dt) and the input term Gamma(dt) r come from one small
+# matrix exponential per subject (plus one whenever the set of active zero-order inputs changes,
+# and two for each event off the grid), so a grid step is one small matrix-vector product.
+# States that feed neither the central compartment nor the effect site (the elimination sink)
+# are dropped by the caller. Per-subject metrics follow exactly the rules of ``band_times`` and
+# ``peak_and_auc``. Subjects are processed in groups of GROUP; each group writes its float32
+# curves *time-major* (``out[time, subject]``), so the time-wise reductions (``reduce_time``,
+# ``count_codes``), run afterwards in parallel over time points, read contiguous memory and
+# accumulate each time point in one thread in subject order: results are identical for any
+# thread count and any chunk size.
+
+GROUP = 128
+# per-subject metric columns written by the population kernels
+POP_METRICS = ("plasma_cmax_ng_per_ml", "plasma_tmax_min", "effect_cmax_ng_per_ml",
+               "effect_tmax_min", "plasma_auc_ng_h_per_ml", "effect_auc_ng_h_per_ml",
+               "window_onset_min", "window_offset_min", "minutes_in_window",
+               "in_window_block", "dissociation_onset_min", "minutes_dissociated")
+COUPLE_METRICS = ("minutes_both_in_window", "both_in_window_block")
+HIST_SHIFT = 15        # float32 bits >> 15 keeps sign, exponent and 8 mantissa bits
+HIST_LO_BITS = 117 << 8  # 2**-10 (0.000977 ng/mL): values below share the underflow bin
+HIST_HI_BITS = 144 << 8  # 2**17 (131072 ng/mL): values at/above share the overflow bin
+HIST_BINS = HIST_HI_BITS - HIST_LO_BITS + 2
+
+
+@njit(cache=True)
+def _mm(a, b, out):
+    n = a.shape[0]
+    for i in range(n):
+        for j in range(n):
+            s = 0.0
+            for k in range(n):
+                s += a[i, k] * b[k, j]
+            out[i, j] = s
+
+
+@njit(cache=True)
+def _lu_solve(p, q):
+    """Solve ``p X = q`` in place (q becomes X) by Gaussian elimination, partial pivoting."""
+    n = p.shape[0]
+    for c in range(n):
+        piv = c
+        best = abs(p[c, c])
+        for r in range(c + 1, n):
+            if abs(p[r, c]) > best:
+                best = abs(p[r, c])
+                piv = r
+        if piv != c:
+            for j in range(n):
+                tmp = p[c, j]
+                p[c, j] = p[piv, j]
+                p[piv, j] = tmp
+                tmp = q[c, j]
+                q[c, j] = q[piv, j]
+                q[piv, j] = tmp
+        d = p[c, c]
+        for r in range(c + 1, n):
+            f = p[r, c] / d
+            if f != 0.0:
+                for j in range(c, n):
+                    p[r, j] -= f * p[c, j]
+                for j in range(n):
+                    q[r, j] -= f * q[c, j]
+    for c in range(n - 1, -1, -1):
+        d = p[c, c]
+        for j in range(n):
+            s = q[c, j]
+            for k in range(c + 1, n):
+                s -= p[c, k] * q[k, j]
+            q[c, j] = s / d
+
+
+@njit(cache=True)
+def expm_small(m):
+    """``expm`` for small matrices: same algorithm (Higham 2005 scaling and squaring with
+    Padé approximants, same degree selection), written with explicit loops so that a 7x7
+    exponential needs no BLAS/LAPACK calls and few allocations (it runs once per subject).
+    """
+    n = m.shape[0]
+    nrm = _norm1(m)
+    out = np.eye(n)
+    if nrm == 0.0:
+        return out
+    s = 0
+    if nrm > _THETA[3]:
+        s = max(0, int(np.ceil(np.log2(nrm / _THETA[4]))))
+    a = m / (2.0**s)
+    a2 = np.empty((n, n))
+    a4 = np.empty((n, n))
+    a6 = np.empty((n, n))
+    tmp = np.empty((n, n))
+    u = np.empty((n, n))
+    v = np.empty((n, n))
+    _mm(a, a, a2)
+    if nrm <= _THETA[3]:
+        if nrm <= _THETA[0]:
+            b = _B3
+            for i in range(n):
+                for j in range(n):
+                    tmp[i, j] = b[3] * a2[i, j]
+                    v[i, j] = b[2] * a2[i, j]
+                tmp[i, i] += b[1]
+                v[i, i] += b[0]
+        elif nrm <= _THETA[1]:
+            b = _B5
+            _mm(a2, a2, a4)
+            for i in range(n):
+                for j in range(n):
+                    tmp[i, j] = b[5] * a4[i, j] + b[3] * a2[i, j]
+                    v[i, j] = b[4] * a4[i, j] + b[2] * a2[i, j]
+                tmp[i, i] += b[1]
+                v[i, i] += b[0]
+        elif nrm <= _THETA[2]:
+            b = _B7
+            _mm(a2, a2, a4)
+            _mm(a4, a2, a6)
+            for i in range(n):
+                for j in range(n):
+                    tmp[i, j] = b[7] * a6[i, j] + b[5] * a4[i, j] + b[3] * a2[i, j]
+                    v[i, j] = b[6] * a6[i, j] + b[4] * a4[i, j] + b[2] * a2[i, j]
+                tmp[i, i] += b[1]
+                v[i, i] += b[0]
+        else:
+            b = _B9
+            a8 = np.empty((n, n))
+            _mm(a2, a2, a4)
+            _mm(a4, a2, a6)
+            _mm(a6, a2, a8)
+            for i in range(n):
+                for j in range(n):
+                    tmp[i, j] = (b[9] * a8[i, j] + b[7] * a6[i, j] + b[5] * a4[i, j]
+                                 + b[3] * a2[i, j])
+                    v[i, j] = b[8] * a8[i, j] + b[6] * a6[i, j] + b[4] * a4[i, j] + b[2] * a2[i, j]
+                tmp[i, i] += b[1]
+                v[i, i] += b[0]
+        _mm(a, tmp, u)
+    else:
+        b = _B13
+        _mm(a2, a2, a4)
+        _mm(a4, a2, a6)
+        w = np.empty((n, n))
+        for i in range(n):
+            for j in range(n):
+                tmp[i, j] = b[13] * a6[i, j] + b[11] * a4[i, j] + b[9] * a2[i, j]
+        _mm(a6, tmp, w)
+        for i in range(n):
+            for j in range(n):
+                w[i, j] += b[7] * a6[i, j] + b[5] * a4[i, j] + b[3] * a2[i, j]
+            w[i, i] += b[1]
+        _mm(a, w, u)
+        for i in range(n):
+            for j in range(n):
+                tmp[i, j] = b[12] * a6[i, j] + b[10] * a4[i, j] + b[8] * a2[i, j]
+        _mm(a6, tmp, v)
+        for i in range(n):
+            for j in range(n):
+                v[i, j] += b[6] * a6[i, j] + b[4] * a4[i, j] + b[2] * a2[i, j]
+            v[i, i] += b[0]
+    # r = (v - u)^{-1} (v + u)
+    for i in range(n):
+        for j in range(n):
+            tmp[i, j] = v[i, j] - u[i, j]
+            out[i, j] = v[i, j] + u[i, j]
+    _lu_solve(tmp, out)
+    for _ in range(s):
+        _mm(out, out, tmp)
+        for i in range(n):
+            for j in range(n):
+                out[i, j] = tmp[i, j]
+    return out
+
+
+@njit(cache=True)
+def _propagate(a, rate, h, with_input, phi, u):
+    """``phi = e^{A h}`` and (with input) ``u = int_0^h e^{A s} ds rate``, the latter read
+    off the last column of the exponential of ``[[A, rate], [0, 0]] h`` (Van Loan 1978)."""
+    n = a.shape[0]
+    k = n + 1 if with_input else n
+    m = np.zeros((k, k))
+    for i in range(n):
+        for j in range(n):
+            m[i, j] = a[i, j] * h
+        if with_input:
+            m[i, n] = rate[i] * h
+    e = expm_small(m)
+    for i in range(n):
+        for j in range(n):
+            phi[i, j] = e[i, j]
+        u[i] = e[i, n] if with_input else 0.0
+
+
+@njit(cache=True)
+def _advance(phi, u, x, active, work):
+    n = x.size
+    for i in range(n):
+        s = u[i] if active else 0.0
+        for j in range(n):
+            s += phi[i, j] * x[j]
+        work[i] = s
+    for i in range(n):
+        x[i] = work[i]
+
+
+@njit(cache=True)
+def _rate_after(t, ev_target, ev_start, ev_duration, ev_amount, rate):
+    """Input rate (mg/min per state) of the zero-order inputs running just after ``t``."""
+    active = False
+    for k in range(rate.size):
+        rate[k] = 0.0
+    for e in range(ev_target.size):
+        if ev_duration[e] > 0.0 and ev_amount[e] != 0.0:
+            t_end = ev_start[e] + ev_duration[e]
+            if (ev_start[e] <= t or _same_time(ev_start[e], t)) and (
+                t_end > t and not _same_time(t_end, t)
+            ):
+                rate[ev_target[e]] += ev_amount[e] / ev_duration[e]
+                active = True
+    return active
+
+
+@njit(cache=True)
+def _axpy(y, a, x, m):
+    for k in range(m):
+        y[k] += a[k] * x[k]
+
+
+@njit(cache=True)
+def march_group(n_states, term_row, term_col, term_coef, pair_i, pair_j, s0, m, ev_target,
+                ev_start, ev_duration, ev_amount, t_out, i_central, i_effect, plasma_scale,
+                cp, ce):
+    """Exact plasma and effect-site curves (ng/mL) of subjects ``s0 .. s0 + m`` in lockstep.
+
+    Same semantics as :func:`solve_into` (boluses right-continuous, zero-order inputs over
+    ``[start, start + duration)``, events off the grid honoured exactly); ``t_out`` must be
+    uniform and no event may precede ``t_out[0]``. Grid steps are done for all ``m`` subjects at
+    once, ``x_k <- Phi_k(dt) x_k + Gamma_k(dt) r_k`` with the subject index innermost
+    (independent chains, vectorised), using only the entries ``(pair_i, pair_j)`` of Phi that
+    are not structurally zero (state j reaches state i; the others are exactly 0). ``Phi_k(dt)``
+    is computed once per subject and ``Gamma_k(dt) r_k`` whenever subject k's input rate
+    changes. Results are written time-major: ``cp[i, k]``, ``ce[i, k]``.
+    """
+    n = n_states
+    n_t = t_out.size
+    n_ev = ev_target.size
+    n_pairs = pair_i.size
+    dt = t_out[1] - t_out[0] if n_t > 1 else 1.0
+    amat = np.empty((m, n, n))
+    phi_p = np.zeros((n_pairs, m))
+    u_all = np.zeros((n, m))
+    xs = np.zeros((n, m))
+    ys = np.zeros((n, m))
+    bps = np.empty((m, 2 * n_ev + 1))
+    n_bp = np.zeros(m, dtype=np.int64)
+    i_bp = np.zeros(m, dtype=np.int64)
+    bol = np.empty((m, n_ev), dtype=np.int64)
+    i_bol = np.zeros(m, dtype=np.int64)
+    rates = np.zeros((m, n))
+    actives = np.zeros(m, dtype=np.bool_)
+    phi = np.empty((n, n))
+    u = np.zeros(n)
+    x = np.zeros(n)
+    work = np.zeros(n)
+    t0 = t_out[0]
+    for k in range(m):
+        s = s0 + k
+        amat[k] = system_matrix(n, term_row, term_col, term_coef[s])
+        nb = 0
+        for e in range(n_ev):
+            if ev_amount[s, e] == 0.0:
+                continue
+            bps[k, nb] = ev_start[s, e]
+            nb += 1
+            if ev_duration[s, e] > 0.0:
+                bps[k, nb] = ev_start[s, e] + ev_duration[s, e]
+                nb += 1
+        bps[k, :nb] = np.sort(bps[k, :nb])
+        n_bp[k] = nb
+        bol[k] = np.argsort(ev_start[s])
+        while i_bol[k] < n_ev:
+            e = bol[k, i_bol[k]]
+            if ev_start[s, e] <= t0 or _same_time(ev_start[s, e], t0):
+                if ev_duration[s, e] == 0.0:
+                    xs[ev_target[e], k] += ev_amount[s, e]
+                i_bol[k] += 1
+            else:
+                break
+        while i_bp[k] < nb and (bps[k, i_bp[k]] <= t0 or _same_time(bps[k, i_bp[k]], t0)):
+            i_bp[k] += 1
+        actives[k] = _rate_after(t0, ev_target, ev_start[s], ev_duration[s], ev_amount[s],
+                                 rates[k])
+        _propagate(amat[k], rates[k], dt, actives[k], phi, u)
+        for p in range(n_pairs):
+            phi_p[p, k] = phi[pair_i[p], pair_j[p]]
+        for i in range(n):
+            u_all[i, k] = u[i]
+        cp[0, k] = xs[i_central, k] * plasma_scale[s]
+        ce[0, k] = xs[i_effect, k] * 1000.0
+    for it in range(n_t - 1):
+        t_b = t_out[it + 1]
+        # regular step for every subject: ys = Phi xs + Gamma r
+        for i in range(n):
+            yi = ys[i]
+            ui = u_all[i]
+            for k in range(m):
+                yi[k] = ui[k]
+        for p in range(n_pairs):
+            _axpy(ys[pair_i[p]], phi_p[p], xs[pair_j[p]], m)
+        # subjects with events in (t_a, t_b]: add each event's exact contribution. By
+        # superposition, a bolus b at t_e adds Phi(t_b - t_e) b and a change dr of the input
+        # rate at t_e adds Gamma(t_b - t_e) dr to the regular step Phi(dt) x + Gamma(dt) r(t_a):
+        # one (n+1)-square exponential per event time, none for events on the grid.
+        for k in range(m):
+            if i_bp[k] >= n_bp[k]:
+                continue
+            if not (bps[k, i_bp[k]] < t_b or _same_time(bps[k, i_bp[k]], t_b)):
+                continue
+            s = s0 + k
+            changed = False
+            while i_bp[k] < n_bp[k] and (bps[k, i_bp[k]] < t_b
+                                         or _same_time(bps[k, i_bp[k]], t_b)):
+                t_e = bps[k, i_bp[k]]
+                while i_bp[k] < n_bp[k] and _same_time(bps[k, i_bp[k]], t_e):
+                    i_bp[k] += 1
+                for i in range(n):
+                    x[i] = 0.0  # bolus vector at t_e
+                while i_bol[k] < n_ev:
+                    e = bol[k, i_bol[k]]
+                    if ev_start[s, e] <= t_e or _same_time(ev_start[s, e], t_e):
+                        if ev_duration[s, e] == 0.0:
+                            x[ev_target[e]] += ev_amount[s, e]
+                        i_bol[k] += 1
+                    else:
+                        break
+                for i in range(n):
+                    work[i] = rates[k, i]
+                actives[k] = _rate_after(t_e, ev_target, ev_start[s], ev_duration[s],
+                                         ev_amount[s], rates[k])
+                d_active = False
+                for i in range(n):
+                    work[i] = rates[k, i] - work[i]
+                    if work[i] != 0.0:
+                        d_active = True
+                changed = changed or d_active
+                if _same_time(t_e, t_b):
+                    for i in range(n):
+                        ys[i, k] += x[i]
+                else:
+                    _propagate(amat[k], work, t_b - t_e, d_active, phi, u)
+                    for i in range(n):
+                        acc = u[i]
+                        for j in range(n):
+                            acc += phi[i, j] * x[j]
+                        ys[i, k] += acc
+            if changed:  # the input term for the following regular steps
+                if actives[k]:
+                    _propagate(amat[k], rates[k], dt, True, phi, u)
+                    for i in range(n):
+                        u_all[i, k] = u[i]
+                else:
+                    for i in range(n):
+                        u_all[i, k] = 0.0
+        tmp = xs
+        xs = ys
+        ys = tmp
+        xc = xs[i_central]
+        xe = xs[i_effect]
+        cpi = cp[it + 1]
+        cei = ce[it + 1]
+        for k in range(m):
+            cpi[k] = xc[k] * plasma_scale[s0 + k]
+            cei[k] = xe[k] * 1000.0
+
+
+@njit(cache=True)
+def _block_value(t, c, tb):
+    """``c`` linearly interpolated at ``tb`` (``t[0] <= tb <= t[-1]``)."""
+    j = np.searchsorted(t, tb)
+    if j < t.size and t[j] == tb:
+        return c[j]
+    return c[j - 1] + (c[j] - c[j - 1]) * (tb - t[j - 1]) / (t[j] - t[j - 1])
+
+
+@njit(cache=True)
+def in_band_throughout(t, c, lower, upper, b0, b1):
+    """True when ``lower <= c < upper`` on all of ``[b0, b1]`` (c linear between grid points).
+
+    A linear segment stays inside the (convex) band iff both of its ends do, so it suffices to
+    check the interpolated values at ``b0`` and ``b1`` and every grid value strictly between.
+    """
+    n = t.size
+    if n == 0 or b0 < t[0] or b1 > t[n - 1]:
+        return False
+    for i in range(n):
+        if b0 < t[i] < b1 and not (lower <= c[i] < upper):
+            return False
+    v0 = _block_value(t, c, b0)
+    v1 = _block_value(t, c, b1)
+    return (lower <= v0 < upper) and (lower <= v1 < upper)
+
+
+@njit(cache=True)
+def _band_pass(t, c, lower, upper):
+    """``band_times`` with an exact shortcut for segments wholly below or above the band."""
+    first = np.nan
+    last = np.nan
+    total = 0.0
+    for i in range(t.size - 1):
+        c0 = c[i]
+        c1 = c[i + 1]
+        if (c0 < lower and c1 < lower) or (c0 >= upper and c1 >= upper):
+            continue  # _segment_inside gives s1 <= s0 here
+        h = t[i + 1] - t[i]
+        s0, s1 = _segment_inside(c0, c1, lower, upper)
+        if s1 > s0:
+            if np.isnan(first):
+                first = t[i] + s0 * h
+            last = t[i] + s1 * h
+            total += (s1 - s0) * h
+    if t.size == 1 and lower <= c[0] < upper:
+        first = t[0]
+        last = t[0]
+    if np.isnan(first) and t.size > 1 and lower <= c[0] < upper:
+        first = t[0]
+        last = t[0]
+    return first, last, total
+
+
+@njit(cache=True)
+def subject_metrics(t, cp, ce, win_lo, win_hi, block_lo, block_hi, out):
+    """Fill ``out`` (columns :data:`POP_METRICS`) from one subject's curves (float64)."""
+    cmax, tmax, auc = peak_and_auc(t, cp)
+    out[0] = cmax
+    out[1] = tmax
+    cmax, tmax, auc_e = peak_and_auc(t, ce)
+    out[2] = cmax
+    out[3] = tmax
+    out[4] = auc / 60.0
+    out[5] = auc_e / 60.0
+    on, off, minutes = _band_pass(t, ce, win_lo, win_hi)
+    out[6] = on
+    out[7] = off
+    out[8] = minutes
+    out[9] = 1.0 if in_band_throughout(t, ce, win_lo, win_hi, block_lo, block_hi) else 0.0
+    d_on, _, d_min = _band_pass(t, ce, win_hi, np.inf)
+    out[10] = d_on
+    out[11] = d_min
+
+
+@njit(cache=True)
+def _band_code(v, band_lower):
+    code = 0
+    for k in range(1, band_lower.size):
+        if v >= band_lower[k]:
+            code = k
+    return code
+
+
+@njit(cache=True)
+def _store_group(s0, m, cp, ce, band_lower, out_cp, out_ce, out_code):
+    """Copy a group's time-major curves into the chunk's float32 arrays and band codes."""
+    n_t = cp.shape[0]
+    for j in range(n_t):
+        for k in range(m):
+            out_cp[j, s0 + k] = cp[j, k]
+            out_ce[j, s0 + k] = ce[j, k]
+            out_code[j, s0 + k] = _band_code(ce[j, k], band_lower)
+
+
+@njit(cache=True, parallel=True)
+def population_chunk(n_states, term_row, term_col, term_coef, pair_i, pair_j, ev_target,
+                     ev_start, ev_duration, ev_amount, t_out, i_central, i_effect, plasma_scale,
+                     band_lower, win_lo, win_hi, block_lo, block_hi, metrics, out_cp, out_ce,
+                     out_code):
+    """One chunk of a population.
+
+    Writes ``metrics[s]`` (columns :data:`POP_METRICS`) and, time-major, the float32 curves
+    ``out_cp[i, s]``, ``out_ce[i, s]`` (ng/mL) and ``out_code[i, s]``: the index of the
+    effect-site band (lower edges ``band_lower``) that subject ``s`` is in at ``t_out[i]``.
+    """
+    n_sub = term_coef.shape[0]
+    n_t = t_out.size
+    n_groups = (n_sub + GROUP - 1) // GROUP
+    for g in prange(n_groups):
+        s0 = g * GROUP
+        m = min(GROUP, n_sub - s0)
+        cp = np.empty((n_t, m))
+        ce = np.empty((n_t, m))
+        march_group(n_states, term_row, term_col, term_coef, pair_i, pair_j, s0, m, ev_target,
+                    ev_start, ev_duration, ev_amount, t_out, i_central, i_effect, plasma_scale,
+                    cp, ce)
+        _store_group(s0, m, cp, ce, band_lower, out_cp, out_ce, out_code)
+        cpk = np.empty(n_t)
+        cek = np.empty(n_t)
+        for k in range(m):
+            for j in range(n_t):
+                cpk[j] = cp[j, k]
+                cek[j] = ce[j, k]
+            subject_metrics(t_out, cpk, cek, win_lo, win_hi, block_lo, block_hi, metrics[s0 + k])
+
+
+@njit(cache=True)
+def overlap_minutes(t, ca, cb, lower, upper):
+    """Minutes with both curves in ``[lower, upper)`` (each linear between grid points).
+
+    Within a grid segment each curve is inside on one sub-interval (a linear function meets a
+    convex band in an interval), so the joint time is the length of their intersection.
+    """
+    total = 0.0
+    for i in range(t.size - 1):
+        h = t[i + 1] - t[i]
+        a0, a1 = _segment_inside(ca[i], ca[i + 1], lower, upper)
+        if a1 <= a0:
+            continue
+        b0, b1 = _segment_inside(cb[i], cb[i + 1], lower, upper)
+        s0 = max(a0, b0)
+        s1 = min(a1, b1)
+        if s1 > s0:
+            total += (s1 - s0) * h
+    return total
+
+
+@njit(cache=True, parallel=True)
+def couple_chunk(n_states, term_row, term_col, pair_i, pair_j, a_coef, b_coef, a_target,
+                 a_start, a_duration, a_amount, b_target, b_start, b_duration, b_amount, t_out,
+                 i_central, i_effect, a_scale, b_scale, band_lower, win_lo, win_hi, block_lo,
+                 block_hi, a_metrics, b_metrics, joint, a_cp, a_ce, a_code, b_cp, b_ce, b_code,
+                 both):
+    """Couples: each partner as in :func:`population_chunk`, plus joint metrics.
+
+    ``joint[s]`` holds :data:`COUPLE_METRICS`; ``both[i, s]`` (time-major) is 1 when both
+    partners are in the window at ``t_out[i]``. Partners share the model structure only.
+    """
+    n_sub = a_coef.shape[0]
+    n_t = t_out.size
+    n_groups = (n_sub + GROUP - 1) // GROUP
+    for g in prange(n_groups):
+        s0 = g * GROUP
+        m = min(GROUP, n_sub - s0)
+        cpa = np.empty((n_t, m))
+        cea = np.empty((n_t, m))
+        cpb = np.empty((n_t, m))
+        ceb = np.empty((n_t, m))
+        march_group(n_states, term_row, term_col, a_coef, pair_i, pair_j, s0, m, a_target,
+                    a_start, a_duration, a_amount, t_out, i_central, i_effect, a_scale, cpa, cea)
+        march_group(n_states, term_row, term_col, b_coef, pair_i, pair_j, s0, m, b_target,
+                    b_start, b_duration, b_amount, t_out, i_central, i_effect, b_scale, cpb, ceb)
+        _store_group(s0, m, cpa, cea, band_lower, a_cp, a_ce, a_code)
+        _store_group(s0, m, cpb, ceb, band_lower, b_cp, b_ce, b_code)
+        for j in range(n_t):
+            for k in range(m):
+                both[j, s0 + k] = 1 if (win_lo <= cea[j, k] < win_hi
+                                        and win_lo <= ceb[j, k] < win_hi) else 0
+        cpk = np.empty(n_t)
+        cek = np.empty(n_t)
+        cpk2 = np.empty(n_t)
+        cek2 = np.empty(n_t)
+        for k in range(m):
+            s = s0 + k
+            for j in range(n_t):
+                cpk[j] = cpa[j, k]
+                cek[j] = cea[j, k]
+                cpk2[j] = cpb[j, k]
+                cek2[j] = ceb[j, k]
+            subject_metrics(t_out, cpk, cek, win_lo, win_hi, block_lo, block_hi, a_metrics[s])
+            subject_metrics(t_out, cpk2, cek2, win_lo, win_hi, block_lo, block_hi, b_metrics[s])
+            joint[s, 0] = overlap_minutes(t_out, cek, cek2, win_lo, win_hi)
+            joint[s, 1] = 1.0 if (a_metrics[s, 9] == 1.0 and b_metrics[s, 9] == 1.0) else 0.0
+
+
+@njit(cache=True, parallel=True)
+def reduce_time(curve_bits, curve, hist, vmin, vmax, vsum):
+    """Add a chunk's time-major float32 curves ``(n_t, n_sub)`` to the per-time histograms
+    (:data:`HIST_BINS` bins, see :mod:`pksim.population`), minima, maxima and sums.
+
+    ``curve_bits`` is ``curve`` viewed as uint32. Parallel over time points; each time point is
+    accumulated by one thread in subject order, so the float sums are identical for any
+    thread count and any chunk size (chunks arrive in subject order).
+    """
+    n_t, n_sub = curve.shape
+    lo = np.uint32(HIST_LO_BITS << HIST_SHIFT)
+    hi = np.uint32(HIST_HI_BITS << HIST_SHIFT)
+    sign = np.uint32(0x80000000)
+    last = hist.shape[1] - 1
+    for j in prange(n_t):
+        mn = vmin[j]
+        mx = vmax[j]
+        sm = vsum[j]
+        for s in range(n_sub):
+            bits = curve_bits[j, s]
+            if bits >= hi:
+                # a set sign bit (tiny negative round-off) is underflow, anything else overflow
+                k = 0 if bits >= sign else last
+            elif bits < lo:
+                k = 0
+            else:
+                k = 1 + np.int64(bits >> HIST_SHIFT) - HIST_LO_BITS
+            hist[j, k] += 1
+            v = curve[j, s]
+            if v < mn:
+                mn = v
+            if v > mx:
+                mx = v
+            sm += v
+        vmin[j] = mn
+        vmax[j] = mx
+        vsum[j] = sm
+
+
+@njit(cache=True, parallel=True)
+def count_codes(codes, counts):
+    """``counts[j, k] += #{s : codes[j, s] == k}`` for time-major ``codes`` (integer counts)."""
+    n_t, n_sub = codes.shape
+    n_codes = counts.shape[1]
+    for j in prange(n_t):
+        for s in range(n_sub):
+            k = codes[j, s]
+            if k < n_codes:
+                counts[j, k] += 1

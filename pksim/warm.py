@@ -7,3 +7,6 @@ def warm_all() -> None:
     from pksim.simulate import warmup
 
     warmup()
+    from pksim.population import warmup as warm_population
+
+    warm_population()

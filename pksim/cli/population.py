@@ -1,0 +1,300 @@
+"""``pksim population``: a virtual population's window probabilities, bands and metrics."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from pksim.cli._common import DISCLAIMER, finite_float, positive_float, print_json, write_atomic
+from pksim.errors import InputError
+from pksim.model import DEFAULT_MODEL
+from pksim.regimen import SPEC_HELP
+
+
+def count(name: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
+        return value
+
+    return parse
+
+
+def block_range(text: str) -> tuple[float, float]:
+    """``"45-90"`` -> (45.0, 90.0)."""
+    parts = text.replace(",", "-").split("-")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        return float(parts[0]), float(parts[1])
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--block-min must look like 45-90, got {text!r}"
+        ) from None
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``population`` and ``couple``."""
+    p.add_argument("--model", default=DEFAULT_MODEL, help="model id (see `pksim models`)")
+    p.add_argument(
+        "--n", type=count("--n"), required=True, help="number of subjects/couples, 1 to 10^7"
+    )
+    p.add_argument("--seed", type=count("--seed"), required=True, help="random seed (integer >= 0)")
+    p.add_argument("--t-end-min", type=positive_float("--t-end-min"), default=240.0)
+    p.add_argument("--dt-min", type=positive_float("--dt-min"), default=1.0)
+    p.add_argument(
+        "--block-min",
+        type=block_range,
+        default=(45.0, 90.0),
+        metavar="START-END",
+        help="session block in minutes (default 45-90)",
+    )
+    p.add_argument(
+        "--window-ng-per-ml",
+        type=finite_float("--window-ng-per-ml"),
+        default=None,
+        help="lower edge of the relational window (default: the model's)",
+    )
+    p.add_argument(
+        "--dissociation-ng-per-ml",
+        type=finite_float("--dissociation-ng-per-ml"),
+        default=None,
+        help="dissociation threshold = upper edge of the window",
+    )
+    p.add_argument(
+        "--no-variability",
+        action="store_true",
+        help="typical parameters for every subject (covariates still sampled)",
+    )
+    p.add_argument(
+        "--dose-cv-percent",
+        type=finite_float("--dose-cv-percent"),
+        default=0.0,
+        help="CV of the delivered dose (spray loss etc.), 0-100 (default 0)",
+    )
+    p.add_argument("--weight-scaling", default=None, help="scaling scheme of the model")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--out", metavar="DIR", help="write Parquet/CSV results into DIR")
+
+
+def add_covariates(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    dash = f"--{prefix}-" if prefix else "--"
+    who = f"partner {prefix.upper()}'s " if prefix else ""
+    p.add_argument(
+        f"{dash}weight-kg",
+        type=finite_float(f"{dash}weight-kg"),
+        default=None,
+        help=f"{who}fixed body weight, 20-300 kg",
+    )
+    p.add_argument(
+        f"{dash}weight-mean-kg",
+        type=finite_float(f"{dash}weight-mean-kg"),
+        default=None,
+        help=f"{who}mean of a log-normal weight (with {dash}weight-sd-kg)",
+    )
+    p.add_argument(f"{dash}weight-sd-kg", type=finite_float(f"{dash}weight-sd-kg"), default=None)
+    p.add_argument(
+        f"{dash}weight-table",
+        metavar="FILE",
+        default=None,
+        help=f"{who}weights (kg) to resample: one per line, or a CSV with a weight_kg column",
+    )
+    p.add_argument(f"{dash}sex", choices=["female", "male", "mixed"], default="mixed")
+    p.add_argument(
+        f"{dash}female-fraction",
+        type=finite_float(f"{dash}female-fraction"),
+        default=0.5,
+        help="share of women when sex is mixed (default 0.5)",
+    )
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dose", action="append", required=True, metavar="SPEC", help=SPEC_HELP)
+    add_covariates(p)
+    add_common(p)
+
+
+def read_weight_table(path: str, field: str):
+    import pandas as pd
+
+    if not os.path.isfile(path):
+        raise InputError(field, f"file {path!r} not found")
+    try:
+        frame = pd.read_csv(path)
+        if "weight_kg" in frame.columns:
+            values = frame["weight_kg"]
+        else:
+            values = pd.read_csv(path, header=None).iloc[:, 0]
+        weights = tuple(float(v) for v in pd.to_numeric(values, errors="raise"))
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        raise InputError(
+            field,
+            f"cannot read weights from {path!r}",
+            "one number per line, or a CSV with a weight_kg column",
+        ) from None
+    return weights
+
+
+def covariates_from_args(args, prefix: str = ""):
+    from pksim.sampling import Covariates
+
+    get = (lambda k: getattr(args, f"{prefix}_{k}")) if prefix else (lambda k: getattr(args, k))
+    dash = f"--{prefix}-" if prefix else "--"
+    table = get("weight_table")
+    given = [
+        get("weight_kg") is not None,
+        get("weight_mean_kg") is not None or get("weight_sd_kg") is not None,
+        table is not None,
+    ]
+    if sum(given) != 1:
+        raise InputError(
+            f"{dash}weight-kg",
+            "give exactly one way to set the weight",
+            f"{dash}weight-kg W | {dash}weight-mean-kg M {dash}weight-sd-kg S | "
+            f"{dash}weight-table FILE",
+        )
+    return Covariates(
+        weight_kg=get("weight_kg"),
+        weight_mean_kg=get("weight_mean_kg"),
+        weight_sd_kg=get("weight_sd_kg"),
+        sex=get("sex"),
+        female_fraction=get("female_fraction"),
+        weight_table_kg=read_weight_table(table, f"{dash}weight-table") if table else None,
+    )
+
+
+def thresholds_from_args(args) -> dict[str, float] | None:
+    out = {}
+    if args.window_ng_per_ml is not None:
+        out["window"] = args.window_ng_per_ml
+    if args.dissociation_ng_per_ml is not None:
+        out["dissociation"] = args.dissociation_ng_per_ml
+    return out or None
+
+
+def check_out_dir(out: str | None) -> None:
+    """Fail before simulating when the output directory cannot be created."""
+    if out is None:
+        return
+    target = Path(out)
+    if target.exists() and not target.is_dir():
+        raise InputError("out", f"{out!r} exists and is not a directory")
+    parent = target.resolve().parent
+    if not parent.is_dir():
+        raise InputError("out", f"parent directory {str(parent)!r} does not exist")
+
+
+def write_outputs(out: str, writers: dict) -> None:
+    """Write ``{file name: writer(path)}`` into ``out`` without leaving partial files.
+
+    A new directory is filled under a temporary name and renamed into place; in an existing
+    directory every file is written to a temporary name and renamed.
+    """
+    target = Path(out)
+    if target.is_dir():
+        for name, writer in writers.items():
+            write_atomic(target / name, writer)
+        return
+    tmp = Path(
+        tempfile.mkdtemp(dir=target.resolve().parent, prefix=f".{target.name}.", suffix=".tmp")
+    )
+    try:
+        for name, writer in writers.items():
+            writer(str(tmp / name))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; give an ordinary directory
+        for name in writers:
+            os.chmod(tmp / name, 0o666 & ~umask)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def run(args: argparse.Namespace) -> int:
+    from pksim.population import check_n, simulate_population
+
+    check_n(args.n)
+    check_out_dir(args.out)
+    result = simulate_population(
+        args.dose,
+        model=args.model,
+        covariates=covariates_from_args(args),
+        n=args.n,
+        seed=args.seed,
+        t_end_min=args.t_end_min,
+        dt_min=args.dt_min,
+        thresholds=thresholds_from_args(args),
+        variability=not args.no_variability,
+        dose_variability=args.dose_cv_percent,
+        block_min=args.block_min,
+        weight_scaling=args.weight_scaling,
+    )
+    summary = result.summary()
+    summary["notice"] = DISCLAIMER
+    if args.out:
+        write_outputs(
+            args.out,
+            {
+                "subjects.parquet": lambda p: result.subjects.to_parquet(p, index=False),
+                "bands.csv": lambda p: result.bands.to_csv(p, index=False),
+                "band_probability.csv": lambda p: result.band_probability.to_csv(p, index=False),
+                "summary.json": lambda p: Path(p).write_text(
+                    json.dumps(summary, indent=2, allow_nan=False)
+                ),
+            },
+        )
+    if args.json:
+        print_json(summary)
+    else:
+        print(format_table(summary))
+    return 0
+
+
+def _f(x, fmt: str = ".1f") -> str:
+    return "-" if x is None else format(x, fmt)
+
+
+def _pct(p, se) -> str:
+    return "-" if p is None else f"{100 * p:.1f} % (SE {100 * se:.1f})"
+
+
+def prob_row(label: str, s: dict, key: str) -> str:
+    """One aligned ``label  p % (SE ...)`` line of the text summary."""
+    return f"{label:<34}{_pct(s[key], s[key + '_se'])}"
+
+
+def format_table(s: dict) -> str:
+    lo, hi = s["window_ng_per_ml"]
+    b0, b1 = s["block_min"]
+    lines = [
+        f"pksim {s['pksim_version']} - model {s['model']} - {s['n']} virtual subjects, "
+        f"seed {s['seed']}",
+        "doses: " + ", ".join(s["doses"]),
+        f"relational window {lo:g}-{hi:g} ng/mL (effect site)",
+        "",
+        prob_row("P(reach window)", s, "p_window"),
+        prob_row(f"P(in window all of {b0:g}-{b1:g} min)", s, "p_window_block"),
+        prob_row(f"P(dissociation, >= {hi:g} ng/mL)", s, "p_dissociation"),
+    ]
+    if s.get("p_dissociation_pd") is not None:
+        lines.append(prob_row("P(dissociation, PD model)", s, "p_dissociation_pd"))
+    lines += [
+        f"{'window onset, min':<34}median {_f(s['onset_min_median'])} "
+        f"(5-95 %: {_f(s['onset_min_p5'])}-{_f(s['onset_min_p95'])})",
+        f"{'minutes in window':<34}median {_f(s['minutes_in_window_median'])} "
+        f"(SE {_f(s['minutes_in_window_median_se'])})",
+        f"{'effect-site Tmax, min':<34}median {_f(s['effect_tmax_min_median'])}",
+        f"{'effect-site Cmax, ng/mL':<34}median {_f(s['effect_cmax_ng_per_ml_median'])} "
+        f"(5-95 %: {_f(s['effect_cmax_ng_per_ml_p5'])}-{_f(s['effect_cmax_ng_per_ml_p95'])})",
+        "",
+        DISCLAIMER,
+    ]
+    return "\n".join(lines)
