@@ -37,6 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="bands: which concentration")
     p.add_argument("--by", default="routes", help="onset: the cell column to group by "
                    "(default routes)")
+    p.add_argument("--column", default="window_onset_min", help="onset: the subjects column "
+                   "(default window_onset_min; couples: a_window_onset_min, b_window_onset_min)")
     p.add_argument("--dpi", type=int, default=150, help="PNG resolution")
 
 
@@ -67,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         subjects = read_table(args.results, "subjects")
         cells = plots.apply_where(cells, where)
         subjects = subjects[subjects["cell_index"].isin(cells["cell_index"])]
-        fig = plots.onset(subjects, cells, by=args.by)
+        fig = plots.onset(subjects, cells, by=args.by, column=args.column)
     write_atomic(args.out, lambda tmp: fig.savefig(tmp, format=fmt, dpi=args.dpi))
     print(f"wrote {args.out}")
     return 0

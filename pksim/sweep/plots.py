@@ -14,6 +14,7 @@ display and from several threads.
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,8 @@ MAX_PANELS = 24
 MAX_BAND_CELLS = 6
 _AMOUNT_SUFFIXES = ("_amount_mg", "_amount_mg_per_kg")
 _WEIGHT_COLUMNS = ("weight_kg", "weight_mean_kg", "a_weight_kg", "a_weight_mean_kg")
+_PAIR_DETAIL = tuple(f"{p}_{c}" for p in "ab"
+                     for c in ("sex", "weight_kg", "weight_mean_kg", "weight_sd_kg"))
 _LABELS = {
     "p_window": "P(reach the window)",
     "p_window_no_dissociation": "P(in window without dissociation)",
@@ -164,9 +167,10 @@ def heatmap(cells: pd.DataFrame, *, metric: str = DEFAULT_METRIC, x: str | None 
                     ax.text(j, i, f"{v:.2f}" if abs(v) < 10 else f"{v:.0f}", ha="center",
                             va="center", fontsize=7, color="black" if shade > 0.6 else "white")
         keys = key if isinstance(key, tuple) else (key,)
+        hidden = _PAIR_DETAIL if "pair" in facets else ()  # the pair name says it
         title = ", ".join(f"{c}={_label(v)}" for c, v in zip(facets, keys, strict=False)
-                          if not (isinstance(v, float) and math.isnan(v)))
-        ax.set_title(title, fontsize=8)
+                          if c not in hidden and not (isinstance(v, float) and math.isnan(v)))
+        ax.set_title(textwrap.fill(title, 60), fontsize=8)
     for ax in axes[len(groups):]:
         ax.set_visible(False)
     fig.colorbar(image, ax=list(axes[: len(groups)]), label=_LABELS.get(metric, metric),
@@ -294,6 +298,6 @@ def onset(subjects: pd.DataFrame, cells: pd.DataFrame, *, by: str = "routes",
     ax.set_ylabel("share of subjects with onset <= t")
     ax.legend(fontsize=8, title=by, title_fontsize=8, loc="lower right")
     ax.grid(alpha=0.3)
-    fig.suptitle("Window onset time by " + by)
+    fig.suptitle(f"{column} by {by}")
     _footer(fig, cells, f"pooled over the cells of each {by}")
     return fig

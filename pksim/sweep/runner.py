@@ -75,9 +75,11 @@ def run_cell(cell: Cell) -> dict[str, Any]:
                               a=Covariates(**cell.covariates["a"]),
                               b=Covariates(**cell.covariates["b"]),
                               a_start_offset_min=cell.offsets_min["a"],
-                              b_start_offset_min=cell.offsets_min["b"], **common)
+                              b_start_offset_min=cell.offsets_min["b"],
+                              dose_variability=a["dose_variability"],
+                              weight_scaling=a["weight_scaling"], keep_curves=False, **common)
         return {"summary": _metrics(res),
-                "subjects": res.couples if cell.keep_subjects else None, "bands": None}
+                "subjects": _couple_rows(res) if cell.keep_subjects else None, "bands": None}
     from pksim.population import simulate_population
 
     res = simulate_population(cell.doses["subject"],
@@ -89,15 +91,38 @@ def run_cell(cell: Cell) -> dict[str, Any]:
             "bands": res.bands if cell.keep_bands else None}
 
 
+_PARTNER_COLUMNS = ("weight_kg", "sex", "administered_dose_mg", "effect_cmax_ng_per_ml",
+                    "window_onset_min", "minutes_in_window", "reached_window", "in_window_block",
+                    "dissociation_onset_min", "dissociated")
+
+
 def _metrics(res) -> dict[str, Any]:
     """A result's summary metrics, without the inputs it echoes (those are cell columns and
-    provenance), plus the window edges actually used (they differ between models)."""
+    provenance), plus the window edges actually used (they differ between models). A couple's
+    nested partner summaries are kept (as ``partner_a_*``, ``partner_b_*``), also without inputs.
+    """
     config = getattr(res, "config", None) or {}
-    out = {k: v for k, v in res.summary().items() if k not in config}
+    out = {}
+    for k, v in res.summary().items():
+        if k in config:
+            continue
+        if k in ("partner_a", "partner_b") and isinstance(v, dict):
+            echo = getattr(res, k[-1]).config
+            v = {kk: vv for kk, vv in v.items() if kk not in echo}
+        out[k] = v
     window = config.get("window_ng_per_ml")
     if window is not None:
         out["window_lower_ng_per_ml"], out["window_upper_ng_per_ml"] = window
     return out
+
+
+def _couple_rows(res) -> pd.DataFrame:
+    """Per-couple metrics with the main per-partner metrics alongside (``a_*``, ``b_*``)."""
+    frame = res.couples.copy()
+    for tag, part in (("a", res.a), ("b", res.b)):
+        for col in _PARTNER_COLUMNS:
+            frame[f"{tag}_{col}"] = part.subjects[col].to_numpy()
+    return frame
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -22,15 +22,15 @@ Schema
     block_min = [45, 90]             # the session block for p_window_block
     thresholds_ng_per_ml = {}        # lower-edge overrides by band role, e.g. {window = 60}
     variability = true               # between-subject variability
-    dose_variability = false         # population sweeps only
-    weight_scaling = "per_kg"        # population sweeps only; default: the model's own
+    dose_variability = false         # delivered-dose variability (CV 10 %, assumed)
+    weight_scaling = "per_kg"        # default: the model's own
 
     [population]                     # population sweeps only
     female_fraction = 0.5            # used by sex = "mixed"
 
     [output]
-    subjects = false                 # also write per-subject metrics (subjects.parquet)
-    bands = false                    # also write percentile bands (bands.parquet)
+    subjects = false                 # also write per-subject (per-couple) metrics
+    bands = false                    # also write percentile bands (population sweeps only)
     csv = false                      # also write CSV copies
     chunk_cells = 10                 # cells per resumable chunk (default from the grid size)
 
@@ -96,9 +96,8 @@ _KEYS = {
     "partner": {"sex", "weight_kg", "weight_mean_kg", "weight_sd_kg"},
     "weight_distribution": {"mean_kg", "sd_kg"},
 }
-_POPULATION_ONLY = {("analysis", "dose_variability"), ("analysis", "weight_scaling"),
-                    ("population",), ("grid", "weight_kg"), ("grid", "weight_distributions"),
-                    ("grid", "sex")}
+_POPULATION_ONLY = {("population",), ("grid", "weight_kg"), ("grid", "weight_distributions"),
+                    ("grid", "sex"), ("output", "bands")}
 _COUPLE_ONLY = {("grid", "pair"), ("grid", "a_start_offset_min"), ("grid", "b_start_offset_min")}
 
 
@@ -428,9 +427,8 @@ class _Validator:
             clean[role] = v
         out = {"t_end_min": t_end, "dt_min": dt, "block_min": block, "thresholds_ng_per_ml": clean,
                "variability": self.get(a, k + ("variability",), bool, True)}
-        if kind == "population":
-            out["dose_variability"] = self.get(a, k + ("dose_variability",), bool, False)
-            out["weight_scaling"] = self.get(a, k + ("weight_scaling",), str, None)
+        out["dose_variability"] = self.get(a, k + ("dose_variability",), bool, False)
+        out["weight_scaling"] = self.get(a, k + ("weight_scaling",), str, None)
         return out
 
     def models(self, sw: dict, analysis: dict) -> list[ModelRef]:
