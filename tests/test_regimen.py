@@ -114,10 +114,15 @@ def test_sublingual_pathways_split_fraction_bioavailability_and_lag():
     # mucosal: fraction f_buccal, no first pass, zero-order from placement over D_muc
     assert ev.amount_mg[0, muc] == pytest.approx(100.0 * p["f_buccal"], rel=1e-15)
     assert ev.start_min[0, muc] == 5.0 and ev.duration_min[0, muc] == p["D_muc"]
-    # swallowed: the rest, times oral F, after the lag, as a bolus into the gut
+    # swallowed: the rest, times oral F, from placement + lag into the gut (a bolus, or spread
+    # over the pathway's own duration when the model makes it zero-order)
+    swallowed = next(w for w in m.routes["sublingual"].pathways if w.name == "swallowed")
+    assert swallowed.lag == "tlag_oral" and swallowed.bioavailability == "F_oral"
     assert ev.amount_mg[0, swa] == pytest.approx(100.0 * (1 - p["f_buccal"]) * p["F_oral"],
                                                  rel=1e-14)
-    assert ev.start_min[0, swa] == 5.0 + p["tlag_oral"] and ev.duration_min[0, swa] == 0.0
+    assert ev.start_min[0, swa] == 5.0 + p["tlag_oral"]
+    expected_duration = p[swallowed.duration] if swallowed.input == "zero_order" else 0.0
+    assert ev.duration_min[0, swa] == expected_duration
     assert ev.bioavailable_mg()[0] == pytest.approx(
         100.0 * (p["f_buccal"] + (1 - p["f_buccal"]) * p["F_oral"]), rel=1e-14)
 
