@@ -1,5 +1,9 @@
 """Dose planning: the inverse question — which regimen makes the relational window likely.
 
+* :func:`plan_person` — the dose (and optional booster dose and time) that maximises
+  P(in the window for the session block) under a dissociation limit, over a seeded virtual
+  population with common random numbers across candidates.
+* :func:`plan_couple` — both partners' doses and the stagger between their starts.
 * :func:`plan_tci` — IV effect-site targeting (bolus + piecewise-constant infusion) for a
   typical patient (Shafer & Gregg 1992).
 
@@ -9,6 +13,9 @@ Research and teaching tool - not dosing advice.
 from __future__ import annotations
 
 from pksim.planning._common import NOTICE, DoseSteps, dose_steps
+from pksim.planning.couple import CouplePlan, plan_couple
+from pksim.planning.person import PersonPlan, plan_person
 from pksim.planning.tci import TciPlan, plan_tci, tci_metrics
 
-__all__ = ["NOTICE", "DoseSteps", "TciPlan", "dose_steps", "plan_tci", "tci_metrics"]
+__all__ = ["NOTICE", "CouplePlan", "DoseSteps", "PersonPlan", "TciPlan", "dose_steps",
+           "plan_couple", "plan_person", "plan_tci", "tci_metrics"]

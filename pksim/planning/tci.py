@@ -128,9 +128,21 @@ class TciPlan:
                 for r in sched.itertuples(index=False)
             ],
             "metrics": self.metrics,
+            "curves_1min": self.curves_every(1.0),
             "notes": list(self.notes),
             "notice": NOTICE,
         }
+
+
+    def curves_every(self, every_min: float) -> dict[str, list[float]]:
+        """The curves sampled every ``every_min`` minutes (columns as lists, JSON-ready)."""
+        c = self.curves
+        t = c["time_min"].to_numpy()
+        k = np.round(t / every_min)
+        sel = c[np.abs(k * every_min - t) < 1e-9]
+        return {"time_min": [float(x) for x in sel["time_min"]],
+                "plasma_ng_per_ml": [float(x) for x in sel["plasma_ng_per_ml"]],
+                "effect_site_ng_per_ml": [float(x) for x in sel["effect_site_ng_per_ml"]]}
 
 
 def _iv_input_vector(model: Model, params: dict[str, np.ndarray], weight_kg: float) -> np.ndarray:

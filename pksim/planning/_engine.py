@@ -1,0 +1,100 @@
+"""Unit-dose curves of a virtual population, drawn exactly as :mod:`pksim.population` draws them.
+
+A planner evaluates hundreds of candidate regimens on the same virtual people (common random
+numbers). Because the model is linear in the doses, each person is simulated once per dose
+*route* with 1 mg given at t = 0; any candidate's curve is then a sum of scaled, shifted copies
+(:mod:`pksim.planning._kernels`). The draws reproduce ``simulate_population``'s: the same
+:class:`~pksim.sampling.BlockDraws` streams for sex, weight, random effects and delivered-dose
+multipliers (dose ``k`` of a regimen uses column ``k``), so the planner's per-subject outcomes
+equal those of a population simulation of the chosen regimen with the same seed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from pksim import _kernels
+from pksim.errors import InputError
+from pksim.individual import apply_random_effects, typical_parameters
+from pksim.model import Model
+from pksim.planning import _kernels as _pk
+from pksim.regimen import Dose, input_events
+from pksim.sampling import BlockDraws, Covariates
+from pksim.simulate import MG_PER_L_TO_NG_PER_ML
+from pksim.system import system_terms
+
+
+@dataclass(frozen=True)
+class UnitCurves:
+    """Effect-site curves for 1 mg of each route, per subject.
+
+    Attributes
+    ----------
+    time_min : ``(n_t,)`` output grid
+    per_mg : route -> ``(n_subjects, n_t)`` effect-site ng/mL per mg given at t = 0 (the
+        subject's delivered-dose multiplier for that regimen position included)
+    weight_kg, sex_code : ``(n_subjects,)`` sampled covariates (sex 1 = female, 0 = male)
+    """
+
+    time_min: np.ndarray
+    per_mg: dict[str, np.ndarray]
+    weight_kg: np.ndarray
+    sex_code: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return self.weight_kg.size
+
+
+def unit_curves(model: Model, covariates: Covariates, n: int, seed: int, routes: Sequence[str], *,
+                time_min: np.ndarray, partner: int = 0, variability: bool = True,
+                dose_cv_percent: float = 0.0, weight_scaling: str | None = None) -> UnitCurves:
+    """Simulate each subject once per route (1 mg at t = 0); ``routes[k]`` is regimen dose ``k``."""
+    draws = BlockDraws(seed, partner)
+    sex = draws.sex_code(covariates, 0, n)
+    wt = draws.weight_kg(covariates, sex, 0, n)
+    eta = draws.eta(model, 0, n) if variability else np.zeros((n, len(model.variability)))
+    params = apply_random_effects(model, typical_parameters(model, wt, sex, weight_scaling), eta)
+    scale = draws.dose_scale(len(routes), dose_cv_percent, 0, n) if dose_cv_percent > 0 else None
+    rows, cols, coef = system_terms(model, params)
+    n_states = len(model.state_names)
+    keep = np.array([model.state_index("effect_site")], dtype=np.int64)
+    per_mg = {}
+    for k, route in enumerate(routes):
+        if route not in model.routes:
+            raise InputError("route", f"model {model.id!r} has no route {route!r}",
+                             ", ".join(model.routes))
+        ev = input_events(model, [Dose(route, 1.0)], params, wt)
+        ce = _kernels.solve_many(n_states, rows, cols, coef, ev.target, ev.start_min,
+                                 ev.duration_min, ev.amount_mg, time_min, keep)[:, :, 0]
+        ce = ce * MG_PER_L_TO_NG_PER_ML
+        if scale is not None:
+            ce *= scale[:, k : k + 1]
+        per_mg[route if route not in per_mg else f"{route}#{k}"] = np.ascontiguousarray(ce)
+    return UnitCurves(time_min, per_mg, wt, sex)
+
+
+def grid_steps(values_min: Sequence[float], dt_min: float, field: str) -> np.ndarray:
+    """Times (min) as whole grid steps; refuses times that fall between grid points."""
+    out = []
+    for v in values_min:
+        k = round(v / dt_min)
+        if not (math.isfinite(v) and v >= 0 and abs(k * dt_min - v) <= 1e-9 * max(1.0, v)):
+            raise InputError(field, f"{v!r} min is not a non-negative multiple of the "
+                             f"{dt_min:g}-min grid step", f"multiples of {dt_min:g} min")
+        out.append(k)
+    return np.array(out, dtype=np.int64)
+
+
+def block_points(time_min: np.ndarray, block_min: tuple[float, float]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    return _pk.block_points(time_min, float(block_min[0]), float(block_min[1]))
+
+
+def se(p: np.ndarray, n: int) -> np.ndarray:
+    """Binomial Monte-Carlo standard error ``sqrt(p (1 - p) / n)``."""
+    return np.sqrt(p * (1.0 - p) / n)

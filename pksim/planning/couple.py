@@ -1,0 +1,346 @@
+"""Couple planner: each partner's dose and the stagger between their starts, so both are in the
+relational window together.
+
+Problem
+-------
+Partners A and B, each with their own covariates and route, take one dose each; B starts
+``stagger_min`` after A (negative: A starts later). Choose both doses from the products' dose
+steps and the stagger from a grid to maximise
+
+    P(both partners in the window for the whole session block)
+
+subject to ``P(either partner dissociates) <= limit``, over simulated couples (subject ``i`` of
+A's virtual population with subject ``i`` of B's, drawn exactly as
+:func:`pksim.couple.simulate_couple` draws them: partner streams 0 and 1 of the seed).
+
+Method
+------
+As for one person (:mod:`pksim.planning.person`): each partner's people are simulated once with
+1 mg; for a partner starting ``o`` minutes late the curve is shifted by ``o``; per-person dose
+bounds give, for each stagger, indicator matrices ``W[dose, person]`` (in the window for the
+block) and ``N[dose, person]`` (no dissociation). Then for all dose pairs at once
+
+    P(both in window) = W_A W_B^T / n,    P(either dissociates) = 1 - N_A N_B^T / n,
+
+two small matrix products per stagger. Ties go to the smaller total dose, then the smaller
+absolute stagger.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from pksim.errors import InputError
+from pksim.model import Model
+from pksim.planning import _kernels as _pk
+from pksim.planning._common import NOTICE, DoseSteps, dose_steps, provenance, window_thresholds
+from pksim.planning._engine import block_points, grid_steps, se, unit_curves
+from pksim.planning.person import (
+    DEFAULT_LIMIT,
+    DEFAULT_N,
+    DEFAULT_SEED,
+    _dose_dict,
+    _records,
+    check_block,
+    check_limit,
+    check_plan_n,
+    resolve_covariates,
+)
+from pksim.regimen import Dose
+from pksim.sampling import Covariates, check_seed
+from pksim.simulate import as_model, time_grid
+
+PARTNER_A, PARTNER_B = 0, 1  # RNG partner streams, as in pksim.couple
+MAX_STAGGERS = 241
+
+
+@dataclass(frozen=True)
+class CouplePlan:
+    """Result of :func:`plan_couple`.
+
+    Attributes
+    ----------
+    feasible : whether some candidate meets the limit and puts any couple in the window together
+    a_regimen, b_regimen : each partner's dose with its start time (None when infeasible)
+    chosen : the chosen candidate (doses, stagger, probabilities with SEs)
+    candidates : DataFrame of every (stagger, A dose, B dose): ``stagger_min``, ``a_dose_mg``,
+        ``b_dose_mg``, ``total_mg``, ``p_both_in_window_block(_se)``,
+        ``p_either_dissociates(_se)``, ``p_a_in_window_block``, ``p_b_in_window_block``,
+        ``meets_limit``
+    by_stagger : the best feasible candidate at each stagger (the stagger trade-off)
+    timeline : DataFrame ``time_min`` x median / 5th / 95th percentile effect site of each
+        partner, ``p_a_in_window``, ``p_b_in_window`` and ``p_both_in_window`` at each time
+    couple : ``simulate_couple(...).summary()`` of the chosen plan (same seed), or None
+    message : one sentence saying what was found, or why nothing was
+    """
+
+    model: Model
+    settings: dict
+    feasible: bool
+    a_regimen: tuple[Dose, ...] | None
+    b_regimen: tuple[Dose, ...] | None
+    chosen: dict | None
+    candidates: pd.DataFrame = field(repr=False)
+    by_stagger: pd.DataFrame = field(repr=False)
+    timeline: pd.DataFrame | None = field(repr=False)
+    couple: dict | None = None
+    message: str = ""
+    elapsed_s: float = 0.0
+
+    def summary(self) -> dict:
+        """JSON-ready result: settings, provenance, both regimens, probabilities, notice."""
+        return {
+            **provenance(self.model),
+            "plan": "couple",
+            **self.settings,
+            "feasible": self.feasible,
+            "message": self.message,
+            "a_regimen": _dose_list(self.a_regimen),
+            "b_regimen": _dose_list(self.b_regimen),
+            "chosen": self.chosen,
+            "couple": self.couple,
+            "by_stagger": _records(self.by_stagger),
+            "timeline_events": self.timeline_events(),
+            "n_candidates": len(self.candidates),
+            "elapsed_s": self.elapsed_s,
+            "notice": NOTICE,
+        }
+
+    def timeline_events(self) -> list[dict]:
+        """Doses and the block on one clock (min), in time order."""
+        if self.a_regimen is None:
+            return []
+        b0, b1 = self.settings["block_min"]
+        ev = [{"time_min": d.start_min, "who": who, "event": f"dose {d.spec()}"}
+              for who, reg in (("A", self.a_regimen), ("B", self.b_regimen)) for d in reg]
+        ev += [{"time_min": b0, "who": "both", "event": "session block starts"},
+               {"time_min": b1, "who": "both", "event": "session block ends"}]
+        return sorted(ev, key=lambda e: (e["time_min"], e["who"]))
+
+
+def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
+                a_covariates: Covariates | None = None, a_route: str = "sublingual",
+                a_dose: DoseSteps | None = None,
+                b_weight_kg: float | None = None, b_sex: str | None = None,
+                b_covariates: Covariates | None = None, b_route: str = "sublingual",
+                b_dose: DoseSteps | None = None,
+                staggers_min: Sequence[float] | None = None,
+                block_min: tuple[float, float] = (45.0, 90.0),
+                dissociation_limit: float = DEFAULT_LIMIT, n: int = DEFAULT_N,
+                seed: int = DEFAULT_SEED, model: Model | str | None = None,
+                thresholds: dict[str, float] | None = None, variability: bool = True,
+                dose_variability: bool | float = False, t_end_min: float = 240.0,
+                dt_min: float = 1.0, weight_scaling: str | None = None,
+                verify: bool = True) -> CouplePlan:
+    """Choose both partners' doses and the stagger that make being in the window together likely.
+
+    Parameters
+    ----------
+    a_weight_kg, a_sex, a_covariates, a_route, a_dose : partner A (as in :func:`plan_person`)
+    b_weight_kg, b_sex, b_covariates, b_route, b_dose : partner B
+    staggers_min : candidate B-start minus A-start times (min, multiples of ``dt_min``); default
+        every 5 min from -60 to 60
+    block_min : session block on the common clock (min; the earlier partner starts at 0)
+    dissociation_limit : largest acceptable P(either partner dissociates), default 0.10
+    n, seed : simulated couples and seed (common random numbers for every candidate)
+    model, thresholds, variability, dose_variability, t_end_min, dt_min, weight_scaling :
+        as in :func:`plan_person`
+    verify : re-simulate the chosen plan with :func:`pksim.couple.simulate_couple` and report
+        its summary
+
+    Returns
+    -------
+    CouplePlan
+    """
+    t0 = time.perf_counter()
+    m = as_model(model)
+    cov_a = resolve_covariates(a_weight_kg, a_sex, a_covariates, "a-")
+    cov_b = resolve_covariates(b_weight_kg, b_sex, b_covariates, "b-")
+    limit = check_limit(dissociation_limit)
+    n = check_plan_n(n)
+    seed = check_seed(seed)
+    t = time_grid(t_end_min, dt_min)
+    block = check_block(block_min, float(t[-1]))
+    th = window_thresholds(m, thresholds)
+    steps_a = a_dose if a_dose is not None else dose_steps(a_route)
+    steps_b = b_dose if b_dose is not None else dose_steps(b_route)
+    for who, steps, route in (("a", steps_a, a_route), ("b", steps_b, b_route)):
+        if steps.route != route:
+            raise InputError(f"{who}-dose steps", f"steps are for {steps.route!r}, "
+                             f"the route is {route!r}")
+    stag = (np.arange(-60.0, 60.0 + 1e-9, 5.0) if staggers_min is None
+            else np.asarray(list(staggers_min), float))
+    if stag.size == 0 or stag.size > MAX_STAGGERS:
+        raise InputError("stagger-min", f"{stag.size} staggers", f"1 to {MAX_STAGGERS}")
+    if not np.all(np.isfinite(stag)) or np.any(np.abs(stag) >= block[1]):
+        raise InputError("stagger-min",
+                         "each stagger must be finite and shorter than the block end",
+                         f"|stagger| < {block[1]:g} min")
+    stag = np.unique(stag)
+    k_a = grid_steps(np.maximum(0.0, -stag), float(dt_min), "stagger-min")
+    k_b = grid_steps(np.maximum(0.0, stag), float(dt_min), "stagger-min")
+
+    from pksim.population import _dose_cv
+
+    dose_cv = _dose_cv(dose_variability)
+    ua = unit_curves(m, cov_a, n, seed, [a_route], time_min=t, partner=PARTNER_A,
+                     variability=variability, dose_cv_percent=dose_cv,
+                     weight_scaling=weight_scaling)
+    ub = unit_curves(m, cov_b, n, seed, [b_route], time_min=t, partner=PARTNER_B,
+                     variability=variability, dose_cv_percent=dose_cv,
+                     weight_scaling=weight_scaling)
+    ua_c, ub_c = ua.per_mg[a_route], ub.per_mg[b_route]
+    blk_j, blk_w = block_points(t, block)
+    lower, upper = th["window_lower_ng_per_ml"], th["dissociation_ng_per_ml"]
+    da, db = steps_a.values_mg(), steps_b.values_mg()
+    zero_v = np.zeros((1, 1))
+    no_shift, no_boost = np.zeros(1, dtype=np.int64), np.zeros(1)
+
+    def indicators(u, k, doses):
+        bnd = _pk.dose_bounds(u, int(k), np.zeros_like(u[:, :1]) if u.shape[1] else zero_v,
+                              no_shift, no_boost, blk_j, blk_w, lower, upper, upper)[0, 0]
+        d = doses[:, None]
+        win = ((bnd[None, :, 0] <= d) & (d < bnd[None, :, 1])).astype(float)
+        safe = (d <= bnd[None, :, 2]).astype(float)
+        return win, safe
+
+    cache_a, cache_b = {}, {}
+    frames = []
+    for s, ka, kb in zip(stag, k_a, k_b, strict=True):
+        if ka not in cache_a:
+            cache_a[ka] = indicators(ua_c, ka, da)
+        if kb not in cache_b:
+            cache_b[kb] = indicators(ub_c, kb, db)
+        wa, na = cache_a[ka]
+        wb, nb = cache_b[kb]
+        both = wa @ wb.T  # (n_da, n_db) counts of couples both in the window
+        neither = na @ nb.T  # couples where neither dissociates
+        ia, ib = np.meshgrid(np.arange(da.size), np.arange(db.size), indexing="ij")
+        frames.append(pd.DataFrame({
+            "stagger_min": s, "a_dose_mg": da[ia.ravel()], "b_dose_mg": db[ib.ravel()],
+            "both": both.ravel(), "either_diss": n - neither.ravel(),
+            "a_win": wa.sum(axis=1)[ia.ravel()], "b_win": wb.sum(axis=1)[ib.ravel()]}))
+    cand = pd.concat(frames, ignore_index=True)
+    pb = np.rint(cand.pop("both").to_numpy()) / n
+    px = np.rint(cand.pop("either_diss").to_numpy()) / n
+    cand["total_mg"] = cand["a_dose_mg"] + cand["b_dose_mg"]
+    cand["p_both_in_window_block"] = pb
+    cand["p_both_in_window_block_se"] = se(pb, n)
+    cand["p_either_dissociates"] = px
+    cand["p_either_dissociates_se"] = se(px, n)
+    cand["p_a_in_window_block"] = cand.pop("a_win") / n
+    cand["p_b_in_window_block"] = cand.pop("b_win") / n
+    cand["meets_limit"] = px * n <= limit * n + 1e-9
+    settings = {
+        "a": {"route": a_route, "dose_steps": steps_a.as_dict(), "covariates": cov_a.describe()},
+        "b": {"route": b_route, "dose_steps": steps_b.as_dict(), "covariates": cov_b.describe()},
+        "staggers_min": [float(x) for x in stag],
+        "stagger_definition": "B's start minus A's start (min); the earlier partner starts at 0",
+        "block_min": list(block), "thresholds_ng_per_ml": th, "dissociation_limit": limit,
+        "n": n, "seed": seed, "variability": bool(variability), "dose_cv_percent": dose_cv,
+        "t_end_min": float(t[-1]), "dt_min": float(dt_min),
+        "weight_scaling": weight_scaling or m.default_scaling,
+        "objective": "maximise P(both partners' effect sites in the window for the whole block) "
+                     "subject to P(either partner dissociates in the horizon) <= limit",
+    }
+    ok = cand[cand["meets_limit"]].copy()
+    ok["abs_stagger"] = ok["stagger_min"].abs()
+    ordered = ok.sort_values(["p_both_in_window_block", "total_mg", "abs_stagger", "stagger_min"],
+                             ascending=[False, True, True, True], kind="mergesort")
+    by_stagger = (ordered.drop_duplicates("stagger_min").drop(columns="abs_stagger")
+                  .sort_values("stagger_min").reset_index(drop=True))
+    if ok.empty:
+        low = cand.sort_values(["p_either_dissociates", "total_mg"]).iloc[0]
+        message = (f"No dose pair meets the dissociation limit of {limit:.0%}: the lowest "
+                   f"P(either dissociates) is {low.p_either_dissociates:.1%} (A {a_route} "
+                   f"{low.a_dose_mg:g} mg, B {b_route} {low.b_dose_mg:g} mg). Lower the minimum "
+                   "doses or reconsider the limit.")
+        return CouplePlan(m, settings, False, None, None, None, cand, by_stagger, None, None,
+                          message, time.perf_counter() - t0)
+    best = ordered.iloc[0]
+    if best.p_both_in_window_block == 0.0:
+        message = (f"No dose pair and stagger within the {limit:.0%} dissociation limit puts any "
+                   f"simulated couple in the window together for the whole {block[0]:g}-"
+                   f"{block[1]:g} min block; try a shorter block, other routes or wider dose "
+                   "ranges.")
+        return CouplePlan(m, settings, False, None, None, None, cand, by_stagger, None, None,
+                          message, time.perf_counter() - t0)
+    s = float(best.stagger_min)
+    off_a, off_b = max(0.0, -s), max(0.0, s)
+    a_reg = (Dose(a_route, float(best.a_dose_mg), start_min=off_a),)
+    b_reg = (Dose(b_route, float(best.b_dose_mg), start_min=off_b),)
+    chosen = {k: (bool(v) if isinstance(v, (bool, np.bool_)) else float(v))
+              for k, v in best.drop(labels="abs_stagger").items()}
+    timeline = _timeline(t, ua_c, ub_c, float(best.a_dose_mg), float(best.b_dose_mg),
+                         int(round(off_a / dt_min)), int(round(off_b / dt_min)), lower, upper)
+    couple = None
+    if verify:
+        couple = _verify(a_reg, b_reg, cov_a, cov_b, n, seed, m, block, t_end_min, dt_min,
+                         thresholds, variability, dose_variability, weight_scaling, chosen)
+    message = (f"A {a_route} {best.a_dose_mg:g} mg at {off_a:g} min, B {b_route} "
+               f"{best.b_dose_mg:g} mg at {off_b:g} min: P(both in window for the block) = "
+               f"{best.p_both_in_window_block:.1%} ± {best.p_both_in_window_block_se:.1%}, "
+               f"P(either dissociates) = {best.p_either_dissociates:.1%} ± "
+               f"{best.p_either_dissociates_se:.1%} (limit {limit:.0%}).")
+    return CouplePlan(m, settings, True, a_reg, b_reg, chosen, cand, by_stagger, timeline,
+                      couple, message, time.perf_counter() - t0)
+
+
+def _dose_list(regimen) -> list[dict] | None:
+    return None if regimen is None else [_dose_dict(d) for d in regimen]
+
+
+def _shift(curves: np.ndarray, k: int) -> np.ndarray:
+    if k == 0:
+        return curves
+    out = np.zeros_like(curves)
+    out[:, k:] = curves[:, : curves.shape[1] - k]
+    return out
+
+
+def _timeline(t, ua, ub, dose_a, dose_b, k_a, k_b, lower, upper) -> pd.DataFrame:
+    """Both partners' effect-site percentiles and in-window probabilities over time."""
+    ca = dose_a * _shift(ua, k_a)
+    cb = dose_b * _shift(ub, k_b)
+    wa = (ca >= lower) & (ca < upper)
+    wb = (cb >= lower) & (cb < upper)
+    qa = np.percentile(ca, [5, 50, 95], axis=0)
+    qb = np.percentile(cb, [5, 50, 95], axis=0)
+    return pd.DataFrame({
+        "time_min": t,
+        "a_effect_site_p5_ng_per_ml": qa[0], "a_effect_site_p50_ng_per_ml": qa[1],
+        "a_effect_site_p95_ng_per_ml": qa[2],
+        "b_effect_site_p5_ng_per_ml": qb[0], "b_effect_site_p50_ng_per_ml": qb[1],
+        "b_effect_site_p95_ng_per_ml": qb[2],
+        "p_a_in_window": wa.mean(axis=0), "p_b_in_window": wb.mean(axis=0),
+        "p_both_in_window": (wa & wb).mean(axis=0),
+    })
+
+
+def _verify(a_reg, b_reg, cov_a, cov_b, n, seed, m, block, t_end_min, dt_min, thresholds,
+            variability, dose_variability, weight_scaling, chosen) -> dict | None:
+    """Summary of ``simulate_couple`` for the chosen plan, checked against the planner's counts."""
+    try:
+        from pksim.couple import simulate_couple
+    except ImportError:  # the couple module is optional for the planner itself
+        return None
+    off_a, off_b = a_reg[0].start_min, b_reg[0].start_min
+    a0 = tuple(Dose(d.route, d.amount) for d in a_reg)
+    b0 = tuple(Dose(d.route, d.amount) for d in b_reg)
+    res = simulate_couple(a0, b0, a=cov_a, b=cov_b, n=n, seed=seed, model=m, block_min=block,
+                          t_end_min=t_end_min, dt_min=dt_min, thresholds=thresholds,
+                          variability=variability, dose_variability=dose_variability,
+                          weight_scaling=weight_scaling, a_start_offset_min=off_a,
+                          b_start_offset_min=off_b)
+    summary = {k: v for k, v in res.summary().items() if k not in ("partner_a", "partner_b")}
+    for key, ours in (("p_both_in_window_block", "p_both_in_window_block"),
+                      ("p_either_dissociates", "p_either_dissociates")):
+        if key in summary and abs(summary[key] - chosen[ours]) * n > 2.5:
+            raise RuntimeError(f"planner and couple simulation disagree on {key}: "
+                               f"{chosen[ours]} vs {summary[key]} (n = {n})")
+    return summary

@@ -1,0 +1,357 @@
+"""One-person planner: the dose (and booster) that makes the relational window most likely.
+
+Problem
+-------
+For a person (fixed weight and sex, or a covariate distribution) and a route, optionally with a
+booster route, choose the primary dose ``D`` from the product's dose steps, and optionally a
+booster dose ``d`` and time ``T``, to maximise
+
+    P(in the window for the whole session block)
+
+subject to ``P(dissociation) <= limit``, both estimated over one virtual population drawn with a
+fixed seed. Every candidate is evaluated on the *same* virtual people (common random numbers),
+so differences between candidates are not Monte-Carlo noise between independent samples.
+
+Method
+------
+Each virtual person is simulated once per route with 1 mg (:mod:`pksim.planning._engine`);
+superposition gives every candidate's curve exactly, and per-person dose bounds turn each
+candidate into a count (:mod:`pksim.planning._kernels`). The chosen regimen is then simulated
+again with :func:`pksim.population.simulate_population` (same seed), whose summary is reported;
+the planner checks that the two agree subject by subject.
+
+Ties in P(window) go to the smaller total dose, then to no booster, then to the earlier booster.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from pksim.errors import InputError
+from pksim.model import Model
+from pksim.planning import _kernels as _pk
+from pksim.planning._common import (
+    NOTICE,
+    DoseSteps,
+    dose_steps,
+    provenance,
+    window_thresholds,
+)
+from pksim.planning._engine import block_points, grid_steps, se, unit_curves
+from pksim.regimen import Dose
+from pksim.sampling import Covariates, check_seed
+from pksim.simulate import as_model, time_grid
+
+DEFAULT_LIMIT = 0.10
+DEFAULT_N = 2000
+DEFAULT_SEED = 20240601
+MAX_PLAN_SUBJECTS = 200_000
+MAX_EVALUATIONS = 2_000_000_000  # subjects x time points x booster settings
+
+
+def check_limit(limit) -> float:
+    if not (isinstance(limit, (int, float)) and not isinstance(limit, bool)
+            and math.isfinite(limit) and 0 <= limit <= 1):
+        raise InputError("dissociation-limit", f"{limit!r}", "a probability from 0 to 1, e.g. 0.1")
+    return float(limit)
+
+
+def check_plan_n(n) -> int:
+    if (isinstance(n, bool) or not isinstance(n, (int, np.integer))
+            or not 1 <= n <= MAX_PLAN_SUBJECTS):
+        raise InputError("n", f"{n!r} subjects", f"1 to {MAX_PLAN_SUBJECTS:,} for a plan")
+    return int(n)
+
+
+def resolve_covariates(weight_kg: float | None, sex: str | None, covariates: Covariates | None,
+                       field_prefix: str = "") -> Covariates:
+    """A fixed person (weight, sex) or a given :class:`Covariates`; exactly one of the two."""
+    if covariates is not None:
+        if weight_kg is not None or sex is not None:
+            raise InputError(f"{field_prefix}covariates",
+                             "give either weight_kg/sex or covariates, not both")
+        if not isinstance(covariates, Covariates):
+            raise InputError(f"{field_prefix}covariates", "expected a pksim.sampling.Covariates")
+        return covariates
+    if weight_kg is None:
+        raise InputError(f"{field_prefix}weight-kg",
+                         "a weight (or a weight distribution) is required")
+    return Covariates(weight_kg=weight_kg, sex=sex or "mixed")
+
+
+def check_block(block_min, t_end_min: float) -> tuple[float, float]:
+    try:
+        b0, b1 = (float(x) for x in block_min)
+    except (TypeError, ValueError):
+        raise InputError("block-min", f"{block_min!r} is not a pair of minutes",
+                         "e.g. 45-90") from None
+    if not (math.isfinite(b0) and math.isfinite(b1) and 0 <= b0 < b1 <= t_end_min):
+        raise InputError("block-min", f"{b0:g}-{b1:g} min",
+                         f"START-END with 0 <= START < END <= t_end ({t_end_min:g} min)")
+    return b0, b1
+
+
+@dataclass(frozen=True)
+class PersonPlan:
+    """Result of :func:`plan_person`.
+
+    Attributes
+    ----------
+    feasible : whether some candidate meets the dissociation limit and puts anyone in the window
+    regimen : the chosen doses (primary first), or None when infeasible
+    chosen : the chosen candidate's row of ``candidates`` as a dict (probabilities with SEs)
+    candidates : DataFrame, every candidate: ``dose_mg``, ``booster_mg``, ``booster_time_min``,
+        ``total_mg``, ``p_window_block``, ``p_window_block_se``, ``p_dissociation``,
+        ``p_dissociation_se``, ``meets_limit``
+    tradeoff : the rows of ``candidates`` that share the chosen booster setting (dose ->
+        P(window), P(dissociation)); with no feasible plan, the no-booster rows
+    population : ``simulate_population(...).summary()`` of the chosen regimen (same seed), or None
+    message : one sentence saying what was found, or why nothing was
+    """
+
+    model: Model
+    settings: dict
+    feasible: bool
+    regimen: tuple[Dose, ...] | None
+    chosen: dict | None
+    candidates: pd.DataFrame = field(repr=False)
+    tradeoff: pd.DataFrame = field(repr=False)
+    population: dict | None
+    population_result: object = field(default=None, repr=False)
+    message: str = ""
+    elapsed_s: float = 0.0
+
+    def summary(self) -> dict:
+        """JSON-ready result: settings, provenance, regimen, probabilities, trade-off, notice."""
+        return {
+            **provenance(self.model),
+            "plan": "person",
+            **self.settings,
+            "feasible": self.feasible,
+            "message": self.message,
+            "regimen": None if self.regimen is None else [_dose_dict(d) for d in self.regimen],
+            "chosen": self.chosen,
+            "population": self.population,
+            "tradeoff": _records(self.tradeoff),
+            "n_candidates": len(self.candidates),
+            "elapsed_s": self.elapsed_s,
+            "notice": NOTICE,
+        }
+
+
+def _dose_dict(d: Dose) -> dict:
+    return {"spec": d.spec(), "route": d.route, "amount_mg": d.amount, "start_min": d.start_min}
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    out = []
+    for row in frame.to_dict(orient="records"):
+        out.append({k: (bool(v) if isinstance(v, (bool, np.bool_)) else
+                        None if isinstance(v, float) and math.isnan(v) else
+                        float(v) if isinstance(v, (float, np.floating, np.integer)) else v)
+                    for k, v in row.items()})
+    return out
+
+
+def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
+                covariates: Covariates | None = None, route: str = "sublingual",
+                dose: DoseSteps | None = None, booster_route: str | None = None,
+                booster: DoseSteps | None = None, booster_times_min: Sequence[float] | None = None,
+                block_min: tuple[float, float] = (45.0, 90.0),
+                dissociation_limit: float = DEFAULT_LIMIT, n: int = DEFAULT_N,
+                seed: int = DEFAULT_SEED, model: Model | str | None = None,
+                thresholds: dict[str, float] | None = None, variability: bool = True,
+                dose_variability: bool | float = False, t_end_min: float = 240.0,
+                dt_min: float = 1.0, weight_scaling: str | None = None,
+                verify: bool = True) -> PersonPlan:
+    """Find the regimen that maximises P(in the window for the block) under a dissociation limit.
+
+    Parameters
+    ----------
+    weight_kg, sex : the person (sex ``"female"``/``"male"``; None samples a 50/50 mix)
+    covariates : instead of ``weight_kg``/``sex``, a :class:`~pksim.sampling.Covariates`
+    route : primary route (``sublingual``, ``intranasal``, ``oral``, ``iv``)
+    dose : allowed primary doses (:class:`DoseSteps`); default: the route's product steps
+        (25 mg lozenges, 10 mg sprays, …, see :func:`dose_steps`)
+    booster_route : optional booster route; "no booster" is always a candidate too
+    booster : allowed booster doses (default: the booster route's product steps)
+    booster_times_min : candidate booster times (min, multiples of ``dt_min``); default every
+        5 min from 10 min to the end of the block
+    block_min : session block ``(start, end)`` (min); "in the window" means for all of it
+    dissociation_limit : largest acceptable P(dissociation) (0-1), default 0.10
+    n, seed : virtual population size and seed (common random numbers for all candidates)
+    model, thresholds : model id and lower-edge threshold overrides by band role (ng/mL)
+    variability, dose_variability : as in :func:`pksim.population.simulate_population`
+    t_end_min, dt_min : simulation horizon and grid (dissociation counts over the horizon)
+    weight_scaling : the model's scaling scheme (default: its own)
+    verify : re-simulate the chosen regimen with ``simulate_population`` and report its summary
+
+    Returns
+    -------
+    PersonPlan
+        ``feasible`` is False, with a message saying why, when no candidate meets the limit or
+        no candidate brings anyone into the window for the block.
+
+    Examples
+    --------
+    >>> plan = plan_person(weight_kg=70, sex="female", route="sublingual", n=500, seed=1)
+    >>> plan.regimen[0].route
+    'sublingual'
+    """
+    t0 = time.perf_counter()
+    m = as_model(model)
+    cov = resolve_covariates(weight_kg, sex, covariates)
+    limit = check_limit(dissociation_limit)
+    n = check_plan_n(n)
+    seed = check_seed(seed)
+    t = time_grid(t_end_min, dt_min)
+    block = check_block(block_min, float(t[-1]))
+    th = window_thresholds(m, thresholds)
+    steps = dose if dose is not None else dose_steps(route)
+    if steps.route != route:
+        raise InputError("dose steps", f"steps are for {steps.route!r}, the route is {route!r}")
+    routes = [route]
+    if booster_route is not None:
+        bsteps = booster if booster is not None else dose_steps(booster_route)
+        if bsteps.route != booster_route:
+            raise InputError("booster steps", f"steps are for {bsteps.route!r}, "
+                             f"the booster route is {booster_route!r}")
+        times = (np.arange(10.0, block[1] + 1e-9, 5.0) if booster_times_min is None
+                 else np.asarray(list(booster_times_min), float))
+        if times.size == 0:
+            raise InputError("booster-times-min", "no booster times given", "e.g. 20,30,40")
+        if np.any(times > t[-1]):
+            raise InputError("booster-times-min", f"{times.max():g} min is after the horizon",
+                             f"<= t_end ({t[-1]:g} min)")
+        shifts = grid_steps(times, float(dt_min), "booster-times-min")
+        boosts = np.r_[0.0, bsteps.values_mg()]
+        routes.append(booster_route)
+    else:
+        if booster is not None or booster_times_min is not None:
+            raise InputError("booster-route", "booster doses or times were given without a route",
+                             "sublingual, intranasal, oral, iv")
+        bsteps, times, shifts, boosts = None, np.zeros(1), np.zeros(1, dtype=np.int64), np.zeros(1)
+    if n * t.size * shifts.size * boosts.size > MAX_EVALUATIONS:
+        raise InputError("plan size", "too many subjects x time points x booster settings",
+                         "fewer booster times/doses, a smaller n or a coarser grid")
+    from pksim.population import _dose_cv
+
+    dose_cv = _dose_cv(dose_variability)
+    uc = unit_curves(m, cov, n, seed, routes, time_min=t, variability=variability,
+                     dose_cv_percent=dose_cv, weight_scaling=weight_scaling)
+    per_mg = list(uc.per_mg.values())
+    u = per_mg[0]
+    v = per_mg[1] if len(per_mg) > 1 else np.zeros_like(u)
+    blk_j, blk_w = block_points(t, block)
+    lower, upper = th["window_lower_ng_per_ml"], th["dissociation_ng_per_ml"]
+    bounds = _pk.dose_bounds(u, 0, v, shifts, boosts, blk_j, blk_w, lower, upper, upper)
+    doses_mg = steps.values_mg()
+    counts = _pk.count_candidates(bounds, doses_mg)
+    cand = _candidate_frame(counts, doses_mg, boosts, times, n, limit,
+                            has_booster=booster_route is not None)
+    settings = {
+        "route": route, "booster_route": booster_route,
+        "dose_steps": steps.as_dict(),
+        "booster_steps": None if bsteps is None else bsteps.as_dict(),
+        "booster_times_min": None if booster_route is None else [float(x) for x in times],
+        "covariates": cov.describe(), "block_min": list(block),
+        "thresholds_ng_per_ml": th, "dissociation_limit": limit, "n": n, "seed": seed,
+        "variability": bool(variability), "dose_cv_percent": dose_cv,
+        "t_end_min": float(t[-1]), "dt_min": float(dt_min),
+        "weight_scaling": weight_scaling or m.default_scaling,
+        "objective": "maximise P(effect site in the window for the whole block) subject to "
+                     "P(dissociation at any time in the horizon) <= limit",
+    }
+    feasible_rows = cand[cand["meets_limit"]]
+    if feasible_rows.empty:
+        best_safe = cand.sort_values(["p_dissociation", "total_mg"]).iloc[0]
+        message = (f"No candidate meets the dissociation limit of {limit:.0%}: even the lowest, "
+                   f"{_describe_row(best_safe, route, booster_route)}, gives P(dissociation) = "
+                   f"{best_safe.p_dissociation:.1%} in this population. Lower the minimum dose, "
+                   "use a smaller dose step, or reconsider the limit.")
+        trade = cand[cand["booster_mg"] == 0.0].reset_index(drop=True)
+        return PersonPlan(m, settings, False, None, None, cand, trade, None, None, message,
+                          time.perf_counter() - t0)
+    best = feasible_rows.sort_values(
+        ["p_window_block", "total_mg", "booster_mg", "booster_time_min"],
+        ascending=[False, True, True, True], kind="mergesort").iloc[0]
+    trade = cand[(cand["booster_mg"] == best.booster_mg)
+                 & (cand["booster_time_min"].fillna(-1) == (-1 if math.isnan(best.booster_time_min)
+                                                          else best.booster_time_min))]
+    trade = trade.reset_index(drop=True)
+    if best.p_window_block == 0.0:
+        message = (f"No candidate within the {limit:.0%} dissociation limit keeps anyone in the "
+                   f"window ({lower:g}-{upper:g} ng/mL) for the whole "
+                   f"{block[0]:g}-{block[1]:g} min "
+                   "block; try a shorter block, another route, or a booster.")
+        return PersonPlan(m, settings, False, None, None, cand, trade, None, None, message,
+                          time.perf_counter() - t0)
+    regimen = [Dose(route, float(best.dose_mg))]
+    if best.booster_mg > 0:
+        regimen.append(Dose(booster_route, float(best.booster_mg),
+                            start_min=float(best.booster_time_min)))
+    chosen = {k: (None if isinstance(v, float) and math.isnan(v) else
+                  bool(v) if isinstance(v, (bool, np.bool_)) else float(v))
+              for k, v in best.items()}
+    population, pop_result = None, None
+    if verify:
+        from pksim.population import simulate_population
+
+        pop_result = simulate_population(
+            regimen, model=m, covariates=cov, n=n, seed=seed, t_end_min=t_end_min, dt_min=dt_min,
+            thresholds=thresholds, variability=variability, dose_variability=dose_variability,
+            block_min=block, weight_scaling=weight_scaling)
+        population = pop_result.summary()
+        _check_agreement(chosen, population, n)
+    message = (f"{_describe_row(best, route, booster_route)}: P(in window for the block) = "
+               f"{best.p_window_block:.1%} ± {best.p_window_block_se:.1%}, P(dissociation) = "
+               f"{best.p_dissociation:.1%} ± {best.p_dissociation_se:.1%} (limit {limit:.0%}).")
+    return PersonPlan(m, settings, True, tuple(regimen), chosen, cand, trade, population,
+                      pop_result, message, time.perf_counter() - t0)
+
+
+def _candidate_frame(counts: np.ndarray, doses_mg: np.ndarray, boosts: np.ndarray,
+                     times: np.ndarray, n: int, limit: float, has_booster: bool) -> pd.DataFrame:
+    n_a, n_b, n_d, _ = counts.shape
+    a, b, d = np.meshgrid(np.arange(n_a), np.arange(n_b), np.arange(n_d), indexing="ij")
+    a, b, d = a.ravel(), b.ravel(), d.ravel()
+    boost = boosts[b]
+    keep = (boost > 0) | (a == 0)  # "no booster" once, not once per booster time
+    a, b, d, boost = a[keep], b[keep], d[keep], boost[keep]
+    pw = counts[a, b, d, 0] / n
+    px = counts[a, b, d, 1] / n
+    btime = np.where(boost > 0, times[a], np.nan) if has_booster else np.full(a.size, np.nan)
+    frame = pd.DataFrame({
+        "dose_mg": doses_mg[d], "booster_mg": boost, "booster_time_min": btime,
+        "total_mg": doses_mg[d] + boost,
+        "p_window_block": pw, "p_window_block_se": se(pw, n),
+        "p_dissociation": px, "p_dissociation_se": se(px, n),
+        "meets_limit": counts[a, b, d, 1] <= limit * n + 1e-9,
+    })
+    return frame.sort_values(["booster_time_min", "booster_mg", "dose_mg"],
+                             na_position="first").reset_index(drop=True)
+
+
+def _describe_row(row, route: str, booster_route: str | None) -> str:
+    text = f"{route} {row.dose_mg:g} mg"
+    if booster_route is not None and row.booster_mg > 0:
+        text += f" + {booster_route} {row.booster_mg:g} mg at {row.booster_time_min:g} min"
+    return text
+
+
+def _check_agreement(chosen: dict, population: dict, n: int) -> None:
+    """The population re-simulation must reproduce the planner's counts (same people, same doses).
+
+    Superposition is exact, so the only possible differences are subjects sitting within
+    rounding error of a threshold; more than that means the draws diverged, which is a bug.
+    """
+    for key in ("p_window_block", "p_dissociation"):
+        if abs(chosen[key] - population[key]) * n > 2.5:
+            raise RuntimeError(f"planner and population disagree on {key}: "
+                               f"{chosen[key]} vs {population[key]} (n = {n})")

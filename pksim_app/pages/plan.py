@@ -1,0 +1,326 @@
+"""Dose planner: the inverse question — which regimen makes the relational window likely.
+
+Research and teaching tool — not dosing advice. Three tabs: one person (dose + optional
+booster), a couple (both doses + the stagger), and IV effect-site targeting (a pump schedule for
+a typical patient). All the maths is in :mod:`pksim.planning`; this page only collects inputs,
+caches results and draws them.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from pksim_app import NOTICE, backend, charts, export, fmt, frames, widgets
+from pksim_app.widgets import Download
+
+PAGE = "Dose planner"
+P = {"persist_state": "session"}
+ROUTES = ("sublingual", "intranasal", "oral", "iv")
+DEFAULT_STEP = {"sublingual": 25.0, "intranasal": 10.0, "oral": 25.0, "iv": 5.0}
+DEFAULT_MAX = {"sublingual": 400.0, "intranasal": 200.0, "oral": 500.0, "iv": 100.0}
+
+
+# --------------------------------------------------------------------------- cached planners
+
+
+@st.cache_resource(max_entries=64, ttl=3600, show_spinner=False)
+def _person(model_id, model_sha, scaling, thresholds, weight_kg, sex, route, steps, booster,
+            booster_times, block, limit, n, seed, t_end_min):
+    from pksim.planning import DoseSteps, plan_person
+
+    return plan_person(
+        weight_kg=weight_kg, sex=sex, route=route, dose=DoseSteps(route, *steps),
+        booster_route=booster[0] if booster else None,
+        booster=DoseSteps(booster[0], *booster[1]) if booster else None,
+        booster_times_min=list(booster_times) if booster else None, block_min=block,
+        dissociation_limit=limit, n=n, seed=seed, model=model_id,
+        thresholds=dict(thresholds) or None, t_end_min=t_end_min, weight_scaling=scaling)
+
+
+@st.cache_resource(max_entries=64, ttl=3600, show_spinner=False)
+def _couple(model_id, model_sha, scaling, thresholds, a, b, staggers, block, limit, n, seed,
+            t_end_min):
+    from pksim.planning import DoseSteps, plan_couple
+
+    return plan_couple(
+        a_weight_kg=a[0], a_sex=a[1], a_route=a[2], a_dose=DoseSteps(a[2], *a[3]),
+        b_weight_kg=b[0], b_sex=b[1], b_route=b[2], b_dose=DoseSteps(b[2], *b[3]),
+        staggers_min=list(staggers), block_min=block, dissociation_limit=limit, n=n, seed=seed,
+        model=model_id, thresholds=dict(thresholds) or None, t_end_min=t_end_min,
+        weight_scaling=scaling)
+
+
+@st.cache_resource(max_entries=64, ttl=3600, show_spinner=False)
+def _tci(model_id, model_sha, scaling, thresholds, target, weight_kg, sex, duration, step_s):
+    from pksim.planning import plan_tci
+
+    return plan_tci(target, weight_kg=weight_kg, sex=sex, model=model_id, duration_min=duration,
+                    step_s=step_s, thresholds=dict(thresholds) or None, weight_scaling=scaling)
+
+
+def _run(fn, *args):
+    """Call a planner; show the library's one-line message instead of a traceback."""
+    try:
+        with st.spinner("Planning…"):
+            return fn(*args)
+    except backend.InputError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return None
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def steps_inputs(key: str, route: str, label: str = "Dose") -> tuple[float, float, float]:
+    c1, c2, c3 = st.columns(3)
+    step = c1.number_input(f"{label} step (mg)", min_value=0.5, max_value=500.0,
+                           value=DEFAULT_STEP[route], step=0.5, key=f"{key}_step_{route}", **P,
+                           help="One lozenge, one spray puff, …: doses are whole multiples.")
+    lo = c2.number_input(f"{label} min (mg)", min_value=0.5, max_value=backend.MAX_DOSE_MG,
+                         value=DEFAULT_STEP[route], step=step, key=f"{key}_min_{route}", **P)
+    hi = c3.number_input(f"{label} max (mg)", min_value=0.5, max_value=backend.MAX_DOSE_MG,
+                         value=DEFAULT_MAX[route], step=step, key=f"{key}_max_{route}", **P)
+    return float(step), float(lo), float(hi)
+
+
+def common_inputs(key: str, t_end_min: float) -> tuple[tuple[float, float], float]:
+    c1, c2 = st.columns(2)
+    b0, b1 = c1.slider("Session block (min)", min_value=0.0, max_value=float(t_end_min),
+                       value=(45.0, 90.0), step=5.0, key=f"{key}_block", **P,
+                       help="'In the window' means inside it for the whole block.")
+    limit = c2.slider("Dissociation limit (%)", min_value=0.0, max_value=50.0, value=10.0,
+                      step=1.0, key=f"{key}_limit", **P,
+                      help="Largest acceptable probability of reaching the dissociation band.")
+    return (float(b0), float(b1)), float(limit) / 100.0
+
+
+def person_inputs(key: str, title: str, route: str, weight: float, sex: str):
+    st.markdown(f"**{title}**")
+    c1, c2, c3 = st.columns(3)
+    w = c1.number_input("Weight (kg)", min_value=backend.WEIGHT_RANGE_KG[0],
+                        max_value=backend.WEIGHT_RANGE_KG[1], value=weight, step=1.0,
+                        key=f"{key}_weight", **P)
+    sx = c2.selectbox("Sex", ["female", "male"], index=["female", "male"].index(sex),
+                      key=f"{key}_sex", **P)
+    r = c3.selectbox("Route", ROUTES, index=ROUTES.index(route), key=f"{key}_route",
+                     format_func=widgets.route_label, **P)
+    return float(w), sx, r
+
+
+def _thresholds_key(s) -> tuple:
+    return s.thresholds_key
+
+
+def _prov(s, inputs: dict, title: str, seed) -> dict:
+    return export.provenance(model=s.model, edges=s.edges, seed=seed, inputs=inputs,
+                             page=f"{PAGE} — {title}", version=backend.pksim_version())
+
+
+def _headline(plan) -> None:
+    if plan.feasible:
+        st.success(plan.message, icon=":material/check_circle:")
+    else:
+        st.warning(plan.message, icon=":material/block:")
+
+
+# --------------------------------------------------------------------------- tabs
+
+
+def tab_person(s) -> None:
+    st.markdown("The dose (and, optionally, a booster dose and time) that makes being in the "
+                "relational window for the whole session block most likely, while keeping the "
+                "probability of dissociation under a limit — over the same virtual people for "
+                "every candidate (fixed seed).")
+    w, sx, route = person_inputs("pl_p", "Person", "sublingual", 70.0, "female")
+    widgets.validity(s.model, weight_kg=w)
+    steps = steps_inputs("pl_p", route)
+    use_booster = st.toggle("Consider a booster", value=True, key="pl_p_boost", **P)
+    booster, times = None, ()
+    if use_booster:
+        c1, c2 = st.columns([1, 2])
+        b_route = c1.selectbox("Booster route", ROUTES, index=1, key="pl_p_broute",
+                               format_func=widgets.route_label, **P)
+        t0, t1 = c2.slider("Booster times (min, every 5)", min_value=5.0, max_value=120.0,
+                           value=(10.0, 90.0), step=5.0, key="pl_p_btimes", **P)
+        booster = (b_route, steps_inputs("pl_pb", b_route, "Booster"))
+        times = tuple(float(x) for x in range(int(t0), int(t1) + 1, 5))
+    block, limit = common_inputs("pl_p", s.t_end_min)
+    plan = _run(_person, s.model_id, s.model.sha256, s.scaling_arg, _thresholds_key(s), w, sx,
+                route, steps, booster, times, block, limit, s.n, s.seed, s.t_end_min)
+    if plan is None:
+        return
+    _headline(plan)
+    st.caption(f"{len(plan.candidates):,} candidates on {s.n:,} virtual people (seed {s.seed}) "
+               f"in {plan.elapsed_s:.2f} s.")
+    if plan.feasible and plan.population_result is not None:
+        pop = plan.population_result
+        series = " + ".join(d.spec() for d in plan.regimen)
+        lines = frames.population_median(pop.bands, series)
+        ribbons = frames.population_ribbons(pop.bands, series)
+        widgets.chart(charts.concentration_chart(
+            lines, bands=frames.band_table(s.model, s.edges), log_y=s.log_y, ribbons=ribbons,
+            block_min=block, title="Effect site of the chosen regimen: median (solid) with "
+            "25–75th and 5–95th percentile bands"))
+        m = plan.population
+        c = st.columns(4)
+        c[0].metric("P(window for the block)", fmt.percent(m["p_window_block"]),
+                    help=f"± {fmt.percent(m['p_window_block_se'])} (Monte-Carlo s.e.)")
+        c[1].metric("P(dissociation)", fmt.percent(m["p_dissociation"]),
+                    help=f"± {fmt.percent(m['p_dissociation_se'])}; limit {limit:.0%}")
+        c[2].metric("Median onset", fmt.minutes(m.get("onset_min_median"), 1))
+        c[3].metric("Median minutes in window", fmt.minutes(m.get("minutes_in_window_median")))
+    trade = plan.tradeoff.copy()
+    long = pd.concat([
+        pd.DataFrame({"dose_mg": trade["dose_mg"], "percent": 100 * trade["p_window_block"],
+                      "what": "P(in window for the block)"}),
+        pd.DataFrame({"dose_mg": trade["dose_mg"], "percent": 100 * trade["p_dissociation"],
+                      "what": "P(dissociation)"})], ignore_index=True)
+    st.markdown("**Trade-off** (primary dose; booster as chosen)")
+    widgets.chart(charts.metric_lines_chart(
+        long, x="dose_mg", x_title="Dose (mg)", y="percent", y_title="Probability (%)",
+        series="what", marker_x=plan.regimen[0].amount if plan.regimen else None), height=260)
+    st.dataframe(trade, hide_index=True, key="pl_p_trade")
+    inputs = plan.settings
+    prov = _prov(s, {k: v for k, v in inputs.items() if k != "objective"}, "one person", s.seed)
+    widgets.downloads([
+        Download("All candidates (CSV)", "pksim_plan_person_candidates.csv", "text/csv",
+                 lambda: export.csv_bytes(plan.candidates, prov)),
+        Download("Plan (JSON)", "pksim_plan_person.json", "application/json",
+                 lambda: _json_bytes(plan.summary())),
+    ], key="pl_p")
+
+
+def tab_couple(s) -> None:
+    st.markdown("Each partner's dose and the stagger between their starts, so that both are in "
+                "the window together for the whole block, under a limit on the probability "
+                "that either dissociates.")
+    cols = st.columns(2)
+    with cols[0]:
+        a = person_inputs("pl_ca", "Partner A", "sublingual", 82.0, "male")
+        a_steps = steps_inputs("pl_ca", a[2])
+    with cols[1]:
+        b = person_inputs("pl_cb", "Partner B", "intranasal", 64.0, "female")
+        b_steps = steps_inputs("pl_cb", b[2])
+    widgets.validity(s.model, weight_kg=a[0], who="Partner A")
+    widgets.validity(s.model, weight_kg=b[0], who="Partner B")
+    g0, g1 = st.slider("Stagger: B starts this many minutes after A (every 5 min)",
+                       min_value=-90.0, max_value=90.0, value=(-60.0, 60.0), step=5.0,
+                       key="pl_c_stagger", **P)
+    staggers = tuple(float(x) for x in range(int(g0), int(g1) + 1, 5))
+    block, limit = common_inputs("pl_c", s.t_end_min)
+    plan = _run(_couple, s.model_id, s.model.sha256, s.scaling_arg, _thresholds_key(s),
+                (*a, a_steps), (*b, b_steps), staggers, block, limit, s.n, s.seed, s.t_end_min)
+    if plan is None:
+        return
+    _headline(plan)
+    st.caption(f"{len(plan.candidates):,} candidates on {s.n:,} simulated couples (seed {s.seed}) "
+               f"in {plan.elapsed_s:.2f} s.")
+    if plan.feasible:
+        tl = plan.timeline
+        parts, ribbons = [], []
+        for who, label in (("a", "Partner A"), ("b", "Partner B")):
+            parts.append(pd.DataFrame({"time_min": tl["time_min"],
+                                       "conc_ng_per_ml": tl[f"{who}_effect_site_p50_ng_per_ml"],
+                                       "series": label, "site": "Effect site"}))
+            ribbons.append(pd.DataFrame({
+                "time_min": tl["time_min"], "series": label, "site": "Effect site",
+                "level": "5–95th percentile", "lo_ng_per_ml": tl[f"{who}_effect_site_p5_ng_per_ml"],
+                "hi_ng_per_ml": tl[f"{who}_effect_site_p95_ng_per_ml"]}))
+        widgets.chart(charts.concentration_chart(
+            pd.concat(parts, ignore_index=True), bands=frames.band_table(s.model, s.edges),
+            log_y=s.log_y, ribbons=pd.concat(ribbons, ignore_index=True), block_min=block,
+            title="Timeline: each partner's effect site, median with 5–95th percentile band"))
+        widgets.chart(charts.probability_chart(
+            tl, y="p_both_in_window", block_min=block,
+            title="P(both partners in the window) at each time"), height=220)
+        st.table(pd.DataFrame(plan.timeline_events()))
+    st.markdown("**Best plan at each stagger**")
+    st.dataframe(plan.by_stagger, hide_index=True, key="pl_c_stag")
+    prov = _prov(s, {k: v for k, v in plan.settings.items() if k != "objective"}, "couple", s.seed)
+    widgets.downloads([
+        Download("All candidates (CSV)", "pksim_plan_couple_candidates.csv", "text/csv",
+                 lambda: export.csv_bytes(plan.candidates, prov)),
+        Download("Plan (JSON)", "pksim_plan_couple.json", "application/json",
+                 lambda: _json_bytes(plan.summary())),
+    ], key="pl_c")
+
+
+def tab_tci(s) -> None:
+    st.markdown("A bolus followed by a piecewise-constant infusion that brings a typical "
+                "patient's effect-site concentration to a target inside the window and holds it "
+                "(Shafer & Gregg 1992, the algorithm of target-controlled infusion pumps).")
+    lo, hi = s.edges["window"]
+    c1, c2, c3 = st.columns(3)
+    target = c1.number_input("Effect-site target (ng/mL)", min_value=float(lo),
+                             max_value=float(hi) - 0.1, value=float(round((lo + hi) / 2)),
+                             step=5.0, key="pl_t_target", **P,
+                             help=f"Must lie inside the window, {lo:g} to below {hi:g} ng/mL.")
+    w = c2.number_input("Weight (kg)", min_value=backend.WEIGHT_RANGE_KG[0],
+                        max_value=backend.WEIGHT_RANGE_KG[1], value=70.0, step=1.0,
+                        key="pl_t_weight", **P)
+    sx = c3.selectbox("Sex", ["female", "male"], index=1, key="pl_t_sex", **P)
+    widgets.validity(s.model, weight_kg=w)
+    c1, c2 = st.columns(2)
+    duration = c1.number_input("Programme length (min)", min_value=5.0, max_value=600.0,
+                               value=60.0, step=5.0, key="pl_t_duration", **P)
+    step_s = c2.selectbox("Pump step", [10.0, 60.0], key="pl_t_step", **P,
+                          format_func=lambda x: f"{x:g} s")
+    plan = _run(_tci, s.model_id, s.model.sha256, s.scaling_arg, _thresholds_key(s),
+                float(target), w, sx, float(duration), float(step_s))
+    if plan is None:
+        return
+    m = plan.metrics
+    c = st.columns(4)
+    c[0].metric("Bolus", fmt.mg(plan.bolus_mg))
+    c[1].metric("Total over the programme", fmt.mg(m["total_mg"]))
+    c[2].metric("Target reached (±2 %)", fmt.minutes(m["time_to_target_min"], 1))
+    c[3].metric("Plasma peak", fmt.conc(m["plasma_max_ng_per_ml"]),
+                help="Right after the bolus: effect-site targeting overshoots in plasma by design.")
+    curves = plan.curves
+    lines = pd.concat([
+        pd.DataFrame({"time_min": curves["time_min"], "conc_ng_per_ml": curves[col],
+                      "series": "Typical patient", "site": site})
+        for col, site in (("effect_site_ng_per_ml", "Effect site"),
+                          ("plasma_ng_per_ml", "Plasma"))], ignore_index=True)
+    widgets.chart(charts.concentration_chart(
+        lines, bands=frames.band_table(s.model, s.edges), log_y=True,
+        title=f"Effect site (solid) held at {target:g} ng/mL; plasma dashed (log axis)"))
+    sched = plan.schedule
+    per_min = sched.assign(minute=(sched["start_min"] + 1e-9).astype(int)).groupby("minute").agg(
+        start_min=("start_min", "min"), bolus_mg=("bolus_mg", "sum"),
+        rate_mg_per_h=("rate_mg_per_h", "mean")).reset_index(drop=True)
+    st.markdown("**Pump schedule** (mean rate per minute; every step is in the CSV)")
+    st.dataframe(per_min, hide_index=True, key="pl_t_sched")
+    prov = _prov(s, {"target_ng_per_ml": target, "weight_kg": w, "sex": sx,
+                     "duration_min": duration, "step_s": step_s}, "IV effect-site targeting", None)
+    widgets.downloads([
+        Download("Pump schedule (CSV)", "pksim_tci_schedule.csv", "text/csv",
+                 lambda: export.csv_bytes(plan.schedule, prov)),
+        Download("Curves (CSV)", "pksim_tci_curves.csv", "text/csv",
+                 lambda: export.csv_bytes(plan.curves, prov)),
+    ], key="pl_t")
+
+
+def _json_bytes(obj) -> bytes:
+    import json
+
+    return json.dumps(export.json_safe(obj), indent=2).encode()
+
+
+def main() -> None:
+    s = widgets.settings()
+    st.title(PAGE)
+    st.caption("Inverse questions: which regimen makes the relational window likely? "
+               "Every result names the model, band edges, seed and limit it used. "
+               + NOTICE)
+    tabs = st.tabs(["One person", "Couple", "IV effect-site targeting"])
+    with tabs[0]:
+        tab_person(s)
+    with tabs[1]:
+        tab_couple(s)
+    with tabs[2]:
+        tab_tci(s)
+
+
+main()
