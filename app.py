@@ -1,0 +1,53 @@
+"""pksim app entry point: ``streamlit run app.py``.
+
+Research and teaching tool — not dosing advice.
+
+This script runs on every interaction: page config, kernel warm-up (once per server), the
+shared sidebar settings, the notice, then the selected page from ``pksim_app/pages/``. To add a
+page, put its script in ``pksim_app/pages/`` and add one ``st.Page`` line to ``PAGES`` below.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before numba is imported anywhere: Streamlit serves each session from its own thread and
+# numba's default workqueue threading layer aborts under concurrent parallel calls.
+os.environ.setdefault("NUMBA_THREADING_LAYER", "threadsafe")
+
+import streamlit as st  # noqa: E402
+
+from pksim_app import cache, widgets  # noqa: E402
+
+st.set_page_config(
+    page_title="pksim — ketamine dose–exposure simulator", page_icon="💊", layout="wide"
+)
+
+PAGES = {
+    "Plan": [
+        st.Page(
+            "pksim_app/pages/couple.py",
+            title="Couple planner",
+            icon=":material/group:",
+            default=True,
+        ),
+        st.Page("pksim_app/pages/plan.py", title="Dose planner", icon=":material/target:"),
+    ],
+    "Learn and explore": [
+        st.Page(
+            "pksim_app/pages/routes.py", title="Route & timing explorer", icon=":material/timeline:"
+        ),
+        st.Page("pksim_app/pages/sweep.py", title="Sweep explorer", icon=":material/grid_on:"),
+    ],
+    "Reference": [
+        st.Page(
+            "pksim_app/pages/models.py", title="Models & evidence", icon=":material/menu_book:"
+        ),
+    ],
+}
+
+page = st.navigation(PAGES)
+cache.warm_kernels()
+widgets.sidebar_settings()
+widgets.notice()
+page.run()

@@ -1,0 +1,30 @@
+"""pksim's Streamlit front end (``streamlit run app.py``).
+
+Research and teaching tool — not dosing advice.
+
+Layout
+------
+``app.py`` (entry: page config, kernel warm-up, sidebar settings, ``st.navigation``) runs one of
+the page scripts in :mod:`pksim_app.pages`. Shared pieces:
+
+* :mod:`pksim_app.backend` — the only place the app calls the pksim library (no Streamlit);
+  it also detects optional library modules (populations, couples, validation, sweeps) so that
+  pages degrade with a message instead of a traceback until those land.
+* :mod:`pksim_app.cache` — ``st.cache_resource`` / ``st.cache_data`` wrappers around the backend.
+* :mod:`pksim_app.frames` — reshaping library results into chart and table frames (no PK maths).
+* :mod:`pksim_app.charts` — pure chart builders: DataFrame in, Altair chart or matplotlib
+  ``Figure`` out.
+* :mod:`pksim_app.export` — provenance and CSV / Parquet / PNG bytes for downloads.
+* :mod:`pksim_app.widgets` — Streamlit widgets shared by the pages (notice, dose inputs,
+  validity warnings, downloads, session thresholds).
+
+Nothing in :mod:`pksim` imports Streamlit; this package is the front-end layer.
+"""
+
+from __future__ import annotations
+
+NOTICE = "Research and teaching tool — not dosing advice."
+NOTICE_LONG = (
+    "**Research and teaching tool — not dosing advice.** pksim shows what published "
+    "pharmacokinetic models predict for virtual people; it does not tell anyone what to give."
+)

@@ -1,0 +1,326 @@
+"""The app's single door into the pksim library (no Streamlit here, no PK maths either).
+
+Pages never import :mod:`pksim` submodules directly; they call these functions (through the
+caching layer in :mod:`pksim_app.cache`). Optional library modules that other work streams are
+still building — populations, couples, validation, sweeps — are detected here, so a page can say
+"not available yet" instead of raising.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from pksim.analysis import band_thresholds, curve_summary
+from pksim.errors import InputError, PksimError
+from pksim.model import Model, available_models, load_model
+from pksim.regimen import (
+    AMOUNT_UNITS,
+    MAX_DOSE_MG,
+    MAX_DOSE_MG_PER_KG,
+    MAX_TIME_MIN,
+    Dose,
+    parse_dose_spec,
+)
+from pksim.simulate import WEIGHT_RANGE_KG, Curve, simulate
+
+__all__ = [
+    "AMOUNT_UNITS",
+    "MAX_DOSE_MG",
+    "MAX_DOSE_MG_PER_KG",
+    "MAX_TIME_MIN",
+    "WEIGHT_RANGE_KG",
+    "Curve",
+    "Dose",
+    "InputError",
+    "Model",
+    "PksimError",
+    "available_models",
+    "band_thresholds",
+    "curve_summary",
+    "load_model",
+    "parse_dose_spec",
+    "simulate",
+    "feature",
+    "Feature",
+    "typical_curve",
+    "run_population",
+    "run_couple",
+    "evidence_table",
+    "read_results_file",
+    "validity_warnings",
+    "pksim_version",
+]
+
+# Optional library modules and the functions the app needs from each.
+_FEATURES = {
+    "population": ("pksim.population", ("simulate_population", "Covariates")),
+    "couple": ("pksim.couple", ("simulate_couple",)),
+    "validation": ("pksim.validation", ("evidence_table",)),
+    "sweep": ("pksim.sweep", ()),
+}
+
+
+@dataclass(frozen=True)
+class Feature:
+    """Whether an optional library module can be used, and why not when it cannot."""
+
+    name: str
+    available: bool
+    module: Any = None
+    reason: str = ""
+
+
+def feature(name: str) -> Feature:
+    """Detect an optional library module (``population``, ``couple``, ``validation``, ``sweep``).
+
+    Parameters
+    ----------
+    name : key of the feature
+
+    Returns
+    -------
+    Feature
+        ``available`` is False, with a one-line ``reason``, when the module is missing, fails to
+        import, or lacks a function the app calls.
+    """
+    module_name, needed = _FEATURES[name]
+    if importlib.util.find_spec(module_name) is None:
+        return Feature(name, False, None, f"`{module_name}` is not part of this pksim build yet.")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # a half-finished module must not take the page down
+        return Feature(name, False, None, f"`{module_name}` failed to import: {exc}")
+    missing = [f for f in needed if not hasattr(module, f)]
+    if missing:
+        return Feature(name, False, module, f"`{module_name}` lacks {', '.join(missing)}.")
+    return Feature(name, True, module, "")
+
+
+def pksim_version() -> str:
+    import pksim
+
+    return pksim.__version__
+
+
+def typical_curve(
+    dose_specs: Sequence[str],
+    *,
+    weight_kg: float,
+    sex: str | None,
+    model: Model,
+    scaling: str | None,
+    t_end_min: float,
+    dt_min: float = 1.0,
+) -> Curve:
+    """One typical person's curve (see :func:`pksim.simulate.simulate`)."""
+    return simulate(
+        [parse_dose_spec(s) for s in dose_specs],
+        weight_kg=weight_kg,
+        model=model,
+        sex=sex,
+        t_end_min=t_end_min,
+        dt_min=dt_min,
+        weight_scaling=scaling,
+    )
+
+
+def _covariates(pop_module, weight_kg: float, sex: str):
+    return pop_module.Covariates(weight_kg=weight_kg, sex=sex)
+
+
+def run_population(
+    dose_specs: Sequence[str],
+    *,
+    weight_kg: float,
+    sex: str,
+    model: Model,
+    scaling: str | None,
+    n: int,
+    seed: int,
+    t_end_min: float,
+    thresholds: dict[str, float],
+    block_min: tuple[float, float],
+    dt_min: float = 1.0,
+):
+    """A virtual population of one person's covariates (fixed weight and sex, sampled PK).
+
+    Returns
+    -------
+    PopulationResult or None
+        None when :mod:`pksim.population` is not available.
+    """
+    f = feature("population")
+    if not f.available:
+        return None
+    kwargs = dict(
+        model=model,
+        covariates=_covariates(f.module, weight_kg, sex),
+        n=n,
+        seed=seed,
+        t_end_min=t_end_min,
+        dt_min=dt_min,
+        thresholds=dict(thresholds),
+        block_min=tuple(block_min),
+    )
+    if scaling:
+        kwargs["weight_scaling"] = scaling
+    return f.module.simulate_population(
+        [parse_dose_spec(s) for s in dose_specs], **_accepted(f.module.simulate_population, kwargs)
+    )
+
+
+def run_couple(
+    a_specs: Sequence[str],
+    b_specs: Sequence[str],
+    *,
+    a: tuple[float, str],
+    b: tuple[float, str],
+    model: Model,
+    scaling: str | None,
+    n: int,
+    seed: int,
+    t_end_min: float,
+    thresholds: dict[str, float],
+    block_min: tuple[float, float],
+    dt_min: float = 1.0,
+):
+    """Simulated couples: partner A ``(weight_kg, sex)`` with ``a_specs``, B likewise.
+
+    Returns
+    -------
+    CoupleResult or None
+        None when :mod:`pksim.couple` (or :mod:`pksim.population`) is not available.
+    """
+    fc, fp = feature("couple"), feature("population")
+    if not (fc.available and fp.available):
+        return None
+    kwargs = dict(
+        a=_covariates(fp.module, *a),
+        b=_covariates(fp.module, *b),
+        n=n,
+        seed=seed,
+        model=model,
+        block_min=tuple(block_min),
+        t_end_min=t_end_min,
+        dt_min=dt_min,
+        thresholds=dict(thresholds),
+    )
+    if scaling:
+        kwargs["weight_scaling"] = scaling
+    return fc.module.simulate_couple(
+        [parse_dose_spec(s) for s in a_specs],
+        [parse_dose_spec(s) for s in b_specs],
+        **_accepted(fc.module.simulate_couple, kwargs),
+    )
+
+
+def _accepted(func, kwargs: dict) -> dict:
+    """Keep only the keyword arguments ``func`` takes (optional ones may not exist yet)."""
+    import inspect
+
+    params = inspect.signature(func).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return kwargs
+    return {k: v for k, v in kwargs.items() if k in params}
+
+
+def evidence_table(model_id: str) -> pd.DataFrame | None:
+    """Predicted vs observed per published study arm, or None when validation is not available."""
+    f = feature("validation")
+    if not f.available:
+        return None
+    table = f.module.evidence_table(model_id)
+    return table if isinstance(table, pd.DataFrame) else pd.DataFrame(table)
+
+
+class ResultsFileError(ValueError):
+    """An uploaded file is not a pksim results file; the message says why."""
+
+
+def read_results_file(data: bytes) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Read a Parquet results file (e.g. written by ``pksim sweep``) and its metadata.
+
+    Parameters
+    ----------
+    data : the file's bytes
+
+    Returns
+    -------
+    (DataFrame, metadata)
+        ``metadata`` maps the file's key/value metadata (provenance) to text.
+
+    Raises
+    ------
+    ResultsFileError
+        If the bytes are not Parquet, the table is empty, or it has no numeric column.
+    """
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not data:
+        raise ResultsFileError("the file is empty")
+    if data[:4] != b"PAR1":
+        raise ResultsFileError("this is not a Parquet file (Parquet files start with 'PAR1')")
+    try:
+        table = pq.read_table(io.BytesIO(data))
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise ResultsFileError(f"the Parquet file cannot be read: {exc}") from None
+    meta = {}
+    for k, v in (table.schema.metadata or {}).items():
+        key = k.decode("utf-8", "replace")
+        if key == "pandas":  # pandas' own bookkeeping, not provenance
+            continue
+        meta[key] = v.decode("utf-8", "replace")
+    try:
+        frame = table.to_pandas()
+    except (pa.ArrowException, ValueError, TypeError) as exc:
+        raise ResultsFileError(f"the table cannot be converted: {exc}") from None
+    if frame.empty:
+        raise ResultsFileError("the table has no rows")
+    if not any(pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns):
+        raise ResultsFileError("the table has no numeric columns to plot")
+    return frame, meta
+
+
+def validity_warnings(
+    model: Model, *, weight_kg: float | None = None, age_years: float | None = None, who: str = ""
+) -> list[str]:
+    """Messages for inputs outside the model's validated ranges (empty when all are inside)."""
+    out = []
+    prefix = f"{who}: " if who else ""
+    if weight_kg is not None:
+        lo, hi = model.validity_weight_kg
+        if not lo <= weight_kg <= hi:
+            out.append(
+                f"{prefix}weight {weight_kg:g} kg is outside the range model "
+                f"'{model.id}' was built on ({lo:g}–{hi:g} kg); treat its output as an "
+                "extrapolation."
+            )
+    if age_years is not None:
+        lo, hi = model.validity_age_years
+        if not lo <= age_years <= hi:
+            out.append(
+                f"{prefix}age {age_years:g} years is outside the range model '{model.id}' "
+                f"was built on ({lo:g}–{hi:g} years); treat its output as an extrapolation."
+            )
+    return out
+
+
+def finite_or_none(x: Any) -> float | None:
+    """``float(x)``, or None for None / NaN / ±inf (for display)."""
+    if x is None:
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None

@@ -1,0 +1,214 @@
+"""Caching around :mod:`pksim_app.backend`: kernels warmed once per server, results reused.
+
+``st.cache_resource`` is used for results too: they are read-only here, and sharing them across
+sessions avoids a pickle round trip on every rerun (the re-render budget is 300 ms). Arguments
+are plain tuples and numbers so that the cache keys are cheap to hash; ``model_sha`` (the model
+file's hash) is part of each key so that an edited model file is never served stale results.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+
+import streamlit as st
+
+from pksim_app import backend
+
+RESULT_TTL_S = 3600
+
+
+@st.cache_resource(show_spinner="Loading the simulation kernels (once per server)…")
+def warm_kernels() -> float:
+    """Compile or load the Numba kernels once per server process; returns the seconds taken."""
+    from pksim.warm import warm_all
+
+    t0 = time.perf_counter()
+    warm_all()
+    # Optional modules' kernels, in case warm_all does not cover them yet (cheap when cached).
+    for name in ("population", "couple"):
+        f = backend.feature(name)
+        if f.available and callable(getattr(f.module, "warmup", None)):
+            f.module.warmup()
+    return time.perf_counter() - t0
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _model(model_id: str, stamp: float):
+    return backend.load_model(model_id)
+
+
+def model(model_id: str):
+    """The model, reloaded when its file changes on disk."""
+    from pksim.model import models_dir
+
+    path = models_dir() / f"{model_id}.toml"
+    stamp = os.path.getmtime(path) if path.is_file() else 0.0
+    return _model(model_id, stamp)
+
+
+def model_ids() -> list[str]:
+    """Ids of the model files (a directory listing: cheap, and new files appear at once)."""
+    return backend.available_models()
+
+
+@st.cache_resource(max_entries=512, ttl=RESULT_TTL_S, show_spinner=False)
+def _typical_curve(dose_specs, weight_kg, sex, model_id, scaling, t_end_min, dt_min, model_sha):
+    return backend.typical_curve(
+        dose_specs,
+        weight_kg=weight_kg,
+        sex=sex,
+        model=model(model_id),
+        scaling=scaling,
+        t_end_min=t_end_min,
+        dt_min=dt_min,
+    )
+
+
+def typical_curve(
+    dose_specs: tuple[str, ...],
+    weight_kg: float,
+    sex: str | None,
+    model_id: str,
+    scaling: str | None,
+    t_end_min: float,
+    dt_min: float = 1.0,
+):
+    """Cached :func:`pksim_app.backend.typical_curve`."""
+    return _typical_curve(
+        tuple(dose_specs),
+        float(weight_kg),
+        sex,
+        model_id,
+        scaling,
+        float(t_end_min),
+        float(dt_min),
+        model(model_id).sha256,
+    )
+
+
+@st.cache_resource(
+    max_entries=64, ttl=RESULT_TTL_S, show_spinner="Simulating the virtual population…"
+)
+def _population(
+    dose_specs,
+    weight_kg,
+    sex,
+    model_id,
+    scaling,
+    n,
+    seed,
+    t_end_min,
+    thresholds,
+    block_min,
+    model_sha,
+):
+    return backend.run_population(
+        dose_specs,
+        weight_kg=weight_kg,
+        sex=sex,
+        model=model(model_id),
+        scaling=scaling,
+        n=n,
+        seed=seed,
+        t_end_min=t_end_min,
+        thresholds=dict(thresholds),
+        block_min=block_min,
+    )
+
+
+def population(
+    dose_specs: tuple[str, ...],
+    weight_kg: float,
+    sex: str,
+    model_id: str,
+    scaling: str | None,
+    n: int,
+    seed: int,
+    t_end_min: float,
+    thresholds: tuple[tuple[str, float], ...],
+    block_min: tuple[float, float],
+):
+    """Cached :func:`pksim_app.backend.run_population` (None when populations are unavailable)."""
+    return _population(
+        tuple(dose_specs),
+        float(weight_kg),
+        sex,
+        model_id,
+        scaling,
+        int(n),
+        int(seed),
+        float(t_end_min),
+        tuple(thresholds),
+        tuple(block_min),
+        model(model_id).sha256,
+    )
+
+
+@st.cache_resource(max_entries=64, ttl=RESULT_TTL_S, show_spinner="Simulating the couples…")
+def _couple(
+    a_specs, b_specs, a, b, model_id, scaling, n, seed, t_end_min, thresholds, block_min, model_sha
+):
+    return backend.run_couple(
+        a_specs,
+        b_specs,
+        a=a,
+        b=b,
+        model=model(model_id),
+        scaling=scaling,
+        n=n,
+        seed=seed,
+        t_end_min=t_end_min,
+        thresholds=dict(thresholds),
+        block_min=block_min,
+    )
+
+
+def couple(
+    a_specs: tuple[str, ...],
+    b_specs: tuple[str, ...],
+    a: tuple[float, str],
+    b: tuple[float, str],
+    model_id: str,
+    scaling: str | None,
+    n: int,
+    seed: int,
+    t_end_min: float,
+    thresholds: tuple[tuple[str, float], ...],
+    block_min: tuple[float, float],
+):
+    """Cached :func:`pksim_app.backend.run_couple` (None when couples are unavailable)."""
+    return _couple(
+        tuple(a_specs),
+        tuple(b_specs),
+        tuple(a),
+        tuple(b),
+        model_id,
+        scaling,
+        int(n),
+        int(seed),
+        float(t_end_min),
+        tuple(thresholds),
+        tuple(block_min),
+        model(model_id).sha256,
+    )
+
+
+@st.cache_resource(
+    max_entries=16, ttl=RESULT_TTL_S, show_spinner="Running the model against published studies…"
+)
+def evidence_table(model_id: str, model_sha: str):
+    """Cached :func:`pksim_app.backend.evidence_table` (keyed on the model file's hash)."""
+    return backend.evidence_table(model_id)
+
+
+def feature(name: str) -> backend.Feature:
+    """Feature detection is cheap after the first import; not cached so a newly landed module
+    is picked up without restarting the server."""
+    return backend.feature(name)
+
+
+def specs(doses: Sequence) -> tuple[str, ...]:
+    """Dose objects as canonical spec strings (cache keys)."""
+    return tuple(d.spec() for d in doses)

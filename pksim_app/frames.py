@@ -1,0 +1,163 @@
+"""Reshape library results into the frames the charts and tables take (pandas only, no PK maths).
+
+Long "lines" frames have columns ``time_min``, ``conc_ng_per_ml``, ``series`` and ``site``
+(``"Effect site"`` or ``"Plasma"``); "ribbons" frames have ``time_min``, ``series``, ``site``,
+``level`` (e.g. ``"5–95th percentile"``) and ``lo_ng_per_ml`` / ``hi_ng_per_ml``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pandas as pd
+
+SITES = {"effect_site": "Effect site", "plasma": "Plasma"}
+RIBBON_LEVELS = (("p5", "p95", "5–95th percentile"), ("p25", "p75", "25–75th percentile"))
+
+
+def curve_lines(
+    curve, series: str, sites: tuple[str, ...] = ("effect_site", "plasma")
+) -> pd.DataFrame:
+    """A typical :class:`~pksim.simulate.Curve` as a long lines frame."""
+    parts = []
+    for site in sites:
+        parts.append(
+            pd.DataFrame(
+                {
+                    "time_min": curve.time_min,
+                    "conc_ng_per_ml": getattr(curve, f"{site}_ng_per_ml"),
+                    "series": series,
+                    "site": SITES[site],
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def population_ribbons(bands: pd.DataFrame, series: str, site: str = "effect_site") -> pd.DataFrame:
+    """Percentile ribbons from a population ``bands`` frame (``{site}_p5_ng_per_ml`` …)."""
+    parts = []
+    for lo, hi, label in RIBBON_LEVELS:
+        lo_col, hi_col = f"{site}_{lo}_ng_per_ml", f"{site}_{hi}_ng_per_ml"
+        if lo_col not in bands or hi_col not in bands:
+            continue
+        parts.append(
+            pd.DataFrame(
+                {
+                    "time_min": bands["time_min"].to_numpy(),
+                    "series": series,
+                    "site": SITES[site],
+                    "level": label,
+                    "lo_ng_per_ml": bands[lo_col].to_numpy(),
+                    "hi_ng_per_ml": bands[hi_col].to_numpy(),
+                }
+            )
+        )
+    if not parts:
+        return pd.DataFrame(
+            columns=["time_min", "series", "site", "level", "lo_ng_per_ml", "hi_ng_per_ml"]
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def population_median(
+    bands: pd.DataFrame, series: str, site: str = "effect_site"
+) -> pd.DataFrame | None:
+    """The population median as a lines frame, or None if the bands lack it."""
+    col = f"{site}_p50_ng_per_ml"
+    if col not in bands:
+        return None
+    return pd.DataFrame(
+        {
+            "time_min": bands["time_min"].to_numpy(),
+            "conc_ng_per_ml": bands[col].to_numpy(),
+            "series": series,
+            "site": SITES[site],
+        }
+    )
+
+
+def band_table(model, edges: dict[str, tuple[float, float]]) -> pd.DataFrame:
+    """Model bands with the session's edges: role, label, lower/upper (ng/mL)."""
+    rows = []
+    for b in model.bands:
+        lo, hi = edges[b.role]
+        rows.append(
+            {
+                "role": b.role,
+                "label": b.label,
+                "lower_ng_per_ml": lo,
+                "upper_ng_per_ml": hi if math.isfinite(hi) else np.inf,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- column labels
+
+_UNIT_SUFFIXES = (
+    ("_ng_h_per_ml", "ng·h/mL"),
+    ("_ng_per_ml", "ng/mL"),
+    ("_mg_per_kg", "mg/kg"),
+    ("_mg_per_h", "mg/h"),
+    ("_per_min", "1/min"),
+    ("_min", "min"),
+    ("_mg", "mg"),
+    ("_kg", "kg"),
+    ("_years", "years"),
+    ("_percent", "%"),
+    ("_h", "h"),
+)
+_STAT_WORDS = {
+    "median": "median",
+    "mean": "mean",
+    "se": "MC s.e.",
+    "sd": "SD",
+    "p5": "5th pct",
+    "p25": "25th pct",
+    "p50": "median",
+    "p75": "75th pct",
+    "p95": "95th pct",
+}
+
+
+def unit_label(column: str) -> str:
+    """Readable label with the unit in brackets from a unit-suffixed column name.
+
+    Examples
+    --------
+    >>> unit_label("onset_min_median")
+    'Onset, median (min)'
+    >>> unit_label("p_window_se")
+    'P(window), MC s.e.'
+    >>> unit_label("cmax_ng_per_ml")
+    'Cmax (ng/mL)'
+    """
+    name = column
+    stats = []
+    while True:
+        m = re.search(r"_(median|mean|se|sd|p5|p25|p50|p75|p95)$", name)
+        if not m:
+            break
+        stats.insert(0, _STAT_WORDS[m.group(1)])
+        name = name[: m.start()]
+    unit = None
+    for suffix, u in _UNIT_SUFFIXES:
+        if name.endswith(suffix):
+            unit, name = u, name[: -len(suffix)]
+            break
+    if name.startswith("p_"):
+        text = f"P({name[2:].replace('_', ' ')})"
+    else:
+        text = name.replace("_", " ").strip()
+        text = text[:1].upper() + text[1:]
+        text = re.sub(r"\bCmax\b|\bcmax\b", "Cmax", text, flags=re.I)
+        text = re.sub(r"\bTmax\b|\btmax\b", "Tmax", text, flags=re.I)
+        text = re.sub(r"\bauc\b", "AUC", text, flags=re.I)
+    if stats:
+        text += ", " + ", ".join(stats)
+    if unit:
+        text += f" ({unit})"
+    return text

@@ -1,0 +1,474 @@
+"""Couple planner (prescribers): two partners, their regimens, their curves and the window together.
+
+Research and teaching tool — not dosing advice.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from pksim_app import backend, cache, charts, export, fmt, frames, widgets
+from pksim_app.widgets import Download
+
+PAGE = "Couple planner"
+PARTNERS = {
+    "a": dict(
+        title="Partner A",
+        weight_kg=82.0,
+        sex="male",
+        age_years=38.0,
+        dose_mg=100.0,
+        booster_mg=50.0,
+        booster_min=45.0,
+    ),
+    "b": dict(
+        title="Partner B",
+        weight_kg=64.0,
+        sex="female",
+        age_years=35.0,
+        dose_mg=75.0,
+        booster_mg=25.0,
+        booster_min=45.0,
+    ),
+}
+PALETTE = {"Partner A": charts.SERIES_PALETTE[0], "Partner B": charts.SERIES_PALETTE[1]}
+IQR = "25–75th percentile"
+
+
+def partner_column(key: str, s: widgets.Settings) -> widgets.Person:
+    d = PARTNERS[key]
+    with st.container(border=True, key=f"partner_{key}"):
+        st.subheader(d["title"])
+        return widgets.person_inputs(
+            key,
+            s.model,
+            weight_kg=d["weight_kg"],
+            sex=d["sex"],
+            age_years=d["age_years"],
+            dose_mg=d["dose_mg"],
+            booster_mg=d["booster_mg"],
+            booster_min=d["booster_min"],
+            t_end_min=s.t_end_min,
+        )
+
+
+def population_of(couple_res, pops, key):
+    """PopulationResult of partner ``key`` from the couple result, else from its own run."""
+    if couple_res is not None:
+        return getattr(couple_res, key, None)
+    return pops.get(key)
+
+
+def both_in_window_frame(couple_res, time_min) -> pd.DataFrame | None:
+    """P(both in window) over time as a ``time_min, p_both_in_window`` frame."""
+    raw = getattr(couple_res, "both_in_window_over_time", None)
+    if raw is None:
+        return None
+    if isinstance(raw, pd.DataFrame):
+        value_cols = [c for c in raw.columns if c != "time_min"]
+        if "time_min" not in raw or not value_cols:
+            return None
+        return pd.DataFrame(
+            {
+                "time_min": raw["time_min"].to_numpy(),
+                "p_both_in_window": raw[value_cols[0]].to_numpy(),
+            }
+        )
+    values = pd.Series(raw).to_numpy()
+    if len(values) != len(time_min):
+        return None
+    return pd.DataFrame({"time_min": time_min, "p_both_in_window": values})
+
+
+TIMING_ROWS = (  # (label, typical-summary getter, population summary key, formatter)
+    ("Onset: enters the window", lambda t: t["window"]["onset_min"], "onset_min", fmt.minutes),
+    (
+        "Effect-site peak time",
+        lambda t: t["effect_site"]["tmax_min"],
+        "effect_tmax_min",
+        fmt.minutes,
+    ),
+    ("Offset: leaves the window", lambda t: t["window"]["offset_min"], "offset_min", fmt.minutes),
+    (
+        "Time in the window",
+        lambda t: t["window"]["minutes_in_window"],
+        "minutes_in_window",
+        fmt.minutes,
+    ),
+    (
+        "Time dissociated",
+        lambda t: t["window"]["minutes_dissociated"],
+        "minutes_dissociated",
+        fmt.minutes,
+    ),
+    (
+        "Effect-site peak",
+        lambda t: t["effect_site"]["cmax_ng_per_ml"],
+        "effect_cmax_ng_per_ml",
+        fmt.conc,
+    ),
+)
+
+
+def timing_table(typical: dict, pop_summary: dict | None) -> pd.DataFrame:
+    """Onset / peak / offset / minutes: typical person and population median (5th–95th pct)."""
+    rows = []
+    for label, get, key, f in TIMING_ROWS:
+        row = {"Measure": label, "Typical person": f(get(typical))}
+        if pop_summary is not None:
+            row["Population median"] = f(pop_summary.get(f"{key}_median"))
+            lo, hi = pop_summary.get(f"{key}_p5"), pop_summary.get(f"{key}_p95")
+            row["Population 5th–95th pct"] = (
+                f"{f(lo)} – {f(hi)}"
+                if widgets.is_finite(lo) and widgets.is_finite(hi)
+                else fmt.DASH
+            )
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("Measure")
+
+
+def partner_metrics(title: str, typical: dict, pop_summary: dict | None) -> None:
+    if pop_summary is not None:
+        c = st.columns(3)
+        c[0].metric(
+            "P(window)",
+            fmt.percent(pop_summary.get("p_window")),
+            delta=fmt.se(pop_summary.get("p_window_se")),
+            delta_color="off",
+            delta_arrow="off",
+            help="Share of virtual people who reach the relational window (± Monte-Carlo "
+            "standard error).",
+        )
+        c[1].metric(
+            "P(window, whole block)",
+            fmt.percent(pop_summary.get("p_window_block")),
+            delta=fmt.se(pop_summary.get("p_window_block_se")),
+            delta_color="off",
+            delta_arrow="off",
+            help="Share of virtual people in the window for the whole session block.",
+        )
+        c[2].metric(
+            "P(dissociation)",
+            fmt.percent(pop_summary.get("p_dissociation")),
+            delta=fmt.se(pop_summary.get("p_dissociation_se")),
+            delta_color="off",
+            delta_arrow="off",
+            help="Share of virtual people whose effect-site concentration reaches the "
+            "dissociation band (± Monte-Carlo standard error).",
+        )
+    st.table(timing_table(typical, pop_summary))
+    if pop_summary is not None:
+        st.caption(
+            f"Population: {int(pop_summary.get('n') or 0):,} virtual people of this weight "
+            "and sex, sampled between-subject variability."
+        )
+
+
+def main() -> None:
+    s = widgets.settings()
+    model = s.model
+    st.title("Couple planner")
+    st.caption(
+        "Two partners, each with their own body, regimen and sampled pharmacokinetics: "
+        "when is each in the relational window, and how likely are both to be there "
+        "together during the session?"
+    )
+    col_a, col_b = st.columns(2)
+    with col_a:
+        a = partner_column("a", s)
+    with col_b:
+        b = partner_column("b", s)
+    hi = int(s.t_end_min)
+    block = st.slider(
+        "Session block (min)",
+        min_value=0,
+        max_value=hi,
+        value=(min(45, hi - 15), min(90, hi)),
+        step=5,
+        key="block_min",
+        help="The time both partners should be in the window together.",
+    )
+    block_min = (float(block[0]), float(block[1]))
+    for key, p in (("a", a), ("b", b)):
+        widgets.validity(
+            model, weight_kg=p.weight_kg, age_years=p.age_years, who=PARTNERS[key]["title"]
+        )
+
+    people = {"a": a, "b": b}
+    try:
+        curves = {
+            k: cache.typical_curve(
+                cache.specs(p.doses), p.weight_kg, p.sex, s.model_id, s.scaling_arg, s.t_end_min
+            )
+            for k, p in people.items()
+        }
+        typical = {k: backend.curve_summary(c, s.overrides) for k, c in curves.items()}
+    except backend.PksimError as exc:
+        st.error(str(exc))
+        st.stop()
+
+    f_pop, f_couple = cache.feature("population"), cache.feature("couple")
+    couple_res, pops = None, {}
+    try:
+        if f_pop.available and f_couple.available:
+            couple_res = cache.couple(
+                cache.specs(a.doses),
+                cache.specs(b.doses),
+                (a.weight_kg, a.sex),
+                (b.weight_kg, b.sex),
+                s.model_id,
+                s.scaling_arg,
+                s.n,
+                s.seed,
+                s.t_end_min,
+                s.thresholds_key,
+                block_min,
+            )
+        elif f_pop.available:
+            for k, p in people.items():
+                pops[k] = cache.population(
+                    cache.specs(p.doses),
+                    p.weight_kg,
+                    p.sex,
+                    s.model_id,
+                    s.scaling_arg,
+                    s.n,
+                    s.seed,
+                    s.t_end_min,
+                    s.thresholds_key,
+                    block_min,
+                )
+    except backend.PksimError as exc:
+        st.error(f"Population simulation refused the inputs: {exc}")
+    pop = {k: population_of(couple_res, pops, k) for k in people}
+    pop_summary = {k: (v.summary() if v is not None else None) for k, v in pop.items()}
+
+    # ------------------------------------------------------------------ the couple together
+    st.header("Together")
+    if couple_res is not None:
+        cs = couple_res.summary()
+        c = st.columns(4)
+        c[0].metric(
+            "Both in window during the block",
+            fmt.percent(cs.get("p_both_in_window_block")),
+            delta=fmt.se(cs.get("p_both_in_window_block_se")),
+            delta_color="off",
+            delta_arrow="off",
+            help=f"Share of simulated couples with both partners in the window during "
+            f"{block_min[0]:g}–{block_min[1]:g} min (± Monte-Carlo s.e.).",
+        )
+        c[1].metric(
+            "Minutes both in window (median)", fmt.minutes(cs.get("minutes_both_in_window_median"))
+        )
+        c[2].metric(
+            "Entry gap (median)",
+            fmt.minutes(cs.get("entry_gap_min_median"), 1),
+            help="Time between the two partners' entries into the window.",
+        )
+        c[3].metric(
+            "Either partner dissociates",
+            fmt.percent(cs.get("p_either_dissociates")),
+            delta=fmt.se(cs.get("p_either_dissociates_se")),
+            delta_color="off",
+            delta_arrow="off",
+        )
+    else:
+        cs = None
+        widgets.unavailable(
+            f_couple if not f_couple.available else f_pop,
+            "The couple statistics (both in the window, entry gap)",
+        )
+
+    lines = pd.concat(
+        [frames.curve_lines(curves[k], PARTNERS[k]["title"], ("effect_site",)) for k in people],
+        ignore_index=True,
+    )
+    ribbons = None
+    if all(pop[k] is not None for k in people):
+        ribbons = pd.concat(
+            [frames.population_ribbons(pop[k].bands, PARTNERS[k]["title"]) for k in people],
+            ignore_index=True,
+        )
+        ribbons = ribbons[ribbons["level"] == IQR]
+    bands = frames.band_table(model, s.edges)
+    widgets.chart(
+        charts.concentration_chart(
+            lines,
+            bands=bands,
+            log_y=s.log_y,
+            ribbons=ribbons,
+            block_min=block_min,
+            palette=PALETTE,
+            title="Shared timeline: effect-site concentration of the typical person"
+            + (" and the middle 50 % of the population" if ribbons is not None else ""),
+        ),
+        height=380,
+    )
+    p_both = (
+        both_in_window_frame(couple_res, curves["a"].time_min) if couple_res is not None else None
+    )
+    if p_both is not None:
+        widgets.chart(
+            charts.probability_chart(
+                p_both,
+                y="p_both_in_window",
+                block_min=block_min,
+                title="Probability both partners are in the window at each time",
+            ),
+            height=240,
+        )
+
+    # ------------------------------------------------------------------ each partner
+    st.header("Each partner")
+    site = st.radio(
+        "Population band for",
+        ["effect_site", "plasma"],
+        horizontal=True,
+        format_func=frames.SITES.get,
+        key="couple_band_site",
+    )
+    cols = st.columns(2)
+    for col, k in zip(cols, people, strict=True):
+        title = PARTNERS[k]["title"]
+        with col:
+            st.subheader(title)
+            with st.container(key=f"results_{k}"):
+                partner_metrics(title, typical[k], pop_summary[k])
+            rib = (
+                frames.population_ribbons(pop[k].bands, title, site) if pop[k] is not None else None
+            )
+            widgets.chart(
+                charts.concentration_chart(
+                    frames.curve_lines(curves[k], title),
+                    bands=bands,
+                    log_y=s.log_y,
+                    ribbons=rib,
+                    palette=PALETTE,
+                    title=f"{title}: effect site (solid), plasma (dashed)"
+                    + (
+                        f"; {frames.SITES[site].lower()} 5–95th / 25–75th pct"
+                        if rib is not None
+                        else ""
+                    ),
+                ),
+                height=360,
+            )
+    if pop["a"] is None and not f_pop.available:
+        widgets.unavailable(f_pop, "Population bands, P(window) and P(dissociation)")
+
+    # ------------------------------------------------------------------ downloads
+    inputs = {
+        "block_min": list(block_min),
+        "n_subjects": s.n if pop["a"] is not None else None,
+        "weight_scaling": s.scaling,
+        "t_end_min": s.t_end_min,
+        **{
+            f"{k}_{f}": v
+            for k, p in people.items()
+            for f, v in (
+                ("weight_kg", p.weight_kg),
+                ("sex", p.sex),
+                ("age_years", p.age_years),
+                ("doses", list(cache.specs(p.doses))),
+            )
+        },
+    }
+    prov = export.provenance(
+        model=model,
+        edges=s.edges,
+        inputs=inputs,
+        page=PAGE,
+        seed=s.seed if pop["a"] is not None else None,
+        version=backend.pksim_version(),
+    )
+    summary = summary_frame(typical, pop_summary, cs)
+    curves_frame = curves_table(curves, pop)
+
+    def timeline_png() -> bytes:
+        fig = charts.concentration_figure(
+            lines,
+            bands=bands,
+            log_y=s.log_y,
+            ribbons=ribbons,
+            block_min=block_min,
+            palette=PALETTE,
+            title="Shared timeline (effect site)",
+            footer=export.footer_text(prov),
+        )
+        return export.png_bytes(fig, prov)
+
+    items = [
+        Download(
+            "Curves (CSV)",
+            "pksim_couple_curves.csv",
+            "text/csv",
+            lambda: export.csv_bytes(curves_frame, prov),
+        ),
+        Download(
+            "Summary (CSV)",
+            "pksim_couple_summary.csv",
+            "text/csv",
+            lambda: export.csv_bytes(summary, prov),
+        ),
+        Download(
+            "Summary (Parquet)",
+            "pksim_couple_summary.parquet",
+            "application/octet-stream",
+            lambda: export.parquet_bytes(summary, prov),
+        ),
+        Download("Timeline (PNG)", "pksim_couple_timeline.png", "image/png", timeline_png),
+    ]
+    if couple_res is not None and isinstance(getattr(couple_res, "couples", None), pd.DataFrame):
+        items.append(
+            Download(
+                "Per-couple metrics (Parquet)",
+                "pksim_couples.parquet",
+                "application/octet-stream",
+                lambda: export.parquet_bytes(couple_res.couples, prov),
+            )
+        )
+    st.subheader("Downloads")
+    st.caption(
+        "Every file records the model and its file hash, the band edges, the seed and "
+        "the inputs above."
+    )
+    widgets.downloads(items, key="couple")
+
+
+def summary_frame(typical: dict, pop_summary: dict, couple_summary: dict | None) -> pd.DataFrame:
+    """Long table ``scope, metric, value`` of everything the page shows."""
+    rows = []
+    for k, t in typical.items():
+        scope = PARTNERS[k]["title"]
+        for name, v in t["window"].items():
+            rows.append((scope, f"typical_{name}", v))
+        for site in ("plasma", "effect_site"):
+            for name, v in t[site].items():
+                rows.append((scope, f"typical_{site}_{name}", v))
+        for name, v in (pop_summary.get(k) or {}).items():
+            rows.append((scope, f"population_{name}", v))
+    for name, v in (couple_summary or {}).items():
+        rows.append(("Couple", name, v))
+    clean = [(s_, m, export.json_safe(v)) for s_, m, v in rows]
+    out = pd.DataFrame(clean, columns=["scope", "metric", "value"])
+    out["value"] = pd.to_numeric(out["value"], errors="coerce")
+    return out
+
+
+def curves_table(curves: dict, pop: dict) -> pd.DataFrame:
+    """Wide frame: time, each partner's typical plasma/effect site and population percentiles."""
+    first = next(iter(curves.values()))
+    out = pd.DataFrame({"time_min": first.time_min})
+    for k, c in curves.items():
+        out[f"{k}_typical_plasma_ng_per_ml"] = c.plasma_ng_per_ml
+        out[f"{k}_typical_effect_site_ng_per_ml"] = c.effect_site_ng_per_ml
+        if pop.get(k) is not None:
+            bands = pop[k].bands
+            for col in bands.columns:
+                if col != "time_min" and len(bands) == len(out):
+                    out[f"{k}_{col}"] = bands[col].to_numpy()
+    return out
+
+
+main()

@@ -1,0 +1,525 @@
+"""Route & timing explorer (educators): routes side by side, plasma vs effect site, booster
+timing, body weight, and how much the answer depends on the model.
+
+Research and teaching tool — not dosing advice. Typical (median-parameter) people only: the
+point is to see mechanisms, not spread.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from pksim_app import backend, cache, charts, export, fmt, frames, widgets
+from pksim_app.widgets import Download
+
+PAGE = "Route & timing explorer"
+TABS = (
+    "Routes side by side",
+    "Plasma vs effect site",
+    "Booster timing",
+    "Body weight",
+    "Model dependence",
+)
+BOOSTER_GRID_STEP_MIN = 10.0
+P = {"persist_state": "session"}
+
+
+def person_row(model) -> tuple[float, str]:
+    c1, c2, _ = st.columns([1, 1, 2])
+    w = c1.number_input(
+        "Weight (kg)",
+        min_value=backend.WEIGHT_RANGE_KG[0],
+        max_value=backend.WEIGHT_RANGE_KG[1],
+        value=70.0,
+        step=1.0,
+        key="rt_weight",
+        **P,
+    )
+    sex = c2.selectbox("Sex", ["female", "male"], index=1, key="rt_sex", **P)
+    widgets.validity(model, weight_kg=w)
+    return float(w), sex
+
+
+def summary_row(name: str, summ: dict) -> dict:
+    """One table row (unit-suffixed columns) from a :func:`curve_summary` dict."""
+    w = summ["window"]
+    return {
+        "case": name,
+        "bioavailable_dose_mg": summ["bioavailable_dose_mg"],
+        "onset_min": w["onset_min"],
+        "effect_site_tmax_min": summ["effect_site"]["tmax_min"],
+        "effect_site_cmax_ng_per_ml": summ["effect_site"]["cmax_ng_per_ml"],
+        "plasma_tmax_min": summ["plasma"]["tmax_min"],
+        "plasma_cmax_ng_per_ml": summ["plasma"]["cmax_ng_per_ml"],
+        "offset_min": w["offset_min"],
+        "minutes_in_window": w["minutes_in_window"],
+        "minutes_dissociated": w["minutes_dissociated"],
+    }
+
+
+def show_table(rows: list[dict], key: str) -> pd.DataFrame:
+    table = pd.DataFrame(rows)
+    config = {
+        c: st.column_config.NumberColumn(frames.unit_label(c), format="%.1f")
+        for c in table.columns
+        if c != "case"
+    }
+    config["case"] = st.column_config.TextColumn("Case")
+    st.dataframe(table, hide_index=True, column_config=config, key=key)
+    return table
+
+
+def downloads(
+    key: str,
+    s,
+    lines: pd.DataFrame,
+    table: pd.DataFrame,
+    inputs: dict,
+    title: str,
+    bands: pd.DataFrame,
+) -> None:
+    prov = export.provenance(
+        model=s.model,
+        edges=s.edges,
+        seed=None,
+        inputs=inputs,
+        page=f"{PAGE} — {title}",
+        version=backend.pksim_version(),
+    )
+
+    def png() -> bytes:
+        fig = charts.concentration_figure(
+            lines, bands=bands, log_y=s.log_y, title=title, footer=export.footer_text(prov)
+        )
+        return export.png_bytes(fig, prov)
+
+    widgets.downloads(
+        [
+            Download(
+                "Curves (CSV)",
+                f"pksim_{key}_curves.csv",
+                "text/csv",
+                lambda: export.csv_bytes(lines, prov),
+            ),
+            Download(
+                "Table (CSV)",
+                f"pksim_{key}_table.csv",
+                "text/csv",
+                lambda: export.csv_bytes(table, prov),
+            ),
+            Download(
+                "Table (Parquet)",
+                f"pksim_{key}_table.parquet",
+                "application/octet-stream",
+                lambda: export.parquet_bytes(table, prov),
+            ),
+            Download("Figure (PNG)", f"pksim_{key}.png", "image/png", png),
+        ],
+        key=key,
+    )
+
+
+def curve(s, specs, weight_kg, sex, model_id=None, scaling="__settings__"):
+    return cache.typical_curve(
+        tuple(specs),
+        weight_kg,
+        sex,
+        model_id or s.model_id,
+        s.scaling_arg if scaling == "__settings__" else scaling,
+        s.t_end_min,
+    )
+
+
+# --------------------------------------------------------------------------- tabs
+
+
+def tab_routes(s, bands, weight_kg, sex) -> None:
+    st.markdown(
+        "The same amount given by each route: how much reaches the blood, how fast, and "
+        "for how long the effect site stays in the window."
+    )
+    c1, c2, c3 = st.columns([1, 2, 1])
+    amount = c1.number_input(
+        "Dose (mg)",
+        min_value=0.5,
+        max_value=backend.MAX_DOSE_MG,
+        value=50.0,
+        step=5.0,
+        key="rt_routes_amount",
+        **P,
+    )
+    routes = c2.multiselect(
+        "Routes",
+        list(s.model.routes),
+        default=list(s.model.routes),
+        format_func=widgets.route_label,
+        key="rt_routes",
+        **P,
+    )
+    iv_min = c3.number_input(
+        "IV infusion duration (min, 0 = bolus)",
+        min_value=0.0,
+        max_value=backend.MAX_TIME_MIN,
+        value=40.0,
+        step=5.0,
+        key="rt_routes_iv_min",
+        **P,
+    )
+    if not routes:
+        st.info("Choose at least one route.")
+        return
+    rows, parts = [], []
+    for r in routes:
+        dose = backend.Dose(
+            r, float(amount), "mg", 0.0, float(iv_min) if (r == "iv" and iv_min > 0) else None
+        )
+        c = curve(s, [dose.spec()], weight_kg, sex)
+        name = widgets.route_label(r) + (f" over {iv_min:g} min" if dose.duration_min else "")
+        rows.append(summary_row(name, backend.curve_summary(c, s.overrides)))
+        parts.append(frames.curve_lines(c, name, ("effect_site",)))
+    lines = pd.concat(parts, ignore_index=True)
+    widgets.chart(
+        charts.concentration_chart(
+            lines,
+            bands=bands,
+            log_y=s.log_y,
+            title=f"Effect-site concentration after {amount:g} mg by each route",
+        ),
+        height=380,
+    )
+    table = show_table(rows, "rt_routes_table")
+    downloads(
+        "routes",
+        s,
+        lines,
+        table,
+        {
+            "amount_mg": amount,
+            "routes": routes,
+            "iv_duration_min": iv_min,
+            "weight_kg": weight_kg,
+            "sex": sex,
+        },
+        "Routes side by side",
+        bands,
+    )
+
+
+def tab_lag(s, bands, weight_kg, sex) -> None:
+    st.markdown(
+        "Plasma concentration leads; the effect site (where the subjective effects are "
+        "judged) follows with a delay set by the equilibration rate constant ke0. Plotting "
+        "one against the other walks a loop: the hysteresis."
+    )
+    dose = widgets.dose_inputs(
+        "rt_lag",
+        s.model,
+        route="intranasal",
+        amount_mg=50.0,
+        show_start=False,
+        t_end_min=s.t_end_min,
+    )
+    c = curve(s, [dose.spec()], weight_kg, sex)
+    summ = backend.curve_summary(c, s.overrides)
+    ke0 = s.model.parameters[s.model.ke0]
+    m = st.columns(4)
+    m[0].metric(
+        "Plasma peak",
+        fmt.minutes(summ["plasma"]["tmax_min"]),
+        help=f"Cmax {fmt.conc(summ['plasma']['cmax_ng_per_ml'])}",
+    )
+    m[1].metric(
+        "Effect-site peak",
+        fmt.minutes(summ["effect_site"]["tmax_min"]),
+        help=f"Cmax {fmt.conc(summ['effect_site']['cmax_ng_per_ml'])}",
+    )
+    m[2].metric(
+        "Effect-site lag behind plasma",
+        fmt.minutes(summ["effect_site"]["tmax_min"] - summ["plasma"]["tmax_min"]),
+    )
+    m[3].metric(
+        "ke0",
+        f"{ke0.published_value:g} {ke0.published_unit}",
+        help=f"{ke0.description} ({ke0.source}, {ke0.tag})",
+    )
+    left, right = st.columns([3, 2])
+    lines = frames.curve_lines(c, widgets.route_label(dose.route))
+    widgets.chart(
+        where=left,
+        spec=charts.concentration_chart(
+            lines, bands=bands, log_y=s.log_y, title="Plasma (dashed) and effect site (solid)"
+        ),
+        height=380,
+    )
+    frame = c.to_frame()[["time_min", "plasma_ng_per_ml", "effect_site_ng_per_ml"]]
+    widgets.chart(
+        where=right, spec=charts.hysteresis_chart(frame, bands=bands, log_y=s.log_y), height=380
+    )
+    right.caption("Dots mark every 15 min; the dotted diagonal is plasma = effect site.")
+    prov = export.provenance(
+        model=s.model,
+        edges=s.edges,
+        seed=None,
+        page=f"{PAGE} — lag",
+        inputs={"dose": dose.spec(), "weight_kg": weight_kg, "sex": sex},
+        version=backend.pksim_version(),
+    )
+    widgets.downloads(
+        [
+            Download(
+                "Curve (CSV)",
+                "pksim_lag_curve.csv",
+                "text/csv",
+                lambda: export.csv_bytes(frame, prov),
+            ),
+            Download(
+                "Hysteresis loop (PNG)",
+                "pksim_hysteresis.png",
+                "image/png",
+                lambda: export.png_bytes(
+                    charts.hysteresis_figure(
+                        frame, bands=bands, log_y=s.log_y, footer=export.footer_text(prov)
+                    ),
+                    prov,
+                ),
+            ),
+        ],
+        key="lag",
+    )
+
+
+def tab_booster(s, bands, weight_kg, sex) -> None:
+    st.markdown("A first dose and a booster: move the booster in time and watch the window.")
+    first = widgets.dose_inputs(
+        "rt_b1",
+        s.model,
+        route="sublingual",
+        amount_mg=100.0,
+        show_start=False,
+        t_end_min=s.t_end_min,
+        label="First dose",
+    )
+    boost = widgets.dose_inputs(
+        "rt_b2",
+        s.model,
+        route="intranasal",
+        amount_mg=50.0,
+        start_min=40.0,
+        t_end_min=s.t_end_min,
+        label="Booster",
+    )
+    base = curve(s, [first.spec()], weight_kg, sex)
+    with_b = curve(s, [first.spec(), boost.spec()], weight_kg, sex)
+    lines = pd.concat(
+        [
+            frames.curve_lines(base, "First dose only", ("effect_site",)),
+            frames.curve_lines(
+                with_b, f"With booster at {boost.start_min:g} min", ("effect_site",)
+            ),
+        ],
+        ignore_index=True,
+    )
+    widgets.chart(
+        charts.concentration_chart(
+            lines, bands=bands, log_y=s.log_y, title="Effect-site concentration"
+        ),
+        height=380,
+    )
+    grid = np.arange(0.0, min(180.0, s.t_end_min) + 0.5, BOOSTER_GRID_STEP_MIN)
+    rows = []
+    for t in grid:
+        b = backend.Dose(boost.route, boost.amount, boost.amount_unit, float(t), boost.duration_min)
+        summ = backend.curve_summary(
+            curve(s, [first.spec(), b.spec()], weight_kg, sex), s.overrides
+        )
+        rows.append({"booster_time_min": float(t), **summary_row(f"booster at {t:g} min", summ)})
+    table = pd.DataFrame(rows)
+    long = table.melt(
+        id_vars="booster_time_min",
+        value_vars=["minutes_in_window", "minutes_dissociated"],
+        var_name="metric",
+        value_name="minutes",
+    )
+    long["metric"] = long["metric"].map(
+        {"minutes_in_window": "In the window", "minutes_dissociated": "Dissociated"}
+    )
+    widgets.chart(
+        charts.metric_lines_chart(
+            long,
+            x="booster_time_min",
+            x_title="Booster time (min)",
+            y="minutes",
+            y_title="Time in band (min)",
+            series="metric",
+            marker_x=boost.start_min,
+        ),
+        height=380,
+    )
+    st.caption(
+        f"Each point is a separate simulation with the booster at that time (every "
+        f"{BOOSTER_GRID_STEP_MIN:g} min); the red line marks the booster time chosen above."
+    )
+    show_table(
+        [{k: v for k, v in r.items() if k != "booster_time_min"} for r in rows], "rt_booster_table"
+    )
+    downloads(
+        "booster",
+        s,
+        lines,
+        table,
+        {"first": first.spec(), "booster": boost.spec(), "weight_kg": weight_kg, "sex": sex},
+        "Booster timing",
+        bands,
+    )
+
+
+def tab_weight(s, bands) -> None:
+    st.markdown(
+        "The same regimen in a light and a heavy person. A dose in mg/kg scales with "
+        "weight; a dose in mg does not."
+    )
+    dose = widgets.dose_inputs(
+        "rt_w",
+        s.model,
+        route="sublingual",
+        amount_mg=100.0,
+        show_start=False,
+        t_end_min=s.t_end_min,
+    )
+    c1, c2, c3 = st.columns(3)
+    w1 = c1.number_input(
+        "Lighter person (kg)",
+        min_value=backend.WEIGHT_RANGE_KG[0],
+        max_value=backend.WEIGHT_RANGE_KG[1],
+        value=50.0,
+        step=1.0,
+        key="rt_w1",
+        **P,
+    )
+    w2 = c2.number_input(
+        "Heavier person (kg)",
+        min_value=backend.WEIGHT_RANGE_KG[0],
+        max_value=backend.WEIGHT_RANGE_KG[1],
+        value=120.0,
+        step=1.0,
+        key="rt_w2",
+        **P,
+    )
+    sex = c3.selectbox("Sex (both)", ["female", "male"], index=1, key="rt_w_sex", **P)
+    for w in (w1, w2):
+        widgets.validity(s.model, weight_kg=w)
+    rows, parts = [], []
+    for w in (w1, w2):
+        c = curve(s, [dose.spec()], float(w), sex)
+        name = f"{w:g} kg"
+        rows.append(summary_row(name, backend.curve_summary(c, s.overrides)))
+        parts.append(frames.curve_lines(c, name))
+    lines = pd.concat(parts, ignore_index=True)
+    widgets.chart(
+        charts.concentration_chart(
+            lines,
+            bands=bands,
+            log_y=s.log_y,
+            title=f"{dose.spec()}: effect site (solid) and plasma (dashed)",
+        ),
+        height=380,
+    )
+    table = show_table(rows, "rt_weight_table")
+    downloads(
+        "weight",
+        s,
+        lines,
+        table,
+        {"dose": dose.spec(), "weights_kg": [w1, w2], "sex": sex},
+        "Body weight",
+        bands,
+    )
+
+
+def tab_models(s, bands, weight_kg, sex) -> None:
+    st.markdown(
+        "The same person and regimen under every model in the library and every weight "
+        "scaling scheme: the spread is how much the answer depends on modelling choices."
+    )
+    dose = widgets.dose_inputs(
+        "rt_m",
+        s.model,
+        route="sublingual",
+        amount_mg=100.0,
+        show_start=False,
+        t_end_min=s.t_end_min,
+    )
+    rows, parts, skipped = [], [], []
+    for mid in cache.model_ids():
+        m = cache.model(mid)
+        if dose.route not in m.routes:
+            skipped.append(f"{mid} (no {widgets.route_label(dose.route).lower()} route)")
+            continue
+        edges_over = widgets.session_overrides(m)
+        for scheme in m.scaling_schemes:
+            c = curve(s, [dose.spec()], weight_kg, sex, model_id=mid, scaling=scheme)
+            name = f"{mid} · {scheme}"
+            rows.append(summary_row(name, backend.curve_summary(c, edges_over)))
+            parts.append(frames.curve_lines(c, name, ("effect_site",)))
+    if skipped:
+        st.caption("Not shown: " + "; ".join(skipped))
+    if not parts:
+        st.info("No model in the library has this route.")
+        return
+    lines = pd.concat(parts, ignore_index=True)
+    widgets.chart(
+        charts.concentration_chart(
+            lines,
+            bands=bands,
+            log_y=s.log_y,
+            title=f"{dose.spec()} at {weight_kg:g} kg: effect site by model and scaling",
+        ),
+        height=380,
+    )
+    st.caption(
+        "Bands shaded are those of the model chosen in the sidebar; each row of the table "
+        "uses its own model's bands."
+    )
+    table = show_table(rows, "rt_models_table")
+    if len(cache.model_ids()) == 1:
+        st.caption(
+            "The library holds one model so far; the comparison covers its weight-scaling schemes."
+        )
+    downloads(
+        "models",
+        s,
+        lines,
+        table,
+        {"dose": dose.spec(), "weight_kg": weight_kg, "sex": sex},
+        "Model dependence",
+        bands,
+    )
+
+
+def main() -> None:
+    s = widgets.settings()
+    st.title("Route & timing explorer")
+    st.caption(
+        "Typical people (every parameter at its typical value). Numbers come straight "
+        "from the model; change the model or its bands in the sidebar and on "
+        "*Models & evidence*."
+    )
+    bands = frames.band_table(s.model, s.edges)
+    tabs = st.tabs(list(TABS), key="rt_tab", on_change="rerun")
+    try:
+        if tabs[3].open:
+            with tabs[3]:
+                tab_weight(s, bands)
+            return
+        for i, fn in ((0, tab_routes), (1, tab_lag), (2, tab_booster), (4, tab_models)):
+            if tabs[i].open:
+                with tabs[i]:
+                    weight_kg, sex = person_row(s.model)
+                    fn(s, bands, weight_kg, sex)
+    except backend.PksimError as exc:
+        st.error(str(exc))
+
+
+main()

@@ -1,0 +1,428 @@
+"""Sweep explorer (researchers): run a small dose × weight sweep here, or open a Parquet results
+file (e.g. from ``pksim sweep``); heatmaps and sortable tables.
+
+Research and teaching tool — not dosing advice.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from pksim_app import backend, cache, charts, export, frames, widgets
+from pksim_app.widgets import Download
+
+PAGE = "Sweep explorer"
+RESULT_KEY = "sweep_result"  # {"frame": DataFrame, "provenance": dict, "source": str}
+MAX_CELLS_TYPICAL = 400
+MAX_SUBJECT_CURVES = 200_000  # cells × subjects per in-app population sweep
+MAX_AXIS_LEVELS = 60
+P = {"persist_state": "session"}
+
+
+def axis_values(lo: float, hi: float, step: float) -> np.ndarray:
+    """Inclusive grid ``lo, lo+step, …, hi`` (hi kept when the step does not land on it)."""
+    if hi < lo:
+        lo, hi = hi, lo
+    n = int(np.floor((hi - lo) / step + 1e-9)) + 1
+    vals = lo + step * np.arange(n)
+    if hi - vals[-1] > 1e-9:
+        vals = np.append(vals, hi)
+    return np.round(vals, 6)
+
+
+def sweep_form(s) -> None:
+    f_pop = cache.feature("population")
+    with st.form("sweep_form"):
+        st.markdown("**Grid**: dose × body weight for one route, optionally with a booster.")
+        c = st.columns(4)
+        route = c[0].selectbox(
+            "Route", list(s.model.routes), format_func=widgets.route_label, key="sw_route", **P
+        )
+        d_lo = c[1].number_input(
+            "Dose from (mg)",
+            min_value=0.5,
+            max_value=backend.MAX_DOSE_MG,
+            value=50.0,
+            step=5.0,
+            key="sw_dlo",
+            **P,
+        )
+        d_hi = c[2].number_input(
+            "Dose to (mg)",
+            min_value=0.5,
+            max_value=backend.MAX_DOSE_MG,
+            value=150.0,
+            step=5.0,
+            key="sw_dhi",
+            **P,
+        )
+        d_step = c[3].number_input(
+            "Dose step (mg)",
+            min_value=1.0,
+            max_value=1000.0,
+            value=25.0,
+            step=5.0,
+            key="sw_dstep",
+            **P,
+        )
+        c = st.columns(4)
+        sex = c[0].selectbox("Sex", ["female", "male"], index=1, key="sw_sex", **P)
+        w_lo = c[1].number_input(
+            "Weight from (kg)",
+            min_value=backend.WEIGHT_RANGE_KG[0],
+            max_value=backend.WEIGHT_RANGE_KG[1],
+            value=50.0,
+            step=5.0,
+            key="sw_wlo",
+            **P,
+        )
+        w_hi = c[2].number_input(
+            "Weight to (kg)",
+            min_value=backend.WEIGHT_RANGE_KG[0],
+            max_value=backend.WEIGHT_RANGE_KG[1],
+            value=120.0,
+            step=5.0,
+            key="sw_whi",
+            **P,
+        )
+        w_step = c[3].number_input(
+            "Weight step (kg)",
+            min_value=1.0,
+            max_value=100.0,
+            value=10.0,
+            step=1.0,
+            key="sw_wstep",
+            **P,
+        )
+        c = st.columns(4)
+        boost = c[0].checkbox("Booster", value=False, key="sw_boost", **P)
+        b_route = c[1].selectbox(
+            "Booster route",
+            list(s.model.routes),
+            index=list(s.model.routes).index("intranasal") if "intranasal" in s.model.routes else 0,
+            format_func=widgets.route_label,
+            key="sw_broute",
+            **P,
+        )
+        b_mg = c[2].number_input(
+            "Booster (mg)",
+            min_value=0.5,
+            max_value=backend.MAX_DOSE_MG,
+            value=50.0,
+            step=5.0,
+            key="sw_bmg",
+            **P,
+        )
+        b_min = c[3].number_input(
+            "Booster time (min)",
+            min_value=0.0,
+            max_value=float(s.t_end_min),
+            value=40.0,
+            step=5.0,
+            key="sw_bmin",
+            **P,
+        )
+        kinds = ["Typical person"] + (["Population"] if f_pop.available else [])
+        c = st.columns(2)
+        kind = c[0].radio("Each cell is", kinds, horizontal=True, key="sw_kind", **P)
+        n_cell = c[1].number_input(
+            "Subjects per cell (population)",
+            min_value=50,
+            max_value=2000,
+            value=200,
+            step=50,
+            key="sw_n",
+            **P,
+        )
+        submitted = st.form_submit_button("Run sweep", type="primary")
+    if not f_pop.available:
+        st.caption(
+            f"Population cells become available with the library's population module "
+            f"({f_pop.reason})"
+        )
+    if not submitted:
+        return
+    doses = axis_values(d_lo, d_hi, d_step)
+    weights = axis_values(w_lo, w_hi, w_step)
+    n_cells = len(doses) * len(weights)
+    population = kind == "Population"
+    if not population and n_cells > MAX_CELLS_TYPICAL:
+        st.error(
+            f"{n_cells} cells: at most {MAX_CELLS_TYPICAL} in the app. Use larger steps, or "
+            "`pksim sweep` for big grids."
+        )
+        return
+    if population and n_cells * n_cell > MAX_SUBJECT_CURVES:
+        st.error(
+            f"{n_cells} cells × {n_cell} subjects = {n_cells * n_cell:,} subject-curves: at "
+            f"most {MAX_SUBJECT_CURVES:,} in the app. Use fewer cells or subjects, or "
+            "`pksim sweep`."
+        )
+        return
+    booster = backend.Dose(b_route, float(b_mg), "mg", float(b_min)) if boost else None
+    rows = []
+    progress = st.progress(0.0, text="Running the sweep…")
+    try:
+        for i, (d, w) in enumerate((d, w) for d in doses for w in weights):
+            specs = [backend.Dose(route, float(d), "mg").spec()] + (
+                [booster.spec()] if booster else []
+            )
+            row = {"dose_mg": float(d), "weight_kg": float(w)}
+            if population:
+                res = cache.population(
+                    tuple(specs),
+                    float(w),
+                    sex,
+                    s.model_id,
+                    s.scaling_arg,
+                    int(n_cell),
+                    s.seed,
+                    s.t_end_min,
+                    s.thresholds_key,
+                    (45.0, 90.0),
+                )
+                row.update(
+                    {
+                        k: v
+                        for k, v in res.summary().items()
+                        if isinstance(v, (int, float, np.floating, np.integer))
+                    }
+                )
+            else:
+                summ = backend.curve_summary(
+                    cache.typical_curve(
+                        tuple(specs), float(w), sex, s.model_id, s.scaling_arg, s.t_end_min
+                    ),
+                    s.overrides,
+                )
+                row.update(
+                    {
+                        "onset_min": summ["window"]["onset_min"],
+                        "minutes_in_window": summ["window"]["minutes_in_window"],
+                        "minutes_dissociated": summ["window"]["minutes_dissociated"],
+                        "effect_site_cmax_ng_per_ml": summ["effect_site"]["cmax_ng_per_ml"],
+                        "effect_site_tmax_min": summ["effect_site"]["tmax_min"],
+                    }
+                )
+            rows.append(row)
+            progress.progress((i + 1) / n_cells, text=f"Cell {i + 1} of {n_cells}")
+    except backend.PksimError as exc:
+        st.error(str(exc))
+        return
+    finally:
+        progress.empty()
+    frame = pd.DataFrame(rows).astype(float, errors="ignore")
+    inputs = {
+        "route": route,
+        "doses_mg": doses.tolist(),
+        "weights_kg": weights.tolist(),
+        "sex": sex,
+        "booster": booster.spec() if booster else None,
+        "cell": kind,
+        "n_subjects_per_cell": int(n_cell) if population else None,
+        "weight_scaling": s.scaling,
+        "t_end_min": s.t_end_min,
+    }
+    prov = export.provenance(
+        model=s.model,
+        edges=s.edges,
+        seed=s.seed if population else None,
+        inputs=inputs,
+        page=PAGE,
+        version=backend.pksim_version(),
+    )
+    st.session_state[RESULT_KEY] = {
+        "frame": frame,
+        "provenance": prov,
+        "source": f"in-app sweep ({n_cells} cells, {kind.lower()})",
+    }
+
+
+def open_file() -> None:
+    up = st.file_uploader(
+        "Parquet results file (e.g. from `pksim sweep`)", type=["parquet"], key="sw_upload"
+    )
+    if up is None:
+        return
+    try:
+        frame, meta = backend.read_results_file(up.getvalue())
+    except backend.ResultsFileError as exc:
+        st.error(f"'{up.name}' is not a results file this page can read: {exc}.")
+        st.session_state.pop(RESULT_KEY, None)
+        return
+    prov = {}
+    for key in ("pksim", "provenance"):
+        if key in meta:
+            try:
+                prov = json.loads(meta[key])
+            except json.JSONDecodeError:
+                prov = {key: meta[key]}
+            break
+    if not prov and meta:
+        prov = dict(meta)
+    st.session_state[RESULT_KEY] = {
+        "frame": frame,
+        "provenance": prov,
+        "source": f"file '{up.name}' ({len(frame)} rows)",
+    }
+
+
+def grid_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns that look like sweep axes: few distinct values."""
+    out = []
+    for c in frame.columns:
+        k = frame[c].nunique(dropna=True)
+        if 1 < k <= MAX_AXIS_LEVELS and (
+            pd.api.types.is_numeric_dtype(frame[c])
+            or pd.api.types.is_string_dtype(frame[c])
+            or pd.api.types.is_object_dtype(frame[c])
+        ):
+            out.append(c)
+    return out
+
+
+def explore(s) -> None:
+    result = st.session_state.get(RESULT_KEY)
+    if not result:
+        st.info("Run a sweep or open a results file to see heatmaps and tables here.")
+        return
+    frame: pd.DataFrame = result["frame"]
+    st.subheader("Results")
+    st.caption(f"Source: {result['source']}")
+    if result.get("provenance"):
+        with st.expander("Provenance"):
+            st.json(result["provenance"])
+    axes = grid_columns(frame)
+    metrics = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+    if len(axes) < 2 or not metrics:
+        st.warning(
+            "This table has fewer than two grid-like columns (2 to "
+            f"{MAX_AXIS_LEVELS} distinct values), so no heatmap can be drawn; the table "
+            "is below."
+        )
+    else:
+        c = st.columns(3)
+        default_x = "dose_mg" if "dose_mg" in axes else axes[0]
+        x = c[0].selectbox(
+            "Heatmap x",
+            axes,
+            index=axes.index(default_x),
+            key="sw_x",
+            format_func=frames.unit_label,
+        )
+        y_opts = [a for a in axes if a != x]
+        default_y = "weight_kg" if "weight_kg" in y_opts else y_opts[0]
+        y = c[1].selectbox(
+            "Heatmap y",
+            y_opts,
+            index=y_opts.index(default_y),
+            key="sw_y",
+            format_func=frames.unit_label,
+        )
+        m_opts = [m for m in metrics if m not in (x, y)] or metrics
+        default_m = next((m for m in ("p_window", "minutes_in_window") if m in m_opts), m_opts[0])
+        colour = c[2].selectbox(
+            "Colour",
+            m_opts,
+            index=m_opts.index(default_m),
+            key="sw_metric",
+            format_func=frames.unit_label,
+        )
+        view = frame
+        others = [a for a in axes if a not in (x, y) and a != colour]
+        if others:
+            fc = st.columns(min(4, len(others)))
+            for i, a in enumerate(others):
+                levels = sorted(view[a].dropna().unique().tolist(), key=lambda v: (str(type(v)), v))
+                pick = fc[i % len(fc)].selectbox(
+                    f"{frames.unit_label(a)} =", levels, key=f"sw_filter_{a}"
+                )
+                view = view[view[a] == pick]
+        if view.duplicated([x, y]).any():
+            st.caption("Several rows share a cell; the heatmap shows their mean.")
+        cells = view.groupby([x, y], as_index=False)[colour].mean()
+        widgets.chart(
+            charts.heatmap_chart(
+                cells,
+                x=x,
+                y=y,
+                colour=colour,
+                x_title=frames.unit_label(x),
+                y_title=frames.unit_label(y),
+                colour_title=frames.unit_label(colour),
+            ),
+            height=420,
+        )
+    st.dataframe(
+        frame,
+        hide_index=True,
+        key="sw_table",
+        column_config={c: frames.unit_label(c) for c in frame.columns},
+    )
+    st.caption("Click a column header to sort.")
+    prov = result.get("provenance") or {}
+    dl = [
+        Download(
+            "Results (CSV)",
+            "pksim_sweep.csv",
+            "text/csv",
+            lambda: export.csv_bytes(frame, prov or {"source": result["source"]}),
+        ),
+        Download(
+            "Results (Parquet)",
+            "pksim_sweep.parquet",
+            "application/octet-stream",
+            lambda: export.parquet_bytes(frame, prov or {"source": result["source"]}),
+        ),
+    ]
+    if len(axes) >= 2 and metrics:
+        dl.append(
+            Download(
+                "Heatmap (PNG)",
+                "pksim_sweep_heatmap.png",
+                "image/png",
+                lambda: export.png_bytes(
+                    charts.heatmap_figure(
+                        cells,
+                        x=x,
+                        y=y,
+                        colour=colour,
+                        x_title=frames.unit_label(x),
+                        y_title=frames.unit_label(y),
+                        colour_title=frames.unit_label(colour),
+                        footer=export.footer_text(prov),
+                    ),
+                    prov,
+                ),
+            )
+        )
+    widgets.downloads(dl, key="sweep")
+
+
+def main() -> None:
+    s = widgets.settings()
+    st.title("Sweep explorer")
+    st.caption(
+        "Grids of regimens and people: which combinations put the effect site in the "
+        "window, and for how long."
+    )
+    source = st.segmented_control(
+        "Source",
+        ["Run a small sweep here", "Open a results file"],
+        default="Run a small sweep here",
+        key="sw_source",
+        required=True,
+        **P,
+    )
+    if source == "Open a results file":
+        open_file()
+    else:
+        sweep_form(s)
+    explore(s)
+
+
+main()

@@ -1,0 +1,447 @@
+"""Streamlit widgets shared by the pages: settings sidebar, doses, partners, thresholds, downloads.
+
+Every numeric widget is bounded by the library's own limits (weight 20–300 kg, dose up to
+``MAX_DOSE_MG`` mg or ``MAX_DOSE_MG_PER_KG`` mg/kg, times up to one week), so an input the
+library would refuse cannot be entered.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+from pksim_app import NOTICE, NOTICE_LONG, backend, cache
+
+THRESHOLDS_KEY = "pksim_thresholds"  # {model_id: {role: lower edge ng/mL}}, per session
+SETTINGS_KEY = "pksim_settings"
+EDITABLE_ROLES = ("window", "dissociation", "hypnosis", "anaesthesia")
+ROUTE_NAMES = {
+    "sublingual": "Sublingual (lozenge)",
+    "intranasal": "Intranasal (spray)",
+    "oral": "Oral (swallowed)",
+    "iv": "Intravenous",
+}
+MAX_HORIZON_MIN = 1440.0
+DEFAULT_N = 1000
+DEFAULT_SEED = 20240601
+POP_N_RANGE = (100, 5000)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Sidebar choices every page uses."""
+
+    model_id: str
+    model: object = field(repr=False)
+    scaling: str
+    n: int
+    seed: int
+    t_end_min: float
+    log_y: bool
+    overrides: dict[str, float]
+    edges: dict[str, tuple[float, float]]
+
+    @property
+    def thresholds_key(self) -> tuple[tuple[str, float], ...]:
+        """Lower-edge overrides as a hashable cache key."""
+        return tuple(sorted(self.overrides.items()))
+
+    @property
+    def scaling_arg(self) -> str | None:
+        """The scheme to pass on (None means the model's default)."""
+        return None if self.scaling == self.model.default_scaling else self.scaling
+
+
+def notice() -> None:
+    """The 'research and teaching tool — not dosing advice' banner (every page)."""
+    st.info(NOTICE_LONG, icon=":material/science:")
+
+
+# --------------------------------------------------------------------------- thresholds
+
+
+def session_overrides(model) -> dict[str, float]:
+    """This session's lower-edge overrides for ``model`` (only roles that differ)."""
+    return dict(st.session_state.get(THRESHOLDS_KEY, {}).get(model.id, {}))
+
+
+def set_overrides(model, overrides: dict[str, float]) -> None:
+    """Store overrides for this session after checking them with the library."""
+    backend.band_thresholds(model, overrides)  # raises InputError when edges do not increase
+    literature = {b.role: b.lower_ng_per_ml for b in model.bands}
+    kept = {r: float(v) for r, v in overrides.items() if float(v) != literature[r]}
+    store = dict(st.session_state.get(THRESHOLDS_KEY, {}))
+    store[model.id] = kept
+    st.session_state[THRESHOLDS_KEY] = store
+
+
+def threshold_editor(model) -> None:
+    """Editable lower band edges for this session, with the literature value and range beside."""
+    overrides = session_overrides(model)
+    literature = {b.role: b for b in model.bands}
+    keys = {role: f"thr_{model.id}_{role}" for role in EDITABLE_ROLES}
+    for role, key in keys.items():
+        if key not in st.session_state:
+            st.session_state[key] = float(overrides.get(role, literature[role].lower_ng_per_ml))
+
+    def on_change() -> None:
+        proposed = {role: float(st.session_state[k]) for role, k in keys.items()}
+        try:
+            set_overrides(model, proposed)
+            st.session_state.pop("thr_error", None)
+        except backend.InputError as exc:
+            st.session_state["thr_error"] = str(exc)
+            current = backend.band_thresholds(model, session_overrides(model))
+            for role, k in keys.items():
+                st.session_state[k] = float(current[role][0])
+
+    def reset() -> None:
+        set_overrides(model, {})
+        st.session_state.pop("thr_error", None)
+        for role, k in keys.items():
+            st.session_state[k] = float(literature[role].lower_ng_per_ml)
+
+    widths = [2.0, 1.7, 1.0, 1.2, 3.2]
+    head = st.columns(widths)
+    for col, text in zip(
+        head,
+        (
+            "Band",
+            "Lower edge, this session (ng/mL)",
+            "Literature (ng/mL)",
+            "Literature range (ng/mL)",
+            "Source and note",
+        ),
+        strict=True,
+    ):
+        col.markdown(f"**{text}**")
+    for role in EDITABLE_ROLES:
+        b = literature[role]
+        c = st.columns(widths)
+        c[0].markdown(b.label)
+        c[1].number_input(
+            f"{b.label} — lower edge (ng/mL)",
+            min_value=1.0,
+            max_value=20000.0,
+            step=5.0,
+            key=keys[role],
+            on_change=on_change,
+            label_visibility="collapsed",
+            format="%g",
+        )
+        c[2].markdown(f"{b.lower_ng_per_ml:g}")
+        rng = b.lower_range_ng_per_ml
+        c[3].markdown(f"{rng[0]:g}–{rng[1]:g}" if rng else "—")
+        ref = model.references.get(b.source)
+        c[4].caption(f"{ref.citation if ref else b.source}" + (f" — {b.note}" if b.note else ""))
+    if "thr_error" in st.session_state:
+        st.error(f"Not applied: {st.session_state['thr_error']}")
+    st.button("Reset to literature values", on_click=reset, key=f"thr_reset_{model.id}")
+
+
+# --------------------------------------------------------------------------- sidebar
+
+
+def sidebar_settings() -> Settings:
+    """Model, weight scaling, population size, seed, horizon, axis scale (shared by all pages)."""
+    ids = cache.model_ids()
+    sb = st.sidebar
+    sb.caption(NOTICE)
+    model_id = sb.selectbox(
+        "Model",
+        ids,
+        key="model_id",
+        persist_state="session",
+        help="Published model used on every page (see Models & evidence).",
+    )
+    model = cache.model(model_id)
+    schemes = list(model.scaling_schemes)
+    scaling = sb.selectbox(
+        "Weight scaling",
+        schemes,
+        index=schemes.index(model.default_scaling),
+        key=f"scaling_{model_id}",
+        persist_state="session",
+        format_func=lambda s: s + (" (model default)" if s == model.default_scaling else ""),
+        help="\n\n".join(f"**{s}**: {d}" for s, d in model.scaling_descriptions.items()),
+    )
+    t_end = sb.number_input(
+        "Time horizon (min)",
+        min_value=60.0,
+        max_value=MAX_HORIZON_MIN,
+        value=240.0,
+        step=30.0,
+        key="t_end_min",
+        persist_state="session",
+        help="Curves are simulated from 0 to this time on a 1-min grid.",
+    )
+    n = sb.number_input(
+        "Virtual subjects per population",
+        min_value=POP_N_RANGE[0],
+        max_value=POP_N_RANGE[1],
+        value=DEFAULT_N,
+        step=100,
+        key="pop_n",
+        persist_state="session",
+        help="More subjects: smaller Monte-Carlo error, slower.",
+    )
+    seed = sb.number_input(
+        "Random seed",
+        min_value=0,
+        max_value=2**31 - 1,
+        value=DEFAULT_SEED,
+        step=1,
+        key="seed",
+        persist_state="session",
+        help="Same seed and inputs → identical populations.",
+    )
+    log_y = sb.toggle("Log concentration axis", value=False, key="log_y", persist_state="session")
+    overrides = session_overrides(model)
+    edges = backend.band_thresholds(model, overrides)
+    lo, hi = edges["window"]
+    sb.markdown(
+        f"**Relational window** {lo:g}–{hi:g} ng/mL  \n**Dissociation** ≥ {hi:g} ng/mL"
+        + ("  \n*edited for this session*" if overrides else "  \n*literature values*")
+    )
+    sb.caption("Edit the band edges on *Models & evidence*.")
+    s = Settings(
+        model_id=model_id,
+        model=model,
+        scaling=scaling,
+        n=int(n),
+        seed=int(seed),
+        t_end_min=float(t_end),
+        log_y=bool(log_y),
+        overrides=overrides,
+        edges=edges,
+    )
+    st.session_state[SETTINGS_KEY] = s
+    return s
+
+
+def settings() -> Settings:
+    """The settings the entry script read this run (pages call this)."""
+    s = st.session_state.get(SETTINGS_KEY)
+    if s is None:  # a page run on its own (not through app.py)
+        s = sidebar_settings()
+    return s
+
+
+# --------------------------------------------------------------------------- doses, people
+
+
+def route_label(route: str) -> str:
+    return ROUTE_NAMES.get(route, route)
+
+
+def dose_inputs(
+    key: str,
+    model,
+    *,
+    route: str = "sublingual",
+    amount_mg: float = 100.0,
+    start_min: float = 0.0,
+    show_start: bool = True,
+    routes: list[str] | None = None,
+    t_end_min: float = MAX_HORIZON_MIN,
+    label: str = "Dose",
+) -> backend.Dose:
+    """Route, amount (mg or mg/kg), start time and, for IV, infusion duration → a Dose."""
+    options = routes or list(model.routes)
+    if route not in options:
+        route = options[0]
+    c1, c2, c3 = st.columns([1.4, 1.0, 0.8])
+    r = c1.selectbox(
+        f"{label}: route",
+        options,
+        index=options.index(route),
+        key=f"{key}_route",
+        persist_state="session",
+        format_func=route_label,
+    )
+    unit = c3.selectbox(
+        "Unit", list(backend.AMOUNT_UNITS), key=f"{key}_unit", persist_state="session"
+    )
+    if unit == "mg":
+        amount = c2.number_input(
+            f"{label} (mg)",
+            min_value=0.5,
+            max_value=backend.MAX_DOSE_MG,
+            value=float(amount_mg),
+            step=5.0,
+            key=f"{key}_amount_mg",
+            persist_state="session",
+        )
+    else:
+        amount = c2.number_input(
+            f"{label} (mg/kg)",
+            min_value=0.01,
+            max_value=backend.MAX_DOSE_MG_PER_KG,
+            value=round(amount_mg / 70.0, 2),
+            step=0.05,
+            format="%.2f",
+            key=f"{key}_amount_mgkg",
+            persist_state="session",
+        )
+    start = 0.0
+    duration = None
+    if show_start or r == "iv":
+        c4, c5 = st.columns(2)
+        if show_start:
+            start = c4.number_input(
+                f"{label}: time (min)",
+                min_value=0.0,
+                max_value=float(min(t_end_min, backend.MAX_TIME_MIN)),
+                value=float(min(start_min, t_end_min)),
+                step=5.0,
+                key=f"{key}_start",
+                persist_state="session",
+            )
+        if r == "iv" and model.routes[r].allows_duration:
+            d = c5.number_input(
+                "Infusion duration (min, 0 = bolus)",
+                min_value=0.0,
+                max_value=backend.MAX_TIME_MIN,
+                value=0.0,
+                step=5.0,
+                key=f"{key}_duration",
+                persist_state="session",
+            )
+            duration = float(d) if d > 0 else None
+    return backend.Dose(
+        route=r,
+        amount=float(amount),
+        amount_unit=unit,
+        start_min=float(start),
+        duration_min=duration,
+    )
+
+
+@dataclass(frozen=True)
+class Person:
+    weight_kg: float
+    sex: str
+    age_years: float
+    doses: tuple
+
+
+def person_inputs(
+    key: str,
+    model,
+    *,
+    weight_kg: float,
+    sex: str,
+    age_years: float = 35.0,
+    dose_mg: float = 100.0,
+    route: str = "sublingual",
+    booster: bool = False,
+    booster_route: str = "sublingual",
+    booster_mg: float = 50.0,
+    booster_min: float = 45.0,
+    t_end_min: float = MAX_HORIZON_MIN,
+) -> Person:
+    """Weight, sex, age, first dose and optional booster of one partner."""
+    c1, c2, c3 = st.columns(3)
+    w = c1.number_input(
+        "Weight (kg)",
+        min_value=backend.WEIGHT_RANGE_KG[0],
+        max_value=backend.WEIGHT_RANGE_KG[1],
+        value=float(weight_kg),
+        step=1.0,
+        key=f"{key}_weight",
+        persist_state="session",
+    )
+    sexes = ["female", "male"]
+    s = c2.selectbox(
+        "Sex", sexes, index=sexes.index(sex), key=f"{key}_sex", persist_state="session"
+    )
+    age = c3.number_input(
+        "Age (years)",
+        min_value=12.0,
+        max_value=100.0,
+        value=float(age_years),
+        step=1.0,
+        key=f"{key}_age",
+        persist_state="session",
+        help="Not used by the models; checked against their validated age range.",
+    )
+    first = dose_inputs(
+        f"{key}_d1",
+        model,
+        route=route,
+        amount_mg=dose_mg,
+        show_start=False,
+        label="Dose",
+        t_end_min=t_end_min,
+    )
+    doses = [first]
+    if st.checkbox("Booster dose", value=booster, key=f"{key}_boost", persist_state="session"):
+        doses.append(
+            dose_inputs(
+                f"{key}_d2",
+                model,
+                route=booster_route,
+                amount_mg=booster_mg,
+                start_min=booster_min,
+                label="Booster",
+                t_end_min=t_end_min,
+            )
+        )
+    return Person(float(w), s, float(age), tuple(doses))
+
+
+def validity(
+    model, *, weight_kg: float | None = None, age_years: float | None = None, who: str = ""
+) -> list[str]:
+    """Show a warning for each input outside the model's validated range; return the texts."""
+    msgs = backend.validity_warnings(model, weight_kg=weight_kg, age_years=age_years, who=who)
+    for m in msgs:
+        st.warning(m, icon=":material/warning:")
+    return msgs
+
+
+def unavailable(feature: backend.Feature, what: str) -> None:
+    """Say plainly that a part of the page waits for a library module."""
+    st.info(
+        f"{what} needs the library's `{feature.name}` module: {feature.reason} "
+        "The rest of the page works without it.",
+        icon=":material/hourglass_empty:",
+    )
+
+
+# --------------------------------------------------------------------------- downloads
+
+
+@dataclass(frozen=True)
+class Download:
+    label: str
+    file_name: str
+    mime: str
+    make: Callable[[], bytes]
+
+
+def downloads(items: list[Download], key: str) -> None:
+    """A row of download buttons; the bytes are produced only when a button is clicked."""
+    cols = st.columns(len(items))
+    for i, (col, item) in enumerate(zip(cols, items, strict=True)):
+        col.download_button(
+            item.label,
+            data=item.make,
+            file_name=item.file_name,
+            mime=item.mime,
+            key=f"{key}_dl{i}",
+            on_click="ignore",
+            icon=":material/download:",
+        )
+
+
+def chart(spec: dict, height: int = 360, where=None) -> None:
+    """Show a chart spec from :mod:`pksim_app.charts` at full width and the given height (px)."""
+    (where or st).vega_lite_chart(spec=spec, width="stretch", height=height)
+
+
+def is_finite(x) -> bool:
+    return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
