@@ -215,6 +215,9 @@ def simulate_couple(
         m = stop - start
         ia = arm_a.inputs(s, start, stop)
         ib = arm_b.inputs(s, start, stop)
+        if both.shape[1] != m:  # last, shorter chunk: contiguous buffers of its size
+            buf_a, buf_b = _Accumulator.buffers(m, n_t), _Accumulator.buffers(m, n_t)
+            both = np.empty((n_t, m), dtype=np.uint8)
         _kernels.couple_chunk(
             st.n_states,
             st.rows,
@@ -244,17 +247,17 @@ def simulate_couple(
             met_a[:m],
             met_b[:m],
             joint[start:stop],
-            buf_a["cp"][:, :m],
-            buf_a["ce"][:, :m],
-            buf_a["code"][:, :m],
-            buf_b["cp"][:, :m],
-            buf_b["ce"][:, :m],
-            buf_b["code"][:, :m],
-            both[:, :m],
+            buf_a["cp"],
+            buf_a["ce"],
+            buf_a["code"],
+            buf_b["cp"],
+            buf_b["ce"],
+            buf_b["code"],
+            both,
         )
         acc_a.add(start, stop, ia, met_a, buf_a)
         acc_b.add(start, stop, ib, met_b, buf_b)
-        _kernels.count_codes(both[:, :m], both_counts)
+        _kernels.count_codes(both, both_counts)
     cfg_a = _config(s, arm_a, n, seed, chunk)
     cfg_b = _config(s, arm_b, n, seed, chunk)
     cfg_a["start_offset_min"], cfg_b["start_offset_min"] = off_a, off_b

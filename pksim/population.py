@@ -343,7 +343,7 @@ class _Accumulator:
         self.administered_mg[sl] = inp["administered_mg"]
         self.bioavailable_mg[sl] = inp["bioavailable_mg"]
         self.pd_z[sl] = inp["pd_z"]
-        for key, curve in (("plasma", buf["cp"][:, :m]), ("effect_site", buf["ce"][:, :m])):
+        for key, curve in (("plasma", buf["cp"]), ("effect_site", buf["ce"])):
             _kernels.reduce_time(
                 curve.view(np.uint32),
                 curve,
@@ -354,7 +354,7 @@ class _Accumulator:
             )
             if self.curves is not None:
                 self.curves[key][sl] = curve.T
-        _kernels.count_codes(buf["code"][:, :m], self.band_counts)
+        _kernels.count_codes(buf["code"], self.band_counts)
 
 
 def _check_keep(keep_curves: bool, n: int, n_t: int) -> None:
@@ -430,6 +430,10 @@ def hist_quantiles(
         blo = np.maximum(lo[b], vmin64)
         bhi = np.minimum(hi[b], vmax64)
         value = blo + (bhi - blo) * (r - before + 0.5) / count
+        if r == 0:
+            return vmin64.copy()  # the extreme order statistics are tracked exactly
+        if r == n - 1:
+            return vmax64.copy()
         return np.clip(value, vmin64, vmax64)
 
     out = np.empty((hist.shape[0], len(percentiles)))
@@ -741,6 +745,8 @@ def simulate_population(
         stop = min(n, start + chunk)
         inp = arm.inputs(s, start, stop)
         m = stop - start
+        if buf["cp"].shape[1] != m:  # last, shorter chunk: contiguous buffers of its size
+            buf = _Accumulator.buffers(m, n_t)
         _kernels.population_chunk(
             st.n_states,
             st.rows,
@@ -762,9 +768,9 @@ def simulate_population(
             s.block_min[0],
             s.block_min[1],
             metrics[:m],
-            buf["cp"][:, :m],
-            buf["ce"][:, :m],
-            buf["code"][:, :m],
+            buf["cp"],
+            buf["ce"],
+            buf["code"],
         )
         acc.add(start, stop, inp, metrics, buf)
     return _finish(acc, s, typical, _config(s, arm, n, seed, chunk), arm.pd)
