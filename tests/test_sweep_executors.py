@@ -88,8 +88,14 @@ def test_dask_localcluster_matches_serial_and_limits_numba_threads(spec, serial_
         env = ex._client.run(_worker_numba_threads)
         assert all(v == ("1", 1) for v in env.values()), env
         report = run_sweep(spec, tmp_path / "out", executor_obj=ex, progress=False)
+        # the --scheduler path: a client of an already running cluster
+        address = ex._cluster.scheduler_address
+        remote = run_sweep(spec, tmp_path / "remote", executor="dask", scheduler=address,
+                           progress=False)
     assert report.executor.startswith("dask (LocalCluster on 127.0.0.1 (2 workers")
+    assert remote.executor == f"dask (scheduler {address})"
     assert_same_files(serial_out, tmp_path / "out")
+    assert_same_files(serial_out, tmp_path / "remote")
 
 
 def test_executor_arguments_are_checked():
