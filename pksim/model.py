@@ -13,8 +13,12 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import threading
+import time
 import tomllib
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +35,15 @@ BAND_ROLES = ("below_window", "window", "dissociation", "hypnosis", "anaesthesia
 PATHWAY_INPUTS = ("bolus", "zero_order")
 
 
+_SHIPPED_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
 def models_dir() -> Path:
     """Directory of the shipped model files (``PKSIM_MODELS_DIR`` overrides it)."""
     env = os.environ.get("PKSIM_MODELS_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "models"
+    return _SHIPPED_MODELS_DIR
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,35 @@ class Band:
 
 
 @dataclass(frozen=True)
+class PDParameter:
+    """One pharmacodynamic parameter (value in the unit its name states)."""
+
+    name: str
+    value: float
+    description: str
+    source: str
+    source_detail: str | None
+    tag: str
+    note: str | None
+    range: tuple[float, float] | None
+
+
+@dataclass(frozen=True)
+class PDEffect:
+    """An optional effect model, e.g. ``[pd.dissociation]`` (sigmoid Emax on the effect site)."""
+
+    name: str
+    description: str
+    parameters: dict[str, PDParameter]
+
+
+PD_EFFECTS = {
+    # effect -> required parameters; units are part of the names
+    "dissociation": ("c50_ng_per_ml", "gamma", "omega_c50"),
+}
+
+
+@dataclass(frozen=True)
 class Model:
     id: str
     name: str
@@ -154,10 +190,14 @@ class Model:
     bands: tuple[Band, ...]
     known_biases: tuple[str, ...]
     calibration: str | None
+    pd: dict[str, PDEffect] | None = None  # optional [pd.<effect>] sections
 
-    @property
+    @cached_property
     def state_names(self) -> tuple[str, ...]:
-        """Kernel state order: compartments, then the effect site, then the sink."""
+        """Kernel state order: compartments, then the effect site, then the sink.
+
+        Cached: it is read on every simulation (a frozen dataclass still allows this, as
+        ``cached_property`` writes the instance ``__dict__`` directly)."""
         return tuple(c.name for c in self.compartments) + ("effect_site", SINK)
 
     def state_index(self, name: str) -> int:
@@ -253,12 +293,47 @@ def load_model(name_or_path: str | os.PathLike) -> Model:
         If the file is malformed (names file, field and problem).
     """
     path = _resolve_model_path(name_or_path)
-    raw_bytes = path.read_bytes()
+    # Parsing and validating a file takes milliseconds, a simulation tens of microseconds, so
+    # loaded models are cached (shared objects: they are frozen). An unchanged stat of a file
+    # last modified well before it was cached proves it unchanged; a file modified within
+    # _RACY_NS of being cached could have been rewritten within one timestamp tick, so its
+    # bytes are compared (git's "racy clean" rule).
+    st = path.stat()
+    key = (str(path), st.st_dev, st.st_ino)
+    stamp = (st.st_size, st.st_mtime_ns)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+    raw_bytes = None
+    if hit is not None and hit[0] == stamp:
+        if hit[1] - st.st_mtime_ns > _RACY_NS:
+            return hit[3]
+        read_at_ns = time.time_ns()
+        raw_bytes = path.read_bytes()
+        if raw_bytes == hit[2]:
+            with _CACHE_LOCK:  # same bytes: as good as cached now
+                _CACHE[key] = (stamp, read_at_ns, raw_bytes, hit[3])
+            return hit[3]
+    cached_at_ns = time.time_ns()
+    if raw_bytes is None:
+        raw_bytes = path.read_bytes()
     try:
         data = tomllib.loads(raw_bytes.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ModelFileError(str(path), "file", f"not valid TOML: {exc}") from None
-    return _build_model(data, str(path), hashlib.sha256(raw_bytes).hexdigest())
+    model = _build_model(data, str(path), hashlib.sha256(raw_bytes).hexdigest())
+    with _CACHE_LOCK:
+        _CACHE[key] = (stamp, cached_at_ns, raw_bytes, model)
+        _CACHE.move_to_end(key)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return model
+
+
+# (path, device, inode) -> ((size, mtime_ns), cached_at_ns, file bytes, Model)
+_CACHE: OrderedDict[tuple, tuple] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 64
+_RACY_NS = 3_000_000_000  # above any file-system timestamp granularity (FAT: 2 s)
 
 
 def available_models() -> list[str]:
@@ -289,7 +364,7 @@ def _resolve_model_path(name_or_path: str | os.PathLike) -> Path:
 _TOP_KEYS = {"schema_version", "id", "name", "drug", "analyte", "description", "primary_reference",
              "references", "validity", "parameters", "compartments", "transfers", "effect_site",
              "routes", "weight_scaling", "covariates", "variability", "bands", "known_biases",
-             "calibration"}
+             "calibration", "pd"}
 
 
 def _build_model(data: dict, path: str, sha: str) -> Model:
@@ -393,7 +468,45 @@ def _build_model(data: dict, path: str, sha: str) -> Model:
         sex_parameters=sex_params, sex_female_factor=sex_factor, variability=variability,
         correlation=corr, bands=bands, known_biases=biases,
         calibration=r.get(data, "calibration", "", str, required=False),
+        pd=_read_pd(r, data, references),
     )
+
+
+def _read_pd(r: _Reader, data: dict, refs: dict) -> dict[str, PDEffect] | None:
+    """``[pd.<effect>]`` sections: each parameter with value, description, source and tag."""
+    raw = r.get(data, "pd", "", dict, required=False)
+    if raw is None:
+        return None
+    out = {}
+    for effect, table in raw.items():
+        where = f"pd.{effect}"
+        if effect not in PD_EFFECTS:
+            raise r.fail(where, f"unknown effect {effect!r}; allowed: {', '.join(PD_EFFECTS)}")
+        if not isinstance(table, dict):
+            raise r.fail(where, "expected a table")
+        required = PD_EFFECTS[effect]
+        r.check_keys(table, set(required) | {"description"}, where)
+        params = {}
+        for name in required:
+            pw = f"{where}.{name}"
+            p = r.get(table, name, where, dict)
+            r.check_keys(p, {"value", "description", "source", "source_detail", "tag", "note",
+                             "range"}, pw)
+            value = r.get(p, "value", pw, float)
+            if value < 0 or (name != "omega_c50" and value == 0):
+                raise r.fail(f"{pw}.value", f"must be {'>= 0' if name == 'omega_c50' else '> 0'}")
+            tag = r.get(p, "tag", pw, str)
+            if tag not in TAGS:
+                raise r.fail(f"{pw}.tag", f"unknown tag {tag!r}; allowed: {', '.join(TAGS)}")
+            source = r.get(p, "source", pw, str)
+            if source not in refs:
+                raise r.fail(f"{pw}.source", f"{source!r} is not a key of [references]")
+            params[name] = PDParameter(
+                name, value, r.get(p, "description", pw, str), source,
+                r.get(p, "source_detail", pw, str, required=False), tag,
+                r.get(p, "note", pw, str, required=False), r.pair(p, "range", pw, required=False))
+        out[effect] = PDEffect(effect, r.get(table, "description", where, str), params)
+    return out
 
 
 def _read_references(r: _Reader, data: dict) -> dict[str, Reference]:

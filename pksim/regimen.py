@@ -137,10 +137,6 @@ class InputEvents:
         return self.amount_mg.sum(axis=1)
 
 
-def _value(x: float | str, params: dict[str, np.ndarray], n: int) -> np.ndarray:
-    return np.full(n, float(x)) if not isinstance(x, str) else np.asarray(params[x], float)
-
-
 def input_events(model: Model, doses: Sequence[Dose], params: dict[str, np.ndarray],
                  weight_kg: np.ndarray, dose_scale: np.ndarray | None = None) -> InputEvents:
     """Map doses onto the model's absorption pathways for every subject.
@@ -148,8 +144,21 @@ def input_events(model: Model, doses: Sequence[Dose], params: dict[str, np.ndarr
     ``dose_scale`` (``(n_subjects, n_doses)``, optional) multiplies each delivered dose, e.g. to
     represent spray loss; it defaults to 1.
     """
+    # Literal values stay Python floats, and for a single subject (``simulate``) parameters are
+    # read as floats too: building and combining many length-1 arrays cost more than the
+    # simulation itself. The arithmetic, and so every result bit, is the same as with arrays.
     wt = np.atleast_1d(np.asarray(weight_kg, dtype=float))
     n = wt.size
+    one = n == 1
+
+    def value(x: float | str) -> float | np.ndarray:
+        if not isinstance(x, str):
+            return float(x)
+        v = params[x]
+        if one:
+            return v.item() if isinstance(v, np.ndarray) else float(v)
+        return np.asarray(v, float)
+
     index = {name: i for i, name in enumerate(model.state_names)}
     targets, starts, durations, amounts, labels = [], [], [], [], []
     for d_i, dose in enumerate(doses):
@@ -160,26 +169,45 @@ def input_events(model: Model, doses: Sequence[Dose], params: dict[str, np.ndarr
         mg = dose.amount_mg(wt)
         if dose_scale is not None:
             mg = mg * dose_scale[:, d_i]
-        fixed = [_value(p.fraction, params, n) for p in route.pathways if p.fraction is not None]
-        rest = 1.0 - np.sum(fixed, axis=0) if fixed else np.ones(n)
-        if np.any(rest < -1e-12):
-            raise InputError("model", f"route {dose.route!r} pathway fractions add up to more than 1")
+        if one:
+            mg = mg.item()
+        fixed = [value(p.fraction) for p in route.pathways if p.fraction is not None]
+        rest = 1.0
+        if fixed:
+            total = fixed[0]
+            for f in fixed[1:]:
+                total = total + f
+            rest = 1.0 - total
+            if np.any(rest < -1e-12):
+                raise InputError("model", f"route {dose.route!r} pathway fractions add up to "
+                                 "more than 1")
         for p in route.pathways:
-            frac = rest if p.fraction is None else _value(p.fraction, params, n)
-            amount = mg * np.clip(frac, 0.0, 1.0) * _value(p.bioavailability, params, n)
-            start = dose.start_min + _value(p.lag, params, n)
-            if p.input == "zero_order":
-                duration = _value(p.duration, params, n)
-            elif route.allows_duration and dose.duration_min:
-                duration = np.full(n, dose.duration_min)
+            frac = rest if p.fraction is None else value(p.fraction)
+            if isinstance(frac, np.ndarray):
+                frac = np.clip(frac, 0.0, 1.0)
             else:
-                duration = np.zeros(n)
+                frac = min(max(frac, 0.0), 1.0)
+            amounts.append(mg * frac * value(p.bioavailability))
+            starts.append(dose.start_min + value(p.lag))
+            if p.input == "zero_order":
+                durations.append(value(p.duration))
+            elif route.allows_duration and dose.duration_min:
+                durations.append(float(dose.duration_min))
+            else:
+                durations.append(0.0)
             targets.append(index[p.target])
-            starts.append(start), durations.append(duration), amounts.append(amount)
             labels.append(f"{dose.route}/{p.name}")
     if not targets:
         raise InputError("dose", "at least one dose is required", SPEC_HELP)
-    return InputEvents(np.array(targets, dtype=np.int64),
-                       np.ascontiguousarray(np.stack(starts, axis=1)),
-                       np.ascontiguousarray(np.stack(durations, axis=1)),
-                       np.ascontiguousarray(np.stack(amounts, axis=1)), tuple(labels))
+    if one:
+        start_min = np.array([starts], dtype=float)
+        duration_min = np.array([durations], dtype=float)
+        amount_mg = np.array([amounts], dtype=float)
+    else:
+        start_min, duration_min, amount_mg = (np.empty((n, len(targets))) for _ in range(3))
+        for j in range(len(targets)):
+            start_min[:, j] = starts[j]
+            duration_min[:, j] = durations[j]
+            amount_mg[:, j] = amounts[j]
+    return InputEvents(np.array(targets, dtype=np.int64), start_min, duration_min, amount_mg,
+                       tuple(labels))

@@ -297,15 +297,23 @@ def test_reload_sees_an_edited_file(tmp_path):
     path = write_model(tmp_path, one_compartment_toml(cl_l_per_min=2.0))
     first = load_model(path)
     assert first.parameters["CL"].value == 2.0
-    path.write_text(one_compartment_toml(cl_l_per_min=3.0), encoding="utf-8")
-    second = load_model(path)
-    assert second.parameters["CL"].value == 3.0
-    assert second.sha256 != first.sha256
-    # same size, same content length: only the number changed
-    path.write_text(one_compartment_toml(cl_l_per_min=4.0), encoding="utf-8")
+    path.write_text(one_compartment_toml(cl_l_per_min=30.0), encoding="utf-8")
+    assert load_model(path).parameters["CL"].value == 30.0
+    # rewritten within one file-system timestamp tick: same size, same mtime, other bytes
     st = path.stat()
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
-    assert load_model(path).parameters["CL"].value == 4.0
+    path.write_text(one_compartment_toml(cl_l_per_min=40.0), encoding="utf-8")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size
+    assert load_model(path).parameters["CL"].value == 40.0
+    # an old, unchanged file is served from the cache; a replaced file is read again
+    old_ns = st.st_mtime_ns - 3600 * 10**9
+    os.utime(path, ns=(old_ns, old_ns))
+    cached = load_model(path)
+    assert load_model(path) is cached and cached.parameters["CL"].value == 40.0
+    replacement = write_model(tmp_path, one_compartment_toml(cl_l_per_min=5.0), "other.toml")
+    os.replace(replacement, path)
+    assert load_model(path).parameters["CL"].value == 5.0
+    assert load_model(path).sha256 != first.sha256
 
 
 # ----------------------------------------------------------------------------- shipped library
