@@ -6,15 +6,16 @@ Measures, after one warm-up call (kernel compilation is excluded; it is cached o
 Numba and timed separately as ``first call``):
 
 * ``person``: sublingual dose only (16 candidate doses);
-* ``person+booster``: sublingual dose x intranasal booster dose x booster time
-  (16 x 21 x 17 = 5,712 candidates);
+* ``person+booster``: sublingual dose x intranasal booster dose (none, 10-100 mg) x booster
+  time (10-90 min every 5): 16 + 16 x 10 x 17 = 2,736 candidates;
 * ``couple``: sublingual A x intranasal B x 25 staggers (16 x 20 x 25 = 8,000 candidates);
 * ``tci``: a 60-min 10-s pump schedule;
 * for reference, the cost of *one* ``simulate_population`` run of 2,000 subjects, i.e. what
   each candidate would cost without superposition.
 
-Each plan includes the verification re-simulation of the chosen regimen. Wall-clock seconds,
-median of the repeats; the machine's core count and Numba's thread count are printed with them.
+Each plan includes the verification re-simulation of the chosen regimen. Wall-clock seconds and
+process CPU seconds (all threads), median of the repeats; the core count, Numba's thread count
+and the load average (other processes compete for the cores) are printed with them.
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ import time
 os.environ.setdefault("NUMBA_THREADING_LAYER", "threadsafe")
 
 
-def _time(fn, repeats: int) -> tuple[float, object]:
-    times, out = [], None
+def _time(fn, repeats: int) -> tuple[float, float, object]:
+    wall, cpu, out = [], [], None
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return statistics.median(wall), statistics.median(cpu), out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,16 +66,19 @@ def main(argv: list[str] | None = None) -> int:
             n=n, seed=1),
     }
     print(f"pksim plan benchmark: n = {n} subjects, {os.cpu_count()} cores, "
-          f"numba threads {numba.get_num_threads()}, median of {args.repeats}")
+          f"numba threads {numba.get_num_threads()}, median of {args.repeats}, "
+          f"load average {os.getloadavg()[0]:.1f} at start")
     for name, fn in cases.items():
         t0 = time.perf_counter()
         out = fn()
         first = time.perf_counter() - t0
-        median, out = _time(fn, args.repeats)
+        median, cpu, out = _time(fn, args.repeats)
         extra = ""
         if hasattr(out, "candidates"):
             extra = f"  ({len(out.candidates):,} candidates; {out.message.split(':')[0]})"
-        print(f"{name:32s} {median:7.3f} s   first call {first:7.2f} s{extra}")
+        print(f"{name:32s} {median:7.3f} s wall {cpu:7.3f} s CPU   first call {first:6.2f} s"
+              f"{extra}")
+    print(f"load average {os.getloadavg()[0]:.1f} at end")
     return 0
 
 

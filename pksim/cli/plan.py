@@ -113,7 +113,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     person.add_argument("--booster-route", choices=ROUTES, default=None)
     person.add_argument("--booster-step-mg", type=positive_float("--booster-step-mg"))
     person.add_argument("--booster-min-mg", type=positive_float("--booster-min-mg"))
-    person.add_argument("--booster-max-mg", type=positive_float("--booster-max-mg"))
+    person.add_argument("--booster-max-mg", type=positive_float("--booster-max-mg"),
+                        help="largest booster (default 200 SL, 100 IN, 200 oral, 50 IV)")
     person.add_argument("--booster-times-min", type=_times, metavar="LIST|START:STOP:STEP",
                         help="candidate booster times (default every 5 min from 10 to block end)")
     _population_options(person)
@@ -179,7 +180,8 @@ def _steps(args, route: str, prefix: str):
     from pksim.planning import dose_steps
 
     get = lambda name: getattr(args, prefix.replace("-", "_") + name)  # noqa: E731
-    return dose_steps(route, get("step_mg"), get("min_mg"), get("max_mg"))
+    return dose_steps(route, get("step_mg"), get("min_mg"), get("max_mg"),
+                      booster=prefix == "booster-")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,6 +19,8 @@ NOTICE = "Research and teaching tool - not dosing advice."
 #: Sublingual lozenges/troches come in 25 mg steps, nasal sprays deliver 10 mg per puff.
 DEFAULT_DOSE_STEPS_MG = {"sublingual": 25.0, "intranasal": 10.0, "oral": 25.0, "iv": 5.0}
 DEFAULT_MAX_DOSE_MG = {"sublingual": 400.0, "intranasal": 200.0, "oral": 500.0, "iv": 100.0}
+#: A booster tops up a primary dose, so its default range stops lower.
+DEFAULT_MAX_BOOSTER_MG = {"sublingual": 200.0, "intranasal": 100.0, "oral": 200.0, "iv": 50.0}
 MAX_CANDIDATES = 2000
 
 
@@ -63,17 +65,19 @@ class DoseSteps:
 
 
 def dose_steps(route: str, step_mg: float | None = None, min_mg: float | None = None,
-               max_mg: float | None = None) -> DoseSteps:
+               max_mg: float | None = None, booster: bool = False) -> DoseSteps:
     """:class:`DoseSteps` with the route's practical defaults for anything not given.
 
     The default step is one unit of the usual product (:data:`DEFAULT_DOSE_STEPS_MG`), the
-    default minimum one step, the default maximum :data:`DEFAULT_MAX_DOSE_MG`.
+    default minimum one step, the default maximum :data:`DEFAULT_MAX_DOSE_MG` (for a booster
+    :data:`DEFAULT_MAX_BOOSTER_MG`).
     """
     if route not in DEFAULT_DOSE_STEPS_MG:
         raise InputError("route", f"unknown route {route!r}", ", ".join(DEFAULT_DOSE_STEPS_MG))
     step = DEFAULT_DOSE_STEPS_MG[route] if step_mg is None else step_mg
     lo = step if min_mg is None else min_mg
-    hi = DEFAULT_MAX_DOSE_MG[route] if max_mg is None else max_mg
+    default_max = DEFAULT_MAX_BOOSTER_MG if booster else DEFAULT_MAX_DOSE_MG
+    hi = default_max[route] if max_mg is None else max_mg
     return DoseSteps(route, step, lo, hi)
 
 

@@ -73,6 +73,13 @@ def dose_bounds(u, u_shift, v, shifts, boosts, blk_j, blk_w, lower, upper, thr):
             if cu > _TINY:
                 inv_u[i] = 1.0 / cu
                 has_u[i] = True
+        # before the booster starts the bound is thr / u(t): prefix minima of thr * inv_u
+        # (with -inf where the primary curve is 0 but already above thr: impossible for c = 0)
+        pre = np.empty(n_t + 1)
+        pre[0] = np.inf
+        for i in range(n_t):
+            x = thr * inv_u[i] if has_u[i] else (np.inf if thr >= 0.0 else -np.inf)
+            pre[i + 1] = min(pre[i], x)
         blk_inv = np.zeros(n_blk)
         blk_has = np.zeros(n_blk, dtype=np.bool_)
         for q in range(n_blk):
@@ -98,9 +105,10 @@ def dose_bounds(u, u_shift, v, shifts, boosts, blk_j, blk_w, lower, upper, thr):
                     elif not (lower <= cb < upper):
                         d_lo = np.inf
                         d_hi = -np.inf
-                d_diss = np.inf
-                for i in range(n_t):
-                    cb = d * _shifted(v, s, i, k) if d != 0.0 else 0.0
+                start = min(max(k, 0), n_t) if d != 0.0 else n_t
+                d_diss = pre[start]
+                for i in range(start, n_t):
+                    cb = d * v[s, i - k]
                     if has_u[i]:
                         x = (thr - cb) * inv_u[i]
                         if x < d_diss:

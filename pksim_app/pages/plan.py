@@ -19,6 +19,7 @@ P = {"persist_state": "session"}
 ROUTES = ("sublingual", "intranasal", "oral", "iv")
 DEFAULT_STEP = {"sublingual": 25.0, "intranasal": 10.0, "oral": 25.0, "iv": 5.0}
 DEFAULT_MAX = {"sublingual": 400.0, "intranasal": 200.0, "oral": 500.0, "iv": 100.0}
+DEFAULT_BOOSTER_MAX = {"sublingual": 200.0, "intranasal": 100.0, "oral": 200.0, "iv": 50.0}
 
 
 # --------------------------------------------------------------------------- cached planners
@@ -79,8 +80,9 @@ def steps_inputs(key: str, route: str, label: str = "Dose") -> tuple[float, floa
                            help="One lozenge, one spray puff, …: doses are whole multiples.")
     lo = c2.number_input(f"{label} min (mg)", min_value=0.5, max_value=backend.MAX_DOSE_MG,
                          value=DEFAULT_STEP[route], step=step, key=f"{key}_min_{route}", **P)
+    top = (DEFAULT_BOOSTER_MAX if label == "Booster" else DEFAULT_MAX)[route]
     hi = c3.number_input(f"{label} max (mg)", min_value=0.5, max_value=backend.MAX_DOSE_MG,
-                         value=DEFAULT_MAX[route], step=step, key=f"{key}_max_{route}", **P)
+                         value=top, step=step, key=f"{key}_max_{route}", **P)
     return float(step), float(lo), float(hi)
 
 
