@@ -155,7 +155,7 @@ class DaskExecutor(Executor):
         else:
             n = workers or os.cpu_count() or 1
             self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                         host=host, dashboard_address=None,
+                                         host=host, dashboard_address=":0",  # any free port
                                          silence_logs=logging.ERROR, env=dict(WORKER_ENV))
             self._client = Client(self._cluster)
             self.where = f"LocalCluster on {host} ({n} workers x 1 thread)"

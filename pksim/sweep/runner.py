@@ -311,6 +311,12 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, executor: str = "serial",
     progress : tqdm progress bar on stderr (default: only when stderr is a terminal)
     executor_obj : an already open executor to use instead (benchmarks reuse one)
 
+    Notes
+    -----
+    ``processes`` and a Dask ``LocalCluster`` start worker processes with ``spawn``: a script
+    that calls this function must do so under ``if __name__ == "__main__":`` (the ``pksim``
+    command does). Ctrl-C stops the run after the chunks in progress; finished chunks stay.
+
     Returns
     -------
     SweepReport
