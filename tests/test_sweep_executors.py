@@ -11,6 +11,7 @@ from pksim.sweep.executors import (
     EXECUTORS,
     WORKER_ENV,
     DaskExecutor,
+    ProcessExecutor,
     SerialExecutor,
     make_executor,
     set_numba_threads,
@@ -76,6 +77,21 @@ def _worker_numba_threads():
     import numba
 
     return os.environ.get("NUMBA_NUM_THREADS"), numba.get_num_threads()
+
+
+def test_process_workers_start_with_one_numba_thread():
+    with ProcessExecutor(workers=2) as ex:
+        seen = list(ex.map_unordered(_worker_state, range(4)))
+    assert all(v == ("1", 1, 1) for v in seen), seen
+
+
+def _worker_state(_):
+    import os
+
+    import numba
+
+    return (os.environ.get("NUMBA_NUM_THREADS"), numba.config.NUMBA_NUM_THREADS,
+            numba.get_num_threads())
 
 
 @pytest.mark.cluster
