@@ -100,6 +100,12 @@ class CoupleResult:
             med, se = quantile_se(c[name].to_numpy())
             out[f"{name}_median"], out[f"{name}_median_se"] = med, se
             out[f"{name}_p5"], out[f"{name}_p95"] = _percentiles(c[name].to_numpy())
+        if "p_either_dissociates_pd" in c:
+            v = c["p_either_dissociates_pd"].to_numpy()
+            out["p_either_dissociates_pd"] = float(v.mean())
+            out["p_either_dissociates_pd_se"] = (
+                float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else None
+            )
         mb = c["minutes_both_in_window"].to_numpy()
         out["minutes_both_in_window_mean"] = float(mb.mean())
         out["minutes_both_in_window_mean_se"] = (
@@ -141,6 +147,7 @@ def simulate_couple(
     weight_scaling: str | None = None,
     chunk_size: int | None = None,
     keep_curves: bool = False,
+    pd_dissociation: dict[str, float] | None = None,
 ) -> CoupleResult:
     """Simulate ``n`` couples; per couple, when and how long both partners share the window.
 
@@ -183,6 +190,7 @@ def simulate_couple(
         s.model,
         off_a,
         "a ",
+        pd_dissociation,
     )
     arm_b = _make_arm(
         b_doses,
@@ -195,6 +203,7 @@ def simulate_couple(
         s.model,
         off_b,
         "b ",
+        pd_dissociation,
     )
     n_t = s.time_min.size
     _check_keep(keep_curves, n, n_t)
@@ -277,6 +286,10 @@ def simulate_couple(
             "both_dissociate": sa["dissociated"].to_numpy() & sb["dissociated"].to_numpy(),
         }
     )
+    if "p_dissociation_pd" in sa and "p_dissociation_pd" in sb:
+        # given both partners' concentrations their PD draws are independent
+        pa, pb = sa["p_dissociation_pd"].to_numpy(), sb["p_dissociation_pd"].to_numpy()
+        couples["p_either_dissociates_pd"] = 1.0 - (1.0 - pa) * (1.0 - pb)
     over_time = pd.DataFrame({"time_min": s.time_min, "p_both_in_window": both_counts[:, 1] / n})
     config = {
         k: cfg_a[k]

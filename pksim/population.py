@@ -48,6 +48,7 @@ from pksim.simulate import MG_PER_L_TO_NG_PER_ML, Curve, as_doses, as_model, sim
 from pksim.system import central_volume_l, system_terms
 
 MAX_SUBJECTS = 10_000_000
+PD_FIELDS = ("c50_ng_per_ml", "gamma", "omega_c50")
 PERCENTILES = (5, 25, 50, 75, 95)
 DOSE_CV_PERCENT_DEFAULT = 10.0  # ASSUMED delivered-dose CV when dose_variability=True
 CHUNK_BYTES = 96_000_000  # target size of one chunk's float32 curves and band codes
@@ -141,17 +142,37 @@ class PDDissociation:
         return 1.0 / (1.0 + (c50 / np.maximum(c, 1e-300)) ** self.gamma)
 
 
-def model_pd(model: Model) -> PDDissociation | None:
-    """The model file's ``[pd.dissociation]`` section as a :class:`PDDissociation`, if any."""
-    pd_section = getattr(model, "pd", None)
-    if not pd_section:
+def model_pd(model: Model, overrides: dict[str, float] | None = None) -> PDDissociation | None:
+    """The model file's ``[pd.dissociation]`` section, with optional value overrides.
+
+    ``overrides`` (e.g. ``{"c50_ng_per_ml": 240, "gamma": 3}``) replace the file's values for a
+    sensitivity analysis; with no PD section in the file all three values must be given.
+    """
+    values = {}
+    effect = (model.pd or {}).get("dissociation")
+    if effect is not None:
+        values = {k: p.value for k, p in effect.parameters.items()}
+    for key, value in (overrides or {}).items():
+        if key not in PD_FIELDS:
+            raise InputError("pd_dissociation", f"unknown parameter {key!r}", ", ".join(PD_FIELDS))
+        ok = (
+            isinstance(value, (int, float)) and math.isfinite(value) and not isinstance(value, bool)
+        )
+        if not ok or value < 0 or (key != "omega_c50" and value == 0):
+            raise InputError(
+                f"pd_dissociation[{key}]", f"{value!r}", ">= 0" if key == "omega_c50" else "> 0"
+            )
+        values[key] = float(value)
+    if not values:
         return None
-    d = pd_section.get("dissociation") if isinstance(pd_section, dict) else None
-    if d is None:
-        return None
-    return PDDissociation(
-        float(d["c50_ng_per_ml"].value), float(d["gamma"].value), float(d["omega_c50"].value)
-    )
+    missing = [k for k in PD_FIELDS if k not in values]
+    if missing:
+        raise InputError(
+            "pd_dissociation",
+            f"model {model.id!r} has no PD section; missing {', '.join(missing)}",
+            ", ".join(PD_FIELDS),
+        )
+    return PDDissociation(values["c50_ng_per_ml"], values["gamma"], values["omega_c50"])
 
 
 @dataclass(frozen=True)
@@ -638,6 +659,7 @@ def _make_arm(
     model: Model,
     offset_min: float = 0.0,
     field_prefix: str = "",
+    pd_overrides: dict[str, float] | None = None,
 ) -> _Arm:
     if not isinstance(covariates, Covariates):
         raise InputError(f"{field_prefix}covariates", "expected a pksim.sampling.Covariates")
@@ -662,7 +684,7 @@ def _make_arm(
         bool(variability),
         _dose_cv(dose_variability),
         weight_scaling,
-        model_pd(model),
+        model_pd(model, pd_overrides),
     )
 
 
@@ -682,6 +704,7 @@ def simulate_population(
     weight_scaling: str | None = None,
     chunk_size: int | None = None,
     keep_curves: bool = False,
+    pd_dissociation: dict[str, float] | None = None,
 ) -> PopulationResult:
     """Simulate ``n`` virtual people given the same regimen; stream their metrics.
 
@@ -704,6 +727,8 @@ def simulate_population(
     chunk_size : subjects per kernel call (default: ~96 MB of float32 curves); results do not
         depend on it
     keep_curves : also return every subject's float32 curves (small populations only)
+    pd_dissociation : overrides of the model's ``[pd.dissociation]`` values
+        (``c50_ng_per_ml``, ``gamma``, ``omega_c50``) for sensitivity analyses
 
     Returns
     -------
@@ -730,7 +755,15 @@ def simulate_population(
     seed = check_seed(seed)
     s = _settings(model, t_end_min, dt_min, thresholds, block_min)
     arm = _make_arm(
-        doses, covariates, seed, 0, variability, dose_variability, weight_scaling, s.model
+        doses,
+        covariates,
+        seed,
+        0,
+        variability,
+        dose_variability,
+        weight_scaling,
+        s.model,
+        pd_overrides=pd_dissociation,
     )
     n_t = s.time_min.size
     _check_keep(keep_curves, n, n_t)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -283,3 +284,52 @@ def test_expm_small_matches_scipy(scale):
     e = _kernels.expm_small(a * 2.0)
     assert e[1, 0] == pytest.approx(k * 2.0 * math.exp(-k * 2.0), rel=1e-13)
     assert np.array_equal(_kernels.expm_small(np.zeros((3, 3))), np.eye(3))
+
+
+# ----------------------------------------------------------------------------- PD model
+
+
+def test_pd_dissociation_probability_hand_computed(model):
+    """omega 0: P = Cmax^g / (C50^g + Cmax^g); choosing C50 = Cmax gives exactly 1/2."""
+    cov = Covariates(weight_kg=70, sex="male")
+    base = simulate_population(["sublingual:100mg"], covariates=cov, n=5, seed=1,
+                               variability=False)
+    cmax = float(base.subjects.effect_cmax_ng_per_ml.iloc[0])
+    half = simulate_population(["sublingual:100mg"], covariates=cov, n=5, seed=1,
+                               variability=False,
+                               pd_dissociation={"c50_ng_per_ml": cmax, "omega_c50": 0.0})
+    np.testing.assert_allclose(half.subjects.p_dissociation_pd, 0.5, rtol=1e-12)
+    g = model.pd["dissociation"].parameters["gamma"].value
+    c50 = model.pd["dissociation"].parameters["c50_ng_per_ml"].value
+    np.testing.assert_allclose(base.subjects.p_dissociation_pd,
+                               cmax**g / (c50**g + cmax**g), rtol=1e-12)
+    # higher C50 -> lower probability; PD variability spreads subjects apart
+    hi = simulate_population(["sublingual:100mg"], covariates=cov, n=5, seed=1,
+                             variability=False, pd_dissociation={"c50_ng_per_ml": 2 * c50})
+    assert np.all(hi.subjects.p_dissociation_pd < base.subjects.p_dissociation_pd)
+    var = simulate_population(["sublingual:100mg"], covariates=cov, n=200, seed=1)
+    s = var.summary()
+    assert 0 < s["p_dissociation_pd"] < 1 and s["p_dissociation_pd_se"] > 0
+    assert s["pd_model"]["gamma"] == g
+
+
+def test_pd_section_is_validated_and_assumed_values_are_tagged(model, tmp_path):
+    params = model.pd["dissociation"].parameters
+    assert params["gamma"].tag == "assumed" and params["omega_c50"].tag == "assumed"
+    assert params["c50_ng_per_ml"].range == (140.0, 240.0)
+    text = Path(model.path).read_text()
+    gamma = "[pd.dissociation.gamma]\nvalue = "
+    bad = text.replace(gamma + "2.0", gamma + "-2.0")
+    assert bad != text
+    path = tmp_path / "bad.toml"
+    path.write_text(bad)
+    from pksim.errors import ModelFileError
+
+    with pytest.raises(ModelFileError, match="pd.dissociation.gamma.value"):
+        load_model(str(path))
+    path.write_text(text.replace("[pd.dissociation]\n", "[pd.euphoria]\n", 1))
+    with pytest.raises(ModelFileError, match="unknown effect 'euphoria'"):
+        load_model(str(path))
+    with pytest.raises(InputError, match="pd_dissociation"):
+        simulate_population(["oral:10mg"], covariates=Covariates(weight_kg=70), n=2, seed=0,
+                            pd_dissociation={"ec50": 3})
