@@ -555,6 +555,44 @@ def _axpy(y, a, x, m):
 
 
 @njit(cache=True)
+def _grid_propagators(a, ev_target, ev_duration, ev_amount, dt, phi, gam_t):
+    """``phi = Phi(dt)``; row j of ``gam_t`` = ``Gamma(dt) e_j`` for zero-order targets j."""
+    n = a.shape[0]
+    is_target = np.zeros(n, dtype=np.bool_)
+    for e in range(ev_target.size):
+        if ev_duration[e] > 0.0 and ev_amount[e] != 0.0:
+            is_target[ev_target[e]] = True
+    cols = np.nonzero(is_target)[0]
+    p = cols.size
+    m = np.zeros((n + p, n + p))
+    for i in range(n):
+        for j in range(n):
+            m[i, j] = a[i, j] * dt
+    for c in range(p):
+        m[cols[c], n + c] = dt
+    e = expm_small(m)
+    for i in range(n):
+        for j in range(n):
+            phi[i, j] = e[i, j]
+    for c in range(p):
+        for i in range(n):
+            gam_t[cols[c], i] = e[i, n + c]
+
+
+@njit(cache=True)
+def _input_term(gam_t, rate, u):
+    """``u = Gamma(dt) rate`` from the precomputed columns (rates only enter targets)."""
+    n = u.size
+    for i in range(n):
+        u[i] = 0.0
+    for j in range(n):
+        r = rate[j]
+        if r != 0.0:
+            for i in range(n):
+                u[i] += gam_t[j, i] * r
+
+
+@njit(cache=True)
 def march_group(n_states, term_row, term_col, term_coef, pair_i, pair_j, s0, m, ev_target,
                 ev_start, ev_duration, ev_amount, t_out, i_central, i_effect, plasma_scale,
                 cp, ce):
@@ -585,6 +623,7 @@ def march_group(n_states, term_row, term_col, term_coef, pair_i, pair_j, s0, m, 
     bol = np.empty((m, n_ev), dtype=np.int64)
     i_bol = np.zeros(m, dtype=np.int64)
     rates = np.zeros((m, n))
+    gam_t = np.zeros((m, n, n))  # Gamma(dt) columns of zero-order targets, transposed
     actives = np.zeros(m, dtype=np.bool_)
     phi = np.empty((n, n))
     u = np.zeros(n)
@@ -618,9 +657,14 @@ def march_group(n_states, term_row, term_col, term_coef, pair_i, pair_j, s0, m, 
             i_bp[k] += 1
         actives[k] = _rate_after(t0, ev_target, ev_start[s], ev_duration[s], ev_amount[s],
                                  rates[k])
-        _propagate(amat[k], rates[k], dt, actives[k], phi, u)
+        # Phi(dt) and Gamma(dt) e_j for every state j that receives a zero-order input, from
+        # one exponential of [[A, E], [0, 0]] dt (Van Loan 1978); afterwards the input term
+        # Gamma(dt) r is a small product whenever the rate r changes.
+        _grid_propagators(amat[k], ev_target, ev_duration[s], ev_amount[s], dt, phi,
+                          gam_t[k])
         for p in range(n_pairs):
             phi_p[p, k] = phi[pair_i[p], pair_j[p]]
+        _input_term(gam_t[k], rates[k], u)
         for i in range(n):
             u_all[i, k] = u[i]
         cp[0, k] = xs[i_central, k] * plasma_scale[s]
@@ -682,13 +726,9 @@ def march_group(n_states, term_row, term_col, term_coef, pair_i, pair_j, s0, m, 
                             acc += phi[i, j] * x[j]
                         ys[i, k] += acc
             if changed:  # the input term for the following regular steps
-                if actives[k]:
-                    _propagate(amat[k], rates[k], dt, True, phi, u)
-                    for i in range(n):
-                        u_all[i, k] = u[i]
-                else:
-                    for i in range(n):
-                        u_all[i, k] = 0.0
+                _input_term(gam_t[k], rates[k], u)
+                for i in range(n):
+                    u_all[i, k] = u[i] if actives[k] else 0.0
         tmp = xs
         xs = ys
         ys = tmp
@@ -720,8 +760,8 @@ def in_band_throughout(t, c, lower, upper, b0, b1):
     n = t.size
     if n == 0 or b0 < t[0] or b1 > t[n - 1]:
         return False
-    for i in range(n):
-        if b0 < t[i] < b1 and not (lower <= c[i] < upper):
+    for i in range(np.searchsorted(t, b0, "right"), np.searchsorted(t, b1, "left")):
+        if not (lower <= c[i] < upper):
             return False
     v0 = _block_value(t, c, b0)
     v1 = _block_value(t, c, b1)
