@@ -159,6 +159,21 @@ def _step(phi, gam, x, rate, with_input, work):
 
 
 @njit(cache=True)
+def _step_affine(phi, u, x, with_input, work):
+    """``x <- Phi x + u`` with the input term ``u = Gamma r`` computed once per rate change."""
+    n = x.size
+    for i in range(n):
+        s = 0.0
+        for j in range(n):
+            s += phi[i, j] * x[j]
+        if with_input:
+            s += u[i]
+        work[i] = s
+    for i in range(n):
+        x[i] = work[i]
+
+
+@njit(cache=True)
 def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
     """Exact states at every ``t_out`` (sorted, min), written into ``out[n_out, n_states]``.
 
@@ -192,10 +207,17 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
         t = bp[0]
     dt = t_out[1] - t_out[0] if n_out > 1 else 0.0
     have_grid = dt > 0.0
-    if have_grid:
-        phi_g, gam_g = propagators(a, dt, True)
+    any_zero_order = False
+    for e in range(n_ev):
+        if ev_duration[e] > 0.0 and ev_amount[e] != 0.0:
+            any_zero_order = True
+    if have_grid:  # Gamma (the doubled, augmented exponential) only when an input needs it
+        phi_g, gam_g = propagators(a, dt, any_zero_order)
     else:
         phi_g, gam_g = np.eye(n), np.zeros((n, n))
+    u_g = np.zeros(n)  # Gamma(dt) rate for the current rate
+    active = False
+    rate_bp = -1  # value of i_bp the current rate was computed for
     i_out = 0
     i_bp = 0
     i_bol = 0
@@ -221,19 +243,25 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
         if i_bp < nb and bp[i_bp] < t_next and not _same_time(bp[i_bp], t_next):
             t_next = bp[i_bp]
         h = t_next - t
-        active = False
-        for k in range(n):
-            rate[k] = 0.0
-        for e in range(n_ev):
-            if ev_duration[e] > 0.0 and ev_amount[e] != 0.0:
-                t_end = ev_start[e] + ev_duration[e]
-                if (ev_start[e] <= t or _same_time(ev_start[e], t)) and (
-                    t_end >= t_next or _same_time(t_end, t_next)
-                ):
-                    rate[ev_target[e]] += ev_amount[e] / ev_duration[e]
-                    active = True
+        if i_bp != rate_bp:
+            # Every infusion start and end is a breakpoint, so the set of active zero-order
+            # inputs over [t, t_next] only changes when i_bp does: recompute it only then.
+            rate_bp = i_bp
+            active = False
+            for k in range(n):
+                rate[k] = 0.0
+            for e in range(n_ev):
+                if ev_duration[e] > 0.0 and ev_amount[e] != 0.0:
+                    t_end = ev_start[e] + ev_duration[e]
+                    if (ev_start[e] <= t or _same_time(ev_start[e], t)) and (
+                        t_end >= t_next or _same_time(t_end, t_next)
+                    ):
+                        rate[ev_target[e]] += ev_amount[e] / ev_duration[e]
+                        active = True
+            if have_grid and active:
+                u_g = gam_g @ rate
         if have_grid and _same_time(h, dt):
-            _step(phi_g, gam_g, x, rate, active, work)
+            _step_affine(phi_g, u_g, x, active, work)
         else:
             phi, gam = propagators(a, h, active)
             _step(phi, gam, x, rate, active, work)

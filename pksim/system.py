@@ -36,8 +36,8 @@ def system_terms(model: Model, params: dict[str, np.ndarray]
     e, c = index["effect_site"], index[model.central]
     rows.append(e), cols.append(c), coefs.append(ke0 / params[volume[model.central]])
     rows.append(e), cols.append(e), coefs.append(-ke0)
-    coef = np.ascontiguousarray(np.stack([np.broadcast_to(np.asarray(x, float), coefs[0].shape)
-                                          for x in coefs], axis=1))
+    coef = np.ascontiguousarray(np.stack(np.broadcast_arrays(*[np.asarray(x, float)
+                                                               for x in coefs]), axis=1))
     return np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), coef
 
 

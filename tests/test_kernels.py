@@ -285,6 +285,7 @@ def _kernel_cases():
         "propagators": (a, 0.37, True),
         "_same_time": (1.0, 1.0 + 1e-12),
         "_step": (a, a * 0.5, x.copy(), x * 2.0, True, np.zeros(n)),
+        "_step_affine": (a, x * 2.0, x.copy(), True, np.zeros(n)),
         "solve_into": (a, ev.target, ev.start_min[0], ev.duration_min[0], ev.amount_mg[0], t,
                        np.zeros((t.size, n))),
         "solve": (n, rows, cols, coef[0], ev.target, ev.start_min[0], ev.duration_min[0],
