@@ -139,3 +139,17 @@ def test_set_numba_threads_limits_this_thread():
         assert numba.get_num_threads() == 1
     finally:
         numba.set_num_threads(before)
+
+
+def test_a_worker_error_reaches_the_caller_as_one_input_error(spec, tmp_path):
+    """A model file that differs on the worker (hash check) stops the run with an InputError."""
+    import dataclasses
+
+    wrong = dataclasses.replace(spec.models[0], sha256="0" * 64)
+    bad = dataclasses.replace(spec, models=(wrong,), axes=tuple(
+        dataclasses.replace(a, options=tuple(
+            dataclasses.replace(o, payload={**o.payload, "model": wrong}) if "model" in o.payload
+            else o for o in a.options)) for a in spec.axes))
+    with pytest.raises(InputError, match=r"cell \d+: model: .* SHA-256") as info:
+        run_sweep(bad, tmp_path / "out", executor="processes", workers=1, progress=False)
+    assert info.value.allowed == "the same model files on every worker"

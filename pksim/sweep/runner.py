@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pksim.errors import InputError
+from pksim.errors import InputError, PksimError
 from pksim.sweep import executors as _executors
 from pksim.sweep import results as _results
 from pksim.sweep.grid import Cell, chunk_bounds, iter_cells
@@ -144,6 +144,14 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+class WorkerInputError(InputError):
+    """An :class:`InputError` raised in a worker, made picklable so it reaches the caller as is
+    (``InputError`` itself cannot be rebuilt from its message alone)."""
+
+    def __reduce__(self):
+        return (type(self), (self.field, self.problem, self.allowed))
+
+
 @dataclass
 class ChunkResult:
     """The tables of one finished chunk (``subjects``/``bands`` only when asked for)."""
@@ -167,7 +175,13 @@ def run_chunk(spec: SweepSpec, chunk: int, numba_threads: int | None = None) -> 
     start, stop = chunk_bounds(spec.n_cells, spec.chunk_cells)[chunk]
     rows, extra = [], {"subjects": [], "bands": []}
     for cell in iter_cells(spec, start, stop):
-        out = run_cell(cell)
+        try:
+            out = run_cell(cell)
+        except InputError as exc:
+            raise WorkerInputError(f"cell {cell.index}: {exc.field}", exc.problem,
+                                   exc.allowed) from None
+        except PksimError as exc:
+            raise WorkerInputError(f"cell {cell.index}", str(exc)) from None
         row = dict(cell.columns)
         row["n_subjects"] = cell.n_subjects
         row.update(_flatten(out["summary"]))
