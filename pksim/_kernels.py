@@ -363,7 +363,7 @@ def peak_and_auc(t, c):
 # States that feed neither the central compartment nor the effect site (the elimination sink)
 # are dropped by the caller. Per-subject metrics follow exactly the rules of ``band_times`` and
 # ``peak_and_auc``. Subjects are processed in groups of GROUP; each group writes its float32
-# curves *time-major* (``out[time, subject]``), so the time-wise reductions (``reduce_time``,
+# curves *time-major* (``out[time, subject]``), so the time-wise reductions (``reduce_chunk``,
 # ``count_codes``), run afterwards in parallel over time points, read contiguous memory and
 # accumulate each time point in one thread in subject order: results are identical for any
 # thread count and any chunk size.
@@ -965,43 +965,59 @@ def couple_chunk(n_states, term_row, term_col, pair_i, pair_j, a_coef, b_coef, a
             joint[s, 1] = 1.0 if (a_metrics[s, 9] == 1.0 and b_metrics[s, 9] == 1.0) else 0.0
 
 
-@njit(cache=True, parallel=True)
-def reduce_time(curve_bits, curve, hist, vmin, vmax, vsum):
-    """Add a chunk's time-major float32 curves ``(n_t, n_sub)`` to the per-time histograms
-    (:data:`HIST_BINS` bins, see :mod:`pksim.population`), minima, maxima and sums.
+@njit(cache=True)
+def _hist_index(bits, lo, hi, sign, last):
+    if bits >= hi:
+        # a set sign bit (tiny negative round-off) is underflow, anything else overflow
+        return 0 if bits >= sign else last
+    if bits < lo:
+        return 0
+    return 1 + np.int64(bits >> HIST_SHIFT) - HIST_LO_BITS
 
-    ``curve_bits`` is ``curve`` viewed as uint32. Parallel over time points; each time point is
-    accumulated by one thread in subject order, so the float sums are identical for any
-    thread count and any chunk size (chunks arrive in subject order).
+
+@njit(cache=True, parallel=True)
+def reduce_chunk(s0, cp_bits, cp, ce_bits, ce, codes, hist_p, hist_e, vmin, vmax, lanes,
+                 counts):
+    """Fold one chunk's time-major float32 curves ``(n_t, m)`` (subjects ``s0 .. s0 + m``)
+    into the per-time accumulators, in one pass parallel over time points:
+
+    * ``hist_p``, ``hist_e``: :data:`HIST_BINS`-bin histograms of plasma / effect site;
+    * ``vmin[c, j]``, ``vmax[c, j]`` (c = 0 plasma, 1 effect site): exact extremes;
+    * ``lanes[c, j, s % 4]``: float64 sums in four lanes keyed by the *global* subject index,
+      so the sum of subject s always lands in the same lane and the lanes are added in a fixed
+      order at the end — identical for any chunk size and thread count;
+    * ``counts[j, k]``: subjects in effect-site band k (``codes``).
     """
-    n_t, n_sub = curve.shape
+    n_t, m = cp.shape
     lo = np.uint32(HIST_LO_BITS << HIST_SHIFT)
     hi = np.uint32(HIST_HI_BITS << HIST_SHIFT)
     sign = np.uint32(0x80000000)
-    last = hist.shape[1] - 1
+    last = hist_p.shape[1] - 1
+    n_codes = counts.shape[1]
     for j in prange(n_t):
-        mn = vmin[j]
-        mx = vmax[j]
-        sm = vsum[j]
-        for s in range(n_sub):
-            bits = curve_bits[j, s]
-            if bits >= hi:
-                # a set sign bit (tiny negative round-off) is underflow, anything else overflow
-                k = 0 if bits >= sign else last
-            elif bits < lo:
-                k = 0
-            else:
-                k = 1 + np.int64(bits >> HIST_SHIFT) - HIST_LO_BITS
-            hist[j, k] += 1
-            v = curve[j, s]
-            if v < mn:
-                mn = v
-            if v > mx:
-                mx = v
-            sm += v
-        vmin[j] = mn
-        vmax[j] = mx
-        vsum[j] = sm
+        mn_p = vmin[0, j]
+        mx_p = vmax[0, j]
+        mn_e = vmin[1, j]
+        mx_e = vmax[1, j]
+        for k in range(m):
+            hist_p[j, _hist_index(cp_bits[j, k], lo, hi, sign, last)] += 1
+            hist_e[j, _hist_index(ce_bits[j, k], lo, hi, sign, last)] += 1
+            vp = cp[j, k]
+            ve = ce[j, k]
+            mn_p = min(mn_p, vp)
+            mx_p = max(mx_p, vp)
+            mn_e = min(mn_e, ve)
+            mx_e = max(mx_e, ve)
+            lane = (s0 + k) & 3
+            lanes[0, j, lane] += vp
+            lanes[1, j, lane] += ve
+            c = codes[j, k]
+            if c < n_codes:
+                counts[j, c] += 1
+        vmin[0, j] = mn_p
+        vmax[0, j] = mx_p
+        vmin[1, j] = mn_e
+        vmax[1, j] = mx_e
 
 
 @njit(cache=True, parallel=True)

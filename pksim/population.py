@@ -337,9 +337,10 @@ class _Accumulator:
             k: np.zeros((n_t, _kernels.HIST_BINS), dtype=np.int32)
             for k in ("plasma", "effect_site")
         }
-        self.vmin = {k: np.full(n_t, np.inf, dtype=np.float32) for k in self.hist}
-        self.vmax = {k: np.full(n_t, -np.inf, dtype=np.float32) for k in self.hist}
-        self.vsum = {k: np.zeros(n_t) for k in self.hist}
+        # [0] plasma, [1] effect site
+        self.vmin = np.full((2, n_t), np.inf, dtype=np.float32)
+        self.vmax = np.full((2, n_t), -np.inf, dtype=np.float32)
+        self.lanes = np.zeros((2, n_t, 4))  # sums in 4 lanes by global subject index
         self.band_counts = np.zeros((n_t, n_bands), dtype=np.int64)
         self.n_bands = n_bands
         self.curves = (
@@ -364,18 +365,18 @@ class _Accumulator:
         self.administered_mg[sl] = inp["administered_mg"]
         self.bioavailable_mg[sl] = inp["bioavailable_mg"]
         self.pd_z[sl] = inp["pd_z"]
-        for key, curve in (("plasma", buf["cp"]), ("effect_site", buf["ce"])):
-            _kernels.reduce_time(
-                curve.view(np.uint32),
-                curve,
-                self.hist[key],
-                self.vmin[key],
-                self.vmax[key],
-                self.vsum[key],
-            )
-            if self.curves is not None:
-                self.curves[key][sl] = curve.T
-        _kernels.count_codes(buf["code"], self.band_counts)
+        cp, ce = buf["cp"], buf["ce"]
+        _kernels.reduce_chunk(start, cp.view(np.uint32), cp, ce.view(np.uint32), ce, buf["code"],
+                              self.hist["plasma"], self.hist["effect_site"], self.vmin,
+                              self.vmax, self.lanes, self.band_counts)
+        if self.curves is not None:
+            self.curves["plasma"][sl] = cp.T
+            self.curves["effect_site"][sl] = ce.T
+
+    def mean(self, c: int) -> np.ndarray:
+        """Time-wise mean (lanes added in a fixed order)."""
+        lanes = self.lanes[c]
+        return (((lanes[:, 0] + lanes[:, 1]) + lanes[:, 2]) + lanes[:, 3]) / self.n
 
 
 def _check_keep(keep_curves: bool, n: int, n_t: int) -> None:
@@ -585,10 +586,11 @@ def _finish(
 ) -> PopulationResult:
     bands = {"time_min": s.time_min}
     for key in ("plasma", "effect_site"):
-        q = hist_quantiles(acc.hist[key], acc.vmin[key], acc.vmax[key], acc.n)
+        c = 0 if key == "plasma" else 1
+        q = hist_quantiles(acc.hist[key], acc.vmin[c], acc.vmax[c], acc.n)
         for i, p in enumerate(PERCENTILES):
             bands[f"{key}_p{p}_ng_per_ml"] = q[:, i]
-        bands[f"{key}_mean_ng_per_ml"] = acc.vsum[key] / acc.n
+        bands[f"{key}_mean_ng_per_ml"] = acc.mean(c)
     prob = {"time_min": s.time_min}
     for k, role in enumerate(s.bands):
         prob[f"p_{role}"] = acc.band_counts[:, k] / acc.n

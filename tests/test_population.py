@@ -131,18 +131,23 @@ def test_bands_are_within_the_stated_error_of_exact_quantiles(pop):
 
 
 def test_hist_quantiles_single_value_and_extremes():
-    hist = np.zeros((2, _kernels.HIST_BINS), dtype=np.int32)
-    vmin = np.zeros(2, dtype=np.float32)
-    vmax = np.zeros(2, dtype=np.float32)
-    vals = np.array([[0.0, 0.0, 0.0], [1.0, 3.0, 1e6]], dtype=np.float32)
-    vsum = np.zeros(2)
-    vmin[:] = np.inf
-    vmax[:] = -np.inf
-    _kernels.reduce_time(vals.view(np.uint32), vals, hist, vmin, vmax, vsum)
-    q = hist_quantiles(hist, vmin, vmax, 3, (0, 50, 100))
+    hist_p = np.zeros((2, _kernels.HIST_BINS), dtype=np.int32)
+    hist_e = np.zeros_like(hist_p)
+    vmin = np.full((2, 2), np.inf, dtype=np.float32)
+    vmax = np.full((2, 2), -np.inf, dtype=np.float32)
+    lanes = np.zeros((2, 2, 4))
+    counts = np.zeros((2, 5), dtype=np.int64)
+    vals = np.array([[0.0, 0.0, 0.0], [1.0, 3.0, 1e6]], dtype=np.float32)  # (time, subject)
+    codes = np.zeros((2, 3), dtype=np.uint8)
+    _kernels.reduce_chunk(0, vals.view(np.uint32), vals, vals.view(np.uint32), vals, codes,
+                          hist_p, hist_e, vmin, vmax, lanes, counts)
+    assert np.array_equal(hist_p, hist_e) and np.all(counts[:, 0] == 3)
+    assert hist_p[0, 0] == 3 and hist_p[1, -1] == 1  # zeros underflow; 1e6 > 2**17 overflows
+    q = hist_quantiles(hist_p, vmin[0], vmax[0], 3, (0, 50, 100))
     assert np.all(q[0] == 0.0)
     assert q[1, 0] == 1.0 and q[1, 2] == 1e6
     assert abs(q[1, 1] - 3.0) <= 3.0 * 2**-8
+    assert lanes[0, 1].tolist() == [1.0, 3.0, 1e6, 0.0]  # lane = global subject index % 4
 
 
 def test_band_probability_is_consistent(pop):
