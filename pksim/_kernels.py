@@ -11,12 +11,14 @@ system ``x' = A x + r`` has a constant input rate ``r``, so the exact step is
 
     x(t + h) = Phi(h) x(t) + Gamma(h) r,   Phi = e^{A h},   Gamma = int_0^h e^{A s} ds,
 
-both read off one matrix exponential of the augmented matrix ``[[A, I], [0, 0]] h``
-(Van Loan 1978, doi:10.1109/TAC.1978.1101743). The exponential is computed by scaling and
-squaring with Padé approximants (Higham 2005, doi:10.1137/04061101X), so the result stays
-exact and finite when rate constants coincide (ka = an eigenvalue of the disposition, ka = ke0),
-where sums of exponentials divide by zero (mrgsolve issue #1179). A uniform output grid reuses
-one propagator; only intervals cut by a dose cost an extra exponential.
+both read off one matrix exponential of an augmented matrix (Van Loan 1978,
+doi:10.1109/TAC.1978.1101743): ``[[A, I], [0, 0]] h`` gives all of Gamma (:func:`propagators`),
+``[[A, r], [0, 0]] h`` gives ``Phi`` and the vector ``Gamma r`` at half the size (what the solver
+uses). The exponential is computed by scaling and squaring with Padé approximants (Higham 2005,
+doi:10.1137/04061101X), so the result stays exact and finite when rate constants coincide
+(ka = an eigenvalue of the disposition, ka = ke0), where sums of exponentials divide by zero
+(mrgsolve issue #1179). A uniform output grid reuses ``Phi(dt)`` and, for each input rate,
+``Gamma(dt) r``; only intervals cut by an event off the grid cost extra exponentials.
 """
 
 from __future__ import annotations
@@ -144,18 +146,40 @@ def _same_time(a, b):
 
 
 @njit(cache=True)
-def _step(phi, gam, x, rate, with_input, work):
-    n = x.size
-    for i in range(n):
-        s = 0.0
-        for j in range(n):
-            s += phi[i, j] * x[j]
-        if with_input:
+def _affine_propagator(a, rate, h, with_input):
+    """``(Phi(h), Gamma(h) rate)`` for a constant input ``rate`` (mg/min per state).
+
+    One exponential of the (n+1)-augmented matrix ``[[A h, v h], [0, 0]]`` whose last column
+    holds ``Gamma(h) v`` (the affine form of Van Loan 1978): half the size of the 2n block used
+    by :func:`propagators`, which matters because the solver needs one at every event off the
+    grid. ``v = rate / |rate|_1`` is the input direction at unit norm, so a large rate does not
+    inflate the norm (and the number of squarings); ``Gamma(h) rate = |rate|_1 Gamma(h) v``.
+    Without input only ``Phi`` is computed and the input term is zero.
+    """
+    n = a.shape[0]
+    u = np.zeros(n)
+    scale = 0.0
+    if with_input:
+        for i in range(n):
+            scale += abs(rate[i])
+    if scale == 0.0:
+        ah = np.empty((n, n))
+        for i in range(n):
             for j in range(n):
-                s += gam[i, j] * rate[j]
-        work[i] = s
+                ah[i, j] = a[i, j] * h
+        return expm_small(ah), u
+    m = np.zeros((n + 1, n + 1))
     for i in range(n):
-        x[i] = work[i]
+        for j in range(n):
+            m[i, j] = a[i, j] * h
+        m[i, n] = rate[i] / scale * h
+    e = expm_small(m)
+    phi = np.empty((n, n))
+    for i in range(n):
+        for j in range(n):
+            phi[i, j] = e[i, j]
+        u[i] = e[i, n] * scale
+    return phi, u
 
 
 @njit(cache=True)
@@ -207,15 +231,10 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
         t = bp[0]
     dt = t_out[1] - t_out[0] if n_out > 1 else 0.0
     have_grid = dt > 0.0
-    any_zero_order = False
-    for e in range(n_ev):
-        if ev_duration[e] > 0.0 and ev_amount[e] != 0.0:
-            any_zero_order = True
-    if have_grid:  # Gamma (the doubled, augmented exponential) only when an input needs it
-        phi_g, gam_g = propagators(a, dt, any_zero_order)
+    if have_grid:  # Phi(dt) once; Gamma(dt) rate below, once per change of the input rate
+        phi_g, u_g = _affine_propagator(a, rate, dt, False)
     else:
-        phi_g, gam_g = np.eye(n), np.zeros((n, n))
-    u_g = np.zeros(n)  # Gamma(dt) rate for the current rate
+        phi_g, u_g = np.eye(n), np.zeros(n)
     active = False
     rate_bp = -1  # value of i_bp the current rate was computed for
     i_out = 0
@@ -259,12 +278,12 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
                         rate[ev_target[e]] += ev_amount[e] / ev_duration[e]
                         active = True
             if have_grid and active:
-                u_g = gam_g @ rate
+                u_g = _affine_propagator(a, rate, dt, True)[1]
         if have_grid and _same_time(h, dt):
             _step_affine(phi_g, u_g, x, active, work)
         else:
-            phi, gam = propagators(a, h, active)
-            _step(phi, gam, x, rate, active, work)
+            phi, u = _affine_propagator(a, rate, h, active)
+            _step_affine(phi, u, x, active, work)
         t = t_next
     return out
 

@@ -52,9 +52,15 @@ def _rel_err(a: np.ndarray, b: np.ndarray) -> float:
 # ----------------------------------------------------------------------------- expm
 
 
+# expm (BLAS/LAPACK) and expm_small (explicit loops, for the small per-step matrices): the same
+# algorithm, held to the same oracle.
+EXPMS = {"expm": K.expm, "expm_small": K.expm_small}
+
+
+@pytest.mark.parametrize("impl", list(EXPMS))
 @pytest.mark.parametrize("branch", list(BRANCH_NORMS))
 @pytest.mark.parametrize("n", [1, 2, 5, 7, 14])
-def test_expm_matches_scipy_on_random_matrices(branch, n):
+def test_expm_matches_scipy_on_random_matrices(branch, n, impl):
     rng = np.random.default_rng(np.random.SeedSequence([2, n, list(BRANCH_NORMS).index(branch)]))
     for _ in range(4):
         cases = [_scaled(_compartmental(rng, n) if n > 1 else -np.ones((1, 1)),
@@ -66,7 +72,7 @@ def test_expm_matches_scipy_on_random_matrices(branch, n):
             cases.append(_scaled(rng.standard_normal((n, n)), BRANCH_NORMS[branch]))
         for m in cases:
             assert K._norm1(m) == pytest.approx(BRANCH_NORMS[branch], rel=1e-12)
-            got = K.expm(m)
+            got = EXPMS[impl](m)
             assert got.shape == (n, n) and np.all(np.isfinite(got))
             assert _rel_err(got, scipy.linalg.expm(m)) < 1e-11
 
@@ -81,38 +87,43 @@ def test_expm_branch_norms_really_hit_each_branch():
     assert squarings == [0, 4, 8]
 
 
-def test_expm_of_zero_is_identity():
-    np.testing.assert_array_equal(K.expm(np.zeros((4, 4))), np.eye(4))
+@pytest.mark.parametrize("impl", list(EXPMS))
+def test_expm_of_zero_is_identity(impl):
+    np.testing.assert_array_equal(EXPMS[impl](np.zeros((4, 4))), np.eye(4))
 
 
+@pytest.mark.parametrize("impl", list(EXPMS))
 @pytest.mark.parametrize("t", [1e-4, 0.3, 2.0, 7.5, 60.0, 900.0])
 @pytest.mark.parametrize("k", [0.0146, 0.4381, 1.7])
-def test_expm_defective_jordan_block_closed_form(k, t):
+def test_expm_defective_jordan_block_closed_form(k, t, impl):
     # J = [[-k, 1, 0], [0, -k, 1], [0, 0, -k]]: a triple eigenvalue with one eigenvector.
     # e^{J t} = e^{-kt} [[1, t, t^2/2], [0, 1, t], [0, 0, 1]] exactly.
     j = np.array([[-k, 1.0, 0.0], [0.0, -k, 1.0], [0.0, 0.0, -k]]) * t
     exact = math.exp(-k * t) * np.array([[1.0, t, t * t / 2], [0.0, 1.0, t], [0.0, 0.0, 1.0]])
-    np.testing.assert_allclose(K.expm(j), exact, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(EXPMS[impl](j), exact, rtol=1e-12, atol=1e-300)
 
 
+@pytest.mark.parametrize("impl", list(EXPMS))
 @pytest.mark.parametrize("t", [0.01, 1.0, 37.0, 240.0])
-def test_expm_absorption_chain_with_equal_rates(t):
+def test_expm_absorption_chain_with_equal_rates(t, impl):
     # depot -> central with ka == k (the mrgsolve #1179 case): A = [[-k, 0], [k, -k]],
     # e^{At} = e^{-kt} [[1, 0], [kt, 1]]; the central entry is the Bateman limit k t e^{-kt}.
     k = 0.0835
     a = np.array([[-k, 0.0], [k, -k]]) * t
     exact = math.exp(-k * t) * np.array([[1.0, 0.0], [k * t, 1.0]])
-    np.testing.assert_allclose(K.expm(a), exact, rtol=1e-13, atol=1e-14 * np.abs(exact).max())
+    np.testing.assert_allclose(EXPMS[impl](a), exact, rtol=1e-13,
+                               atol=1e-14 * np.abs(exact).max())
 
 
-def test_expm_coincident_eigenvalues_diagonalisable():
+@pytest.mark.parametrize("impl", list(EXPMS))
+def test_expm_coincident_eigenvalues_diagonalisable(impl):
     rng = np.random.default_rng(7)
     q, _ = np.linalg.qr(rng.standard_normal((6, 6)))
     lam = np.array([-0.5, -0.5, -0.5, -2.0, -2.0, -0.01])
     for scale in (0.01, 1.0, 30.0):
         m = np.ascontiguousarray(q @ np.diag(lam * scale) @ q.T)
         exact = q @ np.diag(np.exp(lam * scale)) @ q.T
-        np.testing.assert_allclose(K.expm(m), exact, rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(EXPMS[impl](m), exact, rtol=1e-10, atol=1e-13)
 
 
 # ----------------------------------------------------------------------------- propagators
@@ -140,6 +151,29 @@ def test_propagators_against_quadrature(h):
     phi0, gam0 = K.propagators(a, h, False)
     np.testing.assert_allclose(phi0, phi, rtol=1e-12, atol=1e-14)
     assert not gam0.any()
+
+
+@pytest.mark.parametrize("rate_scale", [1e-3, 1.0, 1e4])
+@pytest.mark.parametrize("h", [1e-3, 0.37, 1.0, 26.0, 240.0])
+def test_affine_propagator_against_quadrature(h, rate_scale):
+    # The solver's step: Phi(h) and the vector Gamma(h) r from one (n+1)-sized exponential.
+    rng = np.random.default_rng(13)
+    a = _compartmental(rng, 5)
+    a = np.pad(a, ((0, 1), (0, 1)))
+    a[5, :5] = -a[:5, :5].sum(axis=0)
+    a = np.ascontiguousarray(a * 0.3)
+    rate = np.array([0.0, 2.0, 0.0, 0.5, 0.0, 0.0]) * rate_scale
+    phi, u = K._affine_propagator(a, rate, h, True)
+    np.testing.assert_allclose(phi, scipy.linalg.expm(a * h), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(u, _gamma_by_quadrature(a, h) @ rate, rtol=1e-9,
+                               atol=1e-12 * h * rate_scale)
+    phi0, u0 = K._affine_propagator(a, rate, h, False)
+    np.testing.assert_allclose(phi0, phi, rtol=1e-12, atol=1e-14)
+    assert not u0.any()
+    # a zero rate is no input, whatever the flag says
+    phi_z, u_z = K._affine_propagator(a, np.zeros(6), h, True)
+    np.testing.assert_allclose(phi_z, phi, rtol=1e-12, atol=1e-14)
+    assert not u_z.any()
 
 
 def test_propagators_ketamine_matrix_with_ka_equal_ke0():
@@ -281,10 +315,11 @@ def _kernel_cases():
     return {
         "_norm1": (a,),
         "expm": (np.ascontiguousarray(a * 3.0),),
+        "expm_small": (np.ascontiguousarray(a * 3.0),),
         "system_matrix": (n, rows, cols, coef[0]),
         "propagators": (a, 0.37, True),
         "_same_time": (1.0, 1.0 + 1e-12),
-        "_step": (a, a * 0.5, x.copy(), x * 2.0, True, np.zeros(n)),
+        "_affine_propagator": (a, x * 2.0, 0.37, True),
         "_step_affine": (a, x * 2.0, x.copy(), True, np.zeros(n)),
         "solve_into": (a, ev.target, ev.start_min[0], ev.duration_min[0], ev.amount_mg[0], t,
                        np.zeros((t.size, n))),
