@@ -27,6 +27,11 @@ def test_plan_page_renders_all_tabs(monkeypatch):
     texts = [s.value for s in at.success] + [w.value for w in at.warning]
     assert any("P(in window for the block)" in t for t in texts)
     assert any("P(both in window for the block)" in t or "No dose pair" in t for t in texts)
+    # the PD-model limit, when the model has one
+    if any(r.key == "pl_p_measure" for r in at.radio):
+        at.radio(key="pl_p_measure").set_value("pd")
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
     # a target outside the window is refused with the library's message, not a traceback
     at.number_input(key="pl_t_target").set_value(float(at.number_input(key="pl_t_target").max))
     at.run()

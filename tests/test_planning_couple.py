@@ -83,3 +83,20 @@ def test_weight_or_covariates_exactly_once():
         plan_couple(a_weight_kg=70, n=10, seed=1)
     with pytest.raises(InputError, match="a-covariates"):
         plan_couple(a_weight_kg=70, a_covariates=A, b_weight_kg=60, n=10, seed=1)
+
+
+def test_pd_either_dissociates_matches_simulate_couple():
+    pd_over = {"c50_ng_per_ml": 160.0, "gamma": 2.5, "omega_c50": 0.3}
+    kw = {**KW, "dissociation": "pd", "pd_dissociation": pd_over, "dissociation_limit": 0.4}
+    plan = plan_couple(**kw)
+    for row in plan.candidates.iloc[::4].itertuples():
+        s = row.stagger_min
+        sm = simulate_couple([f"sublingual:{row.a_dose_mg:g}mg"],
+                             [f"intranasal:{row.b_dose_mg:g}mg"], a=A, b=B, n=N, seed=SEED,
+                             a_start_offset_min=max(0.0, -s), b_start_offset_min=max(0.0, s),
+                             pd_dissociation=pd_over).summary()
+        assert sm["p_either_dissociates_pd"] == pytest.approx(row.p_either_dissociates_pd,
+                                                              rel=1e-9)
+        assert sm["p_either_dissociates_pd_se"] == pytest.approx(
+            row.p_either_dissociates_pd_se, rel=1e-6)
+    assert plan.summary()["dissociation_measure"] == "pd"

@@ -137,3 +137,31 @@ def test_dose_steps_defaults_and_validation():
         DoseSteps("oral", 25, 100, 50)
     with pytest.raises(InputError, match="step"):
         DoseSteps("oral", 0, 25, 50)
+
+
+def test_pd_limit_matches_population_pd_probability_for_every_candidate():
+    """The envelope kernel's peaks give exactly the population's per-subject PD probability."""
+    pd_over = {"c50_ng_per_ml": 150.0, "gamma": 3.0, "omega_c50": 0.4}
+    plan = plan_person(weight_kg=70, sex="male", route="sublingual",
+                       dose=DoseSteps("sublingual", 50.0, 50.0, 150.0), booster_route="intranasal",
+                       booster=DoseSteps("intranasal", 30.0, 30.0, 30.0), booster_times_min=[40],
+                       n=N, seed=SEED, dissociation="pd", pd_dissociation=pd_over,
+                       dissociation_limit=0.3)
+    cov = Covariates(weight_kg=70, sex="male")
+    for row in plan.candidates.itertuples():
+        regimen = [f"sublingual:{row.dose_mg:g}mg"]
+        if row.booster_mg:
+            regimen.append(f"intranasal:{row.booster_mg:g}mg@{row.booster_time_min:g}min")
+        sm = simulate_population(regimen, covariates=cov, n=N, seed=SEED,
+                                 pd_dissociation=pd_over).summary()
+        assert sm["p_dissociation_pd"] == pytest.approx(row.p_dissociation_pd, rel=1e-9)
+        assert sm["p_dissociation_pd_se"] == pytest.approx(row.p_dissociation_pd_se, rel=1e-6)
+        assert row.meets_limit == (row.p_dissociation_pd <= 0.3)
+    s = plan.summary()
+    assert s["dissociation_measure"] == "pd" and s["pd_model"]["gamma"] == 3.0
+    assert plan.chosen["p_dissociation_pd"] <= 0.3
+
+
+def test_pd_measure_needs_known_name():
+    with pytest.raises(InputError, match="dissociation"):
+        plan_person(weight_kg=70, n=10, seed=1, dissociation="cadss")

@@ -83,6 +83,15 @@ def _population_options(p: argparse.ArgumentParser) -> None:
                    help="delivered-dose variability (CV %%, e.g. spray loss); default 0")
     p.add_argument("--t-end-min", type=positive_float("--t-end-min"), default=240.0)
     p.add_argument("--dt-min", type=positive_float("--dt-min"), default=1.0)
+    p.add_argument("--dissociation", choices=["threshold", "pd"], default="threshold",
+                   help="what the limit applies to: reaching the dissociation threshold "
+                   "(default), or the model's PD sigmoid at each person's effect-site peak")
+    p.add_argument("--pd-c50-ng-per-ml", type=positive_float("--pd-c50-ng-per-ml"),
+                   help="override the PD model's C50 (with --dissociation pd)")
+    p.add_argument("--pd-gamma", type=positive_float("--pd-gamma"),
+                   help="override the PD model's steepness gamma")
+    p.add_argument("--pd-omega-c50", type=finite_float("--pd-omega-c50"),
+                   help="override the PD model's between-subject SD of log C50")
     p.add_argument("--out", metavar="CSV", help="write every candidate evaluated as CSV")
 
 
@@ -159,6 +168,12 @@ def _thresholds(args) -> dict[str, float] | None:
     return th or None
 
 
+def _pd(args) -> dict[str, float] | None:
+    pd = {k: v for k, v in (("c50_ng_per_ml", args.pd_c50_ng_per_ml), ("gamma", args.pd_gamma),
+                            ("omega_c50", args.pd_omega_c50)) if v is not None}
+    return pd or None
+
+
 def _covariates(args, prefix: str = ""):
     from pksim.errors import InputError
     from pksim.sampling import Covariates
@@ -201,7 +216,8 @@ def _run_person(args) -> int:
         dissociation_limit=args.dissociation_limit, n=args.n, seed=args.seed, model=args.model,
         thresholds=_thresholds(args), variability=not args.no_variability,
         dose_variability=args.dose_cv_percent, t_end_min=args.t_end_min, dt_min=args.dt_min,
-        weight_scaling=args.weight_scaling)
+        weight_scaling=args.weight_scaling, dissociation=args.dissociation,
+        pd_dissociation=_pd(args))
     if args.out:
         write_atomic(args.out, lambda path: plan.candidates.to_csv(path, index=False))
     summary = plan.summary()
@@ -223,7 +239,8 @@ def _run_couple(args) -> int:
         block_min=args.block_min, dissociation_limit=args.dissociation_limit, n=args.n,
         seed=args.seed, model=args.model, thresholds=_thresholds(args),
         variability=not args.no_variability, dose_variability=args.dose_cv_percent,
-        t_end_min=args.t_end_min, dt_min=args.dt_min, weight_scaling=args.weight_scaling)
+        t_end_min=args.t_end_min, dt_min=args.dt_min, weight_scaling=args.weight_scaling,
+        dissociation=args.dissociation, pd_dissociation=_pd(args))
     if args.out:
         write_atomic(args.out, lambda path: plan.candidates.to_csv(path, index=False))
     summary = plan.summary()
@@ -268,8 +285,10 @@ def _header(s: dict) -> list[str]:
              f"window {th['window_lower_ng_per_ml']:g} to <{th['dissociation_ng_per_ml']:g} "
              "ng/mL (effect site)"]
     if s.get("seed") is not None:
+        measure = "" if s.get("dissociation_measure") != "pd" else " (PD model)"
         lines[-1] += (f"; block {s['block_min'][0]:g}-{s['block_min'][1]:g} min; dissociation "
-                      f"limit {s['dissociation_limit']:.0%}; n {s['n']}, seed {s['seed']}")
+                      f"limit{measure} {s['dissociation_limit']:.0%}; n {s['n']}, "
+                      f"seed {s['seed']}")
     return lines
 
 
@@ -283,12 +302,16 @@ def format_person(s: dict) -> str:
                          f"min, median minutes in window "
                          f"{pop.get('minutes_in_window_median') or 0:.0f}")
         lines.append("")
+    pd_mode = s.get("dissociation_measure") == "pd"
     lines.append("trade-off (same virtual people for every dose):")
-    lines.append(f"{'dose mg':>8}{'booster':>16}{'P(window block)':>20}{'P(dissociation)':>20}  ok")
+    lines.append(f"{'dose mg':>8}{'booster':>16}{'P(window block)':>20}{'P(dissociation)':>20}"
+                 + (f"{'P(diss.) PD':>16}" if pd_mode else "") + "  within limit")
     for r in s["tradeoff"]:
         boost = "-" if not r["booster_mg"] else f"{r['booster_mg']:g} mg@{r['booster_time_min']:g}"
         lines.append(f"{r['dose_mg']:>8g}{boost:>16}{_pct(r['p_window_block']):>20}"
-                     f"{_pct(r['p_dissociation']):>20}  {'yes' if r['meets_limit'] else 'no'}")
+                     f"{_pct(r['p_dissociation']):>20}"
+                     + (f"{_pct(r['p_dissociation_pd']):>16}" if pd_mode else "")
+                     + f"  {'yes' if r['meets_limit'] else 'no'}")
     lines += ["", s["notice"]]
     return "\n".join(lines)
 
@@ -326,6 +349,8 @@ def format_couple(s: dict, timeline) -> str:
         for e in s["timeline_events"]:
             lines.append(f"  {e['time_min']:>6g} min  {e['who']:<4} {e['event']}")
         lines.append("")
+    pcol = ("p_either_dissociates_pd" if s.get("dissociation_measure") == "pd"
+            else "p_either_dissociates")
     lines.append("best plan at each stagger (B start - A start):")
     lines.append(f"{'stagger':>8}{'A mg':>7}{'B mg':>7}{'P(both in block)':>19}"
                  f"{'P(either diss.)':>18}")
@@ -334,7 +359,7 @@ def format_couple(s: dict, timeline) -> str:
             lines.append(f"{r['stagger_min']:>8g}{'-':>7}{'-':>7}{_pct(0.0):>19}{'-':>18}")
             continue
         lines.append(f"{r['stagger_min']:>8g}{r['a_dose_mg']:>7g}{r['b_dose_mg']:>7g}"
-                     f"{_pct(r['p_both_in_window_block']):>19}{_pct(r['p_either_dissociates']):>18}")
+                     f"{_pct(r['p_both_in_window_block']):>19}{_pct(r[pcol]):>18}")
     lines += ["", s["notice"]]
     return "\n".join(lines)
 

@@ -39,7 +39,14 @@ from pksim.errors import InputError
 from pksim.model import Model
 from pksim.planning import _kernels as _pk
 from pksim.planning._common import NOTICE, DoseSteps, dose_steps, provenance, window_thresholds
-from pksim.planning._engine import block_points, grid_steps, se, unit_curves
+from pksim.planning._engine import (
+    block_points,
+    grid_steps,
+    pd_c50,
+    pd_probability,
+    se,
+    unit_curves,
+)
 from pksim.planning.person import (
     DEFAULT_LIMIT,
     DEFAULT_N,
@@ -48,6 +55,7 @@ from pksim.planning.person import (
     _records,
     check_block,
     check_limit,
+    check_measure,
     check_plan_n,
     resolve_covariates,
 )
@@ -136,6 +144,7 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
                 thresholds: dict[str, float] | None = None, variability: bool = True,
                 dose_variability: bool | float = False, t_end_min: float = 240.0,
                 dt_min: float = 1.0, weight_scaling: str | None = None,
+                dissociation: str = "threshold", pd_dissociation: dict[str, float] | None = None,
                 verify: bool = True) -> CouplePlan:
     """Choose both partners' doses and the stagger that make being in the window together likely.
 
@@ -150,6 +159,10 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
     n, seed : simulated couples and seed (common random numbers for every candidate)
     model, thresholds, variability, dose_variability, t_end_min, dt_min, weight_scaling :
         as in :func:`plan_person`
+    dissociation, pd_dissociation : which P(either dissociates) the limit applies to
+        (``"threshold"`` or ``"pd"``: per couple ``1 - (1 - p_A)(1 - p_B)`` with each partner's
+        PD probability at their peak, as ``p_either_dissociates_pd`` of ``simulate_couple``)
+        and PD parameter overrides, as in :func:`plan_person`
     verify : re-simulate the chosen plan with :func:`pksim.couple.simulate_couple` and report
         its summary
 
@@ -162,6 +175,7 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
     cov_a = resolve_covariates(a_weight_kg, a_sex, a_covariates, "a-")
     cov_b = resolve_covariates(b_weight_kg, b_sex, b_covariates, "b-")
     limit = check_limit(dissociation_limit)
+    measure = check_measure(dissociation)
     n = check_plan_n(n)
     seed = check_seed(seed)
     t = time_grid(t_end_min, dt_min)
@@ -201,52 +215,77 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
     zero_v = np.zeros((1, 1))
     no_shift, no_boost = np.zeros(1, dtype=np.int64), np.zeros(1)
 
-    def indicators(u, k, doses):
+    pd_info = None
+    if measure == "pd":
+        c50_a, gamma, pd_info = pd_c50(m, pd_dissociation, n, seed, partner=PARTNER_A,
+                                       variability=variability)
+        c50_b, _, _ = pd_c50(m, pd_dissociation, n, seed, partner=PARTNER_B,
+                             variability=variability)
+        # running maximum: a partner starting k steps late sees u over [0, n_t - k)
+        peak_a, peak_b = np.maximum.accumulate(ua_c, axis=1), np.maximum.accumulate(ub_c, axis=1)
+
+    def indicators(u, k, doses, peak=None, c50=None):
         bnd = _pk.dose_bounds(u, int(k), np.zeros_like(u[:, :1]) if u.shape[1] else zero_v,
                               no_shift, no_boost, blk_j, blk_w, lower, upper, upper)[0, 0]
         d = doses[:, None]
         win = ((bnd[None, :, 0] <= d) & (d < bnd[None, :, 1])).astype(float)
-        safe = (d <= bnd[None, :, 2]).astype(float)
+        if peak is None:
+            safe = (d <= bnd[None, :, 2]).astype(float)
+        else:  # probability of *not* dissociating under the PD model (peak is linear in dose)
+            safe = 1.0 - pd_probability(d * peak[None, :, u.shape[1] - 1 - int(k)], c50, gamma)
         return win, safe
 
     cache_a, cache_b = {}, {}
     frames = []
     for s, ka, kb in zip(stag, k_a, k_b, strict=True):
         if ka not in cache_a:
-            cache_a[ka] = indicators(ua_c, ka, da)
+            cache_a[ka] = indicators(ua_c, ka, da, *((peak_a, c50_a) if pd_info else ()))
         if kb not in cache_b:
-            cache_b[kb] = indicators(ub_c, kb, db)
+            cache_b[kb] = indicators(ub_c, kb, db, *((peak_b, c50_b) if pd_info else ()))
         wa, na = cache_a[ka]
         wb, nb = cache_b[kb]
         both = wa @ wb.T  # (n_da, n_db) counts of couples both in the window
-        neither = na @ nb.T  # couples where neither dissociates
+        neither = na @ nb.T  # couples where neither dissociates (PD: sum of the probabilities)
         ia, ib = np.meshgrid(np.arange(da.size), np.arange(db.size), indexing="ij")
-        frames.append(pd.DataFrame({
+        part = {
             "stagger_min": s, "a_dose_mg": da[ia.ravel()], "b_dose_mg": db[ib.ravel()],
             "both": both.ravel(), "either_diss": n - neither.ravel(),
-            "a_win": wa.sum(axis=1)[ia.ravel()], "b_win": wb.sum(axis=1)[ib.ravel()]}))
+            "a_win": wa.sum(axis=1)[ia.ravel()], "b_win": wb.sum(axis=1)[ib.ravel()]}
+        if pd_info:  # sum of squares of 1 - qa qb for the standard error of the mean
+            part["either_sq"] = (n - 2.0 * neither + (na**2) @ (nb**2).T).ravel()
+        frames.append(pd.DataFrame(part))
     cand = pd.concat(frames, ignore_index=True)
     pb = np.rint(cand.pop("both").to_numpy()) / n
-    px = np.rint(cand.pop("either_diss").to_numpy()) / n
+    either = cand.pop("either_diss").to_numpy()
+    if pd_info:
+        px = either / n
+        px_se = np.sqrt(np.maximum(cand.pop("either_sq").to_numpy() - n * px**2, 0.0)
+                        / max(n - 1, 1) / n)
+    else:
+        px = np.rint(either) / n
+        px_se = se(px, n)
     cand["total_mg"] = cand["a_dose_mg"] + cand["b_dose_mg"]
     cand["p_both_in_window_block"] = pb
     cand["p_both_in_window_block_se"] = se(pb, n)
-    cand["p_either_dissociates"] = px
-    cand["p_either_dissociates_se"] = se(px, n)
+    pcol = "p_either_dissociates" if measure == "threshold" else "p_either_dissociates_pd"
+    cand[pcol] = px
+    cand[pcol + "_se"] = px_se
     cand["p_a_in_window_block"] = cand.pop("a_win") / n
     cand["p_b_in_window_block"] = cand.pop("b_win") / n
-    cand["meets_limit"] = px * n <= limit * n + 1e-9
+    cand["meets_limit"] = px <= limit + 1e-9 / n
     settings = {
         "a": {"route": a_route, "dose_steps": steps_a.as_dict(), "covariates": cov_a.describe()},
         "b": {"route": b_route, "dose_steps": steps_b.as_dict(), "covariates": cov_b.describe()},
         "staggers_min": [float(x) for x in stag],
         "stagger_definition": "B's start minus A's start (min); the earlier partner starts at 0",
         "block_min": list(block), "thresholds_ng_per_ml": th, "dissociation_limit": limit,
+        "dissociation_measure": measure, "pd_model": pd_info,
         "n": n, "seed": seed, "variability": bool(variability), "dose_cv_percent": dose_cv,
         "t_end_min": float(t[-1]), "dt_min": float(dt_min),
         "weight_scaling": weight_scaling or m.default_scaling,
         "objective": "maximise P(both partners' effect sites in the window for the whole block) "
-                     "subject to P(either partner dissociates in the horizon) <= limit",
+                     "subject to P(either partner dissociates in the horizon"
+                     + (") <= limit" if measure == "threshold" else ", PD model) <= limit"),
     }
     ok = cand[cand["meets_limit"]].copy()
     ok["abs_stagger"] = ok["stagger_min"].abs()
@@ -255,9 +294,9 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
     by_stagger = (ordered.drop_duplicates("stagger_min").drop(columns="abs_stagger")
                   .sort_values("stagger_min").reset_index(drop=True))
     if ok.empty:
-        low = cand.sort_values(["p_either_dissociates", "total_mg"]).iloc[0]
+        low = cand.sort_values([pcol, "total_mg"]).iloc[0]
         message = (f"No dose pair meets the dissociation limit of {limit:.0%}: the lowest "
-                   f"P(either dissociates) is {low.p_either_dissociates:.1%} (A {a_route} "
+                   f"{_EITHER[measure]} is {low[pcol]:.1%} (A {a_route} "
                    f"{low.a_dose_mg:g} mg, B {b_route} {low.b_dose_mg:g} mg). Lower the minimum "
                    "doses or reconsider the limit.")
         return CouplePlan(m, settings, False, None, None, None, cand, by_stagger, None, None,
@@ -281,12 +320,13 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
     couple = None
     if verify:
         couple = _verify(a_reg, b_reg, cov_a, cov_b, n, seed, m, block, t_end_min, dt_min,
-                         thresholds, variability, dose_variability, weight_scaling, chosen)
+                         thresholds, variability, dose_variability, weight_scaling, chosen,
+                         pd_dissociation)
     message = (f"A {a_route} {best.a_dose_mg:g} mg at {off_a:g} min, B {b_route} "
                f"{best.b_dose_mg:g} mg at {off_b:g} min: P(both in window for the block) = "
                f"{best.p_both_in_window_block:.1%} ± {best.p_both_in_window_block_se:.1%}, "
-               f"P(either dissociates) = {best.p_either_dissociates:.1%} ± "
-               f"{best.p_either_dissociates_se:.1%} (limit {limit:.0%}).")
+               f"{_EITHER[measure]} = {best[pcol]:.1%} ± {best[pcol + '_se']:.1%} "
+               f"(limit {limit:.0%}).")
     return CouplePlan(m, settings, True, a_reg, b_reg, chosen, cand, by_stagger, timeline,
                       couple, message, time.perf_counter() - t0)
 
@@ -322,8 +362,12 @@ def _timeline(t, ua, ub, dose_a, dose_b, k_a, k_b, lower, upper) -> pd.DataFrame
     })
 
 
+_EITHER = {"threshold": "P(either dissociates)", "pd": "P(either dissociates, PD model)"}
+
+
 def _verify(a_reg, b_reg, cov_a, cov_b, n, seed, m, block, t_end_min, dt_min, thresholds,
-            variability, dose_variability, weight_scaling, chosen) -> dict | None:
+            variability, dose_variability, weight_scaling, chosen,
+            pd_dissociation=None) -> dict | None:
     """Summary of ``simulate_couple`` for the chosen plan, checked against the planner's counts."""
     try:
         from pksim.couple import simulate_couple
@@ -336,11 +380,11 @@ def _verify(a_reg, b_reg, cov_a, cov_b, n, seed, m, block, t_end_min, dt_min, th
                           t_end_min=t_end_min, dt_min=dt_min, thresholds=thresholds,
                           variability=variability, dose_variability=dose_variability,
                           weight_scaling=weight_scaling, a_start_offset_min=off_a,
-                          b_start_offset_min=off_b)
+                          b_start_offset_min=off_b, pd_dissociation=pd_dissociation)
     summary = {k: v for k, v in res.summary().items() if k not in ("partner_a", "partner_b")}
-    for key, ours in (("p_both_in_window_block", "p_both_in_window_block"),
-                      ("p_either_dissociates", "p_either_dissociates")):
-        if key in summary and abs(summary[key] - chosen[ours]) * n > 2.5:
+    for key, tol in (("p_both_in_window_block", 2.5 / n), ("p_either_dissociates", 2.5 / n),
+                     ("p_either_dissociates_pd", 1e-9)):
+        if key in summary and key in chosen and abs(summary[key] - chosen[key]) > tol:
             raise RuntimeError(f"planner and couple simulation disagree on {key}: "
-                               f"{chosen[ours]} vs {summary[key]} (n = {n})")
+                               f"{chosen[key]} vs {summary[key]} (n = {n})")
     return summary

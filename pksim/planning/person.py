@@ -43,7 +43,7 @@ from pksim.planning._common import (
     provenance,
     window_thresholds,
 )
-from pksim.planning._engine import block_points, grid_steps, se, unit_curves
+from pksim.planning._engine import block_points, grid_steps, pd_c50, se, unit_curves
 from pksim.regimen import Dose
 from pksim.sampling import Covariates, check_seed
 from pksim.simulate import as_model, time_grid
@@ -169,6 +169,7 @@ def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
                 thresholds: dict[str, float] | None = None, variability: bool = True,
                 dose_variability: bool | float = False, t_end_min: float = 240.0,
                 dt_min: float = 1.0, weight_scaling: str | None = None,
+                dissociation: str = "threshold", pd_dissociation: dict[str, float] | None = None,
                 verify: bool = True) -> PersonPlan:
     """Find the regimen that maximises P(in the window for the block) under a dissociation limit.
 
@@ -191,6 +192,12 @@ def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
     variability, dose_variability : as in :func:`pksim.population.simulate_population`
     t_end_min, dt_min : simulation horizon and grid (dissociation counts over the horizon)
     weight_scaling : the model's scaling scheme (default: its own)
+    dissociation : which P(dissociation) the limit applies to: ``"threshold"`` (the effect site
+        reaches the dissociation threshold at any time in the horizon) or ``"pd"`` (the mean of
+        the model's sigmoid-Emax probability at each person's effect-site peak, as
+        ``p_dissociation_pd`` of :func:`pksim.population.simulate_population`)
+    pd_dissociation : overrides of the PD parameters (``c50_ng_per_ml``, ``gamma``,
+        ``omega_c50``) for a sensitivity analysis
     verify : re-simulate the chosen regimen with ``simulate_population`` and report its summary
 
     Returns
@@ -209,6 +216,7 @@ def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
     m = as_model(model)
     cov = resolve_covariates(weight_kg, sex, covariates)
     limit = check_limit(dissociation_limit)
+    measure = check_measure(dissociation)
     n = check_plan_n(n)
     seed = check_seed(seed)
     t = time_grid(t_end_min, dt_min)
@@ -254,28 +262,37 @@ def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
     bounds = _pk.dose_bounds(u, 0, v, shifts, boosts, blk_j, blk_w, lower, upper, upper)
     doses_mg = steps.values_mg()
     counts = _pk.count_candidates(bounds, doses_mg)
+    pd_info, pd_sums = None, None
+    if measure == "pd":
+        c50, gamma, pd_info = pd_c50(m, pd_dissociation, n, seed, variability=variability)
+        order = np.ascontiguousarray(np.argsort(u, axis=1, kind="stable"))
+        pd_sums = _pk.pd_sums(u, order, v, shifts, boosts, doses_mg, c50, gamma)
     cand = _candidate_frame(counts, doses_mg, boosts, times, n, limit,
-                            has_booster=booster_route is not None)
+                            has_booster=booster_route is not None, pd_sums=pd_sums)
     settings = {
         "route": route, "booster_route": booster_route,
         "dose_steps": steps.as_dict(),
         "booster_steps": None if bsteps is None else bsteps.as_dict(),
         "booster_times_min": None if booster_route is None else [float(x) for x in times],
         "covariates": cov.describe(), "block_min": list(block),
-        "thresholds_ng_per_ml": th, "dissociation_limit": limit, "n": n, "seed": seed,
+        "thresholds_ng_per_ml": th, "dissociation_limit": limit,
+        "dissociation_measure": measure, "pd_model": pd_info, "n": n, "seed": seed,
         "variability": bool(variability), "dose_cv_percent": dose_cv,
         "t_end_min": float(t[-1]), "dt_min": float(dt_min),
         "weight_scaling": weight_scaling or m.default_scaling,
         "objective": "maximise P(effect site in the window for the whole block) subject to "
-                     "P(dissociation at any time in the horizon) <= limit",
+                     + ("P(dissociation at any time in the horizon) <= limit"
+                        if measure == "threshold" else
+                        "mean PD P(dissociation at the effect-site peak) <= limit"),
     }
     feasible_rows = cand[cand["meets_limit"]]
     if feasible_rows.empty:
-        best_safe = cand.sort_values(["p_dissociation", "total_mg"]).iloc[0]
+        pcol = _LIMIT_COLUMN[measure]
+        best_safe = cand.sort_values([pcol, "total_mg"]).iloc[0]
         message = (f"No candidate meets the dissociation limit of {limit:.0%}: even the lowest, "
-                   f"{_describe_row(best_safe, route, booster_route)}, gives P(dissociation) = "
-                   f"{best_safe.p_dissociation:.1%} in this population. Lower the minimum dose, "
-                   "use a smaller dose step, or reconsider the limit.")
+                   f"{_describe_row(best_safe, route, booster_route)}, gives "
+                   f"{_LIMIT_LABEL[measure]} = {best_safe[pcol]:.1%} in this population. Lower "
+                   "the minimum dose, use a smaller dose step, or reconsider the limit.")
         trade = cand[cand["booster_mg"] == 0.0].reset_index(drop=True)
         return PersonPlan(m, settings, False, None, None, cand, trade, None, None, message,
                           time.perf_counter() - t0)
@@ -307,18 +324,21 @@ def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
         pop_result = simulate_population(
             regimen, model=m, covariates=cov, n=n, seed=seed, t_end_min=t_end_min, dt_min=dt_min,
             thresholds=thresholds, variability=variability, dose_variability=dose_variability,
-            block_min=block, weight_scaling=weight_scaling)
+            block_min=block, weight_scaling=weight_scaling, pd_dissociation=pd_dissociation)
         population = pop_result.summary()
         _check_agreement(chosen, population, n)
+    pcol = _LIMIT_COLUMN[measure]
     message = (f"{_describe_row(best, route, booster_route)}: P(in window for the block) = "
-               f"{best.p_window_block:.1%} ± {best.p_window_block_se:.1%}, P(dissociation) = "
-               f"{best.p_dissociation:.1%} ± {best.p_dissociation_se:.1%} (limit {limit:.0%}).")
+               f"{best.p_window_block:.1%} ± {best.p_window_block_se:.1%}, "
+               f"{_LIMIT_LABEL[measure]} = {best[pcol]:.1%} ± {best[pcol + '_se']:.1%} "
+               f"(limit {limit:.0%}).")
     return PersonPlan(m, settings, True, tuple(regimen), chosen, cand, trade, population,
                       pop_result, message, time.perf_counter() - t0)
 
 
 def _candidate_frame(counts: np.ndarray, doses_mg: np.ndarray, boosts: np.ndarray,
-                     times: np.ndarray, n: int, limit: float, has_booster: bool) -> pd.DataFrame:
+                     times: np.ndarray, n: int, limit: float, has_booster: bool,
+                     pd_sums: np.ndarray | None = None) -> pd.DataFrame:
     n_a, n_b, n_d, _ = counts.shape
     a, b, d = np.meshgrid(np.arange(n_a), np.arange(n_b), np.arange(n_d), indexing="ij")
     a, b, d = a.ravel(), b.ravel(), d.ravel()
@@ -333,8 +353,15 @@ def _candidate_frame(counts: np.ndarray, doses_mg: np.ndarray, boosts: np.ndarra
         "total_mg": doses_mg[d] + boost,
         "p_window_block": pw, "p_window_block_se": se(pw, n),
         "p_dissociation": px, "p_dissociation_se": se(px, n),
-        "meets_limit": counts[a, b, d, 1] <= limit * n + 1e-9,
     })
+    if pd_sums is None:
+        frame["meets_limit"] = counts[a, b, d, 1] <= limit * n + 1e-9
+    else:
+        mean = pd_sums[a, b, d, 0] / n
+        var = np.maximum(pd_sums[a, b, d, 1] - n * mean**2, 0.0) / max(n - 1, 1)
+        frame["p_dissociation_pd"] = mean
+        frame["p_dissociation_pd_se"] = np.sqrt(var / n)
+        frame["meets_limit"] = mean <= limit + 1e-12
     return frame.sort_values(["booster_time_min", "booster_mg", "dose_mg"],
                              na_position="first").reset_index(drop=True)
 
@@ -346,13 +373,24 @@ def _describe_row(row, route: str, booster_route: str | None) -> str:
     return text
 
 
+_LIMIT_COLUMN = {"threshold": "p_dissociation", "pd": "p_dissociation_pd"}
+_LIMIT_LABEL = {"threshold": "P(dissociation)", "pd": "P(dissociation, PD model)"}
+
+
+def check_measure(measure) -> str:
+    if measure not in _LIMIT_COLUMN:
+        raise InputError("dissociation", f"unknown measure {measure!r}", "threshold, pd")
+    return measure
+
+
 def _check_agreement(chosen: dict, population: dict, n: int) -> None:
     """The population re-simulation must reproduce the planner's counts (same people, same doses).
 
     Superposition is exact, so the only possible differences are subjects sitting within
     rounding error of a threshold; more than that means the draws diverged, which is a bug.
     """
-    for key in ("p_window_block", "p_dissociation"):
-        if abs(chosen[key] - population[key]) * n > 2.5:
+    for key, tol in (("p_window_block", 2.5 / n), ("p_dissociation", 2.5 / n),
+                     ("p_dissociation_pd", 1e-9)):
+        if key in chosen and abs(chosen[key] - population[key]) > tol:
             raise RuntimeError(f"planner and population disagree on {key}: "
                                f"{chosen[key]} vs {population[key]} (n = {n})")

@@ -27,7 +27,7 @@ DEFAULT_BOOSTER_MAX = {"sublingual": 200.0, "intranasal": 100.0, "oral": 200.0, 
 
 @st.cache_resource(max_entries=64, ttl=3600, show_spinner=False)
 def _person(model_id, model_sha, scaling, thresholds, weight_kg, sex, route, steps, booster,
-            booster_times, block, limit, n, seed, t_end_min):
+            booster_times, block, limit, measure, n, seed, t_end_min):
     from pksim.planning import DoseSteps, plan_person
 
     return plan_person(
@@ -36,12 +36,13 @@ def _person(model_id, model_sha, scaling, thresholds, weight_kg, sex, route, ste
         booster=DoseSteps(booster[0], *booster[1]) if booster else None,
         booster_times_min=list(booster_times) if booster else None, block_min=block,
         dissociation_limit=limit, n=n, seed=seed, model=model_id,
-        thresholds=dict(thresholds) or None, t_end_min=t_end_min, weight_scaling=scaling)
+        thresholds=dict(thresholds) or None, t_end_min=t_end_min, weight_scaling=scaling,
+        dissociation=measure)
 
 
 @st.cache_resource(max_entries=64, ttl=3600, show_spinner=False)
-def _couple(model_id, model_sha, scaling, thresholds, a, b, staggers, block, limit, n, seed,
-            t_end_min):
+def _couple(model_id, model_sha, scaling, thresholds, a, b, staggers, block, limit, measure, n,
+            seed, t_end_min):
     from pksim.planning import DoseSteps, plan_couple
 
     return plan_couple(
@@ -49,7 +50,7 @@ def _couple(model_id, model_sha, scaling, thresholds, a, b, staggers, block, lim
         b_weight_kg=b[0], b_sex=b[1], b_route=b[2], b_dose=DoseSteps(b[2], *b[3]),
         staggers_min=list(staggers), block_min=block, dissociation_limit=limit, n=n, seed=seed,
         model=model_id, thresholds=dict(thresholds) or None, t_end_min=t_end_min,
-        weight_scaling=scaling)
+        weight_scaling=scaling, dissociation=measure)
 
 
 @st.cache_resource(max_entries=64, ttl=3600, show_spinner=False)
@@ -86,15 +87,24 @@ def steps_inputs(key: str, route: str, label: str = "Dose") -> tuple[float, floa
     return float(step), float(lo), float(hi)
 
 
-def common_inputs(key: str, t_end_min: float) -> tuple[tuple[float, float], float]:
-    c1, c2 = st.columns(2)
+def common_inputs(key: str, t_end_min: float, model) -> tuple[tuple[float, float], float, str]:
+    has_pd = bool((getattr(model, "pd", None) or {}).get("dissociation"))
+    c1, c2, c3 = st.columns([2, 2, 1])
     b0, b1 = c1.slider("Session block (min)", min_value=0.0, max_value=float(t_end_min),
                        value=(45.0, 90.0), step=5.0, key=f"{key}_block", **P,
                        help="'In the window' means inside it for the whole block.")
     limit = c2.slider("Dissociation limit (%)", min_value=0.0, max_value=50.0, value=10.0,
                       step=1.0, key=f"{key}_limit", **P,
-                      help="Largest acceptable probability of reaching the dissociation band.")
-    return (float(b0), float(b1)), float(limit) / 100.0
+                      help="Largest acceptable probability of dissociation.")
+    measure = "threshold"
+    if has_pd:
+        measure = c3.radio("Dissociation means", ["threshold", "pd"], key=f"{key}_measure",
+                           format_func=lambda m: {"threshold": "reaching the band",
+                                                  "pd": "PD model (assumed)"}[m], **P,
+                           help="Reaching the dissociation band at any time, or the model's "
+                           "sigmoid-Emax probability at the effect-site peak (its gamma and "
+                           "variability are assumed, see Models & evidence).")
+    return (float(b0), float(b1)), float(limit) / 100.0, measure
 
 
 def person_inputs(key: str, title: str, route: str, weight: float, sex: str):
@@ -147,9 +157,9 @@ def tab_person(s) -> None:
                            value=(10.0, 90.0), step=5.0, key="pl_p_btimes", **P)
         booster = (b_route, steps_inputs("pl_pb", b_route, "Booster"))
         times = tuple(float(x) for x in range(int(t0), int(t1) + 1, 5))
-    block, limit = common_inputs("pl_p", s.t_end_min)
+    block, limit, measure = common_inputs("pl_p", s.t_end_min, s.model)
     plan = _run(_person, s.model_id, s.model.sha256, s.scaling_arg, _thresholds_key(s), w, sx,
-                route, steps, booster, times, block, limit, s.n, s.seed, s.t_end_min)
+                route, steps, booster, times, block, limit, measure, s.n, s.seed, s.t_end_min)
     if plan is None:
         return
     _headline(plan)
@@ -168,16 +178,21 @@ def tab_person(s) -> None:
         c = st.columns(4)
         c[0].metric("P(window for the block)", fmt.percent(m["p_window_block"]),
                     help=f"± {fmt.percent(m['p_window_block_se'])} (Monte-Carlo s.e.)")
-        c[1].metric("P(dissociation)", fmt.percent(m["p_dissociation"]),
-                    help=f"± {fmt.percent(m['p_dissociation_se'])}; limit {limit:.0%}")
+        key = "p_dissociation" if measure == "threshold" else "p_dissociation_pd"
+        c[1].metric("P(dissociation)" + (" (PD)" if measure == "pd" else ""),
+                    fmt.percent(m[key]), help=f"± {fmt.percent(m[key + '_se'])}; limit {limit:.0%}")
         c[2].metric("Median onset", fmt.minutes(m.get("onset_min_median"), 1))
         c[3].metric("Median minutes in window", fmt.minutes(m.get("minutes_in_window_median")))
     trade = plan.tradeoff.copy()
-    long = pd.concat([
-        pd.DataFrame({"dose_mg": trade["dose_mg"], "percent": 100 * trade["p_window_block"],
-                      "what": "P(in window for the block)"}),
-        pd.DataFrame({"dose_mg": trade["dose_mg"], "percent": 100 * trade["p_dissociation"],
-                      "what": "P(dissociation)"})], ignore_index=True)
+    parts = [pd.DataFrame({"dose_mg": trade["dose_mg"], "percent": 100 * trade["p_window_block"],
+                           "what": "P(in window for the block)"}),
+             pd.DataFrame({"dose_mg": trade["dose_mg"], "percent": 100 * trade["p_dissociation"],
+                           "what": "P(dissociation)"})]
+    if "p_dissociation_pd" in trade:
+        parts.append(pd.DataFrame({"dose_mg": trade["dose_mg"],
+                                   "percent": 100 * trade["p_dissociation_pd"],
+                                   "what": "P(dissociation, PD model)"}))
+    long = pd.concat(parts, ignore_index=True)
     st.markdown("**Trade-off** (primary dose; booster as chosen)")
     widgets.chart(charts.metric_lines_chart(
         long, x="dose_mg", x_title="Dose (mg)", y="percent", y_title="Probability (%)",
@@ -210,9 +225,10 @@ def tab_couple(s) -> None:
                        min_value=-90.0, max_value=90.0, value=(-60.0, 60.0), step=5.0,
                        key="pl_c_stagger", **P)
     staggers = tuple(float(x) for x in range(int(g0), int(g1) + 1, 5))
-    block, limit = common_inputs("pl_c", s.t_end_min)
+    block, limit, measure = common_inputs("pl_c", s.t_end_min, s.model)
     plan = _run(_couple, s.model_id, s.model.sha256, s.scaling_arg, _thresholds_key(s),
-                (*a, a_steps), (*b, b_steps), staggers, block, limit, s.n, s.seed, s.t_end_min)
+                (*a, a_steps), (*b, b_steps), staggers, block, limit, measure, s.n, s.seed,
+                s.t_end_min)
     if plan is None:
         return
     _headline(plan)
