@@ -57,6 +57,7 @@ def test_timeline_and_summary():
     events = [e["event"] for e in s["timeline_events"]]
     assert "session block starts" in events and any(e.startswith("dose") for e in events)
     assert len(s["by_stagger"]) == 3
+    assert s["timeline_5min"]["time_min"][:3] == [0.0, 5.0, 10.0]
 
 
 def test_impossible_limit_is_reported():

@@ -114,10 +114,20 @@ class CouplePlan:
             "couple": self.couple,
             "by_stagger": _records(self.by_stagger),
             "timeline_events": self.timeline_events(),
+            "timeline_5min": self.timeline_every(5.0),
             "n_candidates": len(self.candidates),
             "elapsed_s": self.elapsed_s,
             "notice": NOTICE,
         }
+
+    def timeline_every(self, every_min: float) -> dict[str, list[float]] | None:
+        """The timeline sampled every ``every_min`` minutes (columns as lists, JSON-ready)."""
+        if self.timeline is None:
+            return None
+        tl = self.timeline
+        t = tl["time_min"].to_numpy()
+        keep = np.abs(np.round(t / every_min) * every_min - t) < 1e-9
+        return {c: [float(x) for x in tl.loc[keep, c]] for c in tl.columns}
 
     def timeline_events(self) -> list[dict]:
         """Doses and the block on one clock (min), in time order."""
