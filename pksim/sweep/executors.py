@@ -184,6 +184,17 @@ class DaskExecutor(Executor):
 def make_executor(name: str = "serial", *, workers: int | None = None,
                   scheduler: str | None = None) -> Executor:
     """Build an executor by name; bad combinations raise :class:`InputError`."""
+    check_executor_args(name, workers=workers, scheduler=scheduler)
+    if name == "serial":
+        return SerialExecutor()
+    if name == "processes":
+        return ProcessExecutor(workers)
+    return DaskExecutor(scheduler, workers)
+
+
+def check_executor_args(name: str, *, workers: int | None = None,
+                        scheduler: str | None = None) -> None:
+    """Raise :class:`InputError` for an unknown executor or a bad combination of options."""
     if name not in EXECUTORS:
         raise InputError("executor", f"unknown executor {name!r}", ", ".join(EXECUTORS))
     if workers is not None and (not isinstance(workers, int) or workers < 1):
@@ -193,11 +204,6 @@ def make_executor(name: str = "serial", *, workers: int | None = None,
     if scheduler and workers is not None:
         raise InputError("workers", "a --scheduler cluster brings its own workers; "
                          "give --workers only for a local run")
-    if name == "serial":
-        if workers not in (None, 1):
-            raise InputError("workers", "the serial executor runs one worker",
-                             "--executor processes or dask for more")
-        return SerialExecutor()
-    if name == "processes":
-        return ProcessExecutor(workers)
-    return DaskExecutor(scheduler, workers)
+    if name == "serial" and workers not in (None, 1):
+        raise InputError("workers", "the serial executor runs one worker",
+                         "--executor processes or dask for more")

@@ -344,9 +344,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, executor: str = "serial",
         return SweepReport(out, spec.n_cells, len(bounds), 0, len(bounds), 0, 0.0, "-",
                            already_complete=True)
     if executor_obj is None:  # check arguments before creating anything on disk
-        ex = _executors.make_executor(executor, workers=workers, scheduler=scheduler)
-    else:
-        ex = executor_obj
+        _executors.check_executor_args(executor, workers=workers, scheduler=scheduler)
     chunk_dir = out / CHUNK_DIR
     chunk_dir.mkdir(parents=True, exist_ok=True)
     for stray in chunk_dir.glob(".*.tmp"):  # a killed run's half-written files: never read
@@ -359,6 +357,8 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, executor: str = "serial",
     cells_done = sum(bounds[int(k)][1] - bounds[int(k)][0] for k in finished)
     cells_run = 0
     t0 = time.perf_counter()
+    ex = executor_obj or _executors.make_executor(executor, workers=workers,
+                                                  scheduler=scheduler)
     try:
         from tqdm import tqdm
 
