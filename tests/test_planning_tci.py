@@ -94,7 +94,7 @@ def test_targets_outside_the_window_are_refused(target):
 
 def test_window_follows_threshold_overrides():
     plan_tci(170.0, weight_kg=70, duration_min=10, thresholds={"dissociation": 200})
-    with pytest.raises(InputError, match="outside model 'ketamine'"):
+    with pytest.raises(InputError, match="outside the relational window of model 'ketamine'"):
         plan_tci(55.0, weight_kg=70, thresholds={"window": 60})
 
 

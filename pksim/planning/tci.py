@@ -209,7 +209,7 @@ def plan_tci(target_ng_per_ml: float, *, weight_kg: float, model: Model | str | 
     if not lower <= target < upper:
         raise InputError(
             "target-ng-per-ml",
-            f"{target:g} ng/mL is outside model {m.id!r}'s relational window "
+            f"{target:g} ng/mL is outside the relational window of model {m.id!r} "
             f"({lower:g} to below {upper:g} ng/mL effect site); no schedule is planned outside it",
             f"{lower:g} <= target < {upper:g} ng/mL")
     lo_s, hi_s = STEP_S_RANGE
