@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from pksim.cli import main
@@ -99,12 +105,25 @@ def test_sweep_summary_and_resume_of_a_finished_run(tiny_results, capsys):
     assert "already holds a sweep" in capsys.readouterr().err
 
 
-def test_example_runs_end_to_end_and_plots(tmp_path, capsys):
-    """The IV example exactly as shipped: sweep, then every kind of plot."""
-    example = tmp_path / "iv_infusion.toml"
+@pytest.fixture(scope="module")
+def iv_example(tmp_path_factory):
+    """The IV example exactly as shipped, run serially: ``(sweep file, output directory)``."""
+    d = tmp_path_factory.mktemp("iv")
+    example = d / "iv_infusion.toml"
     shutil.copy(EXAMPLES / "iv_infusion.toml", example)
-    out = tmp_path / "iv"
-    assert main(["sweep", str(example), "--out", str(out), "--json"]) == 0
+    assert main(["sweep", str(example), "--out", str(d / "serial"), "--json"]) == 0
+    return example, d / "serial"
+
+
+def assert_same_tables(a: Path, b: Path, names=("cells", "subjects", "bands")) -> None:
+    for name in names:
+        ta, tb = pq.read_table(a / f"{name}.parquet"), pq.read_table(b / f"{name}.parquet")
+        assert ta.num_rows > 0 and ta.equals(tb, check_metadata=True), name
+
+
+def test_example_runs_end_to_end_and_plots(iv_example, tmp_path, capsys):
+    """The IV example: sweep, then every kind of plot."""
+    out = iv_example[1]
     cells = read_table(out)
     assert len(cells) == 72 and cells["n_subjects"].eq(500).all()
     # more drug over the same time never lowers P(dissociation) in expectation; check the
@@ -163,3 +182,49 @@ def test_bands_and_onset_builders(tiny_results):
     with pytest.raises(Exception, match="unknown cell column"):
         plots.onset(s, cells, by="nope")
     assert isinstance(cells, pd.DataFrame)
+
+
+def _start_and_kill(sweep: Path, out: Path, after_chunks: int) -> int:
+    """Run ``pksim sweep`` in a subprocess and SIGKILL it once ``after_chunks`` are listed."""
+    proc = subprocess.Popen([sys.executable, "-c", "from pksim.cli import main; "
+                             "raise SystemExit(main())", "sweep", str(sweep), "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    manifest = out / "manifest.json"
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline:
+            if manifest.is_file():
+                # replaced atomically: never partial, so this never fails to parse
+                if len(json.loads(manifest.read_text())["finished"]) >= after_chunks:
+                    break
+            assert proc.poll() is None, proc.stderr.read().decode()
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(60)
+        proc.stderr.close()
+    return proc.returncode
+
+
+@pytest.mark.slow
+def test_example_killed_with_sigkill_then_resumed_equals_uninterrupted(iv_example, tmp_path,
+                                                                       capsys):
+    example, reference = iv_example
+    out = tmp_path / "killed"
+    assert _start_and_kill(example, out, after_chunks=3) == -signal.SIGKILL
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert not manifest["complete"] and 3 <= len(manifest["finished"]) < 72
+    assert not (out / "cells.parquet").exists()
+    assert main(["sweep", str(example), "--out", str(out), "--resume"]) == 0
+    summary = capsys.readouterr().out
+    assert "resumed: " in summary and "chunks were already done" in summary
+    assert_same_tables(reference, out)
+
+
+@pytest.mark.cluster
+def test_example_on_a_dask_localcluster_equals_serial(iv_example, tmp_path):
+    example, reference = iv_example
+    out = tmp_path / "dask"
+    assert main(["sweep", str(example), "--out", str(out), "--executor", "dask",
+                 "--workers", "2"]) == 0
+    assert_same_tables(reference, out)

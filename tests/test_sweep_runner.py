@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -234,72 +228,6 @@ def test_real_run_tables_provenance_and_csv(tmp_path):
         "subject"]), n=60, seed=c.seed, t_end_min=120).summary()
     assert cells.loc[3, "p_window_block"] == direct["p_window_block"]
     assert cells.loc[3, "onset_min_median"] == direct["onset_min_median"]
-
-
-def _kill_sweep(text: str, tmp_path: Path, after_chunks: int) -> Path:
-    sweep = tmp_path / "kill.toml"
-    sweep.write_text(text)
-    out = tmp_path / "killed"
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-c", "from pksim.cli import main; "
-                             "raise SystemExit(main())", "sweep", str(sweep), "--out", str(out)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    manifest = out / "manifest.json"
-    deadline = time.monotonic() + 120
-    try:
-        while time.monotonic() < deadline:
-            if manifest.is_file():
-                try:
-                    done = json.loads(manifest.read_text())["finished"]
-                except ValueError:  # pragma: no cover - replaced atomically, never partial
-                    raise AssertionError("partial manifest") from None
-                if len(done) >= after_chunks:
-                    break
-            assert proc.poll() is None, proc.stderr.read().decode()
-            time.sleep(0.005)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(30)
-        proc.stderr.close()
-    assert proc.returncode == -signal.SIGKILL
-    return out
-
-
-@pytest.mark.slow
-def test_sigkill_mid_sweep_then_resume_gives_the_uninterrupted_tables(tmp_path):
-    text = textwrap.dedent("""\
-        [sweep]
-        seed = 99
-        n_subjects = 300
-        [output]
-        subjects = true
-        chunk_cells = 1
-        [grid]
-        weight_kg = [50, 80, 110]
-        [[grid.dose]]
-        route = "sublingual"
-        amount_mg = [50, 100, 150, 200]
-        [[grid.dose]]
-        route = "intranasal"
-        amount_mg = [0, 40]
-        start_min = [30]
-        """)
-    out = _kill_sweep(text, tmp_path, after_chunks=3)
-    manifest = json.loads((out / "manifest.json").read_text())
-    assert not manifest["complete"] and 3 <= len(manifest["finished"]) < 24
-    sweep = tmp_path / "kill.toml"
-    from pksim.sweep import load_sweep
-
-    spec = load_sweep(sweep)
-    report = run_sweep(spec, out, resume=True, progress=False)
-    assert report.chunks_skipped >= len(manifest["finished"]) and report.chunks_run >= 1
-    reference = tmp_path / "reference"
-    run_sweep(spec, reference, progress=False)
-    for name in ("cells", "subjects"):
-        a = pq.read_table(out / f"{name}.parquet")
-        b = pq.read_table(reference / f"{name}.parquet")
-        assert a.equals(b, check_metadata=True), name
-    assert len(pq.read_table(out / "cells.parquet")) == 24
 
 
 COUPLES = """\
