@@ -57,7 +57,7 @@ def _grid_lines(spec) -> list[str]:
     lines = [f"sweep {spec.name!r} ({spec.kind}): {spec.n_cells:,} cells x "
              f"{spec.n_subjects:,} {'couples' if spec.kind == 'couple' else 'subjects'} = "
              f"{spec.subject_curves:,} subject-curves; seed {spec.seed}; "
-             f"{spec.chunk_cells} cells per chunk"]
+             f"chunks of {spec.chunk_cells} cell{'s' if spec.chunk_cells > 1 else ''}"]
     for axis in spec.axes:
         lines.append(f"  {axis.name}: {len(axis.options)} value(s)")
     lines.append("  models: " + ", ".join(f"{m.id} ({m.sha256[:12]})" for m in spec.models))
