@@ -11,12 +11,26 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import streamlit as st
 
 from pksim_app import backend
 
 RESULT_TTL_S = 3600
+
+
+@dataclass(frozen=True)
+class Summarised:
+    """A library result with its ``summary()`` computed once, when it was simulated."""
+
+    result: Any
+    summary: dict
+
+
+def _summarised(result) -> Summarised | None:
+    return None if result is None else Summarised(result, result.summary())
 
 
 @st.cache_resource(show_spinner="Loading the simulation kernels (once per server)…")
@@ -26,11 +40,15 @@ def warm_kernels() -> float:
 
     t0 = time.perf_counter()
     warm_all()
-    # Optional modules' kernels, in case warm_all does not cover them yet (cheap when cached).
+    # Optional modules' kernels, in case warm_all does not cover them (cheap when cached). A
+    # module that fails here fails again, with a message, where a page uses it.
     for name in ("population", "couple"):
         f = backend.feature(name)
         if f.available and callable(getattr(f.module, "warmup", None)):
-            f.module.warmup()
+            try:
+                f.module.warmup()
+            except Exception:  # noqa: BLE001, S112
+                continue
     return time.perf_counter() - t0
 
 
@@ -104,17 +122,19 @@ def _population(
     block_min,
     model_sha,
 ):
-    return backend.run_population(
-        dose_specs,
-        weight_kg=weight_kg,
-        sex=sex,
-        model=model(model_id),
-        scaling=scaling,
-        n=n,
-        seed=seed,
-        t_end_min=t_end_min,
-        thresholds=dict(thresholds),
-        block_min=block_min,
+    return _summarised(
+        backend.run_population(
+            dose_specs,
+            weight_kg=weight_kg,
+            sex=sex,
+            model=model(model_id),
+            scaling=scaling,
+            n=n,
+            seed=seed,
+            t_end_min=t_end_min,
+            thresholds=dict(thresholds),
+            block_min=block_min,
+        )
     )
 
 
@@ -130,7 +150,13 @@ def population(
     thresholds: tuple[tuple[str, float], ...],
     block_min: tuple[float, float],
 ):
-    """Cached :func:`pksim_app.backend.run_population` (None when populations are unavailable)."""
+    """Cached :func:`pksim_app.backend.run_population` with its summary.
+
+    Returns
+    -------
+    Summarised or None
+        None when populations are unavailable.
+    """
     return _population(
         tuple(dose_specs),
         float(weight_kg),
@@ -150,18 +176,20 @@ def population(
 def _couple(
     a_specs, b_specs, a, b, model_id, scaling, n, seed, t_end_min, thresholds, block_min, model_sha
 ):
-    return backend.run_couple(
-        a_specs,
-        b_specs,
-        a=a,
-        b=b,
-        model=model(model_id),
-        scaling=scaling,
-        n=n,
-        seed=seed,
-        t_end_min=t_end_min,
-        thresholds=dict(thresholds),
-        block_min=block_min,
+    return _summarised(
+        backend.run_couple(
+            a_specs,
+            b_specs,
+            a=a,
+            b=b,
+            model=model(model_id),
+            scaling=scaling,
+            n=n,
+            seed=seed,
+            t_end_min=t_end_min,
+            thresholds=dict(thresholds),
+            block_min=block_min,
+        )
     )
 
 
@@ -178,7 +206,8 @@ def couple(
     thresholds: tuple[tuple[str, float], ...],
     block_min: tuple[float, float],
 ):
-    """Cached :func:`pksim_app.backend.run_couple` (None when couples are unavailable)."""
+    """Cached :func:`pksim_app.backend.run_couple` with its summary (which nests each partner's
+    as ``partner_a`` / ``partner_b``); None when couples are unavailable."""
     return _couple(
         tuple(a_specs),
         tuple(b_specs),

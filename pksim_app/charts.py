@@ -71,15 +71,38 @@ def _tip(field: str, title: str, kind: str = "quantitative", fmt: str | None = N
     return out
 
 
+def _inline(frame: pd.DataFrame) -> dict:
+    """Small tables travel inside the spec as JSON values (no Arrow round trip)."""
+    return {
+        "values": [{k: _json_value(v) for k, v in row.items()} for row in frame.to_dict("records")]
+    }
+
+
+def _json_value(v):
+    if isinstance(v, (np.floating, float)):
+        return float(v) if math.isfinite(v) else None
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    return v
+
+
 def validate_spec(spec: Spec) -> None:
     """Check a spec against Altair's Vega-Lite schema (raises ``jsonschema.ValidationError``).
 
-    DataFrames under ``datasets`` are replaced by records first, as the schema expects JSON.
+    DataFrames under ``datasets`` are replaced by records first, as the schema expects JSON; only
+    their first rows are checked (the schema says nothing about individual values, and checking
+    thousands of rows takes seconds).
     """
     import altair as alt
     from altair.utils.schemapi import validate_jsonschema
 
-    doc = json_spec(spec)
+    head = {
+        k: (v.head(3) if isinstance(v, pd.DataFrame) else v)
+        for k, v in spec.get("datasets", {}).items()
+    }
+    doc = json_spec({**spec, "datasets": head} if "datasets" in spec else spec)
     validate_jsonschema(doc, alt.vegalite.v6.schema.core.load_schema())
 
 
@@ -210,7 +233,7 @@ def _mask_for_log(frame: pd.DataFrame, cols: Sequence[str], log_y: bool) -> pd.D
     return out
 
 
-def _band_layers(vis: pd.DataFrame, y: dict, log_y: bool, datasets: dict) -> list[dict]:
+def _band_layers(vis: pd.DataFrame, y: dict, log_y: bool) -> list[dict]:
     """Shaded bands (colours straight from the data: no legend) and each band's label."""
     # Linear axis: the label hangs from the band's top edge; log axis: centred in the band.
     label_y = (
@@ -218,12 +241,12 @@ def _band_layers(vis: pd.DataFrame, y: dict, log_y: bool, datasets: dict) -> lis
         if log_y
         else vis["upper_ng_per_ml"]
     )
-    datasets["bands"] = vis.assign(label_y=label_y)
+    data = _inline(vis.assign(label_y=label_y))
     y_lower = {**y, "field": "lower_ng_per_ml"}
     y_label = {**y, "field": "label_y"}
     return [
         {
-            "data": {"name": "bands"},
+            "data": data,
             "mark": {"type": "rect", "opacity": 0.13},
             "encoding": {
                 "x": {"value": 0},
@@ -235,7 +258,7 @@ def _band_layers(vis: pd.DataFrame, y: dict, log_y: bool, datasets: dict) -> lis
             },
         },
         {
-            "data": {"name": "bands"},
+            "data": data,
             "mark": {
                 "type": "text",
                 "align": "right",
@@ -314,9 +337,9 @@ def concentration_chart(
     layers: list[dict] = []
     vis = visible_bands(bands, domain)
     if len(vis):
-        layers += _band_layers(vis, y, log_y, datasets)
+        layers += _band_layers(vis, y, log_y)
     if block_min is not None:
-        datasets["block"] = pd.DataFrame(
+        block = pd.DataFrame(
             {
                 "start_min": [block_min[0]],
                 "end_min": [block_min[1]],
@@ -325,7 +348,7 @@ def concentration_chart(
         )
         layers.append(
             {
-                "data": {"name": "block"},
+                "data": _inline(block),
                 "mark": {"type": "rect", "opacity": 0.10, "color": BLOCK_COLOUR},
                 "encoding": {
                     "x": _q("start_min", scale=xscale),
@@ -338,14 +361,15 @@ def concentration_chart(
         rib = _mask_for_log(ribbons, ["lo_ng_per_ml", "hi_ng_per_ml"], log_y)
         if log_y:  # keep the lower edge on the axis so the ribbon is closed
             rib["lo_ng_per_ml"] = rib["lo_ng_per_ml"].fillna(LOG_FLOOR_NG_PER_ML)
-        for i, (level, opacity) in enumerate(RIBBON_OPACITY.items()):  # light outer band first
-            part = rib[rib["level"] == level]
-            if part.empty:
+        datasets["ribbons"] = rib
+        present = set(rib["level"])
+        for level, opacity in RIBBON_OPACITY.items():  # light outer band first
+            if level not in present:
                 continue
-            datasets[f"ribbon{i}"] = part
             layers.append(
                 {
-                    "data": {"name": f"ribbon{i}"},
+                    "data": {"name": "ribbons"},
+                    "transform": [{"filter": {"field": "level", "equal": level}}],
                     "mark": {"type": "area", "opacity": opacity, "interpolate": "linear"},
                     "encoding": {
                         "x": _q("time_min", scale=xscale),
@@ -495,10 +519,10 @@ def probability_chart(
     datasets = {"p": data}
     layers = []
     if block_min is not None:
-        datasets["block"] = pd.DataFrame({"start_min": [block_min[0]], "end_min": [block_min[1]]})
+        block = pd.DataFrame({"start_min": [block_min[0]], "end_min": [block_min[1]]})
         layers.append(
             {
-                "data": {"name": "block"},
+                "data": _inline(block),
                 "mark": {"type": "rect", "opacity": 0.10, "color": BLOCK_COLOUR},
                 "encoding": {"x": _q("start_min", scale=xscale), "x2": {"field": "end_min"}},
             }
@@ -566,17 +590,15 @@ def hysteresis_chart(
         log_y,
     )
     t = data["time_min"].to_numpy()
-    datasets = {
-        "curve": data,
-        "marks": data[np.isclose(np.mod(t, label_every_min), 0) & (t > 0)],
-        "identity": pd.DataFrame(
-            {"plasma_ng_per_ml": list(domain), "effect_site_ng_per_ml": list(domain)}
-        ),
-    }
+    datasets = {"curve": data}
+    marks = _inline(data[np.isclose(np.mod(t, label_every_min), 0) & (t > 0)])
+    identity = _inline(
+        pd.DataFrame({"plasma_ng_per_ml": list(domain), "effect_site_ng_per_ml": list(domain)})
+    )
     layers = []
     vis = visible_bands(bands, domain)
     if len(vis):
-        layers += _band_layers(vis, {**ych}, log_y, datasets)
+        layers += _band_layers(vis, ych, log_y)
     tips = [
         _tip("time_min", "Time (min)", fmt=".0f"),
         _tip("plasma_ng_per_ml", "Plasma (ng/mL)", fmt=".1f"),
@@ -584,7 +606,7 @@ def hysteresis_chart(
     ]
     layers += [
         {
-            "data": {"name": "identity"},
+            "data": identity,
             "mark": {"type": "line", "color": "#9e9e9e", "strokeDash": [2, 2], "clip": True},
             "encoding": {"x": xch, "y": ych},
         },
@@ -594,7 +616,7 @@ def hysteresis_chart(
             "encoding": {"x": xch, "y": ych, "order": _q("time_min"), "tooltip": tips},
         },
         {
-            "data": {"name": "marks"},
+            "data": marks,
             "mark": {"type": "point", "filled": True, "size": 40},
             "encoding": {
                 "x": xch,
@@ -604,7 +626,7 @@ def hysteresis_chart(
             },
         },
         {
-            "data": {"name": "marks"},
+            "data": marks,
             "mark": {"type": "text", "dx": 14, "dy": -6, "fontSize": 10},
             "encoding": {"x": xch, "y": ych, "text": _q("time_min", format=".0f")},
         },
@@ -667,10 +689,9 @@ def metric_lines_chart(
         }
     ]
     if marker_x is not None:
-        datasets["marker"] = pd.DataFrame({x: [marker_x]})
         layers.append(
             {
-                "data": {"name": "marker"},
+                "data": _inline(pd.DataFrame({x: [marker_x]})),
                 "mark": {"type": "rule", "color": "#c62828", "strokeDash": [4, 3]},
                 "encoding": {"x": _q(x)},
             }
@@ -808,10 +829,10 @@ def pred_obs_chart(
     if colour:
         enc["color"] = _n(colour, title=None, legend={"orient": "bottom", "labelLimit": 300})
     return {
-        "datasets": {"guides": guides, "points": data},
+        "datasets": {"points": data},
         "layer": [
             {
-                "data": {"name": "guides"},
+                "data": _inline(guides),
                 "mark": {"type": "line", "color": "#9e9e9e", "clip": True},
                 "encoding": {
                     "x": _q("obs", **x),

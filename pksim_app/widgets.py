@@ -18,10 +18,10 @@ from pksim_app import NOTICE, NOTICE_LONG, backend, cache
 THRESHOLDS_KEY = "pksim_thresholds"  # {model_id: {role: lower edge ng/mL}}, per session
 SETTINGS_KEY = "pksim_settings"
 EDITABLE_ROLES = ("window", "dissociation", "hypnosis", "anaesthesia")
-ROUTE_NAMES = {
-    "sublingual": "Sublingual (lozenge)",
-    "intranasal": "Intranasal (spray)",
-    "oral": "Oral (swallowed)",
+ROUTE_NAMES = {  # short: they must fit a narrow select box
+    "sublingual": "Sublingual",
+    "intranasal": "Intranasal",
+    "oral": "Oral",
     "iv": "Intravenous",
 }
 MAX_HORIZON_MIN = 1440.0
@@ -246,27 +246,27 @@ def dose_inputs(
     start_min: float = 0.0,
     show_start: bool = True,
     routes: list[str] | None = None,
-    t_end_min: float = MAX_HORIZON_MIN,
     label: str = "Dose",
 ) -> backend.Dose:
     """Route, amount (mg or mg/kg), start time and, for IV, infusion duration → a Dose."""
     options = routes or list(model.routes)
     if route not in options:
         route = options[0]
-    c1, c2, c3 = st.columns([1.4, 1.0, 0.8])
-    r = c1.selectbox(
+    cols = st.columns([1.4, 1.0, 0.8, 0.9] if show_start else [1.4, 1.0, 0.8])
+    r = cols[0].selectbox(
         f"{label}: route",
         options,
         index=options.index(route),
         key=f"{key}_route",
         persist_state="session",
         format_func=route_label,
+        help="\n\n".join(f"**{route_label(o)}**: {model.routes[o].description}" for o in options),
     )
-    unit = c3.selectbox(
+    unit = cols[2].selectbox(
         "Unit", list(backend.AMOUNT_UNITS), key=f"{key}_unit", persist_state="session"
     )
     if unit == "mg":
-        amount = c2.number_input(
+        amount = cols[1].number_input(
             f"{label} (mg)",
             min_value=0.5,
             max_value=backend.MAX_DOSE_MG,
@@ -276,7 +276,7 @@ def dose_inputs(
             persist_state="session",
         )
     else:
-        amount = c2.number_input(
+        amount = cols[1].number_input(
             f"{label} (mg/kg)",
             min_value=0.01,
             max_value=backend.MAX_DOSE_MG_PER_KG,
@@ -288,29 +288,30 @@ def dose_inputs(
         )
     start = 0.0
     duration = None
-    if show_start or r == "iv":
-        c4, c5 = st.columns(2)
-        if show_start:
-            start = c4.number_input(
-                f"{label}: time (min)",
-                min_value=0.0,
-                max_value=float(min(t_end_min, backend.MAX_TIME_MIN)),
-                value=float(min(start_min, t_end_min)),
-                step=5.0,
-                key=f"{key}_start",
-                persist_state="session",
-            )
-        if r == "iv" and model.routes[r].allows_duration:
-            d = c5.number_input(
-                "Infusion duration (min, 0 = bolus)",
-                min_value=0.0,
-                max_value=backend.MAX_TIME_MIN,
-                value=0.0,
-                step=5.0,
-                key=f"{key}_duration",
-                persist_state="session",
-            )
-            duration = float(d) if d > 0 else None
+    if show_start:
+        # Bounded by the week-long limit of the library, not by the horizon: a dose after the
+        # horizon is legal (it just does not show), and a horizon edit must not invalidate it.
+        start = cols[3].number_input(
+            "At (min)",
+            min_value=0.0,
+            max_value=backend.MAX_TIME_MIN,
+            value=float(start_min),
+            step=5.0,
+            key=f"{key}_start",
+            persist_state="session",
+            help=f"{label} time, minutes after the session clock starts.",
+        )
+    if r == "iv" and model.routes[r].allows_duration:
+        d = st.number_input(
+            "Infusion duration (min, 0 = bolus)",
+            min_value=0.0,
+            max_value=backend.MAX_TIME_MIN,
+            value=0.0,
+            step=5.0,
+            key=f"{key}_duration",
+            persist_state="session",
+        )
+        duration = float(d) if d > 0 else None
     return backend.Dose(
         route=r,
         amount=float(amount),
@@ -341,7 +342,6 @@ def person_inputs(
     booster_route: str = "sublingual",
     booster_mg: float = 50.0,
     booster_min: float = 45.0,
-    t_end_min: float = MAX_HORIZON_MIN,
 ) -> Person:
     """Weight, sex, age, first dose and optional booster of one partner."""
     c1, c2, c3 = st.columns(3)
@@ -373,9 +373,8 @@ def person_inputs(
         model,
         route=route,
         amount_mg=dose_mg,
-        show_start=False,
+        show_start=True,
         label="Dose",
-        t_end_min=t_end_min,
     )
     doses = [first]
     if st.checkbox("Booster dose", value=booster, key=f"{key}_boost", persist_state="session"):
@@ -387,7 +386,6 @@ def person_inputs(
                 amount_mg=booster_mg,
                 start_min=booster_min,
                 label="Booster",
-                t_end_min=t_end_min,
             )
         )
     return Person(float(w), s, float(age), tuple(doses))

@@ -49,15 +49,7 @@ def partner_column(key: str, s: widgets.Settings) -> widgets.Person:
             dose_mg=d["dose_mg"],
             booster_mg=d["booster_mg"],
             booster_min=d["booster_min"],
-            t_end_min=s.t_end_min,
         )
-
-
-def population_of(couple_res, pops, key):
-    """PopulationResult of partner ``key`` from the couple result, else from its own run."""
-    if couple_res is not None:
-        return getattr(couple_res, key, None)
-    return pops.get(key)
 
 
 def both_in_window_frame(couple_res, time_min) -> pd.DataFrame | None:
@@ -141,7 +133,7 @@ def partner_metrics(title: str, typical: dict, pop_summary: dict | None) -> None
             "standard error).",
         )
         c[1].metric(
-            "P(window, whole block)",
+            "P(whole block)",
             fmt.percent(pop_summary.get("p_window_block")),
             delta=fmt.se(pop_summary.get("p_window_block_se")),
             delta_color="off",
@@ -209,10 +201,10 @@ def main() -> None:
         st.stop()
 
     f_pop, f_couple = cache.feature("population"), cache.feature("couple")
-    couple_res, pops = None, {}
+    together, pops = None, {}  # cache.Summarised results
     try:
         if f_pop.available and f_couple.available:
-            couple_res = cache.couple(
+            together = cache.couple(
                 cache.specs(a.doses),
                 cache.specs(b.doses),
                 (a.weight_kg, a.sex),
@@ -241,13 +233,23 @@ def main() -> None:
                 )
     except backend.PksimError as exc:
         st.error(f"Population simulation refused the inputs: {exc}")
-    pop = {k: population_of(couple_res, pops, k) for k in people}
-    pop_summary = {k: (v.summary() if v is not None else None) for k, v in pop.items()}
+    except Exception as exc:  # noqa: BLE001 - optional module: degrade to typical curves
+        st.error(
+            f"The population simulation failed ({type(exc).__name__}: {exc}); the typical "
+            "curves below do not depend on it."
+        )
+    couple_res = together.result if together is not None else None
+    if together is not None:
+        pop = {k: getattr(couple_res, k) for k in people}
+        pop_summary = {k: together.summary[f"partner_{k}"] for k in people}
+    else:
+        pop = {k: (pops[k].result if pops.get(k) is not None else None) for k in people}
+        pop_summary = {k: (pops[k].summary if pops.get(k) is not None else None) for k in people}
 
     # ------------------------------------------------------------------ the couple together
     st.header("Together")
-    if couple_res is not None:
-        cs = couple_res.summary()
+    if together is not None:
+        cs = together.summary
         c = st.columns(4)
         c[0].metric(
             "Both in window during the block",
@@ -345,14 +347,19 @@ def main() -> None:
                     log_y=s.log_y,
                     ribbons=rib,
                     palette=PALETTE,
-                    title=f"{title}: effect site (solid), plasma (dashed)"
-                    + (
-                        f"; {frames.SITES[site].lower()} 5–95th / 25–75th pct"
-                        if rib is not None
-                        else ""
-                    ),
+                    title=f"{title}: concentrations",
                 ),
                 height=360,
+            )
+            st.caption(
+                "Solid: typical effect site; dashed: typical plasma"
+                + (
+                    f"; shaded: the population's {frames.SITES[site].lower()} 25–75th (dark) "
+                    "and 5–95th (light) percentiles"
+                    if rib is not None
+                    else ""
+                )
+                + "."
             )
     if pop["a"] is None and not f_pop.available:
         widgets.unavailable(f_pop, "Population bands, P(window) and P(dissociation)")
@@ -382,8 +389,6 @@ def main() -> None:
         seed=s.seed if pop["a"] is not None else None,
         version=backend.pksim_version(),
     )
-    summary = summary_frame(typical, pop_summary, cs)
-    curves_frame = curves_table(curves, pop)
 
     def timeline_png() -> bytes:
         fig = charts.concentration_figure(
@@ -403,19 +408,19 @@ def main() -> None:
             "Curves (CSV)",
             "pksim_couple_curves.csv",
             "text/csv",
-            lambda: export.csv_bytes(curves_frame, prov),
+            lambda: export.csv_bytes(curves_table(curves, pop), prov),
         ),
         Download(
             "Summary (CSV)",
             "pksim_couple_summary.csv",
             "text/csv",
-            lambda: export.csv_bytes(summary, prov),
+            lambda: export.csv_bytes(summary_frame(typical, pop_summary, cs), prov),
         ),
         Download(
             "Summary (Parquet)",
             "pksim_couple_summary.parquet",
             "application/octet-stream",
-            lambda: export.parquet_bytes(summary, prov),
+            lambda: export.parquet_bytes(summary_frame(typical, pop_summary, cs), prov),
         ),
         Download("Timeline (PNG)", "pksim_couple_timeline.png", "image/png", timeline_png),
     ]

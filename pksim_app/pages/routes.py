@@ -219,7 +219,6 @@ def tab_lag(s, bands, weight_kg, sex) -> None:
         route="intranasal",
         amount_mg=50.0,
         show_start=False,
-        t_end_min=s.t_end_min,
     )
     c = curve(s, [dose.spec()], weight_kg, sex)
     summ = backend.curve_summary(c, s.overrides)
@@ -298,7 +297,6 @@ def tab_booster(s, bands, weight_kg, sex) -> None:
         route="sublingual",
         amount_mg=100.0,
         show_start=False,
-        t_end_min=s.t_end_min,
         label="First dose",
     )
     boost = widgets.dose_inputs(
@@ -307,7 +305,6 @@ def tab_booster(s, bands, weight_kg, sex) -> None:
         route="intranasal",
         amount_mg=50.0,
         start_min=40.0,
-        t_end_min=s.t_end_min,
         label="Booster",
     )
     base = curve(s, [first.spec()], weight_kg, sex)
@@ -386,7 +383,6 @@ def tab_weight(s, bands) -> None:
         route="sublingual",
         amount_mg=100.0,
         show_start=False,
-        t_end_min=s.t_end_min,
     )
     c1, c2, c3 = st.columns(3)
     w1 = c1.number_input(
@@ -449,7 +445,6 @@ def tab_models(s, bands, weight_kg, sex) -> None:
         route="sublingual",
         amount_mg=100.0,
         show_start=False,
-        t_end_min=s.t_end_min,
     )
     rows, parts, skipped = [], [], []
     for mid in cache.model_ids():

@@ -34,6 +34,13 @@ def axis_values(lo: float, hi: float, step: float) -> np.ndarray:
     return np.round(vals, 6)
 
 
+def is_metric(key: str) -> bool:
+    """Population summary keys that are results (not echoed settings such as ``n`` or ``seed``)."""
+    return key.startswith("p_") or any(
+        part in key for part in ("_median", "_mean", "_p5", "_p95")
+    )
+
+
 def sweep_form(s) -> None:
     f_pop = cache.feature("population")
     with st.form("sweep_form"):
@@ -188,8 +195,8 @@ def sweep_form(s) -> None:
                 row.update(
                     {
                         k: v
-                        for k, v in res.summary().items()
-                        if isinstance(v, (int, float, np.floating, np.integer))
+                        for k, v in res.summary.items()
+                        if is_metric(k) and isinstance(v, (int, float, np.floating, np.integer))
                     }
                 )
             else:

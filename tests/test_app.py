@@ -1,0 +1,505 @@
+"""The Streamlit app, page by page (``streamlit.testing.v1.AppTest``): widgets changed, numbers on
+the page compared with the library's for the same inputs; bad input gives messages, not
+tracebacks; chart specs validate against Altair's Vega-Lite schema; downloads carry provenance.
+
+Populations are small here (200 subjects): the tests check that the page shows the library's
+numbers, not that the numbers are precise.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "app.py"
+if str(ROOT) not in sys.path:  # pksim_app lives beside app.py, like `streamlit run` sees it
+    sys.path.insert(0, str(ROOT))
+
+pytest.importorskip("streamlit.testing.v1")
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from pksim.analysis import curve_summary  # noqa: E402
+from pksim.model import load_model  # noqa: E402
+from pksim.simulate import simulate  # noqa: E402
+from pksim_app import NOTICE, charts, export, fmt, frames  # noqa: E402
+from pksim_app import backend as be  # noqa: E402
+from pksim_app.widgets import DEFAULT_SEED  # noqa: E402
+
+N = 200
+PAGES = ("couple", "routes", "sweep", "models")
+COUPLE = {"a": (82.0, "male", ["sublingual:100mg"]), "b": (64.0, "female", ["sublingual:75mg"])}
+
+
+def new_app() -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.session_state["pop_n"] = N
+    return at
+
+
+def assert_ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(NOTICE in i.value for i in at.info), "the not-dosing-advice notice is missing"
+
+
+def page(at: AppTest, name: str) -> AppTest:
+    at.switch_page(f"pksim_app/pages/{name}.py").run()
+    assert_ok(at)
+    return at
+
+
+def metrics(at: AppTest) -> list[tuple[str, str, str | None]]:
+    return [(m.label, m.value, m.delta or None) for m in at.metric]
+
+
+def chart_specs(at: AppTest) -> list[dict]:
+    return [json.loads(e.proto.spec) for e in at.get("vega_lite_chart")]
+
+
+@pytest.fixture(scope="module")
+def ketamine():
+    return load_model("ketamine")
+
+
+@pytest.fixture(scope="module")
+def couple_app():
+    """The couple planner on its defaults, run once for the tests that only read it."""
+    at = new_app().run()
+    assert_ok(at)
+    return at
+
+
+def library_couple(a_doses, b_doses, *, thresholds=None, block=(45.0, 90.0)):
+    from pksim.couple import simulate_couple
+    from pksim.sampling import Covariates
+
+    (wa, sa, _), (wb, sb, _) = COUPLE["a"], COUPLE["b"]
+    return simulate_couple(a_doses, b_doses, a=Covariates(weight_kg=wa, sex=sa),
+                           b=Covariates(weight_kg=wb, sex=sb), n=N, seed=DEFAULT_SEED,
+                           model=load_model("ketamine"), block_min=block, t_end_min=240.0,
+                           thresholds=thresholds or {})
+
+
+# --------------------------------------------------------------------------- every page
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_renders_with_the_notice(name):
+    at = new_app().run()
+    page(at, name)
+    assert at.title, "each page has a title"
+
+
+def test_every_number_input_is_bounded():
+    at = new_app().run()
+    seen = 0
+    for name in PAGES:
+        page(at, name)
+        for w in at.number_input:
+            assert w.min is not None and w.max is not None, w.label
+            seen += 1
+            if w.label.endswith("(kg)") and "step" not in w.label:
+                assert (w.min, w.max) == be.WEIGHT_RANGE_KG, w.label
+    assert seen > 20
+
+
+# --------------------------------------------------------------------------- couple planner
+
+
+def test_couple_page_shows_the_library_numbers(couple_app, ketamine):
+    at = couple_app
+    if not be.feature("couple").available:
+        pytest.skip("pksim.couple not available")
+    res = library_couple(COUPLE["a"][2], COUPLE["b"][2])
+    cs = res.summary()
+    shown = {label: (value, delta) for label, value, delta in metrics(at)[:4]}
+    assert shown["Both in window during the block"] == (
+        fmt.percent(cs["p_both_in_window_block"]), fmt.se(cs["p_both_in_window_block_se"]))
+    assert shown["Minutes both in window (median)"][0] == fmt.minutes(
+        cs["minutes_both_in_window_median"])
+    assert shown["Entry gap (median)"][0] == fmt.minutes(cs["entry_gap_min_median"], 1)
+    assert shown["Either partner dissociates"][0] == fmt.percent(cs["p_either_dissociates"])
+    # each partner: P(window), P(whole block), P(dissociation), then the timing table
+    per_partner = metrics(at)[4:]
+    for k, offset in (("a", 0), ("b", 3)):
+        ps = getattr(res, k).summary()
+        got = per_partner[offset:offset + 3]
+        assert got[0] == ("P(window)", fmt.percent(ps["p_window"]), fmt.se(ps["p_window_se"]))
+        assert got[1][1] == fmt.percent(ps["p_window_block"])
+        assert got[2] == ("P(dissociation)", fmt.percent(ps["p_dissociation"]),
+                          fmt.se(ps["p_dissociation_se"]))
+    for table, k in zip(at.table, ("a", "b"), strict=True):
+        w, sex, doses = COUPLE[k]
+        typ = curve_summary(simulate(doses, weight_kg=w, sex=sex, model=ketamine))
+        t = table.value
+        assert t.loc["Onset: enters the window", "Typical person"] == fmt.minutes(
+            typ["window"]["onset_min"])
+        assert t.loc["Effect-site peak", "Typical person"] == fmt.conc(
+            typ["effect_site"]["cmax_ng_per_ml"])
+        assert t.loc["Time in the window", "Population median"] == fmt.minutes(
+            getattr(res, k).summary()["minutes_in_window_median"])
+    specs = chart_specs(at)
+    assert len(specs) == 4  # timeline, P(both) over time, one per partner
+    assert specs[0]["layer"][-1]["encoding"]["y"]["title"] == "Concentration (ng/mL)"
+
+
+def test_changing_partner_a_dose_changes_the_numbers_accordingly():
+    at = new_app().run()
+    assert_ok(at)
+    before = dict((lab, val) for lab, val, _ in metrics(at)[4:7])
+    at.number_input(key="a_d1_amount_mg").set_value(200.0).run()
+    assert_ok(at)
+    after = metrics(at)[4:7]
+    if be.feature("couple").available:
+        ps = library_couple(["sublingual:200mg"], COUPLE["b"][2]).a.summary()
+        assert after[2][1] == fmt.percent(ps["p_dissociation"])
+        assert float(after[2][1].split()[0]) > float(before["P(dissociation)"].split()[0])
+    typ = curve_summary(simulate(["sublingual:200mg"], weight_kg=82.0, sex="male",
+                                 model=load_model("ketamine")))
+    assert at.table[0].value.loc["Effect-site peak", "Typical person"] == fmt.conc(
+        typ["effect_site"]["cmax_ng_per_ml"])
+
+
+def test_booster_and_start_time_reach_the_library(ketamine):
+    at = new_app().run()
+    at.checkbox(key="b_boost").check().run()
+    at.number_input(key="b_d2_start").set_value(30.0)
+    at.selectbox(key="b_d2_route").set_value("intranasal")
+    at.number_input(key="b_d1_start").set_value(10.0).run()
+    assert_ok(at)
+    typ = curve_summary(simulate(["sublingual:75mg@10min", "intranasal:25mg@30min"],
+                                 weight_kg=64.0, sex="female", model=ketamine))
+    t = at.table[1].value
+    assert t.loc["Onset: enters the window", "Typical person"] == fmt.minutes(
+        typ["window"]["onset_min"])
+    assert t.loc["Effect-site peak", "Typical person"] == fmt.conc(
+        typ["effect_site"]["cmax_ng_per_ml"])
+
+
+def test_inputs_outside_the_validated_range_warn():
+    at = new_app().run()
+    at.number_input(key="a_weight").set_value(170.0)
+    at.number_input(key="b_age").set_value(80.0).run()
+    assert_ok(at)
+    texts = " ".join(w.value for w in at.warning)
+    assert "Partner A: weight 170 kg is outside" in texts
+    assert "Partner B: age 80 years is outside" in texts
+
+
+def test_a_shorter_horizon_does_not_break_persisted_inputs():
+    at = new_app().run()
+    at.slider(key="block_min").set_value((150, 200)).run()
+    at.number_input(key="t_end_min").set_value(60.0).run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+# --------------------------------------------------------------------------- route explorer
+
+
+def _rows(at: AppTest, i: int = 0) -> pd.DataFrame:
+    return at.dataframe[i].value.set_index("case")
+
+
+def test_routes_side_by_side_equal_the_library(ketamine):
+    at = page(new_app().run(), "routes")
+    at.number_input(key="rt_routes_amount").set_value(60.0).run()
+    rows = _rows(at)
+    for route, name in (("sublingual", "Sublingual"), ("intranasal", "Intranasal"),
+                        ("oral", "Oral")):
+        s = curve_summary(simulate([f"{route}:60mg"], weight_kg=70.0, sex="male", model=ketamine))
+        assert rows.loc[name, "effect_site_cmax_ng_per_ml"] == pytest.approx(
+            s["effect_site"]["cmax_ng_per_ml"])
+        assert rows.loc[name, "minutes_in_window"] == pytest.approx(
+            s["window"]["minutes_in_window"])
+    s = curve_summary(simulate(["iv:60mg@0min/40min"], weight_kg=70.0, sex="male", model=ketamine))
+    assert rows.loc["Intravenous over 40 min", "onset_min"] == pytest.approx(
+        s["window"]["onset_min"])
+
+
+def test_route_explorer_tabs_equal_the_library(ketamine):
+    at = page(new_app().run(), "routes")
+    at.session_state["rt_tab"] = "Body weight"
+    at.run()
+    assert_ok(at)
+    at.number_input(key="rt_w2").set_value(160.0).run()
+    rows = _rows(at)
+    for w in (50.0, 160.0):
+        s = curve_summary(simulate(["sublingual:100mg"], weight_kg=w, sex="male", model=ketamine))
+        assert rows.loc[f"{w:g} kg", "minutes_in_window"] == pytest.approx(
+            s["window"]["minutes_in_window"])
+        assert rows.loc[f"{w:g} kg", "effect_site_cmax_ng_per_ml"] == pytest.approx(
+            s["effect_site"]["cmax_ng_per_ml"])
+    assert any("160 kg is outside" in w.value for w in at.warning)
+
+    at.session_state["rt_tab"] = "Plasma vs effect site"
+    at.run()
+    assert_ok(at)
+    s = curve_summary(simulate(["intranasal:50mg"], weight_kg=70.0, sex="male", model=ketamine))
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Effect-site peak"] == fmt.minutes(s["effect_site"]["tmax_min"])
+    assert shown["Plasma peak"] == fmt.minutes(s["plasma"]["tmax_min"])
+    assert len(chart_specs(at)) == 2  # curves and the hysteresis loop
+
+    at.session_state["rt_tab"] = "Booster timing"
+    at.run()
+    assert_ok(at)
+    rows = _rows(at)
+    s = curve_summary(simulate(["sublingual:100mg", "intranasal:50mg@60min"], weight_kg=70.0,
+                               sex="male", model=ketamine))
+    assert rows.loc["booster at 60 min", "minutes_in_window"] == pytest.approx(
+        s["window"]["minutes_in_window"])
+
+    at.session_state["rt_tab"] = "Model dependence"
+    at.run()
+    assert_ok(at)
+    cases = list(_rows(at).index)
+    assert "ketamine · per_kg" in cases and "ketamine · allometric" in cases
+    s = curve_summary(simulate(["sublingual:100mg"], weight_kg=70.0, sex="male", model=ketamine,
+                               weight_scaling="allometric"))
+    assert _rows(at).loc["ketamine · allometric", "effect_site_cmax_ng_per_ml"] == pytest.approx(
+        s["effect_site"]["cmax_ng_per_ml"])
+
+
+# --------------------------------------------------------------------------- sweep explorer
+
+
+def test_in_app_sweep_equals_the_library(ketamine):
+    at = page(new_app().run(), "sweep")
+    at.selectbox(key="sw_route").set_value("sublingual")
+    at.number_input(key="sw_dstep").set_value(50.0)
+    at.number_input(key="sw_wstep").set_value(35.0)
+    at.button[0].click().run()
+    assert_ok(at)
+    table = at.dataframe[0].value
+    assert set(table["dose_mg"]) == {50.0, 100.0, 150.0}
+    assert set(table["weight_kg"]) == {50.0, 85.0, 120.0}
+    row = table[(table["dose_mg"] == 100.0) & (table["weight_kg"] == 85.0)].iloc[0]
+    s = curve_summary(simulate(["sublingual:100mg"], weight_kg=85.0, sex="male", model=ketamine))
+    assert row["minutes_in_window"] == pytest.approx(s["window"]["minutes_in_window"])
+    spec = chart_specs(at)[0]
+    assert spec["layer"][0]["encoding"]["x"]["title"] == "Dose (mg)"
+    assert spec["layer"][0]["encoding"]["y"]["title"] == "Weight (kg)"
+
+
+def test_sweep_refuses_too_large_a_grid():
+    at = page(new_app().run(), "sweep")
+    at.number_input(key="sw_dstep").set_value(1.0)
+    at.number_input(key="sw_wstep").set_value(1.0)
+    at.button[0].click().run()
+    assert_ok(at)
+    assert any("cells: at most" in e.value for e in at.error)
+
+
+@pytest.mark.parametrize("payload,message", [
+    (b"", "empty"),
+    (b"hello, world\n1,2\n", "not a Parquet file"),
+    (b"PAR1 truncated garbage", "cannot be read"),
+])
+def test_uploading_a_bad_file_gives_a_message(payload, message):
+    at = page(new_app().run(), "sweep")
+    at.segmented_control(key="sw_source").set_value("Open a results file").run()
+    at.file_uploader(key="sw_upload").set_value(("results.parquet", payload,
+                                                 "application/octet-stream")).run()
+    assert_ok(at)
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_uploading_a_results_file_shows_heatmap_and_provenance(ketamine):
+    frame = pd.DataFrame({"dose_mg": np.repeat([50.0, 100.0], 3),
+                          "weight_kg": np.tile([60.0, 80.0, 100.0], 2),
+                          "route": "sublingual", "p_window": np.linspace(0.1, 0.9, 6)})
+    prov = export.provenance(model=ketamine, edges=be.band_thresholds(ketamine), seed=7,
+                             inputs={"test": True}, page="test", version=be.pksim_version())
+    at = page(new_app().run(), "sweep")
+    at.segmented_control(key="sw_source").set_value("Open a results file").run()
+    at.file_uploader(key="sw_upload").set_value(("r.parquet", export.parquet_bytes(frame, prov),
+                                                 "application/octet-stream")).run()
+    assert_ok(at)
+    assert not at.error
+    shown = at.dataframe[0].value
+    assert list(shown["p_window"]) == pytest.approx(list(frame["p_window"]))
+    assert at.json and json.loads(at.json[0].value)["seed"] == 7
+    spec = chart_specs(at)[0]
+    assert spec["layer"][0]["encoding"]["color"]["title"] == "P(window)"
+
+
+# --------------------------------------------------------------------------- models & evidence
+
+
+def test_models_page_lists_every_parameter_with_unit_tag_source(ketamine):
+    at = page(new_app().run(), "models")
+    params = next(d.value for d in at.dataframe if "parameter" in d.value.columns)
+    assert set(params["parameter"]) == set(ketamine.parameters)
+    row = params.set_index("parameter").loc["CL"]
+    p = ketamine.parameters["CL"]
+    assert (row["value"], row["unit"], row["tag"], row["source"]) == (
+        p.published_value, p.published_unit, p.tag, p.source)
+
+
+def test_threshold_edits_apply_to_every_page_for_this_session(ketamine):
+    at = page(new_app().run(), "models")
+    at.number_input(key="thr_ketamine_window").set_value(60.0).run()
+    assert_ok(at)
+    assert any("60–150 ng/mL" in m.value and "edited" in m.value for m in at.sidebar.markdown)
+    page(at, "couple")
+    typ = curve_summary(simulate(["sublingual:100mg"], weight_kg=82.0, sex="male",
+                                 model=ketamine), {"window": 60.0})
+    assert at.table[0].value.loc["Onset: enters the window", "Typical person"] == fmt.minutes(
+        typ["window"]["onset_min"])
+    if be.feature("couple").available:
+        ps = library_couple(COUPLE["a"][2], COUPLE["b"][2], thresholds={"window": 60.0}).a.summary()
+        assert metrics(at)[4][1] == fmt.percent(ps["p_window"])
+    # edges that do not increase are refused with the library's message
+    page(at, "models")
+    at.number_input(key="thr_ketamine_window").set_value(400.0).run()
+    assert_ok(at)
+    assert any("edges must increase" in e.value for e in at.error)
+    assert at.number_input(key="thr_ketamine_window").value == 60.0
+    at.button(key="thr_reset_ketamine").click().run()
+    assert at.number_input(key="thr_ketamine_window").value == 50.0
+    assert any("literature values" in m.value for m in at.sidebar.markdown)
+
+
+def test_models_page_shows_evidence_when_validation_exists():
+    at = page(new_app().run(), "models")
+    if be.feature("validation").available:
+        assert any(m.label == "Cmax within 2-fold" for m in at.metric)
+        assert chart_specs(at), "predicted-vs-observed plots"
+    else:
+        assert any("validation" in i.value for i in at.info)
+
+
+# --------------------------------------------------------------------------- pure pieces
+
+
+def _bands(model):
+    return frames.band_table(model, be.band_thresholds(model))
+
+
+def test_chart_specs_validate_and_carry_units(ketamine):
+    c = simulate(["sublingual:100mg"], weight_kg=70, model=ketamine)
+    lines = frames.curve_lines(c, "A")
+    bands_df = pd.DataFrame({"time_min": c.time_min,
+                             **{f"effect_site_p{p}_ng_per_ml": c.effect_site_ng_per_ml * f
+                                for p, f in ((5, .5), (25, .8), (50, 1), (75, 1.2), (95, 1.6))}})
+    ribbons = frames.population_ribbons(bands_df, "A")
+    frame = c.to_frame()
+    grid = pd.DataFrame({"dose_mg": [50.0, 50.0, 100.0, 100.0], "weight_kg": [60.0, 90.0] * 2,
+                         "p_window": [0.2, 0.1, 0.9, 0.7]})
+    po = pd.DataFrame({"arm": ["x", "y"], "cmax_obs": [10.0, 100.0], "cmax_pred": [12.0, 70.0]})
+    for log_y in (False, True):
+        spec = charts.concentration_chart(lines, bands=_bands(ketamine), log_y=log_y,
+                                          ribbons=ribbons, block_min=(45, 90), title="t")
+        charts.validate_spec(spec)
+        y = spec["layer"][-1]["encoding"]["y"]
+        assert y["title"] == "Concentration (ng/mL)"
+        assert y["scale"]["type"] == ("log" if log_y else "linear")
+        assert spec["layer"][-1]["encoding"]["x"]["title"] == "Time (min)"
+        assert set(spec["datasets"]) == {"ribbons", "lines"}
+        shaded = [v["role"] for v in spec["layer"][0]["data"]["values"]]
+        assert shaded[:2] == ["window", "dissociation"]
+        h = charts.hysteresis_chart(frame, bands=_bands(ketamine), log_y=log_y)
+        charts.validate_spec(h)
+    for spec in (charts.probability_chart(pd.DataFrame({"time_min": [0, 1], "p": [0, .5]}), y="p",
+                                          block_min=(0, 1)),
+                 charts.metric_lines_chart(grid, x="dose_mg", x_title="Dose (mg)", y="p_window",
+                                           y_title="P (–)", marker_x=50.0),
+                 charts.heatmap_chart(grid, x="dose_mg", y="weight_kg", colour="p_window",
+                                      x_title="Dose (mg)", y_title="Weight (kg)",
+                                      colour_title="P(window)"),
+                 charts.pred_obs_chart(po, predicted="cmax_pred", observed="cmax_obs",
+                                       label="arm", title_quantity="Cmax", unit="ng/mL")):
+        charts.validate_spec(spec)
+    assert charts.to_altair(charts.probability_chart(
+        pd.DataFrame({"time_min": [0, 1], "p": [0, .5]}), y="p")).to_dict()
+
+
+def test_bands_are_shaded_where_the_model_puts_them(ketamine):
+    vis = charts.visible_bands(_bands(ketamine), (0.0, 200.0))
+    assert list(vis["role"]) == ["window", "dissociation"]
+    assert list(vis["lower_ng_per_ml"]) == [50.0, 150.0]
+    assert list(vis["upper_ng_per_ml"]) == [150.0, 200.0]
+    assert "50–150 ng/mL" in vis["legend"].iloc[0]
+
+
+def test_figures_match_the_charts(ketamine):
+    c = simulate(["sublingual:100mg"], weight_kg=70, model=ketamine)
+    lines = frames.curve_lines(c, "A")
+    fig = charts.concentration_figure(lines, bands=_bands(ketamine), log_y=True, footer="f")
+    ax = fig.axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_yscale()) == (
+        "Time (min)", "Concentration (ng/mL)", "log")
+    assert len(ax.lines) == 2  # effect site and plasma, from the same frame as the chart
+
+
+def test_downloads_carry_model_thresholds_and_seed(ketamine):
+    edges = be.band_thresholds(ketamine, {"window": 60.0})
+    prov = export.provenance(model=ketamine, edges=edges, seed=11, inputs={"dose": "x"},
+                             page="p", version=be.pksim_version())
+    frame = pd.DataFrame({"time_min": [0.0, 1.0], "effect_site_ng_per_ml": [0.0, math.pi]})
+    text = export.csv_bytes(frame, prov).decode()
+    assert f"# model_sha256: {ketamine.sha256}" in text
+    assert '"window": [60.0, 150.0]' in text and "# seed: 11" in text
+    assert pd.read_csv(io.StringIO(text), comment="#").equals(frame)
+    import pyarrow.parquet as pq
+
+    meta = pq.read_table(io.BytesIO(export.parquet_bytes(frame, prov))).schema.metadata
+    got = json.loads(meta[b"pksim"])
+    assert (got["model_id"], got["seed"], got["thresholds_ng_per_ml"]["window"]) == (
+        "ketamine", 11, [60.0, 150.0])
+    from PIL import Image
+
+    fig = charts.concentration_figure(frames.curve_lines(simulate(
+        ["sublingual:100mg"], weight_kg=70, model=ketamine), "A"),
+        bands=frames.band_table(ketamine, edges), footer=export.footer_text(prov))
+    png = Image.open(io.BytesIO(export.png_bytes(fig, prov)))
+    assert json.loads(png.text["Description"])["model_sha256"] == ketamine.sha256
+    assert "window 60–150 ng/mL" in export.footer_text(prov)
+
+
+def test_unit_labels():
+    assert frames.unit_label("onset_min_median") == "Onset, median (min)"
+    assert frames.unit_label("p_window_se") == "P(window), MC s.e."
+    assert frames.unit_label("effect_site_cmax_ng_per_ml") == "Effect site Cmax (ng/mL)"
+
+
+def test_feature_detection_degrades_with_a_reason(monkeypatch):
+    monkeypatch.setitem(be._FEATURES, "nothing", ("pksim.not_a_module", ()))
+    f = be.feature("nothing")
+    assert not f.available and "not part of this pksim build" in f.reason
+
+
+def test_concurrent_population_calls_do_not_crash(ketamine):
+    """Streamlit serves each session from its own thread: eight at once must be safe."""
+    if not be.feature("population").available:
+        pytest.skip("pksim.population not available")
+    results, errors = [None] * 8, []
+
+    def run(i):
+        try:
+            r = be.run_population(["sublingual:100mg"], weight_kg=60.0 + i, sex="female",
+                                  model=ketamine, scaling=None, n=N, seed=i, t_end_min=240.0,
+                                  thresholds={}, block_min=(45.0, 90.0))
+            results[i] = r.summary()["p_window"]
+        except Exception as exc:  # noqa: BLE001 - collected and reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and all(r is not None for r in results)
+    again = be.run_population(["sublingual:100mg"], weight_kg=63.0, sex="female", model=ketamine,
+                              scaling=None, n=N, seed=3, t_end_min=240.0, thresholds={},
+                              block_min=(45.0, 90.0)).summary()["p_window"]
+    assert again == results[3]

@@ -1,0 +1,260 @@
+"""End to end: ``streamlit run app.py`` on 127.0.0.1, driven by Debian's Chromium through
+Playwright. Opens every page (screenshot of each in ``screenshots/``), changes partner A's dose on
+the couple planner and checks the page shows the library's new numbers, then runs eight sessions
+at once against the same server.
+
+Skipped only when Chromium is missing (``PKSIM_CHROMIUM`` overrides ``/usr/bin/chromium``); CI
+installs it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("PKSIM_CHROMIUM", "/usr/bin/chromium")
+SHOTS = ROOT / "screenshots"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+# page name -> (URL path, an element that shows the page has rendered its content)
+PAGES = {
+    "couple": ("", "[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg"),
+    "plan": ("plan", "h1"),
+    "routes": ("routes", "[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg"),
+    "sweep": ("sweep", "[data-testid=stForm]"),
+    "models": ("models", "[data-testid=stDataFrame]"),
+}
+START_TIMEOUT_S = 180  # a cold Numba cache compiles the kernels in the server first
+RUN_TIMEOUT_MS = 120_000
+RESULTS_A = ".st-key-results_a [data-testid=stTable] tbody tr"
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not Path(CHROMIUM).is_file(),
+                       reason=f"no Chromium at {CHROMIUM} (apt-get install chromium; CI does)"),
+]
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _warm_kernels() -> None:
+    """Compile (or load) every kernel the app uses into Numba's on-disk cache, here, so that the
+    server process loads them instead of compiling while the browser waits."""
+    from pksim.warm import warm_all
+    from pksim_app import backend
+
+    warm_all()
+    for name in ("population", "couple"):
+        f = backend.feature(name)
+        if f.available and callable(getattr(f.module, "warmup", None)):
+            f.module.warmup()
+    if backend.feature("couple").available:
+        from pksim.sampling import Covariates
+
+        backend.feature("couple").module.simulate_couple(
+            ["sublingual:10mg"], ["sublingual:10mg"], a=Covariates(weight_kg=70.0),
+            b=Covariates(weight_kg=70.0), n=3, seed=0, t_end_min=4.0, block_min=(1.0, 2.0))
+
+
+@pytest.fixture(scope="module")
+def server():
+    _warm_kernels()
+    port = _free_port()
+    SHOTS.mkdir(exist_ok=True)
+    log = open(SHOTS / "streamlit.log", "w")  # noqa: SIM115 - closed after the server stops
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"streamlit did not start (see {SHOTS / 'streamlit.log'})")
+        time.sleep(0.3)
+    yield url, proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def wait_idle(page, timeout_ms: int = RUN_TIMEOUT_MS) -> None:
+    """Wait until the script run of this session has finished."""
+    page.wait_for_function(
+        "() => { const a = document.querySelector('[data-testid=stApp]');"
+        " return a && a.getAttribute('data-test-script-state') === 'notRunning'"
+        " && a.getAttribute('data-test-connection-state') === 'CONNECTED'; }",
+        timeout=timeout_ms)
+
+
+def open_page(page, url: str, path: str, content: str = "h1") -> None:
+    """Open a page and wait for its run to end and ``content`` (a selector) to be rendered:
+    tables and charts are loaded lazily after the run."""
+    page.goto(f"{url}/{path}")
+    page.wait_for_selector("h1", timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    page.wait_for_selector(content, timeout=RUN_TIMEOUT_MS)
+
+
+def no_exception(page) -> None:
+    errors = page.locator("[data-testid=stException]")
+    assert errors.count() == 0, errors.first.inner_text()
+    assert "not dosing advice" in page.locator("[data-testid=stAlert]").first.inner_text()
+
+
+def screenshot(page, name: str) -> Path:
+    """The whole page (Streamlit scrolls inside its main block, so grow the viewport)."""
+    height = page.evaluate("() => { const m = document.querySelector('[data-testid=stMain]');"
+                           " return m ? m.scrollHeight : 1200; }")
+    page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 12000)})
+    page.wait_for_timeout(800)  # charts re-layout to the new size
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    return path
+
+
+def partner_numbers(page, key: str) -> dict[str, str]:
+    """Partner ``key``'s metrics (label -> value) and timing table (row -> typical person)."""
+    return page.evaluate(
+        """(key) => {
+            const root = document.querySelector('.st-key-results_' + key);
+            const out = {};
+            for (const m of root.querySelectorAll('[data-testid=stMetric]')) {
+                const label = m.querySelector('[data-testid=stMetricLabel]').innerText.trim();
+                out[label] = m.querySelector('[data-testid=stMetricValue]').innerText.trim();
+            }
+            for (const tr of root.querySelectorAll('[data-testid=stTable] tbody tr')) {
+                const cells = [...tr.querySelectorAll('th, td')].map(c => c.innerText.trim());
+                out['typical: ' + cells[0]] = cells[1];
+            }
+            return out;
+        }""", key)
+
+
+def test_every_page_opens_and_is_screenshotted(server, browser):
+    url, proc = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    for name, (path, content) in PAGES.items():
+        if name == "plan" and not (ROOT / "pksim_app" / "pages" / "plan.py").is_file():
+            continue
+        open_page(page, url, path, content)
+        no_exception(page)
+        assert screenshot(page, name).stat().st_size > 10_000
+    assert proc.poll() is None
+    page.close()
+
+
+def test_changing_partner_a_dose_changes_the_numbers(server, browser):
+    from pksim.analysis import curve_summary
+    from pksim.model import load_model
+    from pksim.simulate import simulate
+    from pksim_app import backend, fmt
+    from pksim_app.widgets import DEFAULT_N, DEFAULT_SEED
+
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    open_page(page, url, "", RESULTS_A)
+    before = partner_numbers(page, "a")
+    dose = page.locator(".st-key-a_d1_amount_mg input")
+    assert dose.input_value() == "100.00"
+    dose.fill("180")
+    dose.press("Enter")
+    page.wait_for_function(
+        """(old) => { const m = document.querySelector('.st-key-results_a [data-testid=stTable]');
+                      return m && !m.innerText.includes(old); }""",
+        arg=before["typical: Effect-site peak"], timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    no_exception(page)
+    after = partner_numbers(page, "a")
+    model = load_model("ketamine")
+    typical = curve_summary(simulate(["sublingual:180mg"], weight_kg=82.0, sex="male",
+                                     model=model))
+    assert after["typical: Effect-site peak"] == fmt.conc(typical["effect_site"]["cmax_ng_per_ml"])
+    assert after["typical: Onset: enters the window"] == fmt.minutes(typical["window"]["onset_min"])
+    if backend.feature("couple").available:
+        from pksim.couple import simulate_couple
+        from pksim.sampling import Covariates
+
+        res = simulate_couple(["sublingual:180mg"], ["sublingual:75mg"],
+                              a=Covariates(weight_kg=82.0, sex="male"),
+                              b=Covariates(weight_kg=64.0, sex="female"), n=DEFAULT_N,
+                              seed=DEFAULT_SEED, model=model, block_min=(45.0, 90.0))
+        expected = res.a.summary()["p_dissociation"]
+        assert after["P(dissociation)"] == fmt.percent(expected)
+        assert float(after["P(dissociation)"].split()[0]) > float(
+            before["P(dissociation)"].split()[0])
+        # partner B's inputs did not change, nor did B's numbers
+        assert partner_numbers(page, "b")["P(window)"] == fmt.percent(res.b.summary()["p_window"])
+    screenshot(page, "couple_after_dose_change")
+    page.close()
+
+
+def test_eight_sessions_at_once(server, browser):
+    url, proc = server
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    pages = [context.new_page() for _ in range(8)]
+    for p in pages:
+        p.goto(url, wait_until="commit")
+    for p in pages:
+        p.wait_for_selector("h1", timeout=RUN_TIMEOUT_MS)
+        wait_idle(p)
+        p.wait_for_selector(RESULTS_A, timeout=RUN_TIMEOUT_MS)
+    default_peak = partner_numbers(pages[0], "a")["typical: Effect-site peak"]
+    # distinct doses, so that eight different populations are simulated at the same time
+    for i, p in enumerate(pages):
+        box = p.locator(".st-key-a_d1_amount_mg input")
+        box.fill(str(105 + 5 * i))
+    t0 = time.monotonic()
+    for p in pages:
+        p.locator(".st-key-a_d1_amount_mg input").press("Enter")
+    for p in pages:
+        p.wait_for_function(
+            """(old) => {
+                const t = document.querySelector('.st-key-results_a [data-testid=stTable]');
+                return t && !t.innerText.includes(old); }""",
+            arg=default_peak, timeout=RUN_TIMEOUT_MS)
+        wait_idle(p)
+        no_exception(p)
+        assert p.locator(".st-key-results_a [data-testid=stMetric]").count() >= 1
+    elapsed = time.monotonic() - t0
+    assert proc.poll() is None, "the server died under eight concurrent sessions"
+    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as r:
+        assert r.status == 200
+    print(f"eight concurrent reruns finished in {elapsed:.1f} s")
+    context.close()
