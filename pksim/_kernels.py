@@ -1017,9 +1017,11 @@ def reduce_chunk(s0, cp_bits, cp, ce_bits, ce, codes, hist_p, hist_e, vmin, vmax
     * ``hist_p``, ``hist_e``: :data:`HIST_BINS`-bin histograms of plasma / effect site;
     * ``vmin[c, j]``, ``vmax[c, j]`` (c = 0 plasma, 1 effect site): exact extremes;
     * ``lanes[c, j, s % 4]``: float64 sums in four lanes keyed by the *global* subject index,
-      so the sum of subject s always lands in the same lane and the lanes are added in a fixed
-      order at the end — identical for any chunk size and thread count;
-    * ``counts[j, k]``: subjects in effect-site band k (``codes``).
+      so the value of subject s always lands in the same lane, in subject order, and the lanes
+      are added in a fixed order at the end — identical for any chunk size and thread count
+      (four independent chains instead of one long one);
+    * ``counts[j, k]``: subjects in effect-site band k (``codes``), counted in four copies so
+      that consecutive subjects in the same band do not wait on one counter.
     """
     n_t, m = cp.shape
     lo = np.uint32(HIST_LO_BITS << HIST_SHIFT)
@@ -1032,25 +1034,34 @@ def reduce_chunk(s0, cp_bits, cp, ce_bits, ce, codes, hist_p, hist_e, vmin, vmax
         mx_p = vmax[0, j]
         mn_e = vmin[1, j]
         mx_e = vmax[1, j]
+        sp = np.zeros(4)
+        se = np.zeros(4)
+        for q in range(4):
+            sp[q] = lanes[0, j, q]
+            se[q] = lanes[1, j, q]
+        cnt = np.zeros((4, n_codes + 1), dtype=np.int64)
         for k in range(m):
             hist_p[j, _hist_index(cp_bits[j, k], lo, hi, sign, last)] += 1
             hist_e[j, _hist_index(ce_bits[j, k], lo, hi, sign, last)] += 1
-            vp = cp[j, k]
-            ve = ce[j, k]
-            mn_p = min(mn_p, vp)
-            mx_p = max(mx_p, vp)
-            mn_e = min(mn_e, ve)
-            mx_e = max(mx_e, ve)
+            vp = np.float64(cp[j, k])
+            ve = np.float64(ce[j, k])
+            mn_p = min(mn_p, cp[j, k])
+            mx_p = max(mx_p, cp[j, k])
+            mn_e = min(mn_e, ce[j, k])
+            mx_e = max(mx_e, ce[j, k])
             lane = (s0 + k) & 3
-            lanes[0, j, lane] += vp
-            lanes[1, j, lane] += ve
-            c = codes[j, k]
-            if c < n_codes:
-                counts[j, c] += 1
+            sp[lane] += vp
+            se[lane] += ve
+            cnt[k & 3, min(np.int64(codes[j, k]), n_codes)] += 1
         vmin[0, j] = mn_p
         vmax[0, j] = mx_p
         vmin[1, j] = mn_e
         vmax[1, j] = mx_e
+        for q in range(4):
+            lanes[0, j, q] = sp[q]
+            lanes[1, j, q] = se[q]
+        for c in range(n_codes):
+            counts[j, c] += cnt[0, c] + cnt[1, c] + cnt[2, c] + cnt[3, c]
 
 
 @njit(cache=True, parallel=True)

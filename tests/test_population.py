@@ -338,3 +338,20 @@ def test_pd_section_is_validated_and_assumed_values_are_tagged(model, tmp_path):
     with pytest.raises(InputError, match="pd_dissociation"):
         simulate_population(["oral:10mg"], covariates=Covariates(weight_kg=70), n=2, seed=0,
                             pd_dissociation={"ec50": 3})
+
+
+@pytest.mark.parametrize("doses", [
+    ["sublingual:100mg"],
+    ["iv:10mg@0min/7.5min", "iv:10mg@3.5min/7.5min"],  # overlapping inputs, one off the grid
+    ["iv:5mg@0.25min", "iv:5mg@0.75min", "oral:50mg@12.2min"],  # two events in one interval
+    ["intranasal:50mg@40min", "sublingual:50mg@39.9min"],
+])
+def test_regimens_match_simulate(doses):
+    cov = Covariates(weight_kg=70, sex="male")
+    r = simulate_population(doses, covariates=cov, n=2, seed=3, t_end_min=120,
+                            keep_curves=True, variability=False)
+    c = simulate(doses, weight_kg=70, sex="male", t_end_min=120)
+    np.testing.assert_allclose(r.effect_site_curves_ng_per_ml[0], c.effect_site_ng_per_ml,
+                               rtol=2e-7, atol=1e-9)
+    np.testing.assert_allclose(r.plasma_curves_ng_per_ml[1], c.plasma_ng_per_ml,
+                               rtol=2e-7, atol=1e-9)
