@@ -302,9 +302,11 @@ class _Arm:
         coef = np.ascontiguousarray(coef[:, s.structure.keep_terms])
         target = s.structure.state_map[ev.target]
         keep_ev = target >= 0
-        administered = sum(d.amount_mg(wt) for d in self.doses)
-        if scale is not None:
-            administered = sum(d.amount_mg(wt) * scale[:, i] for i, d in enumerate(self.doses))
+        # mg/kg doses resolved with each subject's sampled weight, times the delivered fraction
+        administered = sum(
+            d.amount_mg(wt) * (1.0 if scale is None else scale[:, i])
+            for i, d in enumerate(self.doses)
+        )
         return {
             "weight_kg": wt,
             "sex_code": sex,
@@ -366,9 +368,20 @@ class _Accumulator:
         self.bioavailable_mg[sl] = inp["bioavailable_mg"]
         self.pd_z[sl] = inp["pd_z"]
         cp, ce = buf["cp"], buf["ce"]
-        _kernels.reduce_chunk(start, cp.view(np.uint32), cp, ce.view(np.uint32), ce, buf["code"],
-                              self.hist["plasma"], self.hist["effect_site"], self.vmin,
-                              self.vmax, self.lanes, self.band_counts)
+        _kernels.reduce_chunk(
+            start,
+            cp.view(np.uint32),
+            cp,
+            ce.view(np.uint32),
+            ce,
+            buf["code"],
+            self.hist["plasma"],
+            self.hist["effect_site"],
+            self.vmin,
+            self.vmax,
+            self.lanes,
+            self.band_counts,
+        )
         if self.curves is not None:
             self.curves["plasma"][sl] = cp.T
             self.curves["effect_site"][sl] = ce.T
