@@ -396,5 +396,7 @@ def _verify(a_reg, b_reg, cov_a, cov_b, n, seed, m, block, t_end_min, dt_min, th
                      ("p_either_dissociates_pd", 1e-9)):
         if key in summary and key in chosen and abs(summary[key] - chosen[key]) > tol:
             raise RuntimeError(f"planner and couple simulation disagree on {key}: "
-                               f"{chosen[key]} vs {summary[key]} (n = {n})")
+                               f"{chosen[key]} vs {summary[key]} (n = {n}); the same people and "
+                               "doses must give the same result, so a kernel is wrong or Numba "
+                               "loaded a stale cache (clear NUMBA_CACHE_DIR / __pycache__)")
     return summary

@@ -393,4 +393,6 @@ def _check_agreement(chosen: dict, population: dict, n: int) -> None:
                      ("p_dissociation_pd", 1e-9)):
         if key in chosen and abs(chosen[key] - population[key]) > tol:
             raise RuntimeError(f"planner and population disagree on {key}: "
-                               f"{chosen[key]} vs {population[key]} (n = {n})")
+                               f"{chosen[key]} vs {population[key]} (n = {n}); the same people and "
+                               "doses must give the same result, so a kernel is wrong or Numba "
+                               "loaded a stale cache (clear NUMBA_CACHE_DIR / __pycache__)")
