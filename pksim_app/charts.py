@@ -197,7 +197,8 @@ def visible_bands(bands: pd.DataFrame, domain: tuple[float, float]) -> pd.DataFr
             rows.append(
                 {
                     "role": r.role,
-                    "legend": f"{r.label}: {edge} ng/mL",
+                    # the label without its parenthesis, so that it fits narrow charts
+                    "legend": f"{r.label.split(' (')[0]}: {edge} ng/mL",
                     "lower_ng_per_ml": clo,
                     "upper_ng_per_ml": chi,
                     "colour": BAND_COLOURS[r.role],
@@ -575,7 +576,12 @@ def probability_figure(
 
 
 def hysteresis_chart(
-    curve: pd.DataFrame, *, bands: pd.DataFrame, log_y: bool = False, label_every_min: float = 15.0
+    curve: pd.DataFrame,
+    *,
+    bands: pd.DataFrame,
+    log_y: bool = False,
+    label_every_min: float = 15.0,
+    label_until_min: float = 120.0,
 ) -> Spec:
     """Effect site against plasma concentration, walked in time order (the hysteresis loop).
 
@@ -591,7 +597,10 @@ def hysteresis_chart(
     )
     t = data["time_min"].to_numpy()
     datasets = {"curve": data}
-    marks = _inline(data[np.isclose(np.mod(t, label_every_min), 0) & (t > 0)])
+    # Time marks while the loop is open; later the points crowd at the origin.
+    marks = _inline(
+        data[np.isclose(np.mod(t, label_every_min), 0) & (t > 0) & (t <= label_until_min)]
+    )
     identity = _inline(
         pd.DataFrame({"plasma_ng_per_ml": list(domain), "effect_site_ng_per_ml": list(domain)})
     )
@@ -622,7 +631,7 @@ def hysteresis_chart(
                 "x": xch,
                 "y": ych,
                 "tooltip": tips,
-                "color": _q("time_min", title="Time (min)", scale={"scheme": "viridis"}),
+                "color": _q("time_min", scale={"scheme": "viridis"}, legend=None),
             },
         },
         {

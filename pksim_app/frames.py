@@ -134,6 +134,8 @@ def unit_label(column: str) -> str:
     'P(window), MC s.e.'
     >>> unit_label("cmax_ng_per_ml")
     'Cmax (ng/mL)'
+    >>> unit_label("minutes_in_window_median")
+    'Minutes in window, median (min)'
     """
     name = column
     stats = []
@@ -148,6 +150,8 @@ def unit_label(column: str) -> str:
         if name.endswith(suffix):
             unit, name = u, name[: -len(suffix)]
             break
+    if unit is None and name.startswith("minutes_"):  # minutes_in_window, minutes_dissociated
+        unit = "min"
     if name.startswith("p_"):
         text = f"P({name[2:].replace('_', ' ')})"
     else:

@@ -332,6 +332,45 @@ def test_uploading_a_results_file_shows_heatmap_and_provenance(ketamine):
     assert spec["layer"][0]["encoding"]["color"]["title"] == "P(window)"
 
 
+def test_a_pksim_sweep_cells_table_is_explored_by_its_axes():
+    """Like ``pksim sweep``'s cells.parquet: axes, derived labels, NaN for 'no booster'."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = []
+    for sl in (50.0, 100.0):
+        for w in (60.0, 90.0):
+            for b_mg, b_t in ((0.0, None), (40.0, 30.0), (40.0, 60.0)):
+                rows.append({"cell_index": len(rows), "cell_seed": 10**18 + len(rows),
+                             "model": "ketamine", "weight_kg": w, "sl_amount_mg": sl,
+                             "booster_amount_mg": b_mg, "booster_start_min": b_t,
+                             "regimen": f"sublingual:{sl:g}mg" + (f" + {b_mg:g}mg" if b_mg else ""),
+                             "n_subjects": 100, "p_window_block": (sl + w + b_mg) / 400,
+                             "p_window_block_se": 0.01, "window_lower_ng_per_ml": 50.0})
+    table = pa.Table.from_pandas(pd.DataFrame(rows), preserve_index=False)
+    table = table.replace_schema_metadata({**table.schema.metadata,
+                                           b"pksim.provenance": json.dumps({"seed": 5}).encode()})
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    at = page(new_app().run(), "sweep")
+    at.segmented_control(key="sw_source").set_value("Open a results file").run()
+    at.file_uploader(key="sw_upload").set_value(("cells.parquet", buf.getvalue(),
+                                                 "application/octet-stream")).run()
+    assert_ok(at)
+    assert at.selectbox(key="sw_x").value == "sl_amount_mg"
+    assert at.selectbox(key="sw_y").value == "weight_kg"
+    assert at.selectbox(key="sw_metric").value == "p_window_block"
+    assert "window_lower_ng_per_ml" not in at.selectbox(key="sw_metric").options
+    with pytest.raises(KeyError):
+        at.selectbox(key="sw_filter_regimen")  # derived from the axes: not a filter
+    assert at.selectbox(key="sw_filter_booster_start_min").value == "(none)"
+    assert chart_specs(at)[0]["layer"][0]["encoding"]["x"]["title"] == "Sl amount (mg)"
+    assert json.loads(at.json[0].value)["seed"] == 5
+    at.selectbox(key="sw_filter_booster_amount_mg").set_value(40.0).run()
+    at.selectbox(key="sw_filter_booster_start_min").set_value(60.0).run()
+    assert_ok(at)
+
+
 # --------------------------------------------------------------------------- models & evidence
 
 

@@ -256,7 +256,9 @@ def tab_lag(s, bands, weight_kg, sex) -> None:
     widgets.chart(
         where=right, spec=charts.hysteresis_chart(frame, bands=bands, log_y=s.log_y), height=380
     )
-    right.caption("Dots mark every 15 min; the dotted diagonal is plasma = effect site.")
+    right.caption(
+        "Dots mark every 15 min up to 120 min; the dotted diagonal is plasma = effect site."
+    )
     prov = export.provenance(
         model=s.model,
         edges=s.edges,

@@ -34,20 +34,19 @@ def axis_values(lo: float, hi: float, step: float) -> np.ndarray:
     return np.round(vals, 6)
 
 
-def is_metric(key: str) -> bool:
-    """Population summary keys that are results (not echoed settings such as ``n`` or ``seed``)."""
-    return key.startswith("p_") or any(
-        part in key for part in ("_median", "_mean", "_p5", "_p95")
-    )
-
-
 def sweep_form(s) -> None:
     f_pop = cache.feature("population")
     with st.form("sweep_form"):
         st.markdown("**Grid**: dose × body weight for one route, optionally with a booster.")
         c = st.columns(4)
+        routes = list(s.model.routes)
         route = c[0].selectbox(
-            "Route", list(s.model.routes), format_func=widgets.route_label, key="sw_route", **P
+            "Route",
+            routes,
+            index=routes.index("sublingual") if "sublingual" in routes else 0,
+            format_func=widgets.route_label,
+            key="sw_route",
+            **P,
         )
         d_lo = c[1].number_input(
             "Dose from (mg)",
@@ -155,6 +154,8 @@ def sweep_form(s) -> None:
         return
     doses = axis_values(d_lo, d_hi, d_step)
     weights = axis_values(w_lo, w_hi, w_step)
+    for w in {float(weights.min()), float(weights.max())}:
+        widgets.validity(s.model, weight_kg=w)
     n_cells = len(doses) * len(weights)
     population = kind == "Population"
     if not population and n_cells > MAX_CELLS_TYPICAL:
@@ -244,6 +245,7 @@ def sweep_form(s) -> None:
     )
     st.session_state[RESULT_KEY] = {
         "frame": frame,
+        "axes": ["dose_mg", "weight_kg"],
         "provenance": prov,
         "source": f"in-app sweep ({n_cells} cells, {kind.lower()})",
     }
@@ -262,7 +264,7 @@ def open_file() -> None:
         st.session_state.pop(RESULT_KEY, None)
         return
     prov = {}
-    for key in ("pksim", "provenance"):
+    for key in ("pksim.provenance", "pksim", "provenance"):
         if key in meta:
             try:
                 prov = json.loads(meta[key])
@@ -278,18 +280,50 @@ def open_file() -> None:
     }
 
 
+ID_COLUMNS = ("cell_index", "cell_seed", "n_subjects", "subject", "couple", "seed")
+# Labels that `pksim sweep` derives from the axes (filtering on them would fix the axes too).
+DERIVED_COLUMNS = ("regimen", "routes", "a_regimen", "b_regimen", "a_routes", "b_routes")
+NONE_LEVEL = "(none)"
+
+
+def is_metric(key: str) -> bool:
+    """Result columns (probabilities, medians, errors…), as opposed to grid axes or settings."""
+    return key.startswith(("p_", "fraction_", "window_")) or any(
+        part in key for part in ("_median", "_mean", "_se", "_p5", "_p95")
+    )
+
+
 def grid_columns(frame: pd.DataFrame) -> list[str]:
-    """Columns that look like sweep axes: few distinct values."""
+    """Columns that look like sweep axes: not a metric or an id, 2 to 60 distinct values."""
     out = []
     for c in frame.columns:
-        k = frame[c].nunique(dropna=True)
-        if 1 < k <= MAX_AXIS_LEVELS and (
-            pd.api.types.is_numeric_dtype(frame[c])
-            or pd.api.types.is_string_dtype(frame[c])
-            or pd.api.types.is_object_dtype(frame[c])
-        ):
+        if c in ID_COLUMNS or c in DERIVED_COLUMNS or is_metric(c):
+            continue
+        if 1 < frame[c].nunique(dropna=False) <= MAX_AXIS_LEVELS:
             out.append(c)
     return out
+
+
+def metric_columns(frame: pd.DataFrame, axes: list[str]) -> list[str]:
+    """Numeric columns that vary and are neither axes nor ids."""
+    return [
+        c
+        for c in frame.columns
+        if c not in axes
+        and c not in ID_COLUMNS
+        and pd.api.types.is_numeric_dtype(frame[c])
+        and frame[c].nunique(dropna=True) > 1
+    ]
+
+
+def _levels(series: pd.Series) -> list:
+    """Distinct values of an axis, missing ones shown as ``(none)`` (e.g. no booster)."""
+    values = sorted(series.dropna().unique().tolist(), key=lambda v: (str(type(v)), v))
+    return ([NONE_LEVEL] if series.isna().any() else []) + values
+
+
+def _select(frame: pd.DataFrame, column: str, level) -> pd.DataFrame:
+    return frame[frame[column].isna()] if level == NONE_LEVEL else frame[frame[column] == level]
 
 
 def explore(s) -> None:
@@ -303,17 +337,18 @@ def explore(s) -> None:
     if result.get("provenance"):
         with st.expander("Provenance"):
             st.json(result["provenance"])
-    axes = grid_columns(frame)
-    metrics = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+    axes = result.get("axes") or grid_columns(frame)
+    metrics = metric_columns(frame, axes)
+    cells = x = y = colour = None
     if len(axes) < 2 or not metrics:
         st.warning(
-            "This table has fewer than two grid-like columns (2 to "
-            f"{MAX_AXIS_LEVELS} distinct values), so no heatmap can be drawn; the table "
-            "is below."
+            "This table has fewer than two grid axes (columns with 2 to "
+            f"{MAX_AXIS_LEVELS} distinct values that are not results), so no heatmap can be "
+            "drawn; the table is below."
         )
     else:
         c = st.columns(3)
-        default_x = "dose_mg" if "dose_mg" in axes else axes[0]
+        default_x = next((a for a in axes if a.endswith("amount_mg") or a == "dose_mg"), axes[0])
         x = c[0].selectbox(
             "Heatmap x",
             axes,
@@ -330,28 +365,33 @@ def explore(s) -> None:
             key="sw_y",
             format_func=frames.unit_label,
         )
-        m_opts = [m for m in metrics if m not in (x, y)] or metrics
-        default_m = next((m for m in ("p_window", "minutes_in_window") if m in m_opts), m_opts[0])
+        default_m = next(
+            (m for m in ("p_window_block", "p_window", "minutes_in_window") if m in metrics),
+            metrics[0],
+        )
         colour = c[2].selectbox(
             "Colour",
-            m_opts,
-            index=m_opts.index(default_m),
+            metrics,
+            index=metrics.index(default_m),
             key="sw_metric",
             format_func=frames.unit_label,
         )
         view = frame
-        others = [a for a in axes if a not in (x, y) and a != colour]
+        others = [a for a in axes if a not in (x, y)]
         if others:
+            st.caption("The other grid axes, held at one value each:")
             fc = st.columns(min(4, len(others)))
             for i, a in enumerate(others):
-                levels = sorted(view[a].dropna().unique().tolist(), key=lambda v: (str(type(v)), v))
                 pick = fc[i % len(fc)].selectbox(
-                    f"{frames.unit_label(a)} =", levels, key=f"sw_filter_{a}"
+                    f"{frames.unit_label(a)} =", _levels(view[a]), key=f"sw_filter_{a}"
                 )
-                view = view[view[a] == pick]
-        if view.duplicated([x, y]).any():
+                view = _select(view, a, pick)
+        plot = view.assign(
+            **{a: view[a].fillna(NONE_LEVEL) for a in (x, y) if view[a].isna().any()}
+        )
+        if plot.duplicated([x, y]).any():
             st.caption("Several rows share a cell; the heatmap shows their mean.")
-        cells = view.groupby([x, y], as_index=False)[colour].mean()
+        cells = plot.groupby([x, y], as_index=False)[colour].mean()
         widgets.chart(
             charts.heatmap_chart(
                 cells,
@@ -386,7 +426,7 @@ def explore(s) -> None:
             lambda: export.parquet_bytes(frame, prov or {"source": result["source"]}),
         ),
     ]
-    if len(axes) >= 2 and metrics:
+    if cells is not None:
         dl.append(
             Download(
                 "Heatmap (PNG)",
