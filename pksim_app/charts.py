@@ -225,6 +225,11 @@ def series_colours(series: Sequence[str], palette: dict[str, str] | None = None)
     }
 
 
+def _distinct(column: pd.Series) -> list:
+    """Distinct values in order of appearance (vectorised: label columns can be long)."""
+    return list(pd.unique(column))
+
+
 def _mask_for_log(frame: pd.DataFrame, cols: Sequence[str], log_y: bool) -> pd.DataFrame:
     if not log_y:
         return frame
@@ -329,9 +334,9 @@ def concentration_chart(
     y = _conc_channel("conc_ng_per_ml", log_y, domain)
     x0, x1 = (0.0, float(lines["time_min"].max())) if x_domain is None else x_domain
     xscale = {"domain": [x0, x1], "nice": False}
-    all_series = list(dict.fromkeys(lines["series"]))
+    all_series = _distinct(lines["series"])
     if has_ribbons:
-        all_series += [s for s in dict.fromkeys(ribbons["series"]) if s not in all_series]
+        all_series += [s for s in _distinct(ribbons["series"]) if s not in all_series]
     colour = _series_colour(all_series, palette)
 
     datasets: dict[str, pd.DataFrame] = {}
@@ -363,7 +368,7 @@ def concentration_chart(
         if log_y:  # keep the lower edge on the axis so the ribbon is closed
             rib["lo_ng_per_ml"] = rib["lo_ng_per_ml"].fillna(LOG_FLOOR_NG_PER_ML)
         datasets["ribbons"] = rib
-        present = set(rib["level"])
+        present = set(_distinct(rib["level"]))
         for level, opacity in RIBBON_OPACITY.items():  # light outer band first
             if level not in present:
                 continue
@@ -390,7 +395,7 @@ def concentration_chart(
             )
     ln = _mask_for_log(lines, ["conc_ng_per_ml"], log_y)
     datasets["lines"] = ln
-    sites = [s for s in SITE_DASH if s in set(ln["site"])]
+    sites = [s for s in SITE_DASH if s in set(_distinct(ln["site"]))]
     layers.append(
         {
             "data": {"name": "lines"},
@@ -457,9 +462,9 @@ def concentration_figure(
             lw=0,
             label=f"Session block {block_min[0]:g}–{block_min[1]:g} min",
         )
-    all_series = list(dict.fromkeys(lines["series"]))
+    all_series = _distinct(lines["series"])
     if ribbons is not None and len(ribbons):
-        all_series += [s for s in dict.fromkeys(ribbons["series"]) if s not in all_series]
+        all_series += [s for s in _distinct(ribbons["series"]) if s not in all_series]
     colours = series_colours(all_series, palette)
     if ribbons is not None:
         for (series, level), g in ribbons.groupby(["series", "level"], sort=False):

@@ -17,6 +17,11 @@ SITES = {"effect_site": "Effect site", "plasma": "Plasma"}
 RIBBON_LEVELS = (("p5", "p95", "5–95th percentile"), ("p25", "p75", "25–75th percentile"))
 
 
+def _label(text: str, n: int) -> pd.Categorical:
+    """A constant label column; categorical, because building long string columns is slow."""
+    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [text])
+
+
 def curve_lines(
     curve, series: str, sites: tuple[str, ...] = ("effect_site", "plasma")
 ) -> pd.DataFrame:
@@ -28,8 +33,8 @@ def curve_lines(
                 {
                     "time_min": curve.time_min,
                     "conc_ng_per_ml": getattr(curve, f"{site}_ng_per_ml"),
-                    "series": series,
-                    "site": SITES[site],
+                    "series": _label(series, curve.time_min.size),
+                    "site": _label(SITES[site], curve.time_min.size),
                 }
             )
         )
@@ -47,9 +52,9 @@ def population_ribbons(bands: pd.DataFrame, series: str, site: str = "effect_sit
             pd.DataFrame(
                 {
                     "time_min": bands["time_min"].to_numpy(),
-                    "series": series,
-                    "site": SITES[site],
-                    "level": label,
+                    "series": _label(series, len(bands)),
+                    "site": _label(SITES[site], len(bands)),
+                    "level": _label(label, len(bands)),
                     "lo_ng_per_ml": bands[lo_col].to_numpy(),
                     "hi_ng_per_ml": bands[hi_col].to_numpy(),
                 }
@@ -73,8 +78,8 @@ def population_median(
         {
             "time_min": bands["time_min"].to_numpy(),
             "conc_ng_per_ml": bands[col].to_numpy(),
-            "series": series,
-            "site": SITES[site],
+            "series": _label(series, len(bands)),
+            "site": _label(SITES[site], len(bands)),
         }
     )
 
