@@ -4,9 +4,11 @@ from __future__ import annotations
 
 
 def warm_all() -> None:
-    from pksim.simulate import warmup
-
-    warmup()
+    """Every kernel a front end can reach: single curves, populations/couples, the planners."""
+    from pksim.planning import warmup as warm_planning
     from pksim.population import warmup as warm_population
+    from pksim.simulate import warmup as warm_simulate
 
+    warm_simulate()
     warm_population()
+    warm_planning()
