@@ -62,6 +62,12 @@ class Dose:
             return self.amount * wt
         return np.full(wt.shape, self.amount)
 
+    def amount_mg_one(self, weight_kg: float) -> float:
+        """Amount in mg for one person (a float: the same product as :meth:`amount_mg`)."""
+        if self.amount_unit == "mg/kg":
+            return self.amount * float(weight_kg)
+        return float(self.amount)
+
     def spec(self) -> str:
         """The canonical ``ROUTE:AMOUNT[@START][/DURATION]`` text of this dose."""
         text = f"{self.route}:{_fmt(self.amount)}{self.amount_unit}"
@@ -166,11 +172,14 @@ def input_events(model: Model, doses: Sequence[Dose], params: dict[str, np.ndarr
         if route is None:
             raise InputError("dose route", f"model {model.id!r} has no route {dose.route!r}",
                              ", ".join(model.routes))
-        mg = dose.amount_mg(wt)
-        if dose_scale is not None:
-            mg = mg * dose_scale[:, d_i]
         if one:
-            mg = mg.item()
+            mg = dose.amount_mg_one(wt[0])
+            if dose_scale is not None:
+                mg = mg * float(np.asarray(dose_scale)[0, d_i])
+        else:
+            mg = dose.amount_mg(wt)
+            if dose_scale is not None:
+                mg = mg * dose_scale[:, d_i]
         fixed = [value(p.fraction) for p in route.pathways if p.fraction is not None]
         rest = 1.0
         if fixed:
@@ -178,7 +187,7 @@ def input_events(model: Model, doses: Sequence[Dose], params: dict[str, np.ndarr
             for f in fixed[1:]:
                 total = total + f
             rest = 1.0 - total
-            if np.any(rest < -1e-12):
+            if (rest < -1e-12) if isinstance(rest, float) else np.any(rest < -1e-12):
                 raise InputError("model", f"route {dose.route!r} pathway fractions add up to "
                                  "more than 1")
         for p in route.pathways:

@@ -130,7 +130,7 @@ def simulate(doses: Sequence[Dose | str], *, weight_kg: float, model: Model | st
     ic, ie, isink = names.index(m.central), names.index("effect_site"), names.index(SINK)
     amounts = {c.name: states[:, i] for i, c in enumerate(m.compartments)}
     return Curve(model=m, weight_kg=wt, sex=sex, weight_scaling=weight_scaling or m.default_scaling,
-                 doses=dose_list, doses_mg=tuple(float(d.amount_mg(wt)) for d in dose_list),
+                 doses=dose_list, doses_mg=tuple(d.amount_mg_one(wt) for d in dose_list),
                  time_min=t, plasma_ng_per_ml=states[:, ic] / vc * MG_PER_L_TO_NG_PER_ML,
                  effect_site_ng_per_ml=states[:, ie] * MG_PER_L_TO_NG_PER_ML,
                  amounts_mg=amounts, eliminated_mg=states[:, isink],
@@ -142,11 +142,11 @@ def solve_states(model: Model, params: dict[str, np.ndarray], events: InputEvent
     """All states for every subject: ``(n_subjects, n_times, n_states)``."""
     rows, cols, coef = system_terms(model, params)
     n_states = len(model.state_names)
-    keep = np.arange(n_states, dtype=np.int64)
     if coef.shape[0] == 1:
         out = _kernels.solve(n_states, rows, cols, coef[0], events.target, events.start_min[0],
                              events.duration_min[0], events.amount_mg[0], time_min)
         return out[None]
+    keep = np.arange(n_states, dtype=np.int64)
     return _kernels.solve_many(n_states, rows, cols, coef, events.target, events.start_min,
                                events.duration_min, events.amount_mg, time_min, keep)
 
