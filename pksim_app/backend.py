@@ -131,10 +131,6 @@ def typical_curve(
     )
 
 
-def _covariates(pop_module, weight_kg: float, sex: str):
-    return pop_module.Covariates(weight_kg=weight_kg, sex=sex)
-
-
 def run_population(
     dose_specs: Sequence[str],
     *,
@@ -159,20 +155,17 @@ def run_population(
     f = feature("population")
     if not f.available:
         return None
-    kwargs = dict(
+    return f.module.simulate_population(
+        [parse_dose_spec(s) for s in dose_specs],
         model=model,
-        covariates=_covariates(f.module, weight_kg, sex),
+        covariates=f.module.Covariates(weight_kg=weight_kg, sex=sex),
         n=n,
         seed=seed,
         t_end_min=t_end_min,
         dt_min=dt_min,
         thresholds=dict(thresholds),
         block_min=tuple(block_min),
-    )
-    if scaling:
-        kwargs["weight_scaling"] = scaling
-    return f.module.simulate_population(
-        [parse_dose_spec(s) for s in dose_specs], **_accepted(f.module.simulate_population, kwargs)
+        weight_scaling=scaling,
     )
 
 
@@ -201,9 +194,11 @@ def run_couple(
     fc, fp = feature("couple"), feature("population")
     if not (fc.available and fp.available):
         return None
-    kwargs = dict(
-        a=_covariates(fp.module, *a),
-        b=_covariates(fp.module, *b),
+    return fc.module.simulate_couple(
+        [parse_dose_spec(s) for s in a_specs],
+        [parse_dose_spec(s) for s in b_specs],
+        a=fp.module.Covariates(weight_kg=a[0], sex=a[1]),
+        b=fp.module.Covariates(weight_kg=b[0], sex=b[1]),
         n=n,
         seed=seed,
         model=model,
@@ -211,24 +206,8 @@ def run_couple(
         t_end_min=t_end_min,
         dt_min=dt_min,
         thresholds=dict(thresholds),
+        weight_scaling=scaling,
     )
-    if scaling:
-        kwargs["weight_scaling"] = scaling
-    return fc.module.simulate_couple(
-        [parse_dose_spec(s) for s in a_specs],
-        [parse_dose_spec(s) for s in b_specs],
-        **_accepted(fc.module.simulate_couple, kwargs),
-    )
-
-
-def _accepted(func, kwargs: dict) -> dict:
-    """Keep only the keyword arguments ``func`` takes (optional ones may not exist yet)."""
-    import inspect
-
-    params = inspect.signature(func).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return kwargs
-    return {k: v for k, v in kwargs.items() if k in params}
 
 
 def evidence_table(model_id: str) -> pd.DataFrame | None:

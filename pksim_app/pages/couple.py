@@ -52,27 +52,6 @@ def partner_column(key: str, s: widgets.Settings) -> widgets.Person:
         )
 
 
-def both_in_window_frame(couple_res, time_min) -> pd.DataFrame | None:
-    """P(both in window) over time as a ``time_min, p_both_in_window`` frame."""
-    raw = getattr(couple_res, "both_in_window_over_time", None)
-    if raw is None:
-        return None
-    if isinstance(raw, pd.DataFrame):
-        value_cols = [c for c in raw.columns if c != "time_min"]
-        if "time_min" not in raw or not value_cols:
-            return None
-        return pd.DataFrame(
-            {
-                "time_min": raw["time_min"].to_numpy(),
-                "p_both_in_window": raw[value_cols[0]].to_numpy(),
-            }
-        )
-    values = pd.Series(raw).to_numpy()
-    if len(values) != len(time_min):
-        return None
-    return pd.DataFrame({"time_min": time_min, "p_both_in_window": values})
-
-
 TIMING_ROWS = (  # (label, typical-summary getter, population summary key, formatter)
     ("Onset: enters the window", lambda t: t["window"]["onset_min"], "onset_min", fmt.minutes),
     (
@@ -307,13 +286,10 @@ def main() -> None:
         ),
         height=380,
     )
-    p_both = (
-        both_in_window_frame(couple_res, curves["a"].time_min) if couple_res is not None else None
-    )
-    if p_both is not None:
+    if couple_res is not None:
         widgets.chart(
             charts.probability_chart(
-                p_both,
+                couple_res.both_in_window_over_time,
                 y="p_both_in_window",
                 block_min=block_min,
                 title="Probability both partners are in the window at each time",
