@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -292,14 +291,3 @@ def validity_warnings(
                 f"was built on ({lo:g}–{hi:g} years); treat its output as an extrapolation."
             )
     return out
-
-
-def finite_or_none(x: Any) -> float | None:
-    """``float(x)``, or None for None / NaN / ±inf (for display)."""
-    if x is None:
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
