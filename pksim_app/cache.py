@@ -35,20 +35,11 @@ def _summarised(result) -> Summarised | None:
 
 @st.cache_resource(show_spinner="Loading the simulation kernels (once per server)…")
 def warm_kernels() -> float:
-    """Compile or load the Numba kernels once per server process; returns the seconds taken."""
+    """Compile or load every Numba kernel once per server process; returns the seconds taken."""
     from pksim.warm import warm_all
 
     t0 = time.perf_counter()
     warm_all()
-    # Optional modules' kernels, in case warm_all does not cover them (cheap when cached). A
-    # module that fails here fails again, with a message, where a page uses it.
-    for name in ("population", "couple"):
-        f = backend.feature(name)
-        if f.available and callable(getattr(f.module, "warmup", None)):
-            try:
-                f.module.warmup()
-            except Exception:  # noqa: BLE001, S112
-                continue
     return time.perf_counter() - t0
 
 

@@ -52,28 +52,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _warm_kernels() -> None:
-    """Compile (or load) every kernel the app uses into Numba's on-disk cache, here, so that the
-    server process loads them instead of compiling while the browser waits."""
-    from pksim.warm import warm_all
-    from pksim_app import backend
-
-    warm_all()
-    for name in ("population", "couple"):
-        f = backend.feature(name)
-        if f.available and callable(getattr(f.module, "warmup", None)):
-            f.module.warmup()
-    if backend.feature("couple").available:
-        from pksim.sampling import Covariates
-
-        backend.feature("couple").module.simulate_couple(
-            ["sublingual:10mg"], ["sublingual:10mg"], a=Covariates(weight_kg=70.0),
-            b=Covariates(weight_kg=70.0), n=3, seed=0, t_end_min=4.0, block_min=(1.0, 2.0))
-
-
 @pytest.fixture(scope="module")
 def server():
-    _warm_kernels()
+    # conftest.py has warmed every kernel into Numba's on-disk cache: the server loads them.
     port = _free_port()
     SHOTS.mkdir(exist_ok=True)
     log = open(SHOTS / "streamlit.log", "w")  # noqa: SIM115 - closed after the server stops
