@@ -159,9 +159,7 @@ def show_evidence(model) -> None:
         c[2].metric("Cmax within 1.25-fold", f"{n125} of {len(cmax_held)}")
     label = next((c for c in ("arm_id", "arm", "study", "label") if c in table), table.columns[0])
     plot = table.assign(
-        held=np.where(held, "held against the model", "reported, not held")
-        if held is not None
-        else "reported"
+        held=np.where(held, "held against it", "not held") if held is not None else "reported"
     )
     cols = st.columns(len(QUANTITIES))
     for col, (q, name, unit) in zip(cols, QUANTITIES, strict=True):
