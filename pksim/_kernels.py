@@ -231,10 +231,13 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
         t = bp[0]
     dt = t_out[1] - t_out[0] if n_out > 1 else 0.0
     have_grid = dt > 0.0
-    if have_grid:  # Phi(dt) once; Gamma(dt) rate below, once per change of the input rate
-        phi_g, u_g = _affine_propagator(a, rate, dt, False)
-    else:
-        phi_g, u_g = np.eye(n), np.zeros(n)
+    # Grid steps: Phi(dt) and Gamma(dt) e_j for every zero-order target j from one exponential
+    # (shared with the population kernels); Gamma(dt) rate is then a small sum per rate change.
+    phi_g = np.eye(n)
+    gam_t = np.zeros((n, n))
+    u_g = np.zeros(n)
+    if have_grid:
+        _grid_propagators(a, ev_target, ev_duration, ev_amount, dt, phi_g, gam_t)
     active = False
     rate_bp = -1  # value of i_bp the current rate was computed for
     i_out = 0
@@ -278,7 +281,7 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
                         rate[ev_target[e]] += ev_amount[e] / ev_duration[e]
                         active = True
             if have_grid and active:
-                u_g = _affine_propagator(a, rate, dt, True)[1]
+                _input_term(gam_t, rate, u_g)
         if have_grid and _same_time(h, dt):
             _step_affine(phi_g, u_g, x, active, work)
         else:

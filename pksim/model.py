@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import stat
 import threading
 import time
 import tomllib
@@ -292,13 +293,12 @@ def load_model(name_or_path: str | os.PathLike) -> Model:
     ModelFileError
         If the file is malformed (names file, field and problem).
     """
-    path = _resolve_model_path(name_or_path)
+    path, st = _stat_model_path(name_or_path)
     # Parsing and validating a file takes milliseconds, a simulation tens of microseconds, so
     # loaded models are cached (shared objects: they are frozen). An unchanged stat of a file
     # last modified well before it was cached proves it unchanged; a file modified within
     # _RACY_NS of being cached could have been rewritten within one timestamp tick, so its
     # bytes are compared (git's "racy clean" rule).
-    st = path.stat()
     key = (str(path), st.st_dev, st.st_ino)
     stamp = (st.st_size, st.st_mtime_ns)
     with _CACHE_LOCK:
@@ -327,6 +327,21 @@ def load_model(name_or_path: str | os.PathLike) -> Model:
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     return model
+
+
+def _stat_model_path(name_or_path: str | os.PathLike) -> tuple[Path, os.stat_result]:
+    """The model file and its stat; a model id costs one ``stat`` call (no ``is_file`` first)."""
+    text = str(name_or_path)
+    if not (text.endswith(".toml") or os.sep in text):
+        path = models_dir() / f"{text}.toml"
+        try:
+            st = os.stat(path)
+        except OSError:
+            st = None
+        if st is not None and stat.S_ISREG(st.st_mode):
+            return path, st
+    path = _resolve_model_path(name_or_path)  # raises the error that names the choices
+    return path, path.stat()
 
 
 # (path, device, inode) -> ((size, mtime_ns), cached_at_ns, file bytes, Model)
