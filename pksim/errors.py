@@ -23,6 +23,9 @@ class InputError(PksimError, ValueError):
             text += f" (allowed: {allowed})"
         super().__init__(text)
 
+    def __reduce__(self):  # picklable, so an error raised in a worker process reaches the caller
+        return (type(self), (self.field, self.problem, self.allowed))
+
 
 class ModelFileError(PksimError, ValueError):
     """A model file is malformed; the message names the file, the field and the problem."""
@@ -32,3 +35,6 @@ class ModelFileError(PksimError, ValueError):
         self.field = field
         self.problem = problem
         super().__init__(f"{path}: {field}: {problem}")
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.field, self.problem))

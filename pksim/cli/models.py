@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
 def model_record(m, full: bool = False) -> dict:
     rec = {
         "id": m.id, "name": m.name, "drug": m.drug, "citation": m.citation(),
-        "validity": {"weight_kg": list(m.validity_weight_kg), "age_years": list(m.validity_age_years),
+        "validity": {"weight_kg": list(m.validity_weight_kg),
+                     "age_years": list(m.validity_age_years),
                      "population": m.validity_population},
         "routes": list(m.routes), "weight_scaling": list(m.scaling_schemes),
         "sha256": m.sha256,
@@ -51,6 +52,7 @@ def model_record(m, full: bool = False) -> dict:
         rec["parameters"] = {p.name: {"value": p.published_value, "unit": p.published_unit,
                                       "description": p.description, "tag": p.tag,
                                       "source": m.references[p.source].citation,
-                                      "source_detail": p.source_detail} for p in m.parameters.values()}
+                                      "source_detail": p.source_detail}
+                           for p in m.parameters.values()}
         rec["known_biases"] = list(m.known_biases)
     return rec

@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import math
 
-from pksim.cli._common import DISCLAIMER, finite_float, positive_float, print_json, write_atomic
+from pksim._io import atomic_write as write_atomic
+from pksim.cli._common import DISCLAIMER, finite_float, positive_float, print_json
 from pksim.model import DEFAULT_MODEL
 
 ROUTES = ("sublingual", "intranasal", "oral", "iv")

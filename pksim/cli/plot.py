@@ -43,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pksim.cli._common import write_atomic
+    from pksim._io import atomic_write as write_atomic
     from pksim.errors import InputError
     from pksim.sweep import plots
     from pksim.sweep.results import read_table

@@ -9,7 +9,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from pksim.cli._common import DISCLAIMER, finite_float, positive_float, print_json, write_atomic
+from pksim._io import atomic_write as write_atomic
+from pksim.cli._common import DISCLAIMER, finite_float, positive_float, print_json
 from pksim.errors import InputError
 from pksim.model import DEFAULT_MODEL
 from pksim.regimen import SPEC_HELP

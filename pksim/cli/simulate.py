@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from pksim import __version__
-from pksim.cli._common import DISCLAIMER, positive_float, print_json, write_atomic
+from pksim._io import atomic_write as write_atomic
+from pksim.cli._common import DISCLAIMER, positive_float, print_json
 from pksim.model import DEFAULT_MODEL
 from pksim.regimen import SPEC_HELP
 
@@ -17,7 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dose", action="append", required=True, metavar="SPEC", help=SPEC_HELP)
     p.add_argument("--t-end-min", type=positive_float("--t-end-min"), default=240.0)
     p.add_argument("--dt-min", type=positive_float("--dt-min"), default=1.0)
-    p.add_argument("--weight-scaling", default=None, help="scaling scheme of the model (e.g. allometric)")
+    p.add_argument("--weight-scaling", default=None,
+                   help="scaling scheme of the model (e.g. allometric)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--out", metavar="CSV", help="write the curve as CSV (unit-suffixed columns)")
 
@@ -76,7 +78,8 @@ def format_table(s: dict) -> str:
         f"relational window {w['lower_ng_per_ml']:g}-{w['upper_ng_per_ml']:g} ng/mL (effect site): "
         f"onset {_t(w['onset_min'])} min, offset {_t(w['offset_min'])} min, "
         f"{w['minutes_in_window']:.1f} min in window",
-        f"dissociation (>= {w['upper_ng_per_ml']:g} ng/mL): onset {_t(w['dissociation_onset_min'])} min, "
+        f"dissociation (>= {w['upper_ng_per_ml']:g} ng/mL): "
+        f"onset {_t(w['dissociation_onset_min'])} min, "
         f"{w['minutes_dissociated']:.1f} min",
         "",
         s["notice"],

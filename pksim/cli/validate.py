@@ -6,7 +6,8 @@ import argparse
 import shlex
 from pathlib import Path
 
-from pksim.cli._common import DISCLAIMER, write_atomic
+from pksim._io import atomic_write as write_atomic
+from pksim.cli._common import DISCLAIMER
 from pksim.errors import InputError
 
 DEFAULT_OUT = "validation-report"

@@ -25,45 +25,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pksim._io import atomic_write, fsync_replace
 from pksim.errors import InputError
 
 PROVENANCE_KEY = b"pksim.provenance"
 TABLES = ("cells", "subjects", "bands")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_replace(tmp: str, target: Path) -> None:
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are ordinary files
-    os.replace(tmp, target)
-    try:  # make the rename itself durable
-        dfd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:  # pragma: no cover - platforms without directory fsync
-        pass
-
-
-def atomic_write(path: str | os.PathLike, writer) -> None:
-    """Call ``writer(tmp_path)``, fsync, then rename onto ``path`` (never a partial file)."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        writer(tmp)
-        _fsync_replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def frame_to_table(frame: pd.DataFrame, provenance: dict[str, Any] | None = None) -> pa.Table:
@@ -116,7 +82,7 @@ def concat_files(files: list[Path], target: Path, provenance: dict[str, Any],
     try:
         atomic_write(target, write)
         if tmp_csv is not None:
-            _fsync_replace(tmp_csv, csv_target)
+            fsync_replace(tmp_csv, csv_target)
     finally:
         if tmp_csv is not None and os.path.exists(tmp_csv):
             os.unlink(tmp_csv)

@@ -144,14 +144,6 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-class WorkerInputError(InputError):
-    """An :class:`InputError` raised in a worker, made picklable so it reaches the caller as is
-    (``InputError`` itself cannot be rebuilt from its message alone)."""
-
-    def __reduce__(self):
-        return (type(self), (self.field, self.problem, self.allowed))
-
-
 @dataclass
 class ChunkResult:
     """The tables of one finished chunk (``subjects``/``bands`` only when asked for)."""
@@ -178,10 +170,9 @@ def run_chunk(spec: SweepSpec, chunk: int, numba_threads: int | None = None) -> 
         try:
             out = run_cell(cell)
         except InputError as exc:
-            raise WorkerInputError(f"cell {cell.index}: {exc.field}", exc.problem,
-                                   exc.allowed) from None
+            raise InputError(f"cell {cell.index}: {exc.field}", exc.problem, exc.allowed) from None
         except PksimError as exc:
-            raise WorkerInputError(f"cell {cell.index}", str(exc)) from None
+            raise InputError(f"cell {cell.index}", str(exc)) from None
         row = dict(cell.columns)
         row["n_subjects"] = cell.n_subjects
         row.update(_flatten(out["summary"]))

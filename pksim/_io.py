@@ -1,0 +1,53 @@
+"""Atomic output files: written to a temporary file beside the target, fsynced, then renamed.
+
+A reader (or a resumed run) therefore sees either the old file or the complete new one, never a
+partial file — the CLI's "no partial output" rule and the sweep runner's resumability rest on it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from pksim.errors import InputError
+
+
+def new_file_mode() -> int:
+    """Permissions of an ordinary new file under the current umask (mkstemp files start 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def fsync_replace(tmp: str, target: Path) -> None:
+    """Make ``tmp`` durable with ordinary permissions and rename it onto ``target``."""
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.chmod(tmp, new_file_mode())
+    os.replace(tmp, target)
+    try:  # make the rename itself durable
+        dfd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:  # pragma: no cover - platforms without directory fsync
+        pass
+
+
+def atomic_write(path: str | os.PathLike, writer) -> None:
+    """Call ``writer(tmp_path)``, then move the finished file onto ``path``."""
+    target = Path(path)
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError("out", f"directory {str(parent)!r} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        writer(tmp)
+        fsync_replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
