@@ -39,7 +39,7 @@ from pksim import _kernels  # noqa: E402
 from pksim.individual import typical_parameters  # noqa: E402
 from pksim.model import load_model  # noqa: E402
 from pksim.regimen import input_events, parse_dose_spec  # noqa: E402
-from pksim.simulate import simulate, time_grid  # noqa: E402
+from pksim.simulation import simulate, time_grid  # noqa: E402
 from pksim.system import central_volume_l, system_terms  # noqa: E402
 
 DOSES = ("sublingual:100mg", "intranasal:50mg@40min")

@@ -15,9 +15,9 @@ os.environ.setdefault("NUMBA_THREADING_LAYER", "threadsafe")
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "simulate": "pksim.simulate",
-    "Curve": "pksim.simulate",
-    "warmup": "pksim.simulate",
+    "simulate": "pksim.simulation",
+    "Curve": "pksim.simulation",
+    "warmup": "pksim.simulation",
     "Dose": "pksim.regimen",
     "parse_dose_spec": "pksim.regimen",
     "load_model": "pksim.model",

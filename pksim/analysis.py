@@ -13,7 +13,7 @@ import numpy as np
 
 from pksim import _kernels
 from pksim.model import Model
-from pksim.simulate import Curve
+from pksim.simulation import Curve
 
 MIN_PER_H = 60.0
 

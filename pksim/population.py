@@ -44,7 +44,7 @@ from pksim.individual import apply_random_effects, typical_parameters
 from pksim.model import Model
 from pksim.regimen import Dose, input_events
 from pksim.sampling import BlockDraws, Covariates, check_seed
-from pksim.simulate import MG_PER_L_TO_NG_PER_ML, Curve, as_doses, as_model, simulate, time_grid
+from pksim.simulation import MG_PER_L_TO_NG_PER_ML, Curve, as_doses, as_model, simulate, time_grid
 from pksim.system import central_volume_l, system_terms
 
 MAX_SUBJECTS = 10_000_000
@@ -492,7 +492,7 @@ class PopulationResult:
         ``..._mean_ng_per_ml``
     band_probability : DataFrame ``time_min`` x ``p_<role>``: share of subjects whose effect-site
         concentration is in each band at each time
-    typical : the typical person's :class:`~pksim.simulate.Curve` (no variability)
+    typical : the typical person's :class:`~pksim.simulation.Curve` (no variability)
     config : resolved inputs (for provenance)
     plasma_curves_ng_per_ml, effect_site_curves_ng_per_ml : ``(n, n_t)`` float32 when
         ``keep_curves`` was set, else None

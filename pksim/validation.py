@@ -57,7 +57,7 @@ from pksim.errors import InputError, PksimError
 from pksim.model import DRUGS, Model, available_models, load_model
 from pksim.nca import auc_linear_up_log_down, nca
 from pksim.regimen import ROUTES, Dose
-from pksim.simulate import WEIGHT_RANGE_KG, Curve, simulate
+from pksim.simulation import WEIGHT_RANGE_KG, Curve, simulate
 
 __all__ = [
     "DEFAULT_WEIGHT_KG",

@@ -7,7 +7,7 @@ def warm_all() -> None:
     """Every kernel a front end can reach: single curves, populations/couples, the planners."""
     from pksim.planning import warmup as warm_planning
     from pksim.population import warmup as warm_population
-    from pksim.simulate import warmup as warm_simulate
+    from pksim.simulation import warmup as warm_simulate
 
     warm_simulate()
     warm_population()

@@ -23,7 +23,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from pksim.model import load_model
-from pksim.simulate import simulate
+from pksim.simulation import simulate
 
 WEIGHT_KG = 70.0
 T_FINE = np.arange(0.0, 240.0 + 1e-9, 0.25)

@@ -30,7 +30,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from pksim.analysis import curve_summary  # noqa: E402
 from pksim.model import load_model  # noqa: E402
-from pksim.simulate import simulate  # noqa: E402
+from pksim.simulation import simulate  # noqa: E402
 from pksim_app import NOTICE, charts, export, fmt, frames  # noqa: E402
 from pksim_app import backend as be  # noqa: E402
 from pksim_app.widgets import DEFAULT_SEED  # noqa: E402

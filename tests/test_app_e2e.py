@@ -164,7 +164,7 @@ def test_every_page_opens_and_is_screenshotted(server, browser):
 def test_changing_partner_a_dose_changes_the_numbers(server, browser):
     from pksim.analysis import curve_summary
     from pksim.model import load_model
-    from pksim.simulate import simulate
+    from pksim.simulation import simulate
     from pksim_app import backend, fmt
     from pksim_app.widgets import DEFAULT_N, DEFAULT_SEED
 

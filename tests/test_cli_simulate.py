@@ -22,7 +22,7 @@ import pytest
 from pksim.analysis import curve_summary
 from pksim.cli import main
 from pksim.model import available_models, load_model
-from pksim.simulate import simulate
+from pksim.simulation import simulate
 
 BASE = ["simulate", "--weight-kg", "70", "--dose", "sublingual:100mg"]
 

@@ -11,7 +11,7 @@ from pksim.couple import simulate_couple
 from pksim.errors import InputError
 from pksim.population import simulate_population
 from pksim.sampling import Covariates
-from pksim.simulate import simulate
+from pksim.simulation import simulate
 
 A = Covariates(weight_mean_kg=65, weight_sd_kg=10, sex="female")
 B = Covariates(weight_mean_kg=85, weight_sd_kg=12, sex="male")

@@ -18,7 +18,7 @@ from pksim.cli import main
 from pksim.individual import typical_parameters
 from pksim.model import TAGS, available_models, load_model
 from pksim.regimen import ROUTES
-from pksim.simulate import simulate
+from pksim.simulation import simulate
 from pksim.system import system_terms
 
 MODELS = available_models()

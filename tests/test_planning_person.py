@@ -16,7 +16,7 @@ from pksim.planning import _kernels as pk
 from pksim.planning._engine import unit_curves
 from pksim.population import simulate_population
 from pksim.sampling import Covariates
-from pksim.simulate import time_grid
+from pksim.simulation import time_grid
 
 N = 400
 SEED = 11

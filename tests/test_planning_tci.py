@@ -1,6 +1,6 @@
 """Effect-site targeting (pksim.planning.tci): reach the target, hold it, refuse what it cannot do.
 
-The pump schedule is re-simulated by the core solver (:func:`pksim.simulate.simulate`) on a
+The pump schedule is re-simulated by the core solver (:func:`pksim.simulation.simulate`) on a
 1-second grid, an independent path from the planner's own step recursion, so the ±2 % checks
 also cover the concentration between pump steps.
 """
@@ -14,7 +14,7 @@ from pksim.cli._common import DISCLAIMER
 from pksim.errors import InputError
 from pksim.model import load_model
 from pksim.planning import NOTICE, plan_tci, tci_metrics
-from pksim.simulate import simulate
+from pksim.simulation import simulate
 
 TOL = 2.0  # percent
 

@@ -19,7 +19,7 @@ from pksim.errors import InputError
 from pksim.model import load_model
 from pksim.population import hist_quantiles, quantile_se, simulate_population
 from pksim.sampling import Covariates, sample_subjects
-from pksim.simulate import simulate
+from pksim.simulation import simulate
 
 DOSES = ["sublingual:100mg", "intranasal:50mg@40min", "iv:0.2mg/kg@33.3min/7.25min"]
 COV = Covariates(weight_mean_kg=75, weight_sd_kg=15, sex="mixed")

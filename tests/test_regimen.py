@@ -20,7 +20,7 @@ from pksim.errors import InputError
 from pksim.individual import typical_parameters
 from pksim.model import load_model
 from pksim.regimen import Dose, input_events, parse_dose_spec
-from pksim.simulate import simulate
+from pksim.simulation import simulate
 
 KET = "ketamine"
 

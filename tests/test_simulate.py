@@ -26,7 +26,7 @@ from pksim import _kernels
 from pksim.individual import sex_code, typical_parameters
 from pksim.model import SINK, Model, available_models, load_model
 from pksim.regimen import ROUTES, Dose, input_events, parse_dose_spec
-from pksim.simulate import simulate
+from pksim.simulation import simulate
 from pksim.system import system_terms
 
 NG_PER_ML_PER_MG_PER_L = 1000.0

@@ -17,7 +17,7 @@ from pksim.cli import main
 from pksim.errors import InputError
 from pksim.individual import typical_parameters
 from pksim.model import available_models, load_model, models_dir
-from pksim.simulate import simulate
+from pksim.simulation import simulate
 from pksim.validation import (
     EVIDENCE_COLUMNS,
     OPTIONAL_COLUMNS,

@@ -30,7 +30,7 @@ def _weight_kg(text: str) -> float:
     try:
         return float(text)
     except ValueError:
-        from pksim.simulate import WEIGHT_RANGE_KG
+        from pksim.simulation import WEIGHT_RANGE_KG
 
         lo, hi = WEIGHT_RANGE_KG
         raise argparse.ArgumentTypeError(f"--weight-kg must be a number, got {text!r} "
@@ -39,7 +39,7 @@ def _weight_kg(text: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     from pksim.analysis import curve_summary
-    from pksim.simulate import simulate
+    from pksim.simulation import simulate
 
     curve = simulate(args.dose, weight_kg=args.weight_kg, model=args.model, sex=args.sex,
                      t_end_min=args.t_end_min, dt_min=args.dt_min,

@@ -24,7 +24,7 @@ from pksim.model import Model
 from pksim.planning import _kernels as _pk
 from pksim.regimen import Dose, input_events
 from pksim.sampling import BlockDraws, Covariates
-from pksim.simulate import MG_PER_L_TO_NG_PER_ML
+from pksim.simulation import MG_PER_L_TO_NG_PER_ML
 from pksim.system import system_terms
 
 

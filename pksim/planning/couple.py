@@ -61,7 +61,7 @@ from pksim.planning.person import (
 )
 from pksim.regimen import Dose
 from pksim.sampling import Covariates, check_seed
-from pksim.simulate import as_model, time_grid
+from pksim.simulation import as_model, time_grid
 
 PARTNER_A, PARTNER_B = 0, 1  # RNG partner streams, as in pksim.couple
 MAX_STAGGERS = 241

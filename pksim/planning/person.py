@@ -46,7 +46,7 @@ from pksim.planning._common import (
 from pksim.planning._engine import block_points, grid_steps, pd_c50, se, unit_curves
 from pksim.regimen import Dose
 from pksim.sampling import Covariates, check_seed
-from pksim.simulate import as_model, time_grid
+from pksim.simulation import as_model, time_grid
 
 DEFAULT_LIMIT = 0.10
 DEFAULT_N = 2000

@@ -55,7 +55,7 @@ from pksim.planning._common import (
     window_thresholds,
 )
 from pksim.regimen import Dose, input_events
-from pksim.simulate import MG_PER_L_TO_NG_PER_ML, as_model, check_weight
+from pksim.simulation import MG_PER_L_TO_NG_PER_ML, as_model, check_weight
 from pksim.system import central_volume_l, system_terms
 
 STEP_S_RANGE = (1.0, 60.0)
@@ -94,7 +94,7 @@ class TciPlan:
     def doses(self) -> list[Dose]:
         """The schedule as :class:`~pksim.regimen.Dose` objects (bolus + one infusion per step).
 
-        Steps with a zero rate are left out; feed the list to :func:`pksim.simulate.simulate`
+        Steps with a zero rate are left out; feed the list to :func:`pksim.simulation.simulate`
         or a population simulation to see the same pump programme in other patients.
         """
         out = [Dose("iv", float(self.bolus_mg))] if self.bolus_mg > 0 else []

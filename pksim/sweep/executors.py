@@ -47,10 +47,14 @@ def _init_process_worker() -> None:
     after Numba has started its threads would be an error."""
     import sys
 
-    if "numba" in sys.modules:  # pragma: no cover - guarded by the lazy package imports
-        return
     for k, v in WORKER_ENV.items():
         os.environ[k] = v
+    if "numba" in sys.modules:
+        # Numba came in with the parent's __main__ (spawn re-imports it, e.g. a script that
+        # imported the app): too late for NUMBA_NUM_THREADS, so cap its use instead.
+        import numba
+
+        numba.set_num_threads(1)
 
 
 class Executor(abc.ABC):

@@ -68,7 +68,7 @@ from typing import Any
 from pksim.errors import InputError, PksimError
 from pksim.model import BAND_ROLES, DEFAULT_MODEL
 from pksim.regimen import MAX_DOSE_MG, MAX_DOSE_MG_PER_KG, MAX_TIME_MIN, ROUTES, Dose
-from pksim.simulate import WEIGHT_RANGE_KG
+from pksim.simulation import WEIGHT_RANGE_KG
 from pksim.sweep._toml_lines import KeyLines
 
 KINDS = ("population", "couple")
@@ -395,7 +395,7 @@ class _Validator:
         return spec
 
     def analysis(self, a: dict, kind: str) -> dict[str, Any]:
-        from pksim.simulate import time_grid
+        from pksim.simulation import time_grid
 
         k = ("analysis",)
         t_end = self.get(a, k + ("t_end_min",), float, 240.0)
