@@ -27,7 +27,7 @@ from pksim.regimen import (
     Dose,
     parse_dose_spec,
 )
-from pksim.simulate import WEIGHT_RANGE_KG, Curve, simulate
+from pksim.simulation import WEIGHT_RANGE_KG, Curve, simulate
 
 __all__ = [
     "AMOUNT_UNITS",
@@ -118,7 +118,7 @@ def typical_curve(
     t_end_min: float,
     dt_min: float = 1.0,
 ) -> Curve:
-    """One typical person's curve (see :func:`pksim.simulate.simulate`)."""
+    """One typical person's curve (see :func:`pksim.simulation.simulate`)."""
     return simulate(
         [parse_dose_spec(s) for s in dose_specs],
         weight_kg=weight_kg,

@@ -25,7 +25,7 @@ def _label(text: str, n: int) -> pd.Categorical:
 def curve_lines(
     curve, series: str, sites: tuple[str, ...] = ("effect_site", "plasma")
 ) -> pd.DataFrame:
-    """A typical :class:`~pksim.simulate.Curve` as a long lines frame."""
+    """A typical :class:`~pksim.simulation.Curve` as a long lines frame."""
     parts = []
     for site in sites:
         parts.append(
