@@ -346,8 +346,12 @@ def band_times(t, c, lower, upper):
     last = np.nan
     total = 0.0
     for i in range(t.size - 1):
+        c0 = c[i]
+        c1 = c[i + 1]
+        if (c0 < lower and c1 < lower) or (c0 >= upper and c1 >= upper):
+            continue  # wholly below or above the band (exact shortcut: no division)
         h = t[i + 1] - t[i]
-        s0, s1 = _segment_inside(c[i], c[i + 1], lower, upper)
+        s0, s1 = _segment_inside(c0, c1, lower, upper)
         if s1 > s0:
             if np.isnan(first):
                 first = t[i] + s0 * h
@@ -833,33 +837,6 @@ def in_band_throughout(t, c, lower, upper, b0, b1):
 
 
 @njit(cache=True)
-def _band_pass(t, c, lower, upper):
-    """``band_times`` with an exact shortcut for segments wholly below or above the band."""
-    first = np.nan
-    last = np.nan
-    total = 0.0
-    for i in range(t.size - 1):
-        c0 = c[i]
-        c1 = c[i + 1]
-        if (c0 < lower and c1 < lower) or (c0 >= upper and c1 >= upper):
-            continue  # _segment_inside gives s1 <= s0 here
-        h = t[i + 1] - t[i]
-        s0, s1 = _segment_inside(c0, c1, lower, upper)
-        if s1 > s0:
-            if np.isnan(first):
-                first = t[i] + s0 * h
-            last = t[i] + s1 * h
-            total += (s1 - s0) * h
-    if t.size == 1 and lower <= c[0] < upper:
-        first = t[0]
-        last = t[0]
-    if np.isnan(first) and t.size > 1 and lower <= c[0] < upper:
-        first = t[0]
-        last = t[0]
-    return first, last, total
-
-
-@njit(cache=True)
 def subject_metrics(t, cp, ce, win_lo, win_hi, block_lo, block_hi, out):
     """Fill ``out`` (columns :data:`POP_METRICS`) from one subject's curves (float64)."""
     cmax, tmax, auc = peak_and_auc(t, cp)
@@ -870,12 +847,12 @@ def subject_metrics(t, cp, ce, win_lo, win_hi, block_lo, block_hi, out):
     out[3] = tmax
     out[4] = auc / 60.0
     out[5] = auc_e / 60.0
-    on, off, minutes = _band_pass(t, ce, win_lo, win_hi)
+    on, off, minutes = band_times(t, ce, win_lo, win_hi)
     out[6] = on
     out[7] = off
     out[8] = minutes
     out[9] = 1.0 if in_band_throughout(t, ce, win_lo, win_hi, block_lo, block_hi) else 0.0
-    d_on, _, d_min = _band_pass(t, ce, win_hi, np.inf)
+    d_on, _, d_min = band_times(t, ce, win_hi, np.inf)
     out[10] = d_on
     out[11] = d_min
 
