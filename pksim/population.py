@@ -45,7 +45,7 @@ from pksim.model import Model
 from pksim.regimen import Dose, input_events
 from pksim.sampling import BlockDraws, Covariates, check_seed
 from pksim.simulation import MG_PER_L_TO_NG_PER_ML, Curve, as_doses, as_model, simulate, time_grid
-from pksim.system import central_volume_l, system_terms
+from pksim.system import central_volume_l, system_terms, systemic_fraction
 
 MAX_SUBJECTS = 10_000_000
 PD_FIELDS = ("c50_ng_per_ml", "gamma", "omega_c50")
@@ -317,7 +317,7 @@ class _Arm:
             "amount": np.ascontiguousarray(ev.amount_mg[:, keep_ev]),
             "plasma_scale": MG_PER_L_TO_NG_PER_ML / central_volume_l(m, params),
             "administered_mg": np.asarray(administered, float),
-            "bioavailable_mg": ev.bioavailable_mg(),
+            "bioavailable_mg": ev.bioavailable_mg(systemic_fraction(m, params)),
             "pd_z": self.draws.pd_eta(start, stop)
             if (self.pd and self.variability)
             else np.zeros(n),
