@@ -77,6 +77,7 @@ DEFAULT_WEIGHT_KG = 70.0
 FOLD_TIGHT = 1.25
 FOLD_LOOSE = 2.0
 TMAX_TOLERANCE = 0.5  # +-50 % when no observed range is given
+RANGE_IN_SD = 4.0  # a small sample's range spans about 4 SD (rule of thumb, Hozo et al. 2005)
 ADULT_AGE_YEARS = 18.0
 HORIZON_MIN = 24 * 60.0
 _FINE_DT_MIN, _FINE_SPAN_MIN, _COARSE_DT_MIN = 0.25, 240.0, 5.0
@@ -380,6 +381,33 @@ def spread_interval(value: float, spread: str) -> tuple[float, float] | None:
         lo, hi = sorted((float(m.group(1)), float(m.group(2))))
         return lo, hi
     return None
+
+
+def spread_log_sd(value: float, spread: str) -> float | None:
+    """Between-subject SD of the log of a statistic, from the data's spread text.
+
+    ``GSD g``: ``ln g``; ``SD s`` around a mean ``value``: ``sqrt(ln(1 + (s/value)^2))``
+    (log-normal); ``range a-b``: ``ln(b/a) / RANGE_IN_SD``; anything else ``None``.
+
+    >>> round(spread_log_sd(45, "range 15-60"), 4)
+    0.3466
+    """
+    if value is None or not value > 0 or not spread:
+        return None
+    if m := _GSD.match(spread):
+        g = float(m.group(1))
+        return math.log(g) if g >= 1 else None
+    if m := _SD.match(spread):
+        return math.sqrt(math.log1p((float(m.group(1)) / value) ** 2))
+    if m := _RANGE.search(spread):
+        lo, hi = sorted((float(m.group(1)), float(m.group(2))))
+        return math.log(hi / lo) / RANGE_IN_SD if lo > 0 else None
+    return None
+
+
+def cv_from_log_sd(log_sd: float) -> float:
+    """CV of a log-normal variable with this log-SD: ``sqrt(exp(sd^2) - 1)``."""
+    return math.sqrt(math.expm1(log_sd**2))
 
 
 def _within(ratio: float, fold: float) -> bool:
