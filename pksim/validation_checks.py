@@ -128,7 +128,11 @@ def cross_validate(model: Model, arms: Sequence[Arm], **fit_options) -> pd.DataF
 
     spec = model.calibration_spec
     own = _own_arms(model, arms)
-    targets = [] if spec is None else [(t.arm, t.statistics) for t in spec.targets]
+    present = {a.id for a in arms}
+    # Targets whose arms are not in these observations (e.g. a researcher's own file) can
+    # neither be refitted nor predicted: they are left out.
+    targets = [] if spec is None else [(t.arm, t.statistics) for t in spec.targets
+                                       if t.arm in present]
     by_study: dict[str, object] = {}
     for study in sorted({study_of(a) for a, _ in targets}):
         rest = [t for t in targets if study_of(t[0]) != study]
