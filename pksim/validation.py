@@ -636,7 +636,7 @@ def run_validation(models: Iterable[Model | str] | Model | str | None = None,
         frame[col] = frame[col].astype(float)
     for col in ("tmax_check", "auc_definition", "note", "calibration_statistics",
                 "sampling_arm", "sampling_model"):
-        frame[col] = frame[col].fillna("")
+        frame[col] = frame[col].astype(object).fillna("")  # all-missing columns are float
     extra = None
     if checks:
         from pksim.validation_checks import run_checks

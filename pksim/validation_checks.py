@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from pksim.analysis import count_local_maxima
+from pksim.errors import PksimError
 from pksim.model import Model
 from pksim.simulation import simulate
 from pksim.validation import (
@@ -142,8 +143,11 @@ def cross_validate(model: Model, arms: Sequence[Arm], **fit_options) -> pd.DataF
         elif not rest:
             by_study[study] = "no calibration target left without this study: no refit"
         else:
-            by_study[study] = calibrate(model, spec.parameters, rest, arms=arms,
-                                        **fit_options)
+            try:
+                by_study[study] = calibrate(model, spec.parameters, rest, arms=arms,
+                                            **fit_options)
+            except PksimError as exc:  # e.g. a target without a spread: say so, go on
+                by_study[study] = f"refit failed: {exc}"
     rows = []
     for arm in own:
         study = study_of(arm.id)
