@@ -28,6 +28,12 @@ Rules (written down here, tested in ``tests/test_validation.py``)
   given, else the NCA AUC0-inf of the simulated curve.
 * **Ratios** are predicted / observed. ``within_1_25``: 0.8 <= ratio <= 1.25; ``within_2``:
   0.5 <= ratio <= 2 (on the Cmax ratio).
+* **In-sample** (``used_in_calibration``, ``calibration_statistics``): the arm's statistics
+  that the model's ``[calibration]`` table lists as targets; a model with only a free-text
+  calibration string has no known in-sample arm (said in ``note``). A study is the arm id up
+  to the first '-' (:func:`study_of`); further checks are in :mod:`pksim.validation_checks`.
+* **Sampling site**: when the model states ``sampling`` and the arm's site differs
+  (arterial/venous, a trailing '?' ignored), ``note`` says so.
 * **Tmax check** (``tmax_ok``): inside the observed range when the data give one (``range a-b``
   in ``tmax_spread`` or ``tmax_stat``); at most the observed value when it is an upper bound;
   otherwise within +-50 % of the observed value.

@@ -225,7 +225,7 @@ def observed_cv(value: float | None, spread: str) -> tuple[float, str] | None:
     """``(CV, kind)`` from a spread text: GSD -> geometric CV, SD -> SD / mean; else None.
 
     >>> round(observed_cv(77.6, "GSD 2.29")[0], 3), observed_cv(45, "SD 10")
-    (1.029, (0.2222222222222222, 'arithmetic'))
+    (0.993, (0.2222222222222222, 'arithmetic'))
     """
     if value is None or not value > 0 or not spread:
         return None

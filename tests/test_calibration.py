@@ -71,6 +71,14 @@ def test_count_local_maxima_plateaus_ends_and_noise():
         count_local_maxima([0, 1], [1.0, 2.0, 3.0])
 
 
+def test_analysis_docstring_examples():
+    import doctest
+
+    import pksim.analysis
+
+    assert doctest.testmod(pksim.analysis).failed == 0
+
+
 def test_refined_peak_of_a_bateman_curve_matches_the_closed_form():
     ka, ke = 0.05, 0.01
     t = np.arange(0.0, 300.0, 0.25)

@@ -472,3 +472,9 @@ def test_cli_cross_validate_writes_the_checks(tmp_path, capsys):
     cv = pd.read_csv(out / "cross_validation.csv")
     spec = load_model(FROZEN).calibration_spec
     assert set(cv.loc[cv["refitted"], "arm_id"]) == {t.arm for t in spec.targets}
+
+
+def test_checks_docstring_examples():
+    import pksim.validation_checks as checks
+
+    assert doctest.testmod(checks).failed == 0
