@@ -21,9 +21,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(default: the packaged file)")
     p.add_argument("--out", metavar="DIR", default=DEFAULT_OUT,
                    help=f"report directory, created if missing (default: ./{DEFAULT_OUT})")
-    p.add_argument("--cross-validate", action="store_true",
-                   help="also run leave-one-study-out cross-validation (refits each model's "
-                        "[calibration] without each study)")
+    p.add_argument("--cross-validate", action=argparse.BooleanOptionalAction, default=True,
+                   help="leave-one-study-out cross-validation: refit each model's "
+                        "[calibration] without each study and predict it (default: on; a few "
+                        "seconds per calibrated model)")
     p.add_argument("--spread-n", type=_count, default=200, metavar="N",
                    help="virtual people per arm for the predicted Cmax spread (0: skip; "
                         "default 200)")
@@ -47,8 +48,8 @@ def _command(args: argparse.Namespace) -> str:
     if args.data:
         parts += ["--data", args.data]
     parts += ["--out", args.out]
-    if args.cross_validate:
-        parts.append("--cross-validate")
+    if not args.cross_validate:
+        parts.append("--no-cross-validate")
     if args.spread_n != 200:
         parts += ["--spread-n", str(args.spread_n)]
     return shlex.join(parts)
