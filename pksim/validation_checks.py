@@ -14,8 +14,9 @@ Rules (tested in ``tests/test_validation.py``)
   which was fitted with the left-out study: such rows say so (not a true out-of-sample
   prediction).
 * **Curve shape**: typical 70 kg plasma and effect-site curves of each arm's regimen (over the
-  arm's 24-h grid); the number of local maxima (:func:`pksim.analysis.count_local_maxima`)
-  should be at least 1 and at most the number of dose events.
+  arm's 24-h grid) and of the standard regimens in ``pksim/data/shape_regimens.txt``; the
+  number of local maxima (:func:`pksim.analysis.count_local_maxima`) should be at least 1 and
+  at most the number of dose events.
 * **Population spread**: between-subject CV of Cmax among ``n`` virtual people given the arm's
   regimen at the arm's weight (or 70 kg), with the model's variability, against the observed
   CV: ``GSD g`` -> ``sqrt(exp(ln(g)^2) - 1)`` compared with the geometric CV of the simulated
@@ -26,6 +27,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,6 +36,7 @@ import pandas as pd
 from pksim.analysis import count_local_maxima
 from pksim.errors import PksimError
 from pksim.model import Model
+from pksim.regimen import parse_dose_spec
 from pksim.simulation import simulate
 from pksim.validation import (
     _GSD,
@@ -51,6 +55,7 @@ from pksim.validation import (
 __all__ = [
     "CV_COLUMNS",
     "run_checks",
+    "shape_regimens",
     "SHAPE_COLUMNS",
     "SPREAD_COLUMNS",
     "cross_validate",
@@ -199,22 +204,45 @@ def cross_validate(model: Model, arms: Sequence[Arm], **fit_options) -> pd.DataF
 # ----------------------------------------------------------------------------- shape
 
 
-def shape_checks(model: Model, arms: Sequence[Arm]) -> pd.DataFrame:
-    """Local maxima of the typical 70 kg plasma and effect-site curves per arm regimen."""
+def shape_regimens(path: str | Path | None = None) -> list[list[str]]:
+    """The standard regimens of the shape check (``pksim/data/shape_regimens.txt``)."""
+    p = Path(path) if path is not None else Path(
+        str(resources.files("pksim") / "data" / "shape_regimens.txt"))
+    lines = (ln.split("#", 1)[0].split() for ln in p.read_text(encoding="utf-8").splitlines())
+    return [ln for ln in lines if ln]
+
+
+def _shape_row(model: Model, route: str, label: str, doses, time_min, events: int) -> dict:
+    curve = simulate(doses, weight_kg=SHAPE_WEIGHT_KG, model=model, time_min=time_min)
+    cp = count_local_maxima(curve.time_min, curve.plasma_ng_per_ml)
+    ce = count_local_maxima(curve.time_min, curve.effect_site_ng_per_ml)
+    return {"model_id": model.id, "route": route, "arm_id": label,
+            "dose": " + ".join(d.spec() for d in curve.doses), "dose_events": events,
+            "plasma_maxima": cp, "effect_site_maxima": ce,
+            "one_peak_per_event": 1 <= cp <= events and 1 <= ce <= events}
+
+
+def shape_checks(model: Model, arms: Sequence[Arm],
+                 regimens: Sequence[Sequence[str]] = ()) -> pd.DataFrame:
+    """Local maxima of the typical 70 kg plasma and effect-site curves of each arm's regimen
+    (over the arm's 24-h grid) and of each extra regimen (dose specs; over 24 h after its last
+    dose on a 0.25-min grid) whose routes the model has. ``arm_id`` is empty for the latter."""
     rows, seen = [], set()
     for arm in _own_arms(model, arms):
         key = (arm.route, arm.dose_text())
         if key in seen:
             continue
         seen.add(key)
-        curve = simulate(arm.doses(), weight_kg=SHAPE_WEIGHT_KG, model=model,
-                         time_min=_grid_min(arm))
-        cp = count_local_maxima(curve.time_min, curve.plasma_ng_per_ml)
-        ce = count_local_maxima(curve.time_min, curve.effect_site_ng_per_ml)
-        rows.append({"model_id": model.id, "route": arm.route, "arm_id": arm.id,
-                     "dose": arm.dose_text(), "dose_events": arm.n_doses, "plasma_maxima": cp,
-                     "effect_site_maxima": ce,
-                     "one_peak_per_event": 1 <= cp <= arm.n_doses and 1 <= ce <= arm.n_doses})
+        rows.append(_shape_row(model, arm.route, arm.id, arm.doses(), _grid_min(arm),
+                               arm.n_doses))
+    for specs in regimens:
+        doses = [parse_dose_spec(s) for s in specs]
+        routes = sorted({d.route for d in doses})
+        if not set(routes) <= set(model.routes):
+            continue
+        end = max(d.start_min + (d.duration_min or 0.0) for d in doses) + 24 * 60.0
+        rows.append(_shape_row(model, "+".join(routes), "", doses,
+                               np.arange(0.0, end + 1e-9, 0.25), len(doses)))
     return pd.DataFrame(rows, columns=list(SHAPE_COLUMNS))
 
 
@@ -286,7 +314,7 @@ def run_checks(models: Sequence[Model], arms: Sequence[Arm], *, spread_n: int = 
     out: dict[str, pd.DataFrame | None] = {
         "in_sample": cat([in_sample_by_route(m, arms) for m in models],
                          ["model_id", "route", "in_sample", "external", "fitted_parameters"]),
-        "shape": cat([shape_checks(m, arms) for m in models], SHAPE_COLUMNS),
+        "shape": cat([shape_checks(m, arms, shape_regimens()) for m in models], SHAPE_COLUMNS),
         "spread": None, "cross_validation": None}
     if spread_n:
         out["spread"] = cat([population_spread(m, arms, spread_n) for m in models],

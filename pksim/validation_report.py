@@ -411,11 +411,13 @@ def _checks_section(run: ValidationRun, model_id: str) -> list[str]:
     shape = _checks_of(run, "shape", model_id)
     if shape is not None:
         L += ["### Curve shape (typical 70 kg person)", "",
-              "Local maxima of the plasma and effect-site curves of each arm's regimen; one "
-              "peak per dose event is expected.", ""]
+              "Local maxima of the plasma and effect-site curves of each arm's regimen and of "
+              "the standard regimens in `pksim/data/shape_regimens.txt`; one peak per dose "
+              "event is expected.", ""]
         L += _md_table(["route", "arm", "dose", "dose events", "plasma maxima",
                         "effect-site maxima", "one peak per event"],
-                       [[r.route, r.arm_id, r.dose, str(r.dose_events), str(r.plasma_maxima),
+                       [[r.route, r.arm_id or "(standard regimen)", r.dose, str(r.dose_events),
+                         str(r.plasma_maxima),
                          str(r.effect_site_maxima), _bool(r.one_peak_per_event)]
                         for r in shape.itertuples()] or [["-"] * 7])
         L.append("")

@@ -430,6 +430,19 @@ def test_shape_checks_count_peaks_per_dose_event(tmp_path):
         assert s.loc[arm_id, "effect_site_maxima"] == count_local_maxima(
             curve.time_min, curve.effect_site_ng_per_ml)
         assert s.loc[arm_id, "one_peak_per_event"]
+    extra = shape_checks(model, [], [["oral:50mg", "oral:50mg@480min"], ["iv:10mg"]])
+    assert list(extra["dose_events"]) == [2, 1] and list(extra["plasma_maxima"]) == [2, 1]
+    assert list(extra["route"]) == ["oral", "iv"] and (extra["arm_id"] == "").all()
+
+
+def test_standard_shape_regimens_parse():
+    from pksim.regimen import parse_dose_spec
+    from pksim.validation_checks import shape_regimens
+
+    regimens = shape_regimens()
+    assert len(regimens) >= 5
+    for specs in regimens:
+        assert [parse_dose_spec(s) for s in specs]
 
 
 def test_population_spread_of_an_iv_bolus_is_the_spread_of_1_over_v1(tmp_path):
