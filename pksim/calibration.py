@@ -28,6 +28,7 @@ Observed data: ``pksim/data/observed_pk.csv`` (sources per row in its README).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import re
 from collections.abc import Sequence
@@ -240,14 +241,18 @@ def _free_parameter(model: Model, name: str) -> _Free:
 
 
 def with_values(model: Model, values: dict[str, float]) -> Model:
-    """A copy of the model with parameter values replaced (internal units)."""
+    """A copy of the model with parameter values replaced (internal units). Its ``sha256``
+    is derived from the file's and the new values, so nothing keyed on it (provenance,
+    caches) mistakes it for the file."""
     params = dict(model.parameters)
     for name, v in values.items():
         p = params[name]
         factor = (p.published_value / p.value) if p.value else 1.0 / to_internal(
             1.0, p.published_unit, model.reference_weight_kg)[0]
         params[name] = dataclasses.replace(p, value=float(v), published_value=float(v) * factor)
-    return dataclasses.replace(model, parameters=params)
+    tag = model.sha256 + repr(sorted((k, float(v)) for k, v in values.items()))
+    return dataclasses.replace(model, parameters=params,
+                               sha256=hashlib.sha256(tag.encode()).hexdigest())
 
 
 # ----------------------------------------------------------------------------- fit
