@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"model {result.model.id} ({result.model.path}); data {result.data_path}")
     print(f"weighted SSE {result.cost:.4g} over {len(result.targets)} targets, "
-          f"{len(result.parameters)} parameters ({result.n_starts} starts; {result.message})\n")
+          f"{len(result.parameters)} parameter(s) ({result.n_starts} starts; {result.message})\n")
     print(f"{'parameter':14} {'unit':10} {'before':>10} {'estimate':>10} {'SE':>9}")
     for r in params.itertuples():
         se = "-" if r.se is None or not math.isfinite(r.se) else f"{r.se:9.3g}"
