@@ -34,6 +34,8 @@ DRUGS = ("racemic", "esketamine")
 SINK = "elimination"
 BAND_ROLES = ("below_window", "window", "dissociation", "hypnosis", "anaesthesia")
 PATHWAY_INPUTS = ("bolus", "zero_order")
+CALIBRATION_STATISTICS = ("cmax", "tmax", "auc", "f")
+SAMPLING_SITES = ("arterial", "venous")
 
 
 _SHIPPED_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -224,7 +226,6 @@ class DoseBasis:
         return ratio if self.form == "hydrochloride" else 1.0 / ratio
 
 
-SAMPLING_SITES = ("arterial", "venous")
 DOSE_FORMS = ("hydrochloride", "base")
 
 
@@ -232,6 +233,29 @@ PD_EFFECTS = {
     # effect -> required parameters; units are part of the names
     "dissociation": ("c50_ng_per_ml", "gamma", "omega_c50"),
 }
+
+
+@dataclass(frozen=True)
+class CalibrationTarget:
+    """An observed arm (id in the observations CSV) and which of its statistics were fitted."""
+
+    arm: str
+    statistics: tuple[str, ...]  # of CALIBRATION_STATISTICS
+
+
+@dataclass(frozen=True)
+class CalibrationSpec:
+    """``[calibration]``: what was fitted to what, so a fit is reproducible and validation
+    knows what is in-sample. ``parameters`` may be empty (values borrowed from a fit elsewhere:
+    the targets are then still in-sample)."""
+
+    summary: str
+    parameters: tuple[str, ...]
+    targets: tuple[CalibrationTarget, ...]
+
+    def statistics_of(self, arm_id: str) -> tuple[str, ...]:
+        """The statistics of an arm that are calibration targets (empty: external)."""
+        return tuple(s for t in self.targets if t.arm == arm_id for s in t.statistics)
 
 
 @dataclass(frozen=True)
@@ -269,6 +293,7 @@ class Model:
     transit_chains: tuple[TransitChain, ...] = ()
     sampling: str | None = None  # "arterial" | "venous": the blood the concentrations predict
     dose_basis: DoseBasis | None = None  # salt form a plain "mg" dose is taken to be
+    calibration_spec: CalibrationSpec | None = None  # structured [calibration] table
 
     @cached_property
     def state_names(self) -> tuple[str, ...]:
@@ -471,9 +496,7 @@ def _build_model(data: dict, path: str, sha: str) -> Model:
         raise r.fail("drug", f"unknown drug {drug!r}; allowed: {', '.join(DRUGS)}")
 
     references = _read_references(r, data)
-    sampling = r.get(data, "sampling", "", str, required=False)
-    if sampling is not None and sampling not in SAMPLING_SITES:
-        raise r.fail("sampling", f"unknown site {sampling!r}; allowed: {', '.join(SAMPLING_SITES)}")
+    sampling = _read_sampling(r, data)
     primary = r.get(data, "primary_reference", "", str)
     if primary not in references:
         raise r.fail("primary_reference", f"{primary!r} is not a key of [references]")
@@ -553,6 +576,7 @@ def _build_model(data: dict, path: str, sha: str) -> Model:
     biases = tuple(r.get(data, "known_biases", "", list, required=False, default=[]))
     if not all(isinstance(b, str) for b in biases):
         raise r.fail("known_biases", "expected a list of strings")
+    calibration_text, calibration_spec = _read_calibration(r, data, params)
 
     return Model(
         id=model_id, name=r.get(data, "name", "", str), drug=drug,
@@ -568,9 +592,54 @@ def _build_model(data: dict, path: str, sha: str) -> Model:
         correlation=corr, bands=bands, known_biases=biases, transit_chains=tuple(chains),
         sampling=sampling,
         dose_basis=_read_dose_basis(r, data, references),
-        calibration=r.get(data, "calibration", "", str, required=False),
+        calibration=calibration_text,
         pd=_read_pd(r, data, references),
+        calibration_spec=calibration_spec,
     )
+
+
+def _read_sampling(r: _Reader, data: dict) -> str | None:
+    site = r.get(data, "sampling", "", str, required=False)
+    if site is not None and site not in SAMPLING_SITES:
+        raise r.fail("sampling", f"unknown site {site!r}; allowed: {', '.join(SAMPLING_SITES)}")
+    return site
+
+
+def _read_calibration(r: _Reader, data: dict, params: dict
+                      ) -> tuple[str | None, CalibrationSpec | None]:
+    """``calibration``: a ``[calibration]`` table (summary, parameters, targets), or the older
+    free-text string (read for one release; it says nothing machine-readable)."""
+    raw = data.get("calibration")
+    if raw is None or isinstance(raw, str):
+        return r.get(data, "calibration", "", str, required=False), None
+    table = r.get(data, "calibration", "", dict)
+    r.check_keys(table, {"summary", "parameters", "targets"}, "calibration")
+    summary = r.get(table, "summary", "calibration", str)
+    names = r.get(table, "parameters", "calibration", list, required=False, default=[])
+    for name in names:
+        if not isinstance(name, str) or name not in params:
+            raise r.fail("calibration.parameters", f"unknown parameter {name!r}")
+    if len(set(names)) != len(names):
+        raise r.fail("calibration.parameters", "a parameter is listed twice")
+    targets = []
+    for i, t in enumerate(r.get(table, "targets", "calibration", list, required=False,
+                                default=[])):
+        where = f"calibration.targets[{i}]"
+        if not isinstance(t, dict):
+            raise r.fail(where, "expected a table with arm and statistics")
+        r.check_keys(t, {"arm", "statistics"}, where)
+        arm = r.get(t, "arm", where, str)
+        stats = r.get(t, "statistics", where, list)
+        bad = [x for x in stats if x not in CALIBRATION_STATISTICS]
+        if not stats or bad or len(set(stats)) != len(stats):
+            raise r.fail(f"{where}.statistics", "expected distinct values of "
+                         + ", ".join(CALIBRATION_STATISTICS))
+        if arm in [x.arm for x in targets]:
+            raise r.fail(f"{where}.arm", f"arm {arm!r} is listed twice")
+        targets.append(CalibrationTarget(arm, tuple(stats)))
+    if names and not targets:
+        raise r.fail("calibration.targets", "fitted parameters need at least one target")
+    return summary, CalibrationSpec(summary, tuple(names), tuple(targets))
 
 
 def _read_pd(r: _Reader, data: dict, refs: dict) -> dict[str, PDEffect] | None:
