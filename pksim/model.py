@@ -145,12 +145,24 @@ class Hold:
 
 
 @dataclass(frozen=True)
+class Sprays:
+    """A dose given as several sprays (or devices): equal parts ``default_interval`` apart; the
+    ``pathway``'s fraction of every spray after the first is multiplied by ``later_factor``
+    (Perez-Ruixo 2021: 0.62 for the 2nd and later esketamine devices)."""
+
+    default_interval: str  # parameter name (time)
+    pathway: str  # name of the pathway whose fraction later sprays reduce
+    later_factor: float | str
+
+
+@dataclass(frozen=True)
 class Route:
     name: str
     description: str
     allows_duration: bool
     pathways: tuple[Pathway, ...]
     hold: Hold | None = None
+    sprays: Sprays | None = None
     label: str | None = None  # human name for front ends ("Sublingual lozenge")
     product_step_mg: float | None = None  # practical dose step (lozenge strength, spray volume)
 
@@ -158,7 +170,8 @@ class Route:
     def options(self) -> tuple[str, ...]:
         """Dose-spec options this route accepts (see :mod:`pksim.regimen`)."""
         out = ("duration",) if self.allows_duration else ()
-        return out + (("hold", "swallow", "spit") if self.hold else ())
+        out += ("hold", "swallow", "spit") if self.hold else ()
+        return out + (("sprays", "every") if self.sprays else ())
 
 
 @dataclass(frozen=True)
@@ -891,8 +904,8 @@ def _read_routes(r: _Reader, data: dict, names: list[str], entry: dict[str, str]
         where = f"routes.{rname}"
         if not isinstance(rdef, dict):
             raise r.fail(where, "expected a table")
-        r.check_keys(rdef, {"description", "allows_duration", "pathways", "hold", "label",
-                            "product_step_mg"}, where)
+        r.check_keys(rdef, {"description", "allows_duration", "pathways", "hold", "sprays",
+                            "label", "product_step_mg"}, where)
         pathways = []
         n_rest = 0
         for i, p in enumerate(r.get(rdef, "pathways", where, list)):
@@ -936,13 +949,25 @@ def _read_routes(r: _Reader, data: dict, names: list[str], entry: dict[str, str]
             if not any(p.target == hold.compartment and p.input == "bolus" and p.lag == 0.0
                        for p in pathways):
                 raise r.fail(f"{where}.hold", f"no bolus pathway without lag enters {hold.compartment!r}")
+        sprays = None
+        if "sprays" in rdef:
+            sw = f"{where}.sprays"
+            raw = r.get(rdef, "sprays", where, dict)
+            r.check_keys(raw, {"interval", "pathway", "later_factor"}, sw)
+            which = r.get(raw, "pathway", sw, str)
+            if which not in [p.name for p in pathways] or next(
+                    p for p in pathways if p.name == which).fraction is None:
+                raise r.fail(f"{sw}.pathway", f"{which!r} is not a pathway of {rname!r} with "
+                             "its own fraction")
+            sprays = Sprays(param_ref(r.get(raw, "interval", sw, str), f"{sw}.interval", "time"),
+                            which, bioavailability(raw, "later_factor", sw))
         step = r.get(rdef, "product_step_mg", where, float, required=False)
         if step is not None and not 0 < step <= 1000:
             raise r.fail(f"{where}.product_step_mg", f"must be within (0, 1000], got {step}")
         routes[rname] = Route(rname, r.get(rdef, "description", where, str),
                               r.get(rdef, "allows_duration", where, bool, required=False, default=False),
-                              tuple(pathways), hold, r.get(rdef, "label", where, str, required=False),
-                              step)
+                              tuple(pathways), hold, sprays,
+                              r.get(rdef, "label", where, str, required=False), step)
     if not routes:
         raise r.fail("routes", "at least one route is required")
     return routes

@@ -2,7 +2,7 @@
 
 Dose spec
 ---------
-``ROUTE:AMOUNT[@START][/DURATION][,hold=TIME][,swallow|,spit]``
+``ROUTE:AMOUNT[@START][/DURATION][,hold=TIME][,swallow|,spit][,sprays=N][,every=TIME]``
 
 * AMOUNT is ``mg`` (the model's dose basis, see ``[dose_basis]`` in its file), ``mgHCl``
   (ketamine hydrochloride) or ``mg-base``, each optionally per kg (``mg/kg``, ``mgHCl/kg``,
@@ -11,6 +11,9 @@ Dose spec
 * ``hold=TIME`` (routes with a ``hold``, e.g. sublingual) is how long the dissolved dose is held
   in the mouth (default: the model's hold parameter); at its end what is left is swallowed
   (``swallow``, the default) or spat out (``spit``).
+* ``sprays=N`` (routes with ``sprays``, e.g. intranasal) gives the amount as N equal sprays or
+  devices ``every`` apart (default: the model's interval); later sprays may be absorbed less
+  (the model's ``later_factor`` on the nasal fraction).
 
 Event semantics (written down here, tested in ``tests/test_regimen.py``)
 -----------------------------------------------------------------------
@@ -42,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pksim.errors import InputError
-from pksim.model import Model, Route
+from pksim.model import Hold, Model, Pathway, Route
 from pksim.system import outflow_rate_per_min
 
 ROUTES = ("iv", "sublingual", "intranasal", "oral")
@@ -53,6 +56,7 @@ MAX_DOSE_MG = 5000.0  # refuse obvious typos; far above any anaesthetic ketamine
 MAX_DOSE_MG_PER_KG = 20.0
 MAX_TIME_MIN = 7 * 24 * 60.0
 MAX_HOLD_MIN = 60.0  # nobody holds a lozenge for longer; refuses typos such as hold=150
+MAX_SPRAYS = 20
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,8 @@ class Dose:
     hold_end : ``"swallow"`` or ``"spit"`` at the end of the hold; ``None`` = swallow
     salt : ``"hcl"`` or ``"base"`` when the amount states its salt form; ``None`` = the model's
         dose basis
+    sprays : number of equal sprays/devices the amount is given as (routes with sprays)
+    spray_interval_min : time between them; ``None`` = the model's interval
     """
 
     route: str
@@ -80,6 +86,8 @@ class Dose:
     hold_min: float | None = None
     hold_end: str | None = None
     salt: str | None = None
+    sprays: int | None = None
+    spray_interval_min: float | None = None
 
     def __post_init__(self):
         validate_dose(self)
@@ -110,6 +118,10 @@ class Dose:
             text += f",hold={_fmt(self.hold_min)}min"
         if self.hold_end is not None:
             text += f",{self.hold_end}"
+        if self.sprays is not None:
+            text += f",sprays={self.sprays}"
+        if self.spray_interval_min is not None:
+            text += f",every={_fmt(self.spray_interval_min)}min"
         return text
 
 
@@ -138,6 +150,12 @@ def validate_dose(d: Dose) -> None:
         raise InputError("dose hold", f"{d.hold_min!r} min", f"0 to {MAX_HOLD_MIN:g} min")
     if d.hold_end is not None and d.hold_end not in HOLD_ENDS:
         raise InputError("dose hold end", f"unknown value {d.hold_end!r}", ", ".join(HOLD_ENDS))
+    if d.sprays is not None and not (isinstance(d.sprays, int) and 1 <= d.sprays <= MAX_SPRAYS):
+        raise InputError("dose sprays", f"{d.sprays!r}", f"a whole number from 1 to {MAX_SPRAYS}")
+    if d.spray_interval_min is not None and not (
+            math.isfinite(d.spray_interval_min) and 0 <= d.spray_interval_min <= MAX_HOLD_MIN):
+        raise InputError("dose spray interval", f"{d.spray_interval_min!r} min",
+                         f"0 to {MAX_HOLD_MIN:g} min")
     if d.salt not in SALTS.values():
         raise InputError("dose salt form", f"unknown value {d.salt!r}", "hcl, base")
 
@@ -145,9 +163,11 @@ def validate_dose(d: Dose) -> None:
 _NUM = r"([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
 _SPEC = re.compile(rf"^\s*([a-zA-Z]+)\s*:\s*{_NUM}\s*mg(HCl|-base)?(/kg)?\s*"
                    rf"(?:@\s*{_NUM}\s*(min|h)\s*)?(?:/\s*{_NUM}\s*(min|h)\s*)?((?:,[^,]*)*)$")
-_HOLD = re.compile(rf"^\s*hold\s*=\s*{_NUM}\s*(min|h)\s*$")
-SPEC_HELP = ("ROUTE:AMOUNT[@START][/DURATION][,hold=TIME][,swallow|,spit], e.g. sublingual:100mg, "
-             "sublingual:100mg,hold=15min,spit, intranasal:50mg@40min, iv:0.5mg/kg@0min/40min; "
+_HOLD = re.compile(rf"^\s*(hold|every)\s*=\s*{_NUM}\s*(min|h)\s*$")
+_SPRAYS = re.compile(r"^\s*sprays\s*=\s*(\d+)\s*$")
+SPEC_HELP = ("ROUTE:AMOUNT[@START][/DURATION][,hold=TIME][,swallow|,spit][,sprays=N][,every=TIME], "
+             "e.g. sublingual:100mg, sublingual:100mg,hold=15min,spit, intranasal:50mg@40min, "
+             "intranasal:56mg,sprays=2,every=5min, iv:0.5mg/kg@0min/40min; "
              "AMOUNT in mg (the model's dose basis), mgHCl or mg-base, each optionally /kg; "
              "ROUTE is one of " + ", ".join(ROUTES))
 
@@ -167,19 +187,45 @@ def parse_dose_spec(spec: str) -> Dose:
             raise InputError("dose route", f"unknown route {route!r} in {spec!r}", ", ".join(ROUTES))
         raise InputError("dose", f"cannot read {spec!r}", SPEC_HELP)
     route, amount, salt, per_kg, start, sunit, dur, dunit, options = m.groups()
-    hold_min = hold_end = None
+    timed: dict[str, float | None] = {"hold": None, "every": None}
+    hold_end = sprays = None
     for option in filter(None, (o.strip() for o in options.split(",")[1:] if options)):
-        h = _HOLD.match(option)
+        h, n = _HOLD.match(option), _SPRAYS.match(option)
         if h:
-            hold_min = _minutes(*h.groups())
+            timed[h.group(1)] = _minutes(*h.groups()[1:])
+        elif n:
+            sprays = int(n.group(1))
         elif option.lower() in HOLD_ENDS:
             hold_end = option.lower()
         else:
             raise InputError("dose option", f"unknown option {option!r} in {spec!r}",
-                             "hold=TIME (e.g. hold=15min), swallow, spit")
+                             "hold=TIME (e.g. hold=15min), swallow, spit, sprays=N, every=TIME")
     return Dose(route=route.lower(), amount=float(amount), amount_unit="mg/kg" if per_kg else "mg",
                 start_min=_minutes(start, sunit) or 0.0, duration_min=_minutes(dur, dunit),
-                hold_min=hold_min, hold_end=hold_end, salt=SALTS[salt or ""])
+                hold_min=timed["hold"], hold_end=hold_end, salt=SALTS[salt or ""],
+                sprays=sprays, spray_interval_min=timed["every"])
+
+
+def _hold_end(model: Model, hold: Hold, dose: Dose, start: float, held, params, value, index,
+              lists) -> None:
+    """Append the end-of-hold move of ``held`` mg placed at ``start`` (module docstring)."""
+    targets, starts, durations, amounts, labels = lists
+    hold_min = value(hold.default_min) if dose.hold_min is None else dose.hold_min
+    k_out = outflow_rate_per_min(model, params, hold.compartment)
+    if isinstance(held, float) and isinstance(k_out, np.ndarray):
+        k_out = k_out.item()
+    left = held * (math.exp(-k_out * hold_min) if isinstance(held, float)
+                   else np.exp(-k_out * hold_min))
+    moves = [(hold.compartment, -left, "held")]
+    if dose.hold_end != "spit":
+        moves.append((hold.swallow_to, left * value(hold.swallow_bioavailability),
+                      "swallowed at the end of the hold"))
+    for tgt, amount, what in moves:
+        targets.append(index[tgt])
+        amounts.append(amount)
+        starts.append(start + hold_min)
+        durations.append(0.0)
+        labels.append(f"{dose.route}/{what}")
 
 
 def _check_options(model: Model, route: Route, dose: Dose) -> None:
@@ -188,6 +234,10 @@ def _check_options(model: Model, route: Route, dose: Dose) -> None:
         with_hold = [r.name for r in model.routes.values() if r.hold is not None]
         raise InputError("dose hold", f"route {route.name!r} of model {model.id!r} has no hold "
                          "in the mouth", "routes " + (", ".join(with_hold) or "none"))
+    if route.sprays is None and (dose.sprays is not None or dose.spray_interval_min is not None):
+        with_sprays = [r.name for r in model.routes.values() if r.sprays is not None]
+        raise InputError("dose sprays", f"route {route.name!r} of model {model.id!r} is not "
+                         "given as sprays", "routes " + (", ".join(with_sprays) or "none"))
     if dose.salt is not None and model.dose_basis is None:
         raise InputError("dose salt form", f"model {model.id!r} states no dose basis, so "
                          f"{dose.spec()!r} cannot be converted", "plain mg")
@@ -252,51 +302,48 @@ def input_events(model: Model, doses: Sequence[Dose], params: dict[str, np.ndarr
                 mg = mg * dose_scale[:, d_i]
         if dose.salt is not None:
             mg = mg * model.dose_basis.factor(dose.salt)
-        fixed = [value(p.fraction) for p in route.pathways if p.fraction is not None]
-        rest = 1.0
-        if fixed:
-            total = fixed[0]
-            for f in fixed[1:]:
-                total = total + f
-            rest = 1.0 - total
-            if (rest < -1e-12) if isinstance(rest, float) else np.any(rest < -1e-12):
-                raise InputError("model", f"route {dose.route!r} pathway fractions add up to "
-                                 "more than 1")
-        for p in route.pathways:
-            frac = rest if p.fraction is None else value(p.fraction)
-            if isinstance(frac, np.ndarray):
-                frac = np.clip(frac, 0.0, 1.0)
-            else:
-                frac = min(max(frac, 0.0), 1.0)
-            amounts.append(mg * frac * value(p.bioavailability))
-            starts.append(dose.start_min + value(p.lag))
-            if p.input == "zero_order":
-                durations.append(value(p.duration))
-            elif route.allows_duration and dose.duration_min:
-                durations.append(float(dose.duration_min))
-            else:
-                durations.append(0.0)
-            targets.append(index[p.target])
-            labels.append(f"{dose.route}/{p.name}")
-            if route.hold is not None and p.target == route.hold.compartment:
-                hold = route.hold
-                hold_min = value(hold.default_min) if dose.hold_min is None else dose.hold_min
-                k_out = outflow_rate_per_min(model, params, hold.compartment)
-                if one and isinstance(k_out, np.ndarray):
-                    k_out = k_out.item()
-                left = amounts[-1] * (math.exp(-k_out * hold_min) if one
-                                      else np.exp(-k_out * hold_min))
-                end = dose.start_min + hold_min
-                moves = [(hold.compartment, -left, "held")]
-                if dose.hold_end != "spit":
-                    moves.append((hold.swallow_to, left * value(hold.swallow_bioavailability),
-                                  "swallowed at the end of the hold"))
-                for tgt, amount, what in moves:
-                    targets.append(index[tgt])
-                    amounts.append(amount)
-                    starts.append(end)
+        n_units = dose.sprays or 1
+        every = 0.0
+        if route.sprays is not None:
+            every = (value(route.sprays.default_interval) if dose.spray_interval_min is None
+                     else dose.spray_interval_min)
+        for unit in range(n_units):
+            start = dose.start_min + unit * every
+            reduced = route.sprays.pathway if unit and route.sprays is not None else None
+
+            def fraction(p: Pathway) -> float | np.ndarray:
+                f = value(p.fraction)
+                return f * value(route.sprays.later_factor) if p.name == reduced else f
+
+            fixed = [fraction(p) for p in route.pathways if p.fraction is not None]
+            rest = 1.0
+            if fixed:
+                total = fixed[0]
+                for f in fixed[1:]:
+                    total = total + f
+                rest = 1.0 - total
+                if (rest < -1e-12) if isinstance(rest, float) else np.any(rest < -1e-12):
+                    raise InputError("model", f"route {dose.route!r} pathway fractions add up to "
+                                     "more than 1")
+            for p in route.pathways:
+                frac = rest if p.fraction is None else fraction(p)
+                if isinstance(frac, np.ndarray):
+                    frac = np.clip(frac, 0.0, 1.0)
+                else:
+                    frac = min(max(frac, 0.0), 1.0)
+                amounts.append(mg / n_units * frac * value(p.bioavailability))
+                starts.append(start + value(p.lag))
+                if p.input == "zero_order":
+                    durations.append(value(p.duration))
+                elif route.allows_duration and dose.duration_min:
+                    durations.append(float(dose.duration_min))
+                else:
                     durations.append(0.0)
-                    labels.append(f"{dose.route}/{what}")
+                targets.append(index[p.target])
+                labels.append(f"{dose.route}/{p.name}")
+                if route.hold is not None and p.target == route.hold.compartment:
+                    _hold_end(model, route.hold, dose, start, amounts[-1], params, value, index,
+                              (targets, starts, durations, amounts, labels))
     if not targets:
         raise InputError("dose", "at least one dose is required", SPEC_HELP)
     if one:

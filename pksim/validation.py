@@ -199,10 +199,16 @@ class Arm:
             text += f" over {self.infusion_min:g} min"
         return text
 
-    def doses(self) -> list[Dose]:
-        """The arm as :class:`~pksim.regimen.Dose` objects."""
+    def doses(self, model: Model) -> list[Dose]:
+        """The arm as :class:`~pksim.regimen.Dose` objects for ``model``: several equal
+        administrations are one dose of ``n_doses`` sprays where the route takes sprays (so
+        later sprays are absorbed as the model says), else separate doses."""
         amount, unit = ((self.dose_mg, "mg") if self.dose_mg is not None
                         else (self.dose_mg_per_kg, "mg/kg"))
+        route = model.routes.get(self.route)
+        if self.n_doses > 1 and route is not None and route.sprays is not None:
+            return [Dose(route=self.route, amount=amount, amount_unit=unit,
+                         sprays=self.n_doses, spray_interval_min=self.dose_interval_min)]
         return [Dose(route=self.route, amount=amount / self.n_doses, amount_unit=unit,
                      start_min=i * self.dose_interval_min,
                      duration_min=self.infusion_min if self.route == "iv" else None)
@@ -456,8 +462,8 @@ def _grid_min(arm: Arm) -> np.ndarray:
     fine_end = min(arm.last_dose_min + _FINE_SPAN_MIN, end)
     fine = np.arange(0.0, fine_end + 1e-9, _FINE_DT_MIN)
     coarse = np.arange(fine[-1] + _COARSE_DT_MIN, end + 1e-9, _COARSE_DT_MIN)
-    events = [d.start_min for d in arm.doses()] + [d.start_min + (d.duration_min or 0.0)
-                                                   for d in arm.doses()]
+    starts = [i * arm.dose_interval_min for i in range(arm.n_doses)]
+    events = starts + [t + (arm.infusion_min or 0.0) for t in starts]
     marks = [end] + events
     if arm.auc_horizon_h is not None:
         marks.append(60.0 * arm.auc_horizon_h)
@@ -466,7 +472,7 @@ def _grid_min(arm: Arm) -> np.ndarray:
 
 def simulate_arm(arm: Arm, model: Model) -> Curve:
     """Typical-value curve of one arm under one model (see the module rules)."""
-    return simulate(arm.doses(), weight_kg=arm.weight_kg or DEFAULT_WEIGHT_KG, model=model,
+    return simulate(arm.doses(model), weight_kg=arm.weight_kg or DEFAULT_WEIGHT_KG, model=model,
                     time_min=_grid_min(arm))
 
 

@@ -233,7 +233,7 @@ def shape_checks(model: Model, arms: Sequence[Arm],
         if key in seen:
             continue
         seen.add(key)
-        rows.append(_shape_row(model, arm.route, arm.id, arm.doses(), _grid_min(arm),
+        rows.append(_shape_row(model, arm.route, arm.id, arm.doses(model), _grid_min(arm),
                                arm.n_doses))
     for specs in regimens:
         doses = [parse_dose_spec(s) for s in specs]
@@ -288,7 +288,7 @@ def population_spread(model: Model, arms: Sequence[Arm], n: int = SPREAD_N,
         if arm.not_held_reason or (obs is None and key in seen):
             continue
         seen.add(key)
-        pop = simulate_population(arm.doses(), model=model, covariates=Covariates(
+        pop = simulate_population(arm.doses(model), model=model, covariates=Covariates(
             weight_kg=weight), n=n, seed=seed, t_end_min=arm.last_dose_min + _SPREAD_TAIL_MIN,
             dt_min=0.5)
         kind = obs[1] if obs else "geometric"
