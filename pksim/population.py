@@ -38,22 +38,22 @@ import numpy as np
 import pandas as pd
 
 from pksim import __version__, _kernels
+from pksim import metrics as _metrics
 from pksim.analysis import band_thresholds
 from pksim.errors import InputError
 from pksim.individual import apply_random_effects, typical_parameters
 from pksim.model import Model
+from pksim.pd import PDDissociation, model_pd
 from pksim.regimen import Dose, input_events
 from pksim.sampling import BlockDraws, Covariates, check_seed
 from pksim.simulation import MG_PER_L_TO_NG_PER_ML, Curve, as_doses, as_model, simulate, time_grid
 from pksim.system import central_volume_l, system_terms
 
 MAX_SUBJECTS = 10_000_000
-PD_FIELDS = ("c50_ng_per_ml", "gamma", "omega_c50")
 PERCENTILES = (5, 25, 50, 75, 95)
 DOSE_CV_PERCENT_DEFAULT = 10.0  # ASSUMED delivered-dose CV when dose_variability=True
 CHUNK_BYTES = 96_000_000  # target size of one chunk's float32 curves and band codes
 MAX_KEPT_VALUES = 250_000_000  # keep_curves: n * n_t float32 values per curve (1 GB)
-Z95 = 1.959963984540054
 QUANTILE_REL_ERROR = 2.0**-8
 QUANTILE_ABS_ERROR_NG_PER_ML = 2.0**-10
 
@@ -123,59 +123,6 @@ def _structure(model: Model) -> _Structure:
 
 
 @dataclass(frozen=True)
-class PDDissociation:
-    """Sigmoid Emax (quantal) dissociation model on effect-site concentration.
-
-    ``P(dissociation | Ce) = Ce^gamma / (C50_i^gamma + Ce^gamma)`` with
-    ``C50_i = C50 exp(omega z_i)``; a subject's probability is taken at its peak effect-site
-    concentration (the sigmoid is monotone in Ce).
-    """
-
-    c50_ng_per_ml: float
-    gamma: float
-    omega_c50: float
-
-    def probability(self, ce_max_ng_per_ml: np.ndarray, z: np.ndarray) -> np.ndarray:
-        c50 = self.c50_ng_per_ml * np.exp(self.omega_c50 * z)
-        c = np.maximum(np.asarray(ce_max_ng_per_ml, float), 0.0)
-        # ratio form avoids overflow of Ce^gamma for large gamma
-        return 1.0 / (1.0 + (c50 / np.maximum(c, 1e-300)) ** self.gamma)
-
-
-def model_pd(model: Model, overrides: dict[str, float] | None = None) -> PDDissociation | None:
-    """The model file's ``[pd.dissociation]`` section, with optional value overrides.
-
-    ``overrides`` (e.g. ``{"c50_ng_per_ml": 240, "gamma": 3}``) replace the file's values for a
-    sensitivity analysis; with no PD section in the file all three values must be given.
-    """
-    values = {}
-    effect = (model.pd or {}).get("dissociation")
-    if effect is not None:
-        values = {k: p.value for k, p in effect.parameters.items()}
-    for key, value in (overrides or {}).items():
-        if key not in PD_FIELDS:
-            raise InputError("pd_dissociation", f"unknown parameter {key!r}", ", ".join(PD_FIELDS))
-        ok = (
-            isinstance(value, (int, float)) and math.isfinite(value) and not isinstance(value, bool)
-        )
-        if not ok or value < 0 or (key != "omega_c50" and value == 0):
-            raise InputError(
-                f"pd_dissociation[{key}]", f"{value!r}", ">= 0" if key == "omega_c50" else "> 0"
-            )
-        values[key] = float(value)
-    if not values:
-        return None
-    missing = [k for k in PD_FIELDS if k not in values]
-    if missing:
-        raise InputError(
-            "pd_dissociation",
-            f"model {model.id!r} has no PD section; missing {', '.join(missing)}",
-            ", ".join(PD_FIELDS),
-        )
-    return PDDissociation(values["c50_ng_per_ml"], values["gamma"], values["omega_c50"])
-
-
-@dataclass(frozen=True)
 class _Settings:
     model: Model
     structure: _Structure
@@ -186,9 +133,50 @@ class _Settings:
     win_hi: float
     block_min: tuple[float, float]
     thresholds: dict[str, float] | None
+    i_window: int  # index of the window band; the dissociation band follows it
+    coverage: float  # share of the block that counts as "in the window for the block"
+    drawn_edges: dict[int, tuple[float, float]]  # band index -> lower-edge range drawn per person
+
+    @property
+    def context(self) -> dict:
+        """What derived metrics need (:func:`pksim.metrics.derive`)."""
+        return {"coverage": self.coverage, "block_min": self.block_min}
 
 
-def _settings(model, t_end_min, dt_min, thresholds, block_min) -> _Settings:
+def band_edge_ranges(model: Model, thresholds: dict[str, float] | None) -> dict[str, tuple]:
+    """Published ranges of the window floor and the dissociation edge (role -> (lo, hi) ng/mL)
+    that :func:`simulate_population` draws from with ``band_uncertainty``; an edge fixed by
+    ``thresholds`` is not drawn."""
+    out = {}
+    for b in model.bands:
+        if b.role in ("window", "dissociation") and b.role not in (thresholds or {}):
+            if b.lower_range_ng_per_ml is None:
+                raise InputError("band_uncertainty",
+                                 f"model {model.id!r} gives no range for the {b.role} edge",
+                                 "a model with lower_range_ng_per_ml")
+            out[b.role] = tuple(float(x) for x in b.lower_range_ng_per_ml)
+    return out
+
+
+def band_edge_ends(model: Model, thresholds: dict[str, float] | None = None) -> dict[str, dict]:
+    """Threshold overrides at the ends of the published ranges: ``narrow`` (highest floor,
+    lowest dissociation edge) and ``wide`` (lowest floor, highest dissociation edge). Metrics
+    that grow with the window (P(window), coverage) are smallest at ``narrow`` and largest at
+    ``wide``; dissociation metrics the other way round, so the two ends bracket the answer with
+    drawn edges."""
+    ranges = band_edge_ranges(model, thresholds)
+    fixed = dict(thresholds or {})
+    narrow, wide = dict(fixed), dict(fixed)
+    if "window" in ranges:
+        narrow["window"], wide["window"] = ranges["window"][1], ranges["window"][0]
+    if "dissociation" in ranges:
+        narrow["dissociation"] = ranges["dissociation"][0]
+        wide["dissociation"] = ranges["dissociation"][1]
+    return {"narrow": narrow, "wide": wide}
+
+
+def _settings(model, t_end_min, dt_min, thresholds, block_min, coverage_percent=None,
+              band_uncertainty=False) -> _Settings:
     m = as_model(model)
     t = time_grid(t_end_min, dt_min)
     try:
@@ -202,6 +190,22 @@ def _settings(model, t_end_min, dt_min, thresholds, block_min) -> _Settings:
             raise InputError(f"thresholds[{role}]", f"{value!r} ng/mL", ">= 0 ng/mL")
     b0, b1 = _check_block(block_min, float(t[-1]))
     lower = np.array([lo for lo, _ in bands.values()], dtype=float)
+    roles = list(bands)
+    i_window = roles.index("window")
+    drawn = {}
+    if band_uncertainty:
+        drawn = {roles.index(r): rng for r, rng in band_edge_ranges(m, thresholds).items()}
+        lows = lower.copy()
+        highs = lower.copy()
+        for i, (lo, hi) in drawn.items():
+            lows[i], highs[i] = lo, hi
+        if np.any(lows[1:] <= highs[:-1]):
+            raise InputError("band_uncertainty", f"drawn band edges could overlap: ranges "
+                             f"{[(float(a), float(b)) for a, b in zip(lows, highs, strict=True)]}",
+                             "increasing, non-overlapping edge ranges")
+    coverage = _metrics.check_coverage(
+        _metrics.COVERAGE_PERCENT_DEFAULT if coverage_percent is None else coverage_percent
+    )
     return _Settings(
         m,
         _structure(m),
@@ -212,6 +216,9 @@ def _settings(model, t_end_min, dt_min, thresholds, block_min) -> _Settings:
         bands["window"][1],
         (b0, b1),
         dict(thresholds) if thresholds else None,
+        i_window,
+        coverage,
+        drawn,
     )
 
 
@@ -318,23 +325,32 @@ class _Arm:
             "plasma_scale": MG_PER_L_TO_NG_PER_ML / central_volume_l(m, params),
             "administered_mg": np.asarray(administered, float),
             "bioavailable_mg": ev.bioavailable_mg(),
-            "pd_z": self.draws.pd_eta(start, stop)
-            if (self.pd and self.variability)
-            else np.zeros(n),
+            "band_lower": self.band_lower(s, start, stop),
         }
+
+    def band_lower(self, s: _Settings, start: int, stop: int) -> np.ndarray:
+        """``(n, n_bands)`` lower band edges per subject: the model's, with the window floor
+        and dissociation edge log-uniform over their published ranges when drawn."""
+        out = np.tile(s.band_lower, (stop - start, 1))
+        if s.drawn_edges:
+            u = self.draws.band_uniforms(2, start, stop)
+            for i, (lo, hi) in s.drawn_edges.items():
+                out[:, i] = lo * np.exp(u[:, i - s.i_window] * math.log(hi / lo))
+        return out
 
 
 class _Accumulator:
     """Per-subject metric storage and time-wise reductions for one arm."""
 
-    def __init__(self, n: int, n_t: int, n_bands: int, keep_curves: bool):
+    def __init__(self, n: int, n_t: int, n_bands: int, keep_curves: bool, i_window: int):
         self.n = n
+        self.i_window = i_window
         self.metrics = np.empty((n, len(_kernels.POP_METRICS)))
         self.weight_kg = np.empty(n)
         self.sex_code = np.empty(n, dtype=np.int8)
         self.administered_mg = np.empty(n)
         self.bioavailable_mg = np.empty(n)
-        self.pd_z = np.empty(n)
+        self.window_edges = np.empty((n, 2))  # each subject's window floor, dissociation edge
         self.hist = {
             k: np.zeros((n_t, _kernels.HIST_BINS), dtype=np.int32)
             for k in ("plasma", "effect_site")
@@ -366,7 +382,7 @@ class _Accumulator:
         self.sex_code[sl] = inp["sex_code"]
         self.administered_mg[sl] = inp["administered_mg"]
         self.bioavailable_mg[sl] = inp["bioavailable_mg"]
-        self.pd_z[sl] = inp["pd_z"]
+        self.window_edges[sl] = inp["band_lower"][:, self.i_window : self.i_window + 2]
         cp, ce = buf["cp"], buf["ce"]
         _kernels.reduce_chunk(
             start,
@@ -409,34 +425,6 @@ def _none(x):
         return None
     x = float(x)
     return None if math.isnan(x) or math.isinf(x) else x
-
-
-def proportion(flags: np.ndarray) -> tuple[float, float]:
-    """``(p, binomial SE)`` of a boolean array."""
-    n = flags.size
-    p = float(np.count_nonzero(flags)) / n if n else math.nan
-    return p, math.sqrt(p * (1.0 - p) / n) if n else math.nan
-
-
-def quantile_se(values: np.ndarray, q: float = 0.5) -> tuple[float | None, float | None]:
-    """``(quantile, SE)`` over the non-NaN values; order-statistic SE (module docstring)."""
-    v = np.sort(np.asarray(values, float)[~np.isnan(values)])
-    n = v.size
-    if n == 0:
-        return None, None
-    est = float(np.quantile(v, q))
-    half = Z95 * math.sqrt(n * q * (1.0 - q))
-    j = min(n - 1, max(0, math.floor(n * q - half) - 1))  # 1-based rank -> 0-based index
-    k = min(n - 1, max(0, math.ceil(n * q + half) - 1))
-    return est, float(v[k] - v[j]) / (2.0 * Z95)
-
-
-def _percentiles(values: np.ndarray, qs=(0.05, 0.95)) -> list[float | None]:
-    v = np.asarray(values, float)
-    v = v[~np.isnan(v)]
-    if v.size == 0:
-        return [None] * len(qs)
-    return [float(x) for x in np.quantile(v, qs)]
 
 
 def hist_quantiles(
@@ -505,6 +493,7 @@ class PopulationResult:
     config: dict
     plasma_curves_ng_per_ml: np.ndarray | None = field(default=None, repr=False)
     effect_site_curves_ng_per_ml: np.ndarray | None = field(default=None, repr=False)
+    sensitivity: dict | None = None  # summaries at the ends of the band-edge ranges
 
     @property
     def time_min(self) -> np.ndarray:
@@ -515,88 +504,40 @@ class PopulationResult:
         return len(self.subjects)
 
     def summary(self) -> dict:
-        """Population summaries with Monte-Carlo SEs, JSON-ready (units in the keys)."""
+        """Population summaries with Monte-Carlo SEs, JSON-ready (units in the keys; every
+        metric of :data:`pksim.metrics.PERSON`)."""
         s = self.subjects
         out = dict(self.config)
-        for key, col in (
-            ("p_window", "reached_window"),
-            ("p_dissociation", "dissociated"),
-            ("p_window_block", "in_window_block"),
-            ("p_window_no_dissociation", "window_without_dissociation"),
-        ):
-            p, se = proportion(s[col].to_numpy())
-            out[key], out[f"{key}_se"] = p, se
-        if "p_dissociation_pd" in s:
-            v = s["p_dissociation_pd"].to_numpy()
-            out["p_dissociation_pd"] = float(v.mean())
-            out["p_dissociation_pd_se"] = (
-                float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else None
-            )
-        for name, col in (
-            ("onset_min", "window_onset_min"),
-            ("offset_min", "window_offset_min"),
-            ("effect_tmax_min", "effect_tmax_min"),
-            ("plasma_tmax_min", "plasma_tmax_min"),
-            ("effect_cmax_ng_per_ml", "effect_cmax_ng_per_ml"),
-            ("plasma_cmax_ng_per_ml", "plasma_cmax_ng_per_ml"),
-            ("minutes_in_window", "minutes_in_window"),
-            ("dissociation_onset_min", "dissociation_onset_min"),
-            ("minutes_dissociated", "minutes_dissociated"),
-        ):
-            med, se = quantile_se(s[col].to_numpy())
-            out[f"{name}_median"], out[f"{name}_median_se"] = med, se
-            out[f"{name}_p5"], out[f"{name}_p95"] = _percentiles(s[col].to_numpy())
-        mw = s["minutes_in_window"].to_numpy()
-        out["minutes_in_window_mean"] = float(mw.mean())
-        out["minutes_in_window_mean_se"] = (
-            float(mw.std(ddof=1) / math.sqrt(mw.size)) if mw.size > 1 else None
-        )
+        _metrics.summarise(_metrics.PERSON, s, out)
+        out["deprecated_keys"] = _metrics.deprecated_keys(_metrics.PERSON)
         lo, hi = self.config["validity_weight_kg"]
         w = s["weight_kg"].to_numpy()
         out["fraction_outside_validity_weight"] = float(np.mean((w < lo) | (w > hi)))
+        if self.sensitivity:
+            out["band_sensitivity"] = self.sensitivity
         return {k: (_none(v) if isinstance(v, (float, np.floating)) else v) for k, v in out.items()}
 
 
-def _subjects_frame(acc: _Accumulator, pd_model: PDDissociation | None) -> pd.DataFrame:
-    m = acc.metrics
-    col = {name: m[:, i] for i, name in enumerate(_kernels.POP_METRICS)}
-    reached = ~np.isnan(col["window_onset_min"])
-    dissociated = ~np.isnan(col["dissociation_onset_min"])
+def _subjects_frame(acc: _Accumulator, ctx: dict) -> pd.DataFrame:
+    """One row per subject: covariates, each subject's window edges, every person metric."""
     data = {
         "subject": np.arange(acc.n, dtype=np.int64),
         "weight_kg": acc.weight_kg,
         "sex": pd.Categorical.from_codes(acc.sex_code.astype(np.int8), ["male", "female"]),
         "administered_dose_mg": acc.administered_mg,
         "bioavailable_dose_mg": acc.bioavailable_mg,
-        **{
-            k: col[k]
-            for k in (
-                "plasma_cmax_ng_per_ml",
-                "plasma_tmax_min",
-                "plasma_auc_ng_h_per_ml",
-                "effect_cmax_ng_per_ml",
-                "effect_tmax_min",
-                "effect_auc_ng_h_per_ml",
-                "window_onset_min",
-                "window_offset_min",
-                "minutes_in_window",
-            )
-        },
-        "reached_window": reached,
-        "in_window_block": col["in_window_block"] == 1.0,
-        "dissociation_onset_min": col["dissociation_onset_min"],
-        "minutes_dissociated": col["minutes_dissociated"],
-        "dissociated": dissociated,
-        "window_without_dissociation": reached & ~dissociated,
+        "window_lower_ng_per_ml": acc.window_edges[:, 0],
+        "dissociation_ng_per_ml": acc.window_edges[:, 1],
     }
-    if pd_model is not None:
-        data["p_dissociation_pd"] = pd_model.probability(col["effect_cmax_ng_per_ml"], acc.pd_z)
-    return pd.DataFrame(data)
+    data.update({name: acc.metrics[:, i] for i, name in enumerate(_kernels.POP_METRICS)})
+    data["in_window_throughout_block"] = data["in_window_throughout_block"] == 1.0
+    return pd.DataFrame(_metrics.derive(_metrics.PERSON, data, ctx))
 
 
 def _finish(
     acc: _Accumulator, s: _Settings, typical: Curve, config: dict, pd_model: PDDissociation | None
 ) -> PopulationResult:
+    ctx = {**s.context, "pd": pd_model}
     bands = {"time_min": s.time_min}
     for key in ("plasma", "effect_site"):
         c = 0 if key == "plasma" else 1
@@ -609,7 +550,7 @@ def _finish(
         prob[f"p_{role}"] = acc.band_counts[:, k] / acc.n
     curves = acc.curves or {}
     return PopulationResult(
-        _subjects_frame(acc, pd_model),
+        _subjects_frame(acc, ctx),
         pd.DataFrame(bands),
         pd.DataFrame(prob),
         typical,
@@ -638,15 +579,13 @@ def _config(s: _Settings, arm: _Arm, n: int, seed: int, chunk: int) -> dict:
         "window_ng_per_ml": [s.win_lo, s.win_hi],
         "block_min": list(s.block_min),
         "validity_weight_kg": list(m.validity_weight_kg),
-        "pd_model": (
-            None
-            if arm.pd is None
-            else {
-                "c50_ng_per_ml": arm.pd.c50_ng_per_ml,
-                "gamma": arm.pd.gamma,
-                "omega_c50": arm.pd.omega_c50 if arm.variability else 0.0,
-            }
+        "coverage_percent": 100.0 * s.coverage,
+        "band_uncertainty": (
+            {m.bands[i].role: list(rng) for i, rng in s.drawn_edges.items()}
+            if s.drawn_edges
+            else None
         ),
+        "pd_model": None if arm.pd is None else arm.pd.as_dict(),
         "quantile_rel_error_bound": QUANTILE_REL_ERROR,
         "quantile_abs_error_bound_ng_per_ml": QUANTILE_ABS_ERROR_NG_PER_ML,
     }
@@ -720,6 +659,8 @@ def simulate_population(
     chunk_size: int | None = None,
     keep_curves: bool = False,
     pd_dissociation: dict[str, float] | None = None,
+    coverage_percent: float | None = None,
+    band_uncertainty: bool = False,
 ) -> PopulationResult:
     """Simulate ``n`` virtual people given the same regimen; stream their metrics.
 
@@ -737,25 +678,26 @@ def simulate_population(
     variability : sample between-subject variability from the model file (False: every
         subject has typical parameters for their covariates)
     dose_variability : delivered-dose variability: False, True (CV 10 %, ASSUMED), or a CV (%)
-    block_min : session block ``(start, end)`` (min) for ``in_window_block``
+    block_min : session block ``(start, end)`` (min) for the block metrics
     weight_scaling : scaling scheme of the model (default: the model's own)
     chunk_size : subjects per kernel call (default: ~96 MB of float32 curves); results do not
         depend on it
     keep_curves : also return every subject's float32 curves (small populations only)
     pd_dissociation : overrides of the model's ``[pd.dissociation]`` values
-        (``c50_ng_per_ml``, ``gamma``, ``omega_c50``) for sensitivity analyses
+        (``c50_ng_per_ml``, ``omega``) for sensitivity analyses
+    coverage_percent : share X of the block (%) a subject must spend in the window for
+        ``in_window_block_coverage`` (default 75)
+    band_uncertainty : draw each subject's window floor and dissociation edge log-uniform over
+        the model's published ranges (:func:`band_edge_ranges`); the result then also carries
+        the summaries at the ends of the ranges (``sensitivity``, :func:`band_edge_ends`)
 
     Returns
     -------
     PopulationResult
         ``subjects`` columns: ``subject``, ``weight_kg``, ``sex``, ``administered_dose_mg``,
-        ``bioavailable_dose_mg``, ``plasma_cmax_ng_per_ml``, ``plasma_tmax_min``,
-        ``plasma_auc_ng_h_per_ml``, ``effect_cmax_ng_per_ml``, ``effect_tmax_min``,
-        ``effect_auc_ng_h_per_ml``, ``window_onset_min``, ``window_offset_min``,
-        ``minutes_in_window``, ``reached_window``, ``in_window_block`` (in the window for the
-        whole block), ``dissociation_onset_min``, ``minutes_dissociated``, ``dissociated``,
-        ``window_without_dissociation`` and, when the model has a PD section,
-        ``p_dissociation_pd``. Window and dissociation follow
+        ``bioavailable_dose_mg``, ``window_lower_ng_per_ml`` and ``dissociation_ng_per_ml``
+        (the subject's window edges) and every person metric of :data:`pksim.metrics.PERSON`
+        (``p_dissociation_pd`` when the model has a PD section). Window and dissociation follow
         :func:`pksim.analysis.window_metrics` (effect site, linear between grid points).
 
     Examples
@@ -768,7 +710,8 @@ def simulate_population(
     """
     n = check_n(n)
     seed = check_seed(seed)
-    s = _settings(model, t_end_min, dt_min, thresholds, block_min)
+    s = _settings(model, t_end_min, dt_min, thresholds, block_min, coverage_percent,
+                  band_uncertainty)
     arm = _make_arm(
         doses,
         covariates,
@@ -783,7 +726,7 @@ def simulate_population(
     n_t = s.time_min.size
     _check_keep(keep_curves, n, n_t)
     chunk = _chunk_size(chunk_size, n, n_t, 9)
-    acc = _Accumulator(n, n_t, len(s.bands), keep_curves)
+    acc = _Accumulator(n, n_t, len(s.bands), keep_curves, s.i_window)
     typical = _typical(s, arm)
     m_max = min(chunk, n)
     buf = _Accumulator.buffers(m_max, n_t)
@@ -810,9 +753,8 @@ def simulate_population(
             st.i_central,
             st.i_effect,
             inp["plasma_scale"],
-            s.band_lower,
-            s.win_lo,
-            s.win_hi,
+            inp["band_lower"],
+            s.i_window,
             s.block_min[0],
             s.block_min[1],
             metrics[:m],
@@ -821,7 +763,23 @@ def simulate_population(
             buf["code"],
         )
         acc.add(start, stop, inp, metrics, buf)
-    return _finish(acc, s, typical, _config(s, arm, n, seed, chunk), arm.pd)
+    res = _finish(acc, s, typical, _config(s, arm, n, seed, chunk), arm.pd)
+    if band_uncertainty:
+        kw = dict(model=s.model, covariates=covariates, n=n, seed=seed, t_end_min=t_end_min,
+                  dt_min=dt_min, variability=variability, dose_variability=dose_variability,
+                  block_min=block_min, weight_scaling=weight_scaling, chunk_size=chunk_size,
+                  pd_dissociation=pd_dissociation, coverage_percent=coverage_percent)
+        res.sensitivity = {
+            end: sensitivity_summary(simulate_population(doses, thresholds=th, **kw).summary())
+            for end, th in band_edge_ends(s.model, thresholds).items()
+        }
+    return res
+
+
+def sensitivity_summary(summary: dict) -> dict:
+    """The probabilities and medians of a summary (no provenance), for a sensitivity line."""
+    return {k: v for k, v in summary.items()
+            if k.startswith("p_") or k.endswith(("_median", "_mean")) or k == "thresholds"}
 
 
 def warmup() -> None:
