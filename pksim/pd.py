@@ -42,7 +42,7 @@ class PDDissociation:
         c = np.maximum(np.asarray(ce_ng_per_ml, float), 1e-300)
         if self.omega == 0.0:
             return (c >= self.c50_ng_per_ml).astype(float)
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", over="ignore"):
             return ndtr(np.log(c / self.c50_ng_per_ml) / self.omega)
 
     def concentration_at(self, p: float) -> float:

@@ -60,7 +60,7 @@ def test_population_out_dir(tmp_path, capsys):
     subjects = pd.read_parquet(out_dir / "subjects.parquet")
     assert len(subjects) == 200
     for col in ("weight_kg", "plasma_cmax_ng_per_ml", "effect_tmax_min", "window_onset_min",
-                "minutes_in_window", "in_window_block", "dissociated"):
+                "minutes_in_window", "in_window_throughout_block", "dissociated"):
         assert col in subjects
     bands = pd.read_csv(out_dir / "bands.csv")
     assert "effect_site_p50_ng_per_ml" in bands and bands.time_min.iloc[-1] == 240

@@ -92,7 +92,7 @@ def run_cell(cell: Cell) -> dict[str, Any]:
 
 
 _PARTNER_COLUMNS = ("weight_kg", "sex", "administered_dose_mg", "effect_cmax_ng_per_ml",
-                    "window_onset_min", "minutes_in_window", "reached_window", "in_window_block",
+                    "window_onset_min", "minutes_in_window", "reached_window", "in_window_throughout_block",
                     "dissociation_onset_min", "dissociated")
 
 
