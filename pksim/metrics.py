@@ -158,7 +158,8 @@ COUPLE = (
     # derived
     _c("block_fraction_both_in_window", "fraction", "Share of the block both in window", MEDIAN,
        "block_fraction_both_in_window", "Share of the block both partners are in the window "
-       "together.", derive=lambda f, ctx: np.asarray(f["minutes_both_in_window_block"])
+       "together.", also_mean=True,
+       derive=lambda f, ctx: np.asarray(f["minutes_both_in_window_block"])
        / (ctx["block_min"][1] - ctx["block_min"][0])),
     _c("both_in_window_block_coverage", "", "Both in window together for at least X % of the "
        "block", PROBABILITY, "both_window_block_coverage",

@@ -10,12 +10,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
-from pksim.pd import PDDissociation
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pksim import _kernels as core
+from pksim.pd import PDDissociation
 from pksim.planning import _kernels as pk
 
 LOWER, UPPER = 50.0, 150.0

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from pksim import _kernels
 from pksim.analysis import exposure, window_metrics
 from pksim.errors import InputError
-from pksim.model import load_model
 from pksim.metrics import REGISTRY, quantile_se
+from pksim.model import load_model
 from pksim.population import hist_quantiles, simulate_population
 from pksim.sampling import Covariates, sample_subjects
 from pksim.simulation import simulate
