@@ -53,6 +53,8 @@ def window_metrics(time_min: np.ndarray, ce_ng_per_ml: np.ndarray, lower_ng_per_
     * window: ``lower <= Ce < dissociation``; ``onset_min`` first entry, ``offset_min`` last
       exit (equals the horizon when still inside), ``minutes_in_window`` total time inside.
     * dissociation: ``Ce >= dissociation``; first entry and total minutes at or above it.
+    * ``recovery_min``: when Ce falls below the window floor after its peak (the metrics
+      registry's ``recovery_min``; None when it does not within the horizon).
     """
     t = np.asarray(time_min, float)
     c = np.asarray(ce_ng_per_ml, float)
@@ -61,7 +63,8 @@ def window_metrics(time_min: np.ndarray, ce_ng_per_ml: np.ndarray, lower_ng_per_
     return {"lower_ng_per_ml": float(lower_ng_per_ml), "upper_ng_per_ml": float(dissociation_ng_per_ml),
             "onset_min": _nan_to_none(on), "offset_min": _nan_to_none(off),
             "minutes_in_window": float(minutes), "dissociation_onset_min": _nan_to_none(d_on),
-            "minutes_dissociated": float(d_min)}
+            "minutes_dissociated": float(d_min),
+            "recovery_min": _nan_to_none(_kernels.recovery_time(t, c, lower_ng_per_ml))}
 
 
 def minutes_in_bands(time_min: np.ndarray, ce_ng_per_ml: np.ndarray,

@@ -99,6 +99,76 @@ class CoupleResult:
         return {k: (_none(v) if isinstance(v, (float, np.floating)) else v) for k, v in out.items()}
 
 
+    def plain_summary(self, names: tuple[str, str] = ("A", "B"), level: float = 0.5) -> str:
+        """One paragraph a prescriber can read: when each partner is likely (P >= ``level``) in
+        the window and above the dissociation edge (from the probability-over-time curves, with
+        the dose that precedes a dissociation interval), the couples' block coverage and who
+        enters first. Every number is one of the result's metrics or curves."""
+        out = []
+        for name, res, key in ((names[0], self.a, "a"), (names[1], self.b, "b")):
+            t = res.time_min
+            bp = res.band_probability
+            win = likely_runs(t, bp["p_window"].to_numpy(), level)
+            roles = list(bp.columns[1:])
+            above = bp[roles[roles.index("p_dissociation"):]].sum(axis=1).to_numpy()
+            text = (f"{name} is likely in the window from about {_runs_text(win)} min"
+                    if win else f"{name} is unlikely to be in the window at any time (at most "
+                    f"{bp['p_window'].max():.0%})")
+            diss = likely_runs(t, above, level)
+            if diss:
+                text += (f"; {name} is likely above the dissociation edge from about "
+                         f"{_runs_text(diss)} min")
+                dose = _dose_before(self.config[f"{key}_doses"], diss[0][0])
+                if dose is not None:
+                    text += f", after the {dose}"
+            elif above.max() >= 0.1:
+                text += (f"; {name} has a {above.max():.0%} chance of being above the "
+                         f"dissociation edge at {t[int(np.argmax(above))]:.0f} min")
+            out.append(text + ".")
+        s = self.summary()
+        b0, b1 = self.config["block_min"]
+        out.append(
+            f"Both are in the window together for at least {s['coverage_percent']:g} % of the "
+            f"{b0:g}-{b1:g} min block in {s['p_both_window_block_coverage']:.0%} of simulated "
+            f"couples (± {s['p_both_window_block_coverage_se']:.0%}); on average they share "
+            f"{s['block_fraction_both_in_window_mean']:.0%} of the block.")
+        gap = s.get("entry_gap_b_minus_a_min_median")
+        if gap is not None and abs(gap) >= 1.0:
+            first, second = (names[0], names[1]) if gap > 0 else (names[1], names[0])
+            out.append(f"{first} typically enters the window about {abs(gap):.0f} min before "
+                       f"{second}.")
+        risk = s["dissociation_risk_partner"]
+        if risk in ("A", "B"):
+            out.append(f"The dissociation risk is mostly {names['AB'.index(risk)]}'s.")
+        return " ".join(out)
+
+
+def likely_runs(time_min: np.ndarray, p: np.ndarray, level: float = 0.5
+                ) -> list[tuple[float, float]]:
+    """The time intervals ``(start, end)`` (min, grid points) on which ``p >= level``."""
+    ok = np.asarray(p) >= level
+    edges = np.flatnonzero(np.diff(np.r_[False, ok, False].astype(np.int8)))
+    return [(float(time_min[a]), float(time_min[b - 1])) for a, b in zip(edges[::2], edges[1::2],
+                                                                         strict=True)]
+
+
+def _runs_text(runs: list[tuple[float, float]]) -> str:
+    return " and ".join(f"{a:.0f} to {b:.0f}" for a, b in runs[:3]) + (
+        " (and later)" if len(runs) > 3 else "")
+
+
+def _dose_before(specs: list[str], time_min: float) -> str | None:
+    """The booster (a dose after the first) that starts last at or before ``time_min``."""
+    from pksim.regimen import parse_dose_spec
+
+    doses = sorted((parse_dose_spec(x) for x in specs), key=lambda d: d.start_min)
+    before = [d for d in doses[1:] if d.start_min <= time_min]
+    if not before:
+        return None
+    d = before[-1]
+    return f"{d.amount:g}-{d.amount_unit} {d.route} dose at {d.start_min:g} min"
+
+
 def dissociation_risk_partner(summary: dict) -> str:
     """Who carries the dissociation risk: ``"A"``, ``"B"``, ``"both"`` (probabilities within
     two Monte-Carlo SEs of each other) or ``"neither"`` (both below 1 %, or no one dissociates)."""
@@ -303,7 +373,7 @@ def simulate_couple(
     config["a_covariates"], config["b_covariates"] = cfg_a["covariates"], cfg_b["covariates"]
     config["a_start_offset_min"], config["b_start_offset_min"] = off_a, off_b
     result = CoupleResult(res_a, res_b, couples, over_time, config)
-    if band_uncertainty:
+    if s.drawn_edges:
         kw = dict(a=a, b=b, n=n, seed=seed, model=s.model, block_min=block_min,
                   t_end_min=t_end_min, dt_min=dt_min, variability=variability,
                   a_start_offset_min=a_start_offset_min, b_start_offset_min=b_start_offset_min,

@@ -764,7 +764,7 @@ def simulate_population(
         )
         acc.add(start, stop, inp, metrics, buf)
     res = _finish(acc, s, typical, _config(s, arm, n, seed, chunk), arm.pd)
-    if band_uncertainty:
+    if s.drawn_edges:
         kw = dict(model=s.model, covariates=covariates, n=n, seed=seed, t_end_min=t_end_min,
                   dt_min=dt_min, variability=variability, dose_variability=dose_variability,
                   block_min=block_min, weight_scaling=weight_scaling, chunk_size=chunk_size,

@@ -143,8 +143,10 @@ def run_population(
     thresholds: dict[str, float],
     block_min: tuple[float, float],
     dt_min: float = 1.0,
+    band_uncertainty: bool = False,
 ):
-    """A virtual population of one person's covariates (fixed weight and sex, sampled PK).
+    """A virtual population of one person's covariates (fixed weight and sex, sampled PK);
+    ``band_uncertainty`` draws each person's band edges (and adds the sensitivity ends).
 
     Returns
     -------
@@ -165,6 +167,7 @@ def run_population(
         thresholds=dict(thresholds),
         block_min=tuple(block_min),
         weight_scaling=scaling,
+        band_uncertainty=band_uncertainty,
     )
 
 
@@ -182,8 +185,10 @@ def run_couple(
     thresholds: dict[str, float],
     block_min: tuple[float, float],
     dt_min: float = 1.0,
+    band_uncertainty: bool = False,
 ):
-    """Simulated couples: partner A ``(weight_kg, sex)`` with ``a_specs``, B likewise.
+    """Simulated couples: partner A ``(weight_kg, sex)`` with ``a_specs``, B likewise
+    (``band_uncertainty`` as in :func:`run_population`).
 
     Returns
     -------
@@ -206,6 +211,7 @@ def run_couple(
         dt_min=dt_min,
         thresholds=dict(thresholds),
         weight_scaling=scaling,
+        band_uncertainty=band_uncertainty,
     )
 
 
