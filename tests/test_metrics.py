@@ -279,3 +279,18 @@ def test_registry_names_units_and_keys():
             assert m.summary in (M.PROBABILITY, M.MEAN_PROBABILITY), m.name
     assert M.label("p_window_block_coverage").startswith("P(in window for at least")
     assert _kernels.POP_METRICS == M.PERSON_COLUMNS
+
+
+def test_plain_summary_reads_the_result(couple):
+    from pksim.couple import likely_runs
+
+    text = couple.plain_summary(("A", "B"))
+    s = couple.summary()
+    assert f"in {s['p_both_window_block_coverage']:.0%} of simulated couples" in text
+    assert f"share {s['block_fraction_both_in_window_mean']:.0%} of the block" in text
+    bp = couple.a.band_probability
+    runs = likely_runs(couple.a.time_min, bp.p_window.to_numpy())
+    assert runs and f"A is likely in the window from about {runs[0][0]:.0f} to" in text
+    t = np.arange(6.0)
+    assert likely_runs(t, np.array([0.6, 0.7, 0.2, 0.5, 0.5, 0.1])) == [(0.0, 1.0), (3.0, 4.0)]
+    assert likely_runs(t, np.zeros(6)) == []
