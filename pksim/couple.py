@@ -24,22 +24,21 @@ import pandas as pd
 
 from pksim import _kernels
 from pksim import metrics as _metrics
-from pksim.errors import InputError
-from pksim.population import (
+from pksim._popengine import (
+    Accumulator,
     PopulationResult,
-    _Accumulator,
-    _check_keep,
-    _chunk_size,
-    _config,
-    _finish,
-    _make_arm,
-    _none,
-    _settings,
-    _typical,
-    band_edge_ends,
+    check_keep,
     check_n,
-    sensitivity_summary,
+    config_of,
+    finish,
+    make_arm,
+    resolve_chunk_size,
+    resolve_settings,
+    typical_curve,
 )
+from pksim.analysis import band_edge_ends
+from pksim.errors import InputError
+from pksim.metrics import json_number, sensitivity_summary
 from pksim.regimen import MAX_TIME_MIN, Dose
 from pksim.sampling import Covariates, check_seed
 
@@ -96,7 +95,8 @@ class CoupleResult:
             out["band_sensitivity"] = self.sensitivity
         out["partner_a"] = self.a.summary()
         out["partner_b"] = self.b.summary()
-        return {k: (_none(v) if isinstance(v, (float, np.floating)) else v) for k, v in out.items()}
+        return {k: (json_number(v) if isinstance(v, (float, np.floating)) else v)
+                for k, v in out.items()}
 
 
     def plain_summary(self, names: tuple[str, str] = ("A", "B"), level: float = 0.5) -> str:
@@ -243,11 +243,11 @@ def simulate_couple(
     """
     n = check_n(n)
     seed = check_seed(seed)
-    s = _settings(model, t_end_min, dt_min, thresholds, block_min, coverage_percent,
+    s = resolve_settings(model, t_end_min, dt_min, thresholds, block_min, coverage_percent,
                   band_uncertainty)
     off_a = _check_offset(a_start_offset_min, "a_start_offset_min")
     off_b = _check_offset(b_start_offset_min, "b_start_offset_min")
-    arm_a = _make_arm(
+    arm_a = make_arm(
         a_doses,
         a,
         seed,
@@ -260,7 +260,7 @@ def simulate_couple(
         "a ",
         pd_dissociation,
     )
-    arm_b = _make_arm(
+    arm_b = make_arm(
         b_doses,
         b,
         seed,
@@ -274,15 +274,15 @@ def simulate_couple(
         pd_dissociation,
     )
     n_t = s.time_min.size
-    _check_keep(keep_curves, n, n_t)
-    chunk = _chunk_size(chunk_size, n, n_t, 19)
-    acc_a = _Accumulator(n, n_t, len(s.bands), keep_curves, s.i_window)
-    acc_b = _Accumulator(n, n_t, len(s.bands), keep_curves, s.i_window)
+    check_keep(keep_curves, n, n_t)
+    chunk = resolve_chunk_size(chunk_size, n, n_t, 19)
+    acc_a = Accumulator(n, n_t, len(s.bands), keep_curves, s.i_window)
+    acc_b = Accumulator(n, n_t, len(s.bands), keep_curves, s.i_window)
     joint = np.empty((n, len(_kernels.COUPLE_METRICS)))
     both_counts = np.zeros((n_t, 2), dtype=np.int64)
     m_max = min(chunk, n)
-    buf_a = _Accumulator.buffers(m_max, n_t)
-    buf_b = _Accumulator.buffers(m_max, n_t)
+    buf_a = Accumulator.buffers(m_max, n_t)
+    buf_b = Accumulator.buffers(m_max, n_t)
     both = np.empty((n_t, m_max), dtype=np.uint8)
     met_a = np.empty((m_max, len(_kernels.POP_METRICS)))
     met_b = np.empty_like(met_a)
@@ -293,7 +293,7 @@ def simulate_couple(
         ia = arm_a.inputs(s, start, stop)
         ib = arm_b.inputs(s, start, stop)
         if both.shape[1] != m:  # last, shorter chunk: contiguous buffers of its size
-            buf_a, buf_b = _Accumulator.buffers(m, n_t), _Accumulator.buffers(m, n_t)
+            buf_a, buf_b = Accumulator.buffers(m, n_t), Accumulator.buffers(m, n_t)
             both = np.empty((n_t, m), dtype=np.uint8)
         _kernels.couple_chunk(
             st.n_states,
@@ -335,11 +335,11 @@ def simulate_couple(
         acc_a.add(start, stop, ia, met_a, buf_a)
         acc_b.add(start, stop, ib, met_b, buf_b)
         _kernels.count_codes(both, both_counts)
-    cfg_a = _config(s, arm_a, n, seed, chunk)
-    cfg_b = _config(s, arm_b, n, seed, chunk)
+    cfg_a = config_of(s, arm_a, n, seed, chunk)
+    cfg_b = config_of(s, arm_b, n, seed, chunk)
     cfg_a["start_offset_min"], cfg_b["start_offset_min"] = off_a, off_b
-    res_a = _finish(acc_a, s, _typical(s, arm_a), cfg_a, arm_a.pd)
-    res_b = _finish(acc_b, s, _typical(s, arm_b), cfg_b, arm_b.pd)
+    res_a = finish(acc_a, s, typical_curve(s, arm_a), cfg_a, arm_a.pd)
+    res_b = finish(acc_b, s, typical_curve(s, arm_b), cfg_b, arm_b.pd)
     frame = {"couple": np.arange(n, dtype=np.int64)}
     frame.update({name: joint[:, i] for i, name in enumerate(_kernels.COUPLE_METRICS)})
     frame["both_in_window_throughout_block"] = frame["both_in_window_throughout_block"] == 1.0

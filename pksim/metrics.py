@@ -279,6 +279,21 @@ def percentiles(values: np.ndarray, qs=(0.05, 0.95)) -> list[float | None]:
     return [float(x) for x in np.quantile(v, qs)]
 
 
+def json_number(x) -> float | None:
+    """A float for JSON: None for None, NaN and infinities."""
+    if x is None:
+        return None
+    x = float(x)
+    return None if math.isnan(x) or math.isinf(x) else x
+
+
+def sensitivity_summary(summary: dict) -> dict:
+    """The probabilities, medians and means of a summary (no provenance): one end of a
+    band-edge sensitivity line."""
+    return {k: v for k, v in summary.items()
+            if k.startswith("p_") or k.endswith(("_median", "_mean")) or k == "thresholds"}
+
+
 def mean_se(values: np.ndarray) -> tuple[float, float | None]:
     """``(mean, SE)`` of per-subject values (SE ``sd / sqrt(n)``)."""
     v = np.asarray(values, float)

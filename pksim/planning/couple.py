@@ -38,7 +38,16 @@ import pandas as pd
 from pksim.errors import InputError
 from pksim.model import Model
 from pksim.planning import _kernels as _pk
-from pksim.planning._common import NOTICE, DoseSteps, dose_steps, provenance, window_thresholds
+from pksim.planning._common import (
+    NOTICE,
+    DoseSteps,
+    dose_dict,
+    dose_steps,
+    near_misses,
+    provenance,
+    records,
+    window_thresholds,
+)
 from pksim.planning._engine import (
     block_points,
     grid_steps,
@@ -51,9 +60,6 @@ from pksim.planning.person import (
     DEFAULT_MIN_P_GOAL,
     DEFAULT_N,
     DEFAULT_SEED,
-    _dose_dict,
-    _near_misses,
-    _records,
     check_block,
     check_limit,
     check_measure,
@@ -116,12 +122,12 @@ class CouplePlan:
             "feasible": self.feasible,
             "meets_goal": self.meets_goal,
             "message": self.message,
-            "near_misses": None if self.near_misses is None else _records(self.near_misses),
+            "near_misses": None if self.near_misses is None else records(self.near_misses),
             "a_regimen": _dose_list(self.a_regimen),
             "b_regimen": _dose_list(self.b_regimen),
             "chosen": self.chosen,
             "couple": self.couple,
-            "by_stagger": _records(self.by_stagger),
+            "by_stagger": records(self.by_stagger),
             "timeline_events": self.timeline_events(),
             "timeline_5min": self.timeline_every(5.0),
             "n_candidates": len(self.candidates),
@@ -221,9 +227,9 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
     k_a = grid_steps(np.maximum(0.0, -stag), float(dt_min), "stagger-min")
     k_b = grid_steps(np.maximum(0.0, stag), float(dt_min), "stagger-min")
 
-    from pksim.population import _dose_cv
+    from pksim.population import dose_cv_percent
 
-    dose_cv = _dose_cv(dose_variability)
+    dose_cv = dose_cv_percent(dose_variability)
     ua = unit_curves(m, cov_a, n, seed, [a_route], time_min=t, partner=PARTNER_A,
                      variability=variability, dose_cv_percent=dose_cv,
                      weight_scaling=weight_scaling)
@@ -322,7 +328,7 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
                    "doses or reconsider the limit.")
         return CouplePlan(m, settings, False, None, None, None, cand, by_stagger, None, None,
                           message, time.perf_counter() - t0,
-                          near_misses=_near_misses(cand, None, measure, limit,
+                          near_misses=near_misses(cand, None, limit,
                                                    goal="p_both_in_window_throughout_block",
                                                    limit_column=pcol))
     best = ordered.iloc[0]
@@ -353,7 +359,7 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
               f"{_EITHER[measure]} = {best[pcol]:.1%} ± {best[pcol + '_se']:.1%} "
               f"(limit {limit:.0%}).")
     meets = bool(best[goal] >= min_goal)
-    near = _near_misses(cand, best, measure, limit, goal=goal, limit_column=pcol)
+    near = near_misses(cand, best, limit, goal=goal, limit_column=pcol)
     message = result if meets else (
         f"No dose pair reaches the goal: P(both in window for the block) >= {min_goal:.0%} "
         f"within the {limit:.0%} dissociation limit. Best: {result}"
@@ -365,7 +371,7 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
 
 
 def _dose_list(regimen) -> list[dict] | None:
-    return None if regimen is None else [_dose_dict(d) for d in regimen]
+    return None if regimen is None else [dose_dict(d) for d in regimen]
 
 
 def _shift(curves: np.ndarray, k: int) -> np.ndarray:

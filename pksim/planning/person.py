@@ -44,8 +44,11 @@ from pksim.planning import _kernels as _pk
 from pksim.planning._common import (
     NOTICE,
     DoseSteps,
+    dose_dict,
     dose_steps,
+    near_misses,
     provenance,
+    records,
     window_thresholds,
 )
 from pksim.planning._engine import block_points, grid_steps, pd_model, se, unit_curves
@@ -55,7 +58,6 @@ from pksim.simulation import as_model, time_grid
 
 DEFAULT_LIMIT = 0.10
 DEFAULT_MIN_P_GOAL = 0.5  # P(goal) a plan must reach to count as meeting the goal
-MAX_NEAR_MISSES = 5
 DEFAULT_N = 2000
 DEFAULT_SEED = 20240601
 MAX_PLAN_SUBJECTS = 200_000
@@ -114,7 +116,8 @@ class PersonPlan:
     meets_goal : whether the chosen regimen reaches P(goal) >= ``min_p_goal``; only then does it
         "meet the goal" (front ends mark nothing else as a success)
     near_misses : candidates over the dissociation limit by less than two Monte-Carlo SEs that
-        would reach the goal more often than the chosen one (at most :data:`MAX_NEAR_MISSES`)
+        would reach the goal more often than the chosen one (at most
+        :data:`~pksim.planning._common.MAX_NEAR_MISSES`)
     regimen : the chosen doses (primary first), or None when infeasible
     chosen : the chosen candidate's row of ``candidates`` as a dict (probabilities with SEs)
     candidates : DataFrame, every candidate: ``dose_mg``, ``booster_mg``, ``booster_time_min``,
@@ -150,29 +153,15 @@ class PersonPlan:
             "feasible": self.feasible,
             "meets_goal": self.meets_goal,
             "message": self.message,
-            "near_misses": None if self.near_misses is None else _records(self.near_misses),
-            "regimen": None if self.regimen is None else [_dose_dict(d) for d in self.regimen],
+            "near_misses": None if self.near_misses is None else records(self.near_misses),
+            "regimen": None if self.regimen is None else [dose_dict(d) for d in self.regimen],
             "chosen": self.chosen,
             "population": self.population,
-            "tradeoff": _records(self.tradeoff),
+            "tradeoff": records(self.tradeoff),
             "n_candidates": len(self.candidates),
             "elapsed_s": self.elapsed_s,
             "notice": NOTICE,
         }
-
-
-def _dose_dict(d: Dose) -> dict:
-    return {"spec": d.spec(), "route": d.route, "amount_mg": d.amount, "start_min": d.start_min}
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    out = []
-    for row in frame.to_dict(orient="records"):
-        out.append({k: (bool(v) if isinstance(v, (bool, np.bool_)) else
-                        None if isinstance(v, float) and math.isnan(v) else
-                        float(v) if isinstance(v, (float, np.floating, np.integer)) else v)
-                    for k, v in row.items()})
-    return out
 
 
 def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
@@ -269,9 +258,9 @@ def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
     if n * t.size * shifts.size * boosts.size > MAX_EVALUATIONS:
         raise InputError("plan size", "too many subjects x time points x booster settings",
                          "fewer booster times/doses, a smaller n or a coarser grid")
-    from pksim.population import _dose_cv
+    from pksim.population import dose_cv_percent
 
-    dose_cv = _dose_cv(dose_variability)
+    dose_cv = dose_cv_percent(dose_variability)
     uc = unit_curves(m, cov, n, seed, routes, time_min=t, variability=variability,
                      dose_cv_percent=dose_cv, weight_scaling=weight_scaling)
     per_mg = list(uc.per_mg.values())
@@ -317,8 +306,8 @@ def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
                    "the minimum dose, use a smaller dose step, or reconsider the limit.")
         trade = cand[cand["booster_mg"] == 0.0].reset_index(drop=True)
         return PersonPlan(m, settings, False, None, None, cand, trade, None, None, message,
-                          time.perf_counter() - t0, near_misses=_near_misses(cand, None, measure,
-                                                                             limit))
+                          time.perf_counter() - t0,
+                          near_misses=near_misses(cand, None, limit, limit_column=pcol))
     best = feasible_rows.sort_values(
         ["p_window_throughout_block", "total_mg", "booster_mg", "booster_time_min"],
         ascending=[False, True, True, True], kind="mergesort").iloc[0]
@@ -356,7 +345,7 @@ def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
               f"{best.p_window_throughout_block:.1%} ± {best.p_window_throughout_block_se:.1%}, "
               f"{_LIMIT_LABEL[measure]} = {best[pcol]:.1%} ± {best[pcol + '_se']:.1%} "
               f"(limit {limit:.0%}).")
-    near = _near_misses(cand, best, measure, limit)
+    near = near_misses(cand, best, limit, limit_column=_LIMIT_COLUMN[measure])
     message = result if meets else (
         f"No regimen reaches the goal: P(in window for the block) >= {min_goal:.0%} within the "
         f"{limit:.0%} dissociation limit. Best: {result}"
@@ -372,19 +361,6 @@ def check_min_p_goal(value) -> float:
             and math.isfinite(value) and 0 <= value <= 1):
         raise InputError("min-p-goal", f"{value!r}", "a probability from 0 to 1, e.g. 0.5")
     return float(value)
-
-
-def _near_misses(cand: pd.DataFrame, best, measure: str, limit: float,
-                 goal: str = "p_window_throughout_block", z: float = 2.0,
-                 limit_column: str | None = None) -> pd.DataFrame:
-    """Candidates over the dissociation limit by less than ``z`` Monte-Carlo SEs that reach the
-    goal more often than ``best`` (all such candidates when there is no best), best first."""
-    pcol = limit_column or _LIMIT_COLUMN[measure]
-    over = cand[~cand["meets_limit"] & (cand[pcol] - z * cand[pcol + "_se"] <= limit)]
-    if best is not None:
-        over = over[over[goal] > best[goal]]
-    return over.sort_values([goal, pcol], ascending=[False, True], kind="mergesort").head(
-        MAX_NEAR_MISSES).reset_index(drop=True)
 
 
 def _candidate_frame(counts: np.ndarray, doses_mg: np.ndarray, boosts: np.ndarray,
