@@ -41,6 +41,7 @@ from pksim.errors import InputError
 from pksim.metrics import json_number, sensitivity_summary
 from pksim.regimen import MAX_TIME_MIN, Dose
 from pksim.sampling import Covariates, check_seed
+from pksim.settings import RunSettings, resolve
 
 PARTNER_A, PARTNER_B = 0, 1  # RNG partner keys: A shares its stream with simulate_population
 
@@ -198,8 +199,8 @@ def simulate_couple(
     *,
     a: Covariates,
     b: Covariates,
-    n: int,
-    seed: int,
+    n: int | None = None,
+    seed: int | None = None,
     model="ketamine",
     block_min: tuple[float, float] = (45.0, 90.0),
     t_end_min: float = 240.0,
@@ -215,6 +216,7 @@ def simulate_couple(
     pd_dissociation: dict[str, float] | None = None,
     coverage_percent: float | None = None,
     band_uncertainty: bool = False,
+    settings: RunSettings | None = None,
 ) -> CoupleResult:
     """Simulate ``n`` couples; per couple, when and how long both partners share the window.
 
@@ -226,6 +228,7 @@ def simulate_couple(
     seed : non-negative integer (A and B use independent streams derived from it)
     block_min : session block ``(start, end)`` (min) for the block metrics``
     a_start_offset_min, b_start_offset_min : shift of each partner's regimen (min, >= 0)
+    settings : the run settings as one :class:`~pksim.settings.RunSettings` instead of keywords
     Other parameters as in :func:`pksim.population.simulate_population`.
 
     Returns
@@ -241,38 +244,21 @@ def simulate_couple(
     >>> 0.0 <= r.summary()["p_both_window_block_coverage"] <= 1.0
     True
     """
-    n = check_n(n)
-    seed = check_seed(seed)
-    s = resolve_settings(model, t_end_min, dt_min, thresholds, block_min, coverage_percent,
-                  band_uncertainty)
+    rs = resolve(settings, n=n, seed=seed, model=model, t_end_min=t_end_min, dt_min=dt_min,
+                 thresholds=thresholds, variability=variability,
+                 dose_variability=dose_variability, block_min=block_min,
+                 weight_scaling=weight_scaling, pd_dissociation=pd_dissociation,
+                 coverage_percent=coverage_percent, band_uncertainty=band_uncertainty)
+    n = check_n(rs.n)
+    seed = check_seed(rs.seed)
+    s = resolve_settings(rs.model, rs.t_end_min, rs.dt_min, rs.thresholds_dict, rs.block_min,
+                         rs.coverage_percent, rs.band_uncertainty)
     off_a = _check_offset(a_start_offset_min, "a_start_offset_min")
     off_b = _check_offset(b_start_offset_min, "b_start_offset_min")
-    arm_a = make_arm(
-        a_doses,
-        a,
-        seed,
-        PARTNER_A,
-        variability,
-        dose_variability,
-        weight_scaling,
-        s.model,
-        off_a,
-        "a ",
-        pd_dissociation,
-    )
-    arm_b = make_arm(
-        b_doses,
-        b,
-        seed,
-        PARTNER_B,
-        variability,
-        dose_variability,
-        weight_scaling,
-        s.model,
-        off_b,
-        "b ",
-        pd_dissociation,
-    )
+    arm_a = make_arm(a_doses, a, seed, PARTNER_A, rs.variability, rs.dose_variability,
+                     rs.weight_scaling, s.model, off_a, "a ", rs.pd_dict)
+    arm_b = make_arm(b_doses, b, seed, PARTNER_B, rs.variability, rs.dose_variability,
+                     rs.weight_scaling, s.model, off_b, "b ", rs.pd_dict)
     n_t = s.time_min.size
     check_keep(keep_curves, n, n_t)
     chunk = resolve_chunk_size(chunk_size, n, n_t, 19)
@@ -374,15 +360,12 @@ def simulate_couple(
     config["a_start_offset_min"], config["b_start_offset_min"] = off_a, off_b
     result = CoupleResult(res_a, res_b, couples, over_time, config)
     if s.drawn_edges:
-        kw = dict(a=a, b=b, n=n, seed=seed, model=s.model, block_min=block_min,
-                  t_end_min=t_end_min, dt_min=dt_min, variability=variability,
-                  a_start_offset_min=a_start_offset_min, b_start_offset_min=b_start_offset_min,
-                  dose_variability=dose_variability, weight_scaling=weight_scaling,
-                  chunk_size=chunk_size, pd_dissociation=pd_dissociation,
-                  coverage_percent=coverage_percent)
         result.sensitivity = {
-            end: sensitivity_summary(
-                simulate_couple(a_doses, b_doses, thresholds=th, **kw).summary())
-            for end, th in band_edge_ends(s.model, thresholds).items()
+            end: sensitivity_summary(simulate_couple(
+                a_doses, b_doses, a=a, b=b, a_start_offset_min=a_start_offset_min,
+                b_start_offset_min=b_start_offset_min, chunk_size=chunk_size,
+                settings=rs.replace(model=s.model, thresholds=th, band_uncertainty=False),
+            ).summary())
+            for end, th in band_edge_ends(s.model, rs.thresholds_dict).items()
         }
     return result

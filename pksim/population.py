@@ -38,9 +38,10 @@ from pksim.metrics import sensitivity_summary
 from pksim.model import Model
 from pksim.regimen import Dose
 from pksim.sampling import Covariates, check_seed
+from pksim.settings import RunSettings, resolve
 
-__all__ = ["MAX_SUBJECTS", "PopulationResult", "band_edge_ends", "band_edge_ranges", "check_n",
-           "dose_cv_percent", "hist_quantiles", "simulate_population"]
+__all__ = ["MAX_SUBJECTS", "PopulationResult", "RunSettings", "band_edge_ends", "band_edge_ranges",
+           "check_n", "dose_cv_percent", "hist_quantiles", "simulate_population"]
 
 
 def simulate_population(
@@ -48,8 +49,8 @@ def simulate_population(
     *,
     model: Model | str = "ketamine",
     covariates: Covariates,
-    n: int,
-    seed: int,
+    n: int | None = None,
+    seed: int | None = None,
     t_end_min: float = 240.0,
     dt_min: float = 1.0,
     thresholds: dict[str, float] | None = None,
@@ -62,6 +63,7 @@ def simulate_population(
     pd_dissociation: dict[str, float] | None = None,
     coverage_percent: float | None = None,
     band_uncertainty: bool = False,
+    settings: RunSettings | None = None,
 ) -> PopulationResult:
     """Simulate ``n`` virtual people given the same regimen; stream their metrics.
 
@@ -91,6 +93,8 @@ def simulate_population(
     band_uncertainty : draw each subject's window floor and dissociation edge log-uniform over
         the model's published ranges (:func:`band_edge_ranges`); the result then also carries
         the summaries at the ends of the ranges (``sensitivity``, :func:`band_edge_ends`)
+    settings : all the run settings above (except ``covariates``, ``chunk_size`` and
+        ``keep_curves``) as one :class:`~pksim.settings.RunSettings`, instead of keywords
 
     Returns
     -------
@@ -109,21 +113,17 @@ def simulate_population(
     >>> 0.0 <= r.summary()["p_window"] <= 1.0
     True
     """
-    n = check_n(n)
-    seed = check_seed(seed)
-    s = resolve_settings(model, t_end_min, dt_min, thresholds, block_min, coverage_percent,
-                  band_uncertainty)
-    arm = make_arm(
-        doses,
-        covariates,
-        seed,
-        0,
-        variability,
-        dose_variability,
-        weight_scaling,
-        s.model,
-        pd_overrides=pd_dissociation,
-    )
+    rs = resolve(settings, n=n, seed=seed, model=model, t_end_min=t_end_min, dt_min=dt_min,
+                 thresholds=thresholds, variability=variability,
+                 dose_variability=dose_variability, block_min=block_min,
+                 weight_scaling=weight_scaling, pd_dissociation=pd_dissociation,
+                 coverage_percent=coverage_percent, band_uncertainty=band_uncertainty)
+    n = check_n(rs.n)
+    seed = check_seed(rs.seed)
+    s = resolve_settings(rs.model, rs.t_end_min, rs.dt_min, rs.thresholds_dict, rs.block_min,
+                         rs.coverage_percent, rs.band_uncertainty)
+    arm = make_arm(doses, covariates, seed, 0, rs.variability, rs.dose_variability,
+                   rs.weight_scaling, s.model, pd_overrides=rs.pd_dict)
     n_t = s.time_min.size
     check_keep(keep_curves, n, n_t)
     chunk = resolve_chunk_size(chunk_size, n, n_t, 9)
@@ -166,12 +166,11 @@ def simulate_population(
         acc.add(start, stop, inp, metrics, buf)
     res = finish(acc, s, typical, config_of(s, arm, n, seed, chunk), arm.pd)
     if s.drawn_edges:
-        kw = dict(model=s.model, covariates=covariates, n=n, seed=seed, t_end_min=t_end_min,
-                  dt_min=dt_min, variability=variability, dose_variability=dose_variability,
-                  block_min=block_min, weight_scaling=weight_scaling, chunk_size=chunk_size,
-                  pd_dissociation=pd_dissociation, coverage_percent=coverage_percent)
         res.sensitivity = {
-            end: sensitivity_summary(simulate_population(doses, thresholds=th, **kw).summary())
-            for end, th in band_edge_ends(s.model, thresholds).items()
+            end: sensitivity_summary(simulate_population(
+                doses, covariates=covariates, chunk_size=chunk_size,
+                settings=rs.replace(model=s.model, thresholds=th, band_uncertainty=False),
+            ).summary())
+            for end, th in band_edge_ends(s.model, rs.thresholds_dict).items()
         }
     return res

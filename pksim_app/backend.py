@@ -158,16 +158,12 @@ def run_population(
         return None
     return f.module.simulate_population(
         [parse_dose_spec(s) for s in dose_specs],
-        model=model,
         covariates=f.module.Covariates(weight_kg=weight_kg, sex=sex),
-        n=n,
-        seed=seed,
-        t_end_min=t_end_min,
-        dt_min=dt_min,
-        thresholds=dict(thresholds),
-        block_min=tuple(block_min),
-        weight_scaling=scaling,
-        band_uncertainty=band_uncertainty,
+        settings=f.module.RunSettings(
+            model=model, n=n, seed=seed, t_end_min=t_end_min, dt_min=dt_min,
+            thresholds=dict(thresholds), block_min=tuple(block_min), weight_scaling=scaling,
+            band_uncertainty=band_uncertainty,
+        ),
     )
 
 
@@ -203,15 +199,11 @@ def run_couple(
         [parse_dose_spec(s) for s in b_specs],
         a=fp.module.Covariates(weight_kg=a[0], sex=a[1]),
         b=fp.module.Covariates(weight_kg=b[0], sex=b[1]),
-        n=n,
-        seed=seed,
-        model=model,
-        block_min=tuple(block_min),
-        t_end_min=t_end_min,
-        dt_min=dt_min,
-        thresholds=dict(thresholds),
-        weight_scaling=scaling,
-        band_uncertainty=band_uncertainty,
+        settings=fp.module.RunSettings(
+            model=model, n=n, seed=seed, t_end_min=t_end_min, dt_min=dt_min,
+            thresholds=dict(thresholds), block_min=tuple(block_min), weight_scaling=scaling,
+            band_uncertainty=band_uncertainty,
+        ),
     )
 
 

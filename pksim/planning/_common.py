@@ -12,6 +12,7 @@ from pksim.analysis import band_thresholds
 from pksim.errors import InputError
 from pksim.model import Model
 from pksim.regimen import Dose
+from pksim.settings import RunSettings, resolve
 
 # Same text as pksim.cli._common.DISCLAIMER (the library must not import the front end;
 # tests/test_planning_tci.py checks the two agree).
@@ -24,6 +25,8 @@ DEFAULT_MAX_DOSE_MG = {"sublingual": 400.0, "intranasal": 200.0, "oral": 500.0, 
 #: A booster tops up a primary dose, so its default range stops lower.
 DEFAULT_MAX_BOOSTER_MG = {"sublingual": 200.0, "intranasal": 100.0, "oral": 200.0, "iv": 50.0}
 MAX_CANDIDATES = 2000
+DEFAULT_N = 2000  # planners: virtual people per plan
+DEFAULT_SEED = 20240601
 MAX_NEAR_MISSES = 5  # near-misses a plan reports
 
 
@@ -141,3 +144,14 @@ def near_misses(cand: pd.DataFrame, best, limit: float, *,
         over = over[over[goal] > best[goal]]
     return over.sort_values([goal, pcol], ascending=[False, True], kind="mergesort").head(
         MAX_NEAR_MISSES).reset_index(drop=True)
+
+
+def plan_settings(settings: RunSettings | None, **keywords) -> RunSettings:
+    """The planners' run settings: ``settings`` or the keywords (planner defaults: n 2000, the
+    planners' seed, the default model). The planners judge the strict block metric on the
+    model's own band edges, so drawn edges and a coverage share are refused."""
+    rs = resolve(settings, {"n": DEFAULT_N, "seed": DEFAULT_SEED, "model": None}, **keywords)
+    if rs.band_uncertainty or rs.coverage_percent is not None:
+        raise InputError("settings", "the planners use the model's band edges and the strict "
+                         "block metric", "band_uncertainty False, coverage_percent None")
+    return rs

@@ -44,6 +44,7 @@ from pksim.planning._common import (
     dose_dict,
     dose_steps,
     near_misses,
+    plan_settings,
     provenance,
     records,
     window_thresholds,
@@ -69,6 +70,7 @@ from pksim.planning.person import (
 )
 from pksim.regimen import Dose
 from pksim.sampling import Covariates, check_seed
+from pksim.settings import RunSettings
 from pksim.simulation import as_model, time_grid
 
 PARTNER_A, PARTNER_B = 0, 1  # RNG partner streams, as in pksim.couple
@@ -170,7 +172,8 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
                 dose_variability: bool | float = False, t_end_min: float = 240.0,
                 dt_min: float = 1.0, weight_scaling: str | None = None,
                 dissociation: str = "threshold", pd_dissociation: dict[str, float] | None = None,
-                verify: bool = True, min_p_goal: float = DEFAULT_MIN_P_GOAL) -> CouplePlan:
+                verify: bool = True, min_p_goal: float = DEFAULT_MIN_P_GOAL,
+                settings: RunSettings | None = None) -> CouplePlan:
     """Choose both partners' doses and the stagger that make being in the window together likely.
 
     Parameters
@@ -198,6 +201,14 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
     CouplePlan
     """
     t0 = time.perf_counter()
+    rs = plan_settings(settings, n=n, seed=seed, model=model, thresholds=thresholds,
+                       variability=variability, dose_variability=dose_variability,
+                       t_end_min=t_end_min, dt_min=dt_min, weight_scaling=weight_scaling,
+                       block_min=block_min, pd_dissociation=pd_dissociation)
+    n, seed, model, t_end_min, dt_min = rs.n, rs.seed, rs.model, rs.t_end_min, rs.dt_min
+    thresholds, variability = rs.thresholds_dict, rs.variability
+    dose_variability = rs.dose_variability
+    block_min, weight_scaling, pd_dissociation = rs.block_min, rs.weight_scaling, rs.pd_dict
     m = as_model(model)
     cov_a = resolve_covariates(a_weight_kg, a_sex, a_covariates, "a-")
     cov_b = resolve_covariates(b_weight_kg, b_sex, b_covariates, "b-")

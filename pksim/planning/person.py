@@ -42,11 +42,14 @@ from pksim.errors import InputError
 from pksim.model import Model
 from pksim.planning import _kernels as _pk
 from pksim.planning._common import (
+    DEFAULT_N,
+    DEFAULT_SEED,
     NOTICE,
     DoseSteps,
     dose_dict,
     dose_steps,
     near_misses,
+    plan_settings,
     provenance,
     records,
     window_thresholds,
@@ -54,12 +57,11 @@ from pksim.planning._common import (
 from pksim.planning._engine import block_points, grid_steps, pd_model, se, unit_curves
 from pksim.regimen import Dose
 from pksim.sampling import Covariates, check_seed
+from pksim.settings import RunSettings
 from pksim.simulation import as_model, time_grid
 
 DEFAULT_LIMIT = 0.10
 DEFAULT_MIN_P_GOAL = 0.5  # P(goal) a plan must reach to count as meeting the goal
-DEFAULT_N = 2000
-DEFAULT_SEED = 20240601
 MAX_PLAN_SUBJECTS = 200_000
 MAX_EVALUATIONS = 2_000_000_000  # subjects x time points x booster settings
 
@@ -175,7 +177,8 @@ def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
                 dose_variability: bool | float = False, t_end_min: float = 240.0,
                 dt_min: float = 1.0, weight_scaling: str | None = None,
                 dissociation: str = "threshold", pd_dissociation: dict[str, float] | None = None,
-                verify: bool = True, min_p_goal: float = DEFAULT_MIN_P_GOAL) -> PersonPlan:
+                verify: bool = True, min_p_goal: float = DEFAULT_MIN_P_GOAL,
+                settings: RunSettings | None = None) -> PersonPlan:
     """Find the regimen that maximises P(in the window for the block) under a dissociation limit.
 
     Parameters
@@ -221,6 +224,14 @@ def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
     'sublingual'
     """
     t0 = time.perf_counter()
+    rs = plan_settings(settings, n=n, seed=seed, model=model, thresholds=thresholds,
+                       variability=variability, dose_variability=dose_variability,
+                       t_end_min=t_end_min, dt_min=dt_min, weight_scaling=weight_scaling,
+                       block_min=block_min, pd_dissociation=pd_dissociation)
+    n, seed, model, t_end_min, dt_min = rs.n, rs.seed, rs.model, rs.t_end_min, rs.dt_min
+    thresholds, variability = rs.thresholds_dict, rs.variability
+    dose_variability = rs.dose_variability
+    block_min, weight_scaling, pd_dissociation = rs.block_min, rs.weight_scaling, rs.pd_dict
     m = as_model(model)
     cov = resolve_covariates(weight_kg, sex, covariates)
     limit = check_limit(dissociation_limit)
