@@ -336,6 +336,11 @@ def _model_section(run: ValidationRun, model_id: str, model) -> list[str]:
     L += [f"- {b}" for b in model.known_biases] or ["- none listed"]
     L += ["", "### Calibration (from the model file)", "",
           (model.calibration or "none recorded").strip(), ""]
+    effect = (model.pd or {}).get("dissociation")
+    if effect is not None:  # the PD model's calibration (pksim.pd_calibration)
+        values = ", ".join(f"{k} = {p.value:g}" for k, p in effect.parameters.items())
+        L += ["### Dissociation PD model (from the model file)", "",
+              f"{values}. {(effect.calibration or 'Not calibrated.').strip()}", ""]
     return L
 
 
