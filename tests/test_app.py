@@ -158,7 +158,8 @@ def test_couple_page_shows_the_library_numbers(couple_app, ketamine):
     assert blocks and specs[0]["layer"][1]["encoding"]["y"]["title"] == "Probability (%)"
     rules = [lay for lay in specs[0]["layer"] if lay["mark"]["type"] == "rule"]
     assert len(rules) == 1  # one rule layer with every dose time
-    assert specs[1]["layer"][-1]["encoding"]["y"]["title"] == "Concentration (ng/mL)"
+    assert specs[1]["layer"][-2]["encoding"]["y"]["title"] == "Concentration (ng/mL)"
+    assert specs[1]["layer"][-1]["mark"]["type"] == "rule"  # the dose times
 
 
 def test_changing_partner_a_dose_changes_the_numbers_accordingly():

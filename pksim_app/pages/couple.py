@@ -335,15 +335,19 @@ def main() -> None:
         ribbons = ribbons[ribbons["level"] == IQR]
     bands = frames.band_table(model, s.edges)
     widgets.chart(
-        charts.concentration_chart(
-            lines,
-            bands=bands,
-            log_y=s.log_y,
-            ribbons=ribbons,
-            block_min=block_min,
-            palette=PALETTE,
-            title="Shared timeline: effect-site concentration of the typical person"
-            + (" and the middle 50 % of the population" if ribbons is not None else ""),
+        charts.with_events(
+            charts.concentration_chart(
+                lines,
+                bands=bands,
+                log_y=s.log_y,
+                ribbons=ribbons,
+                block_min=block_min,
+                palette=PALETTE,
+                title="Shared timeline: effect-site concentration of the typical person"
+                + (" and the middle 50 % of the population" if ribbons is not None else "")
+                + " (rules: doses)",
+            ),
+            dose_events(people),
         ),
         height=380,
     )
