@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from pksim import _kernels
+from pksim.errors import InputError
 from pksim.model import Model
 from pksim.simulation import Curve
 
@@ -39,8 +40,6 @@ def band_thresholds(model: Model, overrides: dict[str, float] | None = None) -> 
     roles = [b.role for b in model.bands]
     values = [edges[r] for r in roles]
     if any(b <= a for a, b in zip(values, values[1:], strict=False)):
-        from pksim.errors import InputError
-
         raise InputError("band thresholds", f"edges must increase, got {values}")
     return {r: (values[i], values[i + 1] if i + 1 < len(values) else math.inf)
             for i, r in enumerate(roles)}
@@ -53,6 +52,8 @@ def window_metrics(time_min: np.ndarray, ce_ng_per_ml: np.ndarray, lower_ng_per_
     * window: ``lower <= Ce < dissociation``; ``onset_min`` first entry, ``offset_min`` last
       exit (equals the horizon when still inside), ``minutes_in_window`` total time inside.
     * dissociation: ``Ce >= dissociation``; first entry and total minutes at or above it.
+    * ``recovery_min``: when Ce falls below the window floor after its peak (the metrics
+      registry's ``recovery_min``; None when it does not within the horizon).
     """
     t = np.asarray(time_min, float)
     c = np.asarray(ce_ng_per_ml, float)
@@ -61,7 +62,8 @@ def window_metrics(time_min: np.ndarray, ce_ng_per_ml: np.ndarray, lower_ng_per_
     return {"lower_ng_per_ml": float(lower_ng_per_ml), "upper_ng_per_ml": float(dissociation_ng_per_ml),
             "onset_min": _nan_to_none(on), "offset_min": _nan_to_none(off),
             "minutes_in_window": float(minutes), "dissociation_onset_min": _nan_to_none(d_on),
-            "minutes_dissociated": float(d_min)}
+            "minutes_dissociated": float(d_min),
+            "recovery_min": _nan_to_none(_kernels.recovery_time(t, c, lower_ng_per_ml))}
 
 
 def minutes_in_bands(time_min: np.ndarray, ce_ng_per_ml: np.ndarray,
@@ -154,3 +156,35 @@ def refined_peak(time_min: np.ndarray, conc: np.ndarray) -> tuple[float, float]:
         return float(t1), float(c1)
     x = min(max(-b / (2 * a), d0), d2)
     return float(t1 + x), float(c1 + b * x + a * x * x)
+
+
+def band_edge_ranges(model: Model, thresholds: dict[str, float] | None) -> dict[str, tuple]:
+    """Published ranges of the window floor and the dissociation edge (role -> (lo, hi) ng/mL)
+    that :func:`pksim.population.simulate_population` draws from with ``band_uncertainty``; an edge fixed by
+    ``thresholds`` is not drawn."""
+    out = {}
+    for b in model.bands:
+        if b.role in ("window", "dissociation") and b.role not in (thresholds or {}):
+            if b.lower_range_ng_per_ml is None:
+                raise InputError("band_uncertainty",
+                                 f"model {model.id!r} gives no range for the {b.role} edge",
+                                 "a model with lower_range_ng_per_ml")
+            out[b.role] = tuple(float(x) for x in b.lower_range_ng_per_ml)
+    return out
+
+
+def band_edge_ends(model: Model, thresholds: dict[str, float] | None = None) -> dict[str, dict]:
+    """Threshold overrides at the ends of the published ranges: ``narrow`` (highest floor,
+    lowest dissociation edge) and ``wide`` (lowest floor, highest dissociation edge). Metrics
+    that grow with the window (P(window), coverage) are smallest at ``narrow`` and largest at
+    ``wide``; dissociation metrics the other way round, so the two ends bracket the answer with
+    drawn edges."""
+    ranges = band_edge_ranges(model, thresholds)
+    fixed = dict(thresholds or {})
+    narrow, wide = dict(fixed), dict(fixed)
+    if "window" in ranges:
+        narrow["window"], wide["window"] = ranges["window"][1], ranges["window"][0]
+    if "dissociation" in ranges:
+        narrow["dissociation"] = ranges["dissociation"][0]
+        wide["dissociation"] = ranges["dissociation"][1]
+    return {"narrow": narrow, "wide": wide}

@@ -211,11 +211,13 @@ class PDParameter:
 
 @dataclass(frozen=True)
 class PDEffect:
-    """An optional effect model, e.g. ``[pd.dissociation]`` (sigmoid Emax on the effect site)."""
+    """An optional effect model, e.g. ``[pd.dissociation]`` (log-normal threshold on the effect
+    site, :mod:`pksim.pd`)."""
 
     name: str
     description: str
     parameters: dict[str, PDParameter]
+    calibration: str | None = None  # what the parameters were calibrated to
 
 
 @dataclass(frozen=True)
@@ -244,7 +246,8 @@ DOSE_FORMS = ("hydrochloride", "base")
 
 PD_EFFECTS = {
     # effect -> required parameters; units are part of the names
-    "dissociation": ("c50_ng_per_ml", "gamma", "omega_c50"),
+    # quantal log-normal threshold on the effect site (pksim.pd): median C50, log-SD omega
+    "dissociation": ("c50_ng_per_ml", "omega"),
 }
 
 
@@ -668,7 +671,7 @@ def _read_pd(r: _Reader, data: dict, refs: dict) -> dict[str, PDEffect] | None:
         if not isinstance(table, dict):
             raise r.fail(where, "expected a table")
         required = PD_EFFECTS[effect]
-        r.check_keys(table, set(required) | {"description"}, where)
+        r.check_keys(table, set(required) | {"description", "calibration"}, where)
         params = {}
         for name in required:
             pw = f"{where}.{name}"
@@ -676,8 +679,8 @@ def _read_pd(r: _Reader, data: dict, refs: dict) -> dict[str, PDEffect] | None:
             r.check_keys(p, {"value", "description", "source", "source_detail", "tag", "note",
                              "range"}, pw)
             value = r.get(p, "value", pw, float)
-            if value < 0 or (name != "omega_c50" and value == 0):
-                raise r.fail(f"{pw}.value", f"must be {'>= 0' if name == 'omega_c50' else '> 0'}")
+            if value < 0 or (name != "omega" and value == 0):
+                raise r.fail(f"{pw}.value", f"must be {'>= 0' if name == 'omega' else '> 0'}")
             tag = r.get(p, "tag", pw, str)
             if tag not in TAGS:
                 raise r.fail(f"{pw}.tag", f"unknown tag {tag!r}; allowed: {', '.join(TAGS)}")
@@ -688,7 +691,8 @@ def _read_pd(r: _Reader, data: dict, refs: dict) -> dict[str, PDEffect] | None:
                 name, value, r.get(p, "description", pw, str), source,
                 r.get(p, "source_detail", pw, str, required=False), tag,
                 r.get(p, "note", pw, str, required=False), r.pair(p, "range", pw, required=False))
-        out[effect] = PDEffect(effect, r.get(table, "description", where, str), params)
+        out[effect] = PDEffect(effect, r.get(table, "description", where, str), params,
+                               r.get(table, "calibration", where, str, required=False))
     return out
 
 

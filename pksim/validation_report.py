@@ -337,6 +337,11 @@ def _model_section(run: ValidationRun, model_id: str, model) -> list[str]:
     if model.calibration_spec is None and model.calibration:
         L += ["(Free text only: the file has no `[calibration]` table, so which arms are "
               "in-sample is not known.)", ""]
+    effect = (model.pd or {}).get("dissociation")
+    if effect is not None:  # the PD model's calibration (pksim.pd_calibration)
+        values = ", ".join(f"{k} = {p.value:g}" for k, p in effect.parameters.items())
+        L += ["### Dissociation PD model (from the model file)", "",
+              f"{values}. {(effect.calibration or 'Not calibrated.').strip()}", ""]
     return L
 
 

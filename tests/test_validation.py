@@ -242,6 +242,7 @@ def test_cli_writes_the_report(tmp_path, capsys):
     for arm_id in ev["arm_id"]:
         assert arm_id in report
     assert "## Model `ketamine`" in report and "Acceptance (issue 3)" in report
+    assert "### Dissociation PD model" in report and "pksim.pd_calibration" in report
 
 
 @pytest.mark.parametrize(("content", "needle"), [
