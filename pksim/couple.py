@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from pksim import _kernels
+from pksim.dose_timing import check_doses_in_horizon
 from pksim.errors import InputError
 from pksim.population import (
     PopulationResult,
@@ -205,6 +206,8 @@ def simulate_couple(
         "b ",
         pd_dissociation,
     )
+    for tag, arm in (("a", arm_a), ("b", arm_b)):
+        check_doses_in_horizon(arm.doses, float(s.time_min[-1]), f"{tag} dose (with its offset)")
     n_t = s.time_min.size
     _check_keep(keep_curves, n, n_t)
     chunk = _chunk_size(chunk_size, n, n_t, 19)

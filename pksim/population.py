@@ -39,6 +39,7 @@ import pandas as pd
 
 from pksim import __version__, _kernels
 from pksim.analysis import band_thresholds
+from pksim.dose_timing import check_doses_in_horizon
 from pksim.errors import InputError
 from pksim.individual import apply_random_effects, typical_parameters
 from pksim.model import Model
@@ -780,6 +781,7 @@ def simulate_population(
         s.model,
         pd_overrides=pd_dissociation,
     )
+    check_doses_in_horizon(arm.doses, float(s.time_min[-1]))
     n_t = s.time_min.size
     _check_keep(keep_curves, n, n_t)
     chunk = _chunk_size(chunk_size, n, n_t, 9)

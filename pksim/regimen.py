@@ -12,6 +12,8 @@ Event semantics (written down here, tested in ``tests/test_regimen.py``)
 * Doses at any time, including between output grid points, are applied exactly: the solver
   breaks its step at every event time instead of snapping events to the grid.
 * ``mg/kg`` amounts are resolved with each subject's own weight.
+* A zero-order input shorter than the solver's time resolution is given as a bolus at its start,
+  never dropped; a dose must start before the end of the simulation (:mod:`pksim.dose_timing`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pksim.dose_timing import instant_inputs_as_boluses
 from pksim.errors import InputError
 from pksim.model import Model
 
@@ -218,5 +221,6 @@ def input_events(model: Model, doses: Sequence[Dose], params: dict[str, np.ndarr
             start_min[:, j] = starts[j]
             duration_min[:, j] = durations[j]
             amount_mg[:, j] = amounts[j]
+    duration_min = instant_inputs_as_boluses(start_min, duration_min)
     return InputEvents(np.array(targets, dtype=np.int64), start_min, duration_min, amount_mg,
                        tuple(labels))
