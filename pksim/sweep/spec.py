@@ -637,8 +637,8 @@ class _Validator:
             for j, t in enumerate(starts):
                 if t >= horizon:  # the rule of pksim.dose_timing.check_doses_in_horizon
                     raise self.fail(k + ("start_min", j), f"start {_num(t)} min is not before "
-                                    f"the end of the simulation (analysis.t_end_min "
-                                    f"{_num(horizon)} min)")
+                                    f"analysis.t_end_min ({_num(horizon)} min, the end of "
+                                    "the simulation)")
             durations: list[float | None] = [None]
             if "duration_min" in s:
                 if route != "iv":
