@@ -262,7 +262,8 @@ def _run_tci(args) -> int:
     if args.out:
         write_atomic(args.out, lambda path: plan.schedule.to_csv(path, index=False))
     if args.curves_out:
-        write_atomic(args.curves_out, lambda path: plan.curves.to_csv(path, index=False))
+        write_atomic(args.curves_out, lambda path: plan.curves.to_csv(path, index=False),
+                     field="curves_out")
     summary = plan.summary()
     if args.json:
         print_json(summary)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pksim.errors import InputError
+from pksim.errors import ConsistencyError, InputError
 from pksim.model import Model
 from pksim.planning import _kernels as _pk
 from pksim.planning._common import (
@@ -392,7 +392,7 @@ def _check_agreement(chosen: dict, population: dict, n: int) -> None:
     for key, tol in (("p_window_block", 2.5 / n), ("p_dissociation", 2.5 / n),
                      ("p_dissociation_pd", 1e-9)):
         if key in chosen and abs(chosen[key] - population[key]) > tol:
-            raise RuntimeError(f"planner and population disagree on {key}: "
+            raise ConsistencyError(f"planner and population disagree on {key}: "
                                f"{chosen[key]} vs {population[key]} (n = {n}); the same people and "
                                "doses must give the same result, so a kernel is wrong or Numba "
                                "loaded a stale cache (clear NUMBA_CACHE_DIR / __pycache__)")

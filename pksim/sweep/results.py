@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -89,12 +90,60 @@ def concat_files(files: list[Path], target: Path, provenance: dict[str, Any],
     return rows
 
 
+@dataclass(frozen=True)
+class TableLimits:
+    """Caps on a Parquet file to be read into memory, checked from its metadata first."""
+
+    rows: int
+    columns: int
+    cells: int  # rows x columns: bounds the in-memory size whatever the encoding
+    decompressed_bytes: int  # sum of the row groups' uncompressed sizes
+
+
+# An uploaded results file (the app keeps it in the session): a sweep's cells table has
+# <= 1,000,000 rows and ~100 columns; per-subject tables belong to the command line.
+UPLOAD_LIMITS = TableLimits(rows=1_000_000, columns=1_000, cells=20_000_000,
+                            decompressed_bytes=256_000_000)
+
+
+def read_parquet(source, limits: TableLimits | None = None, name: str = "results") -> pa.Table:
+    """Read a Parquet file (path or file object), refusing garbage and, with ``limits``, any
+    file whose metadata announces more rows, columns or decompressed bytes than allowed —
+    before a single page is decompressed."""
+    label = repr(str(source)) if isinstance(source, (str, os.PathLike)) else "the file"
+    try:
+        meta = pq.ParquetFile(source).metadata
+        if limits is not None:
+            size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+            for what, value, cap in (("rows", meta.num_rows, limits.rows),
+                                     ("columns", meta.num_columns, limits.columns),
+                                     ("cells", meta.num_rows * meta.num_columns, limits.cells),
+                                     ("decompressed bytes", size, limits.decompressed_bytes)):
+                if value > cap:
+                    raise InputError(name, f"{label} has {value:,} {what}", f"at most {cap:,}")
+        if hasattr(source, "seek"):
+            source.seek(0)
+        return pq.read_table(source)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(name, f"{label} is not a readable Parquet file ({first})") from None
+
+
 def read_provenance(path: str | os.PathLike) -> dict[str, Any]:
     """The ``pksim.provenance`` metadata of a results Parquet file."""
-    meta = pq.read_schema(path).metadata or {}
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError("results", f"{str(path)!r} is not a readable Parquet file "
+                         f"({str(exc).splitlines()[0]})") from None
     if PROVENANCE_KEY not in meta:
         raise InputError("results", f"{str(path)!r} has no pksim provenance metadata")
-    return json.loads(meta[PROVENANCE_KEY])
+    try:
+        return json.loads(meta[PROVENANCE_KEY])
+    except ValueError:
+        raise InputError("results", f"{str(path)!r} has unreadable provenance metadata") from None
 
 
 def results_paths(results: str | os.PathLike) -> dict[str, Path]:
@@ -123,6 +172,7 @@ def read_table(results: str | os.PathLike, name: str = "cells") -> pd.DataFrame:
     if name not in paths:
         raise InputError("results", f"this sweep wrote no {name}.parquet",
                          f"set [output] {name} = true in the sweep file")
-    frame = pq.read_table(paths[name]).to_pandas()
-    frame.attrs["provenance"] = read_provenance(paths[name])
+    provenance = read_provenance(paths[name])
+    frame = read_parquet(paths[name]).to_pandas()
+    frame.attrs["provenance"] = provenance
     return frame

@@ -471,7 +471,8 @@ class _Validator:
                 band_thresholds(m, analysis["thresholds_ng_per_ml"])
             except InputError as exc:
                 raise self.fail(("analysis", "thresholds_ng_per_ml"),
-                                f"with model {m.id!r}: {exc.problem}") from None
+                                f"with model {m.id!r}: {exc.field}: {exc.problem}",
+                                exc.allowed) from None
             scheme = analysis.get("weight_scaling")
             if scheme is not None and scheme not in m.scaling_schemes:
                 raise self.fail(("analysis", "weight_scaling"),
