@@ -235,9 +235,9 @@ def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
                  else np.asarray(list(booster_times_min), float))
         if times.size == 0:
             raise InputError("booster-times-min", "no booster times given", "e.g. 20,30,40")
-        if np.any(times > t[-1]):
-            raise InputError("booster-times-min", f"{times.max():g} min is after the horizon",
-                             f"<= t_end ({t[-1]:g} min)")
+        if np.any(times >= t[-1]):  # the rule of pksim.dose_timing.check_doses_in_horizon
+            raise InputError("booster-times-min", f"{times.max():g} min is not before the end "
+                             "of the simulation", f"< t-end-min ({t[-1]:g} min)")
         shifts = grid_steps(times, float(dt_min), "booster-times-min")
         boosts = np.r_[0.0, bsteps.values_mg()]
         routes.append(booster_route)

@@ -128,7 +128,7 @@ def read_parquet(source, limits: TableLimits | None = None, name: str = "results
         if isinstance(exc, InputError):
             raise
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(name, f"{label} is not a readable Parquet file ({first})") from None
+        raise InputError(name, f"{label} cannot be read as Parquet ({first})") from None
 
 
 def read_provenance(path: str | os.PathLike) -> dict[str, Any]:
@@ -136,7 +136,7 @@ def read_provenance(path: str | os.PathLike) -> dict[str, Any]:
     try:
         meta = pq.read_schema(path).metadata or {}
     except (pa.ArrowException, OSError) as exc:
-        raise InputError("results", f"{str(path)!r} is not a readable Parquet file "
+        raise InputError("results", f"{str(path)!r} cannot be read as Parquet "
                          f"({str(exc).splitlines()[0]})") from None
     if PROVENANCE_KEY not in meta:
         raise InputError("results", f"{str(path)!r} has no pksim provenance metadata")
