@@ -54,11 +54,16 @@ def _flags(parser: argparse.ArgumentParser) -> set[str]:
     return out
 
 
-def _as_flags(exc: PksimError, parser: argparse.ArgumentParser) -> str:
-    """The message, with a field that is one of the command's flags written as the flag."""
+def _as_flags(exc: PksimError, args: argparse.Namespace) -> str:
+    """The message, with a field that is one of the command's flags written as the flag.
+
+    A subcommand whose flag is spelled differently from the library's field name maps it in
+    its module's ``FIELD_FLAGS`` (e.g. ``window_ng_per_ml`` -> ``--window-lower-ng-per-ml``).
+    """
     if isinstance(exc, InputError) and not exc.field.startswith("-"):
-        flag = "--" + exc.field.replace("_", "-")
-        if flag in _flags(parser):
+        aliases = getattr(args._module, "FIELD_FLAGS", {})
+        flag = aliases.get(exc.field, "--" + exc.field.replace("_", "-"))
+        if flag in _flags(args._parser):
             return str(InputError(flag, exc.problem, exc.allowed))
     return str(exc)
 
@@ -74,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._module.run(args) or 0)
     except PksimError as exc:
-        sys.stderr.write(f"{_command(args)}: error: {_as_flags(exc, args._parser)}\n")
+        sys.stderr.write(f"{_command(args)}: error: {_as_flags(exc, args)}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write(f"{_command(args)}: interrupted\n")

@@ -160,6 +160,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     _common(tci)
 
 
+# library field -> this command's flag, where the names differ (see pksim.cli._as_flags)
+FIELD_FLAGS = {"window_ng_per_ml": "--window-lower-ng-per-ml"}
+
+
 def _thresholds(args) -> dict[str, float] | None:
     th = {}
     if args.window_lower_ng_per_ml is not None:

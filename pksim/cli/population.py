@@ -121,11 +121,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_common(p)
 
 
+MAX_WEIGHT_TABLE_BYTES = 10_000_000
+
+
 def read_weight_table(path: str, field: str):
     import pandas as pd
 
     if not os.path.isfile(path):
         raise InputError(field, f"file {path!r} not found")
+    if os.path.getsize(path) > MAX_WEIGHT_TABLE_BYTES:
+        raise InputError(field, f"{path!r} has {os.path.getsize(path):,} bytes",
+                         f"at most {MAX_WEIGHT_TABLE_BYTES:,} (a million weights)")
     try:
         frame = pd.read_csv(path)
         if "weight_kg" in frame.columns:
