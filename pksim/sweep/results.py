@@ -123,12 +123,40 @@ def read_parquet(source, limits: TableLimits | None = None, name: str = "results
                     raise InputError(name, f"{label} has {value:,} {what}", f"at most {cap:,}")
         if hasattr(source, "seek"):
             source.seek(0)
-        return pq.read_table(source)
+        if limits is None:
+            return pq.read_table(source)
+        return _read_capped(source, limits.decompressed_bytes, name, label)
     except (pa.ArrowException, OSError, ValueError) as exc:
         if isinstance(exc, InputError):
             raise
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(name, f"{label} cannot be read as Parquet ({first})") from None
+
+
+def _read_capped(source, max_bytes: int, name: str, label: str) -> pa.Table:
+    """Read with text columns kept dictionary-encoded, add up their decoded size exactly, and
+    decode only within ``max_bytes``: a column of one long string repeated a million times is
+    tiny in the file and in its metadata, and only its decoded size tells."""
+    import pyarrow.compute as pc
+
+    pf = pq.ParquetFile(source)
+    text = [f.name for f in pf.schema_arrow if pa.types.is_string(f.type)
+            or pa.types.is_large_string(f.type) or pa.types.is_binary(f.type)]
+    if hasattr(source, "seek"):
+        source.seek(0)
+    table = pq.ParquetFile(source, read_dictionary=text).read()
+    size = 0
+    for column in table.columns:
+        if not pa.types.is_dictionary(column.type):
+            size += column.nbytes
+            continue
+        for chunk in column.chunks:
+            lengths = pc.binary_length(chunk.dictionary)
+            size += (pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0) + chunk.indices.nbytes
+    if size > max_bytes:
+        raise InputError(name, f"{label} has {size:,} decompressed bytes",
+                         f"at most {max_bytes:,}")
+    return table.cast(pf.schema_arrow)
 
 
 def read_provenance(path: str | os.PathLike) -> dict[str, Any]:
