@@ -25,9 +25,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from test_model_files import one_compartment_toml
 
 from pksim.cli import main
-from test_model_files import one_compartment_toml
 
 # ----------------------------------------------------------------------------- inputs
 
