@@ -140,8 +140,9 @@ def _read_capped(source, max_bytes: int, name: str, label: str) -> pa.Table:
     import pyarrow.compute as pc
 
     pf = pq.ParquetFile(source)
-    text = [f.name for f in pf.schema_arrow if pa.types.is_string(f.type)
-            or pa.types.is_large_string(f.type) or pa.types.is_binary(f.type)]
+    text = [f.name for f in pf.schema_arrow if any(
+        is_kind(f.type) for is_kind in (pa.types.is_string, pa.types.is_large_string,
+                                        pa.types.is_binary, pa.types.is_large_binary))]
     if hasattr(source, "seek"):
         source.seek(0)
     table = pq.ParquetFile(source, read_dictionary=text).read()
