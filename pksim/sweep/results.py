@@ -102,8 +102,8 @@ class TableLimits:
 
 # An uploaded results file (the app keeps it in the session): a sweep's cells table has
 # <= 1,000,000 rows and ~100 columns; per-subject tables belong to the command line.
-UPLOAD_LIMITS = TableLimits(rows=1_000_000, columns=1_000, cells=20_000_000,
-                            decompressed_bytes=256_000_000)
+UPLOAD_LIMITS = TableLimits(rows=1_000_000, columns=1_000, cells=10_000_000,
+                            decompressed_bytes=128_000_000)
 
 
 def read_parquet(source, limits: TableLimits | None = None, name: str = "results") -> pa.Table:
