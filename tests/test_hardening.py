@@ -35,7 +35,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_model_files import one_compartment_toml, write_model
 
-from pksim import model_checks
 from pksim.cli import main
 from pksim.couple import simulate_couple
 from pksim.errors import InputError, ModelFileError, PksimError
@@ -87,6 +86,8 @@ def test_weight_exponent_beyond_three_is_refused(tmp_path):
 
 def test_a_model_whose_curves_would_not_be_finite_is_refused(tmp_path):
     # bounds make this unreachable from a file, so build the model and break it afterwards
+    from pksim import model_checks
+
     m = load_model(write_model(tmp_path, one_compartment_toml()))
     v = m.parameters["V"]
     broken = dataclasses.replace(m, parameters={**m.parameters,
