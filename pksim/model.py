@@ -209,7 +209,7 @@ class Model:
         for b in self.bands:
             if b.role == role:
                 return b
-        raise KeyError(role)
+        raise InputError("band role", f"unknown role {role!r}", ", ".join(BAND_ROLES))
 
     def band_edges_ng_per_ml(self) -> dict[str, tuple[float, float]]:
         """``role -> (lower, upper)``; the top band's upper edge is infinity."""
