@@ -138,12 +138,7 @@ def resolve_settings(model, t_end_min, dt_min, thresholds, block_min, coverage_p
               band_uncertainty=False) -> Settings:
     m = as_model(model)
     t = time_grid(t_end_min, dt_min)
-    try:
-        bands = band_thresholds(m, thresholds)
-    except KeyError as exc:
-        raise InputError(
-            "thresholds", f"unknown band role {exc.args[0]!r}", ", ".join(b.role for b in m.bands)
-        ) from None
+    bands = band_thresholds(m, thresholds)
     for role, value in (thresholds or {}).items():
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
             raise InputError(f"thresholds[{role}]", f"{value!r} ng/mL", ">= 0 ng/mL")

@@ -30,17 +30,35 @@ def exposure(time_min: np.ndarray, conc_ng_per_ml: np.ndarray) -> dict[str, floa
             "auc_ng_h_per_ml": float(auc) / MIN_PER_H}
 
 
-def band_thresholds(model: Model, overrides: dict[str, float] | None = None) -> dict[str, tuple[float, float]]:
-    """``role -> (lower, upper)`` ng/mL, with optional lower-edge overrides by role."""
+def band_thresholds(model: Model, overrides: dict[str, float] | None = None
+                    ) -> dict[str, tuple[float, float]]:
+    """``role -> (lower, upper)`` ng/mL, with optional lower-edge overrides by role.
+
+    A bad override raises :class:`~pksim.errors.InputError` whose field is
+    ``<role>_ng_per_ml`` (the CLI shows it as the flag, e.g. ``--window-ng-per-ml``).
+    """
+    from pksim.errors import InputError
+
+    roles = [b.role for b in model.bands]
     edges = {b.role: b.lower_ng_per_ml for b in model.bands}
     for role, value in (overrides or {}).items():
         if role not in edges:
-            raise KeyError(role)
+            raise InputError("thresholds", f"unknown band role {role!r}", ", ".join(roles))
+        if not (isinstance(value, (int, float)) and math.isfinite(value)):
+            raise InputError(f"{role}_ng_per_ml", f"{value!r} is not a finite number")
         edges[role] = float(value)
-    roles = [b.role for b in model.bands]
     values = [edges[r] for r in roles]
-    if any(b <= a for a, b in zip(values, values[1:], strict=False)):
-        raise InputError("band thresholds", f"edges must increase, got {values}")
+    for i in range(len(roles) - 1):
+        if values[i + 1] <= values[i]:
+            blame = i + 1 if roles[i + 1] in (overrides or {}) or roles[i] not in (
+                overrides or {}) else i
+            lo = values[blame - 1] if blame > 0 else None
+            hi = values[blame + 1] if blame + 1 < len(values) else None
+            allowed = " and ".join(x for x in (
+                f"> {lo:g} ({roles[blame - 1]})" if lo is not None else "",
+                f"< {hi:g} ({roles[blame + 1]})" if hi is not None else "") if x)
+            raise InputError(f"{roles[blame]}_ng_per_ml", f"{values[blame]:g} ng/mL would "
+                             "break the order of the band edges", f"{allowed} ng/mL")
     return {r: (values[i], values[i + 1] if i + 1 < len(values) else math.inf)
             for i, r in enumerate(roles)}
 

@@ -37,6 +37,7 @@ from pksim._popengine import (
     typical_curve,
 )
 from pksim.analysis import band_edge_ends
+from pksim.dose_timing import check_doses_in_horizon
 from pksim.errors import InputError
 from pksim.metrics import json_number, sensitivity_summary
 from pksim.regimen import MAX_TIME_MIN, Dose
@@ -259,6 +260,8 @@ def simulate_couple(
                      rs.weight_scaling, s.model, off_a, "a ", rs.pd_dict)
     arm_b = make_arm(b_doses, b, seed, PARTNER_B, rs.variability, rs.dose_variability,
                      rs.weight_scaling, s.model, off_b, "b ", rs.pd_dict)
+    for tag, arm in (("a", arm_a), ("b", arm_b)):
+        check_doses_in_horizon(arm.doses, float(s.time_min[-1]), f"{tag} dose (with its offset)")
     n_t = s.time_min.size
     check_keep(keep_curves, n, n_t)
     chunk = resolve_chunk_size(chunk_size, n, n_t, 19)

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from pksim import model_checks
 from pksim.errors import InputError, ModelFileError
 from pksim.units import INTERNAL_UNIT, KNOWN_UNITS, to_internal
 
@@ -326,7 +327,7 @@ class Model:
         for b in self.bands:
             if b.role == role:
                 return b
-        raise KeyError(role)
+        raise InputError("band role", f"unknown role {role!r}", ", ".join(BAND_ROLES))
 
     def band_edges_ng_per_ml(self) -> dict[str, tuple[float, float]]:
         """``role -> (lower, upper)``; the top band's upper edge is infinity."""
@@ -434,11 +435,13 @@ def load_model(name_or_path: str | os.PathLike) -> Model:
     cached_at_ns = time.time_ns()
     if raw_bytes is None:
         raw_bytes = path.read_bytes()
+    model_checks.check_file_size(str(path), raw_bytes)
     try:
         data = tomllib.loads(raw_bytes.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ModelFileError(str(path), "file", f"not valid TOML: {exc}") from None
     model = _build_model(data, str(path), hashlib.sha256(raw_bytes).hexdigest())
+    model_checks.check_model(model, data)  # physical plausibility (bounds by dimension)
     with _CACHE_LOCK:
         _CACHE[key] = (stamp, cached_at_ns, raw_bytes, model)
         _CACHE.move_to_end(key)

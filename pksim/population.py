@@ -34,6 +34,7 @@ from pksim._popengine import (
     typical_curve,
 )
 from pksim.analysis import band_edge_ends, band_edge_ranges
+from pksim.dose_timing import check_doses_in_horizon
 from pksim.metrics import sensitivity_summary
 from pksim.model import Model
 from pksim.regimen import Dose
@@ -124,6 +125,7 @@ def simulate_population(
                          rs.coverage_percent, rs.band_uncertainty)
     arm = make_arm(doses, covariates, seed, 0, rs.variability, rs.dose_variability,
                    rs.weight_scaling, s.model, pd_overrides=rs.pd_dict)
+    check_doses_in_horizon(arm.doses, float(s.time_min[-1]))
     n_t = s.time_min.size
     check_keep(keep_curves, n, n_t)
     chunk = resolve_chunk_size(chunk_size, n, n_t, 9)

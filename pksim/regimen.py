@@ -33,6 +33,8 @@ Event semantics (written down here, tested in ``tests/test_regimen.py``)
   move is two exact impulses at the end of the hold: ``-left`` into the held compartment and
   ``+left x F`` into the swallow target (nothing, if spat out). The solver sees ordinary
   boluses (one of them negative), so the move is exact in every kernel and keeps superposition.
+* A zero-order input shorter than the solver's time resolution is given as a bolus at its start,
+  never dropped; a dose must start before the end of the simulation (:mod:`pksim.dose_timing`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pksim.dose_timing import instant_inputs_as_boluses
 from pksim.errors import InputError
 from pksim.model import Hold, Model, Pathway, Route
 from pksim.system import outflow_rate_per_min
@@ -356,5 +359,6 @@ def input_events(model: Model, doses: Sequence[Dose], params: dict[str, np.ndarr
             start_min[:, j] = starts[j]
             duration_min[:, j] = durations[j]
             amount_mg[:, j] = amounts[j]
+    duration_min = instant_inputs_as_boluses(start_min, duration_min)
     return InputEvents(np.array(targets, dtype=np.int64), start_min, duration_min, amount_mg,
                        tuple(labels))

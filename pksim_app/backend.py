@@ -216,7 +216,7 @@ def evidence_table(model_id: str) -> pd.DataFrame | None:
     return table if isinstance(table, pd.DataFrame) else pd.DataFrame(table)
 
 
-class ResultsFileError(ValueError):
+class ResultsFileError(PksimError, ValueError):
     """An uploaded file is not a pksim results file; the message says why."""
 
 
@@ -240,16 +240,18 @@ def read_results_file(data: bytes) -> tuple[pd.DataFrame, dict[str, str]]:
     import io
 
     import pyarrow as pa
-    import pyarrow.parquet as pq
+
+    from pksim.sweep.results import UPLOAD_LIMITS, read_parquet
 
     if not data:
         raise ResultsFileError("the file is empty")
     if data[:4] != b"PAR1":
         raise ResultsFileError("this is not a Parquet file (Parquet files start with 'PAR1')")
-    try:
-        table = pq.read_table(io.BytesIO(data))
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise ResultsFileError(f"the Parquet file cannot be read: {exc}") from None
+    try:  # metadata first: rows, columns and decompressed bytes are capped before reading
+        table = read_parquet(io.BytesIO(data), UPLOAD_LIMITS, name="upload")
+    except InputError as exc:
+        raise ResultsFileError(f"{exc.problem}" + (f" ({exc.allowed})" if exc.allowed else "")) \
+            from None
     meta = {}
     for k, v in (table.schema.metadata or {}).items():
         key = k.decode("utf-8", "replace")

@@ -112,10 +112,11 @@ BAD = {
     "block_text": (POP + ["--block-min", "soon"], r"--block-min must look like 45-90"),
     "bad_dose": (["population", "--dose", "rectal:10mg", "--weight-kg", "70", "--n", "5",
                   "--seed", "1"], r"unknown route 'rectal'"),
-    "bad_threshold": (POP + ["--window-ng-per-ml", "500"], r"band thresholds.*increase"),
+    "bad_threshold": (POP + ["--window-ng-per-ml", "500"],
+                      r"--window-ng-per-ml: 500 ng/mL would break the order"),
     "missing_table": (["population", "--dose", "oral:10mg", "--weight-table", "/nonexistent.csv",
                        "--n", "5", "--seed", "1"], r"weight-table.*not found"),
-    "couple_offset": (COUPLE + ["--b-start-offset-min", "-5"], r"b_start_offset_min.*0 to"),
+    "couple_offset": (COUPLE + ["--b-start-offset-min", "-5"], r"--b-start-offset-min.*0 to"),
     "couple_missing_b": (COUPLE[:7] + ["--n", "5", "--seed", "1"], r"required"),
     "couple_n": (COUPLE[:-4] + ["--n", "20000000", "--seed", "1"], r"n: 20000000"),
 }
@@ -134,9 +135,13 @@ def test_bad_input_one_line_exit_2_no_files(case, tmp_path, capsys):
     assert not out_dir.exists() and list(tmp_path.iterdir()) == []
 
 
-def test_out_parent_missing(capsys, tmp_path):
+def test_out_parent_missing_is_created_and_a_file_in_the_way_is_refused(capsys, tmp_path):
     rc, _, err = run_cli(POP + ["--out", str(tmp_path / "a" / "b")], capsys)
-    assert rc == 2 and "parent directory" in err and not (tmp_path / "a").exists()
+    assert rc == 0, err
+    assert (tmp_path / "a" / "b" / "summary.json").is_file()
+    (tmp_path / "f").write_text("x")
+    rc, _, err = run_cli(POP + ["--out", str(tmp_path / "f" / "b")], capsys)
+    assert rc == 2 and "is a file, not a directory" in err and len(err.splitlines()) == 1
 
 
 def test_subprocess_exit_status(tmp_path):

@@ -122,7 +122,7 @@ def test_nobody_in_the_window_for_the_block_says_so():
     ({"booster_times_min": [30]}, "booster-route"),
     ({"dose": DoseSteps("intranasal", 10, 10, 50)}, "dose steps"),
     ({"route": "rectal"}, "route"),
-    ({"thresholds": {"window": 200}}, "band thresholds"),
+    ({"thresholds": {"window": 200}}, "window_ng_per_ml"),
 ])
 def test_bad_input(kwargs, field):
     args = {"weight_kg": 70, "n": 50, "seed": 1, **kwargs}

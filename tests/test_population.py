@@ -210,7 +210,7 @@ def test_thresholds_and_dose_variability():
         ({"n": 2.5}, "n"),
         ({"seed": -1}, "seed"),
         ({"thresholds": {"euphoria": 10}}, "thresholds"),
-        ({"thresholds": {"window": 200}}, "band thresholds"),
+        ({"thresholds": {"window": 200}}, "window_ng_per_ml"),
         ({"block_min": (45, 300)}, "block-min"),
         ({"block_min": (90, 45)}, "block-min"),
         ({"chunk_size": 0}, "chunk_size"),

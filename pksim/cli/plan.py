@@ -161,6 +161,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     _common(tci)
 
 
+# library field -> this command's flag, where the names differ (see pksim.cli._as_flags)
+FIELD_FLAGS = {"window_ng_per_ml": "--window-lower-ng-per-ml"}
+
+
 def _thresholds(args) -> dict[str, float] | None:
     th = {}
     if args.window_lower_ng_per_ml is not None:
@@ -263,7 +267,8 @@ def _run_tci(args) -> int:
     if args.out:
         write_atomic(args.out, lambda path: plan.schedule.to_csv(path, index=False))
     if args.curves_out:
-        write_atomic(args.curves_out, lambda path: plan.curves.to_csv(path, index=False))
+        write_atomic(args.curves_out, lambda path: plan.curves.to_csv(path, index=False),
+                     field="curves_out")
     summary = plan.summary()
     if args.json:
         print_json(summary)

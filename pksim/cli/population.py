@@ -133,11 +133,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_common(p)
 
 
+MAX_WEIGHT_TABLE_BYTES = 10_000_000
+
+
 def read_weight_table(path: str, field: str):
     import pandas as pd
 
     if not os.path.isfile(path):
         raise InputError(field, f"file {path!r} not found")
+    if os.path.getsize(path) > MAX_WEIGHT_TABLE_BYTES:
+        raise InputError(field, f"{path!r} has {os.path.getsize(path):,} bytes",
+                         f"at most {MAX_WEIGHT_TABLE_BYTES:,} (a million weights)")
     try:
         frame = pd.read_csv(path)
         if "weight_kg" in frame.columns:
@@ -198,9 +204,9 @@ def check_out_dir(out: str | None) -> None:
     target = Path(out)
     if target.exists() and not target.is_dir():
         raise InputError("out", f"{out!r} exists and is not a directory")
-    parent = target.resolve().parent
-    if not parent.is_dir():
-        raise InputError("out", f"parent directory {str(parent)!r} does not exist")
+    for parent in target.resolve().parents:  # missing parents are created when writing
+        if parent.exists() and not parent.is_dir():
+            raise InputError("out", f"{str(parent)!r} is a file, not a directory")
 
 
 def write_outputs(out: str, writers: dict) -> None:
@@ -214,9 +220,14 @@ def write_outputs(out: str, writers: dict) -> None:
         for name, writer in writers.items():
             write_atomic(target / name, writer)
         return
-    tmp = Path(
-        tempfile.mkdtemp(dir=target.resolve().parent, prefix=f".{target.name}.", suffix=".tmp")
-    )
+    try:
+        target.resolve().parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(
+            tempfile.mkdtemp(dir=target.resolve().parent, prefix=f".{target.name}.",
+                             suffix=".tmp")
+        )
+    except OSError as exc:
+        raise InputError("out", f"cannot write {out!r}: {exc.strerror or exc}") from None
     try:
         for name, writer in writers.items():
             writer(str(tmp / name))
@@ -226,8 +237,10 @@ def write_outputs(out: str, writers: dict) -> None:
         for name in writers:
             os.chmod(tmp / name, 0o666 & ~umask)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise InputError("out", f"cannot write {out!r}: {exc.strerror or exc}") from None
         raise
 
 

@@ -93,11 +93,7 @@ def window_thresholds(model: Model, thresholds: dict[str, float] | None = None) 
     ``thresholds`` are lower-edge overrides by band role, as in
     :func:`pksim.analysis.band_thresholds`.
     """
-    try:
-        bands = band_thresholds(model, thresholds)
-    except KeyError as exc:
-        raise InputError("thresholds", f"unknown band role {exc.args[0]!r}",
-                         ", ".join(b.role for b in model.bands)) from None
+    bands = band_thresholds(model, thresholds)
     lower, upper = bands["window"]
     return {"window_lower_ng_per_ml": float(lower), "dissociation_ng_per_ml": float(upper)}
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pksim.errors import InputError
+from pksim.errors import ConsistencyError, InputError
 from pksim.model import Model
 from pksim.planning import _kernels as _pk
 from pksim.planning._common import (
@@ -435,7 +435,7 @@ def _verify(a_reg, b_reg, cov_a, cov_b, n, seed, m, block, t_end_min, dt_min, th
     for key, tol in (("p_both_in_window_throughout_block", 2.5 / n),
                      ("p_either_dissociates", 2.5 / n), ("p_either_dissociates_pd", 1e-9)):
         if key in summary and key in chosen and abs(summary[key] - chosen[key]) > tol:
-            raise RuntimeError(f"planner and couple simulation disagree on {key}: "
+            raise ConsistencyError(f"planner and couple simulation disagree on {key}: "
                                f"{chosen[key]} vs {summary[key]} (n = {n}); the same people and "
                                "doses must give the same result, so a kernel is wrong or Numba "
                                "loaded a stale cache (clear NUMBA_CACHE_DIR / __pycache__)")

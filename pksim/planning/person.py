@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pksim.errors import InputError
+from pksim.errors import ConsistencyError, InputError
 from pksim.model import Model
 from pksim.planning import _kernels as _pk
 from pksim.planning._common import (
@@ -255,9 +255,9 @@ def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
                  else np.asarray(list(booster_times_min), float))
         if times.size == 0:
             raise InputError("booster-times-min", "no booster times given", "e.g. 20,30,40")
-        if np.any(times > t[-1]):
-            raise InputError("booster-times-min", f"{times.max():g} min is after the horizon",
-                             f"<= t_end ({t[-1]:g} min)")
+        if np.any(times >= t[-1]):  # the rule of pksim.dose_timing.check_doses_in_horizon
+            raise InputError("booster-times-min", f"{times.max():g} min is not before the end "
+                             "of the simulation", f"< t-end-min ({t[-1]:g} min)")
         shifts = grid_steps(times, float(dt_min), "booster-times-min")
         boosts = np.r_[0.0, bsteps.values_mg()]
         routes.append(booster_route)
@@ -430,7 +430,7 @@ def _check_agreement(chosen: dict, population: dict, n: int) -> None:
     for key, tol in (("p_window_throughout_block", 2.5 / n), ("p_dissociation", 2.5 / n),
                      ("p_dissociation_pd", 1e-9)):
         if key in chosen and abs(chosen[key] - population[key]) > tol:
-            raise RuntimeError(f"planner and population disagree on {key}: "
+            raise ConsistencyError(f"planner and population disagree on {key}: "
                                f"{chosen[key]} vs {population[key]} (n = {n}); the same people and "
                                "doses must give the same result, so a kernel is wrong or Numba "
                                "loaded a stale cache (clear NUMBA_CACHE_DIR / __pycache__)")

@@ -16,10 +16,13 @@ are removed.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import hashlib
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -278,12 +281,13 @@ def prepare_out_dir(spec: SweepSpec, out: str | Path, resume: bool) -> dict[str,
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError("out", f"{str(out)!r} is a file, not a directory")
-    if not out.parent.is_dir():
-        raise InputError("out", f"parent directory {str(out.parent)!r} does not exist")
+    for parent in out.parents:  # missing parents are created; a file in the way is not
+        if parent.exists() and not parent.is_dir():
+            raise InputError("out", f"{str(parent)!r} is a file, not a directory")
     base = _manifest_base(spec)
     manifest = read_manifest(out) if out.is_dir() else None
     if manifest is None:
-        if out.is_dir() and any(out.iterdir()):
+        if out.is_dir() and any(p.suffix != ".tmp" for p in out.iterdir()):
             raise InputError("out", f"{str(out)!r} is not empty and holds no sweep",
                              "a new or empty directory")
         return dict(base, finished={}, complete=False)
@@ -330,20 +334,62 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, executor: str = "serial",
     SweepReport
     """
     out = Path(out)
-    manifest = prepare_out_dir(spec, out, resume)
+    prepare_out_dir(spec, out, resume)  # every check that needs no lock, before any work
+    if executor_obj is None:  # check arguments before creating anything on disk
+        _executors.check_executor_args(executor, workers=workers, scheduler=scheduler)
+    try:
+        with out_dir_lock(out):
+            return _run_locked(spec, out, resume, executor, workers, scheduler, csv, progress,
+                               executor_obj)
+    except OSError as exc:  # a full disk, a read-only or forbidden directory: one line
+        where = exc.filename or out
+        raise InputError("out", f"{str(where)!r}: {exc.strerror or exc}") from None
+
+
+@contextlib.contextmanager
+def out_dir_lock(out: Path):
+    """Hold an exclusive lock on ``out`` (created with its parents if missing).
+
+    A second run or a ``--resume`` on the same directory while one is live gets one clear line
+    instead of racing it. The lock is the directory's own ``flock``: nothing is written for it,
+    and the kernel releases it when the process dies, so a killed run never leaves it stale.
+    """
+    created = [p for p in (out, *out.parents) if not p.exists()]
+    out.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError("out", f"another pksim sweep is running in {str(out)!r}",
+                             "wait for it to finish, or use another directory") from None
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            if not ok:  # refused or failed before anything was kept: leave no new directory
+                for p in created:
+                    with contextlib.suppress(OSError):
+                        p.rmdir()  # only removes it if it is still empty
+    finally:
+        os.close(fd)
+
+
+def _run_locked(spec, out, resume, executor, workers, scheduler, csv, progress, executor_obj):
+    manifest = prepare_out_dir(spec, out, resume)  # again: another run may have finished
     bounds = chunk_bounds(spec.n_cells, spec.chunk_cells)
+    chunk_dir = out / CHUNK_DIR
+    for stray in [*out.glob(".*.tmp"), *chunk_dir.glob(".*.tmp")]:  # a killed run's
+        stray.unlink()  # half-written files (chunks, final tables): never read, now removed
     if manifest.get("complete"):
-        for leftover in (out / CHUNK_DIR).glob("*.parquet"):  # killed while cleaning up
+        for leftover in chunk_dir.glob("*.parquet"):  # killed while cleaning up
             leftover.unlink()
         return SweepReport(out, spec.n_cells, len(bounds), 0, len(bounds), 0, 0.0, "-",
                            already_complete=True)
-    if executor_obj is None:  # check arguments before creating anything on disk
-        _executors.check_executor_args(executor, workers=workers, scheduler=scheduler)
-    chunk_dir = out / CHUNK_DIR
     chunk_dir.mkdir(parents=True, exist_ok=True)
-    for stray in chunk_dir.glob(".*.tmp"):  # a killed run's half-written files: never read
-        stray.unlink()
     finished: dict[str, dict[str, str]] = manifest["finished"]
+    _forget_damaged_chunks(chunk_dir, finished)  # so this one run recomputes all of them
     pending = [i for i in range(len(bounds)) if str(i) not in finished]
     skipped = len(bounds) - len(pending)
     _write_manifest(out, manifest)
@@ -380,6 +426,16 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, executor: str = "serial",
     files = finalize(spec, out, manifest, csv=spec.output["csv"] if csv is None else csv)
     return SweepReport(out, spec.n_cells, len(bounds), len(pending), skipped, cells_run, seconds,
                        ex.describe(), files)
+
+
+def _forget_damaged_chunks(chunk_dir: Path, finished: dict[str, dict[str, str]]) -> None:
+    """Drop from ``finished`` every chunk whose files are missing or fail their hash."""
+    for key, hashes in list(finished.items()):
+        for name, expected in hashes.items():
+            path = chunk_dir / f"{name}-{int(key):06d}.parquet"
+            if not path.is_file() or _sha256_file(path) != expected:
+                del finished[key]
+                break
 
 
 def finalize(spec: SweepSpec, out: Path, manifest: dict[str, Any], csv: bool) -> list[Path]:
