@@ -119,6 +119,8 @@ def test_derived_person_metrics_follow_their_definitions(iv_pop):
     assert np.array_equal(s.in_window_block_coverage, s.block_fraction_in_window >= cov)
     assert np.array_equal(s.reached_window, ~np.isnan(s.window_onset_min))
     assert np.all(s.in_window_block_coverage[s.in_window_throughout_block])
+    assert np.array_equal(s.dissociated_in_block, s.minutes_dissociated_in_block > 0)
+    assert np.all(s.dissociated[s.dissociated_in_block])
     sm = iv_pop.summary()
     assert sm["p_window_block_coverage"] == pytest.approx(s.in_window_block_coverage.mean())
     assert sm["p_window_block"] == sm["p_window_throughout_block"]  # deprecated alias
