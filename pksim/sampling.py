@@ -21,6 +21,8 @@ Distributions
   correlation matrix (``eta = (z @ L.T) * sd`` with ``L`` the Cholesky factor), applied by
   :func:`pksim.individual.apply_random_effects` (log-normal or logit-normal).
 * Delivered dose: log-normal multiplier with mean 1 and the given CV, per subject and dose.
+* Band edges (optional): the window floor and the dissociation edge, each log-uniform over the
+  model's published ``lower_range_ng_per_ml`` (independent uniforms, one column per edge).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from pksim.errors import InputError
 from pksim.model import Model
 
 BLOCK_SUBJECTS = 4096
-STREAMS = {"sex": 0, "weight": 1, "eta": 2, "dose": 3, "pd": 4}
+STREAMS = {"sex": 0, "weight": 1, "eta": 2, "dose": 3, "pd": 4, "bands": 5}
 WEIGHT_RANGE_KG = (20.0, 300.0)
 SEXES = ("female", "male", "mixed")
 _MAX_REDRAW_ROUNDS = 200
@@ -333,6 +335,18 @@ class BlockDraws:
             ("pd",),
             lambda b: block_generator(self.seed, self.partner, "pd", b).standard_normal(
                 BLOCK_SUBJECTS
+            ),
+        )
+
+
+    def band_uniforms(self, n_edges: int, start: int, stop: int) -> np.ndarray:
+        """``(n, n_edges)`` uniforms on [0, 1) for the drawn band edges (``bands`` stream)."""
+        return self.rows(
+            start,
+            stop,
+            ("bands", n_edges),
+            lambda b: block_generator(self.seed, self.partner, "bands", b).random(
+                (BLOCK_SUBJECTS, n_edges)
             ),
         )
 

@@ -14,7 +14,7 @@ from pksim.errors import InputError
 from pksim.individual import sex_code, typical_parameters
 from pksim.model import DEFAULT_MODEL, SINK, Model, load_model
 from pksim.regimen import Dose, InputEvents, input_events, parse_dose_spec
-from pksim.system import central_volume_l, system_terms
+from pksim.system import central_volume_l, system_terms, systemic_fraction
 
 WEIGHT_RANGE_KG = (20.0, 300.0)
 MAX_POINTS = 10_000_000
@@ -149,7 +149,7 @@ def simulate(doses: Sequence[Dose | str], *, weight_kg: float, model: Model | st
                  time_min=t, plasma_ng_per_ml=states[:, ic] / vc * MG_PER_L_TO_NG_PER_ML,
                  effect_site_ng_per_ml=states[:, ie] * MG_PER_L_TO_NG_PER_ML,
                  amounts_mg=amounts, eliminated_mg=states[:, isink],
-                 bioavailable_dose_mg=float(ev.bioavailable_mg()[0]))
+                 bioavailable_dose_mg=float(ev.bioavailable_mg(systemic_fraction(m, p))[0]))
 
 
 def solve_states(model: Model, params: dict[str, np.ndarray], events: InputEvents,

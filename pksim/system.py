@@ -16,7 +16,8 @@ def system_terms(model: Model, params: dict[str, np.ndarray]
     """``(rows, cols, coef[n_subjects, n_terms])`` with ``A[row, col] += coef``.
 
     A transfer with rate k from i to j contributes ``A[i,i] -= k`` and ``A[j,i] += k``; a
-    clearance CL is turned into ``k = CL / V_i``. The effect site follows
+    clearance CL is turned into ``k = CL / V_i``, a step of an n-compartment transit chain with
+    mean transit time MTT into ``k = n / MTT``. The effect site follows
     ``dCe/dt = ke0 (A_central / V_central - Ce)`` (Sheiner et al. 1979,
     doi:10.1002/cpt1979253358), which removes no drug from the central compartment.
     """
@@ -26,6 +27,8 @@ def system_terms(model: Model, params: dict[str, np.ndarray]
     for t in model.transfers:
         if t.rate is not None:
             k = params[t.rate]
+        elif t.mean_time is not None:  # one step of a transit chain
+            k = t.steps / params[t.mean_time]
         else:
             k = params[t.clearance] / params[volume[t.source]]
         i = index[t.source]
@@ -45,3 +48,36 @@ def central_volume_l(model: Model, params: dict[str, np.ndarray]) -> np.ndarray:
     """Central volume (L) per subject, to turn the central amount into a concentration."""
     vname = next(c.volume for c in model.compartments if c.name == model.central)
     return np.asarray(params[vname], dtype=float)
+
+
+def outflow_rate_per_min(model: Model, params: dict[str, np.ndarray], compartment: str
+                         ) -> np.ndarray:
+    """Total first-order rate (1/min) at which ``compartment`` loses drug, per subject."""
+    total = 0.0
+    for t in model.transfers:
+        if t.source == compartment:
+            total = total + (params[t.rate] if t.rate is not None
+                             else t.steps / params[t.mean_time])
+    return total
+
+
+def systemic_fraction(model: Model, params: dict[str, np.ndarray]) -> np.ndarray:
+    """``(n_subjects, n_states)``: fraction of an amount placed in each state that reaches the
+    systemic circulation, as the ratio of central AUCs ``AUC(unit into j) / AUC(unit IV)``.
+
+    For the linear system ``x' = A x`` restricted to the compartments, the central AUC of a unit
+    amount in state j is ``-(A^-1)[c, j]``, so ``F_j = (A^-1)[c, j] / (A^-1)[c, c]``: exact first
+    pass through any liver compartment, 1 for a depot that only feeds the central compartment.
+    """
+    rows, cols, coef = system_terms(model, params)
+    n = len(model.compartments)  # compartments come first in the state order
+    inside = (rows < n) & (cols < n)
+    a = np.zeros((coef.shape[0], n, n))
+    np.add.at(a, (slice(None), rows[inside], cols[inside]), coef[:, inside])
+    c = model.state_names.index(model.central)
+    unit = np.zeros((coef.shape[0], n))
+    unit[:, c] = 1.0
+    row_c = np.linalg.solve(np.swapaxes(a, 1, 2), unit[..., None])[..., 0]  # row c of A^-1
+    full = np.zeros((coef.shape[0], len(model.state_names)))
+    full[:, :n] = row_c / row_c[:, c : c + 1]
+    return full

@@ -143,8 +143,10 @@ def run_population(
     thresholds: dict[str, float],
     block_min: tuple[float, float],
     dt_min: float = 1.0,
+    band_uncertainty: bool = False,
 ):
-    """A virtual population of one person's covariates (fixed weight and sex, sampled PK).
+    """A virtual population of one person's covariates (fixed weight and sex, sampled PK);
+    ``band_uncertainty`` draws each person's band edges (and adds the sensitivity ends).
 
     Returns
     -------
@@ -156,15 +158,12 @@ def run_population(
         return None
     return f.module.simulate_population(
         [parse_dose_spec(s) for s in dose_specs],
-        model=model,
         covariates=f.module.Covariates(weight_kg=weight_kg, sex=sex),
-        n=n,
-        seed=seed,
-        t_end_min=t_end_min,
-        dt_min=dt_min,
-        thresholds=dict(thresholds),
-        block_min=tuple(block_min),
-        weight_scaling=scaling,
+        settings=f.module.RunSettings(
+            model=model, n=n, seed=seed, t_end_min=t_end_min, dt_min=dt_min,
+            thresholds=dict(thresholds), block_min=tuple(block_min), weight_scaling=scaling,
+            band_uncertainty=band_uncertainty,
+        ),
     )
 
 
@@ -182,8 +181,10 @@ def run_couple(
     thresholds: dict[str, float],
     block_min: tuple[float, float],
     dt_min: float = 1.0,
+    band_uncertainty: bool = False,
 ):
-    """Simulated couples: partner A ``(weight_kg, sex)`` with ``a_specs``, B likewise.
+    """Simulated couples: partner A ``(weight_kg, sex)`` with ``a_specs``, B likewise
+    (``band_uncertainty`` as in :func:`run_population`).
 
     Returns
     -------
@@ -198,14 +199,11 @@ def run_couple(
         [parse_dose_spec(s) for s in b_specs],
         a=fp.module.Covariates(weight_kg=a[0], sex=a[1]),
         b=fp.module.Covariates(weight_kg=b[0], sex=b[1]),
-        n=n,
-        seed=seed,
-        model=model,
-        block_min=tuple(block_min),
-        t_end_min=t_end_min,
-        dt_min=dt_min,
-        thresholds=dict(thresholds),
-        weight_scaling=scaling,
+        settings=fp.module.RunSettings(
+            model=model, n=n, seed=seed, t_end_min=t_end_min, dt_min=dt_min,
+            thresholds=dict(thresholds), block_min=tuple(block_min), weight_scaling=scaling,
+            band_uncertainty=band_uncertainty,
+        ),
     )
 
 

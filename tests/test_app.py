@@ -86,7 +86,7 @@ def library_couple(a_doses, b_doses, *, thresholds=None, block=(45.0, 90.0)):
     return simulate_couple(a_doses, b_doses, a=Covariates(weight_kg=wa, sex=sa),
                            b=Covariates(weight_kg=wb, sex=sb), n=N, seed=DEFAULT_SEED,
                            model=load_model("ketamine"), block_min=block, t_end_min=240.0,
-                           thresholds=thresholds or {})
+                           thresholds=thresholds or {}, band_uncertainty=True)
 
 
 # --------------------------------------------------------------------------- every page
@@ -122,19 +122,24 @@ def test_couple_page_shows_the_library_numbers(couple_app, ketamine):
     res = library_couple(COUPLE["a"][2], COUPLE["b"][2])
     cs = res.summary()
     shown = {label: (value, delta) for label, value, delta in metrics(at)[:4]}
-    assert shown["Both in window during the block"] == (
-        fmt.percent(cs["p_both_in_window_block"]), fmt.se(cs["p_both_in_window_block_se"]))
-    assert shown["Minutes both in window (median)"][0] == fmt.minutes(
-        cs["minutes_both_in_window_median"])
-    assert shown["Entry gap (median)"][0] == fmt.minutes(cs["entry_gap_min_median"], 1)
+    assert shown["Both in window ≥ 75 % of the block"] == (
+        fmt.percent(cs["p_both_window_block_coverage"]),
+        fmt.se(cs["p_both_window_block_coverage_se"]))
+    assert shown["Share of the block both in window"] == (
+        fmt.percent(cs["block_fraction_both_in_window_mean"]),
+        fmt.se(cs["block_fraction_both_in_window_mean_se"]))
+    assert shown["Entry gap, B − A (median)"][0] == fmt.minutes(
+        cs["entry_gap_b_minus_a_min_median"], 1)
     assert shown["Either partner dissociates"][0] == fmt.percent(cs["p_either_dissociates"])
-    # each partner: P(window), P(whole block), P(dissociation), then the timing table
+    # the page leads with the library's plain-language summary
+    assert any(res.plain_summary(("A", "B")) == i.value for i in at.info)
+    # each partner: P(window), P(>= 75 % of the block), P(dissociation), then the timing table
     per_partner = metrics(at)[4:]
     for k, offset in (("a", 0), ("b", 3)):
         ps = getattr(res, k).summary()
         got = per_partner[offset:offset + 3]
         assert got[0] == ("P(window)", fmt.percent(ps["p_window"]), fmt.se(ps["p_window_se"]))
-        assert got[1][1] == fmt.percent(ps["p_window_block"])
+        assert got[1][1] == fmt.percent(ps["p_window_block_coverage"])
         assert got[2] == ("P(dissociation)", fmt.percent(ps["p_dissociation"]),
                           fmt.se(ps["p_dissociation_se"]))
     for table, k in zip(at.table, ("a", "b"), strict=True):
@@ -148,8 +153,13 @@ def test_couple_page_shows_the_library_numbers(couple_app, ketamine):
         assert t.loc["Time in the window", "Population median"] == fmt.minutes(
             getattr(res, k).summary()["minutes_in_window_median"])
     specs = chart_specs(at)
-    assert len(specs) == 4  # timeline, P(both) over time, one per partner
-    assert specs[0]["layer"][-1]["encoding"]["y"]["title"] == "Concentration (ng/mL)"
+    assert len(specs) == 4  # P(both) over time (centrepiece), timeline, one per partner
+    blocks = [lay for lay in specs[0]["layer"] if lay["mark"]["type"] == "rect"]
+    assert blocks and specs[0]["layer"][1]["encoding"]["y"]["title"] == "Probability (%)"
+    rules = [lay for lay in specs[0]["layer"] if lay["mark"]["type"] == "rule"]
+    assert len(rules) == 1  # one rule layer with every dose time
+    assert specs[1]["layer"][-2]["encoding"]["y"]["title"] == "Concentration (ng/mL)"
+    assert specs[1]["layer"][-1]["mark"]["type"] == "rule"  # the dose times
 
 
 def test_changing_partner_a_dose_changes_the_numbers_accordingly():

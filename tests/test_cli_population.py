@@ -60,7 +60,7 @@ def test_population_out_dir(tmp_path, capsys):
     subjects = pd.read_parquet(out_dir / "subjects.parquet")
     assert len(subjects) == 200
     for col in ("weight_kg", "plasma_cmax_ng_per_ml", "effect_tmax_min", "window_onset_min",
-                "minutes_in_window", "in_window_block", "dissociated"):
+                "minutes_in_window", "in_window_throughout_block", "dissociated"):
         assert col in subjects
     bands = pd.read_csv(out_dir / "bands.csv")
     assert "effect_site_p50_ng_per_ml" in bands and bands.time_min.iloc[-1] == 240
@@ -151,3 +151,19 @@ def test_subprocess_exit_status(tmp_path):
                         "--weight-kg", "70", "--n", "0", "--seed", "1"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and r.stdout == ""
+
+
+def test_band_uncertainty_and_coverage_flags(capsys):
+    iv = ["population", "--dose", "iv:35mg/40min", "--weight-kg", "70", "--n", "100", "--seed",
+          "2", "--coverage-percent", "60", "--band-uncertainty"]
+    rc, out, _ = run_cli(iv + ["--json"], capsys)
+    s = json.loads(out)
+    assert rc == 0 and s["coverage_percent"] == 60.0
+    assert set(s["band_uncertainty"]) == {"window", "dissociation"}
+    narrow, wide = s["band_sensitivity"]["narrow"], s["band_sensitivity"]["wide"]
+    assert narrow["p_window_block_coverage"] <= s["p_window_block_coverage"]
+    assert s["p_window_block_coverage"] <= wide["p_window_block_coverage"]
+    rc, out, _ = run_cli(iv, capsys)
+    assert rc == 0 and "at least 60 % of the block" in out and "[band edges:" in out
+    rc, _, err = run_cli(iv[:-3] + ["--coverage-percent", "0"], capsys)
+    assert rc == 2 and "coverage" in err

@@ -23,6 +23,7 @@ SUBCOMMANDS = {
     "sweep": "Run a sweep file: a grid of virtual populations or couples, resumable, on Dask too",
     "plot": "Plot sweep results: heatmap over the grid, percentile bands, onset distributions",
     "validate": "Check the models against published ketamine PK (Cmax, Tmax, AUC); write a report",
+    "calibrate": "Fit named model parameters to observed arms; write a calibrated model file",
 }
 
 

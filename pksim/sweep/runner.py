@@ -65,12 +65,16 @@ def run_cell(cell: Cell) -> dict[str, Any]:
     :func:`pksim.couple.simulate_couple`.
     """
     from pksim.sampling import Covariates
+    from pksim.settings import RunSettings
 
     model = _load_model(cell.model.load, cell.model.sha256)
     a = cell.analysis
-    common = dict(model=model, n=cell.n_subjects, seed=cell.seed, t_end_min=a["t_end_min"],
-                  dt_min=a["dt_min"], thresholds=a["thresholds_ng_per_ml"] or None,
-                  variability=a["variability"], block_min=tuple(a["block_min"]))
+    rs = RunSettings(model=model, n=cell.n_subjects, seed=cell.seed, t_end_min=a["t_end_min"],
+                     dt_min=a["dt_min"], thresholds=a["thresholds_ng_per_ml"] or None,
+                     variability=a["variability"], block_min=tuple(a["block_min"]),
+                     dose_variability=a["dose_variability"], weight_scaling=a["weight_scaling"],
+                     coverage_percent=a.get("coverage_percent"),
+                     band_uncertainty=a.get("band_uncertainty", False))
     if cell.kind == "couple":
         from pksim.couple import simulate_couple
 
@@ -78,25 +82,24 @@ def run_cell(cell: Cell) -> dict[str, Any]:
                               a=Covariates(**cell.covariates["a"]),
                               b=Covariates(**cell.covariates["b"]),
                               a_start_offset_min=cell.offsets_min["a"],
-                              b_start_offset_min=cell.offsets_min["b"],
-                              dose_variability=a["dose_variability"],
-                              weight_scaling=a["weight_scaling"], keep_curves=False, **common)
+                              b_start_offset_min=cell.offsets_min["b"], settings=rs)
         return {"summary": _metrics(res),
                 "subjects": _couple_rows(res) if cell.keep_subjects else None, "bands": None}
     from pksim.population import simulate_population
 
     res = simulate_population(cell.doses["subject"],
-                              covariates=Covariates(**cell.covariates["subject"]),
-                              dose_variability=a["dose_variability"],
-                              weight_scaling=a["weight_scaling"], keep_curves=False, **common)
+                              covariates=Covariates(**cell.covariates["subject"]), settings=rs)
     return {"summary": _metrics(res),
             "subjects": res.subjects if cell.keep_subjects else None,
             "bands": res.bands if cell.keep_bands else None}
 
 
-_PARTNER_COLUMNS = ("weight_kg", "sex", "administered_dose_mg", "effect_cmax_ng_per_ml",
-                    "window_onset_min", "minutes_in_window", "reached_window", "in_window_block",
-                    "dissociation_onset_min", "dissociated")
+# covariates, each partner's window edges, and the main person metrics (pksim.metrics)
+_PARTNER_COLUMNS = ("weight_kg", "sex", "administered_dose_mg", "window_lower_ng_per_ml",
+                    "dissociation_ng_per_ml", "effect_cmax_ng_per_ml", "window_onset_min",
+                    "minutes_in_window", "block_fraction_in_window", "reached_window",
+                    "in_window_block_coverage", "in_window_throughout_block",
+                    "dissociation_onset_min", "dissociated", "recovery_min")
 
 
 def _metrics(res) -> dict[str, Any]:
@@ -107,7 +110,7 @@ def _metrics(res) -> dict[str, Any]:
     config = getattr(res, "config", None) or {}
     out = {}
     for k, v in res.summary().items():
-        if k in config:
+        if k in config or k == "deprecated_keys":
             continue
         if k in ("partner_a", "partner_b") and isinstance(v, dict):
             echo = getattr(res, k[-1]).config

@@ -19,7 +19,9 @@ Schema
     [analysis]                       # optional; these are the defaults
     t_end_min = 240
     dt_min = 1
-    block_min = [45, 90]             # the session block for p_window_block
+    block_min = [45, 90]             # the session block of the block metrics
+    coverage_percent = 75            # share of the block that counts as "in the window for it"
+    band_uncertainty = false         # draw window/dissociation edges per person (+ sensitivity)
     thresholds_ng_per_ml = {}        # lower-edge overrides by band role, e.g. {window = 60}
     variability = true               # between-subject variability
     dose_variability = false         # delivered-dose variability (CV 10 %, assumed)
@@ -87,7 +89,7 @@ _KEYS = {
     "": {"sweep", "analysis", "population", "output", "grid"},
     "sweep": {"name", "description", "kind", "seed", "n_subjects", "models"},
     "analysis": {"t_end_min", "dt_min", "block_min", "thresholds_ng_per_ml", "variability",
-                 "dose_variability", "weight_scaling"},
+                 "dose_variability", "weight_scaling", "coverage_percent", "band_uncertainty"},
     "population": {"female_fraction"},
     "output": {"subjects", "bands", "csv", "chunk_cells"},
     "grid": {"weight_kg", "weight_distributions", "sex", "a_start_offset_min",
@@ -440,6 +442,14 @@ class _Validator:
                "variability": self.get(a, k + ("variability",), bool, True)}
         out["dose_variability"] = self.get(a, k + ("dose_variability",), bool, False)
         out["weight_scaling"] = self.get(a, k + ("weight_scaling",), str, None)
+        # only when given, so the resolved analysis (and the run's identity) of older specs stays
+        if "coverage_percent" in a:
+            cov = self.get(a, k + ("coverage_percent",), float, 75.0)
+            if not 0 < cov <= 100:
+                raise self.fail(k + ("coverage_percent",), f"{_num(cov)} %", "0 < X <= 100")
+            out["coverage_percent"] = cov
+        if "band_uncertainty" in a:
+            out["band_uncertainty"] = self.get(a, k + ("band_uncertainty",), bool, False)
         return out
 
     def models(self, sw: dict, analysis: dict) -> list[ModelRef]:
