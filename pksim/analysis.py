@@ -55,8 +55,9 @@ def band_thresholds(model: Model, overrides: dict[str, float] | None = None
             allowed = " and ".join(x for x in (
                 f"> {lo:g} ({roles[blame - 1]})" if lo is not None else "",
                 f"< {hi:g} ({roles[blame + 1]})" if hi is not None else "") if x)
-            raise InputError(f"{roles[blame]}_ng_per_ml", f"{values[blame]:g} ng/mL would "
-                             "break the order of the band edges", f"{allowed} ng/mL")
+            raise InputError(f"{roles[blame]}_ng_per_ml",
+                             f"{values[blame]:g} ng/mL: band edges must increase",
+                             f"{allowed} ng/mL")
     return {r: (values[i], values[i + 1] if i + 1 < len(values) else math.inf)
             for i, r in enumerate(roles)}
 
