@@ -37,8 +37,6 @@ def band_thresholds(model: Model, overrides: dict[str, float] | None = None
     A bad override raises :class:`~pksim.errors.InputError` whose field is
     ``<role>_ng_per_ml`` (the CLI shows it as the flag, e.g. ``--window-ng-per-ml``).
     """
-    from pksim.errors import InputError
-
     roles = [b.role for b in model.bands]
     edges = {b.role: b.lower_ng_per_ml for b in model.bands}
     for role, value in (overrides or {}).items():
@@ -57,8 +55,9 @@ def band_thresholds(model: Model, overrides: dict[str, float] | None = None
             allowed = " and ".join(x for x in (
                 f"> {lo:g} ({roles[blame - 1]})" if lo is not None else "",
                 f"< {hi:g} ({roles[blame + 1]})" if hi is not None else "") if x)
-            raise InputError(f"{roles[blame]}_ng_per_ml", f"{values[blame]:g} ng/mL would "
-                             "break the order of the band edges", f"{allowed} ng/mL")
+            raise InputError(f"{roles[blame]}_ng_per_ml",
+                             f"{values[blame]:g} ng/mL: band edges must increase",
+                             f"{allowed} ng/mL")
     return {r: (values[i], values[i + 1] if i + 1 < len(values) else math.inf)
             for i, r in enumerate(roles)}
 

@@ -113,7 +113,7 @@ BAD = {
     "bad_dose": (["population", "--dose", "rectal:10mg", "--weight-kg", "70", "--n", "5",
                   "--seed", "1"], r"unknown route 'rectal'"),
     "bad_threshold": (POP + ["--window-ng-per-ml", "500"],
-                      r"--window-ng-per-ml: 500 ng/mL would break the order"),
+                      r"--window-ng-per-ml: 500 ng/mL: band edges must increase"),
     "missing_table": (["population", "--dose", "oral:10mg", "--weight-table", "/nonexistent.csv",
                        "--n", "5", "--seed", "1"], r"weight-table.*not found"),
     "couple_offset": (COUPLE + ["--b-start-offset-min", "-5"], r"--b-start-offset-min.*0 to"),

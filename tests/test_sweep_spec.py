@@ -163,7 +163,7 @@ def test_shipped_examples_are_valid():
     ("[grid]", "[analysis]\nthresholds_ng_per_ml = {windw = 60}\n[grid]", 6,
      "analysis.thresholds_ng_per_ml.windw", "unknown band role"),
     ("[grid]", "[analysis]\nthresholds_ng_per_ml = {window = 400}\n[grid]", 6,
-     "analysis.thresholds_ng_per_ml", "break the order of the band edges"),
+     "analysis.thresholds_ng_per_ml", "edges must increase"),
     ("[grid]", "[analysis]\nvariability = 1\n[grid]", 6, "analysis.variability",
      "expected true or false"),
     ("seed = 3", 'seed = 3\nmodels = ["nope"]', 3, "sweep.models[0]", "unknown model"),
