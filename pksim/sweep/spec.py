@@ -68,8 +68,8 @@ from pathlib import Path
 from typing import Any
 
 from pksim.errors import InputError, PksimError
-from pksim.model import BAND_ROLES, DEFAULT_MODEL
-from pksim.regimen import MAX_DOSE_MG, MAX_DOSE_MG_PER_KG, MAX_TIME_MIN, ROUTES, Dose
+from pksim.model import BAND_ROLES, DEFAULT_MODEL, route_options
+from pksim.regimen import MAX_DOSE_MG, MAX_DOSE_MG_PER_KG, MAX_TIME_MIN, Dose
 from pksim.simulation import WEIGHT_RANGE_KG, grid_end_min
 from pksim.sweep._toml_lines import KeyLines
 
@@ -626,8 +626,9 @@ class _Validator:
                 raise self.fail(k + ("name",), f"duplicate dose name {name!r}")
             names.append(name)
             route = self.get(s, k + ("route",), str)
-            if route not in ROUTES:
-                raise self.fail(k + ("route",), f"unknown route {route!r}", ", ".join(ROUTES))
+            if route not in route_options():
+                raise self.fail(k + ("route",), f"unknown route {route!r}",
+                                ", ".join(route_options()))
             for m in models:
                 if route not in load_model(m.load).routes:
                     raise self.fail(k + ("route",), f"model {m.id!r} has no route {route!r}")
