@@ -200,7 +200,7 @@ def _steps(args, route: str, prefix: str):
 
     get = lambda name: getattr(args, prefix.replace("-", "_") + name)  # noqa: E731
     return dose_steps(route, get("step_mg"), get("min_mg"), get("max_mg"),
-                      booster=prefix == "booster-")
+                      booster=prefix == "booster-", model=args.model)
 
 
 def run(args: argparse.Namespace) -> int:
