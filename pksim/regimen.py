@@ -128,7 +128,9 @@ class Dose:
 
 
 def _fmt(x: float) -> str:
-    return f"{x:g}"
+    """Shortest text that reads back as the same float (``%g`` when it does, e.g. ``100``)."""
+    short = f"{x:g}"
+    return short if float(short) == x else repr(float(x))
 
 
 def validate_dose(d: Dose) -> None:
