@@ -938,15 +938,17 @@ def _store_group(s0, m, cp, ce, band_lower, out_cp, out_ce, out_code):
 @njit(cache=True, parallel=True)
 def population_chunk(n_states, term_row, term_col, term_coef, pair_i, pair_j, ev_target,
                      ev_start, ev_duration, ev_amount, t_out, i_central, i_effect, plasma_scale,
-                     band_lower, i_window, block_lo, block_hi, metrics, out_cp, out_ce,
-                     out_code):
+                     band_lower, i_window, block_lo, block_hi, alt_edges, metrics,
+                     alt_metrics, out_cp, out_ce, out_code):
     """One chunk of a population.
 
     Writes ``metrics[s]`` (columns :data:`POP_METRICS`) and, time-major, the float32 curves
     ``out_cp[i, s]``, ``out_ce[i, s]`` (ng/mL) and ``out_code[i, s]``: the index of the
     effect-site band (subject ``s``'s lower edges ``band_lower[s]``) that subject ``s`` is in
     at ``t_out[i]``. Subject ``s``'s window is ``[band_lower[s, i_window],
-    band_lower[s, i_window + 1])``.
+    band_lower[s, i_window + 1])``. ``alt_metrics[a, s]`` holds the same metrics for the
+    window ``[alt_edges[a, 0], alt_edges[a, 1])`` (a band-edge sensitivity on the same curves;
+    ``alt_edges`` may have no rows).
     """
     n_sub = term_coef.shape[0]
     n_t = t_out.size
@@ -969,6 +971,9 @@ def population_chunk(n_states, term_row, term_col, term_coef, pair_i, pair_j, ev
             s = s0 + k
             subject_metrics(t_out, cpk, cek, band_lower[s, i_window], band_lower[s, i_window + 1],
                             block_lo, block_hi, metrics[s])
+            for a in range(alt_edges.shape[0]):
+                subject_metrics(t_out, cpk, cek, alt_edges[a, 0], alt_edges[a, 1], block_lo,
+                                block_hi, alt_metrics[a, s])
 
 
 @njit(cache=True)
@@ -995,16 +1000,28 @@ def overlap_minutes(t, ca, cb, lo_a, hi_a, lo_b, hi_b, b0, b1):
     return total
 
 
+@njit(cache=True)
+def _joint_metrics(t, ca, cb, lo_a, hi_a, lo_b, hi_b, b0, b1, a_row, b_row, out):
+    """Fill ``out`` (columns :data:`COUPLE_METRICS`) from both partners' effect-site curves and
+    their per-person metric rows."""
+    out[_BOTH_MIN] = overlap_minutes(t, ca, cb, lo_a, hi_a, lo_b, hi_b, t[0], t[t.size - 1])
+    out[_BOTH_MIN_BLOCK] = overlap_minutes(t, ca, cb, lo_a, hi_a, lo_b, hi_b, b0, b1)
+    out[_BOTH_THROUGHOUT] = 1.0 if (a_row[_THROUGHOUT] == 1.0
+                                    and b_row[_THROUGHOUT] == 1.0) else 0.0
+
+
 @njit(cache=True, parallel=True)
 def couple_chunk(n_states, term_row, term_col, pair_i, pair_j, a_coef, b_coef, a_target,
                  a_start, a_duration, a_amount, b_target, b_start, b_duration, b_amount, t_out,
                  i_central, i_effect, a_scale, b_scale, a_band_lower, b_band_lower, i_window,
-                 block_lo, block_hi, a_metrics, b_metrics, joint, a_cp, a_ce, a_code, b_cp,
-                 b_ce, b_code, both):
+                 block_lo, block_hi, alt_edges, a_metrics, b_metrics, joint, a_alt, b_alt,
+                 joint_alt, a_cp, a_ce, a_code, b_cp, b_ce, b_code, both):
     """Couples: each partner as in :func:`population_chunk`, plus joint metrics.
 
     ``joint[s]`` holds :data:`COUPLE_METRICS`; ``both[i, s]`` (time-major) is 1 when both
     partners are in their windows at ``t_out[i]``. Partners share the model structure only.
+    ``a_alt``, ``b_alt``, ``joint_alt`` ``[a, s]``: the same with both partners' window
+    ``[alt_edges[a, 0], alt_edges[a, 1])`` (band-edge sensitivity; may have no rows).
     """
     n_sub = a_coef.shape[0]
     n_t = t_out.size
@@ -1047,12 +1064,14 @@ def couple_chunk(n_states, term_row, term_col, pair_i, pair_j, a_coef, b_coef, a
             hi_b = b_band_lower[s, i_window + 1]
             subject_metrics(t_out, cpk, cek, lo_a, hi_a, block_lo, block_hi, a_metrics[s])
             subject_metrics(t_out, cpk2, cek2, lo_b, hi_b, block_lo, block_hi, b_metrics[s])
-            joint[s, _BOTH_MIN] = overlap_minutes(t_out, cek, cek2, lo_a, hi_a, lo_b, hi_b,
-                                                  t_out[0], t_out[n_t - 1])
-            joint[s, _BOTH_MIN_BLOCK] = overlap_minutes(t_out, cek, cek2, lo_a, hi_a, lo_b, hi_b,
-                                                        block_lo, block_hi)
-            joint[s, _BOTH_THROUGHOUT] = 1.0 if (a_metrics[s, _THROUGHOUT] == 1.0
-                                                 and b_metrics[s, _THROUGHOUT] == 1.0) else 0.0
+            _joint_metrics(t_out, cek, cek2, lo_a, hi_a, lo_b, hi_b, block_lo, block_hi,
+                           a_metrics[s], b_metrics[s], joint[s])
+            for a in range(alt_edges.shape[0]):
+                lo, hi = alt_edges[a, 0], alt_edges[a, 1]
+                subject_metrics(t_out, cpk, cek, lo, hi, block_lo, block_hi, a_alt[a, s])
+                subject_metrics(t_out, cpk2, cek2, lo, hi, block_lo, block_hi, b_alt[a, s])
+                _joint_metrics(t_out, cek, cek2, lo, hi, lo, hi, block_lo, block_hi,
+                               a_alt[a, s], b_alt[a, s], joint_alt[a, s])
 
 
 @njit(cache=True)

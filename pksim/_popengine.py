@@ -4,15 +4,7 @@
 Private module (its names are used by the two façades only). Every subject is solved exactly in
 the Numba kernels chunk by chunk, so memory stays bounded whatever ``n``.
 
-Time-wise percentile bands
---------------------------
-Curves are reduced on the fly into per-time-point histograms whose bins are the float32 numbers
-with the last 15 mantissa bits dropped: 256 log-like bins per doubling from 2^-10 to 2^17
-ng/mL. A reported percentile lies in the same bin as the exact order statistic (linear
-interpolation between the two neighbouring ranks, like ``numpy.quantile``), so its **relative
-error is below 2^-8 = 0.39 %** for concentrations >= 2^-10 ng/mL (absolute error below
-0.001 ng/mL beneath that). Each percentile is also clipped to the exact per-time minimum and
-maximum, so a population of identical subjects reproduces its curve to float32 rounding.
+Time-wise percentile bands come from streaming histograms (:mod:`pksim._histogram`).
 
 Monte-Carlo standard errors are those of :mod:`pksim.metrics` (binomial for probabilities,
 order-statistic intervals for medians, ``sd / sqrt(n)`` for means of per-subject values).
@@ -21,7 +13,6 @@ order-statistic intervals for medians, ``sd / sqrt(n)`` for means of per-subject
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -29,10 +20,16 @@ import pandas as pd
 
 from pksim import __version__, _kernels
 from pksim import metrics as _metrics
-from pksim.analysis import band_edge_ranges, band_thresholds
+from pksim._histogram import (
+    PERCENTILES,
+    QUANTILE_ABS_ERROR_NG_PER_ML,
+    QUANTILE_REL_ERROR,
+    hist_quantiles,
+)
+from pksim.analysis import band_edge_ends, band_edge_ranges, band_thresholds
 from pksim.errors import InputError
 from pksim.individual import apply_random_effects, typical_parameters
-from pksim.metrics import json_number
+from pksim.metrics import json_number, sensitivity_summary
 from pksim.model import Model
 from pksim.pd import PDDissociation, model_pd
 from pksim.regimen import Dose, input_events
@@ -41,12 +38,9 @@ from pksim.simulation import MG_PER_L_TO_NG_PER_ML, Curve, as_doses, as_model, s
 from pksim.system import central_volume_l, system_terms, systemic_fraction
 
 MAX_SUBJECTS = 10_000_000
-PERCENTILES = (5, 25, 50, 75, 95)
 DOSE_CV_PERCENT_DEFAULT = 10.0  # ASSUMED delivered-dose CV when dose_variability=True
 CHUNK_BYTES = 96_000_000  # target size of one chunk's float32 curves and band codes
 MAX_KEPT_VALUES = 250_000_000  # keep_curves: n * n_t float32 values per curve (1 GB)
-QUANTILE_REL_ERROR = 2.0**-8
-QUANTILE_ABS_ERROR_NG_PER_ML = 2.0**-10
 
 
 # ----------------------------------------------------------------------------- preparation
@@ -127,6 +121,10 @@ class Settings:
     i_window: int  # index of the window band; the dissociation band follows it
     coverage: float  # share of the block that counts as "in the window for the block"
     drawn_edges: dict[int, tuple[float, float]]  # band index -> lower-edge range drawn per person
+    # band-edge sensitivity: the ends' names, threshold overrides and windows (n_alt, 2) ng/mL
+    alt_names: tuple[str, ...]
+    alt_thresholds: tuple[dict, ...]  # role -> [lower, upper] ng/mL, as in the config
+    alt_edges: np.ndarray
 
     @property
     def context(self) -> dict:
@@ -160,6 +158,9 @@ def resolve_settings(model, t_end_min, dt_min, thresholds, block_min, coverage_p
     coverage = _metrics.check_coverage(
         _metrics.COVERAGE_PERCENT_DEFAULT if coverage_percent is None else coverage_percent
     )
+    ends = band_edge_ends(m, thresholds) if drawn else {}
+    alt_edges = np.array([band_thresholds(m, th)["window"] for th in ends.values()],
+                         dtype=float).reshape(len(ends), 2)
     return Settings(
         m,
         reduced_structure(m),
@@ -173,6 +174,10 @@ def resolve_settings(model, t_end_min, dt_min, thresholds, block_min, coverage_p
         i_window,
         coverage,
         drawn,
+        tuple(ends),
+        tuple({r: [lo, None if math.isinf(hi) else hi]
+               for r, (lo, hi) in band_thresholds(m, th).items()} for th in ends.values()),
+        alt_edges,
     )
 
 
@@ -296,10 +301,12 @@ class Arm:
 class Accumulator:
     """Per-subject metric storage and time-wise reductions for one arm."""
 
-    def __init__(self, n: int, n_t: int, n_bands: int, keep_curves: bool, i_window: int):
+    def __init__(self, n: int, n_t: int, n_bands: int, keep_curves: bool, i_window: int,
+                 n_alt: int = 0):
         self.n = n
         self.i_window = i_window
         self.metrics = np.empty((n, len(_kernels.POP_METRICS)))
+        self.alt = np.empty((n_alt, n, len(_kernels.POP_METRICS)))  # band-edge sensitivity
         self.weight_kg = np.empty(n)
         self.sex_code = np.empty(n, dtype=np.int8)
         self.administered_mg = np.empty(n)
@@ -328,10 +335,12 @@ class Accumulator:
             "code": np.empty((n_t, m), dtype=np.uint8),
         }
 
-    def add(self, start: int, stop: int, inp: dict, metrics: np.ndarray, buf: dict) -> None:
+    def add(self, start: int, stop: int, inp: dict, metrics: np.ndarray, buf: dict,
+            alt: np.ndarray) -> None:
         m = stop - start
         sl = slice(start, stop)
         self.metrics[sl] = metrics[:m]
+        self.alt[:, sl] = alt
         self.weight_kg[sl] = inp["weight_kg"]
         self.sex_code[sl] = inp["sex_code"]
         self.administered_mg[sl] = inp["administered_mg"]
@@ -372,48 +381,6 @@ def check_keep(keep_curves: bool, n: int, n_t: int) -> None:
 
 
 # ----------------------------------------------------------------------------- results
-
-
-def hist_quantiles(
-    hist: np.ndarray,
-    vmin: np.ndarray,
-    vmax: np.ndarray,
-    n: int,
-    percentiles: Sequence[float] = PERCENTILES,
-) -> np.ndarray:
-    """Time-wise percentiles ``(n_t, len(percentiles))`` from the streaming histograms."""
-    k_regular = _kernels.HIST_BINS - 2
-    bits = (
-        np.arange(k_regular + 1, dtype=np.uint32) + _kernels.HIST_LO_BITS
-    ) << _kernels.HIST_SHIFT
-    edges = bits.view(np.float32).astype(float)
-    lo = np.concatenate([[0.0], edges[:-1], [edges[-1]]])  # bin lower edges incl. under/overflow
-    hi = np.concatenate([[edges[0]], edges[1:], [np.inf]])
-    cum = np.cumsum(hist, axis=1, dtype=np.int64)
-    vmin64, vmax64 = vmin.astype(float), vmax.astype(float)
-    rows = np.arange(hist.shape[0])
-
-    def at_rank(r: int) -> np.ndarray:
-        b = (cum <= r).sum(axis=1)
-        count = hist[rows, b].astype(float)
-        before = cum[rows, b] - count
-        blo = np.maximum(lo[b], vmin64)
-        bhi = np.minimum(hi[b], vmax64)
-        value = blo + (bhi - blo) * (r - before + 0.5) / count
-        if r == 0:
-            return vmin64.copy()  # the extreme order statistics are tracked exactly
-        if r == n - 1:
-            return vmax64.copy()
-        return np.clip(value, vmin64, vmax64)
-
-    out = np.empty((hist.shape[0], len(percentiles)))
-    for i, p in enumerate(percentiles):
-        r = p / 100.0 * (n - 1)
-        r0 = math.floor(r)
-        frac = r - r0
-        v0 = at_rank(r0)
-        out[:, i] = v0 if frac == 0 or r0 + 1 >= n else v0 + frac * (at_rank(r0 + 1) - v0)
-    return out
 
 
 @dataclass
@@ -466,18 +433,22 @@ class PopulationResult:
                 for k, v in out.items()}
 
 
-def subjects_frame(acc: Accumulator, ctx: dict) -> pd.DataFrame:
-    """One row per subject: covariates, each subject's window edges, every person metric."""
+def subjects_frame(acc: Accumulator, ctx: dict, alt: int | None = None,
+                   edges: tuple[float, float] | None = None) -> pd.DataFrame:
+    """One row per subject: covariates, each subject's window edges, every person metric
+    (with ``alt``: the metrics of band-edge sensitivity end ``alt``, window ``edges``)."""
+    metrics = acc.metrics if alt is None else acc.alt[alt]
+    window = acc.window_edges if edges is None else np.tile(edges, (acc.n, 1))
     data = {
         "subject": np.arange(acc.n, dtype=np.int64),
         "weight_kg": acc.weight_kg,
         "sex": pd.Categorical.from_codes(acc.sex_code.astype(np.int8), ["male", "female"]),
         "administered_dose_mg": acc.administered_mg,
         "bioavailable_dose_mg": acc.bioavailable_mg,
-        "window_lower_ng_per_ml": acc.window_edges[:, 0],
-        "dissociation_ng_per_ml": acc.window_edges[:, 1],
+        "window_lower_ng_per_ml": window[:, 0],
+        "dissociation_ng_per_ml": window[:, 1],
     }
-    data.update({name: acc.metrics[:, i] for i, name in enumerate(_kernels.POP_METRICS)})
+    data.update({name: metrics[:, i] for i, name in enumerate(_kernels.POP_METRICS)})
     data["in_window_throughout_block"] = data["in_window_throughout_block"] == 1.0
     return pd.DataFrame(_metrics.derive(_metrics.PERSON, data, ctx))
 
@@ -497,6 +468,12 @@ def finish(
     for k, role in enumerate(s.bands):
         prob[f"p_{role}"] = acc.band_counts[:, k] / acc.n
     curves = acc.curves or {}
+    sensitivity = {
+        name: sensitivity_summary(_metrics.summarise(
+            _metrics.PERSON, subjects_frame(acc, ctx, a, tuple(s.alt_edges[a])),
+            {"thresholds": s.alt_thresholds[a]}))
+        for a, name in enumerate(s.alt_names)
+    }
     return PopulationResult(
         subjects_frame(acc, ctx),
         pd.DataFrame(bands),
@@ -505,6 +482,7 @@ def finish(
         config,
         curves.get("plasma"),
         curves.get("effect_site"),
+        sensitivity or None,
     )
 
 

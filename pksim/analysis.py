@@ -177,8 +177,8 @@ def refined_peak(time_min: np.ndarray, conc: np.ndarray) -> tuple[float, float]:
 
 def band_edge_ranges(model: Model, thresholds: dict[str, float] | None) -> dict[str, tuple]:
     """Published ranges of the window floor and the dissociation edge (role -> (lo, hi) ng/mL)
-    that :func:`pksim.population.simulate_population` draws from with ``band_uncertainty``; an edge fixed by
-    ``thresholds`` is not drawn."""
+    that :func:`pksim.population.simulate_population` draws from with ``band_uncertainty``;
+    an edge fixed by ``thresholds`` is not drawn."""
     out = {}
     for b in model.bands:
         if b.role in ("window", "dissociation") and b.role not in (thresholds or {}):

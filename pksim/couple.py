@@ -34,9 +34,9 @@ from pksim._popengine import (
     make_arm,
     resolve_chunk_size,
     resolve_settings,
+    subjects_frame,
     typical_curve,
 )
-from pksim.analysis import band_edge_ends
 from pksim.dose_timing import check_doses_in_horizon
 from pksim.errors import InputError
 from pksim.metrics import json_number, sensitivity_summary
@@ -76,13 +76,7 @@ class CoupleResult:
         """Couple summaries with Monte-Carlo SEs (units in keys; every metric of
         :data:`pksim.metrics.COUPLE`, the partners' probabilities as ``p_a_*``/``p_b_*`` and
         their onset and recovery medians), partner summaries nested."""
-        c = self.couples
-        out = dict(self.config)
-        _metrics.summarise(_metrics.COUPLE, c, out)
-        for key, res in (("a", self.a), ("b", self.b)):
-            person = tuple(m for m in _metrics.PERSON if m.summary == _metrics.PROBABILITY
-                           or m.name in ("window_onset_min", "recovery_min"))
-            _metrics.summarise(person, res.subjects, out, prefix=f"{key}_")
+        out = couple_summary(self.couples, self.a.subjects, self.b.subjects, dict(self.config))
         # the deprecated partner keys p_a_window_block / p_b_window_block
         for key in ("a", "b"):
             for sfx in ("", "_se"):
@@ -169,6 +163,30 @@ def _dose_before(specs: list[str], time_min: float) -> str | None:
         return None
     d = before[-1]
     return f"{d.amount:g}-{d.amount_unit} {d.route} dose at {d.start_min:g} min"
+
+
+def couple_summary(couples: pd.DataFrame, a: pd.DataFrame, b: pd.DataFrame, out: dict) -> dict:
+    """Add the couple metrics' summaries and the partners' probabilities and onset/recovery
+    medians (prefixed ``a_`` / ``b_``) to ``out``."""
+    _metrics.summarise(_metrics.COUPLE, couples, out)
+    person = tuple(m for m in _metrics.PERSON if m.summary == _metrics.PROBABILITY
+                   or m.name in ("window_onset_min", "recovery_min"))
+    for key, subjects in (("a", a), ("b", b)):
+        _metrics.summarise(person, subjects, out, prefix=f"{key}_")
+    return out
+
+
+def _couples_frame(joint: np.ndarray, sa: pd.DataFrame, sb: pd.DataFrame,
+                   ctx: dict) -> pd.DataFrame:
+    """One row per couple: the kernel's joint columns and every derived couple metric."""
+    frame = {"couple": np.arange(joint.shape[0], dtype=np.int64)}
+    frame.update({name: joint[:, i] for i, name in enumerate(_kernels.COUPLE_METRICS)})
+    frame["both_in_window_throughout_block"] = frame["both_in_window_throughout_block"] == 1.0
+    partner_cols = ("window_onset_min", "reached_window", "dissociated", "p_dissociation_pd")
+    extra = {f"{k}_{c}": r[c].to_numpy() for k, r in (("a", sa), ("b", sb))
+             for c in partner_cols if c in r}
+    derived = _metrics.derive(_metrics.COUPLE, {**frame, **extra}, ctx)
+    return pd.DataFrame({k: v for k, v in derived.items() if k not in extra})
 
 
 def dissociation_risk_partner(summary: dict) -> str:
@@ -265,9 +283,11 @@ def simulate_couple(
     n_t = s.time_min.size
     check_keep(keep_curves, n, n_t)
     chunk = resolve_chunk_size(chunk_size, n, n_t, 19)
-    acc_a = Accumulator(n, n_t, len(s.bands), keep_curves, s.i_window)
-    acc_b = Accumulator(n, n_t, len(s.bands), keep_curves, s.i_window)
+    n_alt = len(s.alt_names)
+    acc_a = Accumulator(n, n_t, len(s.bands), keep_curves, s.i_window, n_alt)
+    acc_b = Accumulator(n, n_t, len(s.bands), keep_curves, s.i_window, n_alt)
     joint = np.empty((n, len(_kernels.COUPLE_METRICS)))
+    joint_alt = np.empty((n_alt, n, joint.shape[1]))  # band-edge sensitivity
     both_counts = np.zeros((n_t, 2), dtype=np.int64)
     m_max = min(chunk, n)
     buf_a = Accumulator.buffers(m_max, n_t)
@@ -284,6 +304,9 @@ def simulate_couple(
         if both.shape[1] != m:  # last, shorter chunk: contiguous buffers of its size
             buf_a, buf_b = Accumulator.buffers(m, n_t), Accumulator.buffers(m, n_t)
             both = np.empty((n_t, m), dtype=np.uint8)
+        alt_a = np.empty((n_alt, m, met_a.shape[1]))
+        alt_b = np.empty_like(alt_a)
+        alt_j = np.empty((n_alt, m, joint.shape[1]))
         _kernels.couple_chunk(
             st.n_states,
             st.rows,
@@ -310,9 +333,13 @@ def simulate_couple(
             s.i_window,
             s.block_min[0],
             s.block_min[1],
+            s.alt_edges,
             met_a[:m],
             met_b[:m],
             joint[start:stop],
+            alt_a,
+            alt_b,
+            alt_j,
             buf_a["cp"],
             buf_a["ce"],
             buf_a["code"],
@@ -321,22 +348,16 @@ def simulate_couple(
             buf_b["code"],
             both,
         )
-        acc_a.add(start, stop, ia, met_a, buf_a)
-        acc_b.add(start, stop, ib, met_b, buf_b)
+        acc_a.add(start, stop, ia, met_a, buf_a, alt_a)
+        acc_b.add(start, stop, ib, met_b, buf_b, alt_b)
+        joint_alt[:, start:stop] = alt_j
         _kernels.count_codes(both, both_counts)
     cfg_a = config_of(s, arm_a, n, seed, chunk)
     cfg_b = config_of(s, arm_b, n, seed, chunk)
     cfg_a["start_offset_min"], cfg_b["start_offset_min"] = off_a, off_b
     res_a = finish(acc_a, s, typical_curve(s, arm_a), cfg_a, arm_a.pd)
     res_b = finish(acc_b, s, typical_curve(s, arm_b), cfg_b, arm_b.pd)
-    frame = {"couple": np.arange(n, dtype=np.int64)}
-    frame.update({name: joint[:, i] for i, name in enumerate(_kernels.COUPLE_METRICS)})
-    frame["both_in_window_throughout_block"] = frame["both_in_window_throughout_block"] == 1.0
-    partner_cols = ("window_onset_min", "reached_window", "dissociated", "p_dissociation_pd")
-    extra = {f"{k}_{c}": r.subjects[c].to_numpy() for k, r in (("a", res_a), ("b", res_b))
-             for c in partner_cols if c in r.subjects}
-    derived = _metrics.derive(_metrics.COUPLE, {**frame, **extra}, s.context)
-    couples = pd.DataFrame({k: v for k, v in derived.items() if k not in extra})
+    couples = _couples_frame(joint, res_a.subjects, res_b.subjects, s.context)
     over_time = pd.DataFrame({"time_min": s.time_min, "p_both_in_window": both_counts[:, 1] / n})
     config = {
         k: cfg_a[k]
@@ -362,13 +383,13 @@ def simulate_couple(
     config["a_covariates"], config["b_covariates"] = cfg_a["covariates"], cfg_b["covariates"]
     config["a_start_offset_min"], config["b_start_offset_min"] = off_a, off_b
     result = CoupleResult(res_a, res_b, couples, over_time, config)
-    if s.drawn_edges:
-        result.sensitivity = {
-            end: sensitivity_summary(simulate_couple(
-                a_doses, b_doses, a=a, b=b, a_start_offset_min=a_start_offset_min,
-                b_start_offset_min=b_start_offset_min, chunk_size=chunk_size,
-                settings=rs.replace(model=s.model, thresholds=th, band_uncertainty=False),
-            ).summary())
-            for end, th in band_edge_ends(s.model, rs.thresholds_dict).items()
-        }
+    sensitivity = {}
+    for k, name in enumerate(s.alt_names):  # the same couples judged at the range ends
+        edges = tuple(s.alt_edges[k])
+        sa = subjects_frame(acc_a, {**s.context, "pd": arm_a.pd}, k, edges)
+        sb = subjects_frame(acc_b, {**s.context, "pd": arm_b.pd}, k, edges)
+        sensitivity[name] = sensitivity_summary(couple_summary(
+            _couples_frame(joint_alt[k], sa, sb, s.context), sa, sb,
+            {"thresholds": s.alt_thresholds[k]}))
+    result.sensitivity = sensitivity or None
     return result

@@ -134,6 +134,9 @@ PERSON = (
     _m("dissociated", "", "Reaches the dissociation edge", PROBABILITY, "dissociation",
        "Reaches the dissociation edge at some time.",
        derive=_isnan_not("dissociation_onset_min")),
+    _m("dissociated_in_block", "", "Above the dissociation edge during the block", PROBABILITY,
+       "dissociation_in_block", "Reaches the dissociation edge at some moment of the block.",
+       derive=lambda f, ctx: np.asarray(f["minutes_dissociated_in_block"]) > 0),
     _m("p_dissociation_pd", "", "P(dissociation), PD model", MEAN_PROBABILITY,
        "p_dissociation_pd", "The PD model's probability that the person's own dissociation "
        "threshold lies below their effect-site peak (model files with a PD section).",

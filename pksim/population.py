@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from pksim import _kernels
+from pksim._histogram import hist_quantiles
 from pksim._popengine import (
     MAX_SUBJECTS,
     Accumulator,
@@ -27,7 +28,6 @@ from pksim._popengine import (
     config_of,
     dose_cv_percent,
     finish,
-    hist_quantiles,
     make_arm,
     resolve_chunk_size,
     resolve_settings,
@@ -35,7 +35,6 @@ from pksim._popengine import (
 )
 from pksim.analysis import band_edge_ends, band_edge_ranges
 from pksim.dose_timing import check_doses_in_horizon
-from pksim.metrics import sensitivity_summary
 from pksim.model import Model
 from pksim.regimen import Dose
 from pksim.sampling import Covariates, check_seed
@@ -93,7 +92,9 @@ def simulate_population(
         ``in_window_block_coverage`` (default 75)
     band_uncertainty : draw each subject's window floor and dissociation edge log-uniform over
         the model's published ranges (:func:`band_edge_ranges`); the result then also carries
-        the summaries at the ends of the ranges (``sensitivity``, :func:`band_edge_ends`)
+        the summaries at the ends of the ranges (``sensitivity``, :func:`band_edge_ends`: the
+        same people and curves judged against the windows at the ends, computed in the same
+        kernel pass)
     settings : all the run settings above (except ``covariates``, ``chunk_size`` and
         ``keep_curves``) as one :class:`~pksim.settings.RunSettings`, instead of keywords
 
@@ -129,7 +130,8 @@ def simulate_population(
     n_t = s.time_min.size
     check_keep(keep_curves, n, n_t)
     chunk = resolve_chunk_size(chunk_size, n, n_t, 9)
-    acc = Accumulator(n, n_t, len(s.bands), keep_curves, s.i_window)
+    n_alt = len(s.alt_names)
+    acc = Accumulator(n, n_t, len(s.bands), keep_curves, s.i_window, n_alt)
     typical = typical_curve(s, arm)
     m_max = min(chunk, n)
     buf = Accumulator.buffers(m_max, n_t)
@@ -141,6 +143,7 @@ def simulate_population(
         m = stop - start
         if buf["cp"].shape[1] != m:  # last, shorter chunk: contiguous buffers of its size
             buf = Accumulator.buffers(m, n_t)
+        alt = np.empty((n_alt, m, metrics.shape[1]))  # band-edge sensitivity metrics
         _kernels.population_chunk(
             st.n_states,
             st.rows,
@@ -160,19 +163,12 @@ def simulate_population(
             s.i_window,
             s.block_min[0],
             s.block_min[1],
+            s.alt_edges,
             metrics[:m],
+            alt,
             buf["cp"],
             buf["ce"],
             buf["code"],
         )
-        acc.add(start, stop, inp, metrics, buf)
-    res = finish(acc, s, typical, config_of(s, arm, n, seed, chunk), arm.pd)
-    if s.drawn_edges:
-        res.sensitivity = {
-            end: sensitivity_summary(simulate_population(
-                doses, covariates=covariates, chunk_size=chunk_size,
-                settings=rs.replace(model=s.model, thresholds=th, band_uncertainty=False),
-            ).summary())
-            for end, th in band_edge_ends(s.model, rs.thresholds_dict).items()
-        }
-    return res
+        acc.add(start, stop, inp, metrics, buf, alt)
+    return finish(acc, s, typical, config_of(s, arm, n, seed, chunk), arm.pd)

@@ -37,7 +37,9 @@ from pksim.errors import InputError
 from pksim.model import Model
 
 BLOCK_SUBJECTS = 4096
-STREAMS = {"sex": 0, "weight": 1, "eta": 2, "dose": 3, "pd": 4, "bands": 5}
+# stream 4 drew PD thresholds before the PD model integrated them out (pksim.pd); not reused,
+# so no stream changes meaning between versions
+STREAMS = {"sex": 0, "weight": 1, "eta": 2, "dose": 3, "bands": 5}
 WEIGHT_RANGE_KG = (20.0, 300.0)
 SEXES = ("female", "male", "mixed")
 _MAX_REDRAW_ROUNDS = 200
@@ -326,18 +328,6 @@ class BlockDraws:
             )
             cols.append(np.exp(sigma * z - 0.5 * sigma**2))
         return np.stack(cols, axis=1)
-
-    def pd_eta(self, start: int, stop: int) -> np.ndarray:
-        """Standard-normal draws for the PD model's between-subject variability."""
-        return self.rows(
-            start,
-            stop,
-            ("pd",),
-            lambda b: block_generator(self.seed, self.partner, "pd", b).standard_normal(
-                BLOCK_SUBJECTS
-            ),
-        )
-
 
     def band_uniforms(self, n_edges: int, start: int, stop: int) -> np.ndarray:
         """``(n, n_edges)`` uniforms on [0, 1) for the drawn band edges (``bands`` stream)."""

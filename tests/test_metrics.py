@@ -119,6 +119,8 @@ def test_derived_person_metrics_follow_their_definitions(iv_pop):
     assert np.array_equal(s.in_window_block_coverage, s.block_fraction_in_window >= cov)
     assert np.array_equal(s.reached_window, ~np.isnan(s.window_onset_min))
     assert np.all(s.in_window_block_coverage[s.in_window_throughout_block])
+    assert np.array_equal(s.dissociated_in_block, s.minutes_dissociated_in_block > 0)
+    assert np.all(s.dissociated[s.dissociated_in_block])
     sm = iv_pop.summary()
     assert sm["p_window_block_coverage"] == pytest.approx(s.in_window_block_coverage.mean())
     assert sm["p_window_block"] == sm["p_window_throughout_block"]  # deprecated alias
@@ -294,3 +296,25 @@ def test_plain_summary_reads_the_result(couple):
     t = np.arange(6.0)
     assert likely_runs(t, np.array([0.6, 0.7, 0.2, 0.5, 0.5, 0.1])) == [(0.0, 1.0), (3.0, 4.0)]
     assert likely_runs(t, np.zeros(6)) == []
+
+
+def test_sensitivity_ends_equal_runs_with_the_edges_fixed_there(model):
+    """The ends come from the same kernel pass; they must equal separate fixed-edge runs."""
+    kw = dict(n=80, seed=4, block_min=(30.0, 75.0), model=model)
+    cov = Covariates(weight_kg=70)
+    drawn = simulate_population(["iv:40mg/40min"], covariates=cov, band_uncertainty=True, **kw)
+    c_drawn = simulate_couple(["iv:30mg/40min"], ["iv:45mg/30min"], a=cov, b=cov,
+                              band_uncertainty=True, **kw)
+    for end, th in band_edge_ends(model).items():
+        fixed = simulate_population(["iv:40mg/40min"], covariates=cov, thresholds=th,
+                                    **kw).summary()
+        got = drawn.summary()["band_sensitivity"][end]
+        assert got.keys() <= fixed.keys() and len(got) > 20
+        for key, value in got.items():
+            assert value == (pytest.approx(fixed[key], nan_ok=True) if key != "thresholds"
+                             else fixed[key]), key
+        c_fixed = simulate_couple(["iv:30mg/40min"], ["iv:45mg/30min"], a=cov, b=cov,
+                                  thresholds=th, **kw).summary()
+        for key, value in c_drawn.summary()["band_sensitivity"][end].items():
+            if key != "thresholds":
+                assert value == pytest.approx(c_fixed[key], nan_ok=True), key

@@ -104,7 +104,7 @@ COUPLE_TABLE = ("both_in_window_block_coverage", "both_in_window_throughout_bloc
                 "entry_gap_b_minus_a_min", "either_dissociates", "only_a_dissociates",
                 "only_b_dissociates", "both_dissociate", "p_either_dissociates_pd")
 PARTNER_TABLE = ("reached_window", "in_window_block_coverage", "dissociated",
-                 "window_onset_min", "recovery_min")
+                 "dissociated_in_block", "window_onset_min", "recovery_min")
 
 
 def format_table(s: dict) -> str:

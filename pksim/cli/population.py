@@ -337,9 +337,9 @@ def metric_rows(names: tuple[str, ...], s: dict, prefix: str = "", who: str = ""
 
 
 PERSON_TABLE = ("reached_window", "in_window_block_coverage", "in_window_throughout_block",
-                "dissociated", "p_dissociation_pd", "window_onset_min", "block_fraction_in_window",
-                "minutes_in_window", "minutes_dissociated_in_block", "recovery_min",
-                "effect_tmax_min", "effect_cmax_ng_per_ml")
+                "dissociated", "dissociated_in_block", "p_dissociation_pd", "window_onset_min",
+                "block_fraction_in_window", "minutes_in_window", "minutes_dissociated_in_block",
+                "recovery_min", "effect_tmax_min", "effect_cmax_ng_per_ml")
 
 
 def format_table(s: dict) -> str:
