@@ -495,6 +495,7 @@ def config_of(s: Settings, arm: Arm, n: int, seed: int, chunk: int) -> dict:
         "model_sha256": m.sha256,
         "pksim_version": __version__,
         "doses": [d.spec() for d in arm.doses],
+        "dose_basis": m.dose_basis_form,
         "covariates": arm.covariates.describe(),
         "variability": arm.variability,
         "dose_cv_percent": arm.dose_cv_percent,

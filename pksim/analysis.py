@@ -101,6 +101,7 @@ def curve_summary(curve: Curve, thresholds: dict[str, float] | None = None) -> d
         "weight_kg": curve.weight_kg,
         "sex": curve.sex,
         "weight_scaling": curve.weight_scaling,
+        "dose_basis": curve.model.dose_basis_form,
         "doses": [{"spec": d.spec(), "route": d.route, "amount_mg": mg, "start_min": d.start_min,
                    "duration_min": d.duration_min} for d, mg in zip(curve.doses, curve.doses_mg, strict=True)],
         "bioavailable_dose_mg": curve.bioavailable_dose_mg,

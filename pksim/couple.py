@@ -377,6 +377,8 @@ def simulate_couple(
             "quantile_rel_error_bound",
             "coverage_percent",
             "band_uncertainty",
+            "weight_scaling",
+            "dose_basis",
         )
     }
     config["a_doses"], config["b_doses"] = cfg_a["doses"], cfg_b["doses"]

@@ -340,6 +340,12 @@ class Model:
     def window_ng_per_ml(self) -> tuple[float, float]:
         return self.band_edges_ng_per_ml()["window"]
 
+    @property
+    def dose_basis_form(self) -> str | None:
+        """What a plain ``mg`` dose means: ``"hydrochloride"``, ``"base"`` or None (not stated).
+        Every output records it, so a number is never read against the wrong salt form."""
+        return self.dose_basis.form if self.dose_basis is not None else None
+
     def citation(self) -> str:
         ref = self.references[self.primary_reference]
         ids = ", ".join(x for x in (f"doi:{ref.doi}" if ref.doi else "",

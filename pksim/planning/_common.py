@@ -103,7 +103,7 @@ def provenance(model: Model) -> dict:
     from pksim import __version__
 
     return {"pksim_version": __version__, "model": model.id, "model_sha256": model.sha256,
-            "model_citation": model.citation()}
+            "model_citation": model.citation(), "dose_basis": model.dose_basis_form}
 
 
 def check_weight_validity(model: Model, weight_kg: float) -> list[str]:

@@ -191,8 +191,8 @@ class SweepSpec:
             "kind": self.kind,
             "n_subjects": self.n_subjects,
             "n_cells": self.n_cells,
-            "models": [{"id": m.id, "name": m.name, "sha256": m.sha256, "path": m.path}
-                       for m in self.models],
+            "models": [{"id": m.id, "name": m.name, "sha256": m.sha256, "path": m.path,
+                        "dose_basis": m.dose_basis_form} for m in self.models],
             "analysis": self.analysis,
             "axes": [{"name": a.name, "columns": list(dict.fromkeys(
                 c for o in a.options for c in o.columns))} for a in self.axes],
