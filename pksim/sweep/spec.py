@@ -144,6 +144,7 @@ class ModelRef:
     id: str
     sha256: str
     path: str
+    dose_basis: str | None  # what a plain "mg" dose means in this model (Model.dose_basis_form)
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,7 @@ class SweepSpec:
             "n_subjects": self.n_subjects,
             "n_cells": self.n_cells,
             "models": [{"id": m.id, "name": m.name, "sha256": m.sha256, "path": m.path,
-                        "dose_basis": m.dose_basis_form} for m in self.models],
+                        "dose_basis": m.dose_basis} for m in self.models],
             "analysis": self.analysis,
             "axes": [{"name": a.name, "columns": list(dict.fromkeys(
                 c for o in a.options for c in o.columns))} for a in self.axes],
@@ -488,7 +489,8 @@ class _Validator:
                 raise self.fail(("analysis", "weight_scaling"),
                                 f"model {m.id!r} has no scheme {scheme!r}",
                                 ", ".join(m.scaling_schemes))
-            out.append(ModelRef(name=name, load=ref, id=m.id, sha256=m.sha256, path=m.path))
+            out.append(ModelRef(name=name, load=ref, id=m.id, sha256=m.sha256, path=m.path,
+                                dose_basis=m.dose_basis_form))
         return out
 
     def weights(self, grid: dict) -> Axis:
