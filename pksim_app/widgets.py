@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from pksim_app import NOTICE, NOTICE_LONG, backend, cache
+from pksim_app import NOTICE, NOTICE_LONG, backend, cache, scenario
 
 THRESHOLDS_KEY = "pksim_thresholds"  # {model_id: {role: lower edge ng/mL}}, per session
 SETTINGS_KEY = "pksim_settings"
@@ -142,6 +142,65 @@ def threshold_editor(model) -> None:
     st.button("Reset to literature values", on_click=reset, key=f"thr_reset_{model.id}")
 
 
+def apply_scenario_edges(model) -> None:
+    """Band edges proposed by a URL (``edge_window=60``) or a scenario file, checked by the
+    library; a file replaces the session's edges, a URL adds to them."""
+    proposed = scenario.pending_edges()
+    reset = st.session_state.pop(scenario.EDGES_RESET_KEY, False)
+    if not proposed and not reset:
+        return
+    literature = {b.role: b.lower_ng_per_ml for b in model.bands}
+    unknown = sorted(set(proposed) - set(EDITABLE_ROLES))
+    if unknown:
+        scenario.refuse(f"band edges: no editable band {', '.join(unknown)}")
+        return
+    base = {} if reset else session_overrides(model)
+    try:
+        set_overrides(model, {**literature, **base, **proposed})
+    except backend.InputError as exc:
+        scenario.refuse(f"band edges: {exc}")
+        return
+    for role in EDITABLE_ROLES:  # the editor on Models & evidence shows the new edges
+        st.session_state.pop(f"thr_{model.id}_{role}", None)
+
+
+def scenario_bar(s: Settings) -> None:
+    """Share / save / open this page's scenario (the URL already holds it)."""
+    page = st.session_state.get(scenario.PAGE_KEY, "")
+
+    def on_upload() -> None:
+        up = st.session_state.get(f"scn_upload_{page}")
+        if up is not None:
+            scenario.load_file(up.getvalue(), page)
+
+    with st.expander("Scenario: share, save or open", icon=":material/share:"):
+        st.caption(
+            "The address bar holds every input of this page: copy it to share or bookmark "
+            "this scenario. A scenario file holds the same inputs."
+        )
+        c1, c2 = st.columns([1, 2])
+        c1.download_button(
+            "Save scenario (JSON)",
+            data=lambda: scenario.to_json(
+                page, scenario.values(page), session_overrides(s.model), s.model
+            ),
+            file_name=f"pksim_scenario_{page}.json",
+            mime="application/json",
+            key=f"scn_save_{page}",
+            on_click="ignore",
+            icon=":material/download:",
+        )
+        c2.file_uploader(
+            "Open a scenario file",
+            type=["json"],
+            key=f"scn_upload_{page}",
+            on_change=on_upload,
+            max_upload_size=1,
+            help="A file saved with 'Save scenario' on this page; its values are checked like "
+            "any other input.",
+        )
+
+
 # --------------------------------------------------------------------------- sidebar
 
 
@@ -150,7 +209,7 @@ def sidebar_settings() -> Settings:
     ids = cache.model_ids()
     sb = st.sidebar
     sb.caption(NOTICE)
-    model_id = sb.selectbox(
+    model_id = scenario.field(sb.selectbox,
         "Model",
         ids,
         key="model_id",
@@ -159,7 +218,7 @@ def sidebar_settings() -> Settings:
     )
     model = cache.model(model_id)
     schemes = list(model.scaling_schemes)
-    scaling = sb.selectbox(
+    scaling = scenario.field(sb.selectbox,
         "Weight scaling",
         schemes,
         index=schemes.index(model.default_scaling),
@@ -168,7 +227,7 @@ def sidebar_settings() -> Settings:
         format_func=lambda s: s + (" (model default)" if s == model.default_scaling else ""),
         help="\n\n".join(f"**{s}**: {d}" for s, d in model.scaling_descriptions.items()),
     )
-    t_end = sb.number_input(
+    t_end = scenario.field(sb.number_input,
         "Time horizon (min)",
         min_value=60.0,
         max_value=MAX_HORIZON_MIN,
@@ -178,7 +237,7 @@ def sidebar_settings() -> Settings:
         persist_state="session",
         help="Curves are simulated from 0 to this time on a 1-min grid.",
     )
-    n = sb.number_input(
+    n = scenario.field(sb.number_input,
         "Virtual subjects per population",
         min_value=POP_N_RANGE[0],
         max_value=POP_N_RANGE[1],
@@ -188,7 +247,7 @@ def sidebar_settings() -> Settings:
         persist_state="session",
         help="More subjects: smaller Monte-Carlo error, slower.",
     )
-    seed = sb.number_input(
+    seed = scenario.field(sb.number_input,
         "Random seed",
         min_value=0,
         max_value=2**31 - 1,
@@ -198,7 +257,10 @@ def sidebar_settings() -> Settings:
         persist_state="session",
         help="Same seed and inputs → identical populations.",
     )
-    log_y = sb.toggle("Log concentration axis", value=False, key="log_y", persist_state="session")
+    log_y = scenario.field(
+        sb.toggle, "Log concentration axis", value=False, key="log_y", persist_state="session"
+    )
+    apply_scenario_edges(model)
     overrides = session_overrides(model)
     edges = backend.band_thresholds(model, overrides)
     lo, hi = edges["window"]
@@ -253,7 +315,7 @@ def dose_inputs(
     if route not in options:
         route = options[0]
     cols = st.columns([1.4, 1.0, 0.8, 0.9] if show_start else [1.4, 1.0, 0.8])
-    r = cols[0].selectbox(
+    r = scenario.field(cols[0].selectbox,
         f"{label}: route",
         options,
         index=options.index(route),
@@ -262,11 +324,11 @@ def dose_inputs(
         format_func=route_label,
         help="\n\n".join(f"**{route_label(o)}**: {model.routes[o].description}" for o in options),
     )
-    unit = cols[2].selectbox(
+    unit = scenario.field(cols[2].selectbox,
         "Unit", list(backend.AMOUNT_UNITS), key=f"{key}_unit", persist_state="session"
     )
     if unit == "mg":
-        amount = cols[1].number_input(
+        amount = scenario.field(cols[1].number_input,
             f"{label} (mg)",
             min_value=0.5,
             max_value=backend.MAX_DOSE_MG,
@@ -276,7 +338,7 @@ def dose_inputs(
             persist_state="session",
         )
     else:
-        amount = cols[1].number_input(
+        amount = scenario.field(cols[1].number_input,
             f"{label} (mg/kg)",
             min_value=0.01,
             max_value=backend.MAX_DOSE_MG_PER_KG,
@@ -291,7 +353,7 @@ def dose_inputs(
     if show_start:
         # Bounded by the week-long limit of the library, not by the horizon: a dose after the
         # horizon is legal (it just does not show), and a horizon edit must not invalidate it.
-        start = cols[3].number_input(
+        start = scenario.field(cols[3].number_input,
             "At (min)",
             min_value=0.0,
             max_value=backend.MAX_TIME_MIN,
@@ -302,7 +364,7 @@ def dose_inputs(
             help=f"{label} time, minutes after the session clock starts.",
         )
     if r == "iv" and model.routes[r].allows_duration:
-        d = st.number_input(
+        d = scenario.field(st.number_input,
             "Infusion duration (min, 0 = bolus)",
             min_value=0.0,
             max_value=backend.MAX_TIME_MIN,
@@ -345,7 +407,7 @@ def person_inputs(
 ) -> Person:
     """Weight, sex, age, first dose and optional booster of one partner."""
     c1, c2, c3 = st.columns(3)
-    w = c1.number_input(
+    w = scenario.field(c1.number_input,
         "Weight (kg)",
         min_value=backend.WEIGHT_RANGE_KG[0],
         max_value=backend.WEIGHT_RANGE_KG[1],
@@ -355,10 +417,10 @@ def person_inputs(
         persist_state="session",
     )
     sexes = ["female", "male"]
-    s = c2.selectbox(
+    s = scenario.field(c2.selectbox,
         "Sex", sexes, index=sexes.index(sex), key=f"{key}_sex", persist_state="session"
     )
-    age = c3.number_input(
+    age = scenario.field(c3.number_input,
         "Age (years)",
         min_value=12.0,
         max_value=100.0,
@@ -377,7 +439,8 @@ def person_inputs(
         label="Dose",
     )
     doses = [first]
-    if st.checkbox("Booster dose", value=booster, key=f"{key}_boost", persist_state="session"):
+    if scenario.field(st.checkbox,
+                      "Booster dose", value=booster, key=f"{key}_boost", persist_state="session"):
         doses.append(
             dose_inputs(
                 f"{key}_d2",

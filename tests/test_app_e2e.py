@@ -239,3 +239,54 @@ def test_eight_sessions_at_once(server, browser):
         assert r.status == 200
     print(f"eight concurrent reruns finished in {elapsed:.1f} s")
     context.close()
+
+
+def test_a_copied_url_reopens_the_same_scenario_in_a_fresh_browser(server, browser):
+    """Change inputs on the couple planner and the route explorer, copy the address bar, open it
+    in a new browser context (no shared session or storage): the same inputs and numbers."""
+    url, _ = server
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    open_page(page, url, "", RESULTS_A)
+    for key, value in (("a_weight", "91"), ("a_d1_amount_mg", "120")):
+        box = page.locator(f".st-key-{key} input")
+        box.fill(value)
+        box.press("Enter")
+        page.wait_for_function(
+            "([k, v]) => new URLSearchParams(location.search).get(k) === v",
+            arg=[key, value], timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    copied = page.url
+    shown = partner_numbers(page, "a")
+    ctx.close()
+    fresh = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = fresh.new_page()
+    page.goto(copied)
+    page.wait_for_selector(RESULTS_A, timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    no_exception(page)
+    assert page.locator(".st-key-a_weight input").input_value() == "91.00"
+    assert page.locator(".st-key-a_d1_amount_mg input").input_value() == "120.00"
+    assert partner_numbers(page, "a") == shown
+    assert page.url == copied
+    fresh.close()
+
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    open_page(page, url, "routes", PAGES["routes"][1])
+    box = page.locator(".st-key-rt_weight input")
+    box.fill("57")
+    box.press("Enter")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('rt_weight') === '57'",
+                           timeout=RUN_TIMEOUT_MS)
+    copied = page.url
+    ctx.close()
+    fresh = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = fresh.new_page()
+    page.goto(copied)
+    page.wait_for_selector(PAGES["routes"][1], timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    no_exception(page)
+    assert "/routes" in page.url
+    assert page.locator(".st-key-rt_weight input").input_value() == "57.00"
+    fresh.close()

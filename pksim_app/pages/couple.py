@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pksim_app import backend, cache, charts, export, fmt, frames, widgets
+from pksim_app import backend, cache, charts, export, fmt, frames, scenario, widgets
 from pksim_app.widgets import Download
 
 PAGE = "Couple planner"
@@ -145,13 +145,14 @@ def main() -> None:
         "when is each in the relational window, and how likely are both to be there "
         "together during the session?"
     )
+    widgets.scenario_bar(s)
     col_a, col_b = st.columns(2)
     with col_a:
         a = partner_column("a", s)
     with col_b:
         b = partner_column("b", s)
     hi = int(s.t_end_min)
-    block = st.slider(
+    block = scenario.field(st.slider,
         "Session block (min)",
         min_value=0,
         max_value=hi,
@@ -299,7 +300,7 @@ def main() -> None:
 
     # ------------------------------------------------------------------ each partner
     st.header("Each partner")
-    site = st.radio(
+    site = scenario.field(st.radio,
         "Population band for",
         ["effect_site", "plasma"],
         horizontal=True,

@@ -212,6 +212,7 @@ def main() -> None:
     model = s.model
     st.title("Models & evidence")
     st.caption("The model chosen in the sidebar, every number with its unit, tag and source.")
+    widgets.scenario_bar(s)
     st.subheader(model.name)
     st.markdown(model.description)
     c = st.columns(4)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pksim_app import NOTICE, backend, charts, export, fmt, frames, widgets
+from pksim_app import NOTICE, backend, charts, export, fmt, frames, scenario, widgets
 from pksim_app.widgets import Download
 
 PAGE = "Dose planner"
@@ -76,13 +76,15 @@ def _run(fn, *args):
 
 def steps_inputs(key: str, route: str, label: str = "Dose") -> tuple[float, float, float]:
     c1, c2, c3 = st.columns(3)
-    step = c1.number_input(f"{label} step (mg)", min_value=0.5, max_value=500.0,
+    step = scenario.field(c1.number_input, f"{label} step (mg)", min_value=0.5, max_value=500.0,
                            value=DEFAULT_STEP[route], step=0.5, key=f"{key}_step_{route}", **P,
                            help="One lozenge, one spray puff, …: doses are whole multiples.")
-    lo = c2.number_input(f"{label} min (mg)", min_value=0.5, max_value=backend.MAX_DOSE_MG,
+    lo = scenario.field(c2.number_input,
+                        f"{label} min (mg)", min_value=0.5, max_value=backend.MAX_DOSE_MG,
                          value=DEFAULT_STEP[route], step=step, key=f"{key}_min_{route}", **P)
     top = (DEFAULT_BOOSTER_MAX if label == "Booster" else DEFAULT_MAX)[route]
-    hi = c3.number_input(f"{label} max (mg)", min_value=0.5, max_value=backend.MAX_DOSE_MG,
+    hi = scenario.field(c3.number_input,
+                        f"{label} max (mg)", min_value=0.5, max_value=backend.MAX_DOSE_MG,
                          value=top, step=step, key=f"{key}_max_{route}", **P)
     return float(step), float(lo), float(hi)
 
@@ -90,15 +92,18 @@ def steps_inputs(key: str, route: str, label: str = "Dose") -> tuple[float, floa
 def common_inputs(key: str, t_end_min: float, model) -> tuple[tuple[float, float], float, str]:
     has_pd = bool((getattr(model, "pd", None) or {}).get("dissociation"))
     c1, c2, c3 = st.columns([2, 2, 1])
-    b0, b1 = c1.slider("Session block (min)", min_value=0.0, max_value=float(t_end_min),
+    b0, b1 = scenario.field(c1.slider,
+                            "Session block (min)", min_value=0.0, max_value=float(t_end_min),
                        value=(45.0, 90.0), step=5.0, key=f"{key}_block", **P,
                        help="'In the window' means inside it for the whole block.")
-    limit = c2.slider("Dissociation limit (%)", min_value=0.0, max_value=50.0, value=10.0,
+    limit = scenario.field(c2.slider,
+                           "Dissociation limit (%)", min_value=0.0, max_value=50.0, value=10.0,
                       step=1.0, key=f"{key}_limit", **P,
                       help="Largest acceptable probability of dissociation.")
     measure = "threshold"
     if has_pd:
-        measure = c3.radio("Dissociation means", ["threshold", "pd"], key=f"{key}_measure",
+        measure = scenario.field(c3.radio,
+                                 "Dissociation means", ["threshold", "pd"], key=f"{key}_measure",
                            format_func=lambda m: {"threshold": "reaching the band",
                                                   "pd": "PD model (assumed)"}[m], **P,
                            help="Reaching the dissociation band at any time, or the model's "
@@ -110,12 +115,13 @@ def common_inputs(key: str, t_end_min: float, model) -> tuple[tuple[float, float
 def person_inputs(key: str, title: str, route: str, weight: float, sex: str):
     st.markdown(f"**{title}**")
     c1, c2, c3 = st.columns(3)
-    w = c1.number_input("Weight (kg)", min_value=backend.WEIGHT_RANGE_KG[0],
+    w = scenario.field(c1.number_input, "Weight (kg)", min_value=backend.WEIGHT_RANGE_KG[0],
                         max_value=backend.WEIGHT_RANGE_KG[1], value=weight, step=1.0,
                         key=f"{key}_weight", **P)
-    sx = c2.selectbox("Sex", ["female", "male"], index=["female", "male"].index(sex),
+    sx = scenario.field(c2.selectbox,
+                        "Sex", ["female", "male"], index=["female", "male"].index(sex),
                       key=f"{key}_sex", **P)
-    r = c3.selectbox("Route", ROUTES, index=ROUTES.index(route), key=f"{key}_route",
+    r = scenario.field(c3.selectbox, "Route", ROUTES, index=ROUTES.index(route), key=f"{key}_route",
                      format_func=widgets.route_label, **P)
     return float(w), sx, r
 
@@ -147,13 +153,14 @@ def tab_person(s) -> None:
     w, sx, route = person_inputs("pl_p", "Person", "sublingual", 70.0, "female")
     widgets.validity(s.model, weight_kg=w)
     steps = steps_inputs("pl_p", route)
-    use_booster = st.toggle("Consider a booster", value=True, key="pl_p_boost", **P)
+    use_booster = scenario.field(st.toggle, "Consider a booster", value=True, key="pl_p_boost", **P)
     booster, times = None, ()
     if use_booster:
         c1, c2 = st.columns([1, 2])
-        b_route = c1.selectbox("Booster route", ROUTES, index=1, key="pl_p_broute",
+        b_route = scenario.field(c1.selectbox, "Booster route", ROUTES, index=1, key="pl_p_broute",
                                format_func=widgets.route_label, **P)
-        t0, t1 = c2.slider("Booster times (min, every 5)", min_value=5.0, max_value=120.0,
+        t0, t1 = scenario.field(c2.slider,
+                                "Booster times (min, every 5)", min_value=5.0, max_value=120.0,
                            value=(10.0, 90.0), step=5.0, key="pl_p_btimes", **P)
         booster = (b_route, steps_inputs("pl_pb", b_route, "Booster"))
         times = tuple(float(x) for x in range(int(t0), int(t1) + 1, 5))
@@ -221,7 +228,7 @@ def tab_couple(s) -> None:
         b_steps = steps_inputs("pl_cb", b[2])
     widgets.validity(s.model, weight_kg=a[0], who="Partner A")
     widgets.validity(s.model, weight_kg=b[0], who="Partner B")
-    g0, g1 = st.slider("Stagger: B starts this many minutes after A (every 5 min)",
+    g0, g1 = scenario.field(st.slider, "Stagger: B starts this many minutes after A (every 5 min)",
                        min_value=-90.0, max_value=90.0, value=(-60.0, 60.0), step=5.0,
                        key="pl_c_stagger", **P)
     staggers = tuple(float(x) for x in range(int(g0), int(g1) + 1, 5))
@@ -270,19 +277,20 @@ def tab_tci(s) -> None:
                 "(Shafer & Gregg 1992, the algorithm of target-controlled infusion pumps).")
     lo, hi = s.edges["window"]
     c1, c2, c3 = st.columns(3)
-    target = c1.number_input("Effect-site target (ng/mL)", min_value=float(lo),
+    target = scenario.field(c1.number_input, "Effect-site target (ng/mL)", min_value=float(lo),
                              max_value=float(hi) - 0.1, value=float(round((lo + hi) / 2)),
                              step=5.0, key="pl_t_target", **P,
                              help=f"Must lie inside the window, {lo:g} to below {hi:g} ng/mL.")
-    w = c2.number_input("Weight (kg)", min_value=backend.WEIGHT_RANGE_KG[0],
+    w = scenario.field(c2.number_input, "Weight (kg)", min_value=backend.WEIGHT_RANGE_KG[0],
                         max_value=backend.WEIGHT_RANGE_KG[1], value=70.0, step=1.0,
                         key="pl_t_weight", **P)
-    sx = c3.selectbox("Sex", ["female", "male"], index=1, key="pl_t_sex", **P)
+    sx = scenario.field(c3.selectbox, "Sex", ["female", "male"], index=1, key="pl_t_sex", **P)
     widgets.validity(s.model, weight_kg=w)
     c1, c2 = st.columns(2)
-    duration = c1.number_input("Programme length (min)", min_value=5.0, max_value=600.0,
+    duration = scenario.field(c1.number_input,
+                              "Programme length (min)", min_value=5.0, max_value=600.0,
                                value=60.0, step=5.0, key="pl_t_duration", **P)
-    step_s = c2.selectbox("Pump step", [10.0, 60.0], key="pl_t_step", **P,
+    step_s = scenario.field(c2.selectbox, "Pump step", [10.0, 60.0], key="pl_t_step", **P,
                           format_func=lambda x: f"{x:g} s")
     plan = _run(_tci, s.model_id, s.model.sha256, s.scaling_arg, _thresholds_key(s),
                 float(target), w, sx, float(duration), float(step_s))
@@ -332,13 +340,13 @@ def main() -> None:
     st.caption("Inverse questions: which regimen makes the relational window likely? "
                "Every result names the model, band edges, seed and limit it used. "
                + NOTICE)
-    tabs = st.tabs(["One person", "Couple", "IV effect-site targeting"])
-    with tabs[0]:
-        tab_person(s)
-    with tabs[1]:
-        tab_couple(s)
-    with tabs[2]:
-        tab_tci(s)
+    widgets.scenario_bar(s)
+    tabs = scenario.field(st.tabs, ["One person", "Couple", "IV effect-site targeting"],
+                          key="pl_tab", on_change="rerun")
+    for tab, fn in zip(tabs, (tab_person, tab_couple, tab_tci), strict=True):
+        if tab.open:  # only the open tab computes (a plan takes seconds)
+            with tab:
+                fn(s)
 
 
 main()

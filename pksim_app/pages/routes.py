@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pksim_app import backend, cache, charts, export, fmt, frames, widgets
+from pksim_app import backend, cache, charts, export, fmt, frames, scenario, widgets
 from pksim_app.widgets import Download
 
 PAGE = "Route & timing explorer"
@@ -28,7 +28,7 @@ P = {"persist_state": "session"}
 
 def person_row(model) -> tuple[float, str]:
     c1, c2, _ = st.columns([1, 1, 2])
-    w = c1.number_input(
+    w = scenario.field(c1.number_input,
         "Weight (kg)",
         min_value=backend.WEIGHT_RANGE_KG[0],
         max_value=backend.WEIGHT_RANGE_KG[1],
@@ -37,7 +37,7 @@ def person_row(model) -> tuple[float, str]:
         key="rt_weight",
         **P,
     )
-    sex = c2.selectbox("Sex", ["female", "male"], index=1, key="rt_sex", **P)
+    sex = scenario.field(c2.selectbox, "Sex", ["female", "male"], index=1, key="rt_sex", **P)
     widgets.validity(model, weight_kg=w)
     return float(w), sex
 
@@ -141,7 +141,7 @@ def tab_routes(s, bands, weight_kg, sex) -> None:
         "for how long the effect site stays in the window."
     )
     c1, c2, c3 = st.columns([1, 2, 1])
-    amount = c1.number_input(
+    amount = scenario.field(c1.number_input,
         "Dose (mg)",
         min_value=0.5,
         max_value=backend.MAX_DOSE_MG,
@@ -150,7 +150,7 @@ def tab_routes(s, bands, weight_kg, sex) -> None:
         key="rt_routes_amount",
         **P,
     )
-    routes = c2.multiselect(
+    routes = scenario.field(c2.multiselect,
         "Routes",
         list(s.model.routes),
         default=list(s.model.routes),
@@ -158,7 +158,7 @@ def tab_routes(s, bands, weight_kg, sex) -> None:
         key="rt_routes",
         **P,
     )
-    iv_min = c3.number_input(
+    iv_min = scenario.field(c3.number_input,
         "IV infusion duration (min, 0 = bolus)",
         min_value=0.0,
         max_value=backend.MAX_TIME_MIN,
@@ -387,7 +387,7 @@ def tab_weight(s, bands) -> None:
         show_start=False,
     )
     c1, c2, c3 = st.columns(3)
-    w1 = c1.number_input(
+    w1 = scenario.field(c1.number_input,
         "Lighter person (kg)",
         min_value=backend.WEIGHT_RANGE_KG[0],
         max_value=backend.WEIGHT_RANGE_KG[1],
@@ -396,7 +396,7 @@ def tab_weight(s, bands) -> None:
         key="rt_w1",
         **P,
     )
-    w2 = c2.number_input(
+    w2 = scenario.field(c2.number_input,
         "Heavier person (kg)",
         min_value=backend.WEIGHT_RANGE_KG[0],
         max_value=backend.WEIGHT_RANGE_KG[1],
@@ -405,7 +405,8 @@ def tab_weight(s, bands) -> None:
         key="rt_w2",
         **P,
     )
-    sex = c3.selectbox("Sex (both)", ["female", "male"], index=1, key="rt_w_sex", **P)
+    sex = scenario.field(c3.selectbox,
+                         "Sex (both)", ["female", "male"], index=1, key="rt_w_sex", **P)
     for w in (w1, w2):
         widgets.validity(s.model, weight_kg=w)
     rows, parts = [], []
@@ -503,8 +504,9 @@ def main() -> None:
         "from the model; change the model or its bands in the sidebar and on "
         "*Models & evidence*."
     )
+    widgets.scenario_bar(s)
     bands = frames.band_table(s.model, s.edges)
-    tabs = st.tabs(list(TABS), key="rt_tab", on_change="rerun")
+    tabs = scenario.field(st.tabs, list(TABS), key="rt_tab", on_change="rerun")
     try:
         if tabs[3].open:
             with tabs[3]:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pksim_app import backend, cache, charts, export, frames, widgets
+from pksim_app import backend, cache, charts, export, frames, scenario, widgets
 from pksim_app.widgets import Download
 
 PAGE = "Sweep explorer"
@@ -40,7 +40,7 @@ def sweep_form(s) -> None:
         st.markdown("**Grid**: dose × body weight for one route, optionally with a booster.")
         c = st.columns(4)
         routes = list(s.model.routes)
-        route = c[0].selectbox(
+        route = scenario.field(c[0].selectbox,
             "Route",
             routes,
             index=routes.index("sublingual") if "sublingual" in routes else 0,
@@ -48,7 +48,7 @@ def sweep_form(s) -> None:
             key="sw_route",
             **P,
         )
-        d_lo = c[1].number_input(
+        d_lo = scenario.field(c[1].number_input,
             "Dose from (mg)",
             min_value=0.5,
             max_value=backend.MAX_DOSE_MG,
@@ -57,7 +57,7 @@ def sweep_form(s) -> None:
             key="sw_dlo",
             **P,
         )
-        d_hi = c[2].number_input(
+        d_hi = scenario.field(c[2].number_input,
             "Dose to (mg)",
             min_value=0.5,
             max_value=backend.MAX_DOSE_MG,
@@ -66,7 +66,7 @@ def sweep_form(s) -> None:
             key="sw_dhi",
             **P,
         )
-        d_step = c[3].number_input(
+        d_step = scenario.field(c[3].number_input,
             "Dose step (mg)",
             min_value=1.0,
             max_value=1000.0,
@@ -76,8 +76,8 @@ def sweep_form(s) -> None:
             **P,
         )
         c = st.columns(4)
-        sex = c[0].selectbox("Sex", ["female", "male"], index=1, key="sw_sex", **P)
-        w_lo = c[1].number_input(
+        sex = scenario.field(c[0].selectbox, "Sex", ["female", "male"], index=1, key="sw_sex", **P)
+        w_lo = scenario.field(c[1].number_input,
             "Weight from (kg)",
             min_value=backend.WEIGHT_RANGE_KG[0],
             max_value=backend.WEIGHT_RANGE_KG[1],
@@ -86,7 +86,7 @@ def sweep_form(s) -> None:
             key="sw_wlo",
             **P,
         )
-        w_hi = c[2].number_input(
+        w_hi = scenario.field(c[2].number_input,
             "Weight to (kg)",
             min_value=backend.WEIGHT_RANGE_KG[0],
             max_value=backend.WEIGHT_RANGE_KG[1],
@@ -95,7 +95,7 @@ def sweep_form(s) -> None:
             key="sw_whi",
             **P,
         )
-        w_step = c[3].number_input(
+        w_step = scenario.field(c[3].number_input,
             "Weight step (kg)",
             min_value=1.0,
             max_value=100.0,
@@ -105,8 +105,8 @@ def sweep_form(s) -> None:
             **P,
         )
         c = st.columns(4)
-        boost = c[0].checkbox("Booster", value=False, key="sw_boost", **P)
-        b_route = c[1].selectbox(
+        boost = scenario.field(c[0].checkbox, "Booster", value=False, key="sw_boost", **P)
+        b_route = scenario.field(c[1].selectbox,
             "Booster route",
             list(s.model.routes),
             index=list(s.model.routes).index("intranasal") if "intranasal" in s.model.routes else 0,
@@ -114,7 +114,7 @@ def sweep_form(s) -> None:
             key="sw_broute",
             **P,
         )
-        b_mg = c[2].number_input(
+        b_mg = scenario.field(c[2].number_input,
             "Booster (mg)",
             min_value=0.5,
             max_value=backend.MAX_DOSE_MG,
@@ -123,7 +123,7 @@ def sweep_form(s) -> None:
             key="sw_bmg",
             **P,
         )
-        b_min = c[3].number_input(
+        b_min = scenario.field(c[3].number_input,
             "Booster time (min)",
             min_value=0.0,
             max_value=float(s.t_end_min),
@@ -134,8 +134,9 @@ def sweep_form(s) -> None:
         )
         kinds = ["Typical person"] + (["Population"] if f_pop.available else [])
         c = st.columns(2)
-        kind = c[0].radio("Each cell is", kinds, horizontal=True, key="sw_kind", **P)
-        n_cell = c[1].number_input(
+        kind = scenario.field(c[0].radio,
+                              "Each cell is", kinds, horizontal=True, key="sw_kind", **P)
+        n_cell = scenario.field(c[1].number_input,
             "Subjects per cell (population)",
             min_value=50,
             max_value=2000,
@@ -457,7 +458,8 @@ def main() -> None:
         "Grids of regimens and people: which combinations put the effect site in the "
         "window, and for how long."
     )
-    source = st.segmented_control(
+    widgets.scenario_bar(s)
+    source = scenario.field(st.segmented_control,
         "Source",
         ["Run a small sweep here", "Open a results file"],
         default="Run a small sweep here",
