@@ -223,7 +223,7 @@ class ResultsFileError(ValueError):
 
 
 def read_results_file(data: bytes) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Read a Parquet results file (e.g. written by ``pksim sweep``) and its metadata.
+    """Read a Parquet or CSV results file (e.g. written by ``pksim sweep``) and its metadata.
 
     Parameters
     ----------
@@ -237,7 +237,8 @@ def read_results_file(data: bytes) -> tuple[pd.DataFrame, dict[str, str]]:
     Raises
     ------
     ResultsFileError
-        If the bytes are not Parquet, the table is empty, or it has no numeric column.
+        If the bytes are neither Parquet nor CSV, the table is empty, or it has no numeric
+        column.
     """
     import io
 
@@ -247,7 +248,7 @@ def read_results_file(data: bytes) -> tuple[pd.DataFrame, dict[str, str]]:
     if not data:
         raise ResultsFileError("the file is empty")
     if data[:4] != b"PAR1":
-        raise ResultsFileError("this is not a Parquet file (Parquet files start with 'PAR1')")
+        return _read_results_csv(data)
     try:
         table = pq.read_table(io.BytesIO(data))
     except (pa.ArrowException, OSError, ValueError) as exc:
@@ -264,6 +265,38 @@ def read_results_file(data: bytes) -> tuple[pd.DataFrame, dict[str, str]]:
         raise ResultsFileError(f"the table cannot be converted: {exc}") from None
     if frame.empty:
         raise ResultsFileError("the table has no rows")
+    if not any(pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns):
+        raise ResultsFileError("the table has no numeric columns to plot")
+    return frame, meta
+
+
+def _read_results_csv(data: bytes) -> tuple[pd.DataFrame, dict[str, str]]:
+    """A CSV results table (``pksim sweep --csv``, or the app's downloads with their
+    ``# key: value`` provenance lines above the header)."""
+    import csv
+    import io
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ResultsFileError(
+            "this is neither a Parquet file (they start with 'PAR1') nor UTF-8 CSV text"
+        ) from None
+    meta, body = {}, []
+    for line in text.splitlines(keepends=True):
+        if not body and line.startswith("#"):
+            key, _, value = line[1:].partition(":")
+            meta[key.strip()] = value.strip()
+        else:
+            body.append(line)
+    try:
+        frame = pd.read_csv(io.StringIO("".join(body)))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, ValueError) as exc:
+        raise ResultsFileError(f"the CSV text cannot be read as a table: {exc}") from None
+    if frame.empty:
+        raise ResultsFileError("the table has no rows")
+    if len(frame.columns) < 2:
+        raise ResultsFileError("this is not a results table (fewer than two columns)")
     if not any(pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns):
         raise ResultsFileError("the table has no numeric columns to plot")
     return frame, meta

@@ -49,6 +49,7 @@ SERIES_PALETTE = (
 SITE_DASH = {"Effect site": [1, 0], "Plasma": [5, 3]}
 RIBBON_OPACITY = {"5–95th percentile": 0.16, "25–75th percentile": 0.32}
 BLOCK_COLOUR = "#455a64"
+DWARF_RATIO = 5.0  # one curve peaks this many times above the next: a linear axis flattens the rest
 
 Spec = dict[str, Any]
 
@@ -292,6 +293,16 @@ def _series_colour(series: Sequence[str], palette: dict[str, str] | None) -> dic
 
 
 # --------------------------------------------------------------------------- concentration
+
+
+def dwarfing(lines: pd.DataFrame) -> tuple[str, float] | None:
+    """``(series, ratio)`` when one series peaks ``DWARF_RATIO`` times above every other one."""
+    peaks = lines.groupby("series", observed=True)["conc_ng_per_ml"].max()
+    peaks = peaks.sort_values(ascending=False)
+    if len(peaks) < 2 or not peaks.iloc[1] > 0:
+        return None
+    ratio = float(peaks.iloc[0] / peaks.iloc[1])
+    return (str(peaks.index[0]), ratio) if ratio >= DWARF_RATIO else None
 
 
 def concentration_chart(
@@ -722,13 +733,25 @@ def heatmap_chart(
     x_title: str,
     y_title: str,
     colour_title: str,
+    percent: bool = False,
 ) -> Spec:
-    """Heatmap of one metric over two grid axes, with the value printed in each cell."""
+    """Heatmap of one metric over two grid axes, with the value printed in each cell.
+
+    ``percent``: the metric is a probability, drawn on a fixed 0–100 % scale (the same colour
+    means the same probability in every heatmap) and printed as a percentage. Dissociation
+    metrics use a warm scheme (a risk view), everything else viridis.
+    """
     data = frame[[x, y, colour]].copy()
     finite = pd.to_numeric(data[colour], errors="coerce")
-    mid = float(np.nanmedian(finite)) if finite.notna().any() else 0.0
+    mid = 0.5 if percent else (float(np.nanmedian(finite)) if finite.notna().any() else 0.0)
     xe = {"field": x, "type": "ordinal", "title": x_title, "sort": "ascending"}
     ye = {"field": y, "type": "ordinal", "title": y_title, "sort": "descending"}
+    scale = {"scheme": heatmap_scheme(colour)}
+    legend = {}
+    if percent:
+        scale["domain"] = [0, 1]
+        legend = {"legend": {"format": ".0%", "title": colour_title}}
+    value_fmt = ".0%" if percent else ".3g"
     test = f"datum[{colour!r}] > {mid!r}"
     return {
         "datasets": {"cells": data},
@@ -739,11 +762,11 @@ def heatmap_chart(
                 "encoding": {
                     "x": xe,
                     "y": ye,
-                    "color": _q(colour, title=colour_title, scale={"scheme": "viridis"}),
+                    "color": _q(colour, title=colour_title, scale=scale, **legend),
                     "tooltip": [
                         _tip(x, x_title, "ordinal"),
                         _tip(y, y_title, "ordinal"),
-                        _tip(colour, colour_title, fmt=".3g"),
+                        _tip(colour, colour_title, fmt=".1%" if percent else ".3g"),
                     ],
                 },
             },
@@ -753,12 +776,17 @@ def heatmap_chart(
                 "encoding": {
                     "x": xe,
                     "y": ye,
-                    "text": _q(colour, format=".3g"),
+                    "text": _q(colour, format=value_fmt),
                     "color": {"condition": {"test": test, "value": "black"}, "value": "white"},
                 },
             },
         ],
     }
+
+
+def heatmap_scheme(colour: str) -> str:
+    """Warm colours for dissociation (a risk view), viridis for everything else."""
+    return "orangered" if "dissoc" in colour else "viridis"
 
 
 def heatmap_figure(
@@ -771,6 +799,7 @@ def heatmap_figure(
     y_title: str,
     colour_title: str,
     footer: str = "",
+    percent: bool = False,
 ) -> Figure:
     """matplotlib twin of :func:`heatmap_chart`."""
     pivot = frame.pivot_table(index=y, columns=x, values=colour, aggfunc="mean").sort_index(
@@ -778,15 +807,22 @@ def heatmap_figure(
     )
     fig = Figure(figsize=(7.5, 5), dpi=110, layout="constrained")
     ax = fig.add_subplot()
-    im = ax.imshow(pivot.to_numpy(float), aspect="auto", cmap="viridis")
+    limits = {"vmin": 0.0, "vmax": 1.0} if percent else {}
+    scheme = {"orangered": "OrRd"}.get(heatmap_scheme(colour), "viridis")
+    im = ax.imshow(pivot.to_numpy(float), aspect="auto", cmap=scheme, **limits)
     ax.set_xticks(range(pivot.shape[1]), [_tick(v) for v in pivot.columns])
     ax.set_yticks(range(pivot.shape[0]), [_tick(v) for v in pivot.index])
     ax.set_xlabel(x_title)
     ax.set_ylabel(y_title)
     for (i, j), v in np.ndenumerate(pivot.to_numpy(float)):
         if np.isfinite(v):
-            ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=7, color="w")
-    fig.colorbar(im, ax=ax, label=colour_title)
+            text = f"{100 * v:.0f} %" if percent else f"{v:.3g}"
+            r, g, b, _ = im.cmap(im.norm(v))
+            ink = "k" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "w"
+            ax.text(j, i, text, ha="center", va="center", fontsize=7, color=ink)
+    bar = fig.colorbar(im, ax=ax, label=colour_title)
+    if percent:
+        bar.ax.yaxis.set_major_formatter(lambda v, _pos: f"{100 * v:.0f} %")
     _footer(fig, footer)
     return fig
 

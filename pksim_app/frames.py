@@ -170,3 +170,25 @@ def unit_label(column: str) -> str:
     if unit:
         text += f" ({unit})"
     return text
+
+
+def is_probability(column: str) -> bool:
+    """Probability / fraction columns (shown as percentages everywhere)."""
+    return column.startswith(("p_", "fraction_"))
+
+
+def number_format(column: str) -> str:
+    """Display format of a numeric column: percentages for probabilities, whole minutes,
+    kilograms and years, one decimal for concentrations and doses (no float noise)."""
+    base = re.sub(r"_(median|mean|se|sd|p5|p25|p50|p75|p95)$", "", column)
+    if is_probability(column):
+        return "percent"
+    if base.endswith(("_min", "_kg", "_years")) or base.startswith("minutes_"):
+        return "%.0f"
+    if base.endswith(("_ng_per_ml", "_mg", "_ng_h_per_ml")):
+        return "%.1f"
+    if base.endswith(("_mg_per_h", "_mg_per_kg", "_per_min")):
+        return "%.3f"
+    if base in ("seed", "cell_seed", "n_subjects", "cell_index", "n", "subject", "couple"):
+        return "%d"
+    return "%.3g"

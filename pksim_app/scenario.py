@@ -180,6 +180,9 @@ def field(make, label: Any, *args, key: str, **kw):
     fields = s.setdefault(FIELDS_KEY, {}).setdefault(page, [])
     if key not in fields:
         fields.append(key)
+    if make.__name__ == "number_input" and "format" not in kw and "value" in kw:
+        if isinstance(kw["value"], float):
+            kw["format"] = "%g"  # 82 kg, not 82.00 kg
     pending = s.get(PENDING_KEY)
     if pending and key in pending:
         raw = pending.pop(key)

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from pksim_app import NOTICE, NOTICE_LONG, backend, cache, scenario
+from pksim_app import NOTICE, NOTICE_LONG, backend, cache, charts, fmt, frames, scenario
+from pksim_app.glossary import GLOSSARY
 
 THRESHOLDS_KEY = "pksim_thresholds"  # {model_id: {role: lower edge ng/mL}}, per session
 SETTINGS_KEY = "pksim_settings"
@@ -269,6 +270,8 @@ def sidebar_settings() -> Settings:
         + ("  \n*edited for this session*" if overrides else "  \n*literature values*")
     )
     sb.caption("Edit the band edges on *Models & evidence*.")
+    with sb.expander("Glossary", icon=":material/menu_book:"):
+        st.markdown("\n\n".join(f"**{k}**: {v}" for k, v in GLOSSARY.items()))
     s = Settings(
         model_id=model_id,
         model=model,
@@ -497,6 +500,59 @@ def downloads(items: list[Download], key: str) -> None:
             on_click="ignore",
             icon=":material/download:",
         )
+
+
+def dataframe(
+    frame,
+    key: str,
+    *,
+    first: tuple[str, ...] = (),
+    labels: dict[str, str] | None = None,
+    hide: tuple[str, ...] = (),
+    where=None,
+) -> None:
+    """A readable, sortable table: key columns first, labels with units, probabilities as
+    percentages, rounded numbers, a dash for missing values. The data stay unrounded (sorting,
+    downloads and tests see the exact values)."""
+    import pandas as pd
+
+    labels = labels or {}
+    order = [c for c in first if c in frame.columns]
+    order += [c for c in frame.columns if c not in order and c not in hide]
+    config = {}
+    for c in frame.columns:
+        label = labels.get(c) or frames.unit_label(str(c))
+        if pd.api.types.is_bool_dtype(frame[c]):
+            config[c] = st.column_config.CheckboxColumn(label)
+        elif pd.api.types.is_numeric_dtype(frame[c]):
+            fmt_ = frames.number_format(str(c))
+            if fmt_ == "percent":
+                label = label.split(" (")[0] + " (%)"
+            config[c] = st.column_config.NumberColumn(label, format=fmt_)
+        else:
+            config[c] = st.column_config.TextColumn(label)
+    (where or st).dataframe(
+        frame,
+        hide_index=True,
+        key=key,
+        column_order=order,
+        column_config=config,
+        placeholder=fmt.DASH,
+    )
+
+
+def log_axis(s: Settings, lines) -> bool:
+    """The sidebar's axis choice, or a log axis (said in a note) when one curve dwarfs the rest."""
+    if s.log_y:
+        return True
+    big = charts.dwarfing(lines)
+    if big is None:
+        return False
+    st.caption(
+        f"Log concentration axis: *{big[0]}* peaks {big[1]:.0f}× above the next curve, which a "
+        "linear axis would flatten."
+    )
+    return True
 
 
 def chart(spec: dict, height: int = 360, where=None) -> None:

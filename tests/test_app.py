@@ -225,6 +225,15 @@ def test_routes_side_by_side_equal_the_library(ketamine):
         s["window"]["onset_min"])
 
 
+def test_an_iv_bolus_switches_the_route_chart_to_a_log_axis_with_a_note():
+    at = page(new_app().run(), "routes")
+    assert not any("Log concentration axis" in c.value for c in at.caption)
+    at.number_input(key="rt_routes_iv_min").set_value(0.0).run()
+    assert_ok(at)
+    assert any("Log concentration axis: *Intravenous*" in c.value for c in at.caption)
+    assert chart_specs(at)[0]["layer"][-1]["encoding"]["y"]["scale"]["type"] == "log"
+
+
 def test_route_explorer_tabs_equal_the_library(ketamine):
     at = page(new_app().run(), "routes")
     at.session_state["rt_tab"] = "Body weight"
@@ -301,7 +310,9 @@ def test_sweep_refuses_too_large_a_grid():
 
 @pytest.mark.parametrize("payload,message", [
     (b"", "empty"),
-    (b"hello, world\n1,2\n", "not a Parquet file"),
+    (b"\xff\xfe\x00 binary", "neither a Parquet file"),
+    (b"words\nonly\n", "fewer than two columns"),
+    (b"a,b\nx,y\n", "no numeric columns"),
     (b"PAR1 truncated garbage", "cannot be read"),
 ])
 def test_uploading_a_bad_file_gives_a_message(payload, message):
@@ -330,6 +341,30 @@ def test_uploading_a_results_file_shows_heatmap_and_provenance(ketamine):
     assert at.json and json.loads(at.json[0].value)["seed"] == 7
     spec = chart_specs(at)[0]
     assert spec["layer"][0]["encoding"]["color"]["title"] == "P(window)"
+
+
+def test_a_csv_results_file_loads_with_its_provenance(ketamine):
+    """CSV as ``pksim sweep --csv`` writes it, or as the app's downloads (``# key: value``)."""
+    frame = pd.DataFrame({"dose_mg": np.repeat([50.0, 100.0], 2), "weight_kg": [60.0, 80.0] * 2,
+                          "p_window_block": [0.1, 0.2, 0.3, 0.4]})
+    prov = export.provenance(model=ketamine, edges=be.band_thresholds(ketamine), seed=11,
+                             inputs={"block_min": [30.0, 60.0]}, page="test",
+                             version=be.pksim_version())
+    at = page(new_app().run(), "sweep")
+    at.segmented_control(key="sw_source").set_value("Open a results file").run()
+    at.file_uploader(key="sw_upload").set_value(("r.csv", export.csv_bytes(frame, prov),
+                                                 "text/csv")).run()
+    assert_ok(at)
+    assert not at.error
+    assert list(at.dataframe[0].value["p_window_block"]) == pytest.approx([0.1, 0.2, 0.3, 0.4])
+    assert json.loads(at.json[0].value)["seed"] == 11
+    assert any("session block 30–60 min" in c.value for c in at.caption)
+    spec = chart_specs(at)[0]
+    assert spec["layer"][0]["encoding"]["color"]["scale"]["domain"] == [0, 1]
+    at.file_uploader(key="sw_upload").set_value(("plain.csv", frame.to_csv(index=False).encode(),
+                                                 "text/csv")).run()
+    assert_ok(at)
+    assert len(at.dataframe[0].value) == 4
 
 
 def test_a_pksim_sweep_cells_table_is_explored_by_its_axes():

@@ -274,11 +274,12 @@ def main() -> None:
         )
         ribbons = ribbons[ribbons["level"] == IQR]
     bands = frames.band_table(model, s.edges)
+    log_y = widgets.log_axis(s, lines)
     widgets.chart(
         charts.concentration_chart(
             lines,
             bands=bands,
-            log_y=s.log_y,
+            log_y=log_y,
             ribbons=ribbons,
             block_min=block_min,
             palette=PALETTE,
@@ -371,7 +372,7 @@ def main() -> None:
         fig = charts.concentration_figure(
             lines,
             bands=bands,
-            log_y=s.log_y,
+            log_y=log_y,
             ribbons=ribbons,
             block_min=block_min,
             palette=PALETTE,

@@ -204,7 +204,7 @@ def tab_person(s) -> None:
     widgets.chart(charts.metric_lines_chart(
         long, x="dose_mg", x_title="Dose (mg)", y="percent", y_title="Probability (%)",
         series="what", marker_x=plan.regimen[0].amount if plan.regimen else None), height=260)
-    st.dataframe(trade, hide_index=True, key="pl_p_trade")
+    widgets.dataframe(trade, "pl_p_trade")
     inputs = plan.settings
     prov = _prov(s, {k: v for k, v in inputs.items() if k != "objective"}, "one person", s.seed)
     widgets.downloads([
@@ -261,7 +261,7 @@ def tab_couple(s) -> None:
             title="P(both partners in the window) at each time"), height=220)
         st.table(pd.DataFrame(plan.timeline_events()))
     st.markdown("**Best plan at each stagger**")
-    st.dataframe(plan.by_stagger, hide_index=True, key="pl_c_stag")
+    widgets.dataframe(plan.by_stagger, "pl_c_stag")
     prov = _prov(s, {k: v for k, v in plan.settings.items() if k != "objective"}, "couple", s.seed)
     widgets.downloads([
         Download("All candidates (CSV)", "pksim_plan_couple_candidates.csv", "text/csv",
@@ -317,7 +317,7 @@ def tab_tci(s) -> None:
         start_min=("start_min", "min"), bolus_mg=("bolus_mg", "sum"),
         rate_mg_per_h=("rate_mg_per_h", "mean")).reset_index(drop=True)
     st.markdown("**Pump schedule** (mean rate per minute; every step is in the CSV)")
-    st.dataframe(per_min, hide_index=True, key="pl_t_sched")
+    widgets.dataframe(per_min, "pl_t_sched")
     prov = _prov(s, {"target_ng_per_ml": target, "weight_kg": w, "sex": sx,
                      "duration_min": duration, "step_s": step_s}, "IV effect-site targeting", None)
     widgets.downloads([

@@ -59,15 +59,35 @@ def summary_row(name: str, summ: dict) -> dict:
     }
 
 
+# Short headers, key columns first, so that the table fits 1,400 px without scrolling; the plasma
+# columns are in the downloads (and on the "Plasma vs effect site" tab).
+TABLE_LABELS = {
+    "case": "Case",
+    "onset_min": "Onset (min)",
+    "offset_min": "Offset (min)",
+    "minutes_in_window": "In window (min)",
+    "minutes_dissociated": "Dissociated (min)",
+    "effect_site_cmax_ng_per_ml": "Peak (ng/mL)",
+    "effect_site_tmax_min": "Peak at (min)",
+    "bioavailable_dose_mg": "Bioavailable (mg)",
+}
+TABLE_NOTE = (
+    "Onset and offset: the effect site enters and leaves the relational window; peak: the "
+    "effect-site peak; bioavailable: the part of the dose that reaches the blood. Plasma peaks "
+    "are in the CSV."
+)
+
+
 def show_table(rows: list[dict], key: str) -> pd.DataFrame:
     table = pd.DataFrame(rows)
-    config = {
-        c: st.column_config.NumberColumn(frames.unit_label(c), format="%.1f")
-        for c in table.columns
-        if c != "case"
-    }
-    config["case"] = st.column_config.TextColumn("Case")
-    st.dataframe(table, hide_index=True, column_config=config, key=key)
+    widgets.dataframe(
+        table,
+        key,
+        first=tuple(TABLE_LABELS),
+        labels=TABLE_LABELS,
+        hide=tuple(c for c in table.columns if c not in TABLE_LABELS),
+    )
+    st.caption(TABLE_NOTE)
     return table
 
 
@@ -79,6 +99,7 @@ def downloads(
     inputs: dict,
     title: str,
     bands: pd.DataFrame,
+    log_y: bool,
 ) -> None:
     prov = export.provenance(
         model=s.model,
@@ -91,7 +112,7 @@ def downloads(
 
     def png() -> bytes:
         fig = charts.concentration_figure(
-            lines, bands=bands, log_y=s.log_y, title=title, footer=export.footer_text(prov)
+            lines, bands=bands, log_y=log_y, title=title, footer=export.footer_text(prov)
         )
         return export.png_bytes(fig, prov)
 
@@ -180,11 +201,12 @@ def tab_routes(s, bands, weight_kg, sex) -> None:
         rows.append(summary_row(name, backend.curve_summary(c, s.overrides)))
         parts.append(frames.curve_lines(c, name, ("effect_site",)))
     lines = pd.concat(parts, ignore_index=True)
+    log_y = widgets.log_axis(s, lines)
     widgets.chart(
         charts.concentration_chart(
             lines,
             bands=bands,
-            log_y=s.log_y,
+            log_y=log_y,
             title=f"Effect-site concentration after {amount:g} mg by each route",
         ),
         height=380,
@@ -204,6 +226,7 @@ def tab_routes(s, bands, weight_kg, sex) -> None:
         },
         "Routes side by side",
         bands,
+        log_y,
     )
 
 
@@ -320,9 +343,10 @@ def tab_booster(s, bands, weight_kg, sex) -> None:
         ],
         ignore_index=True,
     )
+    log_y = widgets.log_axis(s, lines)
     widgets.chart(
         charts.concentration_chart(
-            lines, bands=bands, log_y=s.log_y, title="Effect-site concentration"
+            lines, bands=bands, log_y=log_y, title="Effect-site concentration"
         ),
         height=380,
     )
@@ -371,6 +395,7 @@ def tab_booster(s, bands, weight_kg, sex) -> None:
         {"first": first.spec(), "booster": boost.spec(), "weight_kg": weight_kg, "sex": sex},
         "Booster timing",
         bands,
+        log_y,
     )
 
 
@@ -416,11 +441,12 @@ def tab_weight(s, bands) -> None:
         rows.append(summary_row(name, backend.curve_summary(c, s.overrides)))
         parts.append(frames.curve_lines(c, name))
     lines = pd.concat(parts, ignore_index=True)
+    log_y = widgets.log_axis(s, lines)
     widgets.chart(
         charts.concentration_chart(
             lines,
             bands=bands,
-            log_y=s.log_y,
+            log_y=log_y,
             title=f"{dose.spec()}: effect site (solid) and plasma (dashed)",
         ),
         height=380,
@@ -434,6 +460,7 @@ def tab_weight(s, bands) -> None:
         {"dose": dose.spec(), "weights_kg": [w1, w2], "sex": sex},
         "Body weight",
         bands,
+        log_y,
     )
 
 
@@ -467,11 +494,12 @@ def tab_models(s, bands, weight_kg, sex) -> None:
         st.info("No model in the library has this route.")
         return
     lines = pd.concat(parts, ignore_index=True)
+    log_y = widgets.log_axis(s, lines)
     widgets.chart(
         charts.concentration_chart(
             lines,
             bands=bands,
-            log_y=s.log_y,
+            log_y=log_y,
             title=f"{dose.spec()} at {weight_kg:g} kg: effect site by model and scaling",
         ),
         height=380,
@@ -493,6 +521,7 @@ def tab_models(s, bands, weight_kg, sex) -> None:
         {"dose": dose.spec(), "weight_kg": weight_kg, "sex": sex},
         "Model dependence",
         bands,
+        log_y,
     )
 
 

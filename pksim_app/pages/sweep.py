@@ -132,6 +132,19 @@ def sweep_form(s) -> None:
             key="sw_bmin",
             **P,
         )
+        hi = float(s.t_end_min)
+        block = scenario.field(
+            st.slider,
+            "Session block (min)",
+            min_value=0.0,
+            max_value=hi,
+            value=(min(45.0, hi - 15.0), min(90.0, hi)),
+            step=5.0,
+            key="sw_block",
+            help="P(window for the block) counts people in the window for this whole block "
+            "(population cells).",
+            **P,
+        )
         kinds = ["Typical person"] + (["Population"] if f_pop.available else [])
         c = st.columns(2)
         kind = scenario.field(c[0].radio,
@@ -172,6 +185,7 @@ def sweep_form(s) -> None:
             "`pksim sweep`."
         )
         return
+    block_min = (float(block[0]), float(block[1]))
     booster = backend.Dose(b_route, float(b_mg), "mg", float(b_min)) if boost else None
     rows = []
     progress = st.progress(0.0, text="Running the sweep…")
@@ -192,7 +206,7 @@ def sweep_form(s) -> None:
                     s.seed,
                     s.t_end_min,
                     s.thresholds_key,
-                    (45.0, 90.0),
+                    block_min,
                 )
                 row.update(
                     {
@@ -233,6 +247,7 @@ def sweep_form(s) -> None:
         "booster": booster.spec() if booster else None,
         "cell": kind,
         "n_subjects_per_cell": int(n_cell) if population else None,
+        "block_min": list(block_min) if population else None,
         "weight_scaling": s.scaling,
         "t_end_min": s.t_end_min,
     }
@@ -247,6 +262,7 @@ def sweep_form(s) -> None:
     st.session_state[RESULT_KEY] = {
         "frame": frame,
         "axes": ["dose_mg", "weight_kg"],
+        "block_min": block_min if population else None,
         "provenance": prov,
         "source": f"in-app sweep ({n_cells} cells, {kind.lower()})",
     }
@@ -254,7 +270,9 @@ def sweep_form(s) -> None:
 
 def open_file() -> None:
     up = st.file_uploader(
-        "Parquet results file (e.g. from `pksim sweep`)", type=["parquet"], key="sw_upload"
+        "Results file: Parquet or CSV (e.g. from `pksim sweep`, with or without `--csv`)",
+        type=["parquet", "csv"],
+        key="sw_upload",
     )
     if up is None:
         return
@@ -272,13 +290,20 @@ def open_file() -> None:
             except json.JSONDecodeError:
                 prov = {key: meta[key]}
             break
-    if not prov and meta:
-        prov = dict(meta)
+    if not prov and meta:  # CSV: "# key: value" lines, values often JSON
+        prov = {k: _json_or_text(v) for k, v in meta.items()}
     st.session_state[RESULT_KEY] = {
         "frame": frame,
         "provenance": prov,
         "source": f"file '{up.name}' ({len(frame)} rows)",
     }
+
+
+def _json_or_text(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
 
 
 ID_COLUMNS = ("cell_index", "cell_seed", "n_subjects", "subject", "couple", "seed")
@@ -327,6 +352,20 @@ def _select(frame: pd.DataFrame, column: str, level) -> pd.DataFrame:
     return frame[frame[column].isna()] if level == NONE_LEVEL else frame[frame[column] == level]
 
 
+def _block_from(prov: dict) -> tuple[float, float] | None:
+    """The session block recorded in a results file's provenance, if any."""
+    spec = prov.get("spec") if isinstance(prov.get("spec"), dict) else {}
+    places = (prov, prov.get("inputs"), prov.get("analysis"), spec.get("analysis"))
+    for where in places:
+        b = where.get("block_min") if isinstance(where, dict) else None
+        if isinstance(b, (list, tuple)) and len(b) == 2:
+            try:
+                return float(b[0]), float(b[1])
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
 def explore(s) -> None:
     result = st.session_state.get(RESULT_KEY)
     if not result:
@@ -334,7 +373,11 @@ def explore(s) -> None:
         return
     frame: pd.DataFrame = result["frame"]
     st.subheader("Results")
-    st.caption(f"Source: {result['source']}")
+    block = result.get("block_min") or _block_from(result.get("provenance") or {})
+    st.caption(
+        f"Source: {result['source']}"
+        + (f" · session block {block[0]:g}–{block[1]:g} min" if block else "")
+    )
     if result.get("provenance"):
         with st.expander("Provenance"):
             st.json(result["provenance"])
@@ -402,15 +445,11 @@ def explore(s) -> None:
                 x_title=frames.unit_label(x),
                 y_title=frames.unit_label(y),
                 colour_title=frames.unit_label(colour),
+                percent=frames.is_probability(colour),
             ),
             height=420,
         )
-    st.dataframe(
-        frame,
-        hide_index=True,
-        key="sw_table",
-        column_config={c: frames.unit_label(c) for c in frame.columns},
-    )
+    widgets.dataframe(frame, "sw_table", first=tuple(axes) + ((colour,) if colour else ()))
     st.caption("Click a column header to sort.")
     prov = result.get("provenance") or {}
     dl = [
@@ -443,6 +482,7 @@ def explore(s) -> None:
                         y_title=frames.unit_label(y),
                         colour_title=frames.unit_label(colour),
                         footer=export.footer_text(prov),
+                        percent=frames.is_probability(colour),
                     ),
                     prov,
                 ),
