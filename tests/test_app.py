@@ -171,7 +171,7 @@ def test_changing_partner_a_dose_changes_the_numbers_accordingly():
 
 def test_booster_and_start_time_reach_the_library(ketamine):
     at = new_app().run()
-    at.checkbox(key="b_boost").check().run()
+    at.number_input(key="b_n_doses").set_value(2).run()
     at.number_input(key="b_d2_start").set_value(30.0)
     at.selectbox(key="b_d2_route").set_value("intranasal")
     at.number_input(key="b_d1_start").set_value(10.0).run()

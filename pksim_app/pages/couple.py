@@ -8,47 +8,42 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pksim_app import backend, cache, charts, export, fmt, frames, scenario, widgets
+from pksim_app import backend, cache, charts, dose_editor, export, fmt, frames, scenario, widgets
 from pksim_app.widgets import Download
 
 PAGE = "Couple planner"
-PARTNERS = {
+PARTNERS = {  # defaults; the second dose is what a new booster row starts from
     "a": dict(
         title="Partner A",
         weight_kg=82.0,
         sex="male",
         age_years=38.0,
-        dose_mg=100.0,
-        booster_mg=50.0,
-        booster_min=45.0,
+        regimen=("sublingual:100mg", "sublingual:50mg@45min"),
     ),
     "b": dict(
         title="Partner B",
         weight_kg=64.0,
         sex="female",
         age_years=35.0,
-        dose_mg=75.0,
-        booster_mg=25.0,
-        booster_min=45.0,
+        regimen=("sublingual:75mg", "sublingual:25mg@45min"),
     ),
 }
 PALETTE = {"Partner A": charts.SERIES_PALETTE[0], "Partner B": charts.SERIES_PALETTE[1]}
 IQR = "25–75th percentile"
 
 
-def partner_column(key: str, s: widgets.Settings) -> widgets.Person:
+def partner_column(key: str, s: widgets.Settings) -> dose_editor.Person:
     d = PARTNERS[key]
     with st.container(border=True, key=f"partner_{key}"):
         st.subheader(d["title"])
-        return widgets.person_inputs(
+        dose_editor.preset_picker(key, s.model, cache.model_ids(), cache.model)
+        return dose_editor.person_inputs(
             key,
             s.model,
             weight_kg=d["weight_kg"],
             sex=d["sex"],
             age_years=d["age_years"],
-            dose_mg=d["dose_mg"],
-            booster_mg=d["booster_mg"],
-            booster_min=d["booster_min"],
+            regimen=d["regimen"],
         )
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pksim_app import NOTICE, backend, charts, export, fmt, frames, scenario, widgets
+from pksim_app import NOTICE, backend, charts, dose_editor, export, fmt, frames, scenario, widgets
 from pksim_app.widgets import Download
 
 PAGE = "Dose planner"
 P = {"persist_state": "session"}
-ROUTES = ("sublingual", "intranasal", "oral", "iv")
+# Search-grid defaults per route (product steps: lozenge, spray puff…); other routes get FALLBACK.
+FALLBACK_STEP, FALLBACK_MAX = 5.0, 100.0
 DEFAULT_STEP = {"sublingual": 25.0, "intranasal": 10.0, "oral": 25.0, "iv": 5.0}
 DEFAULT_MAX = {"sublingual": 400.0, "intranasal": 200.0, "oral": 500.0, "iv": 100.0}
 DEFAULT_BOOSTER_MAX = {"sublingual": 200.0, "intranasal": 100.0, "oral": 200.0, "iv": 50.0}
@@ -74,15 +75,19 @@ def _run(fn, *args):
 # --------------------------------------------------------------------------- inputs
 
 
+def _step(route: str) -> float:
+    return DEFAULT_STEP.get(route, FALLBACK_STEP)
+
+
 def steps_inputs(key: str, route: str, label: str = "Dose") -> tuple[float, float, float]:
     c1, c2, c3 = st.columns(3)
     step = scenario.field(c1.number_input, f"{label} step (mg)", min_value=0.5, max_value=500.0,
-                           value=DEFAULT_STEP[route], step=0.5, key=f"{key}_step_{route}", **P,
+                           value=_step(route), step=0.5, key=f"{key}_step_{route}", **P,
                            help="One lozenge, one spray puff, …: doses are whole multiples.")
     lo = scenario.field(c2.number_input,
                         f"{label} min (mg)", min_value=0.5, max_value=backend.MAX_DOSE_MG,
-                         value=DEFAULT_STEP[route], step=step, key=f"{key}_min_{route}", **P)
-    top = (DEFAULT_BOOSTER_MAX if label == "Booster" else DEFAULT_MAX)[route]
+                         value=_step(route), step=step, key=f"{key}_min_{route}", **P)
+    top = (DEFAULT_BOOSTER_MAX if label == "Booster" else DEFAULT_MAX).get(route, FALLBACK_MAX)
     hi = scenario.field(c3.number_input,
                         f"{label} max (mg)", min_value=0.5, max_value=backend.MAX_DOSE_MG,
                          value=top, step=step, key=f"{key}_max_{route}", **P)
@@ -112,7 +117,7 @@ def common_inputs(key: str, t_end_min: float, model) -> tuple[tuple[float, float
     return (float(b0), float(b1)), float(limit) / 100.0, measure
 
 
-def person_inputs(key: str, title: str, route: str, weight: float, sex: str):
+def person_inputs(key: str, title: str, route: str, weight: float, sex: str, model):
     st.markdown(f"**{title}**")
     c1, c2, c3 = st.columns(3)
     w = scenario.field(c1.number_input, "Weight (kg)", min_value=backend.WEIGHT_RANGE_KG[0],
@@ -121,8 +126,10 @@ def person_inputs(key: str, title: str, route: str, weight: float, sex: str):
     sx = scenario.field(c2.selectbox,
                         "Sex", ["female", "male"], index=["female", "male"].index(sex),
                       key=f"{key}_sex", **P)
-    r = scenario.field(c3.selectbox, "Route", ROUTES, index=ROUTES.index(route), key=f"{key}_route",
-                     format_func=widgets.route_label, **P)
+    routes = list(model.routes)
+    r = scenario.field(c3.selectbox, "Route", routes,
+                       index=routes.index(route) if route in routes else 0, key=f"{key}_route",
+                     format_func=dose_editor.route_label, **P)
     return float(w), sx, r
 
 
@@ -150,15 +157,18 @@ def tab_person(s) -> None:
                 "relational window for the whole session block most likely, while keeping the "
                 "probability of dissociation under a limit — over the same virtual people for "
                 "every candidate (fixed seed).")
-    w, sx, route = person_inputs("pl_p", "Person", "sublingual", 70.0, "female")
+    w, sx, route = person_inputs("pl_p", "Person", "sublingual", 70.0, "female", s.model)
     widgets.validity(s.model, weight_kg=w)
     steps = steps_inputs("pl_p", route)
     use_booster = scenario.field(st.toggle, "Consider a booster", value=True, key="pl_p_boost", **P)
     booster, times = None, ()
     if use_booster:
         c1, c2 = st.columns([1, 2])
-        b_route = scenario.field(c1.selectbox, "Booster route", ROUTES, index=1, key="pl_p_broute",
-                               format_func=widgets.route_label, **P)
+        routes = list(s.model.routes)
+        b_route = scenario.field(c1.selectbox, "Booster route", routes,
+                                 index=routes.index("intranasal") if "intranasal" in routes else 0,
+                                 key="pl_p_broute",
+                               format_func=dose_editor.route_label, **P)
         t0, t1 = scenario.field(c2.slider,
                                 "Booster times (min, every 5)", min_value=5.0, max_value=120.0,
                            value=(10.0, 90.0), step=5.0, key="pl_p_btimes", **P)
@@ -221,10 +231,10 @@ def tab_couple(s) -> None:
                 "that either dissociates.")
     cols = st.columns(2)
     with cols[0]:
-        a = person_inputs("pl_ca", "Partner A", "sublingual", 82.0, "male")
+        a = person_inputs("pl_ca", "Partner A", "sublingual", 82.0, "male", s.model)
         a_steps = steps_inputs("pl_ca", a[2])
     with cols[1]:
-        b = person_inputs("pl_cb", "Partner B", "intranasal", 64.0, "female")
+        b = person_inputs("pl_cb", "Partner B", "intranasal", 64.0, "female", s.model)
         b_steps = steps_inputs("pl_cb", b[2])
     widgets.validity(s.model, weight_kg=a[0], who="Partner A")
     widgets.validity(s.model, weight_kg=b[0], who="Partner B")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pksim_app import backend, cache, charts, export, fmt, frames, scenario, widgets
+from pksim_app import backend, cache, charts, dose_editor, export, fmt, frames, scenario, widgets
 from pksim_app.widgets import Download
 
 PAGE = "Route & timing explorer"
@@ -175,7 +175,7 @@ def tab_routes(s, bands, weight_kg, sex) -> None:
         "Routes",
         list(s.model.routes),
         default=list(s.model.routes),
-        format_func=widgets.route_label,
+        format_func=dose_editor.route_label,
         key="rt_routes",
         **P,
     )
@@ -197,7 +197,7 @@ def tab_routes(s, bands, weight_kg, sex) -> None:
             r, float(amount), "mg", 0.0, float(iv_min) if (r == "iv" and iv_min > 0) else None
         )
         c = curve(s, [dose.spec()], weight_kg, sex)
-        name = widgets.route_label(r) + (f" over {iv_min:g} min" if dose.duration_min else "")
+        name = dose_editor.route_label(r) + (f" over {iv_min:g} min" if dose.duration_min else "")
         rows.append(summary_row(name, backend.curve_summary(c, s.overrides)))
         parts.append(frames.curve_lines(c, name, ("effect_site",)))
     lines = pd.concat(parts, ignore_index=True)
@@ -236,13 +236,15 @@ def tab_lag(s, bands, weight_kg, sex) -> None:
         "judged) follows with a delay set by the equilibration rate constant ke0. Plotting "
         "one against the other walks a loop: the hysteresis."
     )
-    dose = widgets.dose_inputs(
+    dose = dose_editor.dose_inputs(
         "rt_lag",
         s.model,
         route="intranasal",
-        amount_mg=50.0,
+        amount=50.0,
         show_start=False,
     )
+    if dose is None:
+        return
     c = curve(s, [dose.spec()], weight_kg, sex)
     summ = backend.curve_summary(c, s.overrides)
     ke0 = s.model.parameters[s.model.ke0]
@@ -267,7 +269,7 @@ def tab_lag(s, bands, weight_kg, sex) -> None:
         help=f"{ke0.description} ({ke0.source}, {ke0.tag})",
     )
     left, right = st.columns([3, 2])
-    lines = frames.curve_lines(c, widgets.route_label(dose.route))
+    lines = frames.curve_lines(c, dose_editor.route_label(dose.route))
     widgets.chart(
         where=left,
         spec=charts.concentration_chart(
@@ -316,22 +318,26 @@ def tab_lag(s, bands, weight_kg, sex) -> None:
 
 def tab_booster(s, bands, weight_kg, sex) -> None:
     st.markdown("A first dose and a booster: move the booster in time and watch the window.")
-    first = widgets.dose_inputs(
+    first = dose_editor.dose_inputs(
         "rt_b1",
         s.model,
         route="sublingual",
-        amount_mg=100.0,
+        amount=100.0,
         show_start=False,
         label="First dose",
     )
-    boost = widgets.dose_inputs(
+    if first is None:
+        return
+    boost = dose_editor.dose_inputs(
         "rt_b2",
         s.model,
         route="intranasal",
-        amount_mg=50.0,
+        amount=50.0,
         start_min=40.0,
         label="Booster",
     )
+    if boost is None:
+        return
     base = curve(s, [first.spec()], weight_kg, sex)
     with_b = curve(s, [first.spec(), boost.spec()], weight_kg, sex)
     lines = pd.concat(
@@ -404,13 +410,15 @@ def tab_weight(s, bands) -> None:
         "The same regimen in a light and a heavy person. A dose in mg/kg scales with "
         "weight; a dose in mg does not."
     )
-    dose = widgets.dose_inputs(
+    dose = dose_editor.dose_inputs(
         "rt_w",
         s.model,
         route="sublingual",
-        amount_mg=100.0,
+        amount=100.0,
         show_start=False,
     )
+    if dose is None:
+        return
     c1, c2, c3 = st.columns(3)
     w1 = scenario.field(c1.number_input,
         "Lighter person (kg)",
@@ -469,18 +477,20 @@ def tab_models(s, bands, weight_kg, sex) -> None:
         "The same person and regimen under every model in the library and every weight "
         "scaling scheme: the spread is how much the answer depends on modelling choices."
     )
-    dose = widgets.dose_inputs(
+    dose = dose_editor.dose_inputs(
         "rt_m",
         s.model,
         route="sublingual",
-        amount_mg=100.0,
+        amount=100.0,
         show_start=False,
     )
+    if dose is None:
+        return
     rows, parts, skipped = [], [], []
     for mid in cache.model_ids():
         m = cache.model(mid)
         if dose.route not in m.routes:
-            skipped.append(f"{mid} (no {widgets.route_label(dose.route).lower()} route)")
+            skipped.append(f"{mid} (no {dose_editor.route_label(dose.route).lower()} route)")
             continue
         edges_over = widgets.session_overrides(m)
         for scheme in m.scaling_schemes:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pksim_app import backend, cache, charts, export, frames, scenario, widgets
+from pksim_app import backend, cache, charts, dose_editor, export, frames, scenario, widgets
 from pksim_app.widgets import Download
 
 PAGE = "Sweep explorer"
@@ -44,7 +44,7 @@ def sweep_form(s) -> None:
             "Route",
             routes,
             index=routes.index("sublingual") if "sublingual" in routes else 0,
-            format_func=widgets.route_label,
+            format_func=dose_editor.route_label,
             key="sw_route",
             **P,
         )
@@ -110,7 +110,7 @@ def sweep_form(s) -> None:
             "Booster route",
             list(s.model.routes),
             index=list(s.model.routes).index("intranasal") if "intranasal" in s.model.routes else 0,
-            format_func=widgets.route_label,
+            format_func=dose_editor.route_label,
             key="sw_broute",
             **P,
         )
