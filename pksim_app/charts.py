@@ -453,14 +453,45 @@ def concentration_figure(
     block_min: tuple[float, float] | None = None,
     footer: str = "",
     palette: dict[str, str] | None = None,
+    dose_marks: Sequence[tuple[float, str, str]] = (),
 ) -> Figure:
     """The same chart as :func:`concentration_chart`, drawn with matplotlib for PNG download."""
+    fig = Figure(figsize=(8, 4.8), dpi=110, layout="constrained")
+    draw_concentration(
+        fig.add_subplot(),
+        lines,
+        bands=bands,
+        log_y=log_y,
+        ribbons=ribbons,
+        title=title,
+        block_min=block_min,
+        palette=palette,
+        dose_marks=dose_marks,
+    )
+    _footer(fig, footer)
+    return fig
+
+
+def draw_concentration(
+    ax,
+    lines: pd.DataFrame,
+    *,
+    bands: pd.DataFrame,
+    log_y: bool = False,
+    ribbons: pd.DataFrame | None = None,
+    title: str | None = None,
+    block_min: tuple[float, float] | None = None,
+    palette: dict[str, str] | None = None,
+    dose_marks: Sequence[tuple[float, str, str]] = (),
+) -> None:
+    """Draw the concentration chart on a matplotlib axes (figures and the PDF report).
+
+    ``dose_marks``: ``(time_min, label, series)`` triangles along the top, one per dose.
+    """
     values = [lines["conc_ng_per_ml"].to_numpy()]
     if ribbons is not None and len(ribbons):
         values.append(ribbons["hi_ng_per_ml"].to_numpy())
     domain = _y_domain(values, bands, log_y)
-    fig = Figure(figsize=(8, 4.8), dpi=110, layout="constrained")
-    ax = fig.add_subplot()
     for r in visible_bands(bands, domain).itertuples(index=False):
         ax.axhspan(
             r.lower_ng_per_ml, r.upper_ng_per_ml, color=r.colour, alpha=0.13, lw=0, label=r.legend
@@ -478,7 +509,7 @@ def concentration_figure(
         all_series += [s for s in _distinct(ribbons["series"]) if s not in all_series]
     colours = series_colours(all_series, palette)
     if ribbons is not None:
-        for (series, level), g in ribbons.groupby(["series", "level"], sort=False):
+        for (series, level), g in ribbons.groupby(["series", "level"], sort=False, observed=True):
             ax.fill_between(
                 g["time_min"],
                 g["lo_ng_per_ml"],
@@ -488,7 +519,7 @@ def concentration_figure(
                 lw=0,
                 label=f"{series} {level}",
             )
-    for (series, site), g in lines.groupby(["series", "site"], sort=False):
+    for (series, site), g in lines.groupby(["series", "site"], sort=False, observed=True):
         ax.plot(
             g["time_min"],
             g["conc_ng_per_ml"],
@@ -497,22 +528,38 @@ def concentration_figure(
             lw=1.8,
             label=f"{series} — {site}",
         )
+    t_max = float(lines["time_min"].max())
+    placed: list[float] = []
+    for t, label, series in dose_marks:
+        if 0 <= t <= t_max:
+            colour = colours.get(series, "#333333")
+            row = sum(abs(t - u) < 0.3 * t_max for u in placed)  # stack labels that would touch
+            placed.append(t)
+            ax.plot([t], [1.0], marker="v", ms=7, color=colour, transform=ax.get_xaxis_transform(),
+                    clip_on=False)
+            ax.annotate(f"{series}: {label}", (t, 1.0), xycoords=("data", "axes fraction"),
+                        xytext=(4, 3 + 8 * row), textcoords="offset points", fontsize=6,
+                        color=colour)
     ax.set_yscale("log" if log_y else "linear")
     ax.set_ylim(*domain)
-    ax.set_xlim(0, float(lines["time_min"].max()))
+    ax.set_xlim(0, t_max)
     ax.set_xlabel(TIME_TITLE)
     ax.set_ylabel(CONC_TITLE)
     if title:
-        ax.set_title(title, fontsize=10)
+        rows = max(1, len(dose_marks)) if dose_marks else 0
+        ax.set_title(title, fontsize=10, pad=6 + 8 * min(rows, 4) + (6 if rows else 0))
     ax.legend(fontsize=7, loc="upper right", framealpha=0.85)
     ax.grid(alpha=0.25)
-    _footer(fig, footer)
-    return fig
 
 
 def _footer(fig: Figure, text: str) -> None:
+    """A provenance line under the axes (the layout leaves room for it: no overlap)."""
     if text:
-        fig.text(0.01, 0.005, text, fontsize=6, color="#555555", ha="left", va="bottom")
+        engine = fig.get_layout_engine()
+        if engine is not None and hasattr(engine, "set"):
+            engine.set(rect=(0, 0.045, 1, 0.955))
+        fig.text(0.01, 0.005, text, fontsize=6, color="#555555", ha="left", va="bottom",
+                 wrap=True)
 
 
 # --------------------------------------------------------------------------- probability

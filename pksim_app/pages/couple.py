@@ -8,7 +8,18 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pksim_app import backend, cache, charts, dose_editor, export, fmt, frames, scenario, widgets
+from pksim_app import (
+    backend,
+    cache,
+    charts,
+    dose_editor,
+    export,
+    fmt,
+    frames,
+    report,
+    scenario,
+    widgets,
+)
 from pksim_app.widgets import Download
 
 PAGE = "Couple planner"
@@ -373,6 +384,11 @@ def main() -> None:
             palette=PALETTE,
             title="Shared timeline (effect site)",
             footer=export.footer_text(prov),
+            dose_marks=[
+                m
+                for k, p in people.items()
+                for m in report.dose_marks(PARTNERS[k]["title"], cache.specs(p.doses))
+            ],
         )
         return export.png_bytes(fig, prov)
 
@@ -396,6 +412,15 @@ def main() -> None:
             lambda: export.parquet_bytes(summary_frame(typical, pop_summary, cs), prov),
         ),
         Download("Timeline (PNG)", "pksim_couple_timeline.png", "image/png", timeline_png),
+        Download(
+            "Session report (PDF)",
+            "pksim_couple_report.pdf",
+            "application/pdf",
+            lambda: report.session_report_pdf(
+                session_report(s, people, typical, pop_summary, cs, block_min, prov, lines,
+                               ribbons, bands, log_y)
+            ),
+        ),
     ]
     if couple_res is not None and isinstance(getattr(couple_res, "couples", None), pd.DataFrame):
         items.append(
@@ -412,6 +437,40 @@ def main() -> None:
         "the inputs above."
     )
     widgets.downloads(items, key="couple")
+
+
+def session_report(s, people, typical, pop_summary, cs, block_min, prov, lines, ribbons, bands,
+                   log_y) -> report.Report:
+    """The one-page PDF's content: the same frames and summaries as the page."""
+    inputs, marks = [], []
+    for k, p in people.items():
+        title = PARTNERS[k]["title"]
+        specs = cache.specs(p.doses)
+        inputs.append(f"{title}: {p.weight_kg:g} kg, {p.sex}, {p.age_years:g} years; regimen "
+                      + " + ".join(specs))
+        marks += report.dose_marks(title, specs)
+    n = f"{s.n:,} virtual people per partner" if pop_summary.get("a") else "typical people only"
+    inputs.append(f"Session block {block_min[0]:g}–{block_min[1]:g} min · {n} · model "
+                  f"{s.model_id} ({s.scaling} weight scaling) · horizon {s.t_end_min:g} min")
+    answers = report.couple_answers(cs, block_min)
+    for k in people:
+        answers += report.partner_answers(PARTNERS[k]["title"], typical[k], pop_summary.get(k),
+                                          block_min)
+    return report.Report(
+        title=PAGE,
+        inputs=inputs,
+        answers=answers,
+        provenance=prov,
+        lines=lines,
+        bands=bands,
+        log_y=log_y,
+        ribbons=ribbons,
+        block_min=block_min,
+        palette=PALETTE,
+        dose_marks=marks,
+        chart_title="Shared timeline: typical effect site"
+        + (" and the middle 50 % of the population" if ribbons is not None else ""),
+    )
 
 
 def summary_frame(typical: dict, pop_summary: dict, couple_summary: dict | None) -> pd.DataFrame:

@@ -11,7 +11,18 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pksim_app import NOTICE, backend, charts, dose_editor, export, fmt, frames, scenario, widgets
+from pksim_app import (
+    NOTICE,
+    backend,
+    charts,
+    dose_editor,
+    export,
+    fmt,
+    frames,
+    report,
+    scenario,
+    widgets,
+)
 from pksim_app.widgets import Download
 
 PAGE = "Dose planner"
@@ -217,12 +228,28 @@ def tab_person(s) -> None:
     widgets.dataframe(trade, "pl_p_trade")
     inputs = plan.settings
     prov = _prov(s, {k: v for k, v in inputs.items() if k != "objective"}, "one person", s.seed)
-    widgets.downloads([
+    items = [
         Download("All candidates (CSV)", "pksim_plan_person_candidates.csv", "text/csv",
                  lambda: export.csv_bytes(plan.candidates, prov)),
         Download("Plan (JSON)", "pksim_plan_person.json", "application/json",
                  lambda: _json_bytes(plan.summary())),
-    ], key="pl_p")
+    ]
+    if plan.feasible and plan.population_result is not None:
+        def person_report() -> bytes:
+            series = " + ".join(d.spec() for d in plan.regimen)
+            return report.session_report_pdf(report.Report(
+                title=f"{PAGE} (one person)",
+                inputs=[f"Person: {w:g} kg, {sx}; chosen regimen {series}",
+                        *report.settings_lines(inputs)],
+                answers=[plan.message, *report.partner_answers("Chosen regimen", None,
+                                                               plan.population, block)],
+                provenance=prov, lines=lines, ribbons=ribbons, block_min=block,
+                bands=frames.band_table(s.model, s.edges), log_y=s.log_y,
+                dose_marks=report.dose_marks(series, [d.spec() for d in plan.regimen]),
+                chart_title="Effect site of the chosen regimen: median, 25–75th and 5–95th pct"))
+        items.append(Download("Session report (PDF)", "pksim_plan_person_report.pdf",
+                              "application/pdf", person_report))
+    widgets.downloads(items, key="pl_p")
 
 
 def tab_couple(s) -> None:
@@ -262,9 +289,11 @@ def tab_couple(s) -> None:
                 "time_min": tl["time_min"], "series": label, "site": "Effect site",
                 "level": "5–95th percentile", "lo_ng_per_ml": tl[f"{who}_effect_site_p5_ng_per_ml"],
                 "hi_ng_per_ml": tl[f"{who}_effect_site_p95_ng_per_ml"]}))
+        lines = pd.concat(parts, ignore_index=True)
+        ribbon_frame = pd.concat(ribbons, ignore_index=True)
         widgets.chart(charts.concentration_chart(
-            pd.concat(parts, ignore_index=True), bands=frames.band_table(s.model, s.edges),
-            log_y=s.log_y, ribbons=pd.concat(ribbons, ignore_index=True), block_min=block,
+            lines, bands=frames.band_table(s.model, s.edges),
+            log_y=s.log_y, ribbons=ribbon_frame, block_min=block,
             title="Timeline: each partner's effect site, median with 5–95th percentile band"))
         widgets.chart(charts.probability_chart(
             tl, y="p_both_in_window", block_min=block,
@@ -273,12 +302,33 @@ def tab_couple(s) -> None:
     st.markdown("**Best plan at each stagger**")
     widgets.dataframe(plan.by_stagger, "pl_c_stag")
     prov = _prov(s, {k: v for k, v in plan.settings.items() if k != "objective"}, "couple", s.seed)
-    widgets.downloads([
+    items = [
         Download("All candidates (CSV)", "pksim_plan_couple_candidates.csv", "text/csv",
                  lambda: export.csv_bytes(plan.candidates, prov)),
         Download("Plan (JSON)", "pksim_plan_couple.json", "application/json",
                  lambda: _json_bytes(plan.summary())),
-    ], key="pl_c")
+    ]
+    if plan.feasible:
+        def couple_report() -> bytes:
+            regs = {"Partner A": plan.a_regimen, "Partner B": plan.b_regimen}
+            cs = plan.couple or {}
+            answers = [plan.message, *report.couple_answers(cs, block)]
+            for who, k in (("Partner A", "partner_a"), ("Partner B", "partner_b")):
+                answers += report.partner_answers(who, None, cs.get(k), block)
+            return report.session_report_pdf(report.Report(
+                title=f"{PAGE} (couple)",
+                inputs=[f"Partner A: {a[0]:g} kg, {a[1]}; Partner B: {b[0]:g} kg, {b[1]}",
+                        *(f"{who}: chosen regimen " + " + ".join(d.spec() for d in reg)
+                          for who, reg in regs.items()),
+                        *report.settings_lines(plan.settings)],
+                answers=answers, provenance=prov, lines=lines, ribbons=ribbon_frame,
+                block_min=block, bands=frames.band_table(s.model, s.edges), log_y=s.log_y,
+                dose_marks=[m for who, reg in regs.items()
+                            for m in report.dose_marks(who, [d.spec() for d in reg])],
+                chart_title="Each partner's effect site: median with 5–95th percentile band"))
+        items.append(Download("Session report (PDF)", "pksim_plan_couple_report.pdf",
+                              "application/pdf", couple_report))
+    widgets.downloads(items, key="pl_c")
 
 
 def tab_tci(s) -> None:
