@@ -12,6 +12,7 @@ from pksim_app import (
     backend,
     cache,
     charts,
+    compare,
     dose_editor,
     export,
     fmt,
@@ -348,6 +349,17 @@ def main() -> None:
     if pop["a"] is None and not f_pop.available:
         widgets.unavailable(f_pop, "Population bands, P(window) and P(dissociation)")
 
+    # ------------------------------------------------------------------ A vs B
+    compare.panel(
+        "couple",
+        compare.Snapshot(
+            scenario.values("couple"), key_numbers(typical, pop_summary, cs), lines
+        ),
+        bands=bands,
+        log_y=log_y,
+        chart=widgets.chart,
+    )
+
     # ------------------------------------------------------------------ downloads
     inputs = {
         "block_min": list(block_min),
@@ -437,6 +449,27 @@ def main() -> None:
         "the inputs above."
     )
     widgets.downloads(items, key="couple")
+
+
+def key_numbers(typical: dict, pop_summary: dict, cs: dict | None) -> tuple:
+    """The numbers two scenarios are compared on."""
+    out = []
+    if cs:
+        out.append(compare.Number("Both in window during the block",
+                                  cs.get("p_both_in_window_block"), "percent"))
+    for k, t in typical.items():
+        title, pop = PARTNERS[k]["title"], pop_summary.get(k) or {}
+        for key, label in (("p_window", "P(window)"), ("p_window_block", "P(whole block)"),
+                           ("p_dissociation", "P(dissociation)")):
+            if key in pop:
+                out.append(compare.Number(f"{title}: {label}", pop[key], "percent"))
+        out += [
+            compare.Number(f"{title}: typical onset", t["window"]["onset_min"], "min"),
+            compare.Number(f"{title}: typical effect-site peak",
+                           t["effect_site"]["cmax_ng_per_ml"], "conc"),
+            compare.Number(f"{title}: typical offset", t["window"]["offset_min"], "min"),
+        ]
+    return tuple(out)
 
 
 def session_report(s, people, typical, pop_summary, cs, block_min, prov, lines, ribbons, bands,

@@ -11,7 +11,18 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pksim_app import backend, cache, charts, dose_editor, export, fmt, frames, scenario, widgets
+from pksim_app import (
+    backend,
+    cache,
+    charts,
+    compare,
+    dose_editor,
+    export,
+    fmt,
+    frames,
+    scenario,
+    widgets,
+)
 from pksim_app.widgets import Download
 
 PAGE = "Route & timing explorer"
@@ -23,6 +34,7 @@ TABS = (
     "Model dependence",
 )
 BOOSTER_GRID_STEP_MIN = 10.0
+MAX_COMPARED_CASES = 8
 P = {"persist_state": "session"}
 
 
@@ -156,7 +168,7 @@ def curve(s, specs, weight_kg, sex, model_id=None, scaling="__settings__"):
 # --------------------------------------------------------------------------- tabs
 
 
-def tab_routes(s, bands, weight_kg, sex) -> None:
+def tab_routes(s, bands, weight_kg, sex):
     st.markdown(
         "The same amount given by each route: how much reaches the blood, how fast, and "
         "for how long the effect site stays in the window."
@@ -228,6 +240,7 @@ def tab_routes(s, bands, weight_kg, sex) -> None:
         bands,
         log_y,
     )
+    return lines, table
 
 
 def tab_lag(s, bands, weight_kg, sex) -> None:
@@ -316,7 +329,7 @@ def tab_lag(s, bands, weight_kg, sex) -> None:
     )
 
 
-def tab_booster(s, bands, weight_kg, sex) -> None:
+def tab_booster(s, bands, weight_kg, sex):
     st.markdown("A first dose and a booster: move the booster in time and watch the window.")
     first = dose_editor.dose_inputs(
         "rt_b1",
@@ -403,9 +416,10 @@ def tab_booster(s, bands, weight_kg, sex) -> None:
         bands,
         log_y,
     )
+    return lines, table
 
 
-def tab_weight(s, bands) -> None:
+def tab_weight(s, bands):
     st.markdown(
         "The same regimen in a light and a heavy person. A dose in mg/kg scales with "
         "weight; a dose in mg does not."
@@ -470,9 +484,10 @@ def tab_weight(s, bands) -> None:
         bands,
         log_y,
     )
+    return lines, table
 
 
-def tab_models(s, bands, weight_kg, sex) -> None:
+def tab_models(s, bands, weight_kg, sex):
     st.markdown(
         "The same person and regimen under every model in the library and every weight "
         "scaling scheme: the spread is how much the answer depends on modelling choices."
@@ -533,6 +548,7 @@ def tab_models(s, bands, weight_kg, sex) -> None:
         bands,
         log_y,
     )
+    return lines, table
 
 
 def main() -> None:
@@ -546,18 +562,44 @@ def main() -> None:
     widgets.scenario_bar(s)
     bands = frames.band_table(s.model, s.edges)
     tabs = scenario.field(st.tabs, list(TABS), key="rt_tab", on_change="rerun")
+    shown, tab = None, None
     try:
         if tabs[3].open:
+            tab = 3
             with tabs[3]:
-                tab_weight(s, bands)
-            return
+                shown = tab_weight(s, bands)
         for i, fn in ((0, tab_routes), (1, tab_lag), (2, tab_booster), (4, tab_models)):
             if tabs[i].open:
+                tab = i
                 with tabs[i]:
                     weight_kg, sex = person_row(s.model)
-                    fn(s, bands, weight_kg, sex)
+                    shown = fn(s, bands, weight_kg, sex)
     except backend.PksimError as exc:
         st.error(str(exc))
+    if shown is not None:
+        lines, table = shown
+        compare.panel(
+            f"routes{tab}",
+            compare.Snapshot(scenario.values("routes"), key_numbers(table), lines),
+            bands=bands,
+            log_y=s.log_y or charts.dwarfing(lines) is not None,
+            chart=widgets.chart,
+        )
+
+
+def key_numbers(table: pd.DataFrame) -> tuple:
+    """The numbers two scenarios of a tab are compared on (small tables only)."""
+    if "case" not in table or len(table) > MAX_COMPARED_CASES:
+        return ()
+    out = []
+    for row in table.itertuples(index=False):
+        out += [
+            compare.Number(f"{row.case}: onset", row.onset_min, "min"),
+            compare.Number(f"{row.case}: in window", row.minutes_in_window, "min"),
+            compare.Number(f"{row.case}: effect-site peak", row.effect_site_cmax_ng_per_ml,
+                           "conc"),
+        ]
+    return tuple(out)
 
 
 main()
