@@ -15,6 +15,7 @@ import pandas as pd
 
 SITES = {"effect_site": "Effect site", "plasma": "Plasma"}
 RIBBON_LEVELS = (("p5", "p95", "5–95th percentile"), ("p25", "p75", "25–75th percentile"))
+MAX_RIBBON_POINTS = 125  # a shaded band this many points wide looks the same as a denser one
 
 
 def _label(text: str, n: int) -> pd.Categorical:
@@ -41,8 +42,21 @@ def curve_lines(
     return pd.concat(parts, ignore_index=True)
 
 
+def thin(frame: pd.DataFrame, max_points: int = MAX_RIBBON_POINTS) -> pd.DataFrame:
+    """Every k-th row (and the last) so that at most about ``max_points`` rows remain."""
+    every = -(-len(frame) // max_points)
+    if every <= 1:
+        return frame
+    keep = np.zeros(len(frame), dtype=bool)
+    keep[::every] = True
+    keep[-1] = True
+    return frame[keep]
+
+
 def population_ribbons(bands: pd.DataFrame, series: str, site: str = "effect_site") -> pd.DataFrame:
-    """Percentile ribbons from a population ``bands`` frame (``{site}_p5_ng_per_ml`` …)."""
+    """Percentile ribbons from a population ``bands`` frame (``{site}_p5_ng_per_ml`` …), thinned
+    to what the eye resolves at chart width (:func:`thin`)."""
+    bands = thin(bands)
     parts = []
     for lo, hi, label in RIBBON_LEVELS:
         lo_col, hi_col = f"{site}_{lo}_ng_per_ml", f"{site}_{hi}_ng_per_ml"

@@ -246,6 +246,11 @@ def finish(overrides: dict[str, float] | None = None, where=None) -> None:
             icon=":material/error:",
         )
         s[ERRORS_KEY] = []
+    sync_url(overrides)
+
+
+def sync_url(overrides: dict[str, float] | None = None) -> None:
+    """Write the current scenario into the URL (also from fragments, which rerun alone)."""
     q = query(overrides=overrides)
     if st.query_params.to_dict() != q:
         st.query_params.from_dict(q)

@@ -148,8 +148,20 @@ def test_couple_page_shows_the_library_numbers(couple_app, ketamine):
         assert t.loc["Time in the window", "Population median"] == fmt.minutes(
             getattr(res, k).summary()["minutes_in_window_median"])
     specs = chart_specs(at)
-    assert len(specs) == 4  # timeline, P(both) over time, one per partner
+    assert len(specs) == 3  # timeline, P(both) over time, the chosen partner's curves
     assert specs[0]["layer"][-1]["encoding"]["y"]["title"] == "Concentration (ng/mL)"
+    assert specs[2]["title"] == "Partner A: concentrations"
+
+
+def test_the_partner_chart_switches_partner_and_band_in_its_fragment():
+    at = new_app().run()
+    at.segmented_control(key="couple_chart_partner").set_value("b").run()
+    at.radio(key="couple_band_site").set_value("plasma").run()
+    assert_ok(at)
+    spec = chart_specs(at)[-1]
+    assert spec["title"] == "Partner B: concentrations"
+    assert dict(at.query_params)["couple_chart_partner"] in ("b", ["b"])
+    assert any("population's plasma" in c.value for c in at.caption)
 
 
 def test_changing_partner_a_dose_changes_the_numbers_accordingly():

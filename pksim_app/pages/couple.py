@@ -308,13 +308,6 @@ def main() -> None:
 
     # ------------------------------------------------------------------ each partner
     st.header("Each partner")
-    site = scenario.field(st.radio,
-        "Population band for",
-        ["effect_site", "plasma"],
-        horizontal=True,
-        format_func=frames.SITES.get,
-        key="couple_band_site",
-    )
     cols = st.columns(2)
     for col, k in zip(cols, people, strict=True):
         title = PARTNERS[k]["title"]
@@ -322,30 +315,7 @@ def main() -> None:
             st.subheader(title)
             with st.container(key=f"results_{k}"):
                 partner_metrics(title, typical[k], pop_summary[k])
-            rib = (
-                frames.population_ribbons(pop[k].bands, title, site) if pop[k] is not None else None
-            )
-            widgets.chart(
-                charts.concentration_chart(
-                    frames.curve_lines(curves[k], title),
-                    bands=bands,
-                    log_y=s.log_y,
-                    ribbons=rib,
-                    palette=PALETTE,
-                    title=f"{title}: concentrations",
-                ),
-                height=360,
-            )
-            st.caption(
-                "Solid: typical effect site; dashed: typical plasma"
-                + (
-                    f"; shaded: the population's {frames.SITES[site].lower()} 25–75th (dark) "
-                    "and 5–95th (light) percentiles"
-                    if rib is not None
-                    else ""
-                )
-                + "."
-            )
+    partner_charts(curves, pop, bands, s)
     if pop["a"] is None and not f_pop.available:
         widgets.unavailable(f_pop, "Population bands, P(window) and P(dissociation)")
 
@@ -449,6 +419,55 @@ def main() -> None:
         "the inputs above."
     )
     widgets.downloads(items, key="couple")
+
+
+@st.fragment
+def partner_charts(curves: dict, pop: dict, bands, s: widgets.Settings) -> None:
+    """Each partner's plasma and effect-site curves with the population band, one partner at a
+    time (a fragment: switching partner or band reruns only this part)."""
+    c1, c2 = st.columns([1, 1])
+    site = scenario.field(
+        c2.radio,
+        "Population band for",
+        ["effect_site", "plasma"],
+        horizontal=True,
+        format_func=frames.SITES.get,
+        key="couple_band_site",
+    )
+    who = scenario.field(
+        c1.segmented_control,
+        "Concentrations of",
+        list(curves),
+        format_func=lambda k: PARTNERS[k]["title"],
+        default=next(iter(curves)),
+        required=True,
+        key="couple_chart_partner",
+    )
+    title = PARTNERS[who]["title"]
+    rib = frames.population_ribbons(pop[who].bands, title, site) if pop[who] is not None else None
+    lines = frames.curve_lines(curves[who], title)
+    widgets.chart(
+        charts.concentration_chart(
+            lines,
+            bands=bands,
+            log_y=widgets.log_axis(s, lines),
+            ribbons=rib,
+            palette=PALETTE,
+            title=f"{title}: concentrations",
+        ),
+        height=360,
+    )
+    st.caption(
+        "Solid: typical effect site; dashed: typical plasma"
+        + (
+            f"; shaded: the population's {frames.SITES[site].lower()} 25–75th (dark) "
+            "and 5–95th (light) percentiles"
+            if rib is not None
+            else ""
+        )
+        + "."
+    )
+    scenario.sync_url(widgets.session_overrides(s.model))
 
 
 def key_numbers(typical: dict, pop_summary: dict, cs: dict | None) -> tuple:

@@ -562,18 +562,24 @@ def main() -> None:
     widgets.scenario_bar(s)
     bands = frames.band_table(s.model, s.edges)
     tabs = scenario.field(st.tabs, list(TABS), key="rt_tab", on_change="rerun")
-    shown, tab = None, None
+    for i, tab in enumerate(tabs):
+        if tab.open:  # only the open tab computes
+            with tab:
+                tab_body(s, bands, i)
+
+
+@st.fragment
+def tab_body(s, bands, tab: int) -> None:
+    """One tab's inputs and results. A fragment: a changed input reruns this tab only, not the
+    sidebar and the page around it."""
+    shown = None
     try:
-        if tabs[3].open:
-            tab = 3
-            with tabs[3]:
-                shown = tab_weight(s, bands)
-        for i, fn in ((0, tab_routes), (1, tab_lag), (2, tab_booster), (4, tab_models)):
-            if tabs[i].open:
-                tab = i
-                with tabs[i]:
-                    weight_kg, sex = person_row(s.model)
-                    shown = fn(s, bands, weight_kg, sex)
+        if tab == 3:
+            shown = tab_weight(s, bands)
+        else:
+            weight_kg, sex = person_row(s.model)
+            fn = {0: tab_routes, 1: tab_lag, 2: tab_booster, 4: tab_models}[tab]
+            shown = fn(s, bands, weight_kg, sex)
     except backend.PksimError as exc:
         st.error(str(exc))
     if shown is not None:
@@ -585,6 +591,7 @@ def main() -> None:
             log_y=s.log_y or charts.dwarfing(lines) is not None,
             chart=widgets.chart,
         )
+    scenario.sync_url(widgets.session_overrides(s.model))
 
 
 def key_numbers(table: pd.DataFrame) -> tuple:
