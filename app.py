@@ -60,6 +60,7 @@ page = st.navigation(PAGES)
 scenario.begin(PAGE_IDS[page.title])
 cache.warm_kernels()
 settings = widgets.sidebar_settings()
+widgets.phone_layout()
 widgets.notice()
 messages = st.container()  # scenario values that were refused, shown above the page
 page.run()

@@ -49,6 +49,7 @@ SERIES_PALETTE = (
 SITE_DASH = {"Effect site": [1, 0], "Plasma": [5, 3]}
 RIBBON_OPACITY = {"5–95th percentile": 0.16, "25–75th percentile": 0.32}
 BLOCK_COLOUR = "#455a64"
+BAND_LABEL_MAX_PX = 210
 DWARF_RATIO = 5.0  # one curve peaks this many times above the next: a linear axis flattens the rest
 
 Spec = dict[str, Any]
@@ -240,6 +241,18 @@ def _mask_for_log(frame: pd.DataFrame, cols: Sequence[str], log_y: bool) -> pd.D
     return out
 
 
+TITLE_LINE_CHARS = 46  # a title line fits a phone-width chart (390 px) at the title font size
+
+
+def chart_title(text: str) -> str | list[str]:
+    """A chart title, broken into lines that fit a phone-width chart; a long one-line title
+    would widen the chart's bounds and, with autosize "fit", squeeze the plot to nothing."""
+    import textwrap
+
+    lines = textwrap.wrap(text, TITLE_LINE_CHARS)
+    return lines[0] if len(lines) == 1 else lines
+
+
 def _band_layers(vis: pd.DataFrame, y: dict, log_y: bool) -> list[dict]:
     """Shaded bands (colours straight from the data: no legend) and each band's label."""
     # Linear axis: the label hangs from the band's top edge; log axis: centred in the band.
@@ -274,6 +287,7 @@ def _band_layers(vis: pd.DataFrame, y: dict, log_y: bool) -> list[dict]:
                 "dy": 0 if log_y else 3,
                 "fontSize": 11,
                 "fontWeight": "bold",
+                "limit": BAND_LABEL_MAX_PX,  # never wider than a phone-width plot
             },
             "encoding": {
                 "x": {"value": "width"},
@@ -439,7 +453,7 @@ def concentration_chart(
     )
     spec: Spec = {"datasets": datasets, "layer": layers}
     if title:
-        spec["title"] = title
+        spec["title"] = chart_title(title)
     return spec
 
 
@@ -607,7 +621,7 @@ def probability_chart(
     )
     spec: Spec = {"datasets": datasets, "layer": layers}
     if title:
-        spec["title"] = title
+        spec["title"] = chart_title(title)
     return spec
 
 

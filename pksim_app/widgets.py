@@ -23,6 +23,7 @@ MAX_HORIZON_MIN = 1440.0
 DEFAULT_N = 1000
 DEFAULT_SEED = 20240601
 POP_N_RANGE = (100, 5000)
+DOWNLOADS_PER_ROW = 3
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,25 @@ class Settings:
     def scaling_arg(self) -> str | None:
         """The scheme to pass on (None means the model's default)."""
         return None if self.scaling == self.model.default_scaling else self.scaling
+
+
+# Phones: Streamlit stacks every column, so a partner's inputs became a 1,500-px column of single
+# fields and the results started far below them. Inside input boxes, keep two fields per row.
+PHONE_CSS = """<style>
+@media (max-width: 640px) {
+  [class*="st-key-partner_"] [data-testid="stHorizontalBlock"],
+  [class*="st-key-inputs_"] [data-testid="stHorizontalBlock"] {
+    flex-wrap: wrap !important; gap: 0.5rem !important; }
+  [class*="st-key-partner_"] [data-testid="stColumn"],
+  [class*="st-key-inputs_"] [data-testid="stColumn"] {
+    min-width: calc(50% - 0.25rem) !important; flex: 1 1 calc(50% - 0.25rem) !important; }
+}
+</style>"""
+
+
+def phone_layout() -> None:
+    """Two input fields per row on phones (see ``PHONE_CSS``)."""
+    st.html(PHONE_CSS)
 
 
 def notice() -> None:
@@ -323,8 +343,11 @@ class Download:
 
 
 def downloads(items: list[Download], key: str) -> None:
-    """A row of download buttons; the bytes are produced only when a button is clicked."""
-    cols = st.columns(len(items))
+    """Rows of download buttons (three a row, so labels are not cut); the bytes are produced
+    only when a button is clicked."""
+    cols = []
+    for start in range(0, len(items), DOWNLOADS_PER_ROW):
+        cols += st.columns(DOWNLOADS_PER_ROW)[: len(items[start : start + DOWNLOADS_PER_ROW])]
     for i, (col, item) in enumerate(zip(cols, items, strict=True)):
         col.download_button(
             item.label,

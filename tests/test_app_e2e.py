@@ -118,16 +118,25 @@ def no_exception(page) -> None:
     assert "not dosing advice" in page.locator("[data-testid=stAlert]").first.inner_text()
 
 
-def screenshot(page, name: str) -> Path:
-    """The whole page (Streamlit scrolls inside its main block, so grow the viewport)."""
-    height = page.evaluate("() => { const m = document.querySelector('[data-testid=stMain]');"
-                           " return m ? m.scrollHeight : 1200; }")
-    page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 12000)})
+def screenshot(page, name: str, width: int = 1400, height: int = 1000) -> Path:
+    """The whole page at ``width`` (Streamlit scrolls inside its main block, so grow the
+    viewport), then back to ``width`` x ``height``."""
+    page.set_viewport_size({"width": width, "height": height})
+    page.wait_for_timeout(500)
+    full = page.evaluate("() => { const m = document.querySelector('[data-testid=stMain]');"
+                         " return m ? m.scrollHeight : 1200; }")
+    page.set_viewport_size({"width": width, "height": min(int(full) + 40, 16000)})
     page.wait_for_timeout(800)  # charts re-layout to the new size
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path))
-    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.set_viewport_size({"width": width, "height": height})
     return path
+
+
+def chart_widths(page) -> list[float]:
+    return page.evaluate("() => [...document.querySelectorAll('[data-testid=stVegaLiteChart]"
+                         " canvas, [data-testid=stVegaLiteChart] svg')]"
+                         ".map(c => c.getBoundingClientRect().width)")
 
 
 def partner_numbers(page, key: str) -> dict[str, str]:
@@ -149,14 +158,21 @@ def partner_numbers(page, key: str) -> dict[str, str]:
 
 
 def test_every_page_opens_and_is_screenshotted(server, browser):
+    """Each page at 1400 x 1000 and at 390 x 844 (a phone); charts reflow to the width."""
     url, proc = server
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     for name, (path, content) in PAGES.items():
-        if name == "plan" and not (ROOT / "pksim_app" / "pages" / "plan.py").is_file():
-            continue
         open_page(page, url, path, content)
         no_exception(page)
         assert screenshot(page, name).stat().st_size > 10_000
+        wide = chart_widths(page)
+        assert screenshot(page, f"{name}_mobile", 390, 844).stat().st_size > 10_000
+        narrow = chart_widths(page)
+        assert all(w <= 390 for w in narrow), narrow  # reflowed after the resize
+        no_exception(page)
+        page.set_viewport_size({"width": 1400, "height": 1000})
+        page.wait_for_timeout(800)
+        assert chart_widths(page) == pytest.approx(wide, abs=2)  # and back
     assert proc.poll() is None
     page.close()
 
