@@ -805,7 +805,8 @@ def heatmap_chart(
     data = frame[[x, y, colour]].copy()
     finite = pd.to_numeric(data[colour], errors="coerce")
     mid = 0.5 if percent else (float(np.nanmedian(finite)) if finite.notna().any() else 0.0)
-    xe = {"field": x, "type": "ordinal", "title": x_title, "sort": "ascending"}
+    xe = {"field": x, "type": "ordinal", "title": x_title, "sort": "ascending",
+          "axis": {"labelAngle": 0}}
     ye = {"field": y, "type": "ordinal", "title": y_title, "sort": "descending"}
     scale = {"scheme": heatmap_scheme(colour)}
     legend = {}

@@ -180,9 +180,10 @@ def field(make, label: Any, *args, key: str, **kw):
     fields = s.setdefault(FIELDS_KEY, {}).setdefault(page, [])
     if key not in fields:
         fields.append(key)
-    if make.__name__ == "number_input" and "format" not in kw and "value" in kw:
-        if isinstance(kw["value"], float):
-            kw["format"] = "%g"  # 82 kg, not 82.00 kg
+    if make.__name__ in NUMBER_WIDGETS and "format" not in kw and "value" in kw:
+        first = kw["value"][0] if isinstance(kw["value"], (list, tuple)) else kw["value"]
+        if isinstance(first, float):
+            kw["format"] = "%g"  # 82 kg and 45 min, not 82.00 kg and 45.00 min
     pending = s.get(PENDING_KEY)
     if pending and key in pending:
         raw = pending.pop(key)

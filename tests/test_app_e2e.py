@@ -306,3 +306,22 @@ def test_a_copied_url_reopens_the_same_scenario_in_a_fresh_browser(server, brows
     assert "/routes" in page.url
     assert page.locator(".st-key-rt_weight input").input_value() == "57"
     fresh.close()
+
+
+def test_sweep_results_are_screenshotted(server, browser):
+    """A small population sweep run in the page: heatmap on a fixed 0-100 % scale, table."""
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    open_page(page, url, "sweep", PAGES["sweep"][1])
+    page.get_by_text("Population", exact=True).click()
+    box = page.locator(".st-key-sw_n input")
+    box.fill("100")
+    page.get_by_role("button", name="Run sweep").click()
+    page.wait_for_selector("[data-testid=stVegaLiteChart] canvas, "
+                           "[data-testid=stVegaLiteChart] svg", timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    no_exception(page)
+    assert page.locator("[data-testid=stDataFrame]").count() == 1
+    screenshot(page, "sweep_results")
+    screenshot(page, "sweep_results_mobile", 390, 844)
+    page.close()

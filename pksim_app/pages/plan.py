@@ -225,7 +225,8 @@ def tab_person(s) -> None:
     widgets.chart(charts.metric_lines_chart(
         long, x="dose_mg", x_title="Dose (mg)", y="percent", y_title="Probability (%)",
         series="what", marker_x=plan.regimen[0].amount if plan.regimen else None), height=260)
-    widgets.dataframe(trade, "pl_p_trade")
+    widgets.dataframe(trade, "pl_p_trade",
+                      hide=tuple(c for c in trade.columns if trade[c].nunique(dropna=False) == 1))
     inputs = plan.settings
     prov = _prov(s, {k: v for k, v in inputs.items() if k != "objective"}, "one person", s.seed)
     items = [

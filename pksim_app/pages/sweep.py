@@ -306,6 +306,17 @@ def _json_or_text(text: str):
         return text
 
 
+KEY_METRICS = (  # shown by default beside the axes; "All columns" shows the rest
+    "p_window_block",
+    "p_window",
+    "p_dissociation",
+    "minutes_in_window_median",
+    "onset_min_median",
+    "minutes_in_window",
+    "onset_min",
+    "minutes_dissociated",
+    "effect_site_cmax_ng_per_ml",
+)
 ID_COLUMNS = ("cell_index", "cell_seed", "n_subjects", "subject", "couple", "seed")
 # Labels that `pksim sweep` derives from the axes (filtering on them would fix the axes too).
 DERIVED_COLUMNS = ("regimen", "routes", "a_regimen", "b_regimen", "a_routes", "b_routes")
@@ -449,8 +460,14 @@ def explore(s) -> None:
             ),
             height=420,
         )
-    widgets.dataframe(frame, "sw_table", first=tuple(axes) + ((colour,) if colour else ()))
-    st.caption("Click a column header to sort.")
+    first = tuple(axes) + ((colour,) if colour else ())
+    key_cols = first + tuple(c for c in KEY_METRICS if c in frame.columns)
+    show_all = st.toggle("All columns", value=False, key="sw_all_columns",
+                         help="Standard errors, percentiles, ids… (the downloads have them all).")
+    hidden = () if show_all else tuple(c for c in frame.columns if c not in key_cols)
+    widgets.dataframe(frame, "sw_table", first=key_cols, hide=hidden)
+    st.caption("Click a column header to sort."
+               + ("" if show_all else f" {len(hidden)} more columns with 'All columns'."))
     prov = result.get("provenance") or {}
     dl = [
         Download(
