@@ -302,7 +302,10 @@ def _band_layers(vis: pd.DataFrame, y: dict, log_y: bool) -> list[dict]:
 def _series_colour(series: Sequence[str], palette: dict[str, str] | None) -> dict:
     colours = series_colours(series, palette)
     ch = _n("series", title=None, scale={"domain": list(colours), "range": list(colours.values())})
-    ch["legend"] = {"orient": "top", "labelLimit": 400} if len(colours) > 1 else None
+    # two legend entries a row: a single row of many series runs off a phone-width chart
+    ch["legend"] = (
+        {"orient": "top", "labelLimit": 300, "columns": 2} if len(colours) > 1 else None
+    )
     return ch
 
 
@@ -809,10 +812,10 @@ def heatmap_chart(
           "axis": {"labelAngle": 0}}
     ye = {"field": y, "type": "ordinal", "title": y_title, "sort": "descending"}
     scale = {"scheme": heatmap_scheme(colour)}
-    legend = {}
+    legend = {"legend": {"orient": "bottom", "title": colour_title, "gradientLength": 240}}
     if percent:
         scale["domain"] = [0, 1]
-        legend = {"legend": {"format": ".0%", "title": colour_title}}
+        legend["legend"]["format"] = ".0%"
     value_fmt = ".0%" if percent else ".3g"
     test = f"datum[{colour!r}] > {mid!r}"
     return {

@@ -119,17 +119,13 @@ def threshold_editor(model) -> None:
         for role, k in keys.items():
             st.session_state[k] = float(literature[role].lower_ng_per_ml)
 
-    widths = [2.0, 1.7, 1.0, 1.2, 3.2]
+    # Three columns that still read in order when a phone stacks them: band, its edge, and
+    # the literature value with its range and source.
+    widths = [1.6, 1.4, 4.6]
     head = st.columns(widths)
     for col, text in zip(
         head,
-        (
-            "Band",
-            "Lower edge, this session (ng/mL)",
-            "Literature (ng/mL)",
-            "Literature range (ng/mL)",
-            "Source and note",
-        ),
+        ("Band", "Lower edge, this session (ng/mL)", "Literature value, range and source"),
         strict=True,
     ):
         col.markdown(f"**{text}**")
@@ -147,11 +143,14 @@ def threshold_editor(model) -> None:
             label_visibility="collapsed",
             format="%g",
         )
-        c[2].markdown(f"{b.lower_ng_per_ml:g}")
         rng = b.lower_range_ng_per_ml
-        c[3].markdown(f"{rng[0]:g}–{rng[1]:g}" if rng else "—")
         ref = model.references.get(b.source)
-        c[4].caption(f"{ref.citation if ref else b.source}" + (f" — {b.note}" if b.note else ""))
+        c[2].caption(
+            f"**Literature {b.lower_ng_per_ml:g} ng/mL**"
+            + (f" (range {rng[0]:g}–{rng[1]:g})" if rng else "")
+            + f". {ref.citation if ref else b.source}"
+            + (f" — {b.note}" if b.note else "")
+        )
     if "thr_error" in st.session_state:
         st.error(f"Not applied: {st.session_state['thr_error']}")
     st.button("Reset to literature values", on_click=reset, key=f"thr_reset_{model.id}")
