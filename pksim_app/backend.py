@@ -52,6 +52,7 @@ __all__ = [
     "run_population",
     "run_couple",
     "evidence_table",
+    "run_sweep",
     "read_results_file",
     "validity_warnings",
     "pksim_version",
@@ -207,6 +208,32 @@ def run_couple(
         thresholds=dict(thresholds),
         weight_scaling=scaling,
     )
+
+
+def run_sweep(text: str) -> tuple[pd.DataFrame, dict]:
+    """Run a sweep file's text with :mod:`pksim.sweep` (serially, in a temporary directory).
+
+    Returns
+    -------
+    (cells, provenance)
+        One row per cell, and the sweep's provenance (its file text, seed, versions…).
+
+    Raises
+    ------
+    PksimError
+        If the library refuses the sweep (the message names the key).
+    """
+    import tempfile
+
+    from pksim.sweep import parse_sweep, read_table
+    from pksim.sweep import run_sweep as run
+
+    spec = parse_sweep(text, path="in-app sweep")
+    with tempfile.TemporaryDirectory(prefix="pksim-app-sweep-") as tmp:
+        run(spec, f"{tmp}/out", executor="serial", progress=False)
+        cells = read_table(f"{tmp}/out")
+    prov = dict(cells.attrs.pop("provenance", {}))
+    return cells, prov
 
 
 def evidence_table(model_id: str) -> pd.DataFrame | None:

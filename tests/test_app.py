@@ -301,14 +301,42 @@ def test_in_app_sweep_equals_the_library(ketamine):
     at.button[0].click().run()
     assert_ok(at)
     table = at.dataframe[0].value
-    assert set(table["dose_mg"]) == {50.0, 100.0, 150.0}
+    assert set(table["dose_amount_mg"]) == {50.0, 100.0, 150.0}
     assert set(table["weight_kg"]) == {50.0, 85.0, 120.0}
-    row = table[(table["dose_mg"] == 100.0) & (table["weight_kg"] == 85.0)].iloc[0]
+    row = table[(table["dose_amount_mg"] == 100.0) & (table["weight_kg"] == 85.0)].iloc[0]
     s = curve_summary(simulate(["sublingual:100mg"], weight_kg=85.0, sex="male", model=ketamine))
-    assert row["minutes_in_window"] == pytest.approx(s["window"]["minutes_in_window"])
+    # typical person = one subject without between-subject variability, run by pksim.sweep
+    assert row["minutes_in_window_median"] == pytest.approx(s["window"]["minutes_in_window"])
+    assert row["effect_cmax_ng_per_ml_median"] == pytest.approx(
+        s["effect_site"]["cmax_ng_per_ml"])
+    assert "[grid]" in json.loads(at.json[0].value)["sweep_text"]
     spec = chart_specs(at)[0]
-    assert spec["layer"][0]["encoding"]["x"]["title"] == "Dose (mg)"
+    assert spec["layer"][0]["encoding"]["x"]["title"] == "Dose amount (mg)"
     assert spec["layer"][0]["encoding"]["y"]["title"] == "Weight (kg)"
+
+
+def test_in_app_population_sweep_is_pksim_sweep(ketamine):
+    """Population cells come from pksim.sweep: each equals simulate_population at its cell seed."""
+    from pksim.population import simulate_population
+    from pksim.sampling import Covariates
+
+    at = page(new_app().run(), "sweep")
+    at.radio(key="sw_kind").set_value("Population")
+    at.number_input(key="sw_n").set_value(100)
+    at.number_input(key="sw_dstep").set_value(100.0)
+    at.number_input(key="sw_wstep").set_value(70.0)
+    at.slider(key="sw_block").set_value((30.0, 60.0))
+    at.button[0].click().run()
+    assert_ok(at)
+    table = at.dataframe[0].value
+    assert len(table) == 4 and set(table["n_subjects"]) == {100}
+    row = table[(table["dose_amount_mg"] == 150.0) & (table["weight_kg"] == 120.0)].iloc[0]
+    lib = simulate_population(["sublingual:150mg"], covariates=Covariates(weight_kg=120.0,
+                              sex="male"), n=100, seed=int(row["cell_seed"]), model=ketamine,
+                              block_min=(30.0, 60.0)).summary()
+    assert row["p_window_block"] == pytest.approx(lib["p_window_block"])
+    assert row["p_dissociation"] == pytest.approx(lib["p_dissociation"])
+    assert any("session block 30–60 min" in c.value for c in at.caption)
 
 
 def test_sweep_refuses_too_large_a_grid():

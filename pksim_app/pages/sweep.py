@@ -20,6 +20,7 @@ RESULT_KEY = "sweep_result"  # {"frame": DataFrame, "provenance": dict, "source"
 MAX_CELLS_TYPICAL = 400
 MAX_SUBJECT_CURVES = 200_000  # cells × subjects per in-app population sweep
 MAX_AXIS_LEVELS = 60
+DOSE_SLOT = "dose"  # the sweep's name for the first dose (columns dose_amount_mg, …)
 P = {"persist_state": "session"}
 
 
@@ -186,86 +187,83 @@ def sweep_form(s) -> None:
         )
         return
     block_min = (float(block[0]), float(block[1]))
-    booster = backend.Dose(b_route, float(b_mg), "mg", float(b_min)) if boost else None
-    rows = []
-    progress = st.progress(0.0, text="Running the sweep…")
+    text = sweep_text(
+        model_id=s.model_id,
+        route=route,
+        doses_mg=doses.tolist(),
+        weights_kg=weights.tolist(),
+        sex=sex,
+        booster=(b_route, float(b_mg), float(b_min)) if boost else None,
+        n_subjects=int(n_cell) if population else 1,
+        variability=population,
+        seed=s.seed,
+        t_end_min=s.t_end_min,
+        block_min=block_min,
+        thresholds=s.overrides,
+        weight_scaling=s.scaling,
+    )
     try:
-        for i, (d, w) in enumerate((d, w) for d in doses for w in weights):
-            specs = [backend.Dose(route, float(d), "mg").spec()] + (
-                [booster.spec()] if booster else []
-            )
-            row = {"dose_mg": float(d), "weight_kg": float(w)}
-            if population:
-                res = cache.population(
-                    tuple(specs),
-                    float(w),
-                    sex,
-                    s.model_id,
-                    s.scaling_arg,
-                    int(n_cell),
-                    s.seed,
-                    s.t_end_min,
-                    s.thresholds_key,
-                    block_min,
-                )
-                row.update(
-                    {
-                        k: v
-                        for k, v in res.summary.items()
-                        if is_metric(k) and isinstance(v, (int, float, np.floating, np.integer))
-                    }
-                )
-            else:
-                summ = backend.curve_summary(
-                    cache.typical_curve(
-                        tuple(specs), float(w), sex, s.model_id, s.scaling_arg, s.t_end_min
-                    ),
-                    s.overrides,
-                )
-                row.update(
-                    {
-                        "onset_min": summ["window"]["onset_min"],
-                        "minutes_in_window": summ["window"]["minutes_in_window"],
-                        "minutes_dissociated": summ["window"]["minutes_dissociated"],
-                        "effect_site_cmax_ng_per_ml": summ["effect_site"]["cmax_ng_per_ml"],
-                        "effect_site_tmax_min": summ["effect_site"]["tmax_min"],
-                    }
-                )
-            rows.append(row)
-            progress.progress((i + 1) / n_cells, text=f"Cell {i + 1} of {n_cells}")
+        frame, prov = cache.sweep(text, s.model.sha256)
     except backend.PksimError as exc:
         st.error(str(exc))
         return
-    finally:
-        progress.empty()
-    frame = pd.DataFrame(rows).astype(float, errors="ignore")
-    inputs = {
-        "route": route,
-        "doses_mg": doses.tolist(),
-        "weights_kg": weights.tolist(),
-        "sex": sex,
-        "booster": booster.spec() if booster else None,
-        "cell": kind,
-        "n_subjects_per_cell": int(n_cell) if population else None,
-        "block_min": list(block_min) if population else None,
-        "weight_scaling": s.scaling,
-        "t_end_min": s.t_end_min,
-    }
-    prov = export.provenance(
-        model=s.model,
-        edges=s.edges,
-        seed=s.seed if population else None,
-        inputs=inputs,
-        page=PAGE,
-        version=backend.pksim_version(),
-    )
+    prov = {**prov, "notice": export.NOTICE, "model_sha256": s.model.sha256,
+            "cell": kind if population else "typical person (no between-subject variability)"}
     st.session_state[RESULT_KEY] = {
         "frame": frame,
-        "axes": ["dose_mg", "weight_kg"],
-        "block_min": block_min if population else None,
+        "axes": [f"{DOSE_SLOT}_amount_mg", "weight_kg"],
+        "block_min": block_min,
         "provenance": prov,
-        "source": f"in-app sweep ({n_cells} cells, {kind.lower()})",
+        "source": f"in-app `pksim.sweep` run ({n_cells} cells, {kind.lower()})",
     }
+
+
+def sweep_text(
+    *,
+    model_id: str,
+    route: str,
+    doses_mg: list[float],
+    weights_kg: list[float],
+    sex: str,
+    booster: tuple[str, float, float] | None,
+    n_subjects: int,
+    variability: bool,
+    seed: int,
+    t_end_min: float,
+    block_min: tuple[float, float],
+    thresholds: dict[str, float],
+    weight_scaling: str,
+) -> str:
+    """The form as a sweep file (``pksim sweep``'s format, validated by the library): typical
+    people are one subject a cell without between-subject variability."""
+    q = json.dumps  # a JSON string is a valid TOML basic string
+    lines = [
+        "[sweep]",
+        'kind = "population"',
+        f"seed = {int(seed)}",
+        f"n_subjects = {int(n_subjects)}",
+        f"models = [{q(model_id)}]",
+        "[analysis]",
+        f"t_end_min = {t_end_min!r}",
+        f"block_min = [{block_min[0]!r}, {block_min[1]!r}]",
+        f"variability = {'true' if variability else 'false'}",
+        f"weight_scaling = {q(weight_scaling)}",
+        "thresholds_ng_per_ml = {"
+        + ", ".join(f"{r} = {v!r}" for r, v in sorted(thresholds.items()))
+        + "}",
+        "[grid]",
+        f"weight_kg = {[float(w) for w in weights_kg]!r}",
+        f"sex = [{q(sex)}]",
+        "[[grid.dose]]",
+        f"name = {q(DOSE_SLOT)}",
+        f"route = {q(route)}",
+        f"amount_mg = {[float(d) for d in doses_mg]!r}",
+    ]
+    if booster is not None:
+        b_route, b_mg, b_min = booster
+        lines += ["[[grid.dose]]", 'name = "booster"', f"route = {q(b_route)}",
+                  f"amount_mg = [{b_mg!r}]", f"start_min = [{b_min!r}]"]
+    return "\n".join(lines) + "\n"
 
 
 def open_file() -> None:
