@@ -42,6 +42,21 @@ class Snapshot:
     lines: pd.DataFrame
 
 
+def case_numbers(table: pd.DataFrame, max_cases: int) -> tuple[Number, ...]:
+    """Onset, minutes in the window and effect-site peak of each ``case`` row of a summary
+    table (route explorer); none for tables longer than ``max_cases``."""
+    if "case" not in table or len(table) > max_cases:
+        return ()
+    out = []
+    for row in table.itertuples(index=False):
+        out += [
+            Number(f"{row.case}: onset", row.onset_min, "min"),
+            Number(f"{row.case}: in window", row.minutes_in_window, "min"),
+            Number(f"{row.case}: effect-site peak", row.effect_site_cmax_ng_per_ml, "conc"),
+        ]
+    return tuple(out)
+
+
 def _key(page: str, slot: str) -> str:
     return f"_cmp_{page}_{slot}"
 

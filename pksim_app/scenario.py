@@ -162,6 +162,8 @@ def begin(page_id: str) -> None:
     s = _state()
     s[PAGE_KEY] = page_id
     s.setdefault(ERRORS_KEY, [])
+    # The scenario is what this run shows: a booster row removed since is not part of it.
+    s.setdefault(FIELDS_KEY, {})[page_id] = []
     if not s.get(LOADED_KEY):
         s[LOADED_KEY] = True
         params = st.query_params.to_dict()

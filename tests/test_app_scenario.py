@@ -186,3 +186,13 @@ def test_uploading_a_scenario_file_applies_it_or_says_why_not():
                                                          "application/json")).run()
     assert not at.exception
     assert "not a JSON document" in refusals(at)
+
+
+def test_inputs_no_longer_shown_leave_the_url():
+    at = fresh()
+    at.number_input(key="a_n_doses").set_value(2).run()
+    assert "a_d2_amount_mg" in url(at)
+    at.number_input(key="a_n_doses").set_value(1).run()
+    assert "a_d2_amount_mg" not in url(at)
+    again = fresh(url(at))
+    assert not refusals(again)

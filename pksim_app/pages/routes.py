@@ -586,27 +586,14 @@ def tab_body(s, bands, tab: int) -> None:
         lines, table = shown
         compare.panel(
             f"routes{tab}",
-            compare.Snapshot(scenario.values("routes"), key_numbers(table), lines),
+            compare.Snapshot(
+                scenario.values("routes"), compare.case_numbers(table, MAX_COMPARED_CASES), lines
+            ),
             bands=bands,
             log_y=s.log_y or charts.dwarfing(lines) is not None,
             chart=widgets.chart,
         )
     scenario.sync_url(widgets.session_overrides(s.model))
-
-
-def key_numbers(table: pd.DataFrame) -> tuple:
-    """The numbers two scenarios of a tab are compared on (small tables only)."""
-    if "case" not in table or len(table) > MAX_COMPARED_CASES:
-        return ()
-    out = []
-    for row in table.itertuples(index=False):
-        out += [
-            compare.Number(f"{row.case}: onset", row.onset_min, "min"),
-            compare.Number(f"{row.case}: in window", row.minutes_in_window, "min"),
-            compare.Number(f"{row.case}: effect-site peak", row.effect_site_cmax_ng_per_ml,
-                           "conc"),
-        ]
-    return tuple(out)
 
 
 main()
