@@ -61,6 +61,13 @@ PHONE_CSS = """<style>
   [class*="st-key-partner_"] [data-testid="stColumn"],
   [class*="st-key-inputs_"] [data-testid="stColumn"] {
     min-width: calc(50% - 0.25rem) !important; flex: 1 1 calc(50% - 0.25rem) !important; }
+  /* rows of metric tiles (not the columns that hold whole tables): two tiles a row */
+  [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] [data-testid="stMetric"]):not(
+      :has([data-testid="stTable"], [data-testid="stDataFrame"])) {
+    flex-wrap: wrap !important; gap: 0.5rem !important; }
+  [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] [data-testid="stMetric"]):not(
+      :has([data-testid="stTable"], [data-testid="stDataFrame"])) > [data-testid="stColumn"] {
+    min-width: calc(50% - 0.25rem) !important; flex: 1 1 calc(50% - 0.25rem) !important; }
 }
 </style>"""
 

@@ -163,11 +163,8 @@ def _headline(plan) -> None:
 # --------------------------------------------------------------------------- tabs
 
 
-def tab_person(s) -> None:
-    st.markdown("The dose (and, optionally, a booster dose and time) that makes being in the "
-                "relational window for the whole session block most likely, while keeping the "
-                "probability of dissociation under a limit — over the same virtual people for "
-                "every candidate (fixed seed).")
+def person_tab_inputs(s):
+    """The one-person tab's inputs: person, dose steps, booster search, block and limit."""
     w, sx, route = person_inputs("pl_p", "Person", "sublingual", 70.0, "female", s.model)
     widgets.validity(s.model, weight_kg=w)
     steps = steps_inputs("pl_p", route)
@@ -186,6 +183,16 @@ def tab_person(s) -> None:
         booster = (b_route, steps_inputs("pl_pb", b_route, "Booster"))
         times = tuple(float(x) for x in range(int(t0), int(t1) + 1, 5))
     block, limit, measure = common_inputs("pl_p", s.t_end_min, s.model)
+    return w, sx, route, steps, booster, times, block, limit, measure
+
+
+def tab_person(s) -> None:
+    st.markdown("The dose (and, optionally, a booster dose and time) that makes being in the "
+                "relational window for the whole session block most likely, while keeping the "
+                "probability of dissociation under a limit — over the same virtual people for "
+                "every candidate (fixed seed).")
+    with st.container(key="inputs_pl_p"):  # two fields a row on phones
+        w, sx, route, steps, booster, times, block, limit, measure = person_tab_inputs(s)
     plan = _run(_person, s.model_id, s.model.sha256, s.scaling_arg, _thresholds_key(s), w, sx,
                 route, steps, booster, times, block, limit, measure, s.n, s.seed, s.t_end_min)
     if plan is None:
