@@ -54,3 +54,24 @@ def test_probability_heatmap_is_on_a_fixed_scale():
     fig = charts.heatmap_figure(cells, x="x", y="y", colour="p_window", x_title="X",
                                 y_title="Y", colour_title="P(window)", percent=True)
     assert fig.axes[0].images[0].get_clim() == (0.0, 1.0)
+
+
+def test_figure_footer_does_not_overlap_the_axis_title():
+    """The PNG downloads' provenance footer sits below the x-axis title, not on it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from pksim.analysis import band_thresholds
+    from pksim.model import load_model
+
+    model = load_model("ketamine")
+    bands = frames.band_table(model, band_thresholds(model))
+    lines = _lines({"Partner A": 120.0, "Partner B": 90.0})
+    footer = "pksim 0.1 · model ketamine (sha256 0123456789ab) · seed 1 · " + "x" * 150
+    fig = charts.concentration_figure(lines, bands=bands, footer=footer, title="T",
+                                      dose_marks=[(0.0, "100 mg sublingual", "Partner A"),
+                                                  (0.0, "75 mg sublingual", "Partner B")])
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    xlabel = fig.axes[0].xaxis.label.get_window_extent(renderer)
+    foot = fig.texts[-1].get_window_extent(renderer)
+    assert foot.y1 <= xlabel.y0

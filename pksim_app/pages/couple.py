@@ -364,7 +364,13 @@ def main() -> None:
             ribbons=ribbons,
             block_min=block_min,
             palette=PALETTE,
-            title="Shared timeline (effect site)",
+            title="Shared timeline (effect site)"
+            + (
+                f" · both in the window during the block: "
+                f"{fmt.percent(cs.get('p_both_in_window_block'))}"
+                if cs
+                else ""
+            ),
             footer=export.footer_text(prov),
             dose_marks=[
                 m
