@@ -13,7 +13,7 @@ user sees it:
   couples (``--n`` per partner, default 1,000) are simulated again; timed from the Enter key to
   the page showing the new numbers with the script run finished;
 * ``re-render (cached input)``: a dose seen before — no simulation, the app's own overhead;
-* ``new session, first page (server warm)``: a new browser context opens the running server;
+* ``new session, first page``: a new tab (or a fresh browser profile) opens the running server;
 * ``route explorer re-render``: a new amount on "Routes side by side" (a fragment rerun).
 
 For scale, in the same run: the library calls alone — ``simulate_couple`` (what the couple
@@ -172,20 +172,32 @@ def bench_browser(starts: int, changes: int, n: int) -> dict[str, list[float]]:
     return out
 
 
+def _first_page(page, url: str) -> float:
+    t0 = time.perf_counter()
+    page.goto(url)
+    page.wait_for_selector(READY, timeout=TIMEOUT_MS)
+    page.wait_for_selector(CHART, timeout=TIMEOUT_MS)
+    page.wait_for_function(IDLE, timeout=TIMEOUT_MS)
+    return time.perf_counter() - t0
+
+
 def _new_sessions(browser, url: str, repeats: int) -> dict[str, list[float]]:
-    """A new browser session on a running server (warm kernels, default inputs)."""
-    times = []
+    """New sessions on a running server (warm kernels, default inputs): a new tab of a browser
+    that has seen the app (its HTTP cache holds Streamlit's scripts), and a fresh browser
+    profile (every script chunk downloaded and compiled again)."""
+    tabs, fresh = [], []
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.new_page().goto(url)  # the browser has seen the app once
     for _ in range(repeats):
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
-        t0 = time.perf_counter()
-        page.goto(url)
-        page.wait_for_selector(READY, timeout=TIMEOUT_MS)
-        page.wait_for_selector(CHART, timeout=TIMEOUT_MS)
-        page.wait_for_function(IDLE, timeout=TIMEOUT_MS)
-        times.append(time.perf_counter() - t0)
-        context.close()
-    return {"new session, first page (server warm)": times}
+        tabs.append(_first_page(page, url))
+        page.close()
+        cold = browser.new_context(viewport={"width": 1400, "height": 1000})
+        fresh.append(_first_page(cold.new_page(), url))
+        cold.close()
+    context.close()
+    return {"new session, first page (new tab)": tabs,
+            "new session, first page (fresh browser profile)": fresh}
 
 
 def _route_explorer(browser, url: str, changes: int) -> dict[str, list[float]]:
