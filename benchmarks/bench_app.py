@@ -187,7 +187,7 @@ def _new_sessions(browser, url: str, repeats: int) -> dict[str, list[float]]:
     profile (every script chunk downloaded and compiled again)."""
     tabs, fresh = [], []
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.new_page().goto(url)  # the browser has seen the app once
+    _first_page(context.new_page(), url)  # the browser has seen the app once
     for _ in range(repeats):
         page = context.new_page()
         tabs.append(_first_page(page, url))
