@@ -116,6 +116,25 @@ def band_table(model, edges: dict[str, tuple[float, float]]) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- column labels
 
+# Short headers, key columns first, so that the table fits 1,400 px without scrolling; the plasma
+# columns are in the downloads (and on the "Plasma vs effect site" tab).
+SUMMARY_LABELS = {
+    "case": "Case",
+    "onset_min": "Onset (min)",
+    "offset_min": "Offset (min)",
+    "minutes_in_window": "In window (min)",
+    "minutes_dissociated": "Dissociated (min)",
+    "effect_site_cmax_ng_per_ml": "Peak (ng/mL)",
+    "effect_site_tmax_min": "Peak at (min)",
+    "bioavailable_dose_mg": "Bioavailable (mg)",
+}
+SUMMARY_NOTE = (
+    "Onset and offset: the effect site enters and leaves the relational window; peak: the "
+    "effect-site peak; bioavailable: the part of the dose that reaches the blood. Plasma peaks "
+    "are in the CSV."
+)
+
+
 _UNIT_SUFFIXES = (
     ("_ng_h_per_ml", "ng·h/mL"),
     ("_ng_per_ml", "ng/mL"),

@@ -405,6 +405,29 @@ def dataframe(
     )
 
 
+def display_value(column: str, x) -> str:
+    """One table cell as text, by the column's display format (see ``frames.number_format``)."""
+    if not is_finite(x):
+        return fmt.DASH if x is None or isinstance(x, (int, float)) else str(x)
+    rule = frames.number_format(column)
+    if rule == "percent":
+        return fmt.percent(x)
+    return rule % x
+
+
+def table(frame, *, first: tuple[str, ...], labels: dict[str, str], index: str) -> None:
+    """A small static table (no scrolling: it wraps at any width, and re-renders cheaper than
+    an interactive grid): the ``first`` columns in order under ``labels``, rows named by the
+    ``index`` column, numbers rounded by their unit."""
+    import pandas as pd
+
+    shown = pd.DataFrame(
+        {labels[c]: [display_value(c, x) for x in frame[c]] for c in first if c != index}
+    )
+    shown.index = pd.Index(frame[index].astype(str), name=labels.get(index, index))
+    st.table(shown)
+
+
 def log_axis(s: Settings, lines) -> bool:
     """The sidebar's axis choice, or a log axis (said in a note) when one curve dwarfs the rest."""
     if s.log_y:

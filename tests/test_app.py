@@ -31,7 +31,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from pksim.analysis import curve_summary  # noqa: E402
 from pksim.model import load_model  # noqa: E402
 from pksim.simulation import simulate  # noqa: E402
-from pksim_app import NOTICE, charts, export, fmt, frames  # noqa: E402
+from pksim_app import NOTICE, charts, export, fmt, frames, widgets  # noqa: E402
 from pksim_app import backend as be  # noqa: E402
 from pksim_app.widgets import DEFAULT_SEED  # noqa: E402
 
@@ -218,7 +218,17 @@ def test_a_shorter_horizon_does_not_break_persisted_inputs():
 
 
 def _rows(at: AppTest, i: int = 0) -> pd.DataFrame:
-    return at.dataframe[i].value.set_index("case")
+    """The route explorer's summary table as shown (rows named by case, rounded text)."""
+    return at.table[i].value
+
+
+def cell(rows: pd.DataFrame, case: str, column: str) -> str:
+    return rows.loc[case, frames.SUMMARY_LABELS[column]]
+
+
+def as_shown(column: str, value) -> str:
+    """How the route table shows a library value (its column's rounding)."""
+    return widgets.display_value(column, value)
 
 
 def test_routes_side_by_side_equal_the_library(ketamine):
@@ -228,13 +238,13 @@ def test_routes_side_by_side_equal_the_library(ketamine):
     for route, name in (("sublingual", "Sublingual"), ("intranasal", "Intranasal"),
                         ("oral", "Oral")):
         s = curve_summary(simulate([f"{route}:60mg"], weight_kg=70.0, sex="male", model=ketamine))
-        assert rows.loc[name, "effect_site_cmax_ng_per_ml"] == pytest.approx(
-            s["effect_site"]["cmax_ng_per_ml"])
-        assert rows.loc[name, "minutes_in_window"] == pytest.approx(
-            s["window"]["minutes_in_window"])
+        assert cell(rows, name, "effect_site_cmax_ng_per_ml") == as_shown(
+        "effect_site_cmax_ng_per_ml", s["effect_site"]["cmax_ng_per_ml"])
+        assert cell(rows, name, "minutes_in_window") == as_shown(
+        "minutes_in_window", s["window"]["minutes_in_window"])
     s = curve_summary(simulate(["iv:60mg@0min/40min"], weight_kg=70.0, sex="male", model=ketamine))
-    assert rows.loc["Intravenous over 40 min", "onset_min"] == pytest.approx(
-        s["window"]["onset_min"])
+    assert cell(rows, "Intravenous over 40 min", "onset_min") == as_shown(
+        "onset_min", s["window"]["onset_min"])
 
 
 def test_an_iv_bolus_switches_the_route_chart_to_a_log_axis_with_a_note():
@@ -255,10 +265,10 @@ def test_route_explorer_tabs_equal_the_library(ketamine):
     rows = _rows(at)
     for w in (50.0, 160.0):
         s = curve_summary(simulate(["sublingual:100mg"], weight_kg=w, sex="male", model=ketamine))
-        assert rows.loc[f"{w:g} kg", "minutes_in_window"] == pytest.approx(
-            s["window"]["minutes_in_window"])
-        assert rows.loc[f"{w:g} kg", "effect_site_cmax_ng_per_ml"] == pytest.approx(
-            s["effect_site"]["cmax_ng_per_ml"])
+        assert cell(rows, f"{w:g} kg", "minutes_in_window") == as_shown(
+        "minutes_in_window", s["window"]["minutes_in_window"])
+        assert cell(rows, f"{w:g} kg", "effect_site_cmax_ng_per_ml") == as_shown(
+        "effect_site_cmax_ng_per_ml", s["effect_site"]["cmax_ng_per_ml"])
     assert any("160 kg is outside" in w.value for w in at.warning)
 
     at.session_state["rt_tab"] = "Plasma vs effect site"
@@ -276,8 +286,8 @@ def test_route_explorer_tabs_equal_the_library(ketamine):
     rows = _rows(at)
     s = curve_summary(simulate(["sublingual:100mg", "intranasal:50mg@60min"], weight_kg=70.0,
                                sex="male", model=ketamine))
-    assert rows.loc["booster at 60 min", "minutes_in_window"] == pytest.approx(
-        s["window"]["minutes_in_window"])
+    assert cell(rows, "booster at 60 min", "minutes_in_window") == as_shown(
+        "minutes_in_window", s["window"]["minutes_in_window"])
 
     at.session_state["rt_tab"] = "Model dependence"
     at.run()
@@ -286,8 +296,8 @@ def test_route_explorer_tabs_equal_the_library(ketamine):
     assert "ketamine · per_kg" in cases and "ketamine · allometric" in cases
     s = curve_summary(simulate(["sublingual:100mg"], weight_kg=70.0, sex="male", model=ketamine,
                                weight_scaling="allometric"))
-    assert _rows(at).loc["ketamine · allometric", "effect_site_cmax_ng_per_ml"] == pytest.approx(
-        s["effect_site"]["cmax_ng_per_ml"])
+    assert cell(_rows(at), "ketamine · allometric", "effect_site_cmax_ng_per_ml") == as_shown(
+        "effect_site_cmax_ng_per_ml", s["effect_site"]["cmax_ng_per_ml"])
 
 
 # --------------------------------------------------------------------------- sweep explorer

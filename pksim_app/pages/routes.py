@@ -71,35 +71,13 @@ def summary_row(name: str, summ: dict) -> dict:
     }
 
 
-# Short headers, key columns first, so that the table fits 1,400 px without scrolling; the plasma
-# columns are in the downloads (and on the "Plasma vs effect site" tab).
-TABLE_LABELS = {
-    "case": "Case",
-    "onset_min": "Onset (min)",
-    "offset_min": "Offset (min)",
-    "minutes_in_window": "In window (min)",
-    "minutes_dissociated": "Dissociated (min)",
-    "effect_site_cmax_ng_per_ml": "Peak (ng/mL)",
-    "effect_site_tmax_min": "Peak at (min)",
-    "bioavailable_dose_mg": "Bioavailable (mg)",
-}
-TABLE_NOTE = (
-    "Onset and offset: the effect site enters and leaves the relational window; peak: the "
-    "effect-site peak; bioavailable: the part of the dose that reaches the blood. Plasma peaks "
-    "are in the CSV."
-)
-
-
-def show_table(rows: list[dict], key: str) -> pd.DataFrame:
+def show_table(rows: list[dict]) -> pd.DataFrame:
+    """The tab's summary table (key columns, rounded); returns the unrounded rows."""
     table = pd.DataFrame(rows)
-    widgets.dataframe(
-        table,
-        key,
-        first=tuple(TABLE_LABELS),
-        labels=TABLE_LABELS,
-        hide=tuple(c for c in table.columns if c not in TABLE_LABELS),
+    widgets.table(
+        table, first=tuple(frames.SUMMARY_LABELS), labels=frames.SUMMARY_LABELS, index="case"
     )
-    st.caption(TABLE_NOTE)
+    st.caption(frames.SUMMARY_NOTE)
     return table
 
 
@@ -223,7 +201,7 @@ def tab_routes(s, bands, weight_kg, sex):
         ),
         height=380,
     )
-    table = show_table(rows, "rt_routes_table")
+    table = show_table(rows)
     downloads(
         "routes",
         s,
@@ -403,9 +381,7 @@ def tab_booster(s, bands, weight_kg, sex):
         f"Each point is a separate simulation with the booster at that time (every "
         f"{BOOSTER_GRID_STEP_MIN:g} min); the red line marks the booster time chosen above."
     )
-    show_table(
-        [{k: v for k, v in r.items() if k != "booster_time_min"} for r in rows], "rt_booster_table"
-    )
+    show_table([{k: v for k, v in r.items() if k != "booster_time_min"} for r in rows])
     downloads(
         "booster",
         s,
@@ -473,7 +449,7 @@ def tab_weight(s, bands):
         ),
         height=380,
     )
-    table = show_table(rows, "rt_weight_table")
+    table = show_table(rows)
     downloads(
         "weight",
         s,
@@ -533,7 +509,7 @@ def tab_models(s, bands, weight_kg, sex):
         "Bands shaded are those of the model chosen in the sidebar; each row of the table "
         "uses its own model's bands."
     )
-    table = show_table(rows, "rt_models_table")
+    table = show_table(rows)
     if len(cache.model_ids()) == 1:
         st.caption(
             "The library holds one model so far; the comparison covers its weight-scaling schemes."
