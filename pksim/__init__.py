@@ -32,6 +32,7 @@ _EXPORTS = {
     "simulate_couple": "pksim.couple",
     "CoupleResult": "pksim.couple",
     "Covariates": "pksim.sampling",
+    "RunSettings": "pksim.settings",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -36,18 +36,34 @@ def fsync_replace(tmp: str, target: Path) -> None:
         pass
 
 
-def atomic_write(path: str | os.PathLike, writer) -> None:
-    """Call ``writer(tmp_path)``, then move the finished file onto ``path``."""
+def atomic_write(path: str | os.PathLike, writer, field: str = "out") -> None:
+    """Call ``writer(tmp_path)``, then move the finished file onto ``path``.
+
+    Missing parent directories are created (and removed again if the write fails). A target
+    that is a directory, and any operating-system error (no space, no permission, a read-only
+    or virtual file system), is an :class:`InputError` naming ``field``; no partial file stays.
+    """
     target = Path(path)
+    if target.is_dir():
+        raise InputError(field, f"{str(target)!r} is a directory", "a file name")
     parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError("out", f"directory {str(parent)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
+    created = [p for p in (parent, *parent.parents) if not p.exists()]
+    tmp = None
     try:
+        parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{target.name}.", suffix=".tmp")
+        os.close(fd)
         writer(tmp)
         fsync_replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as exc:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        for p in created:
+            try:
+                p.rmdir()
+            except OSError:
+                break
+        if isinstance(exc, OSError):
+            raise InputError(field, f"cannot write {str(target)!r}: "
+                             f"{exc.strerror or exc}") from None
         raise

@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from pksim import metrics as _metrics
+
 # Padé coefficients b_k and the 1-norm bounds theta_m of Higham (2005), Table 2.3 / eq. 2.2.
 _B3 = np.array([120.0, 60.0, 12.0, 1.0])
 _B5 = np.array([30240.0, 15120.0, 3360.0, 420.0, 30.0, 1.0])
@@ -395,12 +397,24 @@ def peak_and_auc(t, c):
 # thread count and any chunk size.
 
 GROUP = 128
-# per-subject metric columns written by the population kernels
-POP_METRICS = ("plasma_cmax_ng_per_ml", "plasma_tmax_min", "effect_cmax_ng_per_ml",
-               "effect_tmax_min", "plasma_auc_ng_h_per_ml", "effect_auc_ng_h_per_ml",
-               "window_onset_min", "window_offset_min", "minutes_in_window",
-               "in_window_block", "dissociation_onset_min", "minutes_dissociated")
-COUPLE_METRICS = ("minutes_both_in_window", "both_in_window_block")
+# per-subject and per-couple metric columns: order and names come from the metrics registry
+# (compile-time constants; clear the Numba cache after changing the registry's kernel columns)
+POP_METRICS = _metrics.PERSON_COLUMNS
+COUPLE_METRICS = _metrics.COUPLE_COLUMNS
+_P = _metrics.PERSON_INDEX
+_C = _metrics.COUPLE_INDEX
+_PLASMA_CMAX, _PLASMA_TMAX = _P["plasma_cmax_ng_per_ml"], _P["plasma_tmax_min"]
+_EFFECT_CMAX, _EFFECT_TMAX = _P["effect_cmax_ng_per_ml"], _P["effect_tmax_min"]
+_PLASMA_AUC, _EFFECT_AUC = _P["plasma_auc_ng_h_per_ml"], _P["effect_auc_ng_h_per_ml"]
+_ONSET, _OFFSET = _P["window_onset_min"], _P["window_offset_min"]
+_MIN_WINDOW = _P["minutes_in_window"]
+_BLOCK_FRACTION = _P["block_fraction_in_window"]
+_THROUGHOUT = _P["in_window_throughout_block"]
+_DISS_ONSET, _MIN_DISS = _P["dissociation_onset_min"], _P["minutes_dissociated"]
+_MIN_DISS_BLOCK = _P["minutes_dissociated_in_block"]
+_RECOVERY = _P["recovery_min"]
+_BOTH_MIN, _BOTH_MIN_BLOCK = _C["minutes_both_in_window"], _C["minutes_both_in_window_block"]
+_BOTH_THROUGHOUT = _C["both_in_window_throughout_block"]
 HIST_SHIFT = 15        # float32 bits >> 15 keeps sign, exponent and 8 mantissa bits
 HIST_LO_BITS = 117 << 8  # 2**-10 (0.000977 ng/mL): values below share the underflow bin
 HIST_HI_BITS = 144 << 8  # 2**17 (131072 ng/mL): values at/above share the overflow bin
@@ -837,24 +851,67 @@ def in_band_throughout(t, c, lower, upper, b0, b1):
 
 
 @njit(cache=True)
+def minutes_in_band_between(t, c, lower, upper, b0, b1):
+    """Minutes with ``lower <= c < upper`` within ``[b0, b1]`` (c linear between grid points)."""
+    total = 0.0
+    for i in range(t.size - 1):
+        if t[i + 1] <= b0 or t[i] >= b1:
+            continue
+        c0 = c[i]
+        c1 = c[i + 1]
+        if (c0 < lower and c1 < lower) or (c0 >= upper and c1 >= upper):
+            continue
+        h = t[i + 1] - t[i]
+        s0, s1 = _segment_inside(c0, c1, lower, upper)
+        lo = max(t[i] + s0 * h, b0)
+        hi = min(t[i] + s1 * h, b1)
+        if hi > lo:
+            total += hi - lo
+    return total
+
+
+@njit(cache=True)
+def recovery_time(t, c, lower):
+    """First time after the (first) peak of ``c`` at which ``c`` falls below ``lower``.
+
+    NaN when the peak is below ``lower`` or ``c`` is still at or above it at the horizon.
+    """
+    imax = 0
+    for i in range(1, t.size):
+        if c[i] > c[imax]:
+            imax = i
+    if c[imax] < lower:
+        return np.nan
+    for i in range(imax, t.size - 1):
+        if c[i + 1] < lower:
+            return t[i] + (lower - c[i]) / (c[i + 1] - c[i]) * (t[i + 1] - t[i])
+    return np.nan
+
+
+@njit(cache=True)
 def subject_metrics(t, cp, ce, win_lo, win_hi, block_lo, block_hi, out):
-    """Fill ``out`` (columns :data:`POP_METRICS`) from one subject's curves (float64)."""
+    """Fill ``out`` (columns :data:`POP_METRICS`, named by the metrics registry) from one
+    subject's curves (float64) and window ``[win_lo, win_hi)``."""
     cmax, tmax, auc = peak_and_auc(t, cp)
-    out[0] = cmax
-    out[1] = tmax
-    cmax, tmax, auc_e = peak_and_auc(t, ce)
-    out[2] = cmax
-    out[3] = tmax
-    out[4] = auc / 60.0
-    out[5] = auc_e / 60.0
+    out[_PLASMA_CMAX] = cmax
+    out[_PLASMA_TMAX] = tmax
+    out[_PLASMA_AUC] = auc / 60.0
+    cmax, tmax, auc = peak_and_auc(t, ce)
+    out[_EFFECT_CMAX] = cmax
+    out[_EFFECT_TMAX] = tmax
+    out[_EFFECT_AUC] = auc / 60.0
     on, off, minutes = band_times(t, ce, win_lo, win_hi)
-    out[6] = on
-    out[7] = off
-    out[8] = minutes
-    out[9] = 1.0 if in_band_throughout(t, ce, win_lo, win_hi, block_lo, block_hi) else 0.0
+    out[_ONSET] = on
+    out[_OFFSET] = off
+    out[_MIN_WINDOW] = minutes
+    out[_BLOCK_FRACTION] = (minutes_in_band_between(t, ce, win_lo, win_hi, block_lo, block_hi)
+                            / (block_hi - block_lo))
+    out[_THROUGHOUT] = 1.0 if in_band_throughout(t, ce, win_lo, win_hi, block_lo, block_hi) else 0.0
     d_on, _, d_min = band_times(t, ce, win_hi, np.inf)
-    out[10] = d_on
-    out[11] = d_min
+    out[_DISS_ONSET] = d_on
+    out[_MIN_DISS] = d_min
+    out[_MIN_DISS_BLOCK] = minutes_in_band_between(t, ce, win_hi, np.inf, block_lo, block_hi)
+    out[_RECOVERY] = recovery_time(t, ce, win_lo)
 
 
 @njit(cache=True)
@@ -868,25 +925,30 @@ def _band_code(v, band_lower):
 
 @njit(cache=True)
 def _store_group(s0, m, cp, ce, band_lower, out_cp, out_ce, out_code):
-    """Copy a group's time-major curves into the chunk's float32 arrays and band codes."""
+    """Copy a group's time-major curves into the chunk's float32 arrays and band codes
+    (``band_lower[s]``: subject ``s``'s band lower edges)."""
     n_t = cp.shape[0]
     for j in range(n_t):
         for k in range(m):
             out_cp[j, s0 + k] = cp[j, k]
             out_ce[j, s0 + k] = ce[j, k]
-            out_code[j, s0 + k] = _band_code(ce[j, k], band_lower)
+            out_code[j, s0 + k] = _band_code(ce[j, k], band_lower[s0 + k])
 
 
 @njit(cache=True, parallel=True)
 def population_chunk(n_states, term_row, term_col, term_coef, pair_i, pair_j, ev_target,
                      ev_start, ev_duration, ev_amount, t_out, i_central, i_effect, plasma_scale,
-                     band_lower, win_lo, win_hi, block_lo, block_hi, metrics, out_cp, out_ce,
-                     out_code):
+                     band_lower, i_window, block_lo, block_hi, alt_edges, metrics,
+                     alt_metrics, out_cp, out_ce, out_code):
     """One chunk of a population.
 
     Writes ``metrics[s]`` (columns :data:`POP_METRICS`) and, time-major, the float32 curves
     ``out_cp[i, s]``, ``out_ce[i, s]`` (ng/mL) and ``out_code[i, s]``: the index of the
-    effect-site band (lower edges ``band_lower``) that subject ``s`` is in at ``t_out[i]``.
+    effect-site band (subject ``s``'s lower edges ``band_lower[s]``) that subject ``s`` is in
+    at ``t_out[i]``. Subject ``s``'s window is ``[band_lower[s, i_window],
+    band_lower[s, i_window + 1])``. ``alt_metrics[a, s]`` holds the same metrics for the
+    window ``[alt_edges[a, 0], alt_edges[a, 1])`` (a band-edge sensitivity on the same curves;
+    ``alt_edges`` may have no rows).
     """
     n_sub = term_coef.shape[0]
     n_t = t_out.size
@@ -906,40 +968,60 @@ def population_chunk(n_states, term_row, term_col, term_coef, pair_i, pair_j, ev
             for j in range(n_t):
                 cpk[j] = cp[j, k]
                 cek[j] = ce[j, k]
-            subject_metrics(t_out, cpk, cek, win_lo, win_hi, block_lo, block_hi, metrics[s0 + k])
+            s = s0 + k
+            subject_metrics(t_out, cpk, cek, band_lower[s, i_window], band_lower[s, i_window + 1],
+                            block_lo, block_hi, metrics[s])
+            for a in range(alt_edges.shape[0]):
+                subject_metrics(t_out, cpk, cek, alt_edges[a, 0], alt_edges[a, 1], block_lo,
+                                block_hi, alt_metrics[a, s])
 
 
 @njit(cache=True)
-def overlap_minutes(t, ca, cb, lower, upper):
-    """Minutes with both curves in ``[lower, upper)`` (each linear between grid points).
+def overlap_minutes(t, ca, cb, lo_a, hi_a, lo_b, hi_b, b0, b1):
+    """Minutes within ``[b0, b1]`` with ``lo_a <= ca < hi_a`` and ``lo_b <= cb < hi_b`` (each
+    curve linear between grid points).
 
     Within a grid segment each curve is inside on one sub-interval (a linear function meets a
     convex band in an interval), so the joint time is the length of their intersection.
     """
     total = 0.0
     for i in range(t.size - 1):
+        if t[i + 1] <= b0 or t[i] >= b1:
+            continue
         h = t[i + 1] - t[i]
-        a0, a1 = _segment_inside(ca[i], ca[i + 1], lower, upper)
+        a0, a1 = _segment_inside(ca[i], ca[i + 1], lo_a, hi_a)
         if a1 <= a0:
             continue
-        b0, b1 = _segment_inside(cb[i], cb[i + 1], lower, upper)
-        s0 = max(a0, b0)
-        s1 = min(a1, b1)
-        if s1 > s0:
-            total += (s1 - s0) * h
+        c0, c1 = _segment_inside(cb[i], cb[i + 1], lo_b, hi_b)
+        lo = max(t[i] + max(a0, c0) * h, b0)
+        hi = min(t[i] + min(a1, c1) * h, b1)
+        if hi > lo:
+            total += hi - lo
     return total
+
+
+@njit(cache=True)
+def _joint_metrics(t, ca, cb, lo_a, hi_a, lo_b, hi_b, b0, b1, a_row, b_row, out):
+    """Fill ``out`` (columns :data:`COUPLE_METRICS`) from both partners' effect-site curves and
+    their per-person metric rows."""
+    out[_BOTH_MIN] = overlap_minutes(t, ca, cb, lo_a, hi_a, lo_b, hi_b, t[0], t[t.size - 1])
+    out[_BOTH_MIN_BLOCK] = overlap_minutes(t, ca, cb, lo_a, hi_a, lo_b, hi_b, b0, b1)
+    out[_BOTH_THROUGHOUT] = 1.0 if (a_row[_THROUGHOUT] == 1.0
+                                    and b_row[_THROUGHOUT] == 1.0) else 0.0
 
 
 @njit(cache=True, parallel=True)
 def couple_chunk(n_states, term_row, term_col, pair_i, pair_j, a_coef, b_coef, a_target,
                  a_start, a_duration, a_amount, b_target, b_start, b_duration, b_amount, t_out,
-                 i_central, i_effect, a_scale, b_scale, band_lower, win_lo, win_hi, block_lo,
-                 block_hi, a_metrics, b_metrics, joint, a_cp, a_ce, a_code, b_cp, b_ce, b_code,
-                 both):
+                 i_central, i_effect, a_scale, b_scale, a_band_lower, b_band_lower, i_window,
+                 block_lo, block_hi, alt_edges, a_metrics, b_metrics, joint, a_alt, b_alt,
+                 joint_alt, a_cp, a_ce, a_code, b_cp, b_ce, b_code, both):
     """Couples: each partner as in :func:`population_chunk`, plus joint metrics.
 
     ``joint[s]`` holds :data:`COUPLE_METRICS`; ``both[i, s]`` (time-major) is 1 when both
-    partners are in the window at ``t_out[i]``. Partners share the model structure only.
+    partners are in their windows at ``t_out[i]``. Partners share the model structure only.
+    ``a_alt``, ``b_alt``, ``joint_alt`` ``[a, s]``: the same with both partners' window
+    ``[alt_edges[a, 0], alt_edges[a, 1])`` (band-edge sensitivity; may have no rows).
     """
     n_sub = a_coef.shape[0]
     n_t = t_out.size
@@ -955,12 +1037,16 @@ def couple_chunk(n_states, term_row, term_col, pair_i, pair_j, a_coef, b_coef, a
                     a_start, a_duration, a_amount, t_out, i_central, i_effect, a_scale, cpa, cea)
         march_group(n_states, term_row, term_col, b_coef, pair_i, pair_j, s0, m, b_target,
                     b_start, b_duration, b_amount, t_out, i_central, i_effect, b_scale, cpb, ceb)
-        _store_group(s0, m, cpa, cea, band_lower, a_cp, a_ce, a_code)
-        _store_group(s0, m, cpb, ceb, band_lower, b_cp, b_ce, b_code)
-        for j in range(n_t):
-            for k in range(m):
-                both[j, s0 + k] = 1 if (win_lo <= cea[j, k] < win_hi
-                                        and win_lo <= ceb[j, k] < win_hi) else 0
+        _store_group(s0, m, cpa, cea, a_band_lower, a_cp, a_ce, a_code)
+        _store_group(s0, m, cpb, ceb, b_band_lower, b_cp, b_ce, b_code)
+        for k in range(m):
+            lo_a = a_band_lower[s0 + k, i_window]
+            hi_a = a_band_lower[s0 + k, i_window + 1]
+            lo_b = b_band_lower[s0 + k, i_window]
+            hi_b = b_band_lower[s0 + k, i_window + 1]
+            for j in range(n_t):
+                both[j, s0 + k] = 1 if (lo_a <= cea[j, k] < hi_a
+                                        and lo_b <= ceb[j, k] < hi_b) else 0
         cpk = np.empty(n_t)
         cek = np.empty(n_t)
         cpk2 = np.empty(n_t)
@@ -972,10 +1058,20 @@ def couple_chunk(n_states, term_row, term_col, pair_i, pair_j, a_coef, b_coef, a
                 cek[j] = cea[j, k]
                 cpk2[j] = cpb[j, k]
                 cek2[j] = ceb[j, k]
-            subject_metrics(t_out, cpk, cek, win_lo, win_hi, block_lo, block_hi, a_metrics[s])
-            subject_metrics(t_out, cpk2, cek2, win_lo, win_hi, block_lo, block_hi, b_metrics[s])
-            joint[s, 0] = overlap_minutes(t_out, cek, cek2, win_lo, win_hi)
-            joint[s, 1] = 1.0 if (a_metrics[s, 9] == 1.0 and b_metrics[s, 9] == 1.0) else 0.0
+            lo_a = a_band_lower[s, i_window]
+            hi_a = a_band_lower[s, i_window + 1]
+            lo_b = b_band_lower[s, i_window]
+            hi_b = b_band_lower[s, i_window + 1]
+            subject_metrics(t_out, cpk, cek, lo_a, hi_a, block_lo, block_hi, a_metrics[s])
+            subject_metrics(t_out, cpk2, cek2, lo_b, hi_b, block_lo, block_hi, b_metrics[s])
+            _joint_metrics(t_out, cek, cek2, lo_a, hi_a, lo_b, hi_b, block_lo, block_hi,
+                           a_metrics[s], b_metrics[s], joint[s])
+            for a in range(alt_edges.shape[0]):
+                lo, hi = alt_edges[a, 0], alt_edges[a, 1]
+                subject_metrics(t_out, cpk, cek, lo, hi, block_lo, block_hi, a_alt[a, s])
+                subject_metrics(t_out, cpk2, cek2, lo, hi, block_lo, block_hi, b_alt[a, s])
+                _joint_metrics(t_out, cek, cek2, lo, hi, lo, hi, block_lo, block_hi,
+                               a_alt[a, s], b_alt[a, s], joint_alt[a, s])
 
 
 @njit(cache=True)

@@ -3,15 +3,11 @@
 Simulated couple ``i`` pairs subject ``i`` of partner A's stream with subject ``i`` of partner
 B's (independent random streams, :mod:`pksim.sampling`), so partner A of a couple simulation is
 exactly the population :func:`pksim.population.simulate_population` returns for A's inputs and
-the same seed. Both partners are judged against the same window (effect site,
-``[window, dissociation)`` ng/mL) with curves taken as linear between grid points:
-
-* ``minutes_both_in_window``: total time both are in the window at the same time (per grid
-  segment each partner is inside on one sub-interval; their intersection is exact);
-* ``entry_gap_min``: ``|onset_A - onset_B|`` (NaN unless both reach the window), with the
-  signed ``entry_gap_b_minus_a_min`` beside it;
-* ``both_in_window_block``: both are in the window for the whole session block;
-* ``either_dissociates``: at least one partner reaches the dissociation threshold.
+the same seed. Each partner is judged against their own window (effect site,
+``[floor, dissociation edge)`` ng/mL; the model's, or drawn per person with band-edge
+uncertainty) with curves taken as linear between grid points. The couple metrics (shared
+minutes in and outside the block, coverage, the signed entry gap B minus A, who dissociates)
+are declared in :data:`pksim.metrics.COUPLE`.
 
 ``a_start_offset_min`` / ``b_start_offset_min`` shift a partner's whole regimen on the shared
 session clock (e.g. B doses 10 min after A).
@@ -27,25 +23,26 @@ import numpy as np
 import pandas as pd
 
 from pksim import _kernels
-from pksim.errors import InputError
-from pksim.population import (
+from pksim import metrics as _metrics
+from pksim._popengine import (
+    Accumulator,
     PopulationResult,
-    _Accumulator,
-    _check_keep,
-    _chunk_size,
-    _config,
-    _finish,
-    _make_arm,
-    _none,
-    _percentiles,
-    _settings,
-    _typical,
+    check_keep,
     check_n,
-    proportion,
-    quantile_se,
+    config_of,
+    finish,
+    make_arm,
+    resolve_chunk_size,
+    resolve_settings,
+    subjects_frame,
+    typical_curve,
 )
+from pksim.dose_timing import check_doses_in_horizon
+from pksim.errors import InputError
+from pksim.metrics import json_number, sensitivity_summary
 from pksim.regimen import MAX_TIME_MIN, Dose
 from pksim.sampling import Covariates, check_seed
+from pksim.settings import RunSettings, resolve
 
 PARTNER_A, PARTNER_B = 0, 1  # RNG partner keys: A shares its stream with simulate_population
 
@@ -58,9 +55,8 @@ class CoupleResult:
     ----------
     a, b : :class:`~pksim.population.PopulationResult` of each partner (row ``i`` of
         ``a.subjects`` and ``b.subjects`` is couple ``i``)
-    couples : DataFrame, one row per couple: ``couple``, ``minutes_both_in_window``,
-        ``entry_gap_min``, ``entry_gap_b_minus_a_min``, ``both_reach_window``,
-        ``both_in_window_block``, ``either_dissociates``, ``both_dissociate``
+    couples : DataFrame, one row per couple: ``couple`` and every metric of
+        :data:`pksim.metrics.COUPLE`
     both_in_window_over_time : DataFrame ``time_min``, ``p_both_in_window``
     config : resolved inputs (provenance)
     """
@@ -70,50 +66,139 @@ class CoupleResult:
     couples: pd.DataFrame
     both_in_window_over_time: pd.DataFrame
     config: dict
+    sensitivity: dict | None = None  # summaries at the ends of the band-edge ranges
 
     @property
     def n(self) -> int:
         return len(self.couples)
 
     def summary(self) -> dict:
-        """Couple summaries with Monte-Carlo SEs (units in keys); partner summaries nested."""
-        c = self.couples
-        out = dict(self.config)
-        for key, col in (
-            ("p_both_in_window_block", "both_in_window_block"),
-            ("p_either_dissociates", "either_dissociates"),
-            ("p_both_dissociate", "both_dissociate"),
-            ("p_both_reach_window", "both_reach_window"),
-        ):
-            out[key], out[f"{key}_se"] = proportion(c[col].to_numpy())
-        for key, res in (("a", self.a), ("b", self.b)):
-            s = res.subjects
-            for name, col in (
-                ("window", "reached_window"),
-                ("dissociation", "dissociated"),
-                ("window_block", "in_window_block"),
-            ):
-                out[f"p_{key}_{name}"], out[f"p_{key}_{name}_se"] = proportion(s[col].to_numpy())
-            med, se = quantile_se(s["window_onset_min"].to_numpy())
-            out[f"{key}_onset_min_median"], out[f"{key}_onset_min_median_se"] = med, se
-        for name in ("minutes_both_in_window", "entry_gap_min"):
-            med, se = quantile_se(c[name].to_numpy())
-            out[f"{name}_median"], out[f"{name}_median_se"] = med, se
-            out[f"{name}_p5"], out[f"{name}_p95"] = _percentiles(c[name].to_numpy())
-        if "p_either_dissociates_pd" in c:
-            v = c["p_either_dissociates_pd"].to_numpy()
-            out["p_either_dissociates_pd"] = float(v.mean())
-            out["p_either_dissociates_pd_se"] = (
-                float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else None
-            )
-        mb = c["minutes_both_in_window"].to_numpy()
-        out["minutes_both_in_window_mean"] = float(mb.mean())
-        out["minutes_both_in_window_mean_se"] = (
-            float(mb.std(ddof=1) / math.sqrt(mb.size)) if mb.size > 1 else None
-        )
+        """Couple summaries with Monte-Carlo SEs (units in keys; every metric of
+        :data:`pksim.metrics.COUPLE`, the partners' probabilities as ``p_a_*``/``p_b_*`` and
+        their onset and recovery medians), partner summaries nested."""
+        out = couple_summary(self.couples, self.a.subjects, self.b.subjects, dict(self.config))
+        # the deprecated partner keys p_a_window_block / p_b_window_block
+        for key in ("a", "b"):
+            for sfx in ("", "_se"):
+                out[f"p_{key}_window_block{sfx}"] = out[f"p_{key}_window_throughout_block{sfx}"]
+        out["dissociation_risk_partner"] = dissociation_risk_partner(out)
+        out["deprecated_keys"] = {
+            **_metrics.deprecated_keys(_metrics.COUPLE),
+            "p_a_window_block": "p_a_window_throughout_block",
+            "p_b_window_block": "p_b_window_throughout_block",
+        }
+        if self.sensitivity:
+            out["band_sensitivity"] = self.sensitivity
         out["partner_a"] = self.a.summary()
         out["partner_b"] = self.b.summary()
-        return {k: (_none(v) if isinstance(v, (float, np.floating)) else v) for k, v in out.items()}
+        return {k: (json_number(v) if isinstance(v, (float, np.floating)) else v)
+                for k, v in out.items()}
+
+
+    def plain_summary(self, names: tuple[str, str] = ("A", "B"), level: float = 0.5) -> str:
+        """One paragraph a prescriber can read: when each partner is likely (P >= ``level``) in
+        the window and above the dissociation edge (from the probability-over-time curves, with
+        the dose that precedes a dissociation interval), the couples' block coverage and who
+        enters first. Every number is one of the result's metrics or curves."""
+        out = []
+        for name, res, key in ((names[0], self.a, "a"), (names[1], self.b, "b")):
+            t = res.time_min
+            bp = res.band_probability
+            win = likely_runs(t, bp["p_window"].to_numpy(), level)
+            roles = list(bp.columns[1:])
+            above = bp[roles[roles.index("p_dissociation"):]].sum(axis=1).to_numpy()
+            text = (f"{name} is likely in the window from about {_runs_text(win)} min"
+                    if win else f"{name} is unlikely to be in the window at any time (at most "
+                    f"{bp['p_window'].max():.0%})")
+            diss = likely_runs(t, above, level)
+            if diss:
+                text += (f"; {name} is likely above the dissociation edge from about "
+                         f"{_runs_text(diss)} min")
+                dose = _dose_before(self.config[f"{key}_doses"], diss[0][0])
+                if dose is not None:
+                    text += f", after the {dose}"
+            elif above.max() >= 0.1:
+                text += (f"; {name} has a {above.max():.0%} chance of being above the "
+                         f"dissociation edge at {t[int(np.argmax(above))]:.0f} min")
+            out.append(text + ".")
+        s = self.summary()
+        b0, b1 = self.config["block_min"]
+        out.append(
+            f"Both are in the window together for at least {s['coverage_percent']:g} % of the "
+            f"{b0:g}-{b1:g} min block in {s['p_both_window_block_coverage']:.0%} of simulated "
+            f"couples (± {s['p_both_window_block_coverage_se']:.0%}); on average they share "
+            f"{s['block_fraction_both_in_window_mean']:.0%} of the block.")
+        gap = s.get("entry_gap_b_minus_a_min_median")
+        if gap is not None and abs(gap) >= 1.0:
+            first, second = (names[0], names[1]) if gap > 0 else (names[1], names[0])
+            out.append(f"{first} typically enters the window about {abs(gap):.0f} min before "
+                       f"{second}.")
+        risk = s["dissociation_risk_partner"]
+        if risk in ("A", "B"):
+            out.append(f"The dissociation risk is mostly {names['AB'.index(risk)]}'s.")
+        return " ".join(out)
+
+
+def likely_runs(time_min: np.ndarray, p: np.ndarray, level: float = 0.5
+                ) -> list[tuple[float, float]]:
+    """The time intervals ``(start, end)`` (min, grid points) on which ``p >= level``."""
+    ok = np.asarray(p) >= level
+    edges = np.flatnonzero(np.diff(np.r_[False, ok, False].astype(np.int8)))
+    return [(float(time_min[a]), float(time_min[b - 1])) for a, b in zip(edges[::2], edges[1::2],
+                                                                         strict=True)]
+
+
+def _runs_text(runs: list[tuple[float, float]]) -> str:
+    return " and ".join(f"{a:.0f} to {b:.0f}" for a, b in runs[:3]) + (
+        " (and later)" if len(runs) > 3 else "")
+
+
+def _dose_before(specs: list[str], time_min: float) -> str | None:
+    """The booster (a dose after the first) that starts last at or before ``time_min``."""
+    from pksim.regimen import parse_dose_spec
+
+    doses = sorted((parse_dose_spec(x) for x in specs), key=lambda d: d.start_min)
+    before = [d for d in doses[1:] if d.start_min <= time_min]
+    if not before:
+        return None
+    d = before[-1]
+    return f"{d.amount:g}-{d.amount_unit} {d.route} dose at {d.start_min:g} min"
+
+
+def couple_summary(couples: pd.DataFrame, a: pd.DataFrame, b: pd.DataFrame, out: dict) -> dict:
+    """Add the couple metrics' summaries and the partners' probabilities and onset/recovery
+    medians (prefixed ``a_`` / ``b_``) to ``out``."""
+    _metrics.summarise(_metrics.COUPLE, couples, out)
+    person = tuple(m for m in _metrics.PERSON if m.summary == _metrics.PROBABILITY
+                   or m.name in ("window_onset_min", "recovery_min"))
+    for key, subjects in (("a", a), ("b", b)):
+        _metrics.summarise(person, subjects, out, prefix=f"{key}_")
+    return out
+
+
+def _couples_frame(joint: np.ndarray, sa: pd.DataFrame, sb: pd.DataFrame,
+                   ctx: dict) -> pd.DataFrame:
+    """One row per couple: the kernel's joint columns and every derived couple metric."""
+    frame = {"couple": np.arange(joint.shape[0], dtype=np.int64)}
+    frame.update({name: joint[:, i] for i, name in enumerate(_kernels.COUPLE_METRICS)})
+    frame["both_in_window_throughout_block"] = frame["both_in_window_throughout_block"] == 1.0
+    partner_cols = ("window_onset_min", "reached_window", "dissociated", "p_dissociation_pd")
+    extra = {f"{k}_{c}": r[c].to_numpy() for k, r in (("a", sa), ("b", sb))
+             for c in partner_cols if c in r}
+    derived = _metrics.derive(_metrics.COUPLE, {**frame, **extra}, ctx)
+    return pd.DataFrame({k: v for k, v in derived.items() if k not in extra})
+
+
+def dissociation_risk_partner(summary: dict) -> str:
+    """Who carries the dissociation risk: ``"A"``, ``"B"``, ``"both"`` (probabilities within
+    two Monte-Carlo SEs of each other) or ``"neither"`` (both below 1 %, or no one dissociates)."""
+    pa, pb = summary["p_a_dissociation"], summary["p_b_dissociation"]
+    if max(pa, pb) < 0.01:
+        return "neither"
+    se = math.hypot(summary["p_a_dissociation_se"], summary["p_b_dissociation_se"])
+    if abs(pa - pb) <= 2.0 * se:
+        return "both"
+    return "A" if pa > pb else "B"
 
 
 def _check_offset(value, name: str) -> float:
@@ -133,8 +218,8 @@ def simulate_couple(
     *,
     a: Covariates,
     b: Covariates,
-    n: int,
-    seed: int,
+    n: int | None = None,
+    seed: int | None = None,
     model="ketamine",
     block_min: tuple[float, float] = (45.0, 90.0),
     t_end_min: float = 240.0,
@@ -148,6 +233,9 @@ def simulate_couple(
     chunk_size: int | None = None,
     keep_curves: bool = False,
     pd_dissociation: dict[str, float] | None = None,
+    coverage_percent: float | None = None,
+    band_uncertainty: bool = False,
+    settings: RunSettings | None = None,
 ) -> CoupleResult:
     """Simulate ``n`` couples; per couple, when and how long both partners share the window.
 
@@ -157,8 +245,9 @@ def simulate_couple(
     a, b : each partner's covariates (fixed or sampled)
     n : number of simulated couples, 1 to 10^7
     seed : non-negative integer (A and B use independent streams derived from it)
-    block_min : session block ``(start, end)`` (min) for ``both_in_window_block``
+    block_min : session block ``(start, end)`` (min) for the block metrics``
     a_start_offset_min, b_start_offset_min : shift of each partner's regimen (min, >= 0)
+    settings : the run settings as one :class:`~pksim.settings.RunSettings` instead of keywords
     Other parameters as in :func:`pksim.population.simulate_population`.
 
     Returns
@@ -171,50 +260,38 @@ def simulate_couple(
     >>> r = simulate_couple(["sublingual:100mg"], ["sublingual:100mg"],
     ...                     a=Covariates(weight_kg=60, sex="female"),
     ...                     b=Covariates(weight_kg=85, sex="male"), n=100, seed=1)
-    >>> 0.0 <= r.summary()["p_both_in_window_block"] <= 1.0
+    >>> 0.0 <= r.summary()["p_both_window_block_coverage"] <= 1.0
     True
     """
-    n = check_n(n)
-    seed = check_seed(seed)
-    s = _settings(model, t_end_min, dt_min, thresholds, block_min)
+    rs = resolve(settings, n=n, seed=seed, model=model, t_end_min=t_end_min, dt_min=dt_min,
+                 thresholds=thresholds, variability=variability,
+                 dose_variability=dose_variability, block_min=block_min,
+                 weight_scaling=weight_scaling, pd_dissociation=pd_dissociation,
+                 coverage_percent=coverage_percent, band_uncertainty=band_uncertainty)
+    n = check_n(rs.n)
+    seed = check_seed(rs.seed)
+    s = resolve_settings(rs.model, rs.t_end_min, rs.dt_min, rs.thresholds_dict, rs.block_min,
+                         rs.coverage_percent, rs.band_uncertainty)
     off_a = _check_offset(a_start_offset_min, "a_start_offset_min")
     off_b = _check_offset(b_start_offset_min, "b_start_offset_min")
-    arm_a = _make_arm(
-        a_doses,
-        a,
-        seed,
-        PARTNER_A,
-        variability,
-        dose_variability,
-        weight_scaling,
-        s.model,
-        off_a,
-        "a ",
-        pd_dissociation,
-    )
-    arm_b = _make_arm(
-        b_doses,
-        b,
-        seed,
-        PARTNER_B,
-        variability,
-        dose_variability,
-        weight_scaling,
-        s.model,
-        off_b,
-        "b ",
-        pd_dissociation,
-    )
+    arm_a = make_arm(a_doses, a, seed, PARTNER_A, rs.variability, rs.dose_variability,
+                     rs.weight_scaling, s.model, off_a, "a ", rs.pd_dict)
+    arm_b = make_arm(b_doses, b, seed, PARTNER_B, rs.variability, rs.dose_variability,
+                     rs.weight_scaling, s.model, off_b, "b ", rs.pd_dict)
+    for tag, arm in (("a", arm_a), ("b", arm_b)):
+        check_doses_in_horizon(arm.doses, float(s.time_min[-1]), f"{tag} dose (with its offset)")
     n_t = s.time_min.size
-    _check_keep(keep_curves, n, n_t)
-    chunk = _chunk_size(chunk_size, n, n_t, 19)
-    acc_a = _Accumulator(n, n_t, len(s.bands), keep_curves)
-    acc_b = _Accumulator(n, n_t, len(s.bands), keep_curves)
+    check_keep(keep_curves, n, n_t)
+    chunk = resolve_chunk_size(chunk_size, n, n_t, 19)
+    n_alt = len(s.alt_names)
+    acc_a = Accumulator(n, n_t, len(s.bands), keep_curves, s.i_window, n_alt)
+    acc_b = Accumulator(n, n_t, len(s.bands), keep_curves, s.i_window, n_alt)
     joint = np.empty((n, len(_kernels.COUPLE_METRICS)))
+    joint_alt = np.empty((n_alt, n, joint.shape[1]))  # band-edge sensitivity
     both_counts = np.zeros((n_t, 2), dtype=np.int64)
     m_max = min(chunk, n)
-    buf_a = _Accumulator.buffers(m_max, n_t)
-    buf_b = _Accumulator.buffers(m_max, n_t)
+    buf_a = Accumulator.buffers(m_max, n_t)
+    buf_b = Accumulator.buffers(m_max, n_t)
     both = np.empty((n_t, m_max), dtype=np.uint8)
     met_a = np.empty((m_max, len(_kernels.POP_METRICS)))
     met_b = np.empty_like(met_a)
@@ -225,8 +302,11 @@ def simulate_couple(
         ia = arm_a.inputs(s, start, stop)
         ib = arm_b.inputs(s, start, stop)
         if both.shape[1] != m:  # last, shorter chunk: contiguous buffers of its size
-            buf_a, buf_b = _Accumulator.buffers(m, n_t), _Accumulator.buffers(m, n_t)
+            buf_a, buf_b = Accumulator.buffers(m, n_t), Accumulator.buffers(m, n_t)
             both = np.empty((n_t, m), dtype=np.uint8)
+        alt_a = np.empty((n_alt, m, met_a.shape[1]))
+        alt_b = np.empty_like(alt_a)
+        alt_j = np.empty((n_alt, m, joint.shape[1]))
         _kernels.couple_chunk(
             st.n_states,
             st.rows,
@@ -248,14 +328,18 @@ def simulate_couple(
             st.i_effect,
             ia["plasma_scale"],
             ib["plasma_scale"],
-            s.band_lower,
-            s.win_lo,
-            s.win_hi,
+            ia["band_lower"],
+            ib["band_lower"],
+            s.i_window,
             s.block_min[0],
             s.block_min[1],
+            s.alt_edges,
             met_a[:m],
             met_b[:m],
             joint[start:stop],
+            alt_a,
+            alt_b,
+            alt_j,
             buf_a["cp"],
             buf_a["ce"],
             buf_a["code"],
@@ -264,32 +348,16 @@ def simulate_couple(
             buf_b["code"],
             both,
         )
-        acc_a.add(start, stop, ia, met_a, buf_a)
-        acc_b.add(start, stop, ib, met_b, buf_b)
+        acc_a.add(start, stop, ia, met_a, buf_a, alt_a)
+        acc_b.add(start, stop, ib, met_b, buf_b, alt_b)
+        joint_alt[:, start:stop] = alt_j
         _kernels.count_codes(both, both_counts)
-    cfg_a = _config(s, arm_a, n, seed, chunk)
-    cfg_b = _config(s, arm_b, n, seed, chunk)
+    cfg_a = config_of(s, arm_a, n, seed, chunk)
+    cfg_b = config_of(s, arm_b, n, seed, chunk)
     cfg_a["start_offset_min"], cfg_b["start_offset_min"] = off_a, off_b
-    res_a = _finish(acc_a, s, _typical(s, arm_a), cfg_a, arm_a.pd)
-    res_b = _finish(acc_b, s, _typical(s, arm_b), cfg_b, arm_b.pd)
-    sa, sb = res_a.subjects, res_b.subjects
-    on_a, on_b = sa["window_onset_min"].to_numpy(), sb["window_onset_min"].to_numpy()
-    couples = pd.DataFrame(
-        {
-            "couple": np.arange(n, dtype=np.int64),
-            "minutes_both_in_window": joint[:, 0],
-            "entry_gap_min": np.abs(on_b - on_a),
-            "entry_gap_b_minus_a_min": on_b - on_a,
-            "both_reach_window": sa["reached_window"].to_numpy() & sb["reached_window"].to_numpy(),
-            "both_in_window_block": joint[:, 1] == 1.0,
-            "either_dissociates": sa["dissociated"].to_numpy() | sb["dissociated"].to_numpy(),
-            "both_dissociate": sa["dissociated"].to_numpy() & sb["dissociated"].to_numpy(),
-        }
-    )
-    if "p_dissociation_pd" in sa and "p_dissociation_pd" in sb:
-        # given both partners' concentrations their PD draws are independent
-        pa, pb = sa["p_dissociation_pd"].to_numpy(), sb["p_dissociation_pd"].to_numpy()
-        couples["p_either_dissociates_pd"] = 1.0 - (1.0 - pa) * (1.0 - pb)
+    res_a = finish(acc_a, s, typical_curve(s, arm_a), cfg_a, arm_a.pd)
+    res_b = finish(acc_b, s, typical_curve(s, arm_b), cfg_b, arm_b.pd)
+    couples = _couples_frame(joint, res_a.subjects, res_b.subjects, s.context)
     over_time = pd.DataFrame({"time_min": s.time_min, "p_both_in_window": both_counts[:, 1] / n})
     config = {
         k: cfg_a[k]
@@ -307,9 +375,23 @@ def simulate_couple(
             "variability",
             "dose_cv_percent",
             "quantile_rel_error_bound",
+            "coverage_percent",
+            "band_uncertainty",
+            "weight_scaling",
+            "dose_basis",
         )
     }
     config["a_doses"], config["b_doses"] = cfg_a["doses"], cfg_b["doses"]
     config["a_covariates"], config["b_covariates"] = cfg_a["covariates"], cfg_b["covariates"]
     config["a_start_offset_min"], config["b_start_offset_min"] = off_a, off_b
-    return CoupleResult(res_a, res_b, couples, over_time, config)
+    result = CoupleResult(res_a, res_b, couples, over_time, config)
+    sensitivity = {}
+    for k, name in enumerate(s.alt_names):  # the same couples judged at the range ends
+        edges = tuple(s.alt_edges[k])
+        sa = subjects_frame(acc_a, {**s.context, "pd": arm_a.pd}, k, edges)
+        sb = subjects_frame(acc_b, {**s.context, "pd": arm_b.pd}, k, edges)
+        sensitivity[name] = sensitivity_summary(couple_summary(
+            _couples_frame(joint_alt[k], sa, sb, s.context), sa, sb,
+            {"thresholds": s.alt_thresholds[k]}))
+    result.sensitivity = sensitivity or None
+    return result

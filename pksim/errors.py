@@ -38,3 +38,11 @@ class ModelFileError(PksimError, ValueError):
 
     def __reduce__(self):
         return (type(self), (self.path, self.field, self.problem))
+
+
+class ConsistencyError(PksimError, RuntimeError):
+    """An internal cross-check failed (two computations of the same quantity disagree).
+
+    Not the user's input: the message says what is inconsistent and what to do (typically,
+    clear a stale Numba cache).
+    """

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from pksim import model_checks
 from pksim.errors import InputError, ModelFileError
 from pksim.units import INTERNAL_UNIT, KNOWN_UNITS, to_internal
 
@@ -34,6 +35,8 @@ DRUGS = ("racemic", "esketamine")
 SINK = "elimination"
 BAND_ROLES = ("below_window", "window", "dissociation", "hypnosis", "anaesthesia")
 PATHWAY_INPUTS = ("bolus", "zero_order")
+CALIBRATION_STATISTICS = ("cmax", "tmax", "auc", "f")
+SAMPLING_SITES = ("arterial", "venous")
 
 
 _SHIPPED_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -83,10 +86,35 @@ class Compartment:
 
 @dataclass(frozen=True)
 class Transfer:
+    """First-order transfer; its rate is ``rate``, ``clearance / V_source`` or ``steps / mean_time``."""
+
     source: str
     target: str  # compartment name or SINK
     rate: str | None  # parameter name (1/min)
     clearance: str | None  # parameter name (L/min), divided by the source volume
+    mean_time: str | None = None  # parameter name (min): one step of a transit chain
+    steps: int = 1  # number of compartments of that chain (rate = steps / mean_time)
+
+
+@dataclass(frozen=True)
+class TransitChain:
+    """``n`` compartments in series, each left at rate ``n / mean_transit_time``.
+
+    The time from entering the first to leaving the last is Erlang(n)-distributed with mean
+    ``mean_transit_time``: a smooth, delayed absorption with no lag discontinuity (Savic et al.
+    2007, doi:10.1007/s10928-007-9041-1). A pathway or a hold that targets the chain's ``name``
+    enters its first compartment, ``NAME_1``.
+    """
+
+    name: str
+    n: int
+    mean_transit_time: str  # parameter name (min)
+    target: str
+    description: str
+
+    @property
+    def compartments(self) -> tuple[str, ...]:
+        return tuple(f"{self.name}_{i}" for i in range(1, self.n + 1))
 
 
 @dataclass(frozen=True)
@@ -103,11 +131,48 @@ class Pathway:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """Hold-then-swallow: a dose held in ``compartment`` until the hold ends, then moved.
+
+    The held compartment has no inflow and only first-order outflows (the loader checks it), so
+    what is left at the end of the hold is ``amount * exp(-k_out * hold)`` exactly; at that time
+    it is moved to ``swallow_to`` (scaled by ``swallow_bioavailability``) or spat out.
+    """
+
+    compartment: str
+    default_min: str  # parameter name (time): the hold when a dose does not give one
+    swallow_to: str  # compartment receiving what is swallowed
+    swallow_bioavailability: float | str
+
+
+@dataclass(frozen=True)
+class Sprays:
+    """A dose given as several sprays (or devices): equal parts ``default_interval`` apart; the
+    ``pathway``'s fraction of every spray after the first is multiplied by ``later_factor``
+    (Perez-Ruixo 2021: 0.62 for the 2nd and later esketamine devices)."""
+
+    default_interval: str  # parameter name (time)
+    pathway: str  # name of the pathway whose fraction later sprays reduce
+    later_factor: float | str
+
+
+@dataclass(frozen=True)
 class Route:
     name: str
     description: str
     allows_duration: bool
     pathways: tuple[Pathway, ...]
+    hold: Hold | None = None
+    sprays: Sprays | None = None
+    label: str | None = None  # human name for front ends ("Sublingual lozenge")
+    product_step_mg: float | None = None  # practical dose step (lozenge strength, spray volume)
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """Dose-spec options this route accepts (see :mod:`pksim.regimen`)."""
+        out = ("duration",) if self.allows_duration else ()
+        out += ("hold", "swallow", "spit") if self.hold else ()
+        return out + (("sprays", "every") if self.sprays else ())
 
 
 @dataclass(frozen=True)
@@ -147,17 +212,67 @@ class PDParameter:
 
 @dataclass(frozen=True)
 class PDEffect:
-    """An optional effect model, e.g. ``[pd.dissociation]`` (sigmoid Emax on the effect site)."""
+    """An optional effect model, e.g. ``[pd.dissociation]`` (log-normal threshold on the effect
+    site, :mod:`pksim.pd`)."""
 
     name: str
     description: str
     parameters: dict[str, PDParameter]
+    calibration: str | None = None  # what the parameters were calibrated to
+
+
+@dataclass(frozen=True)
+class DoseBasis:
+    """Which salt form a plain ``mg`` dose means, and the molar masses to convert the other."""
+
+    form: str  # "hydrochloride" | "base"
+    molar_mass_base_g_per_mol: float
+    molar_mass_hydrochloride_g_per_mol: float
+    source: str
+    note: str | None
+
+    def factor(self, salt: str | None) -> float:
+        """Multiplier from an amount of ``salt`` ("hcl", "base", None = this basis) to this basis."""
+        if salt is None:
+            return 1.0
+        given = "hydrochloride" if salt == "hcl" else "base"
+        if given == self.form:
+            return 1.0
+        ratio = self.molar_mass_hydrochloride_g_per_mol / self.molar_mass_base_g_per_mol
+        return ratio if self.form == "hydrochloride" else 1.0 / ratio
+
+
+DOSE_FORMS = ("hydrochloride", "base")
 
 
 PD_EFFECTS = {
     # effect -> required parameters; units are part of the names
-    "dissociation": ("c50_ng_per_ml", "gamma", "omega_c50"),
+    # quantal log-normal threshold on the effect site (pksim.pd): median C50, log-SD omega
+    "dissociation": ("c50_ng_per_ml", "omega"),
 }
+
+
+@dataclass(frozen=True)
+class CalibrationTarget:
+    """An observed arm (id in the observations CSV) and which of its statistics were fitted."""
+
+    arm: str
+    statistics: tuple[str, ...]  # of CALIBRATION_STATISTICS
+
+
+@dataclass(frozen=True)
+class CalibrationSpec:
+    """``[calibration]``: what was fitted to what, so a fit is reproducible and validation
+    knows what is in-sample. ``parameters`` may be empty (values borrowed from a fit elsewhere:
+    the targets are then still in-sample)."""
+
+    summary: str
+    parameters: tuple[str, ...]
+    targets: tuple[CalibrationTarget, ...]
+
+    def statistics_of(self, arm_id: str) -> tuple[str, ...]:
+        """The statistics of an arm that are calibration targets (empty: external)."""
+        return tuple(s for t in self.targets if t.arm == arm_id for s in t.statistics)
 
 
 @dataclass(frozen=True)
@@ -192,6 +307,10 @@ class Model:
     known_biases: tuple[str, ...]
     calibration: str | None
     pd: dict[str, PDEffect] | None = None  # optional [pd.<effect>] sections
+    transit_chains: tuple[TransitChain, ...] = ()
+    sampling: str | None = None  # "arterial" | "venous": the blood the concentrations predict
+    dose_basis: DoseBasis | None = None  # salt form a plain "mg" dose is taken to be
+    calibration_spec: CalibrationSpec | None = None  # structured [calibration] table
 
     @cached_property
     def state_names(self) -> tuple[str, ...]:
@@ -208,7 +327,7 @@ class Model:
         for b in self.bands:
             if b.role == role:
                 return b
-        raise KeyError(role)
+        raise InputError("band role", f"unknown role {role!r}", ", ".join(BAND_ROLES))
 
     def band_edges_ng_per_ml(self) -> dict[str, tuple[float, float]]:
         """``role -> (lower, upper)``; the top band's upper edge is infinity."""
@@ -220,6 +339,12 @@ class Model:
 
     def window_ng_per_ml(self) -> tuple[float, float]:
         return self.band_edges_ng_per_ml()["window"]
+
+    @property
+    def dose_basis_form(self) -> str | None:
+        """What a plain ``mg`` dose means: ``"hydrochloride"``, ``"base"`` or None (not stated).
+        Every output records it, so a number is never read against the wrong salt form."""
+        return self.dose_basis.form if self.dose_basis is not None else None
 
     def citation(self) -> str:
         ref = self.references[self.primary_reference]
@@ -316,11 +441,13 @@ def load_model(name_or_path: str | os.PathLike) -> Model:
     cached_at_ns = time.time_ns()
     if raw_bytes is None:
         raw_bytes = path.read_bytes()
+    model_checks.check_file_size(str(path), raw_bytes)
     try:
         data = tomllib.loads(raw_bytes.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ModelFileError(str(path), "file", f"not valid TOML: {exc}") from None
     model = _build_model(data, str(path), hashlib.sha256(raw_bytes).hexdigest())
+    model_checks.check_model(model, data)  # physical plausibility (bounds by dimension)
     with _CACHE_LOCK:
         _CACHE[key] = (stamp, cached_at_ns, raw_bytes, model)
         _CACHE.move_to_end(key)
@@ -379,7 +506,7 @@ def _resolve_model_path(name_or_path: str | os.PathLike) -> Path:
 _TOP_KEYS = {"schema_version", "id", "name", "drug", "analyte", "description", "primary_reference",
              "references", "validity", "parameters", "compartments", "transfers", "effect_site",
              "routes", "weight_scaling", "covariates", "variability", "bands", "known_biases",
-             "calibration", "pd"}
+             "calibration", "pd", "transit_chains", "sampling", "dose_basis"}
 
 
 def _build_model(data: dict, path: str, sha: str) -> Model:
@@ -394,6 +521,7 @@ def _build_model(data: dict, path: str, sha: str) -> Model:
         raise r.fail("drug", f"unknown drug {drug!r}; allowed: {', '.join(DRUGS)}")
 
     references = _read_references(r, data)
+    sampling = _read_sampling(r, data)
     primary = r.get(data, "primary_reference", "", str)
     if primary not in references:
         raise r.fail("primary_reference", f"{primary!r} is not a key of [references]")
@@ -419,18 +547,22 @@ def _build_model(data: dict, path: str, sha: str) -> Model:
         return value
 
     compartments = _read_compartments(r, data, param_ref)
+    chains = _read_transit_chains(r, data, [c.name for c in compartments], param_ref)
+    compartments += [Compartment(n, "depot", None) for ch in chains for n in ch.compartments]
     names = [c.name for c in compartments]
     centrals = [c.name for c in compartments if c.kind == "central"]
     if len(centrals) != 1:
         raise r.fail("compartments", f"exactly one compartment must have kind 'central', found {len(centrals)}")
     transfers = _read_transfers(r, data, names, compartments, param_ref)
+    transfers += _chain_transfers(r, chains, names)
     _check_all_drain(r, names, transfers)
+    entry = {ch.name: ch.compartments[0] for ch in chains}
 
     effect = r.get(data, "effect_site", "", dict)
     r.check_keys(effect, {"ke0"}, "effect_site")
     ke0 = param_ref(r.get(effect, "ke0", "effect_site", str), "effect_site.ke0", "rate")
 
-    routes = _read_routes(r, data, names, param_ref)
+    routes = _read_routes(r, data, names, entry, transfers, param_ref)
 
     schemes, scheme_desc = {}, {}
     raw_schemes = r.get(scaling, "schemes", "weight_scaling", dict)
@@ -469,6 +601,7 @@ def _build_model(data: dict, path: str, sha: str) -> Model:
     biases = tuple(r.get(data, "known_biases", "", list, required=False, default=[]))
     if not all(isinstance(b, str) for b in biases):
         raise r.fail("known_biases", "expected a list of strings")
+    calibration_text, calibration_spec = _read_calibration(r, data, params)
 
     return Model(
         id=model_id, name=r.get(data, "name", "", str), drug=drug,
@@ -481,10 +614,57 @@ def _build_model(data: dict, path: str, sha: str) -> Model:
         central=centrals[0], ke0=ke0, routes=routes, reference_weight_kg=ref_wt,
         scaling_schemes=schemes, scaling_descriptions=scheme_desc, default_scaling=default_scaling,
         sex_parameters=sex_params, sex_female_factor=sex_factor, variability=variability,
-        correlation=corr, bands=bands, known_biases=biases,
-        calibration=r.get(data, "calibration", "", str, required=False),
+        correlation=corr, bands=bands, known_biases=biases, transit_chains=tuple(chains),
+        sampling=sampling,
+        dose_basis=_read_dose_basis(r, data, references),
+        calibration=calibration_text,
         pd=_read_pd(r, data, references),
+        calibration_spec=calibration_spec,
     )
+
+
+def _read_sampling(r: _Reader, data: dict) -> str | None:
+    site = r.get(data, "sampling", "", str, required=False)
+    if site is not None and site not in SAMPLING_SITES:
+        raise r.fail("sampling", f"unknown site {site!r}; allowed: {', '.join(SAMPLING_SITES)}")
+    return site
+
+
+def _read_calibration(r: _Reader, data: dict, params: dict
+                      ) -> tuple[str | None, CalibrationSpec | None]:
+    """``calibration``: a ``[calibration]`` table (summary, parameters, targets), or the older
+    free-text string (read for one release; it says nothing machine-readable)."""
+    raw = data.get("calibration")
+    if raw is None or isinstance(raw, str):
+        return r.get(data, "calibration", "", str, required=False), None
+    table = r.get(data, "calibration", "", dict)
+    r.check_keys(table, {"summary", "parameters", "targets"}, "calibration")
+    summary = r.get(table, "summary", "calibration", str)
+    names = r.get(table, "parameters", "calibration", list, required=False, default=[])
+    for name in names:
+        if not isinstance(name, str) or name not in params:
+            raise r.fail("calibration.parameters", f"unknown parameter {name!r}")
+    if len(set(names)) != len(names):
+        raise r.fail("calibration.parameters", "a parameter is listed twice")
+    targets = []
+    for i, t in enumerate(r.get(table, "targets", "calibration", list, required=False,
+                                default=[])):
+        where = f"calibration.targets[{i}]"
+        if not isinstance(t, dict):
+            raise r.fail(where, "expected a table with arm and statistics")
+        r.check_keys(t, {"arm", "statistics"}, where)
+        arm = r.get(t, "arm", where, str)
+        stats = r.get(t, "statistics", where, list)
+        bad = [x for x in stats if x not in CALIBRATION_STATISTICS]
+        if not stats or bad or len(set(stats)) != len(stats):
+            raise r.fail(f"{where}.statistics", "expected distinct values of "
+                         + ", ".join(CALIBRATION_STATISTICS))
+        if arm in [x.arm for x in targets]:
+            raise r.fail(f"{where}.arm", f"arm {arm!r} is listed twice")
+        targets.append(CalibrationTarget(arm, tuple(stats)))
+    if names and not targets:
+        raise r.fail("calibration.targets", "fitted parameters need at least one target")
+    return summary, CalibrationSpec(summary, tuple(names), tuple(targets))
 
 
 def _read_pd(r: _Reader, data: dict, refs: dict) -> dict[str, PDEffect] | None:
@@ -500,7 +680,7 @@ def _read_pd(r: _Reader, data: dict, refs: dict) -> dict[str, PDEffect] | None:
         if not isinstance(table, dict):
             raise r.fail(where, "expected a table")
         required = PD_EFFECTS[effect]
-        r.check_keys(table, set(required) | {"description"}, where)
+        r.check_keys(table, set(required) | {"description", "calibration"}, where)
         params = {}
         for name in required:
             pw = f"{where}.{name}"
@@ -508,8 +688,8 @@ def _read_pd(r: _Reader, data: dict, refs: dict) -> dict[str, PDEffect] | None:
             r.check_keys(p, {"value", "description", "source", "source_detail", "tag", "note",
                              "range"}, pw)
             value = r.get(p, "value", pw, float)
-            if value < 0 or (name != "omega_c50" and value == 0):
-                raise r.fail(f"{pw}.value", f"must be {'>= 0' if name == 'omega_c50' else '> 0'}")
+            if value < 0 or (name != "omega" and value == 0):
+                raise r.fail(f"{pw}.value", f"must be {'>= 0' if name == 'omega' else '> 0'}")
             tag = r.get(p, "tag", pw, str)
             if tag not in TAGS:
                 raise r.fail(f"{pw}.tag", f"unknown tag {tag!r}; allowed: {', '.join(TAGS)}")
@@ -520,7 +700,8 @@ def _read_pd(r: _Reader, data: dict, refs: dict) -> dict[str, PDEffect] | None:
                 name, value, r.get(p, "description", pw, str), source,
                 r.get(p, "source_detail", pw, str, required=False), tag,
                 r.get(p, "note", pw, str, required=False), r.pair(p, "range", pw, required=False))
-        out[effect] = PDEffect(effect, r.get(table, "description", where, str), params)
+        out[effect] = PDEffect(effect, r.get(table, "description", where, str), params,
+                               r.get(table, "calibration", where, str, required=False))
     return out
 
 
@@ -643,13 +824,101 @@ def _check_all_drain(r: _Reader, names: list[str], transfers: list[Transfer]) ->
         raise r.fail("transfers", f"compartment(s) {', '.join(stuck)} never reach '{SINK}'")
 
 
-def _read_routes(r: _Reader, data: dict, names: list[str], param_ref) -> dict[str, Route]:
+def _read_transit_chains(r: _Reader, data: dict, names: list[str], param_ref
+                         ) -> list[TransitChain]:
+    chains = []
+    for i, c in enumerate(r.get(data, "transit_chains", "", list, required=False, default=[])):
+        where = f"transit_chains[{i}]"
+        if not isinstance(c, dict):
+            raise r.fail(where, "expected a table")
+        r.check_keys(c, {"name", "n", "mean_transit_time", "to", "description"}, where)
+        name = r.get(c, "name", where, str)
+        n = r.get(c, "n", where, int)
+        if not 1 <= n <= 20:
+            raise r.fail(f"{where}.n", f"must be an integer within [1, 20], got {n}")
+        mtt = param_ref(r.get(c, "mean_transit_time", where, str), f"{where}.mean_transit_time",
+                        "time")
+        chain = TransitChain(name, n, mtt, r.get(c, "to", where, str),
+                             r.get(c, "description", where, str, required=False) or "")
+        taken = set(names) | {SINK, "effect_site"} | {x for ch in chains
+                                                      for x in (ch.name, *ch.compartments)}
+        if name in taken or set(chain.compartments) & taken:
+            raise r.fail(f"{where}.name", f"{name!r} (or its compartments) is reserved or used twice")
+        chains.append(chain)
+    return chains
+
+
+def _chain_transfers(r: _Reader, chains: list[TransitChain], names: list[str]) -> list[Transfer]:
+    out = []
+    for i, ch in enumerate(chains):
+        if ch.target not in names:
+            raise r.fail(f"transit_chains[{i}].to", f"unknown compartment {ch.target!r}")
+        steps = ch.compartments + (ch.target,)
+        for a, b in zip(steps[:-1], steps[1:], strict=True):
+            out.append(Transfer(a, b, None, None, ch.mean_transit_time, ch.n))
+    return out
+
+
+def _read_dose_basis(r: _Reader, data: dict, refs: dict) -> DoseBasis | None:
+    raw = r.get(data, "dose_basis", "", dict, required=False)
+    if raw is None:
+        return None
+    where = "dose_basis"
+    r.check_keys(raw, {"form", "molar_mass_base_g_per_mol", "molar_mass_hydrochloride_g_per_mol",
+                       "source", "note"}, where)
+    form = r.get(raw, "form", where, str)
+    if form not in DOSE_FORMS:
+        raise r.fail(f"{where}.form", f"unknown form {form!r}; allowed: {', '.join(DOSE_FORMS)}")
+    masses = [r.get(raw, k, where, float) for k in ("molar_mass_base_g_per_mol",
+                                                      "molar_mass_hydrochloride_g_per_mol")]
+    if not (0 < masses[0] < masses[1] < 10 * masses[0]):
+        raise r.fail(where, "molar masses must be positive, the hydrochloride's above the base's")
+    source = r.get(raw, "source", where, str)
+    if source not in refs:
+        raise r.fail(f"{where}.source", f"{source!r} is not a key of [references]")
+    return DoseBasis(form, masses[0], masses[1], source, r.get(raw, "note", where, str,
+                                                             required=False))
+
+
+def _read_hold(r: _Reader, raw: dict, where: str, target, transfers: list[Transfer], param_ref,
+               bioavailability) -> Hold:
+    r.check_keys(raw, {"compartment", "default", "swallow_to", "swallow_bioavailability"}, where)
+    comp = target(r.get(raw, "compartment", where, str), f"{where}.compartment")
+    if any(t.target == comp for t in transfers):
+        raise r.fail(f"{where}.compartment", f"{comp!r} receives a transfer; a held compartment "
+                     "may only lose drug (its content at the end of the hold must be exact)")
+    outs = [t for t in transfers if t.source == comp]
+    if not outs or any(t.clearance is not None for t in outs):
+        raise r.fail(f"{where}.compartment", f"{comp!r} needs first-order outflows given as "
+                     "'rate' (or a transit chain), not 'clearance'")
+    default = param_ref(r.get(raw, "default", where, str), f"{where}.default", "time")
+    return Hold(comp, default, target(r.get(raw, "swallow_to", where, str), f"{where}.swallow_to"),
+                bioavailability(raw, "swallow_bioavailability", where))
+
+
+def _read_routes(r: _Reader, data: dict, names: list[str], entry: dict[str, str],
+                 transfers: list[Transfer], param_ref) -> dict[str, Route]:
+    def target(name: str, where: str) -> str:
+        name = entry.get(name, name)
+        if name not in names:
+            raise r.fail(where, f"unknown compartment or transit chain {name!r}")
+        return name
+
+    def bioavailability(table: dict, key: str, where: str) -> float | str:
+        bio = r.get(table, key, where, (float, str), required=False, default=1.0)
+        if isinstance(bio, str):
+            param_ref(bio, f"{where}.{key}", "dimensionless")
+        elif not 0 <= bio <= 1:
+            raise r.fail(f"{where}.{key}", f"must be within [0, 1], got {bio}")
+        return bio
+
     routes = {}
     for rname, rdef in r.get(data, "routes", "", dict).items():
         where = f"routes.{rname}"
         if not isinstance(rdef, dict):
             raise r.fail(where, "expected a table")
-        r.check_keys(rdef, {"description", "allows_duration", "pathways"}, where)
+        r.check_keys(rdef, {"description", "allows_duration", "pathways", "hold", "sprays",
+                            "label", "product_step_mg"}, where)
         pathways = []
         n_rest = 0
         for i, p in enumerate(r.get(rdef, "pathways", where, list)):
@@ -658,9 +927,7 @@ def _read_routes(r: _Reader, data: dict, names: list[str], param_ref) -> dict[st
                 raise r.fail(pw, "expected a table")
             r.check_keys(p, {"name", "target", "fraction", "bioavailability", "lag", "input",
                              "duration", "description"}, pw)
-            target = r.get(p, "target", pw, str)
-            if target not in names:
-                raise r.fail(f"{pw}.target", f"unknown compartment {target!r}")
+            tgt = target(r.get(p, "target", pw, str), f"{pw}.target")
             fraction = r.get(p, "fraction", pw, (float, str))
             if fraction == "rest":
                 fraction = None
@@ -669,11 +936,7 @@ def _read_routes(r: _Reader, data: dict, names: list[str], param_ref) -> dict[st
                 param_ref(fraction, f"{pw}.fraction", "dimensionless")
             elif not 0 <= fraction <= 1:
                 raise r.fail(f"{pw}.fraction", f"must be within [0, 1], got {fraction}")
-            bio = r.get(p, "bioavailability", pw, (float, str), required=False, default=1.0)
-            if isinstance(bio, str):
-                param_ref(bio, f"{pw}.bioavailability", "dimensionless")
-            elif not 0 <= bio <= 1:
-                raise r.fail(f"{pw}.bioavailability", f"must be within [0, 1], got {bio}")
+            bio = bioavailability(p, "bioavailability", pw)
             lag = r.get(p, "lag", pw, (float, str), required=False, default=0.0)
             if isinstance(lag, str):
                 param_ref(lag, f"{pw}.lag", "time")
@@ -687,14 +950,37 @@ def _read_routes(r: _Reader, data: dict, names: list[str], param_ref) -> dict[st
                 param_ref(duration, f"{pw}.duration", "time")
             elif duration is not None and duration <= 0:
                 raise r.fail(f"{pw}.duration", f"must be > 0, got {duration}")
-            pathways.append(Pathway(r.get(p, "name", pw, str), target, fraction, bio, lag, kind, duration))
+            pathways.append(Pathway(r.get(p, "name", pw, str), tgt, fraction, bio, lag, kind, duration))
         if not pathways:
             raise r.fail(f"{where}.pathways", "at least one pathway is required")
         if n_rest > 1:
             raise r.fail(f"{where}.pathways", "at most one pathway may take fraction = \"rest\"")
+        hold = None
+        if "hold" in rdef:
+            hold = _read_hold(r, r.get(rdef, "hold", where, dict), f"{where}.hold", target,
+                              transfers, param_ref, bioavailability)
+            if not any(p.target == hold.compartment and p.input == "bolus" and p.lag == 0.0
+                       for p in pathways):
+                raise r.fail(f"{where}.hold", f"no bolus pathway without lag enters {hold.compartment!r}")
+        sprays = None
+        if "sprays" in rdef:
+            sw = f"{where}.sprays"
+            raw = r.get(rdef, "sprays", where, dict)
+            r.check_keys(raw, {"interval", "pathway", "later_factor"}, sw)
+            which = r.get(raw, "pathway", sw, str)
+            if which not in [p.name for p in pathways] or next(
+                    p for p in pathways if p.name == which).fraction is None:
+                raise r.fail(f"{sw}.pathway", f"{which!r} is not a pathway of {rname!r} with "
+                             "its own fraction")
+            sprays = Sprays(param_ref(r.get(raw, "interval", sw, str), f"{sw}.interval", "time"),
+                            which, bioavailability(raw, "later_factor", sw))
+        step = r.get(rdef, "product_step_mg", where, float, required=False)
+        if step is not None and not 0 < step <= 1000:
+            raise r.fail(f"{where}.product_step_mg", f"must be within (0, 1000], got {step}")
         routes[rname] = Route(rname, r.get(rdef, "description", where, str),
                               r.get(rdef, "allows_duration", where, bool, required=False, default=False),
-                              tuple(pathways))
+                              tuple(pathways), hold, sprays,
+                              r.get(rdef, "label", where, str, required=False), step)
     if not routes:
         raise r.fail("routes", "at least one route is required")
     return routes

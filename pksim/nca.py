@@ -49,6 +49,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from pksim.errors import InputError
+
 __all__ = ["NCAResult", "auc_linear_up_log_down", "nca"]
 
 #: Tolerance on adjusted R² used by the "best fit" lambda_z rule: a fit with
@@ -131,13 +133,13 @@ class _LambdaZFit:
 
 
 def _as_1d_float(values: ArrayLike, name: str) -> NDArray[np.float64]:
-    """Convert ``values`` to a 1-D float array, raising ``ValueError`` naming it."""
+    """Convert ``values`` to a 1-D float array, raising :class:`InputError` naming it."""
     try:
         arr = np.asarray(values, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a 1-D sequence of real numbers; got {values!r}") from exc
+        raise InputError(name, f"must be a 1-D sequence of real numbers; got {values!r}") from exc
     if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (a single series); got ndim={arr.ndim}")
+        raise InputError(name, f"must be 1-D (a single series); got ndim={arr.ndim}")
     return arr
 
 
@@ -148,7 +150,7 @@ def _validate_series(
 
     Raises
     ------
-    ValueError
+    InputError
         If the arrays are not 1-D, differ in length, have fewer than two
         points, contain non-finite values, have times that are not strictly
         increasing, or contain negative concentrations.  The message names
@@ -157,40 +159,35 @@ def _validate_series(
     t = _as_1d_float(time_min, "time_min")
     c = _as_1d_float(conc_ng_per_ml, "conc_ng_per_ml")
     if t.size != c.size:
-        raise ValueError(
-            "time_min and conc_ng_per_ml must have the same length; "
-            f"got len(time_min)={t.size}, len(conc_ng_per_ml)={c.size}"
+        raise InputError(
+            "time_min, conc_ng_per_ml",
+            f"must have the same length; got len(time_min)={t.size}, "
+            f"len(conc_ng_per_ml)={c.size}",
         )
     if t.size < 2:
-        raise ValueError(f"time_min must contain at least 2 points (allowed: >= 2); got {t.size}")
+        raise InputError("time_min", f"{t.size} points", ">= 2")
     if not np.all(np.isfinite(t)):
-        raise ValueError(
-            "time_min must be finite (allowed range: finite real numbers, min); found NaN or inf"
-        )
+        raise InputError("time_min", "found NaN or inf", "finite real numbers, min")
     if not np.all(np.diff(t) > 0):
-        raise ValueError("time_min must be strictly increasing (allowed: t[i+1] > t[i], min)")
+        raise InputError("time_min", "must be strictly increasing", "t[i+1] > t[i], min")
     if not np.all(np.isfinite(c)):
-        raise ValueError(
-            "conc_ng_per_ml must be finite (allowed range: [0, inf) ng/mL); found NaN or inf"
-        )
+        raise InputError("conc_ng_per_ml", "found NaN or inf", "[0, inf) ng/mL")
     if np.any(c < 0):
-        raise ValueError(
-            "conc_ng_per_ml must be non-negative (allowed range: [0, inf) ng/mL); "
-            f"minimum was {float(c.min())!r}"
-        )
+        raise InputError("conc_ng_per_ml", f"must be non-negative; minimum was {float(c.min())!r}",
+                         "[0, inf) ng/mL")
     return t, c
 
 
 def _validate_n_points(value: object, name: str) -> int:
     """Validate an integer number of regression points (>= 3)."""
     if isinstance(value, bool):
-        raise ValueError(f"{name} must be an integer >= 3; got {value!r}")
+        raise InputError(name, f"must be an integer; got {value!r}", ">= 3")
     try:
         n = operator.index(value)  # type: ignore[arg-type]
     except TypeError as exc:
-        raise ValueError(f"{name} must be an integer >= 3; got {value!r}") from exc
+        raise InputError(name, f"must be an integer; got {value!r}", ">= 3") from exc
     if n < 3:
-        raise ValueError(f"{name} must be an integer >= 3; got {n}")
+        raise InputError(name, f"got {n}", "an integer >= 3")
     return n
 
 
@@ -243,7 +240,7 @@ def auc_linear_up_log_down(time_min: ArrayLike, conc_ng_per_ml: ArrayLike) -> fl
 
     Raises
     ------
-    ValueError
+    InputError
         If the inputs are not valid (message names the argument and the
         allowed range).
 
@@ -380,7 +377,7 @@ def nca(
 
     Raises
     ------
-    ValueError
+    InputError
         If any input is invalid; the message names the argument and the
         allowed range.
 
@@ -428,13 +425,11 @@ def nca(
     try:
         dose_start = float(dose_start_min)
     except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"dose_start_min must be a finite real number, min; got {dose_start_min!r}"
-        ) from exc
+        raise InputError("dose_start_min", f"got {dose_start_min!r}",
+                         "a finite real number, min") from exc
     if not math.isfinite(dose_start):
-        raise ValueError(
-            f"dose_start_min must be a finite real number, min; got {dose_start_min!r}"
-        )
+        raise InputError("dose_start_min", f"got {dose_start_min!r}",
+                         "a finite real number, min")
     min_points = _validate_n_points(lambda_z_min_points, "lambda_z_min_points")
     fixed_points = (
         None if lambda_z_points is None else _validate_n_points(lambda_z_points, "lambda_z_points")
@@ -442,10 +437,10 @@ def nca(
 
     keep = t >= dose_start
     if int(np.count_nonzero(keep)) < 2:
-        raise ValueError(
-            "dose_start_min must leave at least 2 samples at or after it "
-            f"(allowed range: dose_start_min <= time_min[-2] = {float(t[-2])!r} min); "
-            f"got {dose_start!r}"
+        raise InputError(
+            "dose_start_min",
+            f"must leave at least 2 samples at or after it; got {dose_start!r}",
+            f"dose_start_min <= time_min[-2] = {float(t[-2])!r} min",
         )
     t = t[keep]
     c = c[keep]

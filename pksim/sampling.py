@@ -21,6 +21,8 @@ Distributions
   correlation matrix (``eta = (z @ L.T) * sd`` with ``L`` the Cholesky factor), applied by
   :func:`pksim.individual.apply_random_effects` (log-normal or logit-normal).
 * Delivered dose: log-normal multiplier with mean 1 and the given CV, per subject and dose.
+* Band edges (optional): the window floor and the dissociation edge, each log-uniform over the
+  model's published ``lower_range_ng_per_ml`` (independent uniforms, one column per edge).
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ from pksim.errors import InputError
 from pksim.model import Model
 
 BLOCK_SUBJECTS = 4096
-STREAMS = {"sex": 0, "weight": 1, "eta": 2, "dose": 3, "pd": 4}
+# stream 4 drew PD thresholds before the PD model integrated them out (pksim.pd); not reused,
+# so no stream changes meaning between versions
+STREAMS = {"sex": 0, "weight": 1, "eta": 2, "dose": 3, "bands": 5}
 WEIGHT_RANGE_KG = (20.0, 300.0)
 SEXES = ("female", "male", "mixed")
 _MAX_REDRAW_ROUNDS = 200
@@ -325,14 +329,14 @@ class BlockDraws:
             cols.append(np.exp(sigma * z - 0.5 * sigma**2))
         return np.stack(cols, axis=1)
 
-    def pd_eta(self, start: int, stop: int) -> np.ndarray:
-        """Standard-normal draws for the PD model's between-subject variability."""
+    def band_uniforms(self, n_edges: int, start: int, stop: int) -> np.ndarray:
+        """``(n, n_edges)`` uniforms on [0, 1) for the drawn band edges (``bands`` stream)."""
         return self.rows(
             start,
             stop,
-            ("pd",),
-            lambda b: block_generator(self.seed, self.partner, "pd", b).standard_normal(
-                BLOCK_SUBJECTS
+            ("bands", n_edges),
+            lambda b: block_generator(self.seed, self.partner, "bands", b).random(
+                (BLOCK_SUBJECTS, n_edges)
             ),
         )
 

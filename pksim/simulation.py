@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pksim import _kernels
+from pksim.dose_timing import check_doses_in_horizon
 from pksim.errors import InputError
 from pksim.individual import sex_code, typical_parameters
 from pksim.model import DEFAULT_MODEL, SINK, Model, load_model
 from pksim.regimen import Dose, InputEvents, input_events, parse_dose_spec
-from pksim.system import central_volume_l, system_terms
+from pksim.system import central_volume_l, system_terms, systemic_fraction
 
 WEIGHT_RANGE_KG = (20.0, 300.0)
 MAX_POINTS = 10_000_000
@@ -54,10 +55,19 @@ def time_grid(t_end_min: float = 240.0, dt_min: float = 1.0) -> np.ndarray:
     for name, v in (("t-end-min", t_end_min), ("dt-min", dt_min)):
         if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
             raise InputError(name, f"{v!r} is not a positive number", "> 0")
-    n = math.floor(t_end_min / dt_min + 1e-9) + 1
+    n = _n_steps(t_end_min, dt_min) + 1
     if n > MAX_POINTS:
         raise InputError("time grid", f"t-end/dt gives {n} points", f"at most {MAX_POINTS:,}")
     return np.arange(n, dtype=float) * dt_min
+
+
+def _n_steps(t_end_min: float, dt_min: float) -> int:
+    return math.floor(t_end_min / dt_min + 1e-9)
+
+
+def grid_end_min(t_end_min: float, dt_min: float) -> float:
+    """The last time of :func:`time_grid` (the simulation horizon), without building the grid."""
+    return _n_steps(t_end_min, dt_min) * dt_min
 
 
 def check_weight(weight_kg: float, field_name: str = "weight-kg") -> float:
@@ -118,6 +128,8 @@ def simulate(doses: Sequence[Dose | str], *, weight_kg: float, model: Model | st
     dose_list = as_doses(doses)
     wt = check_weight(weight_kg)
     t = time_grid(t_end_min, dt_min) if time_min is None else check_time_grid(time_min)
+    check_doses_in_horizon(dose_list, float(t[-1]),
+                           horizon_name="t-end-min" if time_min is None else "time_min[-1]")
     p = typical_parameters(m, np.array([wt]), np.array([sex_code(sex)]), weight_scaling, sex_effect)
     for name, value in (params or {}).items():
         if name not in p:
@@ -125,6 +137,9 @@ def simulate(doses: Sequence[Dose | str], *, weight_kg: float, model: Model | st
         p[name] = np.array([float(value)])
     ev = input_events(m, dose_list, p, np.array([wt]))
     states = solve_states(m, p, ev, t)[0]
+    if not np.all(np.isfinite(states)):
+        raise InputError("model", f"{m.id!r} gives non-finite amounts for these inputs",
+                         "volumes, clearances and rates within the model-file bounds")
     vc = central_volume_l(m, p)[0]
     names = m.state_names
     ic, ie, isink = names.index(m.central), names.index("effect_site"), names.index(SINK)
@@ -134,7 +149,7 @@ def simulate(doses: Sequence[Dose | str], *, weight_kg: float, model: Model | st
                  time_min=t, plasma_ng_per_ml=states[:, ic] / vc * MG_PER_L_TO_NG_PER_ML,
                  effect_site_ng_per_ml=states[:, ie] * MG_PER_L_TO_NG_PER_ML,
                  amounts_mg=amounts, eliminated_mg=states[:, isink],
-                 bioavailable_dose_mg=float(ev.bioavailable_mg()[0]))
+                 bioavailable_dose_mg=float(ev.bioavailable_mg(systemic_fraction(m, p))[0]))
 
 
 def solve_states(model: Model, params: dict[str, np.ndarray], events: InputEvents,

@@ -11,37 +11,102 @@ import numpy as np
 from pksim.model import SINK, Model
 
 
+def _rate_recipes(model: Model) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """Model-static part of :func:`system_terms`: the ``(rows, cols)`` of every term and, per
+    transfer, how its rate is made from parameters ``(numerator, denominator, factor)``:
+    ``factor * p[numerator] / p[denominator]`` (denominator None: 1). Cached on the model, so a
+    single curve does not rebuild it (the model is immutable)."""
+    cached = model.__dict__.get("_rate_recipes")
+    if cached is not None:
+        return cached
+    index = {name: i for i, name in enumerate(model.state_names)}
+    volume = {c.name: c.volume for c in model.compartments}
+    rows, cols, recipes = [], [], []
+    for t in model.transfers:
+        if t.rate is not None:
+            recipes.append((t.rate, None, 1.0))
+        elif t.mean_time is not None:  # one step of a transit chain: k = n / MTT
+            recipes.append((None, t.mean_time, float(t.steps)))
+        else:  # clearance: k = CL / V_source
+            recipes.append((t.clearance, volume[t.source], 1.0))
+        i = index[t.source]
+        rows += [i, index[t.target]]
+        cols += [i, i]
+    e, c = index["effect_site"], index[model.central]
+    rows += [e, e]
+    cols += [c, e]
+    rows_a, cols_a = np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64)
+    rows_a.setflags(write=False)
+    cols_a.setflags(write=False)
+    out = (rows_a, cols_a, tuple(recipes))
+    model.__dict__["_rate_recipes"] = out  # as functools.cached_property does
+    return out
+
+
 def system_terms(model: Model, params: dict[str, np.ndarray]
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(rows, cols, coef[n_subjects, n_terms])`` with ``A[row, col] += coef``.
 
     A transfer with rate k from i to j contributes ``A[i,i] -= k`` and ``A[j,i] += k``; a
-    clearance CL is turned into ``k = CL / V_i``. The effect site follows
+    clearance CL is turned into ``k = CL / V_i``, a step of an n-compartment transit chain with
+    mean transit time MTT into ``k = n / MTT``. The effect site follows
     ``dCe/dt = ke0 (A_central / V_central - Ce)`` (Sheiner et al. 1979,
     doi:10.1002/cpt1979253358), which removes no drug from the central compartment.
     """
-    index = {name: i for i, name in enumerate(model.state_names)}
-    volume = {c.name: c.volume for c in model.compartments}
-    rows, cols, coefs = [], [], []
-    for t in model.transfers:
-        if t.rate is not None:
-            k = params[t.rate]
-        else:
-            k = params[t.clearance] / params[volume[t.source]]
-        i = index[t.source]
-        rows.append(i), cols.append(i), coefs.append(-k)
-        rows.append(index[t.target] if t.target != SINK else index[SINK]), cols.append(i)
-        coefs.append(k)
+    rows, cols, recipes = _rate_recipes(model)
+    vc = params[next(c.volume for c in model.compartments if c.name == model.central)]
     ke0 = params[model.ke0]
-    e, c = index["effect_site"], index[model.central]
-    rows.append(e), cols.append(c), coefs.append(ke0 / params[volume[model.central]])
-    rows.append(e), cols.append(e), coefs.append(-ke0)
-    coef = np.ascontiguousarray(np.stack(np.broadcast_arrays(*[np.asarray(x, float)
-                                                               for x in coefs]), axis=1))
-    return np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), coef
+    n_sub = np.asarray(ke0).size
+    coef = np.empty((n_sub, rows.size))
+    for j, (num, den, factor) in enumerate(recipes):
+        k = params[num] if num is not None else factor
+        if den is not None:
+            k = k / params[den]
+        coef[:, 2 * j] = -k
+        coef[:, 2 * j + 1] = k
+    coef[:, -2] = ke0 / vc
+    coef[:, -1] = -ke0
+    return rows, cols, coef
 
 
 def central_volume_l(model: Model, params: dict[str, np.ndarray]) -> np.ndarray:
     """Central volume (L) per subject, to turn the central amount into a concentration."""
     vname = next(c.volume for c in model.compartments if c.name == model.central)
     return np.asarray(params[vname], dtype=float)
+
+
+def outflow_rate_per_min(model: Model, params: dict[str, np.ndarray], compartment: str
+                         ) -> np.ndarray:
+    """Total first-order rate (1/min) at which ``compartment`` loses drug, per subject."""
+    total = 0.0
+    for t in model.transfers:
+        if t.source == compartment:
+            total = total + (params[t.rate] if t.rate is not None
+                             else t.steps / params[t.mean_time])
+    return total
+
+
+def systemic_fraction(model: Model, params: dict[str, np.ndarray]) -> np.ndarray:
+    """``(n_subjects, n_states)``: fraction of an amount placed in each state that reaches the
+    systemic circulation, as the ratio of central AUCs ``AUC(unit into j) / AUC(unit IV)``.
+
+    For the linear system ``x' = A x`` restricted to the compartments, the central AUC of a unit
+    amount in state j is ``-(A^-1)[c, j]``, so ``F_j = (A^-1)[c, j] / (A^-1)[c, c]``: exact first
+    pass through any liver compartment, 1 for a depot that only feeds the central compartment.
+    """
+    n_sub = np.asarray(next(iter(params.values()))).size
+    if all(t.source == model.central for t in model.transfers if t.target == SINK):
+        # everything leaves through the central compartment: AUC_c x CL = amount, so F = 1
+        return np.ones((n_sub, len(model.state_names)))
+    rows, cols, coef = system_terms(model, params)
+    n = len(model.compartments)  # compartments come first in the state order
+    inside = (rows < n) & (cols < n)
+    a = np.zeros((coef.shape[0], n, n))
+    np.add.at(a, (slice(None), rows[inside], cols[inside]), coef[:, inside])
+    c = model.state_names.index(model.central)
+    unit = np.zeros((coef.shape[0], n))
+    unit[:, c] = 1.0
+    row_c = np.linalg.solve(np.swapaxes(a, 1, 2), unit[..., None])[..., 0]  # row c of A^-1
+    full = np.zeros((coef.shape[0], len(model.state_names)))
+    full[:, :n] = row_c / row_c[:, c : c + 1]
+    return full

@@ -28,6 +28,12 @@ Rules (written down here, tested in ``tests/test_validation.py``)
   given, else the NCA AUC0-inf of the simulated curve.
 * **Ratios** are predicted / observed. ``within_1_25``: 0.8 <= ratio <= 1.25; ``within_2``:
   0.5 <= ratio <= 2 (on the Cmax ratio).
+* **In-sample** (``used_in_calibration``, ``calibration_statistics``): the arm's statistics
+  that the model's ``[calibration]`` table lists as targets; a model with only a free-text
+  calibration string has no known in-sample arm (said in ``note``). A study is the arm id up
+  to the first '-' (:func:`study_of`); further checks are in :mod:`pksim.validation_checks`.
+* **Sampling site**: when the model states ``sampling`` and the arm's site differs
+  (arterial/venous, a trailing '?' ignored), ``note`` says so.
 * **Tmax check** (``tmax_ok``): inside the observed range when the data give one (``range a-b``
   in ``tmax_spread`` or ``tmax_stat``); at most the observed value when it is an upper bound;
   otherwise within +-50 % of the observed value.
@@ -77,6 +83,7 @@ DEFAULT_WEIGHT_KG = 70.0
 FOLD_TIGHT = 1.25
 FOLD_LOOSE = 2.0
 TMAX_TOLERANCE = 0.5  # +-50 % when no observed range is given
+RANGE_IN_SD = 4.0  # a small sample's range spans about 4 SD (rule of thumb, Hozo et al. 2005)
 ADULT_AGE_YEARS = 18.0
 HORIZON_MIN = 24 * 60.0
 _FINE_DT_MIN, _FINE_SPAN_MIN, _COARSE_DT_MIN = 0.25, 240.0, 5.0
@@ -99,6 +106,7 @@ RESULT_COLUMNS = (
     "tmax_ok", "conc_at_tmax_obs_pred_ng_per_ml", "auc_obs_ng_h_per_ml", "auc_definition",
     "auc_pred_ng_h_per_ml", "auc_ratio", "bioavailability_obs", "bioavailability_pred",
     "within_1_25", "within_2", "auc_within_2", "held_against_model", "used_in_calibration",
+    "calibration_statistics", "sampling_arm", "sampling_model",
     "note", "source", "doi_or_pmid",
 )
 #: Extra columns of :func:`evidence_table`.
@@ -110,7 +118,6 @@ _SD = re.compile(r"^\s*SD\s*([0-9.]+)\s*$", re.I)
 _GSD = re.compile(r"^\s*GSD\s*([0-9.]+)\s*$", re.I)
 _YEAR = re.compile(r"\b(19|20)\d{2}\b")
 _SURNAME = re.compile(r"^\s*([A-Z][\w'-]+)")
-_NEGATED = re.compile(r"not used|withheld|not a calibration target|not fitted", re.I)
 # Words that tie a model's known-bias text to a route (case-sensitive ones for the abbreviations).
 _ROUTE_WORDS = {
     "iv": (re.compile(r"intraven|infusion|bolus", re.I), re.compile(r"\bIV\b")),
@@ -192,10 +199,16 @@ class Arm:
             text += f" over {self.infusion_min:g} min"
         return text
 
-    def doses(self) -> list[Dose]:
-        """The arm as :class:`~pksim.regimen.Dose` objects."""
+    def doses(self, model: Model) -> list[Dose]:
+        """The arm as :class:`~pksim.regimen.Dose` objects for ``model``: several equal
+        administrations are one dose of ``n_doses`` sprays where the route takes sprays (so
+        later sprays are absorbed as the model says), else separate doses."""
         amount, unit = ((self.dose_mg, "mg") if self.dose_mg is not None
                         else (self.dose_mg_per_kg, "mg/kg"))
+        route = model.routes.get(self.route)
+        if self.n_doses > 1 and route is not None and route.sprays is not None:
+            return [Dose(route=self.route, amount=amount, amount_unit=unit,
+                         sprays=self.n_doses, spray_interval_min=self.dose_interval_min)]
         return [Dose(route=self.route, amount=amount / self.n_doses, amount_unit=unit,
                      start_min=i * self.dose_interval_min,
                      duration_min=self.infusion_min if self.route == "iv" else None)
@@ -382,6 +395,33 @@ def spread_interval(value: float, spread: str) -> tuple[float, float] | None:
     return None
 
 
+def spread_log_sd(value: float, spread: str) -> float | None:
+    """Between-subject SD of the log of a statistic, from the data's spread text.
+
+    ``GSD g``: ``ln g``; ``SD s`` around a mean ``value``: ``sqrt(ln(1 + (s/value)^2))``
+    (log-normal); ``range a-b``: ``ln(b/a) / RANGE_IN_SD``; anything else ``None``.
+
+    >>> round(spread_log_sd(45, "range 15-60"), 4)
+    0.3466
+    """
+    if value is None or not value > 0 or not spread:
+        return None
+    if m := _GSD.match(spread):
+        g = float(m.group(1))
+        return math.log(g) if g >= 1 else None
+    if m := _SD.match(spread):
+        return math.sqrt(math.log1p((float(m.group(1)) / value) ** 2))
+    if m := _RANGE.search(spread):
+        lo, hi = sorted((float(m.group(1)), float(m.group(2))))
+        return math.log(hi / lo) / RANGE_IN_SD if lo > 0 else None
+    return None
+
+
+def cv_from_log_sd(log_sd: float) -> float:
+    """CV of a log-normal variable with this log-SD: ``sqrt(exp(sd^2) - 1)``."""
+    return math.sqrt(math.expm1(log_sd**2))
+
+
 def _within(ratio: float, fold: float) -> bool:
     return 1.0 / fold - 1e-12 <= ratio <= fold + 1e-12
 
@@ -391,23 +431,27 @@ def _covers_population(model: Model, arm: Arm) -> bool:
     return lo < ADULT_AGE_YEARS if arm.paediatric else hi >= ADULT_AGE_YEARS
 
 
-def _calibration_sentences(model: Model) -> list[str]:
-    """Sentences of the model file that say what was calibrated to what (negations dropped)."""
-    texts = [model.calibration or ""]
-    for p in model.parameters.values():
-        if p.tag == "calibrated":
-            texts += [p.source_detail or "", p.note or ""]
-    sentences = [s for t in texts for s in re.split(r"(?<=[.;])\s+|\n+", t) if s.strip()]
-    return [s for s in sentences if not _NEGATED.search(s)]
+def calibration_statistics(model: Model, arm: Arm) -> tuple[str, ...]:
+    """The arm's statistics that the model's ``[calibration]`` lists as targets (in-sample).
+
+    Empty for an external arm, and for every arm of a model that records its calibration as
+    free text only (nothing machine-readable to go by; the report says so)."""
+    spec = model.calibration_spec
+    return spec.statistics_of(arm.id) if spec is not None else ()
 
 
-def _used_in_calibration(model: Model, arm: Arm) -> bool:
-    key = arm.study_key()
-    if key is None:
-        return False
-    name, year = key
-    pat = re.compile(rf"\b{re.escape(name)}\b")
-    return any(pat.search(s) and year in s for s in _calibration_sentences(model))
+def study_of(arm_id: str) -> str:
+    """The study of an arm: its id up to the first '-' (``singh2022-in50`` -> ``singh2022``)."""
+    return arm_id.split("-", 1)[0]
+
+
+def sampling_mismatch(model: Model, arm: Arm) -> str:
+    """A note when the arm's sampling site (arterial/venous) differs from the model's."""
+    site = arm.sampling.strip().rstrip("?").strip().lower()
+    if not site or model.sampling is None or site == model.sampling:
+        return ""
+    return (f"sampling site differs: arm {arm.sampling} vs model {model.sampling} "
+            "concentrations (arterial peaks are higher and earlier after fast inputs)")
 
 
 # ----------------------------------------------------------------------------- simulation
@@ -418,8 +462,8 @@ def _grid_min(arm: Arm) -> np.ndarray:
     fine_end = min(arm.last_dose_min + _FINE_SPAN_MIN, end)
     fine = np.arange(0.0, fine_end + 1e-9, _FINE_DT_MIN)
     coarse = np.arange(fine[-1] + _COARSE_DT_MIN, end + 1e-9, _COARSE_DT_MIN)
-    events = [d.start_min for d in arm.doses()] + [d.start_min + (d.duration_min or 0.0)
-                                                   for d in arm.doses()]
+    starts = [i * arm.dose_interval_min for i in range(arm.n_doses)]
+    events = starts + [t + (arm.infusion_min or 0.0) for t in starts]
     marks = [end] + events
     if arm.auc_horizon_h is not None:
         marks.append(60.0 * arm.auc_horizon_h)
@@ -428,7 +472,7 @@ def _grid_min(arm: Arm) -> np.ndarray:
 
 def simulate_arm(arm: Arm, model: Model) -> Curve:
     """Typical-value curve of one arm under one model (see the module rules)."""
-    return simulate(arm.doses(), weight_kg=arm.weight_kg or DEFAULT_WEIGHT_KG, model=model,
+    return simulate(arm.doses(model), weight_kg=arm.weight_kg or DEFAULT_WEIGHT_KG, model=model,
                     time_min=_grid_min(arm))
 
 
@@ -442,9 +486,13 @@ class ValidationRun:
     models: dict[str, Model]
     data_path: Path
     data_sha256: str
+    # pksim.validation_checks.run_checks: in-sample per route, shape, spread, cross-validation
+    checks: dict[str, pd.DataFrame | None] | None = None
 
 
-def _predict(model: Model, arm: Arm) -> tuple[dict, Curve | None]:
+def predict_arm(model: Model, arm: Arm) -> tuple[dict, Curve | None]:
+    """One result row (a dict of :data:`RESULT_COLUMNS`) and the curve (None when the model
+    has no route for the arm): the one definition of predicting an arm."""
     notes: list[str] = []
     if arm.weight_kg is None:
         notes.append(f"weight not reported ({arm.weight_note or 'no note'}): simulated at "
@@ -477,12 +525,20 @@ def _predict(model: Model, arm: Arm) -> tuple[dict, Curve | None]:
         "tmax_spread": arm.tmax_spread, "auc_obs_ng_h_per_ml": arm.auc_ng_h_per_ml,
         "auc_definition": arm.auc_definition if arm.auc_ng_h_per_ml is not None else "",
         "bioavailability_obs": arm.bioavailability,
-        "used_in_calibration": _used_in_calibration(model, arm),
         "source": arm.source, "doi_or_pmid": arm.doi_or_pmid,
+        "sampling_arm": arm.sampling, "sampling_model": model.sampling or "",
     }
-    if rec["used_in_calibration"]:
-        notes.append("this study informed the model's calibration (model file): not an "
-                     "independent check")
+    stats = calibration_statistics(model, arm)
+    rec["used_in_calibration"] = bool(stats)
+    rec["calibration_statistics"] = ",".join(stats)
+    if stats:
+        notes.append(f"calibration target of this model ({', '.join(stats)}; [calibration] "
+                     "in the model file): not an independent check")
+    elif model.calibration_spec is None and model.calibration:
+        notes.append("the model records its calibration as free text only: whether this arm "
+                     "is in-sample is not known")
+    if mismatch := sampling_mismatch(model, arm):
+        notes.append(mismatch)
     if arm.route not in model.routes:
         rec["held_against_model"] = False
         notes.insert(0, f"not simulated: model has no {arm.route!r} route "
@@ -546,18 +602,23 @@ def _as_models(models: Iterable[Model | str] | Model | str | None) -> list[Model
 
 
 def run_validation(models: Iterable[Model | str] | Model | str | None = None,
-                   data: str | Path | None = None) -> ValidationRun:
+                   data: str | Path | None = None, *, checks: bool = False,
+                   spread_n: int = 200, cross_validation: bool = False) -> ValidationRun:
     """Simulate every arm of the data under every model of the same drug.
 
     Parameters
     ----------
     models : model ids or Model objects (default: all of :func:`~pksim.model.available_models`)
     data : observations CSV (default: the packaged ``observed_pk.csv``)
+    checks : also run :func:`pksim.validation_checks.run_checks` (in-sample per route, curve
+        shape, population spread of Cmax with ``spread_n`` people per arm, 0 to skip, and
+        leave-one-study-out cross-validation when ``cross_validation``)
 
     Returns
     -------
     ValidationRun
-        The result table (:data:`RESULT_COLUMNS`), the simulated curves, and provenance.
+        The result table (:data:`RESULT_COLUMNS`), the simulated curves, provenance, and the
+        checks when asked for.
     """
     model_list = _as_models(models)
     path = Path(data) if data is not None else default_data_path()
@@ -568,7 +629,7 @@ def run_validation(models: Iterable[Model | str] | Model | str | None = None,
             if arm.drug != model.drug:
                 continue
             try:
-                rec, curve = _predict(model, arm)
+                rec, curve = predict_arm(model, arm)
             except PksimError as exc:  # e.g. a dose the simulator refuses: name the arm
                 raise InputError(f"arm {arm.id}", f"cannot be simulated with model "
                                  f"{model.id!r}: {exc}") from None
@@ -585,11 +646,18 @@ def run_validation(models: Iterable[Model | str] | Model | str | None = None,
                 "auc_obs_ng_h_per_ml", "auc_pred_ng_h_per_ml", "auc_ratio",
                 "bioavailability_obs", "bioavailability_pred"):
         frame[col] = frame[col].astype(float)
-    for col in ("tmax_check", "auc_definition", "note"):
-        frame[col] = frame[col].fillna("")
+    for col in ("tmax_check", "auc_definition", "note", "calibration_statistics",
+                "sampling_arm", "sampling_model"):
+        frame[col] = frame[col].astype(object).fillna("")  # all-missing columns are float
+    extra = None
+    if checks:
+        from pksim.validation_checks import run_checks
+
+        extra = run_checks(model_list, arms, spread_n=spread_n,
+                           cross_validation=cross_validation)
     return ValidationRun(frame=frame, curves=curves, arms={a.id: a for a in arms},
                          models={m.id: m for m in model_list}, data_path=path,
-                         data_sha256=_file_sha256(path))
+                         data_sha256=_file_sha256(path), checks=extra)
 
 
 def validate(models: Iterable[Model | str] | Model | str | None = None,

@@ -93,8 +93,9 @@ def cmax_figure(frame: pd.DataFrame, model_id: str) -> Figure:
                     xerr=np.vstack([obs[mask] - lows[mask], highs[mask] - obs[mask]]),
                     fmt="o", mfc=face, mec="C0", ecolor="C0", elinewidth=0.8, capsize=2,
                     label=label)
-    for arm_id, o, p in zip(f["arm_id"], obs, pred, strict=True):
-        ax.annotate(arm_id, (o, p), xytext=(4, 4), textcoords="offset points", fontsize=7)
+    for arm_id, cal, o, p in zip(f["arm_id"], f["used_in_calibration"], obs, pred, strict=True):
+        ax.annotate(arm_id + (" (calibration)" if cal else ""), (o, p), xytext=(4, 4),
+                    textcoords="offset points", fontsize=7)
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     ax.set_aspect("equal")
@@ -185,6 +186,7 @@ def summary_table(run: ValidationRun) -> pd.DataFrame:
         a = acceptance(run.frame, model_id)
         f = run.frame[(run.frame["model_id"] == model_id) & run.frame["held_against_model"]]
         auc = f["auc_ratio"].dropna()
+        ext = f[~f["used_in_calibration"] & f["cmax_ratio"].notna()]
         rows.append({
             "model_id": model_id, "drug": model.drug,
             "cmax_arms": a["n_cmax"], "cmax_within_2": a["n_within_2"],
@@ -192,6 +194,8 @@ def summary_table(run: ValidationRun) -> pd.DataFrame:
             "tmax_ok": a["n_tmax_ok"], "auc_arms": len(auc),
             "auc_within_2": int(((auc >= 1 / FOLD_LOOSE) & (auc <= FOLD_LOOSE)).sum()),
             "meets_2_fold": a["passed"], "cmax_failures": ", ".join(a["failures"]),
+            "external_cmax_arms": len(ext),
+            "external_cmax_within_2": int(ext["within_2"].astype(bool).sum()),
         })
     return pd.DataFrame(rows)
 
@@ -231,15 +235,20 @@ def render_markdown(run: ValidationRun, command: str = "pksim validate") -> str:
           "inside the observed range when one is given, at or below a reported upper bound, "
           "else within +-50 %. Weights not reported are taken as 70 kg. The observed values are "
           "means or geometric means of small studies, some from reviews and some "
-          "population-model predictions. Arms flagged *calibration data* informed the model's "
-          "parameters and are not independent checks. Rules: `pksim/validation.py`.", ""]
+          "population-model predictions. *Calibration* arms are the targets listed in the "
+          "model file's `[calibration]` table: they informed the model's parameters and are "
+          "not independent checks, so each model's table lists them apart from the external "
+          "arms. Rules: `pksim/validation.py` and `pksim/validation_checks.py` (in-sample per "
+          "route, leave-one-study-out cross-validation, curve shape, population spread).", ""]
 
     L += ["## Summary", ""]
     s = summary_table(run)
     L += _md_table(
-        ["model", "drug", "held arms with Cmax", "Cmax within 2-fold", "within 1.25-fold",
+        ["model", "drug", "held arms with Cmax", "Cmax within 2-fold", "external (not "
+         "calibration) Cmax within 2-fold", "within 1.25-fold",
          "Tmax ok", "AUC within 2-fold", "every held Cmax within 2-fold"],
         [[f"`{r.model_id}`", r.drug, str(r.cmax_arms), f"{r.cmax_within_2}/{r.cmax_arms}",
+          f"{r.external_cmax_within_2}/{r.external_cmax_arms}",
           f"{r.cmax_within_1_25}/{r.cmax_arms}", f"{r.tmax_ok}/{r.tmax_arms}",
           f"{r.auc_within_2}/{r.auc_arms}",
           ("yes" if r.meets_2_fold else ("no arm to check" if not r.cmax_arms
@@ -277,7 +286,10 @@ def _model_section(run: ValidationRun, model_id: str, model) -> list[str]:
          f"- drug: {model.drug}; analyte: {model.analyte}",
          f"- source: {model.citation()}",
          f"- validity: {wlo:g}-{whi:g} kg, {lo:g}-{hi:g} y; {model.validity_population}",
+         f"- sampling: the model predicts {model.sampling or 'unstated (arterial or venous)'} "
+         "concentrations" + _sampling_note(run, model_id),
          f"- file sha256 `{model.sha256}`", ""]
+    L += _in_sample_section(run, model_id)
     if not a["n_cmax"]:
         L += ["**Acceptance (issue 3):** no held arm with an observed Cmax: nothing to check.", ""]
     else:
@@ -295,28 +307,14 @@ def _model_section(run: ValidationRun, model_id: str, model) -> list[str]:
     L += [f"![Predicted vs observed Cmax, {model_id}]({names['cmax']})", "",
           f"![Simulated curves with observed summary PK, {model_id}]({names['curves']})", "",
           f"Evidence table: `{names['evidence']}`.", "", "### Predicted vs observed", ""]
-    rows = []
-    for _, r in ev.iterrows():
-        cmax_obs = "-" if pd.isna(r["cmax_obs_ng_per_ml"]) else (
-            f"{r['cmax_obs_ng_per_ml']:.3g} ({r['cmax_stat'] or 'stat not given'}"
-            + (f", {r['cmax_spread']}" if r["cmax_spread"] else "") + ")")
-        tmax_obs = "-" if pd.isna(r["tmax_obs_min"]) else (
-            f"{r['tmax_obs_min']:g} ({r['tmax_stat'] or 'stat not given'}"
-            + (f", {r['tmax_spread']}" if r["tmax_spread"] else "") + ")")
-        auc_obs = "-" if pd.isna(r["auc_obs_ng_h_per_ml"]) else (
-            f"{r['auc_obs_ng_h_per_ml']:.3g} ({r['auc_definition'] or 'definition not given'})")
-        flags = ("held" if r["held_against_model"] else "not held") + (
-            ", calibration data" if r["used_in_calibration"] else "")
-        rows.append([r["arm_id"], r["route"], r["dose"], f"{r['weight_kg']:g}", cmax_obs,
-                     _num(r["cmax_pred_ng_per_ml"]), _num(r["cmax_ratio"], "{:.2f}"), tmax_obs,
-                     _num(r["tmax_pred_min"], "{:.1f}"), _bool(r["tmax_ok"]), auc_obs,
-                     _num(r["auc_pred_ng_h_per_ml"]), _num(r["auc_ratio"], "{:.2f}"),
-                     _num(r["bioavailability_obs"], "{:.2f}"),
-                     _num(r["bioavailability_pred"], "{:.2f}"), flags])
-    L += _md_table(["arm", "route", "dose", "weight kg", "Cmax obs ng/mL", "Cmax pred ng/mL",
-                    "Cmax ratio", "Tmax obs min", "Tmax pred min", "Tmax ok", "AUC obs ng*h/mL",
-                    "AUC pred ng*h/mL", "AUC ratio", "F obs", "F pred", "status"], rows)
-    L.append("")
+    cal = ev["used_in_calibration"].astype(bool)
+    for title, part in (("External arms (not calibration targets)", ev[~cal]),
+                        ("Calibration arms (in-sample: targets of `[calibration]`)", ev[cal])):
+        L += [f"#### {title}", ""]
+        L += (_md_table(_ROW_HEADER, [_row_cells(r) for _, r in part.iterrows()])
+              if not part.empty else ["- none"])
+        L.append("")
+    L += _checks_section(run, model_id)
     held = ev[ev["held_against_model"]]
     L += ["### Reproduces", ""]
     good = [f"- **{r.arm_id}**: {r.reproduces}"
@@ -336,6 +334,112 @@ def _model_section(run: ValidationRun, model_id: str, model) -> list[str]:
     L += [f"- {b}" for b in model.known_biases] or ["- none listed"]
     L += ["", "### Calibration (from the model file)", "",
           (model.calibration or "none recorded").strip(), ""]
+    if model.calibration_spec is None and model.calibration:
+        L += ["(Free text only: the file has no `[calibration]` table, so which arms are "
+              "in-sample is not known.)", ""]
+    effect = (model.pd or {}).get("dissociation")
+    if effect is not None:  # the PD model's calibration (pksim.pd_calibration)
+        values = ", ".join(f"{k} = {p.value:g}" for k, p in effect.parameters.items())
+        L += ["### Dissociation PD model (from the model file)", "",
+              f"{values}. {(effect.calibration or 'Not calibrated.').strip()}", ""]
+    return L
+
+
+_ROW_HEADER = ["arm", "route", "dose", "weight kg", "Cmax obs ng/mL", "Cmax pred ng/mL",
+               "Cmax ratio", "Tmax obs min", "Tmax pred min", "Tmax ok", "AUC obs ng*h/mL",
+               "AUC pred ng*h/mL", "AUC ratio", "F obs", "F pred", "status"]
+
+
+def _row_cells(r: pd.Series) -> list[str]:
+    cmax_obs = "-" if pd.isna(r["cmax_obs_ng_per_ml"]) else (
+        f"{r['cmax_obs_ng_per_ml']:.3g} ({r['cmax_stat'] or 'stat not given'}"
+        + (f", {r['cmax_spread']}" if r["cmax_spread"] else "") + ")")
+    tmax_obs = "-" if pd.isna(r["tmax_obs_min"]) else (
+        f"{r['tmax_obs_min']:g} ({r['tmax_stat'] or 'stat not given'}"
+        + (f", {r['tmax_spread']}" if r["tmax_spread"] else "") + ")")
+    auc_obs = "-" if pd.isna(r["auc_obs_ng_h_per_ml"]) else (
+        f"{r['auc_obs_ng_h_per_ml']:.3g} ({r['auc_definition'] or 'definition not given'})")
+    flags = ("held" if r["held_against_model"] else "not held") + (
+        f", calibration target ({r['calibration_statistics']})" if r["used_in_calibration"]
+        else "")
+    return [r["arm_id"], r["route"], r["dose"], f"{r['weight_kg']:g}", cmax_obs,
+            _num(r["cmax_pred_ng_per_ml"]), _num(r["cmax_ratio"], "{:.2f}"), tmax_obs,
+            _num(r["tmax_pred_min"], "{:.1f}"), _bool(r["tmax_ok"]), auc_obs,
+            _num(r["auc_pred_ng_h_per_ml"]), _num(r["auc_ratio"], "{:.2f}"),
+            _num(r["bioavailability_obs"], "{:.2f}"), _num(r["bioavailability_pred"], "{:.2f}"),
+            flags]
+
+
+def _sampling_note(run: ValidationRun, model_id: str) -> str:
+    f = run.frame[run.frame["model_id"] == model_id]
+    differ = [r.arm_id for r in f.itertuples() if "sampling site differs" in r.note]
+    return ("; arms sampled at another site: " + ", ".join(differ)) if differ else ""
+
+
+def _checks_of(run: ValidationRun, name: str, model_id: str) -> pd.DataFrame | None:
+    frame = (run.checks or {}).get(name)
+    return None if frame is None else frame[frame["model_id"] == model_id]
+
+
+def _in_sample_section(run: ValidationRun, model_id: str) -> list[str]:
+    f = _checks_of(run, "in_sample", model_id)
+    if f is None:
+        return []
+    L = ["### In-sample and external, per route", ""]
+    L += _md_table(["route", "in-sample (calibration targets)", "external arms",
+                    "fitted parameters"],
+                   [[r.route, r.in_sample, r.external, r.fitted_parameters or "-"]
+                    for r in f.itertuples()])
+    return L + [""]
+
+
+def _checks_section(run: ValidationRun, model_id: str) -> list[str]:
+    L: list[str] = []
+    cv = _checks_of(run, "cross_validation", model_id)
+    if cv is not None and not cv.empty:
+        L += ["### Leave-one-study-out cross-validation", "",
+              "Each study with calibration targets is left out in turn, the `[calibration]` "
+              "parameters are refitted on the other studies' targets, and the study's arms are "
+              "predicted with the refitted values. External arms keep the model's own "
+              "prediction.", ""]
+        L += _md_table(
+            ["arm", "study", "route", "held", "in-sample", "Cmax obs", "ratio (model)",
+             "ratio (cross-validated)", "within 2-fold", "Tmax obs", "Tmax pred (CV)",
+             "Tmax ok (CV)", "AUC ratio (CV)", "refit values", "note"],
+            [[r.arm_id, r.study, r.route, _bool(r.held), r.in_sample or "-",
+              _num(r.cmax_obs_ng_per_ml), _num(r.cmax_ratio_model, "{:.2f}"),
+              _num(r.cmax_ratio_cv, "{:.2f}"), _bool(r.cmax_cv_within_2),
+              _num(r.tmax_obs_min, "{:g}"), _num(r.tmax_pred_cv_min, "{:.1f}"),
+              _bool(r.tmax_ok_cv), _num(r.auc_ratio_cv, "{:.2f}"), r.refit_values or "-",
+              r.note or "-"] for r in cv.itertuples()])
+        L.append("")
+    shape = _checks_of(run, "shape", model_id)
+    if shape is not None:
+        L += ["### Curve shape (typical 70 kg person)", "",
+              "Local maxima of the plasma and effect-site curves of each arm's regimen and of "
+              "the standard regimens in `pksim/data/shape_regimens.txt`; one peak per dose "
+              "event is expected.", ""]
+        L += _md_table(["route", "arm", "dose", "dose events", "plasma maxima",
+                        "effect-site maxima", "one peak per event"],
+                       [[r.route, r.arm_id or "(standard regimen)", r.dose, str(r.dose_events),
+                         str(r.plasma_maxima),
+                         str(r.effect_site_maxima), _bool(r.one_peak_per_event)]
+                        for r in shape.itertuples()] or [["-"] * 7])
+        L.append("")
+    spread = _checks_of(run, "spread", model_id)
+    if spread is not None:
+        L += ["### Population spread of plasma Cmax, per route", "",
+              "Between-subject CV of Cmax among simulated people (the model's variability, "
+              "the arm's regimen and weight) against the observed CV (GSD -> geometric CV "
+              "sqrt(exp(ln(GSD)^2) - 1); SD / mean).", ""]
+        L += _md_table(["route", "arm", "dose", "observed spread", "CV kind",
+                        "observed CV %", "predicted CV %", "predicted / observed", "n simulated"],
+                       [[r.route, r.arm_id, r.dose, r.cmax_spread or "not reported", r.cv_kind,
+                         _num(r.cv_obs_percent, "{:.0f}"), f"{r.cv_pred_percent:.0f}",
+                         _num(r.cv_ratio, "{:.2f}"), str(r.n_simulated)]
+                        for r in spread.sort_values("route", kind="stable").itertuples()]
+                       or [["-"] * 9])
+        L.append("")
     return L
 
 
@@ -355,6 +459,9 @@ def build_report(run: ValidationRun, command: str = "pksim validate") -> dict[st
     """
     files = {"report.md": render_markdown(run, command).encode("utf-8"),
              "validation.csv": run.frame.to_csv(index=False).encode("utf-8")}
+    for name, frame in (run.checks or {}).items():
+        if frame is not None:
+            files[f"{name}.csv"] = frame.to_csv(index=False).encode("utf-8")
     for model_id in run.models:
         names = file_names(model_id)
         files[names["evidence"]] = _evidence_csv(run, model_id)

@@ -144,8 +144,10 @@ def run_population(
     thresholds: dict[str, float],
     block_min: tuple[float, float],
     dt_min: float = 1.0,
+    band_uncertainty: bool = False,
 ):
-    """A virtual population of one person's covariates (fixed weight and sex, sampled PK).
+    """A virtual population of one person's covariates (fixed weight and sex, sampled PK);
+    ``band_uncertainty`` draws each person's band edges (and adds the sensitivity ends).
 
     Returns
     -------
@@ -157,15 +159,12 @@ def run_population(
         return None
     return f.module.simulate_population(
         [parse_dose_spec(s) for s in dose_specs],
-        model=model,
         covariates=f.module.Covariates(weight_kg=weight_kg, sex=sex),
-        n=n,
-        seed=seed,
-        t_end_min=t_end_min,
-        dt_min=dt_min,
-        thresholds=dict(thresholds),
-        block_min=tuple(block_min),
-        weight_scaling=scaling,
+        settings=f.module.RunSettings(
+            model=model, n=n, seed=seed, t_end_min=t_end_min, dt_min=dt_min,
+            thresholds=dict(thresholds), block_min=tuple(block_min), weight_scaling=scaling,
+            band_uncertainty=band_uncertainty,
+        ),
     )
 
 
@@ -183,8 +182,10 @@ def run_couple(
     thresholds: dict[str, float],
     block_min: tuple[float, float],
     dt_min: float = 1.0,
+    band_uncertainty: bool = False,
 ):
-    """Simulated couples: partner A ``(weight_kg, sex)`` with ``a_specs``, B likewise.
+    """Simulated couples: partner A ``(weight_kg, sex)`` with ``a_specs``, B likewise
+    (``band_uncertainty`` as in :func:`run_population`).
 
     Returns
     -------
@@ -199,14 +200,11 @@ def run_couple(
         [parse_dose_spec(s) for s in b_specs],
         a=fp.module.Covariates(weight_kg=a[0], sex=a[1]),
         b=fp.module.Covariates(weight_kg=b[0], sex=b[1]),
-        n=n,
-        seed=seed,
-        model=model,
-        block_min=tuple(block_min),
-        t_end_min=t_end_min,
-        dt_min=dt_min,
-        thresholds=dict(thresholds),
-        weight_scaling=scaling,
+        settings=fp.module.RunSettings(
+            model=model, n=n, seed=seed, t_end_min=t_end_min, dt_min=dt_min,
+            thresholds=dict(thresholds), block_min=tuple(block_min), weight_scaling=scaling,
+            band_uncertainty=band_uncertainty,
+        ),
     )
 
 
@@ -245,7 +243,7 @@ def evidence_table(model_id: str) -> pd.DataFrame | None:
     return table if isinstance(table, pd.DataFrame) else pd.DataFrame(table)
 
 
-class ResultsFileError(ValueError):
+class ResultsFileError(PksimError, ValueError):
     """An uploaded file is not a pksim results file; the message says why."""
 
 
@@ -270,16 +268,18 @@ def read_results_file(data: bytes) -> tuple[pd.DataFrame, dict[str, str]]:
     import io
 
     import pyarrow as pa
-    import pyarrow.parquet as pq
+
+    from pksim.sweep.results import UPLOAD_LIMITS, read_parquet
 
     if not data:
         raise ResultsFileError("the file is empty")
     if data[:4] != b"PAR1":
-        return _read_results_csv(data)
-    try:
-        table = pq.read_table(io.BytesIO(data))
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise ResultsFileError(f"the Parquet file cannot be read: {exc}") from None
+        return _read_results_csv(data, UPLOAD_LIMITS)
+    try:  # metadata first: rows, columns and decompressed bytes are capped before reading
+        table = read_parquet(io.BytesIO(data), UPLOAD_LIMITS, name="upload")
+    except InputError as exc:
+        raise ResultsFileError(f"{exc.problem}" + (f" ({exc.allowed})" if exc.allowed else "")) \
+            from None
     meta = {}
     for k, v in (table.schema.metadata or {}).items():
         key = k.decode("utf-8", "replace")
@@ -297,9 +297,9 @@ def read_results_file(data: bytes) -> tuple[pd.DataFrame, dict[str, str]]:
     return frame, meta
 
 
-def _read_results_csv(data: bytes) -> tuple[pd.DataFrame, dict[str, str]]:
+def _read_results_csv(data: bytes, limits) -> tuple[pd.DataFrame, dict[str, str]]:
     """A CSV results table (``pksim sweep --csv``, or the app's downloads with their
-    ``# key: value`` provenance lines above the header)."""
+    ``# key: value`` provenance lines above the header), within the upload ``limits``."""
     import csv
     import io
 
@@ -322,6 +322,14 @@ def _read_results_csv(data: bytes) -> tuple[pd.DataFrame, dict[str, str]]:
         raise ResultsFileError(f"the CSV text cannot be read as a table: {exc}") from None
     if frame.empty:
         raise ResultsFileError("the table has no rows")
+    if len(frame) > limits.rows or len(frame.columns) > limits.columns or (
+        frame.size > limits.cells
+    ):
+        raise ResultsFileError(
+            f"{len(frame):,} rows x {len(frame.columns):,} columns is more than an upload may "
+            f"hold (at most {limits.rows:,} rows, {limits.columns:,} columns, "
+            f"{limits.cells:,} cells)"
+        )
     if len(frame.columns) < 2:
         raise ResultsFileError("this is not a results table (fewer than two columns)")
     if not any(pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns):

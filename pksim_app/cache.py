@@ -112,6 +112,7 @@ def _population(
     thresholds,
     block_min,
     model_sha,
+    band_uncertainty=True,
 ):
     return _summarised(
         backend.run_population(
@@ -125,6 +126,7 @@ def _population(
             t_end_min=t_end_min,
             thresholds=dict(thresholds),
             block_min=block_min,
+            band_uncertainty=band_uncertainty,
         )
     )
 
@@ -140,8 +142,10 @@ def population(
     t_end_min: float,
     thresholds: tuple[tuple[str, float], ...],
     block_min: tuple[float, float],
+    band_uncertainty: bool = True,
 ):
-    """Cached :func:`pksim_app.backend.run_population` with its summary.
+    """Cached :func:`pksim_app.backend.run_population` with its summary (band edges drawn
+    from their published ranges unless ``band_uncertainty`` is False).
 
     Returns
     -------
@@ -160,12 +164,14 @@ def population(
         tuple(thresholds),
         tuple(block_min),
         model(model_id).sha256,
+        bool(band_uncertainty),
     )
 
 
 @st.cache_resource(max_entries=64, ttl=RESULT_TTL_S, show_spinner="Simulating the couples…")
 def _couple(
-    a_specs, b_specs, a, b, model_id, scaling, n, seed, t_end_min, thresholds, block_min, model_sha
+    a_specs, b_specs, a, b, model_id, scaling, n, seed, t_end_min, thresholds, block_min, model_sha,
+    band_uncertainty=True,
 ):
     return _summarised(
         backend.run_couple(
@@ -180,6 +186,7 @@ def _couple(
             t_end_min=t_end_min,
             thresholds=dict(thresholds),
             block_min=block_min,
+            band_uncertainty=band_uncertainty,
         )
     )
 
@@ -196,9 +203,11 @@ def couple(
     t_end_min: float,
     thresholds: tuple[tuple[str, float], ...],
     block_min: tuple[float, float],
+    band_uncertainty: bool = True,
 ):
     """Cached :func:`pksim_app.backend.run_couple` with its summary (which nests each partner's
-    as ``partner_a`` / ``partner_b``); None when couples are unavailable."""
+    as ``partner_a`` / ``partner_b``); None when couples are unavailable. Band edges are drawn
+    from their published ranges unless ``band_uncertainty`` is False."""
     return _couple(
         tuple(a_specs),
         tuple(b_specs),
@@ -212,6 +221,7 @@ def couple(
         tuple(thresholds),
         tuple(block_min),
         model(model_id).sha256,
+        bool(band_uncertainty),
     )
 
 

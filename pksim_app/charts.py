@@ -970,3 +970,21 @@ def pred_obs_chart(
             },
         ],
     }
+
+
+def with_events(spec: Spec, events: pd.DataFrame) -> Spec:
+    """``spec`` with a dashed vertical rule (and tooltip) at each ``events.time_min``, e.g. the
+    dose and booster times; ``events`` has ``time_min`` and ``label``."""
+    if events is None or events.empty:
+        return spec
+    rule = {
+        "data": _inline(events),
+        "mark": {"type": "rule", "color": "#6d4c41", "strokeDash": [2, 3],
+                 "strokeWidth": 1.5},
+        "encoding": {
+            "x": {"field": "time_min", "type": "quantitative"},
+            "tooltip": [_tip("time_min", "Dose at (min)", fmt=".0f"),
+                        _tip("label", "Dose", "nominal")],
+        },
+    }
+    return {**spec, "layer": [*spec["layer"], rule]}

@@ -71,9 +71,14 @@ def partner_answers(
     out = []
     if pop:
         parts = []
+        cov = pop.get("coverage_percent", 75.0)
         for key, words in (
             ("p_window", "reach the relational window"),
-            ("p_window_block", f"stay in it for the whole block ({block[0]:g}–{block[1]:g} min)"),
+            (
+                "p_window_block_coverage",
+                f"are in it for at least {cov:g} % of the block ({block[0]:g}–{block[1]:g} min)",
+            ),
+            ("p_window_throughout_block", "for all of it"),
             ("p_dissociation", "reach the dissociation band"),
         ):
             text = _pct(pop, key)
@@ -110,10 +115,14 @@ def couple_answers(couple: dict | None, block: tuple[float, float]) -> list[str]
     if not couple:
         return []
     out = []
-    both = _pct(couple, "p_both_in_window_block")
+    both = _pct(couple, "p_both_window_block_coverage")
     if both:
-        out.append(f"Together: both partners are in the window during the block "
-                   f"({block[0]:g}–{block[1]:g} min) in {both} of simulated couples.")
+        cov = couple.get("coverage_percent", 75.0)
+        out.append(f"Together: both partners are in the window for at least {cov:g} % of the "
+                   f"block ({block[0]:g}–{block[1]:g} min) in {both} of simulated couples.")
+    strict = _pct(couple, "p_both_in_window_throughout_block")
+    if strict:
+        out.append(f"Together: both are in the window for the whole block in {strict}.")
     either = _pct(couple, "p_either_dissociates")
     if either:
         out.append(f"Together: either partner dissociates in {either} of couples.")

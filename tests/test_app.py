@@ -86,7 +86,7 @@ def library_couple(a_doses, b_doses, *, thresholds=None, block=(45.0, 90.0)):
     return simulate_couple(a_doses, b_doses, a=Covariates(weight_kg=wa, sex=sa),
                            b=Covariates(weight_kg=wb, sex=sb), n=N, seed=DEFAULT_SEED,
                            model=load_model("ketamine"), block_min=block, t_end_min=240.0,
-                           thresholds=thresholds or {})
+                           thresholds=thresholds or {}, band_uncertainty=True)
 
 
 # --------------------------------------------------------------------------- every page
@@ -122,19 +122,24 @@ def test_couple_page_shows_the_library_numbers(couple_app, ketamine):
     res = library_couple(COUPLE["a"][2], COUPLE["b"][2])
     cs = res.summary()
     shown = {label: (value, delta) for label, value, delta in metrics(at)[:4]}
-    assert shown["Both in window during the block"] == (
-        fmt.percent(cs["p_both_in_window_block"]), fmt.se(cs["p_both_in_window_block_se"]))
-    assert shown["Minutes both in window (median)"][0] == fmt.minutes(
-        cs["minutes_both_in_window_median"])
-    assert shown["Entry gap (median)"][0] == fmt.minutes(cs["entry_gap_min_median"], 1)
+    assert shown["Both in window ≥ 75 % of the block"] == (
+        fmt.percent(cs["p_both_window_block_coverage"]),
+        fmt.se(cs["p_both_window_block_coverage_se"]))
+    assert shown["Share of the block both in window"] == (
+        fmt.percent(cs["block_fraction_both_in_window_mean"]),
+        fmt.se(cs["block_fraction_both_in_window_mean_se"]))
+    assert shown["Entry gap, B − A (median)"][0] == fmt.minutes(
+        cs["entry_gap_b_minus_a_min_median"], 1)
     assert shown["Either partner dissociates"][0] == fmt.percent(cs["p_either_dissociates"])
-    # each partner: P(window), P(whole block), P(dissociation), then the timing table
+    # the page leads with the library's plain-language summary
+    assert any(res.plain_summary(("A", "B")) == i.value for i in at.info)
+    # each partner: P(window), P(>= 75 % of the block), P(dissociation), then the timing table
     per_partner = metrics(at)[4:]
     for k, offset in (("a", 0), ("b", 3)):
         ps = getattr(res, k).summary()
         got = per_partner[offset:offset + 3]
         assert got[0] == ("P(window)", fmt.percent(ps["p_window"]), fmt.se(ps["p_window_se"]))
-        assert got[1][1] == fmt.percent(ps["p_window_block"])
+        assert got[1][1] == fmt.percent(ps["p_window_block_coverage"])
         assert got[2] == ("P(dissociation)", fmt.percent(ps["p_dissociation"]),
                           fmt.se(ps["p_dissociation_se"]))
     for table, k in zip(at.table, ("a", "b"), strict=True):
@@ -148,8 +153,13 @@ def test_couple_page_shows_the_library_numbers(couple_app, ketamine):
         assert t.loc["Time in the window", "Population median"] == fmt.minutes(
             getattr(res, k).summary()["minutes_in_window_median"])
     specs = chart_specs(at)
-    assert len(specs) == 3  # timeline, P(both) over time, the chosen partner's curves
-    assert specs[0]["layer"][-1]["encoding"]["y"]["title"] == "Concentration (ng/mL)"
+    assert len(specs) == 3  # P(both) over time (centrepiece), timeline, the chosen partner's
+    blocks = [lay for lay in specs[0]["layer"] if lay["mark"]["type"] == "rect"]
+    assert blocks and specs[0]["layer"][1]["encoding"]["y"]["title"] == "Probability (%)"
+    rules = [lay for lay in specs[0]["layer"] if lay["mark"]["type"] == "rule"]
+    assert len(rules) == 1  # one rule layer with every dose time
+    assert specs[1]["layer"][-2]["encoding"]["y"]["title"] == "Concentration (ng/mL)"
+    assert specs[1]["layer"][-1]["mark"]["type"] == "rule"  # the dose times
     assert specs[2]["title"] == "Partner A: concentrations"
 
 
@@ -247,13 +257,21 @@ def test_routes_side_by_side_equal_the_library(ketamine):
         "onset_min", s["window"]["onset_min"])
 
 
-def test_an_iv_bolus_switches_the_route_chart_to_a_log_axis_with_a_note():
+@pytest.mark.parametrize("routes", [["iv", "oral"], ["iv", "sublingual", "intranasal"]])
+def test_the_route_chart_turns_log_with_a_note_when_one_curve_dwarfs_the_rest(routes, ketamine):
+    """Expected from the library's peaks: log (with a note) exactly when the IV bolus peaks
+    ``DWARF_RATIO`` times above every other route's effect site."""
     at = page(new_app().run(), "routes")
-    assert not any("Log concentration axis" in c.value for c in at.caption)
+    at.multiselect(key="rt_routes").set_value(routes)
     at.number_input(key="rt_routes_iv_min").set_value(0.0).run()
     assert_ok(at)
-    assert any("Log concentration axis: *Intravenous*" in c.value for c in at.caption)
-    assert chart_specs(at)[0]["layer"][-1]["encoding"]["y"]["scale"]["type"] == "log"
+    peaks = sorted((simulate([f"{r}:50mg"], weight_kg=70.0, sex="male", model=ketamine)
+                    .effect_site_ng_per_ml.max() for r in routes), reverse=True)
+    expected = peaks[0] >= charts.DWARF_RATIO * peaks[1]
+    noted = any("Log concentration axis: *Intravenous*" in c.value for c in at.caption)
+    assert noted == expected
+    scale = chart_specs(at)[0]["layer"][-1]["encoding"]["y"].get("scale", {})
+    assert (scale.get("type") == "log") == expected
 
 
 def test_route_explorer_tabs_equal_the_library(ketamine):

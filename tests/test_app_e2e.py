@@ -211,7 +211,8 @@ def test_changing_partner_a_dose_changes_the_numbers(server, browser):
         res = simulate_couple(["sublingual:180mg"], ["sublingual:75mg"],
                               a=Covariates(weight_kg=82.0, sex="male"),
                               b=Covariates(weight_kg=64.0, sex="female"), n=DEFAULT_N,
-                              seed=DEFAULT_SEED, model=model, block_min=(45.0, 90.0))
+                              seed=DEFAULT_SEED, model=model, block_min=(45.0, 90.0),
+                              band_uncertainty=True)  # the app draws band edges by default
         expected = res.a.summary()["p_dissociation"]
         assert after["P(dissociation)"] == fmt.percent(expected)
         assert float(after["P(dissociation)"].split()[0]) > float(

@@ -80,9 +80,10 @@ def test_the_report_is_one_page_with_notice_inputs_answers_and_provenance(couple
     assert "Seed: 7" in text
     lo, hi = band_thresholds(model)["window"]
     assert f"window {lo:g}–{hi:g} ng/mL" in text
-    both = fmt.percent(cs["p_both_in_window_block"])
-    se = 100 * cs["p_both_in_window_block_se"]
+    both = fmt.percent(cs["p_both_window_block_coverage"])
+    se = 100 * cs["p_both_window_block_coverage_se"]
     assert f"{both} ± {se:.1f} %" in text
+    assert f"at least {cs['coverage_percent']:g} % of the block" in text
     pa = cs["partner_a"]
     assert (f"{fmt.percent(pa['p_dissociation'])} ± {100 * pa['p_dissociation_se']:.1f} % reach "
             "the dissociation band") in text

@@ -60,7 +60,7 @@ def test_population_out_dir(tmp_path, capsys):
     subjects = pd.read_parquet(out_dir / "subjects.parquet")
     assert len(subjects) == 200
     for col in ("weight_kg", "plasma_cmax_ng_per_ml", "effect_tmax_min", "window_onset_min",
-                "minutes_in_window", "in_window_block", "dissociated"):
+                "minutes_in_window", "in_window_throughout_block", "dissociated"):
         assert col in subjects
     bands = pd.read_csv(out_dir / "bands.csv")
     assert "effect_site_p50_ng_per_ml" in bands and bands.time_min.iloc[-1] == 240
@@ -112,10 +112,11 @@ BAD = {
     "block_text": (POP + ["--block-min", "soon"], r"--block-min must look like 45-90"),
     "bad_dose": (["population", "--dose", "rectal:10mg", "--weight-kg", "70", "--n", "5",
                   "--seed", "1"], r"unknown route 'rectal'"),
-    "bad_threshold": (POP + ["--window-ng-per-ml", "500"], r"band thresholds.*increase"),
+    "bad_threshold": (POP + ["--window-ng-per-ml", "500"],
+                      r"--window-ng-per-ml: 500 ng/mL: band edges must increase"),
     "missing_table": (["population", "--dose", "oral:10mg", "--weight-table", "/nonexistent.csv",
                        "--n", "5", "--seed", "1"], r"weight-table.*not found"),
-    "couple_offset": (COUPLE + ["--b-start-offset-min", "-5"], r"b_start_offset_min.*0 to"),
+    "couple_offset": (COUPLE + ["--b-start-offset-min", "-5"], r"--b-start-offset-min.*0 to"),
     "couple_missing_b": (COUPLE[:7] + ["--n", "5", "--seed", "1"], r"required"),
     "couple_n": (COUPLE[:-4] + ["--n", "20000000", "--seed", "1"], r"n: 20000000"),
 }
@@ -134,9 +135,13 @@ def test_bad_input_one_line_exit_2_no_files(case, tmp_path, capsys):
     assert not out_dir.exists() and list(tmp_path.iterdir()) == []
 
 
-def test_out_parent_missing(capsys, tmp_path):
+def test_out_parent_missing_is_created_and_a_file_in_the_way_is_refused(capsys, tmp_path):
     rc, _, err = run_cli(POP + ["--out", str(tmp_path / "a" / "b")], capsys)
-    assert rc == 2 and "parent directory" in err and not (tmp_path / "a").exists()
+    assert rc == 0, err
+    assert (tmp_path / "a" / "b" / "summary.json").is_file()
+    (tmp_path / "f").write_text("x")
+    rc, _, err = run_cli(POP + ["--out", str(tmp_path / "f" / "b")], capsys)
+    assert rc == 2 and "is a file, not a directory" in err and len(err.splitlines()) == 1
 
 
 def test_subprocess_exit_status(tmp_path):
@@ -146,3 +151,19 @@ def test_subprocess_exit_status(tmp_path):
                         "--weight-kg", "70", "--n", "0", "--seed", "1"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and r.stdout == ""
+
+
+def test_band_uncertainty_and_coverage_flags(capsys):
+    iv = ["population", "--dose", "iv:35mg/40min", "--weight-kg", "70", "--n", "100", "--seed",
+          "2", "--coverage-percent", "60", "--band-uncertainty"]
+    rc, out, _ = run_cli(iv + ["--json"], capsys)
+    s = json.loads(out)
+    assert rc == 0 and s["coverage_percent"] == 60.0
+    assert set(s["band_uncertainty"]) == {"window", "dissociation"}
+    narrow, wide = s["band_sensitivity"]["narrow"], s["band_sensitivity"]["wide"]
+    assert narrow["p_window_block_coverage"] <= s["p_window_block_coverage"]
+    assert s["p_window_block_coverage"] <= wide["p_window_block_coverage"]
+    rc, out, _ = run_cli(iv, capsys)
+    assert rc == 0 and "at least 60 % of the block" in out and "[band edges:" in out
+    rc, _, err = run_cli(iv[:-3] + ["--coverage-percent", "0"], capsys)
+    assert rc == 2 and "coverage" in err

@@ -37,7 +37,8 @@ def test_identical_partners_share_every_minute():
     assert minutes[0] > 0
     np.testing.assert_allclose(r.couples.minutes_both_in_window, minutes, rtol=1e-12)
     assert np.all(r.couples.entry_gap_min == 0.0)
-    assert np.array_equal(r.couples.both_in_window_block, r.a.subjects.in_window_block)
+    assert np.array_equal(r.couples.both_in_window_throughout_block,
+                          r.a.subjects.in_window_throughout_block)
     np.testing.assert_array_equal(r.both_in_window_over_time.p_both_in_window,
                                   r.a.band_probability.p_window)
     inside = (c.effect_site_ng_per_ml >= 50) & (c.effect_site_ng_per_ml < 150)
@@ -62,14 +63,14 @@ def test_shifted_partner_hand_computed():
 
 
 def test_never_overlapping_partners():
-    """A's window is over before B doses: no shared minutes, both_in_window_block False."""
+    """A's window is over before B doses: no shared minutes, not both throughout the block."""
     cov = Covariates(weight_kg=70, sex="male")
     r = simulate_couple(["iv:10mg"], ["iv:10mg@200min"], a=cov, b=cov, n=2, seed=0,
                         variability=False, t_end_min=300, thresholds={"window": 20})
     row = r.couples.iloc[0]
     a, b = r.a.subjects.iloc[0], r.b.subjects.iloc[0]
     assert a.window_offset_min < 200 <= b.window_onset_min
-    assert row.minutes_both_in_window == 0.0 and not row.both_in_window_block
+    assert row.minutes_both_in_window == 0.0 and not row.both_in_window_throughout_block
     assert row.entry_gap_min == pytest.approx(b.window_onset_min - a.window_onset_min)
 
 
@@ -78,7 +79,8 @@ def test_couple_metrics_consistent_with_partners():
                         a=A, b=B, n=400, seed=9)
     sa, sb, c = r.a.subjects, r.b.subjects, r.couples
     assert np.array_equal(c.either_dissociates, sa.dissociated | sb.dissociated)
-    assert np.array_equal(c.both_in_window_block, sa.in_window_block & sb.in_window_block)
+    assert np.array_equal(c.both_in_window_throughout_block,
+                          sa.in_window_throughout_block & sb.in_window_throughout_block)
     both = sa.reached_window & sb.reached_window
     assert np.array_equal(np.isnan(c.entry_gap_min), ~both)
     np.testing.assert_allclose(c.entry_gap_min[both],

@@ -176,14 +176,14 @@ def test_affine_propagator_against_quadrature(h, rate_scale):
     assert not u_z.any()
 
 
-def test_propagators_ketamine_matrix_with_ka_equal_ke0():
+def test_propagators_ketamine_matrix_with_gut_rate_equal_ke0():
     from pksim.individual import typical_parameters
     from pksim.model import load_model
     from pksim.system import system_terms
 
     m = load_model("ketamine")
     p = typical_parameters(m, np.array([70.0]), np.array([-1]))
-    p["ka_oral"] = p["ke0"].copy()
+    p["MAT_gut"] = 3.0 / p["ke0"]  # every gut-chain step at rate ke0
     rows, cols, coef = system_terms(m, p)
     a = K.system_matrix(len(m.state_names), rows, cols, coef[0])
     for h in (1.0, 12.37):

@@ -339,7 +339,7 @@ def test_default_model_is_first():
     assert available_models()[0] == "ketamine"
 
 
-def test_ketamine_reproduces_domino_micro_constants():
+def test_domino1984_reproduces_domino_micro_constants():
     # Domino EF, Domino SE, Smith RE, et al. Ketamine kinetics in unmedicated and
     # diazepam-premedicated subjects. Clin Pharmacol Ther 1984;36(5):645-653 (PMID 7198883),
     # as encoded in opentiva ketamine.py class Domino: V1 = 0.063 L/kg; k10 0.4381, k12 0.5921,
@@ -347,7 +347,7 @@ def test_ketamine_reproduces_domino_micro_constants():
     # converting back must give the published constants.
     published = {"k10": 0.4381, "k12": 0.5921, "k13": 0.5900, "k21": 0.2470, "k31": 0.0146}
     v1_l_per_kg = 0.063
-    m = load_model("ketamine")
+    m = load_model("domino1984")
     wt = m.reference_weight_kg
     p = {name: par.value for name, par in m.parameters.items()}
     derived = {"k10": p["CL"] / p["V1"], "k12": p["Q2"] / p["V1"], "k13": p["Q3"] / p["V1"],

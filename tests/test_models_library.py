@@ -22,10 +22,12 @@ from pksim.simulation import simulate
 from pksim.system import system_terms
 
 MODELS = available_models()
-RACEMIC_ALTERNATES = ("clements1981", "herd2007")
-# Parameters the racemic alternates borrow from the default model (only the disposition differs).
-BORROWED = ("ke0", "f_buccal", "D_muc", "F_oral", "ka_oral", "tlag_oral", "f_nasal", "ka_nasal",
-            "sex_female_cl")
+RACEMIC_ALTERNATES = ("domino1984", "herd2007")
+# Parameters herd2007 borrows from the default model (only the disposition differs);
+# domino1984 re-fits the transit times and nasal fraction on its own disposition.
+BORROWED = ("ke0", "hold_sl", "k_sl_uptake", "MAT_muc", "F_oral", "MAT_gut", "f_nasal",
+            "MAT_nasal", "sex_female_cl")
+REFITTED = {"domino1984": ("MAT_muc", "MAT_gut", "f_nasal", "MAT_nasal")}
 
 
 def _typical(model, weight_kg=70.0, scaling=None):
@@ -67,7 +69,7 @@ def structural_quantities(model, params):
 
 def test_library_has_the_four_models():
     assert MODELS[0] == "ketamine"
-    assert {"ketamine", "clements1981", "herd2007", "esketamine"} <= set(MODELS)
+    assert {"ketamine", "domino1984", "herd2007", "esketamine"} <= set(MODELS)
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -113,7 +115,10 @@ def test_every_route_simulates_to_finite_nonnegative_curves(name):
         assert c.plasma_ng_per_ml[0] == 0.0, spec  # nothing before the dose at 5 min
         # mass balance: what entered the body is in a compartment or eliminated
         in_body = sum(a[-1] for a in c.amounts_mg.values()) + c.eliminated_mg[-1]
-        assert in_body == pytest.approx(c.bioavailable_dose_mg, rel=1e-9), spec
+        if any(x.kind == "liver" for x in m.compartments):  # first pass: entered > systemic
+            assert c.bioavailable_dose_mg < in_body * (1 + 1e-9), spec
+        else:
+            assert in_body == pytest.approx(c.bioavailable_dose_mg, rel=1e-9), spec
         assert 0 < c.bioavailable_dose_mg <= 50.0 + 1e-12, spec
 
 
@@ -124,12 +129,14 @@ def test_every_route_simulates_to_finite_nonnegative_curves(name):
 def test_racemic_alternates_borrow_the_default_absorption_unchanged(name):
     m, default = load_model(name), load_model("ketamine")
     assert m.drug == default.drug == "racemic"
-    for pname in BORROWED:
+    for pname in set(BORROWED) - set(REFITTED.get(name, ())):
         mine, ref = m.parameters[pname], default.parameters[pname]
         assert (mine.published_value, mine.published_unit, mine.tag, mine.source) == \
                (ref.published_value, ref.published_unit, ref.tag, ref.source), pname
     for route in ("sublingual", "intranasal", "oral"):
         assert m.routes[route].pathways == default.routes[route].pathways, route
+        assert m.routes[route].hold == default.routes[route].hold, route
+    assert m.transit_chains == default.transit_chains
     borrowed_var = {t.parameter: (t.distribution, t.sd) for t in default.variability
                     if t.parameter in BORROWED}
     assert {t.parameter: (t.distribution, t.sd) for t in m.variability
@@ -140,8 +147,8 @@ def test_racemic_alternates_borrow_the_default_absorption_unchanged(name):
 
 # dossier §2.1, "Derived @70 kg" column (Herd CL: published value, same row)
 DERIVED_AT_70_KG = {
-    "ketamine": {"cl_l_per_h": 115.9, "vss_l": 193.0, "t_half_h": 1.91},
-    "clements1981": {"cl_l_per_h": 80.2, "vss_l": 289.0, "t_half_h": 3.05},
+    "ketamine": {"cl_l_per_h": 80.2, "vss_l": 289.0, "t_half_h": 3.05},  # Clements 1981
+    "domino1984": {"cl_l_per_h": 115.9, "vss_l": 193.0, "t_half_h": 1.91},
     "herd2007": {"cl_l_per_h": 90.0, "vss_l": 141.0, "t_half_h": 1.34},
 }
 
@@ -156,19 +163,25 @@ def test_racemic_disposition_matches_the_dossier_at_70_kg(name):
     assert t_half == pytest.approx(expected["t_half_h"], rel=0.02)
 
 
-def test_weight_scaling_of_the_alternates_is_as_published():
-    clem, herd = load_model("clements1981"), load_model("herd2007")
-    assert clem.default_scaling == "per_kg" and herd.default_scaling == "allometric"
-    # Clements encoding: every volume and clearance linear in weight -> CL doubles with weight
-    cl_35 = structural_quantities(clem, _typical(clem, 35.0))[0]
-    cl_70 = structural_quantities(clem, _typical(clem, 70.0))[0]
-    assert cl_70 / cl_35 == pytest.approx(2.0, rel=1e-12)
-    # Herd: CL x (WT/70)^0.75, V x WT/70 -> terminal half-life x (WT/70)^0.25
-    t35 = structural_quantities(herd, _typical(herd, 35.0))
-    t70 = structural_quantities(herd, _typical(herd, 70.0))
-    assert t70[0] / t35[0] == pytest.approx(2.0**0.75, rel=1e-12)
-    assert t70[1] / t35[1] == pytest.approx(2.0, rel=1e-12)
-    assert t70[2] / t35[2] == pytest.approx(2.0**0.25, rel=1e-12)
+def test_weight_scaling_schemes_are_as_stated():
+    """Racemic adult models default to allometric scaling (issue 15: Perez-Ruixo 2021 and
+    Kamp 2020 found no stronger weight effect); per_kg (as published) and none remain."""
+    for name in ("ketamine", "domino1984", "herd2007"):
+        assert load_model(name).default_scaling == "allometric", name
+    for name in ("ketamine", "domino1984"):
+        m = load_model(name)
+        per_kg = [structural_quantities(m, _typical(m, w, "per_kg")) for w in (35.0, 70.0)]
+        assert per_kg[1][0] / per_kg[0][0] == pytest.approx(2.0, rel=1e-12)
+        none = [structural_quantities(m, _typical(m, w, "none")) for w in (35.0, 70.0)]
+        np.testing.assert_allclose(none[0], none[1], rtol=1e-12)
+    # allometric: CL x (WT/70)^0.75, V x WT/70 -> terminal half-life x (WT/70)^0.25
+    for name in ("ketamine", "herd2007"):
+        m = load_model(name)
+        t35 = structural_quantities(m, _typical(m, 35.0))
+        t70 = structural_quantities(m, _typical(m, 70.0))
+        assert t70[0] / t35[0] == pytest.approx(2.0**0.75, rel=1e-12)
+        assert t70[1] / t35[1] == pytest.approx(2.0, rel=1e-12)
+        assert t70[2] / t35[2] == pytest.approx(2.0**0.25, rel=1e-12)
 
 
 def test_herd_between_subject_variability_is_as_published():
@@ -279,7 +292,7 @@ def test_esketamine_typical_intranasal_28_mg_peak_is_near_the_published_typical_
 def test_pksim_models_lists_every_model_with_its_citation(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
-    for name in ("ketamine", "clements1981", "herd2007", "esketamine"):
+    for name in ("ketamine", "domino1984", "herd2007", "esketamine"):
         m = load_model(name)
         assert f"{name}  [{m.drug}]" in out
         assert m.citation() in out

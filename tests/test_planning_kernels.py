@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pksim import _kernels as core
+from pksim.pd import PDDissociation
 from pksim.planning import _kernels as pk
 
 LOWER, UPPER = 50.0, 150.0
@@ -71,8 +72,8 @@ def test_count_candidates_and_kernels_equal_their_python():
         np.testing.assert_array_equal(a, b)
 
 
-@given(seed=st.integers(0, 2**31 - 1), gamma=st.floats(0.5, 6.0))
-def test_pd_envelope_equals_brute_force_peaks(seed, gamma):
+@given(seed=st.integers(0, 2**31 - 1), omega=st.floats(0.0, 2.0))
+def test_pd_envelope_equals_brute_force_peaks(seed, omega):
     rng = np.random.default_rng(seed)
     n, n_t = 4, 30
     u = rng.gamma(1.0, 2.0, size=(n, n_t))
@@ -80,13 +81,14 @@ def test_pd_envelope_equals_brute_force_peaks(seed, gamma):
     v = rng.gamma(1.0, 2.0, size=(n, n_t))
     order = np.ascontiguousarray(np.argsort(u, axis=1, kind="stable"))
     shifts, boosts, doses = np.array([0, 7]), np.array([0.0, 1.5]), np.array([0.3, 1.0, 4.0])
-    c50 = rng.uniform(1.0, 10.0, n)
-    got = pk.pd_sums(u, order, v, shifts, boosts, doses, c50, gamma)
+    c50 = rng.uniform(1.0, 10.0)
+    got = pk.pd_sums(u, order, v, shifts, boosts, doses, c50, omega)
     for a, k in enumerate(shifts):
         vs = np.zeros_like(v)
         vs[:, k:] = v[:, : n_t - k]
         for b, d in enumerate(boosts):
             for i, dose in enumerate(doses):
                 peak = (dose * u + d * vs).max(axis=1)
-                p = 1.0 / (1.0 + (c50 / peak) ** gamma)
+                p = (PDDissociation(c50, omega).probability(peak) if omega else
+                     (peak >= c50).astype(float))
                 np.testing.assert_allclose(got[a, b, i], [p.sum(), (p * p).sum()], rtol=1e-12)

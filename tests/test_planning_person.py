@@ -42,7 +42,7 @@ def test_superposition_equals_population_simulation_per_subject(cov, cv):
                                 dose_variability=cv).subjects
         in_block = (bounds[a, b, :, 0] <= dose) & (dose < bounds[a, b, :, 1])
         dissociated = dose > bounds[a, b, :, 2]
-        np.testing.assert_array_equal(in_block, s["in_window_block"].to_numpy())
+        np.testing.assert_array_equal(in_block, s["in_window_throughout_block"].to_numpy())
         np.testing.assert_array_equal(dissociated, s["dissociated"].to_numpy())
 
 
@@ -60,14 +60,15 @@ def test_plan_is_the_brute_force_optimum():
         if row.booster_mg:
             regimen.append(f"intranasal:{row.booster_mg:g}mg@{row.booster_time_min:g}min")
         sm = simulate_population(regimen, covariates=cov, n=N, seed=SEED).summary()
-        assert sm["p_window_block"] == pytest.approx(row.p_window_block, abs=1e-12)
+        goal = sm["p_window_throughout_block"]
+        assert goal == pytest.approx(row.p_window_throughout_block, abs=1e-12)
         assert sm["p_dissociation"] == pytest.approx(row.p_dissociation, abs=1e-12)
-        if sm["p_dissociation"] <= 0.2 and (best is None or sm["p_window_block"] > best[0]):
-            best = (sm["p_window_block"], row.total_mg)
-    assert plan.chosen["p_window_block"] == best[0]
+        if sm["p_dissociation"] <= 0.2 and (best is None or goal > best[0]):
+            best = (goal, row.total_mg)
+    assert plan.chosen["p_window_throughout_block"] == best[0]
     assert plan.chosen["p_dissociation"] <= 0.2
     # the reported population summary is the chosen regimen's own simulation
-    assert plan.population["p_window_block"] == plan.chosen["p_window_block"]
+    assert plan.population["p_window_throughout_block"] == plan.chosen["p_window_throughout_block"]
     assert plan.population["seed"] == SEED and plan.population["n"] == N
     # candidates: no booster once, plus every booster dose x time x primary dose
     assert len(plan.candidates) == 5 * (1 + 2 * 2)
@@ -121,7 +122,7 @@ def test_nobody_in_the_window_for_the_block_says_so():
     ({"booster_times_min": [30]}, "booster-route"),
     ({"dose": DoseSteps("intranasal", 10, 10, 50)}, "dose steps"),
     ({"route": "rectal"}, "route"),
-    ({"thresholds": {"window": 200}}, "band thresholds"),
+    ({"thresholds": {"window": 200}}, "window_ng_per_ml"),
 ])
 def test_bad_input(kwargs, field):
     args = {"weight_kg": 70, "n": 50, "seed": 1, **kwargs}
@@ -141,7 +142,7 @@ def test_dose_steps_defaults_and_validation():
 
 def test_pd_limit_matches_population_pd_probability_for_every_candidate():
     """The envelope kernel's peaks give exactly the population's per-subject PD probability."""
-    pd_over = {"c50_ng_per_ml": 150.0, "gamma": 3.0, "omega_c50": 0.4}
+    pd_over = {"c50_ng_per_ml": 150.0, "omega": 0.4}
     plan = plan_person(weight_kg=70, sex="male", route="sublingual",
                        dose=DoseSteps("sublingual", 50.0, 50.0, 150.0), booster_route="intranasal",
                        booster=DoseSteps("intranasal", 30.0, 30.0, 30.0), booster_times_min=[40],
@@ -158,10 +159,40 @@ def test_pd_limit_matches_population_pd_probability_for_every_candidate():
         assert sm["p_dissociation_pd_se"] == pytest.approx(row.p_dissociation_pd_se, rel=1e-6)
         assert row.meets_limit == (row.p_dissociation_pd <= 0.3)
     s = plan.summary()
-    assert s["dissociation_measure"] == "pd" and s["pd_model"]["gamma"] == 3.0
+    assert s["dissociation_measure"] == "pd" and s["pd_model"]["omega"] == 0.4
     assert plan.chosen["p_dissociation_pd"] <= 0.3
 
 
 def test_pd_measure_needs_known_name():
     with pytest.raises(InputError, match="dissociation"):
         plan_person(weight_kg=70, n=10, seed=1, dissociation="cadss")
+
+
+@pytest.mark.parametrize(("min_p", "limit"), [(0.0, 0.1), (0.6, 0.03), (0.95, 0.03),
+                                               (1.0, 0.1)])
+def test_a_plan_below_the_minimum_is_never_marked_as_meeting_the_goal(min_p, limit):
+    plan = plan_person(weight_kg=70, sex="male", route="iv",
+                       dose=DoseSteps("iv", 1.0, 2.0, 60.0), block_min=(8, 16), n=N, seed=SEED,
+                       dissociation_limit=limit, min_p_goal=min_p, verify=False)
+    s = plan.summary()
+    assert plan.feasible and s["min_p_goal"] == min_p
+    p = plan.chosen["p_window_throughout_block"]
+    assert plan.meets_goal == (p >= min_p) == s["meets_goal"]
+    if not plan.meets_goal:
+        assert plan.message.startswith("No regimen reaches the goal")
+    # near-misses: over the limit, within 2 SEs of it, and better than the chosen plan
+    for r in s["near_misses"]:
+        assert not r["meets_limit"] and r["p_dissociation"] > limit
+        assert r["p_dissociation"] - 2 * r["p_dissociation_se"] <= limit
+        assert r["p_window_throughout_block"] > p
+
+
+def test_goal_column_is_the_registry_strict_block_metric():
+    from pksim.metrics import REGISTRY
+
+    assert f"p_{REGISTRY['in_window_throughout_block'].key}" == "p_window_throughout_block"
+
+
+def test_min_p_goal_is_validated():
+    with pytest.raises(InputError, match="min-p-goal"):
+        plan_person(weight_kg=70, route="iv", n=10, seed=1, min_p_goal=1.5)

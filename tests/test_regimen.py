@@ -2,6 +2,7 @@
 
 * bioavailability x lag: a pathway with a lag starts exactly at ``start + lag`` with
   ``amount x fraction x F``;
+* hold-then-swallow/spit: the remainder leaves the mouth exactly at the end of the hold;
 * bioavailability x infusion: the amount is scaled, the duration kept;
 * doses between output grid points are exact (not snapped to the grid);
 * mg/kg doses are resolved with each subject's own weight;
@@ -85,46 +86,46 @@ def test_dose_object_validates_itself():
 # ----------------------------------------------------------------------------- pathways
 
 
-def test_bioavailability_times_lag_oral():
-    m, p = _ketamine_params()
-    start = 10.0
-    pa = {k: np.array([v]) for k, v in p.items()}
-    ev = input_events(m, [Dose("oral", 100.0, start_min=start)], pa, np.array([70.0]))
+def test_bioavailability_times_lag_oral(tmp_path):
+    m = load_model(write_model(tmp_path, one_compartment_toml(f_oral=0.6, tlag_min=5.0)))
+    p = {k: np.array([v.value]) for k, v in m.parameters.items()}
+    start, lag, f = 10.0, 5.0, 0.6
+    ev = input_events(m, [Dose("oral", 100.0, start_min=start)], p, np.array([70.0]))
     assert ev.pathway == ("oral/swallowed",)
     assert m.state_names[ev.target[0]] == "gut"
-    assert ev.start_min[0, 0] == start + p["tlag_oral"]
+    assert ev.start_min[0, 0] == start + lag
     assert ev.duration_min[0, 0] == 0.0
-    assert ev.amount_mg[0, 0] == pytest.approx(100.0 * p["F_oral"], rel=1e-15)
+    assert ev.amount_mg[0, 0] == pytest.approx(100.0 * f, rel=1e-15)
     # in the curve: nothing before start + lag, exactly amount x F in the gut at start + lag
-    t_in = start + p["tlag_oral"]
+    t_in = start + lag
     grid = np.array([0.0, start, t_in - 1e-6, t_in, t_in + 1e-6, t_in + 30.0])
     c = simulate([Dose("oral", 100.0, start_min=start)], weight_kg=70, model=m, time_min=grid)
     assert not c.amounts_mg["gut"][:3].any()
     assert not c.amounts_mg["central"][:4].any() and not c.plasma_ng_per_ml[:4].any()
-    assert c.amounts_mg["gut"][3] == pytest.approx(100.0 * p["F_oral"], rel=1e-15)
+    assert c.amounts_mg["gut"][3] == pytest.approx(100.0 * f, rel=1e-15)
     assert c.amounts_mg["central"][4] > 0
 
 
-def test_sublingual_pathways_split_fraction_bioavailability_and_lag():
+@pytest.mark.parametrize("spec, hold, spit", [("sublingual:100mg@5min", None, False),
+                                              ("sublingual:100mg@5min,hold=15min", 15.0, False),
+                                              ("sublingual:100mg@5min,hold=8min,spit", 8.0, True)])
+def test_sublingual_hold_events(spec, hold, spit):
+    """Held in the mouth from placement; at the end of the hold the remainder leaves the mouth
+    (two impulses) and, unless spat out, enters the gut chain times oral F."""
     m, p = _ketamine_params()
     pa = {k: np.array([v]) for k, v in p.items()}
-    ev = input_events(m, [Dose("sublingual", 100.0, start_min=5.0)], pa, np.array([70.0]))
-    by = dict(zip(ev.pathway, range(len(ev.pathway)), strict=True))
-    muc, swa = by["sublingual/mucosal"], by["sublingual/swallowed"]
-    # mucosal: fraction f_buccal, no first pass, zero-order from placement over D_muc
-    assert ev.amount_mg[0, muc] == pytest.approx(100.0 * p["f_buccal"], rel=1e-15)
-    assert ev.start_min[0, muc] == 5.0 and ev.duration_min[0, muc] == p["D_muc"]
-    # swallowed: the rest, times oral F, from placement + lag into the gut (a bolus, or spread
-    # over the pathway's own duration when the model makes it zero-order)
-    swallowed = next(w for w in m.routes["sublingual"].pathways if w.name == "swallowed")
-    assert swallowed.lag == "tlag_oral" and swallowed.bioavailability == "F_oral"
-    assert ev.amount_mg[0, swa] == pytest.approx(100.0 * (1 - p["f_buccal"]) * p["F_oral"],
-                                                 rel=1e-14)
-    assert ev.start_min[0, swa] == 5.0 + p["tlag_oral"]
-    expected_duration = p[swallowed.duration] if swallowed.input == "zero_order" else 0.0
-    assert ev.duration_min[0, swa] == expected_duration
-    assert ev.bioavailable_mg()[0] == pytest.approx(
-        100.0 * (p["f_buccal"] + (1 - p["f_buccal"]) * p["F_oral"]), rel=1e-14)
+    ev = input_events(m, [parse_dose_spec(spec)], pa, np.array([70.0]))
+    hold = p["hold_sl"] if hold is None else hold
+    left = 100.0 * math.exp(-p["k_sl_uptake"] * hold)
+    names = [m.state_names[i] for i in ev.target]
+    assert names == ["mouth", "mouth"] + ([] if spit else ["gut_1"])
+    assert ev.pathway[:2] == ("sublingual/held", "sublingual/held")
+    np.testing.assert_array_equal(ev.start_min[0], [5.0] + [5.0 + hold] * (len(names) - 1))
+    assert not ev.duration_min.any()
+    assert ev.amount_mg[0, 0] == 100.0
+    assert ev.amount_mg[0, 1] == pytest.approx(-left, rel=1e-14)
+    if not spit:
+        assert ev.amount_mg[0, 2] == pytest.approx(left * p["F_oral"], rel=1e-14)
 
 
 def test_bioavailability_times_infusion_scales_amount_keeps_duration(tmp_path):
@@ -166,10 +167,12 @@ def test_dose_scale_multiplies_each_delivered_dose():
 
 def test_dose_between_grid_points_is_exact_not_snapped():
     m = load_model(KET)
-    doses = ["iv:10mg@12.37min", "oral:40mg@3.71min", "iv:15mg@20.2min/9.45min"]
+    doses = ["iv:10mg@12.37min", "sublingual:40mg@3.71min,hold=7.3min",
+             "iv:15mg@20.2min/9.45min"]
     coarse = simulate(doses, weight_kg=70, model=m, t_end_min=120, dt_min=1.0)
-    # a grid that contains every event time (incl. 3.71 + lag and the infusion end 29.65)
-    events = np.array([12.37, 3.71 + m.parameters["tlag_oral"].value, 20.2, 29.65])
+    # a grid that contains every event time (incl. the end of the hold, 3.71 + 7.3, and the
+    # infusion end 29.65)
+    events = np.array([12.37, 3.71, 3.71 + 7.3, 20.2, 29.65])
     fine_t = np.union1d(np.arange(0.0, 120.0 + 1e-9, 0.05), events)
     fine = simulate(doses, weight_kg=70, model=m, time_min=fine_t)
     on_grid = np.isin(fine_t, coarse.time_min)
@@ -181,7 +184,7 @@ def test_dose_between_grid_points_is_exact_not_snapped():
     for snapped in ("iv:10mg@12min", "iv:10mg@13min"):
         s = simulate([snapped] + doses[1:], weight_kg=70, model=m, t_end_min=120, dt_min=1.0)
         diff = np.abs(s.plasma_ng_per_ml - coarse.plasma_ng_per_ml).max()
-        assert diff > 1e-2 * coarse.plasma_ng_per_ml.max()
+        assert diff > 1e-3 * coarse.plasma_ng_per_ml.max()  # vs the 1e-11 agreement above
 
 
 def test_right_continuous_at_bolus_time():

@@ -148,12 +148,12 @@ def test_a_damaged_listed_chunk_is_detected_and_recomputed(tmp_path, monkeypatch
     with pytest.raises(KeyboardInterrupt):
         run_sweep(s, out, progress=False)
     (out / "chunks" / "cells-000001.parquet").write_bytes(b"bit rot")
+    (out / "chunks" / "cells-000002.parquet").unlink()
     monkeypatch.setattr(runner_mod, "run_cell", fake_run_cell(calls))
-    with pytest.raises(InputError, match="missing or damaged"):
-        run_sweep(s, out, resume=True, progress=False)
     calls.clear()
-    run_sweep(s, out, resume=True, progress=False)
-    assert sorted(calls) == [2, 3]
+    # one resume recomputes every damaged or lost chunk and the unfinished one, and completes
+    report = run_sweep(s, out, resume=True, progress=False)
+    assert sorted(calls) == [2, 3, 4, 5, 6, 7] and report.chunks_skipped == 1
     assert list(read_table(out)["cell_index"]) == list(range(8))
 
 
@@ -180,8 +180,8 @@ def test_resume_refuses_a_changed_sweep_and_out_dir_checks(tmp_path, monkeypatch
     (tmp_path / "busy" / "notes.txt").write_text("x")
     with pytest.raises(InputError, match="not empty and holds no sweep"):
         run_sweep(s, tmp_path / "busy", progress=False)
-    with pytest.raises(InputError, match="does not exist"):
-        run_sweep(s, tmp_path / "no" / "such", progress=False)
+    run_sweep(s, tmp_path / "no" / "such", progress=False)  # missing parents are created
+    assert (tmp_path / "no" / "such" / "cells.parquet").is_file()
     with pytest.raises(InputError, match="only used with --executor dask"):
         run_sweep(s, tmp_path / "new", scheduler="tcp://127.0.0.1:1", progress=False)
     assert not (tmp_path / "new").exists()  # refused before anything was created

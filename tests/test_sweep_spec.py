@@ -278,3 +278,12 @@ def test_load_sweep_reports_unreadable_files(tmp_path):
                  + '\n', encoding="utf-8")
     s = load_sweep(f)
     assert s.path == str(f) and s.name == "m"
+
+
+def test_coverage_and_band_uncertainty_reach_the_cells_only_when_given():
+    assert "coverage_percent" not in build_cell(spec_of(), 0).analysis
+    s = spec_of(BASE + "\n[analysis]\ncoverage_percent = 60\nband_uncertainty = true\n")
+    a = build_cell(s, 0).analysis
+    assert a["coverage_percent"] == 60.0 and a["band_uncertainty"] is True
+    err = error_of(BASE + "\n[analysis]\ncoverage_percent = 0\n")
+    assert "coverage_percent" in str(err)

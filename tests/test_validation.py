@@ -242,6 +242,7 @@ def test_cli_writes_the_report(tmp_path, capsys):
     for arm_id in ev["arm_id"]:
         assert arm_id in report
     assert "## Model `ketamine`" in report and "Acceptance (issue 3)" in report
+    assert "### Dissociation PD model" in report and "pksim.pd_calibration" in report
 
 
 @pytest.mark.parametrize(("content", "needle"), [
@@ -291,3 +292,203 @@ def test_library_bad_data_raises_input_error(tmp_path):
                                         _row(id="a", drug="racemic", route="iv", dose_mg=1)])
     with pytest.raises(InputError, match="duplicate id"):
         load_observations(bad)
+
+
+# ----------------------------------------------------------------------------- honest validation
+
+FROZEN = Path(__file__).parent / "data" / "ketamine_calibration.toml"
+
+
+def _frozen_variant(tmp_path: Path, calibration: str | None = None, top: str = "") -> Path:
+    """The frozen model with another [calibration] table (or none) and extra top-level keys."""
+    text = FROZEN.read_text()
+    if calibration is not None:
+        text = text[:text.index("\n[calibration]\n") + 1] + calibration
+    if top:
+        text = text.replace('drug = "racemic"\n', f'drug = "racemic"\n{top}\n', 1)
+    path = tmp_path / "variant.toml"
+    path.write_text(text)
+    return path
+
+
+def test_in_sample_arms_come_from_the_calibration_table():
+    model = load_model(FROZEN)
+    f = validate(model).set_index("arm_id")
+    spec = {t.arm: ",".join(t.statistics) for t in model.calibration_spec.targets}
+    assert set(f.index[f["used_in_calibration"]]) == set(spec)
+    for arm_id, stats in spec.items():
+        assert f.loc[arm_id, "calibration_statistics"] == stats
+        assert "calibration target of this model" in f.loc[arm_id, "note"]
+    # Same author and year as a target is not enough: Chong 2006 was withheld.
+    assert not f.loc["chong2006-sl25", "used_in_calibration"]
+
+
+def test_free_text_calibration_marks_nothing_in_sample_and_says_so(tmp_path):
+    path = _frozen_variant(tmp_path, calibration="",
+                           top='calibration = "Fitted to Singh 2022 and Rolan 2014."')
+    f = validate(load_model(path))
+    assert not f["used_in_calibration"].any()
+    assert f["note"].str.contains("free text only").all()
+
+
+def test_sampling_site_mismatch_is_noted(tmp_path):
+    model = load_model(_frozen_variant(tmp_path, top='sampling = "arterial"'))
+    data = _write(tmp_path / "sites.csv", [
+        _row(id="ven-1", drug="racemic", route="iv", dose_mg=10, cmax_ng_per_ml=100,
+             sampling="venous"),
+        _row(id="art-1", drug="racemic", route="iv", dose_mg=10, cmax_ng_per_ml=100,
+             sampling="arterial"),
+        _row(id="unk-1", drug="racemic", route="iv", dose_mg=10, cmax_ng_per_ml=100)])
+    f = validate(model, data).set_index("arm_id")
+    assert "sampling site differs" in f.loc["ven-1", "note"]
+    assert "sampling site differs" not in f.loc["art-1", "note"]
+    assert "sampling site differs" not in f.loc["unk-1", "note"]
+    assert f.loc["ven-1", "sampling_model"] == "arterial"
+
+
+def _consistent_data(tmp_path: Path, model, f_true: float) -> Path:
+    """Intranasal arms of two studies whose Cmax is the model's own at f_nasal = f_true, plus
+    an external IV arm."""
+    from pksim.calibration import predict_statistic, with_values
+
+    truth = with_values(model, {"f_nasal": f_true})
+    rows = []
+    for arm_id, dose in (("a2020-in", 20), ("b2021-in", 60)):
+        draft = _write(tmp_path / "draft.csv", [_row(id=arm_id, drug="racemic",
+                                                     route="intranasal", dose_mg=dose,
+                                                     cmax_ng_per_ml=1)])
+        arm = load_observations(draft)[0]
+        rows.append(_row(id=arm_id, drug="racemic", route="intranasal", dose_mg=dose, n=8,
+                         cmax_ng_per_ml=repr(predict_statistic(truth, arm, "cmax")),
+                         cmax_spread="GSD 1.6"))
+    rows.append(_row(id="c2019-iv", drug="racemic", route="iv", dose_mg=10,
+                     cmax_ng_per_ml=500, cmax_spread="SD 100"))
+    return _write(tmp_path / "consistent.csv", rows)
+
+
+def test_leave_one_study_out_on_consistent_data_predicts_each_study(tmp_path):
+    from pksim.validation_checks import cross_validate
+
+    table = ('[calibration]\nsummary = "f_nasal to two studies"\nparameters = ["f_nasal"]\n'
+             '[[calibration.targets]]\narm = "a2020-in"\nstatistics = ["cmax"]\n'
+             '[[calibration.targets]]\narm = "b2021-in"\nstatistics = ["cmax"]\n')
+    model = load_model(_frozen_variant(tmp_path, calibration=table))
+    data = _consistent_data(tmp_path, model, f_true=0.3)
+    cv = cross_validate(model, load_observations(data)).set_index("arm_id")
+    # Each study alone identifies f_nasal = 0.3, so the left-out study is predicted exactly,
+    # while the file's f_nasal (0.137) misses it.
+    for arm_id in ("a2020-in", "b2021-in"):
+        row = cv.loc[arm_id]
+        assert row["refitted"] and row["in_sample"] == "cmax"
+        assert row["cmax_ratio_cv"] == pytest.approx(1.0, rel=2e-3)
+        assert float(row["refit_values"].split()[1]) == pytest.approx(0.3, rel=5e-3)
+        assert abs(row["cmax_ratio_model"] - 1) > 0.05
+        assert bool(row["cmax_cv_within_2"])
+    iv = cv.loc["c2019-iv"]
+    assert not iv["refitted"] and iv["cmax_ratio_cv"] == iv["cmax_ratio_model"]
+    assert "external" in iv["note"]
+
+
+def test_leave_one_study_out_says_when_nothing_is_left_or_a_parameter_is_blind(tmp_path):
+    from pksim.validation_checks import cross_validate
+
+    one = ('[calibration]\nsummary = "x"\nparameters = ["f_nasal"]\n'
+           '[[calibration.targets]]\narm = "a2020-in"\nstatistics = ["cmax"]\n')
+    model = load_model(_frozen_variant(tmp_path, calibration=one))
+    data = _consistent_data(tmp_path, model, f_true=0.3)
+    cv = cross_validate(model, load_observations(data)).set_index("arm_id")
+    assert "no calibration target left" in cv.loc["a2020-in", "note"]
+    assert pd.isna(cv.loc["a2020-in", "cmax_ratio_cv"])
+    blind = ('[calibration]\nsummary = "x"\nparameters = ["f_nasal", "V1"]\n'
+             '[[calibration.targets]]\narm = "a2020-in"\nstatistics = ["cmax"]\n'
+             '[[calibration.targets]]\narm = "c2019-iv"\nstatistics = ["cmax"]\n')
+    model = load_model(_frozen_variant(tmp_path, calibration=blind))
+    cv = cross_validate(model, load_observations(data)).set_index("arm_id")
+    # Without a2020 only the IV bolus is left: it informs V1 (Cmax = dose / V1), not the
+    # nasal fraction.
+    assert "f_nasal not informed by the other studies" in cv.loc["a2020-in", "note"]
+    assert "V1" not in cv.loc["a2020-in", "note"]
+
+
+def test_shape_checks_count_peaks_per_dose_event(tmp_path):
+    from pksim.analysis import count_local_maxima
+    from pksim.validation_checks import shape_checks
+
+    model = load_model(FROZEN)
+    data = _write(tmp_path / "shape.csv", [
+        _row(id="po", drug="racemic", route="oral", dose_mg=50, cmax_ng_per_ml=10),
+        _row(id="po-twice", drug="racemic", route="oral", dose_mg=100, n_doses=2,
+             dose_interval_min=480, cmax_ng_per_ml=10),
+        _row(id="iv", drug="racemic", route="iv", dose_mg_per_kg=0.5, infusion_min=40,
+             weight_kg=50, cmax_ng_per_ml=10)])
+    s = shape_checks(model, load_observations(data)).set_index("arm_id")
+    assert s.loc["po-twice", "dose_events"] == 2
+    assert s.loc["po-twice", "plasma_maxima"] == 2  # 8 h apart: two separate peaks
+    for arm_id, specs in (("po", ["oral:50mg"]), ("iv", ["iv:35mg/40min"])):
+        curve = simulate(specs, weight_kg=70, model=model, t_end_min=24 * 60, dt_min=0.1)
+        assert s.loc[arm_id, "plasma_maxima"] == count_local_maxima(curve.time_min,
+                                                                     curve.plasma_ng_per_ml)
+        assert s.loc[arm_id, "effect_site_maxima"] == count_local_maxima(
+            curve.time_min, curve.effect_site_ng_per_ml)
+        assert s.loc[arm_id, "one_peak_per_event"]
+    extra = shape_checks(model, [], [["oral:50mg", "oral:50mg@480min"], ["iv:10mg"]])
+    assert list(extra["dose_events"]) == [2, 1] and list(extra["plasma_maxima"]) == [2, 1]
+    assert list(extra["route"]) == ["oral", "iv"] and (extra["arm_id"] == "").all()
+
+
+def test_standard_shape_regimens_parse():
+    from pksim.regimen import parse_dose_spec
+    from pksim.validation_checks import shape_regimens
+
+    regimens = shape_regimens()
+    assert len(regimens) >= 5
+    for specs in regimens:
+        assert [parse_dose_spec(s) for s in specs]
+
+
+def test_population_spread_of_an_iv_bolus_is_the_spread_of_1_over_v1(tmp_path):
+    """Bolus Cmax = dose / V1, and V1 is log-normal with the file's CV (45 %) independent of
+    sex and weight: the predicted geometric CV of Cmax is that CV."""
+    from pksim.validation import cv_from_log_sd
+    from pksim.validation_checks import observed_cv, population_spread
+
+    model = load_model(FROZEN)
+    cv_v1 = next(v.cv_percent for v in model.variability if v.parameter == "V1")
+    data = _write(tmp_path / "bolus.csv", [
+        _row(id="bolus", drug="racemic", route="iv", dose_mg=10, weight_kg=70,
+             cmax_ng_per_ml=300, cmax_spread="GSD 1.5"),
+        _row(id="po", drug="racemic", route="oral", dose_mg=50, cmax_ng_per_ml=10,
+             cmax_spread="SD 4")])
+    s = population_spread(model, load_observations(data), n=2000).set_index("arm_id")
+    b = s.loc["bolus"]
+    assert b["cv_kind"] == "geometric"
+    assert b["cv_obs_percent"] == pytest.approx(100 * cv_from_log_sd(math.log(1.5)))
+    assert b["cv_pred_percent"] == pytest.approx(cv_v1, rel=0.06)  # Monte Carlo, n = 2000
+    p = s.loc["po"]
+    assert p["cv_kind"] == "arithmetic" and p["cv_obs_percent"] == pytest.approx(40.0)
+    assert p["cv_ratio"] == pytest.approx(p["cv_pred_percent"] / 40.0)
+    assert observed_cv(10, "range 5-20") is None
+
+
+def test_cli_cross_validate_writes_the_checks(tmp_path, capsys):
+    out = tmp_path / "report"
+    assert main(["validate", "--model", str(FROZEN), "--out", str(out), "--cross-validate",
+                 "--spread-n", "20"]) == 0
+    printed = capsys.readouterr().out
+    assert "leave-one-study-out" in printed
+    names = {p.name for p in out.iterdir()}
+    assert {"cross_validation.csv", "shape.csv", "spread.csv", "in_sample.csv"} <= names
+    report = (out / "report.md").read_text()
+    for heading in ("In-sample and external, per route", "External arms (not calibration",
+                    "Calibration arms (in-sample", "Leave-one-study-out cross-validation",
+                    "Curve shape", "Population spread of plasma Cmax, per route"):
+        assert heading in report
+    cv = pd.read_csv(out / "cross_validation.csv")
+    spec = load_model(FROZEN).calibration_spec
+    assert set(cv.loc[cv["refitted"], "arm_id"]) == {t.arm for t in spec.targets}
+
+
+def test_checks_docstring_examples():
+    import pksim.validation_checks as checks
+
+    assert doctest.testmod(checks).failed == 0

@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from pksim.errors import PksimError
+from pksim.errors import InputError, PksimError
 
 # name -> module under pksim.cli providing add_arguments(parser) and run(args) -> int
 SUBCOMMANDS = {
@@ -23,12 +23,13 @@ SUBCOMMANDS = {
     "sweep": "Run a sweep file: a grid of virtual populations or couples, resumable, on Dask too",
     "plot": "Plot sweep results: heatmap over the grid, percentile bands, onset distributions",
     "validate": "Check the models against published ketamine PK (Cmax, Tmax, AUC); write a report",
+    "calibrate": "Fit named model parameters to observed arms; write a calibrated model file",
 }
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, status 2 (argparse's default prints usage too)
-        sys.stderr.write(f"pksim {self.prog.split()[-1]}: error: {message}\n")
+        sys.stderr.write(f"{self.prog}: error: {message}\n")  # e.g. "pksim plan couple"
         raise SystemExit(2)
 
 
@@ -40,8 +41,37 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"pksim.cli.{name}")
         p = sub.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(p)
-        p.set_defaults(_module=module)
+        p.set_defaults(_module=module, _parser=p)
     return parser
+
+
+def _flags(parser: argparse.ArgumentParser) -> set[str]:
+    out: set[str] = set()
+    for action in parser._actions:
+        out.update(action.option_strings)
+        if isinstance(action, argparse._SubParsersAction):  # pksim plan person|couple|tci
+            for child in action.choices.values():
+                out |= _flags(child)
+    return out
+
+
+def _as_flags(exc: PksimError, args: argparse.Namespace) -> str:
+    """The message, with a field that is one of the command's flags written as the flag.
+
+    A subcommand whose flag is spelled differently from the library's field name maps it in
+    its module's ``FIELD_FLAGS`` (e.g. ``window_ng_per_ml`` -> ``--window-lower-ng-per-ml``).
+    """
+    if isinstance(exc, InputError) and not exc.field.startswith("-"):
+        aliases = getattr(args._module, "FIELD_FLAGS", {})
+        flag = aliases.get(exc.field, "--" + exc.field.replace("_", "-"))
+        if flag in _flags(args._parser):
+            return str(InputError(flag, exc.problem, exc.allowed))
+    return str(exc)
+
+
+def _command(args: argparse.Namespace) -> str:
+    kind = getattr(args, "plan_kind", None)
+    return f"pksim {args.command}" + (f" {kind}" if kind else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,10 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._module.run(args) or 0)
     except PksimError as exc:
-        sys.stderr.write(f"pksim {args.command}: error: {exc}\n")
+        sys.stderr.write(f"{_command(args)}: error: {_as_flags(exc, args)}\n")
         return 2
     except KeyboardInterrupt:
-        sys.stderr.write(f"pksim {args.command}: interrupted\n")
+        sys.stderr.write(f"{_command(args)}: interrupted\n")
         return 130
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         sys.stderr.close()

@@ -8,12 +8,11 @@ from pathlib import Path
 
 from pksim.cli._common import DISCLAIMER, finite_float, print_json
 from pksim.cli.population import (
-    _f,
     add_common,
     add_covariates,
     check_out_dir,
     covariates_from_args,
-    prob_row,
+    metric_rows,
     thresholds_from_args,
     write_outputs,
 )
@@ -64,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         b_start_offset_min=args.b_start_offset_min,
         dose_variability=args.dose_cv_percent,
         weight_scaling=args.weight_scaling,
+        coverage_percent=args.coverage_percent,
+        band_uncertainty=args.band_uncertainty,
     )
     summary = result.summary()
     summary["notice"] = DISCLAIMER
@@ -98,6 +99,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+COUPLE_TABLE = ("both_in_window_block_coverage", "both_in_window_throughout_block",
+                "block_fraction_both_in_window", "minutes_both_in_window_block",
+                "entry_gap_b_minus_a_min", "either_dissociates", "only_a_dissociates",
+                "only_b_dissociates", "both_dissociate", "p_either_dissociates_pd")
+PARTNER_TABLE = ("reached_window", "in_window_block_coverage", "dissociated",
+                 "dissociated_in_block", "window_onset_min", "recovery_min")
+
+
 def format_table(s: dict) -> str:
     lo, hi = s["window_ng_per_ml"]
     b0, b1 = s["block_min"]
@@ -108,15 +117,11 @@ def format_table(s: dict) -> str:
         "B doses: " + ", ".join(s["b_doses"]),
         f"relational window {lo:g}-{hi:g} ng/mL (effect site), session block {b0:g}-{b1:g} min",
         "",
-        prob_row("P(A reaches window)", s, "p_a_window"),
-        prob_row("P(B reaches window)", s, "p_b_window"),
-        prob_row("P(both in window whole block)", s, "p_both_in_window_block"),
-        prob_row("P(either dissociates)", s, "p_either_dissociates"),
-        f"{'minutes both in window':<34}median {_f(s['minutes_both_in_window_median'])} "
-        f"(SE {_f(s['minutes_both_in_window_median_se'])})",
-        f"{'entry gap, min':<34}median {_f(s['entry_gap_min_median'])} "
-        f"(5-95 %: {_f(s['entry_gap_min_p5'])}-{_f(s['entry_gap_min_p95'])})",
+        *metric_rows(COUPLE_TABLE, s),
+        f"{'dissociation risk carried by':<46} {s['dissociation_risk_partner']}",
         "",
-        DISCLAIMER,
     ]
+    for who in ("a", "b"):
+        lines += metric_rows(PARTNER_TABLE, s, prefix=f"{who}_", who=f"{who.upper()}: ")
+    lines += ["", DISCLAIMER]
     return "\n".join(lines)

@@ -86,13 +86,14 @@ def _population_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dt-min", type=positive_float("--dt-min"), default=1.0)
     p.add_argument("--dissociation", choices=["threshold", "pd"], default="threshold",
                    help="what the limit applies to: reaching the dissociation threshold "
-                   "(default), or the model's PD sigmoid at each person's effect-site peak")
+                   "(default), or the model's PD probability at each person's effect-site peak")
     p.add_argument("--pd-c50-ng-per-ml", type=positive_float("--pd-c50-ng-per-ml"),
-                   help="override the PD model's C50 (with --dissociation pd)")
-    p.add_argument("--pd-gamma", type=positive_float("--pd-gamma"),
-                   help="override the PD model's steepness gamma")
-    p.add_argument("--pd-omega-c50", type=finite_float("--pd-omega-c50"),
-                   help="override the PD model's between-subject SD of log C50")
+                   help="override the PD model's median threshold C50 (with --dissociation pd)")
+    p.add_argument("--pd-omega", type=finite_float("--pd-omega"),
+                   help="override the PD model's log-SD of the threshold between people")
+    p.add_argument("--min-p-goal", type=_probability, default=0.5, metavar="P",
+                   help="smallest P(goal) that counts as meeting the goal, e.g. 0.5 or 50%% "
+                   "(default 0.5)")
     p.add_argument("--out", metavar="CSV", help="write every candidate evaluated as CSV")
 
 
@@ -160,6 +161,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     _common(tci)
 
 
+# library field -> this command's flag, where the names differ (see pksim.cli._as_flags)
+FIELD_FLAGS = {"window_ng_per_ml": "--window-lower-ng-per-ml"}
+
+
 def _thresholds(args) -> dict[str, float] | None:
     th = {}
     if args.window_lower_ng_per_ml is not None:
@@ -170,8 +175,8 @@ def _thresholds(args) -> dict[str, float] | None:
 
 
 def _pd(args) -> dict[str, float] | None:
-    pd = {k: v for k, v in (("c50_ng_per_ml", args.pd_c50_ng_per_ml), ("gamma", args.pd_gamma),
-                            ("omega_c50", args.pd_omega_c50)) if v is not None}
+    pd = {k: v for k, v in (("c50_ng_per_ml", args.pd_c50_ng_per_ml),
+                            ("omega", args.pd_omega)) if v is not None}
     return pd or None
 
 
@@ -218,7 +223,7 @@ def _run_person(args) -> int:
         thresholds=_thresholds(args), variability=not args.no_variability,
         dose_variability=args.dose_cv_percent, t_end_min=args.t_end_min, dt_min=args.dt_min,
         weight_scaling=args.weight_scaling, dissociation=args.dissociation,
-        pd_dissociation=_pd(args))
+        pd_dissociation=_pd(args), min_p_goal=args.min_p_goal)
     if args.out:
         write_atomic(args.out, lambda path: plan.candidates.to_csv(path, index=False))
     summary = plan.summary()
@@ -241,7 +246,7 @@ def _run_couple(args) -> int:
         seed=args.seed, model=args.model, thresholds=_thresholds(args),
         variability=not args.no_variability, dose_variability=args.dose_cv_percent,
         t_end_min=args.t_end_min, dt_min=args.dt_min, weight_scaling=args.weight_scaling,
-        dissociation=args.dissociation, pd_dissociation=_pd(args))
+        dissociation=args.dissociation, pd_dissociation=_pd(args), min_p_goal=args.min_p_goal)
     if args.out:
         write_atomic(args.out, lambda path: plan.candidates.to_csv(path, index=False))
     summary = plan.summary()
@@ -262,7 +267,8 @@ def _run_tci(args) -> int:
     if args.out:
         write_atomic(args.out, lambda path: plan.schedule.to_csv(path, index=False))
     if args.curves_out:
-        write_atomic(args.curves_out, lambda path: plan.curves.to_csv(path, index=False))
+        write_atomic(args.curves_out, lambda path: plan.curves.to_csv(path, index=False),
+                     field="curves_out")
     summary = plan.summary()
     if args.json:
         print_json(summary)
@@ -293,8 +299,30 @@ def _header(s: dict) -> list[str]:
     return lines
 
 
+def _verdict(s: dict) -> list[str]:
+    """The plan's verdict first: met (P(goal) >= the minimum) or plainly not met."""
+    mark = "GOAL MET" if s.get("meets_goal") else "GOAL NOT MET"
+    return ["", f"{mark} (minimum P(goal) {s['min_p_goal']:.0%}): {s['message']}", ""]
+
+
+def _near_lines(s: dict, goal: str, pcol: str, describe) -> list[str]:
+    rows = s.get("near_misses") or []
+    if not rows:
+        return []
+    out = ["near-misses (over the dissociation limit by less than 2 Monte-Carlo SEs):"]
+    for r in rows:
+        out.append(f"  {describe(r)}: P(goal) {_pct(r[goal])} ± {_pct(r[goal + '_se'])}, "
+                   f"P(dissociation) {_pct(r[pcol])} ± {_pct(r[pcol + '_se'])}")
+    return [*out, ""]
+
+
 def format_person(s: dict) -> str:
-    lines = _header(s) + ["", s["message"], ""]
+    lines = _header(s) + _verdict(s)
+    pcol = "p_dissociation_pd" if s.get("dissociation_measure") == "pd" else "p_dissociation"
+    lines += _near_lines(s, "p_window_throughout_block", pcol, lambda r: (
+        f"{s['route']} {r['dose_mg']:g} mg" + (f" + {r['booster_mg']:g} mg at "
+                                              f"{r['booster_time_min']:g} min"
+                                              if r["booster_mg"] else "")))
     if s["regimen"]:
         lines.append("regimen: " + ", ".join(d["spec"] for d in s["regimen"]))
         pop = s.get("population") or {}
@@ -309,7 +337,7 @@ def format_person(s: dict) -> str:
                  + (f"{'P(diss.) PD':>16}" if pd_mode else "") + "  within limit")
     for r in s["tradeoff"]:
         boost = "-" if not r["booster_mg"] else f"{r['booster_mg']:g} mg@{r['booster_time_min']:g}"
-        lines.append(f"{r['dose_mg']:>8g}{boost:>16}{_pct(r['p_window_block']):>20}"
+        lines.append(f"{r['dose_mg']:>8g}{boost:>16}{_pct(r['p_window_throughout_block']):>20}"
                      f"{_pct(r['p_dissociation']):>20}"
                      + (f"{_pct(r['p_dissociation_pd']):>16}" if pd_mode else "")
                      + f"  {'yes' if r['meets_limit'] else 'no'}")
@@ -328,7 +356,11 @@ def _bar(times, values_a, lower, upper, b0, b1, width_min: float) -> str:
 
 
 def format_couple(s: dict, timeline) -> str:
-    lines = _header(s) + ["", s["message"], ""]
+    lines = _header(s) + _verdict(s)
+    pcol = ("p_either_dissociates_pd" if s.get("dissociation_measure") == "pd"
+            else "p_either_dissociates")
+    lines += _near_lines(s, "p_both_in_window_throughout_block", pcol, lambda r: (
+        f"A {r['a_dose_mg']:g} mg, B {r['b_dose_mg']:g} mg, stagger {r['stagger_min']:g} min"))
     if s["a_regimen"]:
         lines.append("timeline (median effect site per 5 min; . below  = window  ! dissociation;"
                      " : block below window)")
@@ -356,11 +388,11 @@ def format_couple(s: dict, timeline) -> str:
     lines.append(f"{'stagger':>8}{'A mg':>7}{'B mg':>7}{'P(both in block)':>19}"
                  f"{'P(either diss.)':>18}")
     for r in s["by_stagger"]:
-        if not r["p_both_in_window_block"]:
+        if not r["p_both_in_window_throughout_block"]:
             lines.append(f"{r['stagger_min']:>8g}{'-':>7}{'-':>7}{_pct(0.0):>19}{'-':>18}")
             continue
         lines.append(f"{r['stagger_min']:>8g}{r['a_dose_mg']:>7g}{r['b_dose_mg']:>7g}"
-                     f"{_pct(r['p_both_in_window_block']):>19}{_pct(r[pcol]):>18}")
+                     f"{_pct(r['p_both_in_window_throughout_block']):>19}{_pct(r[pcol]):>18}")
     lines += ["", s["notice"]]
     return "\n".join(lines)
 

@@ -39,7 +39,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(default routes)")
     p.add_argument("--column", default="window_onset_min", help="onset: the subjects column "
                    "(default window_onset_min; couples: a_window_onset_min, b_window_onset_min)")
-    p.add_argument("--dpi", type=int, default=150, help="PNG resolution")
+    p.add_argument("--dpi", type=_dpi, default=150,
+                   help=f"PNG resolution, {DPI_RANGE[0]}-{DPI_RANGE[1]} (default 150)")
+
+
+DPI_RANGE = (20, 1200)  # a figure is ~8x5 in: 1200 dpi is ~60 megapixels already
+
+
+def _dpi(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--dpi must be an integer, got {text!r}") from None
+    if not DPI_RANGE[0] <= value <= DPI_RANGE[1]:
+        raise argparse.ArgumentTypeError(f"--dpi must be within {DPI_RANGE[0]} to "
+                                         f"{DPI_RANGE[1]}, got {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,8 +67,9 @@ def run(args: argparse.Namespace) -> int:
     if fmt not in FORMATS:
         raise InputError("out", f"unknown figure format {Path(args.out).suffix or '(none)'!r}",
                          ", ".join(f".{f}" for f in FORMATS))
-    if not Path(args.out).resolve().parent.is_dir():
-        raise InputError("out", f"directory {str(Path(args.out).parent)!r} does not exist")
+    for parent in Path(args.out).resolve().parents:  # missing ones are created when writing
+        if parent.exists() and not parent.is_dir():
+            raise InputError("out", f"{str(parent)!r} is a file, not a directory")
     cells = read_table(args.results, "cells")
     where = dict(args.where or [])
     if args.kind == "heatmap":

@@ -80,6 +80,18 @@ def add_common(p: argparse.ArgumentParser) -> None:
         help="CV of the delivered dose (spray loss etc.), 0-100 (default 0)",
     )
     p.add_argument("--weight-scaling", default=None, help="scaling scheme of the model")
+    p.add_argument(
+        "--coverage-percent",
+        type=finite_float("--coverage-percent"),
+        default=None,
+        help="share of the block that counts as 'in the window for the block' (default 75)",
+    )
+    p.add_argument(
+        "--band-uncertainty",
+        action="store_true",
+        help="draw each person's window floor and dissociation edge from the model's published "
+        "ranges, and report the answer at the ends of the ranges (sensitivity)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--out", metavar="DIR", help="write Parquet/CSV results into DIR")
 
@@ -121,11 +133,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_common(p)
 
 
+MAX_WEIGHT_TABLE_BYTES = 10_000_000
+
+
 def read_weight_table(path: str, field: str):
     import pandas as pd
 
     if not os.path.isfile(path):
         raise InputError(field, f"file {path!r} not found")
+    if os.path.getsize(path) > MAX_WEIGHT_TABLE_BYTES:
+        raise InputError(field, f"{path!r} has {os.path.getsize(path):,} bytes",
+                         f"at most {MAX_WEIGHT_TABLE_BYTES:,} (a million weights)")
     try:
         frame = pd.read_csv(path)
         if "weight_kg" in frame.columns:
@@ -186,9 +204,9 @@ def check_out_dir(out: str | None) -> None:
     target = Path(out)
     if target.exists() and not target.is_dir():
         raise InputError("out", f"{out!r} exists and is not a directory")
-    parent = target.resolve().parent
-    if not parent.is_dir():
-        raise InputError("out", f"parent directory {str(parent)!r} does not exist")
+    for parent in target.resolve().parents:  # missing parents are created when writing
+        if parent.exists() and not parent.is_dir():
+            raise InputError("out", f"{str(parent)!r} is a file, not a directory")
 
 
 def write_outputs(out: str, writers: dict) -> None:
@@ -202,9 +220,14 @@ def write_outputs(out: str, writers: dict) -> None:
         for name, writer in writers.items():
             write_atomic(target / name, writer)
         return
-    tmp = Path(
-        tempfile.mkdtemp(dir=target.resolve().parent, prefix=f".{target.name}.", suffix=".tmp")
-    )
+    try:
+        target.resolve().parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(
+            tempfile.mkdtemp(dir=target.resolve().parent, prefix=f".{target.name}.",
+                             suffix=".tmp")
+        )
+    except OSError as exc:
+        raise InputError("out", f"cannot write {out!r}: {exc.strerror or exc}") from None
     try:
         for name, writer in writers.items():
             writer(str(tmp / name))
@@ -214,8 +237,10 @@ def write_outputs(out: str, writers: dict) -> None:
         for name in writers:
             os.chmod(tmp / name, 0o666 & ~umask)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise InputError("out", f"cannot write {out!r}: {exc.strerror or exc}") from None
         raise
 
 
@@ -237,6 +262,8 @@ def run(args: argparse.Namespace) -> int:
         dose_variability=args.dose_cv_percent,
         block_min=args.block_min,
         weight_scaling=args.weight_scaling,
+        coverage_percent=args.coverage_percent,
+        band_uncertainty=args.band_uncertainty,
     )
     summary = result.summary()
     summary["notice"] = DISCLAIMER
@@ -269,7 +296,50 @@ def _pct(p, se) -> str:
 
 def prob_row(label: str, s: dict, key: str) -> str:
     """One aligned ``label  p % (SE ...)`` line of the text summary."""
-    return f"{label:<34}{_pct(s[key], s[key + '_se'])}"
+    return f"{label:<46} {_pct(s[key], s[key + '_se'])}"
+
+
+def metric_rows(names: tuple[str, ...], s: dict, prefix: str = "", who: str = "") -> list[str]:
+    """Table lines for registry metrics (:mod:`pksim.metrics`): label, estimate and its MC error,
+    plus the band-edge sensitivity (narrow - wide ends) when the summary has one."""
+    from pksim.metrics import MEAN_PROBABILITY, MEDIAN, PROBABILITY, REGISTRY
+
+    cov = s.get("coverage_percent", 75.0)
+    ends = s.get("band_sensitivity") or {}
+    lines = []
+    for name in names:
+        m = REGISTRY[name]
+        text = m.label.replace("X %", f"{cov:g} %")
+        label = who + (text[0].lower() + text[1:] if m.summary == PROBABILITY else text)
+        if m.summary == PROBABILITY:
+            key = f"p_{prefix}{m.key}"
+            if s.get(key) is None:
+                continue
+            line = prob_row(f"P({label})", s, key)
+        elif m.summary == MEAN_PROBABILITY:
+            key = f"{prefix}{m.key}"
+            if s.get(key) is None:
+                continue
+            line = prob_row(label, s, key)
+        else:
+            key = f"{prefix}{m.key}_median"
+            if key not in s:
+                continue
+            line = (f"{label:<46} median {_f(s[key], '.3g')} (SE {_f(s[key + '_se'], '.2g')}; "
+                    f"5-95 %: {_f(s[key[:-7] + '_p5'], '.3g')}-{_f(s[key[:-7] + '_p95'], '.3g')})")
+        if ends and key in ends.get("narrow", {}):
+            lo, hi = ends["narrow"][key], ends["wide"][key]
+            scale = 1.0 if m.summary == MEDIAN else 100.0
+            lo, hi = (None if v is None else v * scale for v in (lo, hi))
+            line += f"  [band edges: {_f(lo, '.3g')} - {_f(hi, '.3g')}]"
+        lines.append(line)
+    return lines
+
+
+PERSON_TABLE = ("reached_window", "in_window_block_coverage", "in_window_throughout_block",
+                "dissociated", "dissociated_in_block", "p_dissociation_pd", "window_onset_min",
+                "block_fraction_in_window", "minutes_in_window", "minutes_dissociated_in_block",
+                "recovery_min", "effect_tmax_min", "effect_cmax_ng_per_ml")
 
 
 def format_table(s: dict) -> str:
@@ -279,23 +349,12 @@ def format_table(s: dict) -> str:
         f"pksim {s['pksim_version']} - model {s['model']} - {s['n']} virtual subjects, "
         f"seed {s['seed']}",
         "doses: " + ", ".join(s["doses"]),
-        f"relational window {lo:g}-{hi:g} ng/mL (effect site)",
-        "",
-        prob_row("P(reach window)", s, "p_window"),
-        prob_row(f"P(in window all of {b0:g}-{b1:g} min)", s, "p_window_block"),
-        prob_row(f"P(dissociation, >= {hi:g} ng/mL)", s, "p_dissociation"),
+        f"relational window {lo:g}-{hi:g} ng/mL (effect site), session block {b0:g}-{b1:g} min",
     ]
-    if s.get("p_dissociation_pd") is not None:
-        lines.append(prob_row("P(dissociation, PD model)", s, "p_dissociation_pd"))
-    lines += [
-        f"{'window onset, min':<34}median {_f(s['onset_min_median'])} "
-        f"(5-95 %: {_f(s['onset_min_p5'])}-{_f(s['onset_min_p95'])})",
-        f"{'minutes in window':<34}median {_f(s['minutes_in_window_median'])} "
-        f"(SE {_f(s['minutes_in_window_median_se'])})",
-        f"{'effect-site Tmax, min':<34}median {_f(s['effect_tmax_min_median'])}",
-        f"{'effect-site Cmax, ng/mL':<34}median {_f(s['effect_cmax_ng_per_ml_median'])} "
-        f"(5-95 %: {_f(s['effect_cmax_ng_per_ml_p5'])}-{_f(s['effect_cmax_ng_per_ml_p95'])})",
-        "",
-        DISCLAIMER,
-    ]
+    if s.get("band_uncertainty"):
+        lines.append("band edges drawn per person from "
+                     + ", ".join(f"{r} {a:g}-{b:g} ng/mL" for r, (a, b)
+                                 in s["band_uncertainty"].items())
+                     + "; [band edges: narrow - wide window]")
+    lines += ["", *metric_rows(PERSON_TABLE, s), "", DISCLAIMER]
     return "\n".join(lines)

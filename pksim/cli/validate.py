@@ -21,6 +21,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(default: the packaged file)")
     p.add_argument("--out", metavar="DIR", default=DEFAULT_OUT,
                    help=f"report directory, created if missing (default: ./{DEFAULT_OUT})")
+    p.add_argument("--cross-validate", action=argparse.BooleanOptionalAction, default=True,
+                   help="leave-one-study-out cross-validation: refit each model's "
+                        "[calibration] without each study and predict it (default: on; a few "
+                        "seconds per calibrated model)")
+    p.add_argument("--spread-n", type=_count, default=200, metavar="N",
+                   help="virtual people per arm for the predicted Cmax spread (0: skip; "
+                        "default 200)")
+
+
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"spread-n must be a whole number, got {text!r}") \
+            from None
+    if not 0 <= n <= 100_000:
+        raise argparse.ArgumentTypeError(f"spread-n must be within 0 to 100000, got {n}")
+    return n
 
 
 def _command(args: argparse.Namespace) -> str:
@@ -30,6 +48,10 @@ def _command(args: argparse.Namespace) -> str:
     if args.data:
         parts += ["--data", args.data]
     parts += ["--out", args.out]
+    if not args.cross_validate:
+        parts.append("--no-cross-validate")
+    if args.spread_n != 200:
+        parts += ["--spread-n", str(args.spread_n)]
     return shlex.join(parts)
 
 
@@ -40,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise InputError("out", f"{args.out!r} exists and is not a directory", "a directory path")
-    result = run_validation(args.model or None, args.data)
+    result = run_validation(args.model or None, args.data, checks=True, spread_n=args.spread_n,
+                            cross_validation=args.cross_validate)
     files = build_report(result, _command(args))  # everything rendered before anything is written
     out.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():
@@ -55,6 +78,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"{model_id}: Cmax within 2-fold {a['n_within_2']}/{a['n_cmax']}, within 1.25-fold "
               f"{a['n_within_1_25']}/{a['n_cmax']}, Tmax ok {a['n_tmax_ok']}/{a['n_tmax']} "
               f"(held arms) - {verdict}")
+    cv = (result.checks or {}).get("cross_validation")
+    for model_id in result.models if cv is not None else ():
+        f = cv[(cv["model_id"] == model_id) & cv["held"] & cv["in_sample"].astype(bool)
+               & cv["cmax_ratio_cv"].notna()]
+        if len(f):
+            print(f"{model_id}: leave-one-study-out, calibration arms with Cmax within 2-fold "
+                  f"{int(f['cmax_cv_within_2'].astype(bool).sum())}/{len(f)} "
+                  "(cross_validation.csv)")
     print(f"\nreport: {out / 'report.md'} ({len(files)} files)")
     print(DISCLAIMER)
     return 0

@@ -29,4 +29,4 @@ def warmup() -> None:
     plan_couple(a_weight_kg=70, b_weight_kg=70, a_dose=DoseSteps("sublingual", 25, 25, 25),
                 b_dose=DoseSteps("sublingual", 25, 25, 25), staggers_min=[0], block_min=(1, 2),
                 n=2, seed=0, t_end_min=4, verify=False)
-    plan_tci(100.0, weight_kg=70, duration_min=5, step_s=60, washout_min=1)
+    plan_tci(100.0, weight_kg=70, duration_min=60, step_s=60, washout_min=1)

@@ -6,10 +6,13 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from pksim.analysis import band_thresholds
 from pksim.errors import InputError
 from pksim.model import Model
+from pksim.regimen import Dose
+from pksim.settings import RunSettings, resolve
 
 # Same text as pksim.cli._common.DISCLAIMER (the library must not import the front end;
 # tests/test_planning_tci.py checks the two agree).
@@ -22,6 +25,9 @@ DEFAULT_MAX_DOSE_MG = {"sublingual": 400.0, "intranasal": 200.0, "oral": 500.0, 
 #: A booster tops up a primary dose, so its default range stops lower.
 DEFAULT_MAX_BOOSTER_MG = {"sublingual": 200.0, "intranasal": 100.0, "oral": 200.0, "iv": 50.0}
 MAX_CANDIDATES = 2000
+DEFAULT_N = 2000  # planners: virtual people per plan
+DEFAULT_SEED = 20240601
+MAX_NEAR_MISSES = 5  # near-misses a plan reports
 
 
 @dataclass(frozen=True)
@@ -87,11 +93,7 @@ def window_thresholds(model: Model, thresholds: dict[str, float] | None = None) 
     ``thresholds`` are lower-edge overrides by band role, as in
     :func:`pksim.analysis.band_thresholds`.
     """
-    try:
-        bands = band_thresholds(model, thresholds)
-    except KeyError as exc:
-        raise InputError("thresholds", f"unknown band role {exc.args[0]!r}",
-                         ", ".join(b.role for b in model.bands)) from None
+    bands = band_thresholds(model, thresholds)
     lower, upper = bands["window"]
     return {"window_lower_ng_per_ml": float(lower), "dissociation_ng_per_ml": float(upper)}
 
@@ -101,7 +103,7 @@ def provenance(model: Model) -> dict:
     from pksim import __version__
 
     return {"pksim_version": __version__, "model": model.id, "model_sha256": model.sha256,
-            "model_citation": model.citation()}
+            "model_citation": model.citation(), "dose_basis": model.dose_basis_form}
 
 
 def check_weight_validity(model: Model, weight_kg: float) -> list[str]:
@@ -111,3 +113,41 @@ def check_weight_validity(model: Model, weight_kg: float) -> list[str]:
         return [f"weight {weight_kg:g} kg is outside model {model.id!r}'s validated range "
                 f"{lo:g}-{hi:g} kg: the prediction is an extrapolation"]
     return []
+
+
+def dose_dict(d: Dose) -> dict:
+    return {"spec": d.spec(), "route": d.route, "amount_mg": d.amount, "start_min": d.start_min}
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    out = []
+    for row in frame.to_dict(orient="records"):
+        out.append({k: (bool(v) if isinstance(v, (bool, np.bool_)) else
+                        None if isinstance(v, float) and math.isnan(v) else
+                        float(v) if isinstance(v, (float, np.floating, np.integer)) else v)
+                    for k, v in row.items()})
+    return out
+
+
+def near_misses(cand: pd.DataFrame, best, limit: float, *,
+                goal: str = "p_window_throughout_block", z: float = 2.0,
+                limit_column: str = "p_dissociation") -> pd.DataFrame:
+    """Candidates over the dissociation limit by less than ``z`` Monte-Carlo SEs that reach the
+    goal more often than ``best`` (all such candidates when there is no best), best first."""
+    pcol = limit_column
+    over = cand[~cand["meets_limit"] & (cand[pcol] - z * cand[pcol + "_se"] <= limit)]
+    if best is not None:
+        over = over[over[goal] > best[goal]]
+    return over.sort_values([goal, pcol], ascending=[False, True], kind="mergesort").head(
+        MAX_NEAR_MISSES).reset_index(drop=True)
+
+
+def plan_settings(settings: RunSettings | None, **keywords) -> RunSettings:
+    """The planners' run settings: ``settings`` or the keywords (planner defaults: n 2000, the
+    planners' seed, the default model). The planners judge the strict block metric on the
+    model's own band edges, so drawn edges and a coverage share are refused."""
+    rs = resolve(settings, {"n": DEFAULT_N, "seed": DEFAULT_SEED, "model": None}, **keywords)
+    if rs.band_uncertainty or rs.coverage_percent is not None:
+        raise InputError("settings", "the planners use the model's band edges and the strict "
+                         "block metric", "band_uncertainty False, coverage_percent None")
+    return rs

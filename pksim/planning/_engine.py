@@ -21,6 +21,7 @@ from pksim import _kernels
 from pksim.errors import InputError
 from pksim.individual import apply_random_effects, typical_parameters
 from pksim.model import Model
+from pksim.pd import PDDissociation, model_pd
 from pksim.planning import _kernels as _pk
 from pksim.regimen import Dose, input_events
 from pksim.sampling import BlockDraws, Covariates
@@ -95,28 +96,13 @@ def block_points(time_min: np.ndarray, block_min: tuple[float, float]
     return _pk.block_points(time_min, float(block_min[0]), float(block_min[1]))
 
 
-def pd_c50(model: Model, overrides: dict[str, float] | None, n: int, seed: int, *,
-           partner: int = 0, variability: bool = True) -> tuple[np.ndarray, float, dict]:
-    """Per-subject C50 (ng/mL) and gamma of the model's PD dissociation model, drawn as
-    :func:`pksim.population.simulate_population` draws them (``pd`` stream of the seed).
-    """
-    from pksim.population import model_pd
-
-    pd_model = model_pd(model, overrides)
-    if pd_model is None:
+def pd_model(model: Model, overrides: dict[str, float] | None) -> PDDissociation:
+    """The model's dissociation PD model (:mod:`pksim.pd`); an error when it has none."""
+    pd = model_pd(model, overrides)
+    if pd is None:
         raise InputError("dissociation", f"model {model.id!r} has no PD dissociation section; "
                          "give the PD parameters or use the threshold", "threshold")
-    z = BlockDraws(seed, partner).pd_eta(0, n) if variability else np.zeros(n)
-    c50 = pd_model.c50_ng_per_ml * np.exp(pd_model.omega_c50 * z)
-    info = {"c50_ng_per_ml": pd_model.c50_ng_per_ml, "gamma": pd_model.gamma,
-            "omega_c50": pd_model.omega_c50 if variability else 0.0}
-    return np.ascontiguousarray(c50), float(pd_model.gamma), info
-
-
-def pd_probability(cmax: np.ndarray, c50: np.ndarray, gamma: float) -> np.ndarray:
-    """Sigmoid Emax P(dissociation | peak), the formula of ``PDDissociation.probability``."""
-    c = np.maximum(np.asarray(cmax, float), 0.0)
-    return 1.0 / (1.0 + (c50 / np.maximum(c, 1e-300)) ** gamma)
+    return pd
 
 
 def se(p: np.ndarray, n: int) -> np.ndarray:

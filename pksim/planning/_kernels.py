@@ -19,6 +19,8 @@ live in this module (numba's cache tracks only the defining file).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -167,14 +169,16 @@ def block_points(t, b0, b1):
 
 
 @njit(cache=True)
-def _pd_probability(cmax, c50_i, gamma):
-    """Sigmoid Emax P(dissociation | peak), written as :class:`pksim.population.PDDissociation`."""
-    c = max(cmax, 0.0)
-    return 1.0 / (1.0 + (c50_i / max(c, 1e-300)) ** gamma)
+def _pd_probability(cmax, c50, omega):
+    """P(log-normal threshold <= peak), the formula of :class:`pksim.pd.PDDissociation`."""
+    c = max(cmax, 1e-300)
+    if omega == 0.0:
+        return 1.0 if c >= c50 else 0.0
+    return 0.5 * math.erfc(-math.log(c / c50) / (omega * math.sqrt(2.0)))
 
 
 @njit(cache=True, parallel=True)
-def pd_sums(u, order, v, shifts, boosts, doses, c50_i, gamma):
+def pd_sums(u, order, v, shifts, boosts, doses, c50, omega):
     """Sums over subjects of the PD dissociation probability at each candidate's peak.
 
     A subject's peak for primary ``D`` is ``max_t (D u(t) + d v(t - k))``: the upper envelope of
@@ -223,7 +227,7 @@ def pd_sums(u, order, v, shifts, boosts, doses, c50_i, gamma):
                 while p + 1 < size and (hull_m[p + 1] * x + hull_c[p + 1]
                                         >= hull_m[p] * x + hull_c[p]):
                     p += 1
-                prob = _pd_probability(hull_m[p] * x + hull_c[p], c50_i[s], gamma)
+                prob = _pd_probability(hull_m[p] * x + hull_c[p], c50, omega)
                 out[a, b, j, 0] += prob
                 out[a, b, j, 1] += prob * prob
     return out

@@ -35,32 +35,42 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pksim.errors import InputError
+from pksim.errors import ConsistencyError, InputError
 from pksim.model import Model
 from pksim.planning import _kernels as _pk
-from pksim.planning._common import NOTICE, DoseSteps, dose_steps, provenance, window_thresholds
+from pksim.planning._common import (
+    NOTICE,
+    DoseSteps,
+    dose_dict,
+    dose_steps,
+    near_misses,
+    plan_settings,
+    provenance,
+    records,
+    window_thresholds,
+)
 from pksim.planning._engine import (
     block_points,
     grid_steps,
-    pd_c50,
-    pd_probability,
+    pd_model,
     se,
     unit_curves,
 )
 from pksim.planning.person import (
     DEFAULT_LIMIT,
+    DEFAULT_MIN_P_GOAL,
     DEFAULT_N,
     DEFAULT_SEED,
-    _dose_dict,
-    _records,
     check_block,
     check_limit,
     check_measure,
+    check_min_p_goal,
     check_plan_n,
     resolve_covariates,
 )
 from pksim.regimen import Dose
 from pksim.sampling import Covariates, check_seed
+from pksim.settings import RunSettings
 from pksim.simulation import as_model, time_grid
 
 PARTNER_A, PARTNER_B = 0, 1  # RNG partner streams, as in pksim.couple
@@ -74,10 +84,13 @@ class CouplePlan:
     Attributes
     ----------
     feasible : whether some candidate meets the limit and puts any couple in the window together
+    meets_goal : whether the chosen plan reaches P(goal) >= ``min_p_goal`` (see
+        :func:`pksim.planning.plan_person`)
+    near_misses : candidates over the limit by less than two Monte-Carlo SEs that do better
     a_regimen, b_regimen : each partner's dose with its start time (None when infeasible)
     chosen : the chosen candidate (doses, stagger, probabilities with SEs)
     candidates : DataFrame of every (stagger, A dose, B dose): ``stagger_min``, ``a_dose_mg``,
-        ``b_dose_mg``, ``total_mg``, ``p_both_in_window_block(_se)``,
+        ``b_dose_mg``, ``total_mg``, ``p_both_in_window_throughout_block(_se)``,
         ``p_either_dissociates(_se)``, ``p_a_in_window_block``, ``p_b_in_window_block``,
         ``meets_limit``
     by_stagger : the best feasible candidate at each stagger (the stagger trade-off)
@@ -99,6 +112,8 @@ class CouplePlan:
     couple: dict | None = None
     message: str = ""
     elapsed_s: float = 0.0
+    meets_goal: bool = False
+    near_misses: pd.DataFrame | None = field(default=None, repr=False)
 
     def summary(self) -> dict:
         """JSON-ready result: settings, provenance, both regimens, probabilities, notice."""
@@ -107,12 +122,14 @@ class CouplePlan:
             "plan": "couple",
             **self.settings,
             "feasible": self.feasible,
+            "meets_goal": self.meets_goal,
             "message": self.message,
+            "near_misses": None if self.near_misses is None else records(self.near_misses),
             "a_regimen": _dose_list(self.a_regimen),
             "b_regimen": _dose_list(self.b_regimen),
             "chosen": self.chosen,
             "couple": self.couple,
-            "by_stagger": _records(self.by_stagger),
+            "by_stagger": records(self.by_stagger),
             "timeline_events": self.timeline_events(),
             "timeline_5min": self.timeline_every(5.0),
             "n_candidates": len(self.candidates),
@@ -155,7 +172,8 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
                 dose_variability: bool | float = False, t_end_min: float = 240.0,
                 dt_min: float = 1.0, weight_scaling: str | None = None,
                 dissociation: str = "threshold", pd_dissociation: dict[str, float] | None = None,
-                verify: bool = True) -> CouplePlan:
+                verify: bool = True, min_p_goal: float = DEFAULT_MIN_P_GOAL,
+                settings: RunSettings | None = None) -> CouplePlan:
     """Choose both partners' doses and the stagger that make being in the window together likely.
 
     Parameters
@@ -175,16 +193,27 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
         and PD parameter overrides, as in :func:`plan_person`
     verify : re-simulate the chosen plan with :func:`pksim.couple.simulate_couple` and report
         its summary
+    min_p_goal : the smallest P(both in the window for the block) that counts as meeting the
+        goal (default 0.5)
 
     Returns
     -------
     CouplePlan
     """
     t0 = time.perf_counter()
+    rs = plan_settings(settings, n=n, seed=seed, model=model, thresholds=thresholds,
+                       variability=variability, dose_variability=dose_variability,
+                       t_end_min=t_end_min, dt_min=dt_min, weight_scaling=weight_scaling,
+                       block_min=block_min, pd_dissociation=pd_dissociation)
+    n, seed, model, t_end_min, dt_min = rs.n, rs.seed, rs.model, rs.t_end_min, rs.dt_min
+    thresholds, variability = rs.thresholds_dict, rs.variability
+    dose_variability = rs.dose_variability
+    block_min, weight_scaling, pd_dissociation = rs.block_min, rs.weight_scaling, rs.pd_dict
     m = as_model(model)
     cov_a = resolve_covariates(a_weight_kg, a_sex, a_covariates, "a-")
     cov_b = resolve_covariates(b_weight_kg, b_sex, b_covariates, "b-")
     limit = check_limit(dissociation_limit)
+    min_goal = check_min_p_goal(min_p_goal)
     measure = check_measure(dissociation)
     n = check_plan_n(n)
     seed = check_seed(seed)
@@ -209,9 +238,9 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
     k_a = grid_steps(np.maximum(0.0, -stag), float(dt_min), "stagger-min")
     k_b = grid_steps(np.maximum(0.0, stag), float(dt_min), "stagger-min")
 
-    from pksim.population import _dose_cv
+    from pksim.population import dose_cv_percent
 
-    dose_cv = _dose_cv(dose_variability)
+    dose_cv = dose_cv_percent(dose_variability)
     ua = unit_curves(m, cov_a, n, seed, [a_route], time_min=t, partner=PARTNER_A,
                      variability=variability, dose_cv_percent=dose_cv,
                      weight_scaling=weight_scaling)
@@ -227,14 +256,12 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
 
     pd_info = None
     if measure == "pd":
-        c50_a, gamma, pd_info = pd_c50(m, pd_dissociation, n, seed, partner=PARTNER_A,
-                                       variability=variability)
-        c50_b, _, _ = pd_c50(m, pd_dissociation, n, seed, partner=PARTNER_B,
-                             variability=variability)
+        pdm = pd_model(m, pd_dissociation)
+        pd_info = pdm.as_dict()
         # running maximum: a partner starting k steps late sees u over [0, n_t - k)
         peak_a, peak_b = np.maximum.accumulate(ua_c, axis=1), np.maximum.accumulate(ub_c, axis=1)
 
-    def indicators(u, k, doses, peak=None, c50=None):
+    def indicators(u, k, doses, peak=None):
         bnd = _pk.dose_bounds(u, int(k), np.zeros_like(u[:, :1]) if u.shape[1] else zero_v,
                               no_shift, no_boost, blk_j, blk_w, lower, upper, upper)[0, 0]
         d = doses[:, None]
@@ -242,16 +269,16 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
         if peak is None:
             safe = (d <= bnd[None, :, 2]).astype(float)
         else:  # probability of *not* dissociating under the PD model (peak is linear in dose)
-            safe = 1.0 - pd_probability(d * peak[None, :, u.shape[1] - 1 - int(k)], c50, gamma)
+            safe = 1.0 - pdm.probability(d * peak[None, :, u.shape[1] - 1 - int(k)])
         return win, safe
 
     cache_a, cache_b = {}, {}
     frames = []
     for s, ka, kb in zip(stag, k_a, k_b, strict=True):
         if ka not in cache_a:
-            cache_a[ka] = indicators(ua_c, ka, da, *((peak_a, c50_a) if pd_info else ()))
+            cache_a[ka] = indicators(ua_c, ka, da, *((peak_a,) if pd_info else ()))
         if kb not in cache_b:
-            cache_b[kb] = indicators(ub_c, kb, db, *((peak_b, c50_b) if pd_info else ()))
+            cache_b[kb] = indicators(ub_c, kb, db, *((peak_b,) if pd_info else ()))
         wa, na = cache_a[ka]
         wb, nb = cache_b[kb]
         both = wa @ wb.T  # (n_da, n_db) counts of couples both in the window
@@ -275,8 +302,8 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
         px = np.rint(either) / n
         px_se = se(px, n)
     cand["total_mg"] = cand["a_dose_mg"] + cand["b_dose_mg"]
-    cand["p_both_in_window_block"] = pb
-    cand["p_both_in_window_block_se"] = se(pb, n)
+    cand["p_both_in_window_throughout_block"] = pb
+    cand["p_both_in_window_throughout_block_se"] = se(pb, n)
     pcol = "p_either_dissociates" if measure == "threshold" else "p_either_dissociates_pd"
     cand[pcol] = px
     cand[pcol + "_se"] = px_se
@@ -289,7 +316,7 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
         "staggers_min": [float(x) for x in stag],
         "stagger_definition": "B's start minus A's start (min); the earlier partner starts at 0",
         "block_min": list(block), "thresholds_ng_per_ml": th, "dissociation_limit": limit,
-        "dissociation_measure": measure, "pd_model": pd_info,
+        "dissociation_measure": measure, "pd_model": pd_info, "min_p_goal": min_goal,
         "n": n, "seed": seed, "variability": bool(variability), "dose_cv_percent": dose_cv,
         "t_end_min": float(t[-1]), "dt_min": float(dt_min),
         "weight_scaling": weight_scaling or m.default_scaling,
@@ -299,8 +326,9 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
     }
     ok = cand[cand["meets_limit"]].copy()
     ok["abs_stagger"] = ok["stagger_min"].abs()
-    ordered = ok.sort_values(["p_both_in_window_block", "total_mg", "abs_stagger", "stagger_min"],
-                             ascending=[False, True, True, True], kind="mergesort")
+    ordered = ok.sort_values(
+        ["p_both_in_window_throughout_block", "total_mg", "abs_stagger", "stagger_min"],
+        ascending=[False, True, True, True], kind="mergesort")
     by_stagger = (ordered.drop_duplicates("stagger_min").drop(columns="abs_stagger")
                   .sort_values("stagger_min").reset_index(drop=True))
     if ok.empty:
@@ -310,9 +338,12 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
                    f"{low.a_dose_mg:g} mg, B {b_route} {low.b_dose_mg:g} mg). Lower the minimum "
                    "doses or reconsider the limit.")
         return CouplePlan(m, settings, False, None, None, None, cand, by_stagger, None, None,
-                          message, time.perf_counter() - t0)
+                          message, time.perf_counter() - t0,
+                          near_misses=near_misses(cand, None, limit,
+                                                   goal="p_both_in_window_throughout_block",
+                                                   limit_column=pcol))
     best = ordered.iloc[0]
-    if best.p_both_in_window_block == 0.0:
+    if best.p_both_in_window_throughout_block == 0.0:
         message = (f"No dose pair and stagger within the {limit:.0%} dissociation limit puts any "
                    f"simulated couple in the window together for the whole {block[0]:g}-"
                    f"{block[1]:g} min block; try a shorter block, other routes or wider dose "
@@ -332,17 +363,26 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
         couple = _verify(a_reg, b_reg, cov_a, cov_b, n, seed, m, block, t_end_min, dt_min,
                          thresholds, variability, dose_variability, weight_scaling, chosen,
                          pd_dissociation)
-    message = (f"A {a_route} {best.a_dose_mg:g} mg at {off_a:g} min, B {b_route} "
-               f"{best.b_dose_mg:g} mg at {off_b:g} min: P(both in window for the block) = "
-               f"{best.p_both_in_window_block:.1%} ± {best.p_both_in_window_block_se:.1%}, "
-               f"{_EITHER[measure]} = {best[pcol]:.1%} ± {best[pcol + '_se']:.1%} "
-               f"(limit {limit:.0%}).")
+    goal = "p_both_in_window_throughout_block"
+    result = (f"A {a_route} {best.a_dose_mg:g} mg at {off_a:g} min, B {b_route} "
+              f"{best.b_dose_mg:g} mg at {off_b:g} min: P(both in window for the block) = "
+              f"{best[goal]:.1%} ± {best[goal + '_se']:.1%}, "
+              f"{_EITHER[measure]} = {best[pcol]:.1%} ± {best[pcol + '_se']:.1%} "
+              f"(limit {limit:.0%}).")
+    meets = bool(best[goal] >= min_goal)
+    near = near_misses(cand, best, limit, goal=goal, limit_column=pcol)
+    message = result if meets else (
+        f"No dose pair reaches the goal: P(both in window for the block) >= {min_goal:.0%} "
+        f"within the {limit:.0%} dissociation limit. Best: {result}"
+        + (f" {len(near)} near-miss(es) within Monte-Carlo error of the limit do better."
+           if len(near) else ""))
     return CouplePlan(m, settings, True, a_reg, b_reg, chosen, cand, by_stagger, timeline,
-                      couple, message, time.perf_counter() - t0)
+                      couple, message, time.perf_counter() - t0, meets_goal=meets,
+                      near_misses=near)
 
 
 def _dose_list(regimen) -> list[dict] | None:
-    return None if regimen is None else [_dose_dict(d) for d in regimen]
+    return None if regimen is None else [dose_dict(d) for d in regimen]
 
 
 def _shift(curves: np.ndarray, k: int) -> np.ndarray:
@@ -392,10 +432,10 @@ def _verify(a_reg, b_reg, cov_a, cov_b, n, seed, m, block, t_end_min, dt_min, th
                           weight_scaling=weight_scaling, a_start_offset_min=off_a,
                           b_start_offset_min=off_b, pd_dissociation=pd_dissociation)
     summary = {k: v for k, v in res.summary().items() if k not in ("partner_a", "partner_b")}
-    for key, tol in (("p_both_in_window_block", 2.5 / n), ("p_either_dissociates", 2.5 / n),
-                     ("p_either_dissociates_pd", 1e-9)):
+    for key, tol in (("p_both_in_window_throughout_block", 2.5 / n),
+                     ("p_either_dissociates", 2.5 / n), ("p_either_dissociates_pd", 1e-9)):
         if key in summary and key in chosen and abs(summary[key] - chosen[key]) > tol:
-            raise RuntimeError(f"planner and couple simulation disagree on {key}: "
+            raise ConsistencyError(f"planner and couple simulation disagree on {key}: "
                                f"{chosen[key]} vs {summary[key]} (n = {n}); the same people and "
                                "doses must give the same result, so a kernel is wrong or Numba "
                                "loaded a stale cache (clear NUMBA_CACHE_DIR / __pycache__)")

@@ -21,6 +21,11 @@ again with :func:`pksim.population.simulate_population` (same seed), whose summa
 the planner checks that the two agree subject by subject.
 
 Ties in P(window) go to the smaller total dose, then to no booster, then to the earlier booster.
+
+Honesty: the best candidate within the limit is only said to *meet the goal* when its P(window)
+reaches ``min_p_goal`` (default 50 %); otherwise the message says plainly that no regimen
+reaches the goal, and ``near_misses`` lists the candidates that would do better but exceed the
+dissociation limit by less than two Monte-Carlo SEs (the limit cannot tell them apart).
 """
 
 from __future__ import annotations
@@ -33,24 +38,30 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pksim.errors import InputError
+from pksim.errors import ConsistencyError, InputError
 from pksim.model import Model
 from pksim.planning import _kernels as _pk
 from pksim.planning._common import (
+    DEFAULT_N,
+    DEFAULT_SEED,
     NOTICE,
     DoseSteps,
+    dose_dict,
     dose_steps,
+    near_misses,
+    plan_settings,
     provenance,
+    records,
     window_thresholds,
 )
-from pksim.planning._engine import block_points, grid_steps, pd_c50, se, unit_curves
+from pksim.planning._engine import block_points, grid_steps, pd_model, se, unit_curves
 from pksim.regimen import Dose
 from pksim.sampling import Covariates, check_seed
+from pksim.settings import RunSettings
 from pksim.simulation import as_model, time_grid
 
 DEFAULT_LIMIT = 0.10
-DEFAULT_N = 2000
-DEFAULT_SEED = 20240601
+DEFAULT_MIN_P_GOAL = 0.5  # P(goal) a plan must reach to count as meeting the goal
 MAX_PLAN_SUBJECTS = 200_000
 MAX_EVALUATIONS = 2_000_000_000  # subjects x time points x booster settings
 
@@ -104,11 +115,17 @@ class PersonPlan:
     Attributes
     ----------
     feasible : whether some candidate meets the dissociation limit and puts anyone in the window
+    meets_goal : whether the chosen regimen reaches P(goal) >= ``min_p_goal``; only then does it
+        "meet the goal" (front ends mark nothing else as a success)
+    near_misses : candidates over the dissociation limit by less than two Monte-Carlo SEs that
+        would reach the goal more often than the chosen one (at most
+        :data:`~pksim.planning._common.MAX_NEAR_MISSES`)
     regimen : the chosen doses (primary first), or None when infeasible
     chosen : the chosen candidate's row of ``candidates`` as a dict (probabilities with SEs)
     candidates : DataFrame, every candidate: ``dose_mg``, ``booster_mg``, ``booster_time_min``,
-        ``total_mg``, ``p_window_block``, ``p_window_block_se``, ``p_dissociation``,
-        ``p_dissociation_se``, ``meets_limit``
+        ``total_mg``, ``p_window_throughout_block`` (the registry's strict block metric),
+        ``p_window_throughout_block_se``, ``p_dissociation``, ``p_dissociation_se``,
+        ``meets_limit``
     tradeoff : the rows of ``candidates`` that share the chosen booster setting (dose ->
         P(window), P(dissociation)); with no feasible plan, the no-booster rows
     population : ``simulate_population(...).summary()`` of the chosen regimen (same seed), or None
@@ -126,6 +143,8 @@ class PersonPlan:
     population_result: object = field(default=None, repr=False)
     message: str = ""
     elapsed_s: float = 0.0
+    meets_goal: bool = False
+    near_misses: pd.DataFrame | None = field(default=None, repr=False)
 
     def summary(self) -> dict:
         """JSON-ready result: settings, provenance, regimen, probabilities, trade-off, notice."""
@@ -134,29 +153,17 @@ class PersonPlan:
             "plan": "person",
             **self.settings,
             "feasible": self.feasible,
+            "meets_goal": self.meets_goal,
             "message": self.message,
-            "regimen": None if self.regimen is None else [_dose_dict(d) for d in self.regimen],
+            "near_misses": None if self.near_misses is None else records(self.near_misses),
+            "regimen": None if self.regimen is None else [dose_dict(d) for d in self.regimen],
             "chosen": self.chosen,
             "population": self.population,
-            "tradeoff": _records(self.tradeoff),
+            "tradeoff": records(self.tradeoff),
             "n_candidates": len(self.candidates),
             "elapsed_s": self.elapsed_s,
             "notice": NOTICE,
         }
-
-
-def _dose_dict(d: Dose) -> dict:
-    return {"spec": d.spec(), "route": d.route, "amount_mg": d.amount, "start_min": d.start_min}
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    out = []
-    for row in frame.to_dict(orient="records"):
-        out.append({k: (bool(v) if isinstance(v, (bool, np.bool_)) else
-                        None if isinstance(v, float) and math.isnan(v) else
-                        float(v) if isinstance(v, (float, np.floating, np.integer)) else v)
-                    for k, v in row.items()})
-    return out
 
 
 def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
@@ -170,7 +177,8 @@ def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
                 dose_variability: bool | float = False, t_end_min: float = 240.0,
                 dt_min: float = 1.0, weight_scaling: str | None = None,
                 dissociation: str = "threshold", pd_dissociation: dict[str, float] | None = None,
-                verify: bool = True) -> PersonPlan:
+                verify: bool = True, min_p_goal: float = DEFAULT_MIN_P_GOAL,
+                settings: RunSettings | None = None) -> PersonPlan:
     """Find the regimen that maximises P(in the window for the block) under a dissociation limit.
 
     Parameters
@@ -199,6 +207,9 @@ def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
     pd_dissociation : overrides of the PD parameters (``c50_ng_per_ml``, ``gamma``,
         ``omega_c50``) for a sensitivity analysis
     verify : re-simulate the chosen regimen with ``simulate_population`` and report its summary
+    min_p_goal : the smallest P(in the window for the block) that counts as meeting the goal
+        (default 0.5); below it ``meets_goal`` is False and the message says that no regimen
+        reaches it, naming the best one and the near-misses
 
     Returns
     -------
@@ -213,9 +224,18 @@ def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
     'sublingual'
     """
     t0 = time.perf_counter()
+    rs = plan_settings(settings, n=n, seed=seed, model=model, thresholds=thresholds,
+                       variability=variability, dose_variability=dose_variability,
+                       t_end_min=t_end_min, dt_min=dt_min, weight_scaling=weight_scaling,
+                       block_min=block_min, pd_dissociation=pd_dissociation)
+    n, seed, model, t_end_min, dt_min = rs.n, rs.seed, rs.model, rs.t_end_min, rs.dt_min
+    thresholds, variability = rs.thresholds_dict, rs.variability
+    dose_variability = rs.dose_variability
+    block_min, weight_scaling, pd_dissociation = rs.block_min, rs.weight_scaling, rs.pd_dict
     m = as_model(model)
     cov = resolve_covariates(weight_kg, sex, covariates)
     limit = check_limit(dissociation_limit)
+    min_goal = check_min_p_goal(min_p_goal)
     measure = check_measure(dissociation)
     n = check_plan_n(n)
     seed = check_seed(seed)
@@ -235,9 +255,9 @@ def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
                  else np.asarray(list(booster_times_min), float))
         if times.size == 0:
             raise InputError("booster-times-min", "no booster times given", "e.g. 20,30,40")
-        if np.any(times > t[-1]):
-            raise InputError("booster-times-min", f"{times.max():g} min is after the horizon",
-                             f"<= t_end ({t[-1]:g} min)")
+        if np.any(times >= t[-1]):  # the rule of pksim.dose_timing.check_doses_in_horizon
+            raise InputError("booster-times-min", f"{times.max():g} min is not before the end "
+                             "of the simulation", f"< t-end-min ({t[-1]:g} min)")
         shifts = grid_steps(times, float(dt_min), "booster-times-min")
         boosts = np.r_[0.0, bsteps.values_mg()]
         routes.append(booster_route)
@@ -249,9 +269,9 @@ def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
     if n * t.size * shifts.size * boosts.size > MAX_EVALUATIONS:
         raise InputError("plan size", "too many subjects x time points x booster settings",
                          "fewer booster times/doses, a smaller n or a coarser grid")
-    from pksim.population import _dose_cv
+    from pksim.population import dose_cv_percent
 
-    dose_cv = _dose_cv(dose_variability)
+    dose_cv = dose_cv_percent(dose_variability)
     uc = unit_curves(m, cov, n, seed, routes, time_min=t, variability=variability,
                      dose_cv_percent=dose_cv, weight_scaling=weight_scaling)
     per_mg = list(uc.per_mg.values())
@@ -264,9 +284,10 @@ def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
     counts = _pk.count_candidates(bounds, doses_mg)
     pd_info, pd_sums = None, None
     if measure == "pd":
-        c50, gamma, pd_info = pd_c50(m, pd_dissociation, n, seed, variability=variability)
+        pdm = pd_model(m, pd_dissociation)
+        pd_info = pdm.as_dict()
         order = np.ascontiguousarray(np.argsort(u, axis=1, kind="stable"))
-        pd_sums = _pk.pd_sums(u, order, v, shifts, boosts, doses_mg, c50, gamma)
+        pd_sums = _pk.pd_sums(u, order, v, shifts, boosts, doses_mg, pdm.c50_ng_per_ml, pdm.omega)
     cand = _candidate_frame(counts, doses_mg, boosts, times, n, limit,
                             has_booster=booster_route is not None, pd_sums=pd_sums)
     settings = {
@@ -277,6 +298,7 @@ def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
         "covariates": cov.describe(), "block_min": list(block),
         "thresholds_ng_per_ml": th, "dissociation_limit": limit,
         "dissociation_measure": measure, "pd_model": pd_info, "n": n, "seed": seed,
+        "min_p_goal": min_goal,
         "variability": bool(variability), "dose_cv_percent": dose_cv,
         "t_end_min": float(t[-1]), "dt_min": float(dt_min),
         "weight_scaling": weight_scaling or m.default_scaling,
@@ -295,15 +317,16 @@ def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
                    "the minimum dose, use a smaller dose step, or reconsider the limit.")
         trade = cand[cand["booster_mg"] == 0.0].reset_index(drop=True)
         return PersonPlan(m, settings, False, None, None, cand, trade, None, None, message,
-                          time.perf_counter() - t0)
+                          time.perf_counter() - t0,
+                          near_misses=near_misses(cand, None, limit, limit_column=pcol))
     best = feasible_rows.sort_values(
-        ["p_window_block", "total_mg", "booster_mg", "booster_time_min"],
+        ["p_window_throughout_block", "total_mg", "booster_mg", "booster_time_min"],
         ascending=[False, True, True, True], kind="mergesort").iloc[0]
     trade = cand[(cand["booster_mg"] == best.booster_mg)
                  & (cand["booster_time_min"].fillna(-1) == (-1 if math.isnan(best.booster_time_min)
                                                           else best.booster_time_min))]
     trade = trade.reset_index(drop=True)
-    if best.p_window_block == 0.0:
+    if best.p_window_throughout_block == 0.0:
         message = (f"No candidate within the {limit:.0%} dissociation limit keeps anyone in the "
                    f"window ({lower:g}-{upper:g} ng/mL) for the whole "
                    f"{block[0]:g}-{block[1]:g} min "
@@ -328,12 +351,27 @@ def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
         population = pop_result.summary()
         _check_agreement(chosen, population, n)
     pcol = _LIMIT_COLUMN[measure]
-    message = (f"{_describe_row(best, route, booster_route)}: P(in window for the block) = "
-               f"{best.p_window_block:.1%} ± {best.p_window_block_se:.1%}, "
-               f"{_LIMIT_LABEL[measure]} = {best[pcol]:.1%} ± {best[pcol + '_se']:.1%} "
-               f"(limit {limit:.0%}).")
+    meets = bool(best.p_window_throughout_block >= min_goal)
+    result = (f"{_describe_row(best, route, booster_route)}: P(in window for the block) = "
+              f"{best.p_window_throughout_block:.1%} ± {best.p_window_throughout_block_se:.1%}, "
+              f"{_LIMIT_LABEL[measure]} = {best[pcol]:.1%} ± {best[pcol + '_se']:.1%} "
+              f"(limit {limit:.0%}).")
+    near = near_misses(cand, best, limit, limit_column=_LIMIT_COLUMN[measure])
+    message = result if meets else (
+        f"No regimen reaches the goal: P(in window for the block) >= {min_goal:.0%} within the "
+        f"{limit:.0%} dissociation limit. Best: {result}"
+        + (f" {len(near)} near-miss(es) within Monte-Carlo error of the limit do better."
+           if len(near) else ""))
     return PersonPlan(m, settings, True, tuple(regimen), chosen, cand, trade, population,
-                      pop_result, message, time.perf_counter() - t0)
+                      pop_result, message, time.perf_counter() - t0, meets_goal=meets,
+                      near_misses=near)
+
+
+def check_min_p_goal(value) -> float:
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value) and 0 <= value <= 1):
+        raise InputError("min-p-goal", f"{value!r}", "a probability from 0 to 1, e.g. 0.5")
+    return float(value)
 
 
 def _candidate_frame(counts: np.ndarray, doses_mg: np.ndarray, boosts: np.ndarray,
@@ -351,7 +389,7 @@ def _candidate_frame(counts: np.ndarray, doses_mg: np.ndarray, boosts: np.ndarra
     frame = pd.DataFrame({
         "dose_mg": doses_mg[d], "booster_mg": boost, "booster_time_min": btime,
         "total_mg": doses_mg[d] + boost,
-        "p_window_block": pw, "p_window_block_se": se(pw, n),
+        "p_window_throughout_block": pw, "p_window_throughout_block_se": se(pw, n),
         "p_dissociation": px, "p_dissociation_se": se(px, n),
     })
     if pd_sums is None:
@@ -389,10 +427,10 @@ def _check_agreement(chosen: dict, population: dict, n: int) -> None:
     Superposition is exact, so the only possible differences are subjects sitting within
     rounding error of a threshold; more than that means the draws diverged, which is a bug.
     """
-    for key, tol in (("p_window_block", 2.5 / n), ("p_dissociation", 2.5 / n),
+    for key, tol in (("p_window_throughout_block", 2.5 / n), ("p_dissociation", 2.5 / n),
                      ("p_dissociation_pd", 1e-9)):
         if key in chosen and abs(chosen[key] - population[key]) > tol:
-            raise RuntimeError(f"planner and population disagree on {key}: "
+            raise ConsistencyError(f"planner and population disagree on {key}: "
                                f"{chosen[key]} vs {population[key]} (n = {n}); the same people and "
                                "doses must give the same result, so a kernel is wrong or Numba "
                                "loaded a stale cache (clear NUMBA_CACHE_DIR / __pycache__)")

@@ -49,12 +49,31 @@ def _init_process_worker() -> None:
 
     for k, v in WORKER_ENV.items():
         os.environ[k] = v
+    _die_with_parent(os.getppid())
     if "numba" in sys.modules:
         # Numba came in with the parent's __main__ (spawn re-imports it, e.g. a script that
         # imported the app): too late for NUMBA_NUM_THREADS, so cap its use instead.
         import numba
 
         numba.set_num_threads(1)
+
+
+def _die_with_parent(parent_pid: int, every_s: float = 0.5) -> None:
+    """Exit this worker soon after its parent dies (killed with SIGKILL, it cannot say so).
+
+    A daemon thread polls the parent id: when the parent is gone the worker is re-parented and
+    the id changes. Portable, and independent of which parent thread started the worker (Linux's
+    ``PR_SET_PDEATHSIG`` fires when that *thread* exits, which a pool does on its own).
+    """
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(every_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="pksim-parent-watch", daemon=True).start()
 
 
 class Executor(abc.ABC):
@@ -159,7 +178,8 @@ class DaskExecutor(Executor):
         else:
             n = workers or os.cpu_count() or 1
             self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                         host=host, dashboard_address=":0",  # any free port
+                                         host=host, dashboard_address=f"{host}:0",  # where the
+                                         # scheduler listens (not 0.0.0.0), any free port
                                          silence_logs=logging.ERROR, env=dict(WORKER_ENV))
             self._client = Client(self._cluster)
             self.where = f"LocalCluster on {host} ({n} workers x 1 thread)"

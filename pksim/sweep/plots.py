@@ -22,6 +22,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from pksim.errors import InputError
+from pksim.metrics import label as metric_label
 
 NOTICE = "Research and teaching tool - not dosing advice."
 KINDS = ("heatmap", "bands", "onset")
@@ -32,14 +33,6 @@ _AMOUNT_SUFFIXES = ("_amount_mg", "_amount_mg_per_kg")
 _WEIGHT_COLUMNS = ("weight_kg", "weight_mean_kg", "a_weight_kg", "a_weight_mean_kg")
 _PAIR_DETAIL = tuple(f"{p}_{c}" for p in "ab"
                      for c in ("sex", "weight_kg", "weight_mean_kg", "weight_sd_kg"))
-_LABELS = {
-    "p_window": "P(reach the window)",
-    "p_window_no_dissociation": "P(in window without dissociation)",
-    "p_window_block": "P(in window for the whole block)",
-    "p_dissociation": "P(dissociation)",
-    "p_both_in_window_block": "P(both in window for the whole block)",
-    "p_either_dissociates": "P(either partner dissociates)",
-}
 
 
 def axis_columns(cells: pd.DataFrame) -> list[str]:
@@ -173,9 +166,9 @@ def heatmap(cells: pd.DataFrame, *, metric: str = DEFAULT_METRIC, x: str | None 
         ax.set_title(textwrap.fill(title, 60), fontsize=8)
     for ax in axes[len(groups):]:
         ax.set_visible(False)
-    fig.colorbar(image, ax=list(axes[: len(groups)]), label=_LABELS.get(metric, metric),
+    fig.colorbar(image, ax=list(axes[: len(groups)]), label=metric_label(metric),
                  shrink=0.9)
-    fig.suptitle(_LABELS.get(metric, metric))
+    fig.suptitle(metric_label(metric))
     _footer(fig, cells)
     return fig
 

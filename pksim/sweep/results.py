@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -89,12 +90,89 @@ def concat_files(files: list[Path], target: Path, provenance: dict[str, Any],
     return rows
 
 
+@dataclass(frozen=True)
+class TableLimits:
+    """Caps on a Parquet file to be read into memory, checked from its metadata first."""
+
+    rows: int
+    columns: int
+    cells: int  # rows x columns: bounds the in-memory size whatever the encoding
+    decompressed_bytes: int  # sum of the row groups' uncompressed sizes
+
+
+# An uploaded results file (the app keeps it in the session): a sweep's cells table has
+# <= 1,000,000 rows and ~100 columns; per-subject tables belong to the command line.
+UPLOAD_LIMITS = TableLimits(rows=1_000_000, columns=1_000, cells=10_000_000,
+                            decompressed_bytes=128_000_000)
+
+
+def read_parquet(source, limits: TableLimits | None = None, name: str = "results") -> pa.Table:
+    """Read a Parquet file (path or file object), refusing garbage and, with ``limits``, any
+    file whose metadata announces more rows, columns or decompressed bytes than allowed —
+    before a single page is decompressed."""
+    label = repr(str(source)) if isinstance(source, (str, os.PathLike)) else "the file"
+    try:
+        meta = pq.ParquetFile(source).metadata
+        if limits is not None:
+            size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+            for what, value, cap in (("rows", meta.num_rows, limits.rows),
+                                     ("columns", meta.num_columns, limits.columns),
+                                     ("cells", meta.num_rows * meta.num_columns, limits.cells),
+                                     ("decompressed bytes", size, limits.decompressed_bytes)):
+                if value > cap:
+                    raise InputError(name, f"{label} has {value:,} {what}", f"at most {cap:,}")
+        if hasattr(source, "seek"):
+            source.seek(0)
+        if limits is None:
+            return pq.read_table(source)
+        return _read_capped(source, limits.decompressed_bytes, name, label)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(name, f"{label} cannot be read as Parquet ({first})") from None
+
+
+def _read_capped(source, max_bytes: int, name: str, label: str) -> pa.Table:
+    """Read with text columns kept dictionary-encoded, add up their decoded size exactly, and
+    decode only within ``max_bytes``: a column of one long string repeated a million times is
+    tiny in the file and in its metadata, and only its decoded size tells."""
+    import pyarrow.compute as pc
+
+    pf = pq.ParquetFile(source)
+    text = [f.name for f in pf.schema_arrow if any(
+        is_kind(f.type) for is_kind in (pa.types.is_string, pa.types.is_large_string,
+                                        pa.types.is_binary, pa.types.is_large_binary))]
+    if hasattr(source, "seek"):
+        source.seek(0)
+    table = pq.ParquetFile(source, read_dictionary=text).read()
+    size = 0
+    for column in table.columns:
+        if not pa.types.is_dictionary(column.type):
+            size += column.nbytes
+            continue
+        for chunk in column.chunks:
+            lengths = pc.binary_length(chunk.dictionary)
+            size += (pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0) + chunk.indices.nbytes
+    if size > max_bytes:
+        raise InputError(name, f"{label} has {size:,} decompressed bytes",
+                         f"at most {max_bytes:,}")
+    return table.cast(pf.schema_arrow)
+
+
 def read_provenance(path: str | os.PathLike) -> dict[str, Any]:
     """The ``pksim.provenance`` metadata of a results Parquet file."""
-    meta = pq.read_schema(path).metadata or {}
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError("results", f"{str(path)!r} cannot be read as Parquet "
+                         f"({str(exc).splitlines()[0]})") from None
     if PROVENANCE_KEY not in meta:
         raise InputError("results", f"{str(path)!r} has no pksim provenance metadata")
-    return json.loads(meta[PROVENANCE_KEY])
+    try:
+        return json.loads(meta[PROVENANCE_KEY])
+    except ValueError:
+        raise InputError("results", f"{str(path)!r} has unreadable provenance metadata") from None
 
 
 def results_paths(results: str | os.PathLike) -> dict[str, Path]:
@@ -123,6 +201,7 @@ def read_table(results: str | os.PathLike, name: str = "cells") -> pd.DataFrame:
     if name not in paths:
         raise InputError("results", f"this sweep wrote no {name}.parquet",
                          f"set [output] {name} = true in the sweep file")
-    frame = pq.read_table(paths[name]).to_pandas()
-    frame.attrs["provenance"] = read_provenance(paths[name])
+    provenance = read_provenance(paths[name])
+    frame = read_parquet(paths[name]).to_pandas()
+    frame.attrs["provenance"] = provenance
     return frame

@@ -16,10 +16,13 @@ are removed.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import hashlib
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -62,12 +65,16 @@ def run_cell(cell: Cell) -> dict[str, Any]:
     :func:`pksim.couple.simulate_couple`.
     """
     from pksim.sampling import Covariates
+    from pksim.settings import RunSettings
 
     model = _load_model(cell.model.load, cell.model.sha256)
     a = cell.analysis
-    common = dict(model=model, n=cell.n_subjects, seed=cell.seed, t_end_min=a["t_end_min"],
-                  dt_min=a["dt_min"], thresholds=a["thresholds_ng_per_ml"] or None,
-                  variability=a["variability"], block_min=tuple(a["block_min"]))
+    rs = RunSettings(model=model, n=cell.n_subjects, seed=cell.seed, t_end_min=a["t_end_min"],
+                     dt_min=a["dt_min"], thresholds=a["thresholds_ng_per_ml"] or None,
+                     variability=a["variability"], block_min=tuple(a["block_min"]),
+                     dose_variability=a["dose_variability"], weight_scaling=a["weight_scaling"],
+                     coverage_percent=a.get("coverage_percent"),
+                     band_uncertainty=a.get("band_uncertainty", False))
     if cell.kind == "couple":
         from pksim.couple import simulate_couple
 
@@ -75,25 +82,24 @@ def run_cell(cell: Cell) -> dict[str, Any]:
                               a=Covariates(**cell.covariates["a"]),
                               b=Covariates(**cell.covariates["b"]),
                               a_start_offset_min=cell.offsets_min["a"],
-                              b_start_offset_min=cell.offsets_min["b"],
-                              dose_variability=a["dose_variability"],
-                              weight_scaling=a["weight_scaling"], keep_curves=False, **common)
+                              b_start_offset_min=cell.offsets_min["b"], settings=rs)
         return {"summary": _metrics(res),
                 "subjects": _couple_rows(res) if cell.keep_subjects else None, "bands": None}
     from pksim.population import simulate_population
 
     res = simulate_population(cell.doses["subject"],
-                              covariates=Covariates(**cell.covariates["subject"]),
-                              dose_variability=a["dose_variability"],
-                              weight_scaling=a["weight_scaling"], keep_curves=False, **common)
+                              covariates=Covariates(**cell.covariates["subject"]), settings=rs)
     return {"summary": _metrics(res),
             "subjects": res.subjects if cell.keep_subjects else None,
             "bands": res.bands if cell.keep_bands else None}
 
 
-_PARTNER_COLUMNS = ("weight_kg", "sex", "administered_dose_mg", "effect_cmax_ng_per_ml",
-                    "window_onset_min", "minutes_in_window", "reached_window", "in_window_block",
-                    "dissociation_onset_min", "dissociated")
+# covariates, each partner's window edges, and the main person metrics (pksim.metrics)
+_PARTNER_COLUMNS = ("weight_kg", "sex", "administered_dose_mg", "window_lower_ng_per_ml",
+                    "dissociation_ng_per_ml", "effect_cmax_ng_per_ml", "window_onset_min",
+                    "minutes_in_window", "block_fraction_in_window", "reached_window",
+                    "in_window_block_coverage", "in_window_throughout_block",
+                    "dissociation_onset_min", "dissociated", "recovery_min")
 
 
 def _metrics(res) -> dict[str, Any]:
@@ -104,7 +110,7 @@ def _metrics(res) -> dict[str, Any]:
     config = getattr(res, "config", None) or {}
     out = {}
     for k, v in res.summary().items():
-        if k in config:
+        if k in config or k == "deprecated_keys":
             continue
         if k in ("partner_a", "partner_b") and isinstance(v, dict):
             echo = getattr(res, k[-1]).config
@@ -275,12 +281,13 @@ def prepare_out_dir(spec: SweepSpec, out: str | Path, resume: bool) -> dict[str,
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError("out", f"{str(out)!r} is a file, not a directory")
-    if not out.parent.is_dir():
-        raise InputError("out", f"parent directory {str(out.parent)!r} does not exist")
+    for parent in out.parents:  # missing parents are created; a file in the way is not
+        if parent.exists() and not parent.is_dir():
+            raise InputError("out", f"{str(parent)!r} is a file, not a directory")
     base = _manifest_base(spec)
     manifest = read_manifest(out) if out.is_dir() else None
     if manifest is None:
-        if out.is_dir() and any(out.iterdir()):
+        if out.is_dir() and any(p.suffix != ".tmp" for p in out.iterdir()):
             raise InputError("out", f"{str(out)!r} is not empty and holds no sweep",
                              "a new or empty directory")
         return dict(base, finished={}, complete=False)
@@ -327,20 +334,62 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, executor: str = "serial",
     SweepReport
     """
     out = Path(out)
-    manifest = prepare_out_dir(spec, out, resume)
+    prepare_out_dir(spec, out, resume)  # every check that needs no lock, before any work
+    if executor_obj is None:  # check arguments before creating anything on disk
+        _executors.check_executor_args(executor, workers=workers, scheduler=scheduler)
+    try:
+        with out_dir_lock(out):
+            return _run_locked(spec, out, resume, executor, workers, scheduler, csv, progress,
+                               executor_obj)
+    except OSError as exc:  # a full disk, a read-only or forbidden directory: one line
+        where = exc.filename or out
+        raise InputError("out", f"{str(where)!r}: {exc.strerror or exc}") from None
+
+
+@contextlib.contextmanager
+def out_dir_lock(out: Path):
+    """Hold an exclusive lock on ``out`` (created with its parents if missing).
+
+    A second run or a ``--resume`` on the same directory while one is live gets one clear line
+    instead of racing it. The lock is the directory's own ``flock``: nothing is written for it,
+    and the kernel releases it when the process dies, so a killed run never leaves it stale.
+    """
+    created = [p for p in (out, *out.parents) if not p.exists()]
+    out.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError("out", f"another pksim sweep is running in {str(out)!r}",
+                             "wait for it to finish, or use another directory") from None
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            if not ok:  # refused or failed before anything was kept: leave no new directory
+                for p in created:
+                    with contextlib.suppress(OSError):
+                        p.rmdir()  # only removes it if it is still empty
+    finally:
+        os.close(fd)
+
+
+def _run_locked(spec, out, resume, executor, workers, scheduler, csv, progress, executor_obj):
+    manifest = prepare_out_dir(spec, out, resume)  # again: another run may have finished
     bounds = chunk_bounds(spec.n_cells, spec.chunk_cells)
+    chunk_dir = out / CHUNK_DIR
+    for stray in [*out.glob(".*.tmp"), *chunk_dir.glob(".*.tmp")]:  # a killed run's
+        stray.unlink()  # half-written files (chunks, final tables): never read, now removed
     if manifest.get("complete"):
-        for leftover in (out / CHUNK_DIR).glob("*.parquet"):  # killed while cleaning up
+        for leftover in chunk_dir.glob("*.parquet"):  # killed while cleaning up
             leftover.unlink()
         return SweepReport(out, spec.n_cells, len(bounds), 0, len(bounds), 0, 0.0, "-",
                            already_complete=True)
-    if executor_obj is None:  # check arguments before creating anything on disk
-        _executors.check_executor_args(executor, workers=workers, scheduler=scheduler)
-    chunk_dir = out / CHUNK_DIR
     chunk_dir.mkdir(parents=True, exist_ok=True)
-    for stray in chunk_dir.glob(".*.tmp"):  # a killed run's half-written files: never read
-        stray.unlink()
     finished: dict[str, dict[str, str]] = manifest["finished"]
+    _forget_damaged_chunks(chunk_dir, finished)  # so this one run recomputes all of them
     pending = [i for i in range(len(bounds)) if str(i) not in finished]
     skipped = len(bounds) - len(pending)
     _write_manifest(out, manifest)
@@ -377,6 +426,16 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, executor: str = "serial",
     files = finalize(spec, out, manifest, csv=spec.output["csv"] if csv is None else csv)
     return SweepReport(out, spec.n_cells, len(bounds), len(pending), skipped, cells_run, seconds,
                        ex.describe(), files)
+
+
+def _forget_damaged_chunks(chunk_dir: Path, finished: dict[str, dict[str, str]]) -> None:
+    """Drop from ``finished`` every chunk whose files are missing or fail their hash."""
+    for key, hashes in list(finished.items()):
+        for name, expected in hashes.items():
+            path = chunk_dir / f"{name}-{int(key):06d}.parquet"
+            if not path.is_file() or _sha256_file(path) != expected:
+                del finished[key]
+                break
 
 
 def finalize(spec: SweepSpec, out: Path, manifest: dict[str, Any], csv: bool) -> list[Path]:

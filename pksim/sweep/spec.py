@@ -19,7 +19,9 @@ Schema
     [analysis]                       # optional; these are the defaults
     t_end_min = 240
     dt_min = 1
-    block_min = [45, 90]             # the session block for p_window_block
+    block_min = [45, 90]             # the session block of the block metrics
+    coverage_percent = 75            # share of the block that counts as "in the window for it"
+    band_uncertainty = false         # draw window/dissociation edges per person (+ sensitivity)
     thresholds_ng_per_ml = {}        # lower-edge overrides by band role, e.g. {window = 60}
     variability = true               # between-subject variability
     dose_variability = false         # delivered-dose variability (CV 10 %, assumed)
@@ -68,7 +70,7 @@ from typing import Any
 from pksim.errors import InputError, PksimError
 from pksim.model import BAND_ROLES, DEFAULT_MODEL
 from pksim.regimen import MAX_DOSE_MG, MAX_DOSE_MG_PER_KG, MAX_TIME_MIN, ROUTES, Dose
-from pksim.simulation import WEIGHT_RANGE_KG
+from pksim.simulation import WEIGHT_RANGE_KG, grid_end_min
 from pksim.sweep._toml_lines import KeyLines
 
 KINDS = ("population", "couple")
@@ -78,6 +80,8 @@ MAX_SUBJECT_CURVES = 1_000_000_000  # cells x subjects (x 2 for couples) per swe
 MAX_CELLS = 1_000_000
 MAX_SUBJECTS_PER_CELL = 10_000_000
 MAX_CHUNK_CELLS = 10_000
+MAX_AXIS_VALUES = 10_000  # values in one list of the file
+MAX_SWEEP_FILE_BYTES = 1_000_000  # the examples are ~2 KB
 MAX_WEIGHT_SD_KG = 100.0
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
@@ -85,7 +89,7 @@ _KEYS = {
     "": {"sweep", "analysis", "population", "output", "grid"},
     "sweep": {"name", "description", "kind", "seed", "n_subjects", "models"},
     "analysis": {"t_end_min", "dt_min", "block_min", "thresholds_ng_per_ml", "variability",
-                 "dose_variability", "weight_scaling"},
+                 "dose_variability", "weight_scaling", "coverage_percent", "band_uncertainty"},
     "population": {"female_fraction"},
     "output": {"subjects", "bands", "csv", "chunk_cells"},
     "grid": {"weight_kg", "weight_distributions", "sex", "a_start_offset_min",
@@ -187,8 +191,8 @@ class SweepSpec:
             "kind": self.kind,
             "n_subjects": self.n_subjects,
             "n_cells": self.n_cells,
-            "models": [{"id": m.id, "name": m.name, "sha256": m.sha256, "path": m.path}
-                       for m in self.models],
+            "models": [{"id": m.id, "name": m.name, "sha256": m.sha256, "path": m.path,
+                        "dose_basis": m.dose_basis_form} for m in self.models],
             "analysis": self.analysis,
             "axes": [{"name": a.name, "columns": list(dict.fromkeys(
                 c for o in a.options for c in o.columns))} for a in self.axes],
@@ -209,6 +213,9 @@ def load_sweep(path: str | Path) -> SweepSpec:
     """
     p = Path(path)
     try:
+        if p.stat().st_size > MAX_SWEEP_FILE_BYTES:
+            raise InputError("sweep file", f"{str(p)!r} has {p.stat().st_size:,} bytes",
+                             f"at most {MAX_SWEEP_FILE_BYTES:,}")
         raw = p.read_bytes()
     except OSError as exc:
         raise InputError("sweep file", f"cannot read {str(p)!r}: {exc.strerror}") from None
@@ -297,7 +304,10 @@ class _Validator:
             return None
         if not values:
             raise self.fail(key, "empty list: an axis needs at least one value")
-        out = []
+        if len(values) > MAX_AXIS_VALUES:
+            raise self.fail(key, f"{len(values):,} values", f"at most {MAX_AXIS_VALUES:,}")
+        out: list[float] = []
+        seen: set[float] = set()
         for i, v in enumerate(values):
             v = self.check_type(v, key + (i,), float)
             bad_lo = lo is not None and (v <= lo if lo_open else v < lo)
@@ -308,8 +318,9 @@ class _Validator:
                     rng = (rng + " and " if rng else "") + f"<= {_num(hi)}"
                 neg = " is negative" if v < 0 and lo is not None and lo >= 0 else " is out of range"
                 raise self.fail(key + (i,), f"{what} {_num(v)}{unit}{neg}", f"{rng}{unit}")
-            if v in out:
+            if v in seen:
                 raise self.fail(key + (i,), f"duplicate {what} {_num(v)}{unit}")
+            seen.add(v)
             out.append(v)
         return out
 
@@ -362,7 +373,8 @@ class _Validator:
         else:
             axes.append(self.weights(grid))
             axes.append(self.sexes(grid, female_fraction))
-        slots = self.dose_slots(grid, kind, models, analysis)
+        slots = self.dose_slots(grid, kind, models, analysis,
+                                math.prod(len(a.options) for a in axes))
         axes.extend(slots)
         if kind == "couple":
             for partner in ("a", "b"):
@@ -370,6 +382,7 @@ class _Validator:
                 values = self.numbers(grid, key, default=None, lo=0.0, hi=MAX_TIME_MIN,
                                       what="offset", unit=" min")
                 if values is not None:
+                    self.check_offsets(key, values, partner, slots, analysis)
                     axes.append(Axis(key[-1], _fmt_key(key), tuple(
                         Option({key[-1]: v}, {"offset": (partner, v)}) for v in values)))
 
@@ -429,6 +442,14 @@ class _Validator:
                "variability": self.get(a, k + ("variability",), bool, True)}
         out["dose_variability"] = self.get(a, k + ("dose_variability",), bool, False)
         out["weight_scaling"] = self.get(a, k + ("weight_scaling",), str, None)
+        # only when given, so the resolved analysis (and the run's identity) of older specs stays
+        if "coverage_percent" in a:
+            cov = self.get(a, k + ("coverage_percent",), float, 75.0)
+            if not 0 < cov <= 100:
+                raise self.fail(k + ("coverage_percent",), f"{_num(cov)} %", "0 < X <= 100")
+            out["coverage_percent"] = cov
+        if "band_uncertainty" in a:
+            out["band_uncertainty"] = self.get(a, k + ("band_uncertainty",), bool, False)
         return out
 
     def models(self, sw: dict, analysis: dict) -> list[ModelRef]:
@@ -460,7 +481,8 @@ class _Validator:
                 band_thresholds(m, analysis["thresholds_ng_per_ml"])
             except InputError as exc:
                 raise self.fail(("analysis", "thresholds_ng_per_ml"),
-                                f"with model {m.id!r}: {exc.problem}") from None
+                                f"with model {m.id!r}: {exc.field}: {exc.problem}",
+                                exc.allowed) from None
             scheme = analysis.get("weight_scaling")
             if scheme is not None and scheme not in m.scaling_schemes:
                 raise self.fail(("analysis", "weight_scaling"),
@@ -578,7 +600,9 @@ class _Validator:
         return Axis("pair", "grid.pair", tuple(options))
 
     def dose_slots(self, grid: dict, kind: str, models: list[ModelRef],
-                   analysis: dict) -> list[Axis]:
+                   analysis: dict, cells_before: int) -> list[Axis]:
+        """One axis per dose slot; the grid size is checked from the list lengths before any
+        option is built (a small file can describe an enormous grid)."""
         from pksim.model import load_model
 
         key = ("grid", "dose")
@@ -587,7 +611,7 @@ class _Validator:
             raise self.fail(key, "empty list: name at least one [[grid.dose]]")
         axes, names = [], []
         can_be_empty = {"a": True, "b": True}
-        t_end = analysis["t_end_min"]
+        horizon = grid_end_min(analysis["t_end_min"], analysis["dt_min"])
         for i, s in enumerate(slots):
             k = key + (i,)
             s = self.check_type(s, k, dict)
@@ -622,9 +646,10 @@ class _Validator:
             starts = self.numbers(s, k + ("start_min",), default=[0.0], lo=0.0, hi=MAX_TIME_MIN,
                                   what="start", unit=" min")
             for j, t in enumerate(starts):
-                if t >= t_end:
+                if t >= horizon:  # the rule of pksim.dose_timing.check_doses_in_horizon
                     raise self.fail(k + ("start_min", j), f"start {_num(t)} min is not before "
-                                    f"analysis.t_end_min ({_num(t_end)} min)")
+                                    f"analysis.t_end_min ({_num(horizon)} min, the end of "
+                                    "the simulation)")
             durations: list[float | None] = [None]
             if "duration_min" in s:
                 if route != "iv":
@@ -632,6 +657,12 @@ class _Validator:
                                     f"a duration is only allowed for IV infusions, not {route!r}")
                 durations = self.numbers(s, k + ("duration_min",), lo=0.0, lo_open=True,
                                          hi=MAX_TIME_MIN, what="duration", unit=" min")
+            n_options = (amounts.count(0.0)
+                         + (len(amounts) - amounts.count(0.0)) * len(starts) * len(durations))
+            cells_before *= n_options
+            if cells_before > MAX_CELLS:
+                raise self.fail(("grid",), f"the grid has at least {cells_before:,} cells "
+                                f"(through {_fmt_key(k)})", f"at most {MAX_CELLS:,}")
             acol = f"{name}_amount_{'mg' if unit == 'mg' else 'mg_per_kg'}"
             options = []
             for amount in amounts:
@@ -664,6 +695,18 @@ class _Validator:
                                 "slot that applies includes amount 0)",
                                 "at least one slot without 0 for each subject")
         return axes
+
+    def check_offsets(self, key: tuple, offsets: list[float], partner: str, slots: list[Axis],
+                      analysis: dict) -> None:
+        """Every shifted dose must still start before the horizon (as in the library)."""
+        horizon = grid_end_min(analysis["t_end_min"], analysis["dt_min"])
+        starts = [o.payload["dose"][1].start_min for a in slots for o in a.options
+                  if o.payload["dose"][1] is not None and o.payload["dose"][0] in (partner, "both")]
+        for j, off in enumerate(offsets):
+            if starts and max(starts) + off >= horizon:
+                raise self.fail(key + (j,), f"offset {_num(off)} min moves a dose starting at "
+                                f"{_num(max(starts))} min to or past the end of the simulation "
+                                f"(analysis.t_end_min {_num(horizon)} min)")
 
     def output(self, o: dict) -> dict[str, Any]:
         k = ("output",)

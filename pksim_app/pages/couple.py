@@ -81,6 +81,12 @@ TIMING_ROWS = (  # (label, typical-summary getter, population summary key, forma
         fmt.minutes,
     ),
     (
+        "Recovery: below the window floor after the peak",
+        lambda t: t["window"]["recovery_min"],
+        "recovery_min",
+        fmt.minutes,
+    ),
+    (
         "Effect-site peak",
         lambda t: t["effect_site"]["cmax_ng_per_ml"],
         "effect_cmax_ng_per_ml",
@@ -118,13 +124,16 @@ def partner_metrics(title: str, typical: dict, pop_summary: dict | None) -> None
             help="Share of virtual people who reach the relational window (± Monte-Carlo "
             "standard error).",
         )
+        cov = pop_summary.get("coverage_percent", 75.0)
         c[1].metric(
-            "P(whole block)",
-            fmt.percent(pop_summary.get("p_window_block")),
-            delta=fmt.se(pop_summary.get("p_window_block_se")),
+            f"P(≥ {cov:g} % of the block)",
+            fmt.percent(pop_summary.get("p_window_block_coverage")),
+            delta=fmt.se(pop_summary.get("p_window_block_coverage_se")),
             delta_color="off",
             delta_arrow="off",
-            help="Share of virtual people in the window for the whole session block.",
+            help=f"Share of virtual people in the window for at least {cov:g} % of the session "
+            "block (strictly throughout the block: "
+            f"{fmt.percent(pop_summary.get('p_window_throughout_block'))}).",
         )
         c[2].metric(
             "P(dissociation)",
@@ -141,6 +150,82 @@ def partner_metrics(title: str, typical: dict, pop_summary: dict | None) -> None
             f"Population: {int(pop_summary.get('n') or 0):,} virtual people of this weight "
             "and sex, sampled between-subject variability."
         )
+
+
+def _tile(col, label: str, cs: dict, key: str, help: str) -> None:
+    """A probability tile with its Monte-Carlo error (keys as in :mod:`pksim.metrics`)."""
+    col.metric(label, fmt.percent(cs.get(key)), delta=fmt.se(cs.get(f"{key}_se")),
+               delta_color="off", delta_arrow="off", help=help)
+
+
+def _ends(cs: dict, key: str, scale: str = "percent") -> str | None:
+    """``narrow – wide`` band-edge sensitivity of one summary key, when the run has one."""
+    ends = cs.get("band_sensitivity") or {}
+    if key not in ends.get("narrow", {}):
+        return None
+    f = fmt.percent if scale == "percent" else (lambda x: fmt.minutes(x, 1))
+    return f"{f(ends['narrow'][key])} – {f(ends['wide'][key])}"
+
+
+def dose_events(people: dict) -> pd.DataFrame:
+    """Each partner's dose and booster start times (min), for the timeline marks."""
+    rows = [
+        {"time_min": float(d.start_min), "label": f"{PARTNERS[k]['title']}: {d.spec()}"}
+        for k, p in people.items()
+        for d in p.doses
+    ]
+    return pd.DataFrame(rows, columns=["time_min", "label"])
+
+
+def together_section(res, cs: dict, block_min: tuple[float, float], people: dict) -> None:
+    """The couple's results: one plain-language summary, tiles that summarise the centrepiece
+    chart over the same block (with MC errors and band-edge sensitivity), then the chart."""
+    st.info(res.plain_summary(("A", "B")), icon=":material/summarize:")
+    cov = cs.get("coverage_percent", 75.0)
+    blk = f"{block_min[0]:g}–{block_min[1]:g} min"
+    c = st.columns(4)
+    _tile(c[0], f"Both in window ≥ {cov:g} % of the block", cs, "p_both_window_block_coverage",
+          f"Share of simulated couples with both partners in the window together for at least "
+          f"{cov:g} % of the block {blk} (± Monte-Carlo s.e.).")
+    c[1].metric(
+        "Share of the block both in window",
+        fmt.percent(cs.get("block_fraction_both_in_window_mean")),
+        delta=fmt.se(cs.get("block_fraction_both_in_window_mean_se")),
+        delta_color="off",
+        delta_arrow="off",
+        help=f"Mean over couples of the share of {blk} both spend in the window together: the "
+        "average of the chart below over the shaded block.",
+    )
+    gap = cs.get("entry_gap_b_minus_a_min_median")
+    c[2].metric(
+        "Entry gap, B − A (median)",
+        fmt.minutes(gap, 1),
+        help="B's window onset minus A's: positive when A enters first.",
+    )
+    risk = cs.get("dissociation_risk_partner")
+    _tile(c[3], "Either partner dissociates", cs, "p_either_dissociates",
+          "Share of couples where at least one partner reaches the dissociation edge; the risk "
+          f"is carried by: {risk}.")
+    notes = [
+        f"Strictly throughout the block: {fmt.percent(cs.get('p_both_in_window_throughout_block'))}"
+        f" {fmt.se(cs.get('p_both_in_window_throughout_block_se')) or ''}",
+        f"minutes both in window in the block (median): "
+        f"{fmt.minutes(cs.get('minutes_both_in_window_block_median'))}",
+        f"dissociation risk carried by: {risk}",
+    ]
+    sens = _ends(cs, "p_both_window_block_coverage")
+    if sens:
+        notes.append(f"band edges at the ends of their published ranges (narrow – wide window): "
+                     f"{sens}")
+    st.caption("; ".join(notes) + ".")
+    spec = charts.probability_chart(
+        res.both_in_window_over_time,
+        y="p_both_in_window",
+        block_min=block_min,
+        title="Probability both partners are in the window at each time (shaded: the block "
+        "the tiles summarise; rules: doses)",
+    )
+    widgets.chart(charts.with_events(spec, dose_events(people)), height=300)
 
 
 def main() -> None:
@@ -237,31 +322,7 @@ def main() -> None:
     st.header("Together")
     if together is not None:
         cs = together.summary
-        c = st.columns(4)
-        c[0].metric(
-            "Both in window during the block",
-            fmt.percent(cs.get("p_both_in_window_block")),
-            delta=fmt.se(cs.get("p_both_in_window_block_se")),
-            delta_color="off",
-            delta_arrow="off",
-            help=f"Share of simulated couples with both partners in the window during "
-            f"{block_min[0]:g}–{block_min[1]:g} min (± Monte-Carlo s.e.).",
-        )
-        c[1].metric(
-            "Minutes both in window (median)", fmt.minutes(cs.get("minutes_both_in_window_median"))
-        )
-        c[2].metric(
-            "Entry gap (median)",
-            fmt.minutes(cs.get("entry_gap_min_median"), 1),
-            help="Time between the two partners' entries into the window.",
-        )
-        c[3].metric(
-            "Either partner dissociates",
-            fmt.percent(cs.get("p_either_dissociates")),
-            delta=fmt.se(cs.get("p_either_dissociates_se")),
-            delta_color="off",
-            delta_arrow="off",
-        )
+        together_section(couple_res, cs, block_min, people)
     else:
         cs = None
         widgets.unavailable(
@@ -283,28 +344,22 @@ def main() -> None:
     bands = frames.band_table(model, s.edges)
     log_y = widgets.log_axis(s, lines)
     widgets.chart(
-        charts.concentration_chart(
-            lines,
-            bands=bands,
-            log_y=log_y,
-            ribbons=ribbons,
-            block_min=block_min,
-            palette=PALETTE,
-            title="Shared timeline: effect-site concentration of the typical person"
-            + (" and the middle 50 % of the population" if ribbons is not None else ""),
+        charts.with_events(
+            charts.concentration_chart(
+                lines,
+                bands=bands,
+                log_y=log_y,
+                ribbons=ribbons,
+                block_min=block_min,
+                palette=PALETTE,
+                title="Shared timeline: effect-site concentration of the typical person"
+                + (" and the middle 50 % of the population" if ribbons is not None else "")
+                + " (rules: doses)",
+            ),
+            dose_events(people),
         ),
         height=380,
     )
-    if couple_res is not None:
-        widgets.chart(
-            charts.probability_chart(
-                couple_res.both_in_window_over_time,
-                y="p_both_in_window",
-                block_min=block_min,
-                title="Probability both partners are in the window at each time",
-            ),
-            height=240,
-        )
 
     # ------------------------------------------------------------------ each partner
     st.header("Each partner")
@@ -366,8 +421,8 @@ def main() -> None:
             palette=PALETTE,
             title="Shared timeline (effect site)"
             + (
-                f" · both in the window during the block: "
-                f"{fmt.percent(cs.get('p_both_in_window_block'))}"
+                f" · both in the window ≥ {cs.get('coverage_percent', 75.0):g} % of the block: "
+                f"{fmt.percent(cs.get('p_both_window_block_coverage'))}"
                 if cs
                 else ""
             ),
@@ -480,11 +535,13 @@ def key_numbers(typical: dict, pop_summary: dict, cs: dict | None) -> tuple:
     """The numbers two scenarios are compared on."""
     out = []
     if cs:
-        out.append(compare.Number("Both in window during the block",
-                                  cs.get("p_both_in_window_block"), "percent"))
+        cov = cs.get("coverage_percent", 75.0)
+        out.append(compare.Number(f"Both in window ≥ {cov:g} % of the block",
+                                  cs.get("p_both_window_block_coverage"), "percent"))
     for k, t in typical.items():
         title, pop = PARTNERS[k]["title"], pop_summary.get(k) or {}
-        for key, label in (("p_window", "P(window)"), ("p_window_block", "P(whole block)"),
+        for key, label in (("p_window", "P(window)"),
+                           ("p_window_block_coverage", "P(most of the block)"),
                            ("p_dissociation", "P(dissociation)")):
             if key in pop:
                 out.append(compare.Number(f"{title}: {label}", pop[key], "percent"))

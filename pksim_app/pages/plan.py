@@ -39,7 +39,7 @@ DEFAULT_BOOSTER_MAX = {"sublingual": 200.0, "intranasal": 100.0, "oral": 200.0, 
 
 @st.cache_resource(max_entries=64, ttl=3600, show_spinner=False)
 def _person(model_id, model_sha, scaling, thresholds, weight_kg, sex, route, steps, booster,
-            booster_times, block, limit, measure, n, seed, t_end_min):
+            booster_times, block, limit, measure, n, seed, t_end_min, min_goal=0.5):
     from pksim.planning import DoseSteps, plan_person
 
     return plan_person(
@@ -49,12 +49,12 @@ def _person(model_id, model_sha, scaling, thresholds, weight_kg, sex, route, ste
         booster_times_min=list(booster_times) if booster else None, block_min=block,
         dissociation_limit=limit, n=n, seed=seed, model=model_id,
         thresholds=dict(thresholds) or None, t_end_min=t_end_min, weight_scaling=scaling,
-        dissociation=measure)
+        dissociation=measure, min_p_goal=min_goal)
 
 
 @st.cache_resource(max_entries=64, ttl=3600, show_spinner=False)
 def _couple(model_id, model_sha, scaling, thresholds, a, b, staggers, block, limit, measure, n,
-            seed, t_end_min):
+            seed, t_end_min, min_goal=0.5):
     from pksim.planning import DoseSteps, plan_couple
 
     return plan_couple(
@@ -62,7 +62,7 @@ def _couple(model_id, model_sha, scaling, thresholds, a, b, staggers, block, lim
         b_weight_kg=b[0], b_sex=b[1], b_route=b[2], b_dose=DoseSteps(b[2], *b[3]),
         staggers_min=list(staggers), block_min=block, dissociation_limit=limit, n=n, seed=seed,
         model=model_id, thresholds=dict(thresholds) or None, t_end_min=t_end_min,
-        weight_scaling=scaling, dissociation=measure)
+        weight_scaling=scaling, dissociation=measure, min_p_goal=min_goal)
 
 
 @st.cache_resource(max_entries=64, ttl=3600, show_spinner=False)
@@ -121,10 +121,11 @@ def common_inputs(key: str, t_end_min: float, model) -> tuple[tuple[float, float
         measure = scenario.field(c3.radio,
                                  "Dissociation means", ["threshold", "pd"], key=f"{key}_measure",
                            format_func=lambda m: {"threshold": "reaching the band",
-                                                  "pd": "PD model (assumed)"}[m], **P,
+                                                  "pd": "PD model"}[m], **P,
                            help="Reaching the dissociation band at any time, or the model's "
-                           "sigmoid-Emax probability at the effect-site peak (its gamma and "
-                           "variability are assumed, see Models & evidence).")
+                           "probability that a person's dissociation threshold lies below "
+                           "their effect-site peak (log-normal threshold calibrated to the "
+                           "IV time course, see Models & evidence).")
     return (float(b0), float(b1)), float(limit) / 100.0, measure
 
 
@@ -153,11 +154,34 @@ def _prov(s, inputs: dict, title: str, seed) -> dict:
                              page=f"{PAGE} — {title}", version=backend.pksim_version())
 
 
-def _headline(plan) -> None:
-    if plan.feasible:
+def goal_input(key: str) -> float:
+    """The smallest P(goal) that counts as meeting it (the planner's ``min_p_goal``)."""
+    return st.slider("Minimum P(goal) to count as met (%)", min_value=0.0, max_value=100.0,
+                     value=50.0, step=5.0, key=f"{key}_min_goal", **P,
+                     help="A plan is marked as meeting the goal only when its probability "
+                     "reaches this minimum.") / 100.0
+
+
+def _headline(plan, goal: str, describe) -> None:
+    """The verdict: a success mark only when the plan meets the goal (P(goal) >= the minimum);
+    otherwise a plain statement that no regimen reaches it, and the near-misses."""
+    if plan.meets_goal:
         st.success(plan.message, icon=":material/check_circle:")
     else:
         st.warning(plan.message, icon=":material/block:")
+    near = plan.near_misses
+    if near is not None and len(near):
+        st.markdown("**Near-misses** — over the dissociation limit by less than two "
+                    "Monte-Carlo standard errors (the limit cannot tell them apart):")
+        pcol = next(c for c in near.columns if c.startswith("p_") and "dissociat" in c
+                    and not c.endswith("_se"))
+        st.dataframe(pd.DataFrame({
+            "Plan": [describe(r) for r in near.itertuples()],
+            "P(goal)": [f"{fmt.percent(p)} ± {fmt.percent(e)}"
+                        for p, e in zip(near[goal], near[goal + "_se"], strict=True)],
+            "P(dissociation)": [f"{fmt.percent(p)} ± {fmt.percent(e)}"
+                                for p, e in zip(near[pcol], near[pcol + "_se"], strict=True)],
+        }), hide_index=True)
 
 
 # --------------------------------------------------------------------------- tabs
@@ -193,11 +217,15 @@ def tab_person(s) -> None:
                 "every candidate (fixed seed).")
     with st.container(key="inputs_pl_p"):  # two fields a row on phones
         w, sx, route, steps, booster, times, block, limit, measure = person_tab_inputs(s)
+        min_goal = goal_input("pl_p")
     plan = _run(_person, s.model_id, s.model.sha256, s.scaling_arg, _thresholds_key(s), w, sx,
-                route, steps, booster, times, block, limit, measure, s.n, s.seed, s.t_end_min)
+                route, steps, booster, times, block, limit, measure, s.n, s.seed, s.t_end_min,
+                min_goal)
     if plan is None:
         return
-    _headline(plan)
+    _headline(plan, "p_window_throughout_block", lambda r: (
+        f"{route} {r.dose_mg:g} mg" + (f" + {r.booster_mg:g} mg at {r.booster_time_min:g} min"
+                                       if r.booster_mg else "")))
     st.caption(f"{len(plan.candidates):,} candidates on {s.n:,} virtual people (seed {s.seed}) "
                f"in {plan.elapsed_s:.2f} s.")
     if plan.feasible and plan.population_result is not None:
@@ -211,15 +239,16 @@ def tab_person(s) -> None:
             "25–75th and 5–95th percentile bands"))
         m = plan.population
         c = st.columns(4)
-        c[0].metric("P(window for the block)", fmt.percent(m["p_window_block"]),
-                    help=f"± {fmt.percent(m['p_window_block_se'])} (Monte-Carlo s.e.)")
+        c[0].metric("P(window for the block)", fmt.percent(m["p_window_throughout_block"]),
+                    help=f"± {fmt.percent(m['p_window_throughout_block_se'])} (Monte-Carlo s.e.)")
         key = "p_dissociation" if measure == "threshold" else "p_dissociation_pd"
         c[1].metric("P(dissociation)" + (" (PD)" if measure == "pd" else ""),
                     fmt.percent(m[key]), help=f"± {fmt.percent(m[key + '_se'])}; limit {limit:.0%}")
         c[2].metric("Median onset", fmt.minutes(m.get("onset_min_median"), 1))
         c[3].metric("Median minutes in window", fmt.minutes(m.get("minutes_in_window_median")))
     trade = plan.tradeoff.copy()
-    parts = [pd.DataFrame({"dose_mg": trade["dose_mg"], "percent": 100 * trade["p_window_block"],
+    goal = trade["p_window_throughout_block"]
+    parts = [pd.DataFrame({"dose_mg": trade["dose_mg"], "percent": 100 * goal,
                            "what": "P(in window for the block)"}),
              pd.DataFrame({"dose_mg": trade["dose_mg"], "percent": 100 * trade["p_dissociation"],
                            "what": "P(dissociation)"})]
@@ -278,12 +307,14 @@ def tab_couple(s) -> None:
                        key="pl_c_stagger", **P)
     staggers = tuple(float(x) for x in range(int(g0), int(g1) + 1, 5))
     block, limit, measure = common_inputs("pl_c", s.t_end_min, s.model)
+    min_goal = goal_input("pl_c")
     plan = _run(_couple, s.model_id, s.model.sha256, s.scaling_arg, _thresholds_key(s),
                 (*a, a_steps), (*b, b_steps), staggers, block, limit, measure, s.n, s.seed,
-                s.t_end_min)
+                s.t_end_min, min_goal)
     if plan is None:
         return
-    _headline(plan)
+    _headline(plan, "p_both_in_window_throughout_block", lambda r: (
+        f"A {r.a_dose_mg:g} mg, B {r.b_dose_mg:g} mg, B starts {r.stagger_min:g} min after A"))
     st.caption(f"{len(plan.candidates):,} candidates on {s.n:,} simulated couples (seed {s.seed}) "
                f"in {plan.elapsed_s:.2f} s.")
     if plan.feasible:

@@ -305,6 +305,8 @@ def _json_or_text(text: str):
 
 
 KEY_METRICS = (  # shown by default beside the axes; "All columns" shows the rest
+    "p_window_block_coverage",
+    "p_window_throughout_block",
     "p_window_block",
     "p_window",
     "p_dissociation",
@@ -419,7 +421,12 @@ def explore(s) -> None:
             format_func=frames.unit_label,
         )
         default_m = next(
-            (m for m in ("p_window_block", "p_window", "minutes_in_window") if m in metrics),
+            (
+                m
+                for m in ("p_window_block_coverage", "p_window_block", "p_window",
+                          "minutes_in_window_median", "minutes_in_window")
+                if m in metrics
+            ),
             metrics[0],
         )
         colour = c[2].selectbox(
