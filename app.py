@@ -3,8 +3,9 @@
 Research and teaching tool — not dosing advice.
 
 This script runs on every interaction: page config, kernel warm-up (once per server), the
-shared sidebar settings, the notice, then the selected page from ``pksim_app/pages/``. To add a
-page, put its script in ``pksim_app/pages/`` and add one ``st.Page`` line to ``PAGES`` below.
+shared sidebar settings, the notice, then the selected page from ``pksim_app/pages/``, and last
+the page's scenario is written into the URL (:mod:`pksim_app.scenario`). To add a page, put its
+script in ``pksim_app/pages/``, add one ``st.Page`` line to ``PAGES`` and its id to ``PAGE_IDS``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ os.environ.setdefault("NUMBA_THREADING_LAYER", "threadsafe")
 
 import streamlit as st  # noqa: E402
 
-from pksim_app import cache, widgets  # noqa: E402
+from pksim_app import cache, scenario, widgets  # noqa: E402
 
 st.set_page_config(
     page_title="pksim — ketamine dose–exposure simulator", page_icon="💊", layout="wide"
@@ -46,8 +47,21 @@ PAGES = {
     ],
 }
 
+# Page ids name the page in scenario files and URLs (``/routes?rt_weight=70``).
+PAGE_IDS = {
+    "Couple planner": "couple",
+    "Dose planner": "plan",
+    "Route & timing explorer": "routes",
+    "Sweep explorer": "sweep",
+    "Models & evidence": "models",
+}
+
 page = st.navigation(PAGES)
+scenario.begin(PAGE_IDS[page.title])
 cache.warm_kernels()
-widgets.sidebar_settings()
+settings = widgets.sidebar_settings()
+widgets.phone_layout()
 widgets.notice()
+messages = st.container()  # scenario values that were refused, shown above the page
 page.run()
+scenario.finish(widgets.session_overrides(settings.model), where=messages)

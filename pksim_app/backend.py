@@ -52,6 +52,7 @@ __all__ = [
     "run_population",
     "run_couple",
     "evidence_table",
+    "run_sweep",
     "read_results_file",
     "validity_warnings",
     "pksim_version",
@@ -207,6 +208,32 @@ def run_couple(
     )
 
 
+def run_sweep(text: str) -> tuple[pd.DataFrame, dict]:
+    """Run a sweep file's text with :mod:`pksim.sweep` (serially, in a temporary directory).
+
+    Returns
+    -------
+    (cells, provenance)
+        One row per cell, and the sweep's provenance (its file text, seed, versions…).
+
+    Raises
+    ------
+    PksimError
+        If the library refuses the sweep (the message names the key).
+    """
+    import tempfile
+
+    from pksim.sweep import parse_sweep, read_table
+    from pksim.sweep import run_sweep as run
+
+    spec = parse_sweep(text, path="in-app sweep")
+    with tempfile.TemporaryDirectory(prefix="pksim-app-sweep-") as tmp:
+        run(spec, f"{tmp}/out", executor="serial", progress=False)
+        cells = read_table(f"{tmp}/out")
+    prov = dict(cells.attrs.pop("provenance", {}))
+    return cells, prov
+
+
 def evidence_table(model_id: str) -> pd.DataFrame | None:
     """Predicted vs observed per published study arm, or None when validation is not available."""
     f = feature("validation")
@@ -221,7 +248,7 @@ class ResultsFileError(PksimError, ValueError):
 
 
 def read_results_file(data: bytes) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Read a Parquet results file (e.g. written by ``pksim sweep``) and its metadata.
+    """Read a Parquet or CSV results file (e.g. written by ``pksim sweep``) and its metadata.
 
     Parameters
     ----------
@@ -235,7 +262,8 @@ def read_results_file(data: bytes) -> tuple[pd.DataFrame, dict[str, str]]:
     Raises
     ------
     ResultsFileError
-        If the bytes are not Parquet, the table is empty, or it has no numeric column.
+        If the bytes are neither Parquet nor CSV, the table is empty, or it has no numeric
+        column.
     """
     import io
 
@@ -246,7 +274,7 @@ def read_results_file(data: bytes) -> tuple[pd.DataFrame, dict[str, str]]:
     if not data:
         raise ResultsFileError("the file is empty")
     if data[:4] != b"PAR1":
-        raise ResultsFileError("this is not a Parquet file (Parquet files start with 'PAR1')")
+        return _read_results_csv(data, UPLOAD_LIMITS)
     try:  # metadata first: rows, columns and decompressed bytes are capped before reading
         table = read_parquet(io.BytesIO(data), UPLOAD_LIMITS, name="upload")
     except InputError as exc:
@@ -264,6 +292,46 @@ def read_results_file(data: bytes) -> tuple[pd.DataFrame, dict[str, str]]:
         raise ResultsFileError(f"the table cannot be converted: {exc}") from None
     if frame.empty:
         raise ResultsFileError("the table has no rows")
+    if not any(pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns):
+        raise ResultsFileError("the table has no numeric columns to plot")
+    return frame, meta
+
+
+def _read_results_csv(data: bytes, limits) -> tuple[pd.DataFrame, dict[str, str]]:
+    """A CSV results table (``pksim sweep --csv``, or the app's downloads with their
+    ``# key: value`` provenance lines above the header), within the upload ``limits``."""
+    import csv
+    import io
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ResultsFileError(
+            "this is neither a Parquet file (they start with 'PAR1') nor UTF-8 CSV text"
+        ) from None
+    meta, body = {}, []
+    for line in text.splitlines(keepends=True):
+        if not body and line.startswith("#"):
+            key, _, value = line[1:].partition(":")
+            meta[key.strip()] = value.strip()
+        else:
+            body.append(line)
+    try:
+        frame = pd.read_csv(io.StringIO("".join(body)))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, ValueError) as exc:
+        raise ResultsFileError(f"the CSV text cannot be read as a table: {exc}") from None
+    if frame.empty:
+        raise ResultsFileError("the table has no rows")
+    if len(frame) > limits.rows or len(frame.columns) > limits.columns or (
+        frame.size > limits.cells
+    ):
+        raise ResultsFileError(
+            f"{len(frame):,} rows x {len(frame.columns):,} columns is more than an upload may "
+            f"hold (at most {limits.rows:,} rows, {limits.columns:,} columns, "
+            f"{limits.cells:,} cells)"
+        )
+    if len(frame.columns) < 2:
+        raise ResultsFileError("this is not a results table (fewer than two columns)")
     if not any(pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns):
         raise ResultsFileError("the table has no numeric columns to plot")
     return frame, meta

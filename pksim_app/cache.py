@@ -225,6 +225,13 @@ def couple(
     )
 
 
+@st.cache_resource(max_entries=16, ttl=RESULT_TTL_S, show_spinner="Running the sweep…")
+def sweep(text: str, model_sha: str):
+    """Cached :func:`pksim_app.backend.run_sweep`, keyed on the sweep file's text and the
+    model file's hash (an edited model file is never served stale cells)."""
+    return backend.run_sweep(text)
+
+
 @st.cache_resource(
     max_entries=16, ttl=RESULT_TTL_S, show_spinner="Running the model against published studies…"
 )

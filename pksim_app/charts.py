@@ -49,6 +49,8 @@ SERIES_PALETTE = (
 SITE_DASH = {"Effect site": [1, 0], "Plasma": [5, 3]}
 RIBBON_OPACITY = {"5–95th percentile": 0.16, "25–75th percentile": 0.32}
 BLOCK_COLOUR = "#455a64"
+BAND_LABEL_MAX_PX = 210
+DWARF_RATIO = 5.0  # one curve peaks this many times above the next: a linear axis flattens the rest
 
 Spec = dict[str, Any]
 
@@ -239,6 +241,18 @@ def _mask_for_log(frame: pd.DataFrame, cols: Sequence[str], log_y: bool) -> pd.D
     return out
 
 
+TITLE_LINE_CHARS = 46  # a title line fits a phone-width chart (390 px) at the title font size
+
+
+def chart_title(text: str) -> str | list[str]:
+    """A chart title, broken into lines that fit a phone-width chart; a long one-line title
+    would widen the chart's bounds and, with autosize "fit", squeeze the plot to nothing."""
+    import textwrap
+
+    lines = textwrap.wrap(text, TITLE_LINE_CHARS)
+    return lines[0] if len(lines) == 1 else lines
+
+
 def _band_layers(vis: pd.DataFrame, y: dict, log_y: bool) -> list[dict]:
     """Shaded bands (colours straight from the data: no legend) and each band's label."""
     # Linear axis: the label hangs from the band's top edge; log axis: centred in the band.
@@ -273,6 +287,7 @@ def _band_layers(vis: pd.DataFrame, y: dict, log_y: bool) -> list[dict]:
                 "dy": 0 if log_y else 3,
                 "fontSize": 11,
                 "fontWeight": "bold",
+                "limit": BAND_LABEL_MAX_PX,  # never wider than a phone-width plot
             },
             "encoding": {
                 "x": {"value": "width"},
@@ -287,11 +302,24 @@ def _band_layers(vis: pd.DataFrame, y: dict, log_y: bool) -> list[dict]:
 def _series_colour(series: Sequence[str], palette: dict[str, str] | None) -> dict:
     colours = series_colours(series, palette)
     ch = _n("series", title=None, scale={"domain": list(colours), "range": list(colours.values())})
-    ch["legend"] = {"orient": "top", "labelLimit": 400} if len(colours) > 1 else None
+    # two legend entries a row: a single row of many series runs off a phone-width chart
+    ch["legend"] = (
+        {"orient": "top", "labelLimit": 300, "columns": 2} if len(colours) > 1 else None
+    )
     return ch
 
 
 # --------------------------------------------------------------------------- concentration
+
+
+def dwarfing(lines: pd.DataFrame) -> tuple[str, float] | None:
+    """``(series, ratio)`` when one series peaks ``DWARF_RATIO`` times above every other one."""
+    peaks = lines.groupby("series", observed=True)["conc_ng_per_ml"].max()
+    peaks = peaks.sort_values(ascending=False)
+    if len(peaks) < 2 or not peaks.iloc[1] > 0:
+        return None
+    ratio = float(peaks.iloc[0] / peaks.iloc[1])
+    return (str(peaks.index[0]), ratio) if ratio >= DWARF_RATIO else None
 
 
 def concentration_chart(
@@ -428,7 +456,7 @@ def concentration_chart(
     )
     spec: Spec = {"datasets": datasets, "layer": layers}
     if title:
-        spec["title"] = title
+        spec["title"] = chart_title(title)
     return spec
 
 
@@ -442,14 +470,45 @@ def concentration_figure(
     block_min: tuple[float, float] | None = None,
     footer: str = "",
     palette: dict[str, str] | None = None,
+    dose_marks: Sequence[tuple[float, str, str]] = (),
 ) -> Figure:
     """The same chart as :func:`concentration_chart`, drawn with matplotlib for PNG download."""
+    fig = Figure(figsize=(8, 4.8), dpi=110, layout="constrained")
+    draw_concentration(
+        fig.add_subplot(),
+        lines,
+        bands=bands,
+        log_y=log_y,
+        ribbons=ribbons,
+        title=title,
+        block_min=block_min,
+        palette=palette,
+        dose_marks=dose_marks,
+    )
+    _footer(fig, footer)
+    return fig
+
+
+def draw_concentration(
+    ax,
+    lines: pd.DataFrame,
+    *,
+    bands: pd.DataFrame,
+    log_y: bool = False,
+    ribbons: pd.DataFrame | None = None,
+    title: str | None = None,
+    block_min: tuple[float, float] | None = None,
+    palette: dict[str, str] | None = None,
+    dose_marks: Sequence[tuple[float, str, str]] = (),
+) -> None:
+    """Draw the concentration chart on a matplotlib axes (figures and the PDF report).
+
+    ``dose_marks``: ``(time_min, label, series)`` triangles along the top, one per dose.
+    """
     values = [lines["conc_ng_per_ml"].to_numpy()]
     if ribbons is not None and len(ribbons):
         values.append(ribbons["hi_ng_per_ml"].to_numpy())
     domain = _y_domain(values, bands, log_y)
-    fig = Figure(figsize=(8, 4.8), dpi=110, layout="constrained")
-    ax = fig.add_subplot()
     for r in visible_bands(bands, domain).itertuples(index=False):
         ax.axhspan(
             r.lower_ng_per_ml, r.upper_ng_per_ml, color=r.colour, alpha=0.13, lw=0, label=r.legend
@@ -467,7 +526,7 @@ def concentration_figure(
         all_series += [s for s in _distinct(ribbons["series"]) if s not in all_series]
     colours = series_colours(all_series, palette)
     if ribbons is not None:
-        for (series, level), g in ribbons.groupby(["series", "level"], sort=False):
+        for (series, level), g in ribbons.groupby(["series", "level"], sort=False, observed=True):
             ax.fill_between(
                 g["time_min"],
                 g["lo_ng_per_ml"],
@@ -477,7 +536,7 @@ def concentration_figure(
                 lw=0,
                 label=f"{series} {level}",
             )
-    for (series, site), g in lines.groupby(["series", "site"], sort=False):
+    for (series, site), g in lines.groupby(["series", "site"], sort=False, observed=True):
         ax.plot(
             g["time_min"],
             g["conc_ng_per_ml"],
@@ -486,22 +545,38 @@ def concentration_figure(
             lw=1.8,
             label=f"{series} — {site}",
         )
+    t_max = float(lines["time_min"].max())
+    placed: list[float] = []
+    for t, label, series in dose_marks:
+        if 0 <= t <= t_max:
+            colour = colours.get(series, "#333333")
+            row = sum(abs(t - u) < 0.3 * t_max for u in placed)  # stack labels that would touch
+            placed.append(t)
+            ax.plot([t], [1.0], marker="v", ms=7, color=colour, transform=ax.get_xaxis_transform(),
+                    clip_on=False)
+            ax.annotate(f"{series}: {label}", (t, 1.0), xycoords=("data", "axes fraction"),
+                        xytext=(4, 3 + 8 * row), textcoords="offset points", fontsize=6,
+                        color=colour)
     ax.set_yscale("log" if log_y else "linear")
     ax.set_ylim(*domain)
-    ax.set_xlim(0, float(lines["time_min"].max()))
+    ax.set_xlim(0, t_max)
     ax.set_xlabel(TIME_TITLE)
     ax.set_ylabel(CONC_TITLE)
     if title:
-        ax.set_title(title, fontsize=10)
+        rows = max(1, len(dose_marks)) if dose_marks else 0
+        ax.set_title(title, fontsize=10, pad=6 + 8 * min(rows, 4) + (6 if rows else 0))
     ax.legend(fontsize=7, loc="upper right", framealpha=0.85)
     ax.grid(alpha=0.25)
-    _footer(fig, footer)
-    return fig
 
 
 def _footer(fig: Figure, text: str) -> None:
+    """A provenance line under the axes (the layout leaves room for it: no overlap)."""
     if text:
-        fig.text(0.01, 0.005, text, fontsize=6, color="#555555", ha="left", va="bottom")
+        engine = fig.get_layout_engine()
+        if engine is not None and hasattr(engine, "set"):
+            engine.set(rect=(0, 0.045, 1, 0.955))
+        fig.text(0.01, 0.005, text, fontsize=6, color="#555555", ha="left", va="bottom",
+                 wrap=True)
 
 
 # --------------------------------------------------------------------------- probability
@@ -549,7 +624,7 @@ def probability_chart(
     )
     spec: Spec = {"datasets": datasets, "layer": layers}
     if title:
-        spec["title"] = title
+        spec["title"] = chart_title(title)
     return spec
 
 
@@ -722,13 +797,26 @@ def heatmap_chart(
     x_title: str,
     y_title: str,
     colour_title: str,
+    percent: bool = False,
 ) -> Spec:
-    """Heatmap of one metric over two grid axes, with the value printed in each cell."""
+    """Heatmap of one metric over two grid axes, with the value printed in each cell.
+
+    ``percent``: the metric is a probability, drawn on a fixed 0–100 % scale (the same colour
+    means the same probability in every heatmap) and printed as a percentage. Dissociation
+    metrics use a warm scheme (a risk view), everything else viridis.
+    """
     data = frame[[x, y, colour]].copy()
     finite = pd.to_numeric(data[colour], errors="coerce")
-    mid = float(np.nanmedian(finite)) if finite.notna().any() else 0.0
-    xe = {"field": x, "type": "ordinal", "title": x_title, "sort": "ascending"}
+    mid = 0.5 if percent else (float(np.nanmedian(finite)) if finite.notna().any() else 0.0)
+    xe = {"field": x, "type": "ordinal", "title": x_title, "sort": "ascending",
+          "axis": {"labelAngle": 0}}
     ye = {"field": y, "type": "ordinal", "title": y_title, "sort": "descending"}
+    scale = {"scheme": heatmap_scheme(colour)}
+    legend = {"legend": {"orient": "bottom", "title": colour_title, "gradientLength": 240}}
+    if percent:
+        scale["domain"] = [0, 1]
+        legend["legend"]["format"] = ".0%"
+    value_fmt = ".0%" if percent else ".3g"
     test = f"datum[{colour!r}] > {mid!r}"
     return {
         "datasets": {"cells": data},
@@ -739,11 +827,11 @@ def heatmap_chart(
                 "encoding": {
                     "x": xe,
                     "y": ye,
-                    "color": _q(colour, title=colour_title, scale={"scheme": "viridis"}),
+                    "color": _q(colour, title=colour_title, scale=scale, **legend),
                     "tooltip": [
                         _tip(x, x_title, "ordinal"),
                         _tip(y, y_title, "ordinal"),
-                        _tip(colour, colour_title, fmt=".3g"),
+                        _tip(colour, colour_title, fmt=".1%" if percent else ".3g"),
                     ],
                 },
             },
@@ -753,12 +841,17 @@ def heatmap_chart(
                 "encoding": {
                     "x": xe,
                     "y": ye,
-                    "text": _q(colour, format=".3g"),
+                    "text": _q(colour, format=value_fmt),
                     "color": {"condition": {"test": test, "value": "black"}, "value": "white"},
                 },
             },
         ],
     }
+
+
+def heatmap_scheme(colour: str) -> str:
+    """Warm colours for dissociation (a risk view), viridis for everything else."""
+    return "orangered" if "dissoc" in colour else "viridis"
 
 
 def heatmap_figure(
@@ -771,6 +864,7 @@ def heatmap_figure(
     y_title: str,
     colour_title: str,
     footer: str = "",
+    percent: bool = False,
 ) -> Figure:
     """matplotlib twin of :func:`heatmap_chart`."""
     pivot = frame.pivot_table(index=y, columns=x, values=colour, aggfunc="mean").sort_index(
@@ -778,15 +872,22 @@ def heatmap_figure(
     )
     fig = Figure(figsize=(7.5, 5), dpi=110, layout="constrained")
     ax = fig.add_subplot()
-    im = ax.imshow(pivot.to_numpy(float), aspect="auto", cmap="viridis")
+    limits = {"vmin": 0.0, "vmax": 1.0} if percent else {}
+    scheme = {"orangered": "OrRd"}.get(heatmap_scheme(colour), "viridis")
+    im = ax.imshow(pivot.to_numpy(float), aspect="auto", cmap=scheme, **limits)
     ax.set_xticks(range(pivot.shape[1]), [_tick(v) for v in pivot.columns])
     ax.set_yticks(range(pivot.shape[0]), [_tick(v) for v in pivot.index])
     ax.set_xlabel(x_title)
     ax.set_ylabel(y_title)
     for (i, j), v in np.ndenumerate(pivot.to_numpy(float)):
         if np.isfinite(v):
-            ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=7, color="w")
-    fig.colorbar(im, ax=ax, label=colour_title)
+            text = f"{100 * v:.0f} %" if percent else f"{v:.3g}"
+            r, g, b, _ = im.cmap(im.norm(v))
+            ink = "k" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "w"
+            ax.text(j, i, text, ha="center", va="center", fontsize=7, color=ink)
+    bar = fig.colorbar(im, ax=ax, label=colour_title)
+    if percent:
+        bar.ax.yaxis.set_major_formatter(lambda v, _pos: f"{100 * v:.0f} %")
     _footer(fig, footer)
     return fig
 

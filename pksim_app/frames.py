@@ -15,6 +15,7 @@ import pandas as pd
 
 SITES = {"effect_site": "Effect site", "plasma": "Plasma"}
 RIBBON_LEVELS = (("p5", "p95", "5–95th percentile"), ("p25", "p75", "25–75th percentile"))
+MAX_RIBBON_POINTS = 125  # a shaded band this many points wide looks the same as a denser one
 
 
 def _label(text: str, n: int) -> pd.Categorical:
@@ -41,8 +42,21 @@ def curve_lines(
     return pd.concat(parts, ignore_index=True)
 
 
+def thin(frame: pd.DataFrame, max_points: int = MAX_RIBBON_POINTS) -> pd.DataFrame:
+    """Every k-th row (and the last) so that at most about ``max_points`` rows remain."""
+    every = -(-len(frame) // max_points)
+    if every <= 1:
+        return frame
+    keep = np.zeros(len(frame), dtype=bool)
+    keep[::every] = True
+    keep[-1] = True
+    return frame[keep]
+
+
 def population_ribbons(bands: pd.DataFrame, series: str, site: str = "effect_site") -> pd.DataFrame:
-    """Percentile ribbons from a population ``bands`` frame (``{site}_p5_ng_per_ml`` …)."""
+    """Percentile ribbons from a population ``bands`` frame (``{site}_p5_ng_per_ml`` …), thinned
+    to what the eye resolves at chart width (:func:`thin`)."""
+    bands = thin(bands)
     parts = []
     for lo, hi, label in RIBBON_LEVELS:
         lo_col, hi_col = f"{site}_{lo}_ng_per_ml", f"{site}_{hi}_ng_per_ml"
@@ -101,6 +115,25 @@ def band_table(model, edges: dict[str, tuple[float, float]]) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- column labels
+
+# Short headers, key columns first, so that the table fits 1,400 px without scrolling; the plasma
+# columns are in the downloads (and on the "Plasma vs effect site" tab).
+SUMMARY_LABELS = {
+    "case": "Case",
+    "onset_min": "Onset (min)",
+    "offset_min": "Offset (min)",
+    "minutes_in_window": "In window (min)",
+    "minutes_dissociated": "Dissociated (min)",
+    "effect_site_cmax_ng_per_ml": "Peak (ng/mL)",
+    "effect_site_tmax_min": "Peak at (min)",
+    "bioavailable_dose_mg": "Bioavailable (mg)",
+}
+SUMMARY_NOTE = (
+    "Onset and offset: the effect site enters and leaves the relational window; peak: the "
+    "effect-site peak; bioavailable: the part of the dose that reaches the blood. Plasma peaks "
+    "are in the CSV."
+)
+
 
 _UNIT_SUFFIXES = (
     ("_ng_h_per_ml", "ng·h/mL"),
@@ -170,3 +203,25 @@ def unit_label(column: str) -> str:
     if unit:
         text += f" ({unit})"
     return text
+
+
+def is_probability(column: str) -> bool:
+    """Probability / fraction columns (shown as percentages everywhere)."""
+    return column.startswith(("p_", "fraction_"))
+
+
+def number_format(column: str) -> str:
+    """Display format of a numeric column: percentages for probabilities, whole minutes,
+    kilograms and years, one decimal for concentrations and doses (no float noise)."""
+    base = re.sub(r"_(median|mean|se|sd|p5|p25|p50|p75|p95)$", "", column)
+    if is_probability(column):
+        return "percent"
+    if base.endswith(("_min", "_kg", "_years")) or base.startswith("minutes_"):
+        return "%.0f"
+    if base.endswith(("_ng_per_ml", "_mg", "_ng_h_per_ml")):
+        return "%.1f"
+    if base.endswith(("_mg_per_h", "_mg_per_kg", "_per_min")):
+        return "%.3f"
+    if base in ("seed", "cell_seed", "n_subjects", "cell_index", "n", "subject", "couple"):
+        return "%d"
+    return "%.3g"

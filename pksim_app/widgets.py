@@ -13,21 +13,17 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from pksim_app import NOTICE, NOTICE_LONG, backend, cache
+from pksim_app import NOTICE, NOTICE_LONG, backend, cache, charts, fmt, frames, scenario
+from pksim_app.glossary import GLOSSARY
 
 THRESHOLDS_KEY = "pksim_thresholds"  # {model_id: {role: lower edge ng/mL}}, per session
 SETTINGS_KEY = "pksim_settings"
 EDITABLE_ROLES = ("window", "dissociation", "hypnosis", "anaesthesia")
-ROUTE_NAMES = {  # short: they must fit a narrow select box
-    "sublingual": "Sublingual",
-    "intranasal": "Intranasal",
-    "oral": "Oral",
-    "iv": "Intravenous",
-}
 MAX_HORIZON_MIN = 1440.0
 DEFAULT_N = 1000
 DEFAULT_SEED = 20240601
 POP_N_RANGE = (100, 5000)
+DOWNLOADS_PER_ROW = 3
 
 
 @dataclass(frozen=True)
@@ -53,6 +49,32 @@ class Settings:
     def scaling_arg(self) -> str | None:
         """The scheme to pass on (None means the model's default)."""
         return None if self.scaling == self.model.default_scaling else self.scaling
+
+
+# Phones: Streamlit stacks every column, so a partner's inputs became a 1,500-px column of single
+# fields and the results started far below them. Inside input boxes, keep two fields per row.
+PHONE_CSS = """<style>
+@media (max-width: 640px) {
+  [class*="st-key-partner_"] [data-testid="stHorizontalBlock"],
+  [class*="st-key-inputs_"] [data-testid="stHorizontalBlock"] {
+    flex-wrap: wrap !important; gap: 0.5rem !important; }
+  [class*="st-key-partner_"] [data-testid="stColumn"],
+  [class*="st-key-inputs_"] [data-testid="stColumn"] {
+    min-width: calc(50% - 0.25rem) !important; flex: 1 1 calc(50% - 0.25rem) !important; }
+  /* rows of metric tiles (not the columns that hold whole tables): two tiles a row */
+  [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] [data-testid="stMetric"]):not(
+      :has([data-testid="stTable"], [data-testid="stDataFrame"])) {
+    flex-wrap: wrap !important; gap: 0.5rem !important; }
+  [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] [data-testid="stMetric"]):not(
+      :has([data-testid="stTable"], [data-testid="stDataFrame"])) > [data-testid="stColumn"] {
+    min-width: calc(50% - 0.25rem) !important; flex: 1 1 calc(50% - 0.25rem) !important; }
+}
+</style>"""
+
+
+def phone_layout() -> None:
+    """Two input fields per row on phones (see ``PHONE_CSS``)."""
+    st.html(PHONE_CSS)
 
 
 def notice() -> None:
@@ -104,17 +126,13 @@ def threshold_editor(model) -> None:
         for role, k in keys.items():
             st.session_state[k] = float(literature[role].lower_ng_per_ml)
 
-    widths = [2.0, 1.7, 1.0, 1.2, 3.2]
+    # Three columns that still read in order when a phone stacks them: band, its edge, and
+    # the literature value with its range and source.
+    widths = [1.6, 1.4, 4.6]
     head = st.columns(widths)
     for col, text in zip(
         head,
-        (
-            "Band",
-            "Lower edge, this session (ng/mL)",
-            "Literature (ng/mL)",
-            "Literature range (ng/mL)",
-            "Source and note",
-        ),
+        ("Band", "Lower edge, this session (ng/mL)", "Literature value, range and source"),
         strict=True,
     ):
         col.markdown(f"**{text}**")
@@ -132,14 +150,76 @@ def threshold_editor(model) -> None:
             label_visibility="collapsed",
             format="%g",
         )
-        c[2].markdown(f"{b.lower_ng_per_ml:g}")
         rng = b.lower_range_ng_per_ml
-        c[3].markdown(f"{rng[0]:g}–{rng[1]:g}" if rng else "—")
         ref = model.references.get(b.source)
-        c[4].caption(f"{ref.citation if ref else b.source}" + (f" — {b.note}" if b.note else ""))
+        c[2].caption(
+            f"**Literature {b.lower_ng_per_ml:g} ng/mL**"
+            + (f" (range {rng[0]:g}–{rng[1]:g})" if rng else "")
+            + f". {ref.citation if ref else b.source}"
+            + (f" — {b.note}" if b.note else "")
+        )
     if "thr_error" in st.session_state:
         st.error(f"Not applied: {st.session_state['thr_error']}")
     st.button("Reset to literature values", on_click=reset, key=f"thr_reset_{model.id}")
+
+
+def apply_scenario_edges(model) -> None:
+    """Band edges proposed by a URL (``edge_window=60``) or a scenario file, checked by the
+    library; a file replaces the session's edges, a URL adds to them."""
+    proposed = scenario.pending_edges()
+    reset = st.session_state.pop(scenario.EDGES_RESET_KEY, False)
+    if not proposed and not reset:
+        return
+    literature = {b.role: b.lower_ng_per_ml for b in model.bands}
+    unknown = sorted(set(proposed) - set(EDITABLE_ROLES))
+    if unknown:
+        scenario.refuse(f"band edges: no editable band {', '.join(unknown)}")
+        return
+    base = {} if reset else session_overrides(model)
+    try:
+        set_overrides(model, {**literature, **base, **proposed})
+    except backend.InputError as exc:
+        scenario.refuse(f"band edges: {exc}")
+        return
+    for role in EDITABLE_ROLES:  # the editor on Models & evidence shows the new edges
+        st.session_state.pop(f"thr_{model.id}_{role}", None)
+
+
+def scenario_bar(s: Settings) -> None:
+    """Share / save / open this page's scenario (the URL already holds it)."""
+    page = st.session_state.get(scenario.PAGE_KEY, "")
+
+    def on_upload() -> None:
+        up = st.session_state.get(f"scn_upload_{page}")
+        if up is not None:
+            scenario.load_file(up.getvalue(), page)
+
+    with st.expander("Scenario: share, save or open", icon=":material/share:"):
+        st.caption(
+            "The address bar holds every input of this page: copy it to share or bookmark "
+            "this scenario. A scenario file holds the same inputs."
+        )
+        c1, c2 = st.columns([1, 2])
+        c1.download_button(
+            "Save scenario (JSON)",
+            data=lambda: scenario.to_json(
+                page, scenario.values(page), session_overrides(s.model), s.model
+            ),
+            file_name=f"pksim_scenario_{page}.json",
+            mime="application/json",
+            key=f"scn_save_{page}",
+            on_click="ignore",
+            icon=":material/download:",
+        )
+        c2.file_uploader(
+            "Open a scenario file",
+            type=["json"],
+            key=f"scn_upload_{page}",
+            on_change=on_upload,
+            max_upload_size=1,
+            help="A file saved with 'Save scenario' on this page; its values are checked like "
+            "any other input.",
+        )
 
 
 # --------------------------------------------------------------------------- sidebar
@@ -150,7 +230,7 @@ def sidebar_settings() -> Settings:
     ids = cache.model_ids()
     sb = st.sidebar
     sb.caption(NOTICE)
-    model_id = sb.selectbox(
+    model_id = scenario.field(sb.selectbox,
         "Model",
         ids,
         key="model_id",
@@ -159,7 +239,7 @@ def sidebar_settings() -> Settings:
     )
     model = cache.model(model_id)
     schemes = list(model.scaling_schemes)
-    scaling = sb.selectbox(
+    scaling = scenario.field(sb.selectbox,
         "Weight scaling",
         schemes,
         index=schemes.index(model.default_scaling),
@@ -168,7 +248,7 @@ def sidebar_settings() -> Settings:
         format_func=lambda s: s + (" (model default)" if s == model.default_scaling else ""),
         help="\n\n".join(f"**{s}**: {d}" for s, d in model.scaling_descriptions.items()),
     )
-    t_end = sb.number_input(
+    t_end = scenario.field(sb.number_input,
         "Time horizon (min)",
         min_value=60.0,
         max_value=MAX_HORIZON_MIN,
@@ -178,7 +258,7 @@ def sidebar_settings() -> Settings:
         persist_state="session",
         help="Curves are simulated from 0 to this time on a 1-min grid.",
     )
-    n = sb.number_input(
+    n = scenario.field(sb.number_input,
         "Virtual subjects per population",
         min_value=POP_N_RANGE[0],
         max_value=POP_N_RANGE[1],
@@ -188,7 +268,7 @@ def sidebar_settings() -> Settings:
         persist_state="session",
         help="More subjects: smaller Monte-Carlo error, slower.",
     )
-    seed = sb.number_input(
+    seed = scenario.field(sb.number_input,
         "Random seed",
         min_value=0,
         max_value=2**31 - 1,
@@ -198,7 +278,10 @@ def sidebar_settings() -> Settings:
         persist_state="session",
         help="Same seed and inputs → identical populations.",
     )
-    log_y = sb.toggle("Log concentration axis", value=False, key="log_y", persist_state="session")
+    log_y = scenario.field(
+        sb.toggle, "Log concentration axis", value=False, key="log_y", persist_state="session"
+    )
+    apply_scenario_edges(model)
     overrides = session_overrides(model)
     edges = backend.band_thresholds(model, overrides)
     lo, hi = edges["window"]
@@ -207,6 +290,8 @@ def sidebar_settings() -> Settings:
         + ("  \n*edited for this session*" if overrides else "  \n*literature values*")
     )
     sb.caption("Edit the band edges on *Models & evidence*.")
+    with sb.expander("Glossary", icon=":material/menu_book:"):
+        st.markdown("\n\n".join(f"**{k}**: {v}" for k, v in GLOSSARY.items()))
     s = Settings(
         model_id=model_id,
         model=model,
@@ -230,165 +315,7 @@ def settings() -> Settings:
     return s
 
 
-# --------------------------------------------------------------------------- doses, people
-
-
-def route_label(route: str) -> str:
-    return ROUTE_NAMES.get(route, route)
-
-
-def dose_inputs(
-    key: str,
-    model,
-    *,
-    route: str = "sublingual",
-    amount_mg: float = 100.0,
-    start_min: float = 0.0,
-    show_start: bool = True,
-    routes: list[str] | None = None,
-    label: str = "Dose",
-) -> backend.Dose:
-    """Route, amount (mg or mg/kg), start time and, for IV, infusion duration → a Dose."""
-    options = routes or list(model.routes)
-    if route not in options:
-        route = options[0]
-    cols = st.columns([1.4, 1.0, 0.8, 0.9] if show_start else [1.4, 1.0, 0.8])
-    r = cols[0].selectbox(
-        f"{label}: route",
-        options,
-        index=options.index(route),
-        key=f"{key}_route",
-        persist_state="session",
-        format_func=route_label,
-        help="\n\n".join(f"**{route_label(o)}**: {model.routes[o].description}" for o in options),
-    )
-    unit = cols[2].selectbox(
-        "Unit", list(backend.AMOUNT_UNITS), key=f"{key}_unit", persist_state="session"
-    )
-    if unit == "mg":
-        amount = cols[1].number_input(
-            f"{label} (mg)",
-            min_value=0.5,
-            max_value=backend.MAX_DOSE_MG,
-            value=float(amount_mg),
-            step=5.0,
-            key=f"{key}_amount_mg",
-            persist_state="session",
-        )
-    else:
-        amount = cols[1].number_input(
-            f"{label} (mg/kg)",
-            min_value=0.01,
-            max_value=backend.MAX_DOSE_MG_PER_KG,
-            value=round(amount_mg / 70.0, 2),
-            step=0.05,
-            format="%.2f",
-            key=f"{key}_amount_mgkg",
-            persist_state="session",
-        )
-    start = 0.0
-    duration = None
-    if show_start:
-        # Bounded by the week-long limit of the library, not by the horizon: a dose after the
-        # horizon is legal (it just does not show), and a horizon edit must not invalidate it.
-        start = cols[3].number_input(
-            "At (min)",
-            min_value=0.0,
-            max_value=backend.MAX_TIME_MIN,
-            value=float(start_min),
-            step=5.0,
-            key=f"{key}_start",
-            persist_state="session",
-            help=f"{label} time, minutes after the session clock starts.",
-        )
-    if r == "iv" and model.routes[r].allows_duration:
-        d = st.number_input(
-            "Infusion duration (min, 0 = bolus)",
-            min_value=0.0,
-            max_value=backend.MAX_TIME_MIN,
-            value=0.0,
-            step=5.0,
-            key=f"{key}_duration",
-            persist_state="session",
-        )
-        duration = float(d) if d > 0 else None
-    return backend.Dose(
-        route=r,
-        amount=float(amount),
-        amount_unit=unit,
-        start_min=float(start),
-        duration_min=duration,
-    )
-
-
-@dataclass(frozen=True)
-class Person:
-    weight_kg: float
-    sex: str
-    age_years: float
-    doses: tuple
-
-
-def person_inputs(
-    key: str,
-    model,
-    *,
-    weight_kg: float,
-    sex: str,
-    age_years: float = 35.0,
-    dose_mg: float = 100.0,
-    route: str = "sublingual",
-    booster: bool = False,
-    booster_route: str = "sublingual",
-    booster_mg: float = 50.0,
-    booster_min: float = 45.0,
-) -> Person:
-    """Weight, sex, age, first dose and optional booster of one partner."""
-    c1, c2, c3 = st.columns(3)
-    w = c1.number_input(
-        "Weight (kg)",
-        min_value=backend.WEIGHT_RANGE_KG[0],
-        max_value=backend.WEIGHT_RANGE_KG[1],
-        value=float(weight_kg),
-        step=1.0,
-        key=f"{key}_weight",
-        persist_state="session",
-    )
-    sexes = ["female", "male"]
-    s = c2.selectbox(
-        "Sex", sexes, index=sexes.index(sex), key=f"{key}_sex", persist_state="session"
-    )
-    age = c3.number_input(
-        "Age (years)",
-        min_value=12.0,
-        max_value=100.0,
-        value=float(age_years),
-        step=1.0,
-        key=f"{key}_age",
-        persist_state="session",
-        help="Not used by the models; checked against their validated age range.",
-    )
-    first = dose_inputs(
-        f"{key}_d1",
-        model,
-        route=route,
-        amount_mg=dose_mg,
-        show_start=True,
-        label="Dose",
-    )
-    doses = [first]
-    if st.checkbox("Booster dose", value=booster, key=f"{key}_boost", persist_state="session"):
-        doses.append(
-            dose_inputs(
-                f"{key}_d2",
-                model,
-                route=booster_route,
-                amount_mg=booster_mg,
-                start_min=booster_min,
-                label="Booster",
-            )
-        )
-    return Person(float(w), s, float(age), tuple(doses))
+# --------------------------------------------------------------------------- people
 
 
 def validity(
@@ -422,8 +349,11 @@ class Download:
 
 
 def downloads(items: list[Download], key: str) -> None:
-    """A row of download buttons; the bytes are produced only when a button is clicked."""
-    cols = st.columns(len(items))
+    """Rows of download buttons (three a row, so labels are not cut); the bytes are produced
+    only when a button is clicked."""
+    cols = []
+    for start in range(0, len(items), DOWNLOADS_PER_ROW):
+        cols += st.columns(DOWNLOADS_PER_ROW)[: len(items[start : start + DOWNLOADS_PER_ROW])]
     for i, (col, item) in enumerate(zip(cols, items, strict=True)):
         col.download_button(
             item.label,
@@ -434,6 +364,82 @@ def downloads(items: list[Download], key: str) -> None:
             on_click="ignore",
             icon=":material/download:",
         )
+
+
+def dataframe(
+    frame,
+    key: str,
+    *,
+    first: tuple[str, ...] = (),
+    labels: dict[str, str] | None = None,
+    hide: tuple[str, ...] = (),
+    where=None,
+) -> None:
+    """A readable, sortable table: key columns first, labels with units, probabilities as
+    percentages, rounded numbers, a dash for missing values. The data stay unrounded (sorting,
+    downloads and tests see the exact values)."""
+    import pandas as pd
+
+    labels = labels or {}
+    order = [c for c in first if c in frame.columns]
+    order += [c for c in frame.columns if c not in order and c not in hide]
+    config = {}
+    for c in frame.columns:
+        label = labels.get(c) or frames.unit_label(str(c))
+        if pd.api.types.is_bool_dtype(frame[c]):
+            config[c] = st.column_config.CheckboxColumn(label)
+        elif pd.api.types.is_numeric_dtype(frame[c]):
+            fmt_ = frames.number_format(str(c))
+            if fmt_ == "percent":
+                label = label.split(" (")[0] + " (%)"
+            config[c] = st.column_config.NumberColumn(label, format=fmt_)
+        else:
+            config[c] = st.column_config.TextColumn(label)
+    (where or st).dataframe(
+        frame,
+        hide_index=True,
+        key=key,
+        column_order=order,
+        column_config=config,
+        placeholder=fmt.DASH,
+    )
+
+
+def display_value(column: str, x) -> str:
+    """One table cell as text, by the column's display format (see ``frames.number_format``)."""
+    if not is_finite(x):
+        return fmt.DASH if x is None or isinstance(x, (int, float)) else str(x)
+    rule = frames.number_format(column)
+    if rule == "percent":
+        return fmt.percent(x)
+    return rule % x
+
+
+def table(frame, *, first: tuple[str, ...], labels: dict[str, str], index: str) -> None:
+    """A small static table (no scrolling: it wraps at any width, and re-renders cheaper than
+    an interactive grid): the ``first`` columns in order under ``labels``, rows named by the
+    ``index`` column, numbers rounded by their unit."""
+    import pandas as pd
+
+    shown = pd.DataFrame(
+        {labels[c]: [display_value(c, x) for x in frame[c]] for c in first if c != index}
+    )
+    shown.index = pd.Index(frame[index].astype(str), name=labels.get(index, index))
+    st.table(shown)
+
+
+def log_axis(s: Settings, lines) -> bool:
+    """The sidebar's axis choice, or a log axis (said in a note) when one curve dwarfs the rest."""
+    if s.log_y:
+        return True
+    big = charts.dwarfing(lines)
+    if big is None:
+        return False
+    st.caption(
+        f"Log concentration axis: *{big[0]}* peaks {big[1]:.0f}× above the next curve, which a "
+        "linear axis would flatten."
+    )
+    return True
 
 
 def chart(spec: dict, height: int = 360, where=None) -> None:

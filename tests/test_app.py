@@ -31,7 +31,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from pksim.analysis import curve_summary  # noqa: E402
 from pksim.model import load_model  # noqa: E402
 from pksim.simulation import simulate  # noqa: E402
-from pksim_app import NOTICE, charts, export, fmt, frames  # noqa: E402
+from pksim_app import NOTICE, charts, export, fmt, frames, widgets  # noqa: E402
 from pksim_app import backend as be  # noqa: E402
 from pksim_app.widgets import DEFAULT_SEED  # noqa: E402
 
@@ -153,13 +153,25 @@ def test_couple_page_shows_the_library_numbers(couple_app, ketamine):
         assert t.loc["Time in the window", "Population median"] == fmt.minutes(
             getattr(res, k).summary()["minutes_in_window_median"])
     specs = chart_specs(at)
-    assert len(specs) == 4  # P(both) over time (centrepiece), timeline, one per partner
+    assert len(specs) == 3  # P(both) over time (centrepiece), timeline, the chosen partner's
     blocks = [lay for lay in specs[0]["layer"] if lay["mark"]["type"] == "rect"]
     assert blocks and specs[0]["layer"][1]["encoding"]["y"]["title"] == "Probability (%)"
     rules = [lay for lay in specs[0]["layer"] if lay["mark"]["type"] == "rule"]
     assert len(rules) == 1  # one rule layer with every dose time
     assert specs[1]["layer"][-2]["encoding"]["y"]["title"] == "Concentration (ng/mL)"
     assert specs[1]["layer"][-1]["mark"]["type"] == "rule"  # the dose times
+    assert specs[2]["title"] == "Partner A: concentrations"
+
+
+def test_the_partner_chart_switches_partner_and_band_in_its_fragment():
+    at = new_app().run()
+    at.segmented_control(key="couple_chart_partner").set_value("b").run()
+    at.radio(key="couple_band_site").set_value("plasma").run()
+    assert_ok(at)
+    spec = chart_specs(at)[-1]
+    assert spec["title"] == "Partner B: concentrations"
+    assert dict(at.query_params)["couple_chart_partner"] in ("b", ["b"])
+    assert any("population's plasma" in c.value for c in at.caption)
 
 
 def test_changing_partner_a_dose_changes_the_numbers_accordingly():
@@ -181,7 +193,7 @@ def test_changing_partner_a_dose_changes_the_numbers_accordingly():
 
 def test_booster_and_start_time_reach_the_library(ketamine):
     at = new_app().run()
-    at.checkbox(key="b_boost").check().run()
+    at.number_input(key="b_n_doses").set_value(2).run()
     at.number_input(key="b_d2_start").set_value(30.0)
     at.selectbox(key="b_d2_route").set_value("intranasal")
     at.number_input(key="b_d1_start").set_value(10.0).run()
@@ -216,7 +228,17 @@ def test_a_shorter_horizon_does_not_break_persisted_inputs():
 
 
 def _rows(at: AppTest, i: int = 0) -> pd.DataFrame:
-    return at.dataframe[i].value.set_index("case")
+    """The route explorer's summary table as shown (rows named by case, rounded text)."""
+    return at.table[i].value
+
+
+def cell(rows: pd.DataFrame, case: str, column: str) -> str:
+    return rows.loc[case, frames.SUMMARY_LABELS[column]]
+
+
+def as_shown(column: str, value) -> str:
+    """How the route table shows a library value (its column's rounding)."""
+    return widgets.display_value(column, value)
 
 
 def test_routes_side_by_side_equal_the_library(ketamine):
@@ -226,13 +248,30 @@ def test_routes_side_by_side_equal_the_library(ketamine):
     for route, name in (("sublingual", "Sublingual"), ("intranasal", "Intranasal"),
                         ("oral", "Oral")):
         s = curve_summary(simulate([f"{route}:60mg"], weight_kg=70.0, sex="male", model=ketamine))
-        assert rows.loc[name, "effect_site_cmax_ng_per_ml"] == pytest.approx(
-            s["effect_site"]["cmax_ng_per_ml"])
-        assert rows.loc[name, "minutes_in_window"] == pytest.approx(
-            s["window"]["minutes_in_window"])
+        assert cell(rows, name, "effect_site_cmax_ng_per_ml") == as_shown(
+        "effect_site_cmax_ng_per_ml", s["effect_site"]["cmax_ng_per_ml"])
+        assert cell(rows, name, "minutes_in_window") == as_shown(
+        "minutes_in_window", s["window"]["minutes_in_window"])
     s = curve_summary(simulate(["iv:60mg@0min/40min"], weight_kg=70.0, sex="male", model=ketamine))
-    assert rows.loc["Intravenous over 40 min", "onset_min"] == pytest.approx(
-        s["window"]["onset_min"])
+    assert cell(rows, "Intravenous over 40 min", "onset_min") == as_shown(
+        "onset_min", s["window"]["onset_min"])
+
+
+@pytest.mark.parametrize("routes", [["iv", "oral"], ["iv", "sublingual", "intranasal"]])
+def test_the_route_chart_turns_log_with_a_note_when_one_curve_dwarfs_the_rest(routes, ketamine):
+    """Expected from the library's peaks: log (with a note) exactly when the IV bolus peaks
+    ``DWARF_RATIO`` times above every other route's effect site."""
+    at = page(new_app().run(), "routes")
+    at.multiselect(key="rt_routes").set_value(routes)
+    at.number_input(key="rt_routes_iv_min").set_value(0.0).run()
+    assert_ok(at)
+    peaks = sorted((simulate([f"{r}:50mg"], weight_kg=70.0, sex="male", model=ketamine)
+                    .effect_site_ng_per_ml.max() for r in routes), reverse=True)
+    expected = peaks[0] >= charts.DWARF_RATIO * peaks[1]
+    noted = any("Log concentration axis: *Intravenous*" in c.value for c in at.caption)
+    assert noted == expected
+    scale = chart_specs(at)[0]["layer"][-1]["encoding"]["y"].get("scale", {})
+    assert (scale.get("type") == "log") == expected
 
 
 def test_route_explorer_tabs_equal_the_library(ketamine):
@@ -244,10 +283,10 @@ def test_route_explorer_tabs_equal_the_library(ketamine):
     rows = _rows(at)
     for w in (50.0, 160.0):
         s = curve_summary(simulate(["sublingual:100mg"], weight_kg=w, sex="male", model=ketamine))
-        assert rows.loc[f"{w:g} kg", "minutes_in_window"] == pytest.approx(
-            s["window"]["minutes_in_window"])
-        assert rows.loc[f"{w:g} kg", "effect_site_cmax_ng_per_ml"] == pytest.approx(
-            s["effect_site"]["cmax_ng_per_ml"])
+        assert cell(rows, f"{w:g} kg", "minutes_in_window") == as_shown(
+        "minutes_in_window", s["window"]["minutes_in_window"])
+        assert cell(rows, f"{w:g} kg", "effect_site_cmax_ng_per_ml") == as_shown(
+        "effect_site_cmax_ng_per_ml", s["effect_site"]["cmax_ng_per_ml"])
     assert any("160 kg is outside" in w.value for w in at.warning)
 
     at.session_state["rt_tab"] = "Plasma vs effect site"
@@ -265,8 +304,8 @@ def test_route_explorer_tabs_equal_the_library(ketamine):
     rows = _rows(at)
     s = curve_summary(simulate(["sublingual:100mg", "intranasal:50mg@60min"], weight_kg=70.0,
                                sex="male", model=ketamine))
-    assert rows.loc["booster at 60 min", "minutes_in_window"] == pytest.approx(
-        s["window"]["minutes_in_window"])
+    assert cell(rows, "booster at 60 min", "minutes_in_window") == as_shown(
+        "minutes_in_window", s["window"]["minutes_in_window"])
 
     at.session_state["rt_tab"] = "Model dependence"
     at.run()
@@ -275,8 +314,8 @@ def test_route_explorer_tabs_equal_the_library(ketamine):
     assert "ketamine · per_kg" in cases and "ketamine · allometric" in cases
     s = curve_summary(simulate(["sublingual:100mg"], weight_kg=70.0, sex="male", model=ketamine,
                                weight_scaling="allometric"))
-    assert _rows(at).loc["ketamine · allometric", "effect_site_cmax_ng_per_ml"] == pytest.approx(
-        s["effect_site"]["cmax_ng_per_ml"])
+    assert cell(_rows(at), "ketamine · allometric", "effect_site_cmax_ng_per_ml") == as_shown(
+        "effect_site_cmax_ng_per_ml", s["effect_site"]["cmax_ng_per_ml"])
 
 
 # --------------------------------------------------------------------------- sweep explorer
@@ -290,14 +329,42 @@ def test_in_app_sweep_equals_the_library(ketamine):
     at.button[0].click().run()
     assert_ok(at)
     table = at.dataframe[0].value
-    assert set(table["dose_mg"]) == {50.0, 100.0, 150.0}
+    assert set(table["dose_amount_mg"]) == {50.0, 100.0, 150.0}
     assert set(table["weight_kg"]) == {50.0, 85.0, 120.0}
-    row = table[(table["dose_mg"] == 100.0) & (table["weight_kg"] == 85.0)].iloc[0]
+    row = table[(table["dose_amount_mg"] == 100.0) & (table["weight_kg"] == 85.0)].iloc[0]
     s = curve_summary(simulate(["sublingual:100mg"], weight_kg=85.0, sex="male", model=ketamine))
-    assert row["minutes_in_window"] == pytest.approx(s["window"]["minutes_in_window"])
+    # typical person = one subject without between-subject variability, run by pksim.sweep
+    assert row["minutes_in_window_median"] == pytest.approx(s["window"]["minutes_in_window"])
+    assert row["effect_cmax_ng_per_ml_median"] == pytest.approx(
+        s["effect_site"]["cmax_ng_per_ml"])
+    assert "[grid]" in json.loads(at.json[0].value)["sweep_text"]
     spec = chart_specs(at)[0]
-    assert spec["layer"][0]["encoding"]["x"]["title"] == "Dose (mg)"
+    assert spec["layer"][0]["encoding"]["x"]["title"] == "Dose amount (mg)"
     assert spec["layer"][0]["encoding"]["y"]["title"] == "Weight (kg)"
+
+
+def test_in_app_population_sweep_is_pksim_sweep(ketamine):
+    """Population cells come from pksim.sweep: each equals simulate_population at its cell seed."""
+    from pksim.population import simulate_population
+    from pksim.sampling import Covariates
+
+    at = page(new_app().run(), "sweep")
+    at.radio(key="sw_kind").set_value("Population")
+    at.number_input(key="sw_n").set_value(100)
+    at.number_input(key="sw_dstep").set_value(100.0)
+    at.number_input(key="sw_wstep").set_value(70.0)
+    at.slider(key="sw_block").set_value((30.0, 60.0))
+    at.button[0].click().run()
+    assert_ok(at)
+    table = at.dataframe[0].value
+    assert len(table) == 4 and set(table["n_subjects"]) == {100}
+    row = table[(table["dose_amount_mg"] == 150.0) & (table["weight_kg"] == 120.0)].iloc[0]
+    lib = simulate_population(["sublingual:150mg"], covariates=Covariates(weight_kg=120.0,
+                              sex="male"), n=100, seed=int(row["cell_seed"]), model=ketamine,
+                              block_min=(30.0, 60.0)).summary()
+    assert row["p_window_block"] == pytest.approx(lib["p_window_block"])
+    assert row["p_dissociation"] == pytest.approx(lib["p_dissociation"])
+    assert any("session block 30–60 min" in c.value for c in at.caption)
 
 
 def test_sweep_refuses_too_large_a_grid():
@@ -311,7 +378,9 @@ def test_sweep_refuses_too_large_a_grid():
 
 @pytest.mark.parametrize("payload,message", [
     (b"", "empty"),
-    (b"hello, world\n1,2\n", "not a Parquet file"),
+    (b"\xff\xfe\x00 binary", "neither a Parquet file"),
+    (b"words\nonly\n", "fewer than two columns"),
+    (b"a,b\nx,y\n", "no numeric columns"),
     (b"PAR1 truncated garbage", "cannot be read"),
 ])
 def test_uploading_a_bad_file_gives_a_message(payload, message):
@@ -340,6 +409,30 @@ def test_uploading_a_results_file_shows_heatmap_and_provenance(ketamine):
     assert at.json and json.loads(at.json[0].value)["seed"] == 7
     spec = chart_specs(at)[0]
     assert spec["layer"][0]["encoding"]["color"]["title"] == "P(window)"
+
+
+def test_a_csv_results_file_loads_with_its_provenance(ketamine):
+    """CSV as ``pksim sweep --csv`` writes it, or as the app's downloads (``# key: value``)."""
+    frame = pd.DataFrame({"dose_mg": np.repeat([50.0, 100.0], 2), "weight_kg": [60.0, 80.0] * 2,
+                          "p_window_block": [0.1, 0.2, 0.3, 0.4]})
+    prov = export.provenance(model=ketamine, edges=be.band_thresholds(ketamine), seed=11,
+                             inputs={"block_min": [30.0, 60.0]}, page="test",
+                             version=be.pksim_version())
+    at = page(new_app().run(), "sweep")
+    at.segmented_control(key="sw_source").set_value("Open a results file").run()
+    at.file_uploader(key="sw_upload").set_value(("r.csv", export.csv_bytes(frame, prov),
+                                                 "text/csv")).run()
+    assert_ok(at)
+    assert not at.error
+    assert list(at.dataframe[0].value["p_window_block"]) == pytest.approx([0.1, 0.2, 0.3, 0.4])
+    assert json.loads(at.json[0].value)["seed"] == 11
+    assert any("session block 30–60 min" in c.value for c in at.caption)
+    spec = chart_specs(at)[0]
+    assert spec["layer"][0]["encoding"]["color"]["scale"]["domain"] == [0, 1]
+    at.file_uploader(key="sw_upload").set_value(("plain.csv", frame.to_csv(index=False).encode(),
+                                                 "text/csv")).run()
+    assert_ok(at)
+    assert len(at.dataframe[0].value) == 4
 
 
 def test_a_pksim_sweep_cells_table_is_explored_by_its_axes():

@@ -118,16 +118,25 @@ def no_exception(page) -> None:
     assert "not dosing advice" in page.locator("[data-testid=stAlert]").first.inner_text()
 
 
-def screenshot(page, name: str) -> Path:
-    """The whole page (Streamlit scrolls inside its main block, so grow the viewport)."""
-    height = page.evaluate("() => { const m = document.querySelector('[data-testid=stMain]');"
-                           " return m ? m.scrollHeight : 1200; }")
-    page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 12000)})
+def screenshot(page, name: str, width: int = 1400, height: int = 1000) -> Path:
+    """The whole page at ``width`` (Streamlit scrolls inside its main block, so grow the
+    viewport), then back to ``width`` x ``height``."""
+    page.set_viewport_size({"width": width, "height": height})
+    page.wait_for_timeout(500)
+    full = page.evaluate("() => { const m = document.querySelector('[data-testid=stMain]');"
+                         " return m ? m.scrollHeight : 1200; }")
+    page.set_viewport_size({"width": width, "height": min(int(full) + 40, 16000)})
     page.wait_for_timeout(800)  # charts re-layout to the new size
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path))
-    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.set_viewport_size({"width": width, "height": height})
     return path
+
+
+def chart_widths(page) -> list[float]:
+    return page.evaluate("() => [...document.querySelectorAll('[data-testid=stVegaLiteChart]"
+                         " canvas, [data-testid=stVegaLiteChart] svg')]"
+                         ".map(c => c.getBoundingClientRect().width)")
 
 
 def partner_numbers(page, key: str) -> dict[str, str]:
@@ -149,14 +158,21 @@ def partner_numbers(page, key: str) -> dict[str, str]:
 
 
 def test_every_page_opens_and_is_screenshotted(server, browser):
+    """Each page at 1400 x 1000 and at 390 x 844 (a phone); charts reflow to the width."""
     url, proc = server
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     for name, (path, content) in PAGES.items():
-        if name == "plan" and not (ROOT / "pksim_app" / "pages" / "plan.py").is_file():
-            continue
         open_page(page, url, path, content)
         no_exception(page)
         assert screenshot(page, name).stat().st_size > 10_000
+        wide = chart_widths(page)
+        assert screenshot(page, f"{name}_mobile", 390, 844).stat().st_size > 10_000
+        narrow = chart_widths(page)
+        assert all(w <= 390 for w in narrow), narrow  # reflowed after the resize
+        no_exception(page)
+        page.set_viewport_size({"width": 1400, "height": 1000})
+        page.wait_for_timeout(800)
+        assert chart_widths(page) == pytest.approx(wide, abs=2)  # and back
     assert proc.poll() is None
     page.close()
 
@@ -173,7 +189,7 @@ def test_changing_partner_a_dose_changes_the_numbers(server, browser):
     open_page(page, url, "", RESULTS_A)
     before = partner_numbers(page, "a")
     dose = page.locator(".st-key-a_d1_amount_mg input")
-    assert dose.input_value() == "100.00"
+    assert dose.input_value() == "100"
     dose.fill("180")
     dose.press("Enter")
     page.wait_for_function(
@@ -240,3 +256,73 @@ def test_eight_sessions_at_once(server, browser):
         assert r.status == 200
     print(f"eight concurrent reruns finished in {elapsed:.1f} s")
     context.close()
+
+
+def test_a_copied_url_reopens_the_same_scenario_in_a_fresh_browser(server, browser):
+    """Change inputs on the couple planner and the route explorer, copy the address bar, open it
+    in a new browser context (no shared session or storage): the same inputs and numbers."""
+    url, _ = server
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    open_page(page, url, "", RESULTS_A)
+    for key, value in (("a_weight", "91"), ("a_d1_amount_mg", "120")):
+        box = page.locator(f".st-key-{key} input")
+        box.fill(value)
+        box.press("Enter")
+        page.wait_for_function(
+            "([k, v]) => new URLSearchParams(location.search).get(k) === v",
+            arg=[key, value], timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    copied = page.url
+    shown = partner_numbers(page, "a")
+    ctx.close()
+    fresh = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = fresh.new_page()
+    page.goto(copied)
+    page.wait_for_selector(RESULTS_A, timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    no_exception(page)
+    assert page.locator(".st-key-a_weight input").input_value() == "91"
+    assert page.locator(".st-key-a_d1_amount_mg input").input_value() == "120"
+    assert partner_numbers(page, "a") == shown
+    assert page.url == copied
+    fresh.close()
+
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    open_page(page, url, "routes", PAGES["routes"][1])
+    box = page.locator(".st-key-rt_weight input")
+    box.fill("57")
+    box.press("Enter")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('rt_weight') === '57'",
+                           timeout=RUN_TIMEOUT_MS)
+    copied = page.url
+    ctx.close()
+    fresh = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = fresh.new_page()
+    page.goto(copied)
+    page.wait_for_selector(PAGES["routes"][1], timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    no_exception(page)
+    assert "/routes" in page.url
+    assert page.locator(".st-key-rt_weight input").input_value() == "57"
+    fresh.close()
+
+
+def test_sweep_results_are_screenshotted(server, browser):
+    """A small population sweep run in the page: heatmap on a fixed 0-100 % scale, table."""
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    open_page(page, url, "sweep", PAGES["sweep"][1])
+    page.get_by_text("Population", exact=True).click()
+    box = page.locator(".st-key-sw_n input")
+    box.fill("100")
+    page.get_by_role("button", name="Run sweep").click()
+    page.wait_for_selector("[data-testid=stVegaLiteChart] canvas, "
+                           "[data-testid=stVegaLiteChart] svg", timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    no_exception(page)
+    assert page.locator("[data-testid=stDataFrame]").count() == 1
+    screenshot(page, "sweep_results")
+    screenshot(page, "sweep_results_mobile", 390, 844)
+    page.close()

@@ -8,47 +8,54 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pksim_app import backend, cache, charts, export, fmt, frames, widgets
+from pksim_app import (
+    backend,
+    cache,
+    charts,
+    compare,
+    dose_editor,
+    export,
+    fmt,
+    frames,
+    report,
+    scenario,
+    widgets,
+)
 from pksim_app.widgets import Download
 
 PAGE = "Couple planner"
-PARTNERS = {
+PARTNERS = {  # defaults; the second dose is what a new booster row starts from
     "a": dict(
         title="Partner A",
         weight_kg=82.0,
         sex="male",
         age_years=38.0,
-        dose_mg=100.0,
-        booster_mg=50.0,
-        booster_min=45.0,
+        regimen=("sublingual:100mg", "sublingual:50mg@45min"),
     ),
     "b": dict(
         title="Partner B",
         weight_kg=64.0,
         sex="female",
         age_years=35.0,
-        dose_mg=75.0,
-        booster_mg=25.0,
-        booster_min=45.0,
+        regimen=("sublingual:75mg", "sublingual:25mg@45min"),
     ),
 }
 PALETTE = {"Partner A": charts.SERIES_PALETTE[0], "Partner B": charts.SERIES_PALETTE[1]}
 IQR = "25–75th percentile"
 
 
-def partner_column(key: str, s: widgets.Settings) -> widgets.Person:
+def partner_column(key: str, s: widgets.Settings) -> dose_editor.Person:
     d = PARTNERS[key]
     with st.container(border=True, key=f"partner_{key}"):
         st.subheader(d["title"])
-        return widgets.person_inputs(
+        dose_editor.preset_picker(key, s.model, cache.model_ids(), cache.model)
+        return dose_editor.person_inputs(
             key,
             s.model,
             weight_kg=d["weight_kg"],
             sex=d["sex"],
             age_years=d["age_years"],
-            dose_mg=d["dose_mg"],
-            booster_mg=d["booster_mg"],
-            booster_min=d["booster_min"],
+            regimen=d["regimen"],
         )
 
 
@@ -230,13 +237,14 @@ def main() -> None:
         "when is each in the relational window, and how likely are both to be there "
         "together during the session?"
     )
+    widgets.scenario_bar(s)
     col_a, col_b = st.columns(2)
     with col_a:
         a = partner_column("a", s)
     with col_b:
         b = partner_column("b", s)
     hi = int(s.t_end_min)
-    block = st.slider(
+    block = scenario.field(st.slider,
         "Session block (min)",
         min_value=0,
         max_value=hi,
@@ -334,12 +342,13 @@ def main() -> None:
         )
         ribbons = ribbons[ribbons["level"] == IQR]
     bands = frames.band_table(model, s.edges)
+    log_y = widgets.log_axis(s, lines)
     widgets.chart(
         charts.with_events(
             charts.concentration_chart(
                 lines,
                 bands=bands,
-                log_y=s.log_y,
+                log_y=log_y,
                 ribbons=ribbons,
                 block_min=block_min,
                 palette=PALETTE,
@@ -354,13 +363,6 @@ def main() -> None:
 
     # ------------------------------------------------------------------ each partner
     st.header("Each partner")
-    site = st.radio(
-        "Population band for",
-        ["effect_site", "plasma"],
-        horizontal=True,
-        format_func=frames.SITES.get,
-        key="couple_band_site",
-    )
     cols = st.columns(2)
     for col, k in zip(cols, people, strict=True):
         title = PARTNERS[k]["title"]
@@ -368,32 +370,20 @@ def main() -> None:
             st.subheader(title)
             with st.container(key=f"results_{k}"):
                 partner_metrics(title, typical[k], pop_summary[k])
-            rib = (
-                frames.population_ribbons(pop[k].bands, title, site) if pop[k] is not None else None
-            )
-            widgets.chart(
-                charts.concentration_chart(
-                    frames.curve_lines(curves[k], title),
-                    bands=bands,
-                    log_y=s.log_y,
-                    ribbons=rib,
-                    palette=PALETTE,
-                    title=f"{title}: concentrations",
-                ),
-                height=360,
-            )
-            st.caption(
-                "Solid: typical effect site; dashed: typical plasma"
-                + (
-                    f"; shaded: the population's {frames.SITES[site].lower()} 25–75th (dark) "
-                    "and 5–95th (light) percentiles"
-                    if rib is not None
-                    else ""
-                )
-                + "."
-            )
+    partner_charts(curves, pop, bands, s)
     if pop["a"] is None and not f_pop.available:
         widgets.unavailable(f_pop, "Population bands, P(window) and P(dissociation)")
+
+    # ------------------------------------------------------------------ A vs B
+    compare.panel(
+        "couple",
+        compare.Snapshot(
+            scenario.values("couple"), key_numbers(typical, pop_summary, cs), lines
+        ),
+        bands=bands,
+        log_y=log_y,
+        chart=widgets.chart,
+    )
 
     # ------------------------------------------------------------------ downloads
     inputs = {
@@ -425,12 +415,23 @@ def main() -> None:
         fig = charts.concentration_figure(
             lines,
             bands=bands,
-            log_y=s.log_y,
+            log_y=log_y,
             ribbons=ribbons,
             block_min=block_min,
             palette=PALETTE,
-            title="Shared timeline (effect site)",
+            title="Shared timeline (effect site)"
+            + (
+                f" · both in the window ≥ {cs.get('coverage_percent', 75.0):g} % of the block: "
+                f"{fmt.percent(cs.get('p_both_window_block_coverage'))}"
+                if cs
+                else ""
+            ),
             footer=export.footer_text(prov),
+            dose_marks=[
+                m
+                for k, p in people.items()
+                for m in report.dose_marks(PARTNERS[k]["title"], cache.specs(p.doses))
+            ],
         )
         return export.png_bytes(fig, prov)
 
@@ -454,6 +455,15 @@ def main() -> None:
             lambda: export.parquet_bytes(summary_frame(typical, pop_summary, cs), prov),
         ),
         Download("Timeline (PNG)", "pksim_couple_timeline.png", "image/png", timeline_png),
+        Download(
+            "Session report (PDF)",
+            "pksim_couple_report.pdf",
+            "application/pdf",
+            lambda: report.session_report_pdf(
+                session_report(s, people, typical, pop_summary, cs, block_min, prov, lines,
+                               ribbons, bands, log_y)
+            ),
+        ),
     ]
     if couple_res is not None and isinstance(getattr(couple_res, "couples", None), pd.DataFrame):
         items.append(
@@ -470,6 +480,112 @@ def main() -> None:
         "the inputs above."
     )
     widgets.downloads(items, key="couple")
+
+
+@st.fragment
+def partner_charts(curves: dict, pop: dict, bands, s: widgets.Settings) -> None:
+    """Each partner's plasma and effect-site curves with the population band, one partner at a
+    time (a fragment: switching partner or band reruns only this part)."""
+    c1, c2 = st.columns([1, 1])
+    site = scenario.field(
+        c2.radio,
+        "Population band for",
+        ["effect_site", "plasma"],
+        horizontal=True,
+        format_func=frames.SITES.get,
+        key="couple_band_site",
+    )
+    who = scenario.field(
+        c1.segmented_control,
+        "Concentrations of",
+        list(curves),
+        format_func=lambda k: PARTNERS[k]["title"],
+        default=next(iter(curves)),
+        required=True,
+        key="couple_chart_partner",
+    )
+    title = PARTNERS[who]["title"]
+    rib = frames.population_ribbons(pop[who].bands, title, site) if pop[who] is not None else None
+    lines = frames.curve_lines(curves[who], title)
+    widgets.chart(
+        charts.concentration_chart(
+            lines,
+            bands=bands,
+            log_y=widgets.log_axis(s, lines),
+            ribbons=rib,
+            palette=PALETTE,
+            title=f"{title}: concentrations",
+        ),
+        height=360,
+    )
+    st.caption(
+        "Solid: typical effect site; dashed: typical plasma"
+        + (
+            f"; shaded: the population's {frames.SITES[site].lower()} 25–75th (dark) "
+            "and 5–95th (light) percentiles"
+            if rib is not None
+            else ""
+        )
+        + "."
+    )
+    scenario.sync_url(widgets.session_overrides(s.model))
+
+
+def key_numbers(typical: dict, pop_summary: dict, cs: dict | None) -> tuple:
+    """The numbers two scenarios are compared on."""
+    out = []
+    if cs:
+        cov = cs.get("coverage_percent", 75.0)
+        out.append(compare.Number(f"Both in window ≥ {cov:g} % of the block",
+                                  cs.get("p_both_window_block_coverage"), "percent"))
+    for k, t in typical.items():
+        title, pop = PARTNERS[k]["title"], pop_summary.get(k) or {}
+        for key, label in (("p_window", "P(window)"),
+                           ("p_window_block_coverage", "P(most of the block)"),
+                           ("p_dissociation", "P(dissociation)")):
+            if key in pop:
+                out.append(compare.Number(f"{title}: {label}", pop[key], "percent"))
+        out += [
+            compare.Number(f"{title}: typical onset", t["window"]["onset_min"], "min"),
+            compare.Number(f"{title}: typical effect-site peak",
+                           t["effect_site"]["cmax_ng_per_ml"], "conc"),
+            compare.Number(f"{title}: typical offset", t["window"]["offset_min"], "min"),
+        ]
+    return tuple(out)
+
+
+def session_report(s, people, typical, pop_summary, cs, block_min, prov, lines, ribbons, bands,
+                   log_y) -> report.Report:
+    """The one-page PDF's content: the same frames and summaries as the page."""
+    inputs, marks = [], []
+    for k, p in people.items():
+        title = PARTNERS[k]["title"]
+        specs = cache.specs(p.doses)
+        inputs.append(f"{title}: {p.weight_kg:g} kg, {p.sex}, {p.age_years:g} years; regimen "
+                      + " + ".join(specs))
+        marks += report.dose_marks(title, specs)
+    n = f"{s.n:,} virtual people per partner" if pop_summary.get("a") else "typical people only"
+    inputs.append(f"Session block {block_min[0]:g}–{block_min[1]:g} min · {n} · model "
+                  f"{s.model_id} ({s.scaling} weight scaling) · horizon {s.t_end_min:g} min")
+    answers = report.couple_answers(cs, block_min)
+    for k in people:
+        answers += report.partner_answers(PARTNERS[k]["title"], typical[k], pop_summary.get(k),
+                                          block_min)
+    return report.Report(
+        title=PAGE,
+        inputs=inputs,
+        answers=answers,
+        provenance=prov,
+        lines=lines,
+        bands=bands,
+        log_y=log_y,
+        ribbons=ribbons,
+        block_min=block_min,
+        palette=PALETTE,
+        dose_marks=marks,
+        chart_title="Shared timeline: typical effect site"
+        + (" and the middle 50 % of the population" if ribbons is not None else ""),
+    )
 
 
 def summary_frame(typical: dict, pop_summary: dict, couple_summary: dict | None) -> pd.DataFrame:

@@ -204,7 +204,9 @@ def show_evidence(model) -> None:
             )
         else:
             config[c] = frames.unit_label(c)
-    st.dataframe(table[view], hide_index=True, key="evidence_table", column_config=config)
+    st.dataframe(
+        table[view], hide_index=True, key="evidence_table", column_config=config, placeholder="—"
+    )
 
 
 def main() -> None:
@@ -212,6 +214,7 @@ def main() -> None:
     model = s.model
     st.title("Models & evidence")
     st.caption("The model chosen in the sidebar, every number with its unit, tag and source.")
+    widgets.scenario_bar(s)
     st.subheader(model.name)
     st.markdown(model.description)
     c = st.columns(4)
@@ -249,6 +252,7 @@ def main() -> None:
         params,
         hide_index=True,
         key="param_table",
+        placeholder="—",
         column_config={
             "parameter": "Parameter",
             "description": "Description",
@@ -268,6 +272,7 @@ def main() -> None:
             variability_table(model),
             hide_index=True,
             key="var_table",
+            placeholder="—",
             column_config={
                 "cv_percent": st.column_config.NumberColumn("CV (%)", format="%.1f"),
                 "sd_eta": st.column_config.NumberColumn(
@@ -276,7 +281,7 @@ def main() -> None:
             },
         )
     with st.expander("Routes: how a dose enters the body"):
-        st.dataframe(route_table(model), hide_index=True, key="route_table")
+        st.dataframe(route_table(model), hide_index=True, key="route_table", placeholder="—")
     with st.expander("Weight scaling schemes"):
         for name, desc in model.scaling_descriptions.items():
             exps = ", ".join(
@@ -293,6 +298,7 @@ def main() -> None:
         refs,
         hide_index=True,
         key="ref_table",
+        placeholder="—",
         column_config={
             "doi": st.column_config.LinkColumn("DOI"),
             "pmid": st.column_config.LinkColumn("PubMed"),

@@ -11,12 +11,24 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pksim_app import NOTICE, backend, charts, export, fmt, frames, widgets
+from pksim_app import (
+    NOTICE,
+    backend,
+    charts,
+    dose_editor,
+    export,
+    fmt,
+    frames,
+    report,
+    scenario,
+    widgets,
+)
 from pksim_app.widgets import Download
 
 PAGE = "Dose planner"
 P = {"persist_state": "session"}
-ROUTES = ("sublingual", "intranasal", "oral", "iv")
+# Search-grid defaults per route (product steps: lozenge, spray puff…); other routes get FALLBACK.
+FALLBACK_STEP, FALLBACK_MAX = 5.0, 100.0
 DEFAULT_STEP = {"sublingual": 25.0, "intranasal": 10.0, "oral": 25.0, "iv": 5.0}
 DEFAULT_MAX = {"sublingual": 400.0, "intranasal": 200.0, "oral": 500.0, "iv": 100.0}
 DEFAULT_BOOSTER_MAX = {"sublingual": 200.0, "intranasal": 100.0, "oral": 200.0, "iv": 50.0}
@@ -74,15 +86,21 @@ def _run(fn, *args):
 # --------------------------------------------------------------------------- inputs
 
 
+def _step(route: str) -> float:
+    return DEFAULT_STEP.get(route, FALLBACK_STEP)
+
+
 def steps_inputs(key: str, route: str, label: str = "Dose") -> tuple[float, float, float]:
     c1, c2, c3 = st.columns(3)
-    step = c1.number_input(f"{label} step (mg)", min_value=0.5, max_value=500.0,
-                           value=DEFAULT_STEP[route], step=0.5, key=f"{key}_step_{route}", **P,
+    step = scenario.field(c1.number_input, f"{label} step (mg)", min_value=0.5, max_value=500.0,
+                           value=_step(route), step=0.5, key=f"{key}_step_{route}", **P,
                            help="One lozenge, one spray puff, …: doses are whole multiples.")
-    lo = c2.number_input(f"{label} min (mg)", min_value=0.5, max_value=backend.MAX_DOSE_MG,
-                         value=DEFAULT_STEP[route], step=step, key=f"{key}_min_{route}", **P)
-    top = (DEFAULT_BOOSTER_MAX if label == "Booster" else DEFAULT_MAX)[route]
-    hi = c3.number_input(f"{label} max (mg)", min_value=0.5, max_value=backend.MAX_DOSE_MG,
+    lo = scenario.field(c2.number_input,
+                        f"{label} min (mg)", min_value=0.5, max_value=backend.MAX_DOSE_MG,
+                         value=_step(route), step=step, key=f"{key}_min_{route}", **P)
+    top = (DEFAULT_BOOSTER_MAX if label == "Booster" else DEFAULT_MAX).get(route, FALLBACK_MAX)
+    hi = scenario.field(c3.number_input,
+                        f"{label} max (mg)", min_value=0.5, max_value=backend.MAX_DOSE_MG,
                          value=top, step=step, key=f"{key}_max_{route}", **P)
     return float(step), float(lo), float(hi)
 
@@ -90,15 +108,18 @@ def steps_inputs(key: str, route: str, label: str = "Dose") -> tuple[float, floa
 def common_inputs(key: str, t_end_min: float, model) -> tuple[tuple[float, float], float, str]:
     has_pd = bool((getattr(model, "pd", None) or {}).get("dissociation"))
     c1, c2, c3 = st.columns([2, 2, 1])
-    b0, b1 = c1.slider("Session block (min)", min_value=0.0, max_value=float(t_end_min),
+    b0, b1 = scenario.field(c1.slider,
+                            "Session block (min)", min_value=0.0, max_value=float(t_end_min),
                        value=(45.0, 90.0), step=5.0, key=f"{key}_block", **P,
                        help="'In the window' means inside it for the whole block.")
-    limit = c2.slider("Dissociation limit (%)", min_value=0.0, max_value=50.0, value=10.0,
+    limit = scenario.field(c2.slider,
+                           "Dissociation limit (%)", min_value=0.0, max_value=50.0, value=10.0,
                       step=1.0, key=f"{key}_limit", **P,
                       help="Largest acceptable probability of dissociation.")
     measure = "threshold"
     if has_pd:
-        measure = c3.radio("Dissociation means", ["threshold", "pd"], key=f"{key}_measure",
+        measure = scenario.field(c3.radio,
+                                 "Dissociation means", ["threshold", "pd"], key=f"{key}_measure",
                            format_func=lambda m: {"threshold": "reaching the band",
                                                   "pd": "PD model"}[m], **P,
                            help="Reaching the dissociation band at any time, or the model's "
@@ -108,16 +129,19 @@ def common_inputs(key: str, t_end_min: float, model) -> tuple[tuple[float, float
     return (float(b0), float(b1)), float(limit) / 100.0, measure
 
 
-def person_inputs(key: str, title: str, route: str, weight: float, sex: str):
+def person_inputs(key: str, title: str, route: str, weight: float, sex: str, model):
     st.markdown(f"**{title}**")
     c1, c2, c3 = st.columns(3)
-    w = c1.number_input("Weight (kg)", min_value=backend.WEIGHT_RANGE_KG[0],
+    w = scenario.field(c1.number_input, "Weight (kg)", min_value=backend.WEIGHT_RANGE_KG[0],
                         max_value=backend.WEIGHT_RANGE_KG[1], value=weight, step=1.0,
                         key=f"{key}_weight", **P)
-    sx = c2.selectbox("Sex", ["female", "male"], index=["female", "male"].index(sex),
+    sx = scenario.field(c2.selectbox,
+                        "Sex", ["female", "male"], index=["female", "male"].index(sex),
                       key=f"{key}_sex", **P)
-    r = c3.selectbox("Route", ROUTES, index=ROUTES.index(route), key=f"{key}_route",
-                     format_func=widgets.route_label, **P)
+    routes = list(model.routes)
+    r = scenario.field(c3.selectbox, "Route", routes,
+                       index=routes.index(route) if route in routes else 0, key=f"{key}_route",
+                     format_func=dose_editor.route_label, **P)
     return float(w), sx, r
 
 
@@ -163,26 +187,37 @@ def _headline(plan, goal: str, describe) -> None:
 # --------------------------------------------------------------------------- tabs
 
 
+def person_tab_inputs(s):
+    """The one-person tab's inputs: person, dose steps, booster search, block and limit."""
+    w, sx, route = person_inputs("pl_p", "Person", "sublingual", 70.0, "female", s.model)
+    widgets.validity(s.model, weight_kg=w)
+    steps = steps_inputs("pl_p", route)
+    use_booster = scenario.field(st.toggle, "Consider a booster", value=True, key="pl_p_boost", **P)
+    booster, times = None, ()
+    if use_booster:
+        c1, c2 = st.columns([1, 2])
+        routes = list(s.model.routes)
+        b_route = scenario.field(c1.selectbox, "Booster route", routes,
+                                 index=routes.index("intranasal") if "intranasal" in routes else 0,
+                                 key="pl_p_broute",
+                               format_func=dose_editor.route_label, **P)
+        t0, t1 = scenario.field(c2.slider,
+                                "Booster times (min, every 5)", min_value=5.0, max_value=120.0,
+                           value=(10.0, 90.0), step=5.0, key="pl_p_btimes", **P)
+        booster = (b_route, steps_inputs("pl_pb", b_route, "Booster"))
+        times = tuple(float(x) for x in range(int(t0), int(t1) + 1, 5))
+    block, limit, measure = common_inputs("pl_p", s.t_end_min, s.model)
+    return w, sx, route, steps, booster, times, block, limit, measure
+
+
 def tab_person(s) -> None:
     st.markdown("The dose (and, optionally, a booster dose and time) that makes being in the "
                 "relational window for the whole session block most likely, while keeping the "
                 "probability of dissociation under a limit — over the same virtual people for "
                 "every candidate (fixed seed).")
-    w, sx, route = person_inputs("pl_p", "Person", "sublingual", 70.0, "female")
-    widgets.validity(s.model, weight_kg=w)
-    steps = steps_inputs("pl_p", route)
-    use_booster = st.toggle("Consider a booster", value=True, key="pl_p_boost", **P)
-    booster, times = None, ()
-    if use_booster:
-        c1, c2 = st.columns([1, 2])
-        b_route = c1.selectbox("Booster route", ROUTES, index=1, key="pl_p_broute",
-                               format_func=widgets.route_label, **P)
-        t0, t1 = c2.slider("Booster times (min, every 5)", min_value=5.0, max_value=120.0,
-                           value=(10.0, 90.0), step=5.0, key="pl_p_btimes", **P)
-        booster = (b_route, steps_inputs("pl_pb", b_route, "Booster"))
-        times = tuple(float(x) for x in range(int(t0), int(t1) + 1, 5))
-    block, limit, measure = common_inputs("pl_p", s.t_end_min, s.model)
-    min_goal = goal_input("pl_p")
+    with st.container(key="inputs_pl_p"):  # two fields a row on phones
+        w, sx, route, steps, booster, times, block, limit, measure = person_tab_inputs(s)
+        min_goal = goal_input("pl_p")
     plan = _run(_person, s.model_id, s.model.sha256, s.scaling_arg, _thresholds_key(s), w, sx,
                 route, steps, booster, times, block, limit, measure, s.n, s.seed, s.t_end_min,
                 min_goal)
@@ -226,15 +261,32 @@ def tab_person(s) -> None:
     widgets.chart(charts.metric_lines_chart(
         long, x="dose_mg", x_title="Dose (mg)", y="percent", y_title="Probability (%)",
         series="what", marker_x=plan.regimen[0].amount if plan.regimen else None), height=260)
-    st.dataframe(trade, hide_index=True, key="pl_p_trade")
+    widgets.dataframe(trade, "pl_p_trade",
+                      hide=tuple(c for c in trade.columns if trade[c].nunique(dropna=False) == 1))
     inputs = plan.settings
     prov = _prov(s, {k: v for k, v in inputs.items() if k != "objective"}, "one person", s.seed)
-    widgets.downloads([
+    items = [
         Download("All candidates (CSV)", "pksim_plan_person_candidates.csv", "text/csv",
                  lambda: export.csv_bytes(plan.candidates, prov)),
         Download("Plan (JSON)", "pksim_plan_person.json", "application/json",
                  lambda: _json_bytes(plan.summary())),
-    ], key="pl_p")
+    ]
+    if plan.feasible and plan.population_result is not None:
+        def person_report() -> bytes:
+            series = " + ".join(d.spec() for d in plan.regimen)
+            return report.session_report_pdf(report.Report(
+                title=f"{PAGE} (one person)",
+                inputs=[f"Person: {w:g} kg, {sx}; chosen regimen {series}",
+                        *report.settings_lines(inputs)],
+                answers=[plan.message, *report.partner_answers("Chosen regimen", None,
+                                                               plan.population, block)],
+                provenance=prov, lines=lines, ribbons=ribbons, block_min=block,
+                bands=frames.band_table(s.model, s.edges), log_y=s.log_y,
+                dose_marks=report.dose_marks(series, [d.spec() for d in plan.regimen]),
+                chart_title="Effect site of the chosen regimen: median, 25–75th and 5–95th pct"))
+        items.append(Download("Session report (PDF)", "pksim_plan_person_report.pdf",
+                              "application/pdf", person_report))
+    widgets.downloads(items, key="pl_p")
 
 
 def tab_couple(s) -> None:
@@ -243,14 +295,14 @@ def tab_couple(s) -> None:
                 "that either dissociates.")
     cols = st.columns(2)
     with cols[0]:
-        a = person_inputs("pl_ca", "Partner A", "sublingual", 82.0, "male")
+        a = person_inputs("pl_ca", "Partner A", "sublingual", 82.0, "male", s.model)
         a_steps = steps_inputs("pl_ca", a[2])
     with cols[1]:
-        b = person_inputs("pl_cb", "Partner B", "intranasal", 64.0, "female")
+        b = person_inputs("pl_cb", "Partner B", "intranasal", 64.0, "female", s.model)
         b_steps = steps_inputs("pl_cb", b[2])
     widgets.validity(s.model, weight_kg=a[0], who="Partner A")
     widgets.validity(s.model, weight_kg=b[0], who="Partner B")
-    g0, g1 = st.slider("Stagger: B starts this many minutes after A (every 5 min)",
+    g0, g1 = scenario.field(st.slider, "Stagger: B starts this many minutes after A (every 5 min)",
                        min_value=-90.0, max_value=90.0, value=(-60.0, 60.0), step=5.0,
                        key="pl_c_stagger", **P)
     staggers = tuple(float(x) for x in range(int(g0), int(g1) + 1, 5))
@@ -276,23 +328,46 @@ def tab_couple(s) -> None:
                 "time_min": tl["time_min"], "series": label, "site": "Effect site",
                 "level": "5–95th percentile", "lo_ng_per_ml": tl[f"{who}_effect_site_p5_ng_per_ml"],
                 "hi_ng_per_ml": tl[f"{who}_effect_site_p95_ng_per_ml"]}))
+        lines = pd.concat(parts, ignore_index=True)
+        ribbon_frame = pd.concat(ribbons, ignore_index=True)
         widgets.chart(charts.concentration_chart(
-            pd.concat(parts, ignore_index=True), bands=frames.band_table(s.model, s.edges),
-            log_y=s.log_y, ribbons=pd.concat(ribbons, ignore_index=True), block_min=block,
+            lines, bands=frames.band_table(s.model, s.edges),
+            log_y=s.log_y, ribbons=ribbon_frame, block_min=block,
             title="Timeline: each partner's effect site, median with 5–95th percentile band"))
         widgets.chart(charts.probability_chart(
             tl, y="p_both_in_window", block_min=block,
             title="P(both partners in the window) at each time"), height=220)
         st.table(pd.DataFrame(plan.timeline_events()))
     st.markdown("**Best plan at each stagger**")
-    st.dataframe(plan.by_stagger, hide_index=True, key="pl_c_stag")
+    widgets.dataframe(plan.by_stagger, "pl_c_stag")
     prov = _prov(s, {k: v for k, v in plan.settings.items() if k != "objective"}, "couple", s.seed)
-    widgets.downloads([
+    items = [
         Download("All candidates (CSV)", "pksim_plan_couple_candidates.csv", "text/csv",
                  lambda: export.csv_bytes(plan.candidates, prov)),
         Download("Plan (JSON)", "pksim_plan_couple.json", "application/json",
                  lambda: _json_bytes(plan.summary())),
-    ], key="pl_c")
+    ]
+    if plan.feasible:
+        def couple_report() -> bytes:
+            regs = {"Partner A": plan.a_regimen, "Partner B": plan.b_regimen}
+            cs = plan.couple or {}
+            answers = [plan.message, *report.couple_answers(cs, block)]
+            for who, k in (("Partner A", "partner_a"), ("Partner B", "partner_b")):
+                answers += report.partner_answers(who, None, cs.get(k), block)
+            return report.session_report_pdf(report.Report(
+                title=f"{PAGE} (couple)",
+                inputs=[f"Partner A: {a[0]:g} kg, {a[1]}; Partner B: {b[0]:g} kg, {b[1]}",
+                        *(f"{who}: chosen regimen " + " + ".join(d.spec() for d in reg)
+                          for who, reg in regs.items()),
+                        *report.settings_lines(plan.settings)],
+                answers=answers, provenance=prov, lines=lines, ribbons=ribbon_frame,
+                block_min=block, bands=frames.band_table(s.model, s.edges), log_y=s.log_y,
+                dose_marks=[m for who, reg in regs.items()
+                            for m in report.dose_marks(who, [d.spec() for d in reg])],
+                chart_title="Each partner's effect site: median with 5–95th percentile band"))
+        items.append(Download("Session report (PDF)", "pksim_plan_couple_report.pdf",
+                              "application/pdf", couple_report))
+    widgets.downloads(items, key="pl_c")
 
 
 def tab_tci(s) -> None:
@@ -301,19 +376,20 @@ def tab_tci(s) -> None:
                 "(Shafer & Gregg 1992, the algorithm of target-controlled infusion pumps).")
     lo, hi = s.edges["window"]
     c1, c2, c3 = st.columns(3)
-    target = c1.number_input("Effect-site target (ng/mL)", min_value=float(lo),
+    target = scenario.field(c1.number_input, "Effect-site target (ng/mL)", min_value=float(lo),
                              max_value=float(hi) - 0.1, value=float(round((lo + hi) / 2)),
                              step=5.0, key="pl_t_target", **P,
                              help=f"Must lie inside the window, {lo:g} to below {hi:g} ng/mL.")
-    w = c2.number_input("Weight (kg)", min_value=backend.WEIGHT_RANGE_KG[0],
+    w = scenario.field(c2.number_input, "Weight (kg)", min_value=backend.WEIGHT_RANGE_KG[0],
                         max_value=backend.WEIGHT_RANGE_KG[1], value=70.0, step=1.0,
                         key="pl_t_weight", **P)
-    sx = c3.selectbox("Sex", ["female", "male"], index=1, key="pl_t_sex", **P)
+    sx = scenario.field(c3.selectbox, "Sex", ["female", "male"], index=1, key="pl_t_sex", **P)
     widgets.validity(s.model, weight_kg=w)
     c1, c2 = st.columns(2)
-    duration = c1.number_input("Programme length (min)", min_value=5.0, max_value=600.0,
+    duration = scenario.field(c1.number_input,
+                              "Programme length (min)", min_value=5.0, max_value=600.0,
                                value=60.0, step=5.0, key="pl_t_duration", **P)
-    step_s = c2.selectbox("Pump step", [10.0, 60.0], key="pl_t_step", **P,
+    step_s = scenario.field(c2.selectbox, "Pump step", [10.0, 60.0], key="pl_t_step", **P,
                           format_func=lambda x: f"{x:g} s")
     plan = _run(_tci, s.model_id, s.model.sha256, s.scaling_arg, _thresholds_key(s),
                 float(target), w, sx, float(duration), float(step_s))
@@ -340,7 +416,7 @@ def tab_tci(s) -> None:
         start_min=("start_min", "min"), bolus_mg=("bolus_mg", "sum"),
         rate_mg_per_h=("rate_mg_per_h", "mean")).reset_index(drop=True)
     st.markdown("**Pump schedule** (mean rate per minute; every step is in the CSV)")
-    st.dataframe(per_min, hide_index=True, key="pl_t_sched")
+    widgets.dataframe(per_min, "pl_t_sched")
     prov = _prov(s, {"target_ng_per_ml": target, "weight_kg": w, "sex": sx,
                      "duration_min": duration, "step_s": step_s}, "IV effect-site targeting", None)
     widgets.downloads([
@@ -363,13 +439,13 @@ def main() -> None:
     st.caption("Inverse questions: which regimen makes the relational window likely? "
                "Every result names the model, band edges, seed and limit it used. "
                + NOTICE)
-    tabs = st.tabs(["One person", "Couple", "IV effect-site targeting"])
-    with tabs[0]:
-        tab_person(s)
-    with tabs[1]:
-        tab_couple(s)
-    with tabs[2]:
-        tab_tci(s)
+    widgets.scenario_bar(s)
+    tabs = scenario.field(st.tabs, ["One person", "Couple", "IV effect-site targeting"],
+                          key="pl_tab", on_change="rerun")
+    for tab, fn in zip(tabs, (tab_person, tab_couple, tab_tci), strict=True):
+        if tab.open:  # only the open tab computes (a plan takes seconds)
+            with tab:
+                fn(s)
 
 
 main()

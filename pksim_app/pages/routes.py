@@ -11,7 +11,18 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pksim_app import backend, cache, charts, export, fmt, frames, widgets
+from pksim_app import (
+    backend,
+    cache,
+    charts,
+    compare,
+    dose_editor,
+    export,
+    fmt,
+    frames,
+    scenario,
+    widgets,
+)
 from pksim_app.widgets import Download
 
 PAGE = "Route & timing explorer"
@@ -23,12 +34,13 @@ TABS = (
     "Model dependence",
 )
 BOOSTER_GRID_STEP_MIN = 10.0
+MAX_COMPARED_CASES = 8
 P = {"persist_state": "session"}
 
 
 def person_row(model) -> tuple[float, str]:
     c1, c2, _ = st.columns([1, 1, 2])
-    w = c1.number_input(
+    w = scenario.field(c1.number_input,
         "Weight (kg)",
         min_value=backend.WEIGHT_RANGE_KG[0],
         max_value=backend.WEIGHT_RANGE_KG[1],
@@ -37,7 +49,7 @@ def person_row(model) -> tuple[float, str]:
         key="rt_weight",
         **P,
     )
-    sex = c2.selectbox("Sex", ["female", "male"], index=1, key="rt_sex", **P)
+    sex = scenario.field(c2.selectbox, "Sex", ["female", "male"], index=1, key="rt_sex", **P)
     widgets.validity(model, weight_kg=w)
     return float(w), sex
 
@@ -59,15 +71,13 @@ def summary_row(name: str, summ: dict) -> dict:
     }
 
 
-def show_table(rows: list[dict], key: str) -> pd.DataFrame:
+def show_table(rows: list[dict]) -> pd.DataFrame:
+    """The tab's summary table (key columns, rounded); returns the unrounded rows."""
     table = pd.DataFrame(rows)
-    config = {
-        c: st.column_config.NumberColumn(frames.unit_label(c), format="%.1f")
-        for c in table.columns
-        if c != "case"
-    }
-    config["case"] = st.column_config.TextColumn("Case")
-    st.dataframe(table, hide_index=True, column_config=config, key=key)
+    widgets.table(
+        table, first=tuple(frames.SUMMARY_LABELS), labels=frames.SUMMARY_LABELS, index="case"
+    )
+    st.caption(frames.SUMMARY_NOTE)
     return table
 
 
@@ -79,6 +89,7 @@ def downloads(
     inputs: dict,
     title: str,
     bands: pd.DataFrame,
+    log_y: bool,
 ) -> None:
     prov = export.provenance(
         model=s.model,
@@ -91,7 +102,7 @@ def downloads(
 
     def png() -> bytes:
         fig = charts.concentration_figure(
-            lines, bands=bands, log_y=s.log_y, title=title, footer=export.footer_text(prov)
+            lines, bands=bands, log_y=log_y, title=title, footer=export.footer_text(prov)
         )
         return export.png_bytes(fig, prov)
 
@@ -135,13 +146,13 @@ def curve(s, specs, weight_kg, sex, model_id=None, scaling="__settings__"):
 # --------------------------------------------------------------------------- tabs
 
 
-def tab_routes(s, bands, weight_kg, sex) -> None:
+def tab_routes(s, bands, weight_kg, sex):
     st.markdown(
         "The same amount given by each route: how much reaches the blood, how fast, and "
         "for how long the effect site stays in the window."
     )
     c1, c2, c3 = st.columns([1, 2, 1])
-    amount = c1.number_input(
+    amount = scenario.field(c1.number_input,
         "Dose (mg)",
         min_value=0.5,
         max_value=backend.MAX_DOSE_MG,
@@ -150,15 +161,15 @@ def tab_routes(s, bands, weight_kg, sex) -> None:
         key="rt_routes_amount",
         **P,
     )
-    routes = c2.multiselect(
+    routes = scenario.field(c2.multiselect,
         "Routes",
         list(s.model.routes),
         default=list(s.model.routes),
-        format_func=widgets.route_label,
+        format_func=dose_editor.route_label,
         key="rt_routes",
         **P,
     )
-    iv_min = c3.number_input(
+    iv_min = scenario.field(c3.number_input,
         "IV infusion duration (min, 0 = bolus)",
         min_value=0.0,
         max_value=backend.MAX_TIME_MIN,
@@ -176,20 +187,21 @@ def tab_routes(s, bands, weight_kg, sex) -> None:
             r, float(amount), "mg", 0.0, float(iv_min) if (r == "iv" and iv_min > 0) else None
         )
         c = curve(s, [dose.spec()], weight_kg, sex)
-        name = widgets.route_label(r) + (f" over {iv_min:g} min" if dose.duration_min else "")
+        name = dose_editor.route_label(r) + (f" over {iv_min:g} min" if dose.duration_min else "")
         rows.append(summary_row(name, backend.curve_summary(c, s.overrides)))
         parts.append(frames.curve_lines(c, name, ("effect_site",)))
     lines = pd.concat(parts, ignore_index=True)
+    log_y = widgets.log_axis(s, lines)
     widgets.chart(
         charts.concentration_chart(
             lines,
             bands=bands,
-            log_y=s.log_y,
+            log_y=log_y,
             title=f"Effect-site concentration after {amount:g} mg by each route",
         ),
         height=380,
     )
-    table = show_table(rows, "rt_routes_table")
+    table = show_table(rows)
     downloads(
         "routes",
         s,
@@ -204,7 +216,9 @@ def tab_routes(s, bands, weight_kg, sex) -> None:
         },
         "Routes side by side",
         bands,
+        log_y,
     )
+    return lines, table
 
 
 def tab_lag(s, bands, weight_kg, sex) -> None:
@@ -213,13 +227,15 @@ def tab_lag(s, bands, weight_kg, sex) -> None:
         "judged) follows with a delay set by the equilibration rate constant ke0. Plotting "
         "one against the other walks a loop: the hysteresis."
     )
-    dose = widgets.dose_inputs(
+    dose = dose_editor.dose_inputs(
         "rt_lag",
         s.model,
         route="intranasal",
-        amount_mg=50.0,
+        amount=50.0,
         show_start=False,
     )
+    if dose is None:
+        return
     c = curve(s, [dose.spec()], weight_kg, sex)
     summ = backend.curve_summary(c, s.overrides)
     ke0 = s.model.parameters[s.model.ke0]
@@ -244,7 +260,7 @@ def tab_lag(s, bands, weight_kg, sex) -> None:
         help=f"{ke0.description} ({ke0.source}, {ke0.tag})",
     )
     left, right = st.columns([3, 2])
-    lines = frames.curve_lines(c, widgets.route_label(dose.route))
+    lines = frames.curve_lines(c, dose_editor.route_label(dose.route))
     widgets.chart(
         where=left,
         spec=charts.concentration_chart(
@@ -291,24 +307,28 @@ def tab_lag(s, bands, weight_kg, sex) -> None:
     )
 
 
-def tab_booster(s, bands, weight_kg, sex) -> None:
+def tab_booster(s, bands, weight_kg, sex):
     st.markdown("A first dose and a booster: move the booster in time and watch the window.")
-    first = widgets.dose_inputs(
+    first = dose_editor.dose_inputs(
         "rt_b1",
         s.model,
         route="sublingual",
-        amount_mg=100.0,
+        amount=100.0,
         show_start=False,
         label="First dose",
     )
-    boost = widgets.dose_inputs(
+    if first is None:
+        return
+    boost = dose_editor.dose_inputs(
         "rt_b2",
         s.model,
         route="intranasal",
-        amount_mg=50.0,
+        amount=50.0,
         start_min=40.0,
         label="Booster",
     )
+    if boost is None:
+        return
     base = curve(s, [first.spec()], weight_kg, sex)
     with_b = curve(s, [first.spec(), boost.spec()], weight_kg, sex)
     lines = pd.concat(
@@ -320,9 +340,10 @@ def tab_booster(s, bands, weight_kg, sex) -> None:
         ],
         ignore_index=True,
     )
+    log_y = widgets.log_axis(s, lines)
     widgets.chart(
         charts.concentration_chart(
-            lines, bands=bands, log_y=s.log_y, title="Effect-site concentration"
+            lines, bands=bands, log_y=log_y, title="Effect-site concentration"
         ),
         height=380,
     )
@@ -360,9 +381,7 @@ def tab_booster(s, bands, weight_kg, sex) -> None:
         f"Each point is a separate simulation with the booster at that time (every "
         f"{BOOSTER_GRID_STEP_MIN:g} min); the red line marks the booster time chosen above."
     )
-    show_table(
-        [{k: v for k, v in r.items() if k != "booster_time_min"} for r in rows], "rt_booster_table"
-    )
+    show_table([{k: v for k, v in r.items() if k != "booster_time_min"} for r in rows])
     downloads(
         "booster",
         s,
@@ -371,23 +390,27 @@ def tab_booster(s, bands, weight_kg, sex) -> None:
         {"first": first.spec(), "booster": boost.spec(), "weight_kg": weight_kg, "sex": sex},
         "Booster timing",
         bands,
+        log_y,
     )
+    return lines, table
 
 
-def tab_weight(s, bands) -> None:
+def tab_weight(s, bands):
     st.markdown(
         "The same regimen in a light and a heavy person. A dose in mg/kg scales with "
         "weight; a dose in mg does not."
     )
-    dose = widgets.dose_inputs(
+    dose = dose_editor.dose_inputs(
         "rt_w",
         s.model,
         route="sublingual",
-        amount_mg=100.0,
+        amount=100.0,
         show_start=False,
     )
+    if dose is None:
+        return
     c1, c2, c3 = st.columns(3)
-    w1 = c1.number_input(
+    w1 = scenario.field(c1.number_input,
         "Lighter person (kg)",
         min_value=backend.WEIGHT_RANGE_KG[0],
         max_value=backend.WEIGHT_RANGE_KG[1],
@@ -396,7 +419,7 @@ def tab_weight(s, bands) -> None:
         key="rt_w1",
         **P,
     )
-    w2 = c2.number_input(
+    w2 = scenario.field(c2.number_input,
         "Heavier person (kg)",
         min_value=backend.WEIGHT_RANGE_KG[0],
         max_value=backend.WEIGHT_RANGE_KG[1],
@@ -405,7 +428,8 @@ def tab_weight(s, bands) -> None:
         key="rt_w2",
         **P,
     )
-    sex = c3.selectbox("Sex (both)", ["female", "male"], index=1, key="rt_w_sex", **P)
+    sex = scenario.field(c3.selectbox,
+                         "Sex (both)", ["female", "male"], index=1, key="rt_w_sex", **P)
     for w in (w1, w2):
         widgets.validity(s.model, weight_kg=w)
     rows, parts = [], []
@@ -415,16 +439,17 @@ def tab_weight(s, bands) -> None:
         rows.append(summary_row(name, backend.curve_summary(c, s.overrides)))
         parts.append(frames.curve_lines(c, name))
     lines = pd.concat(parts, ignore_index=True)
+    log_y = widgets.log_axis(s, lines)
     widgets.chart(
         charts.concentration_chart(
             lines,
             bands=bands,
-            log_y=s.log_y,
+            log_y=log_y,
             title=f"{dose.spec()}: effect site (solid) and plasma (dashed)",
         ),
         height=380,
     )
-    table = show_table(rows, "rt_weight_table")
+    table = show_table(rows)
     downloads(
         "weight",
         s,
@@ -433,26 +458,30 @@ def tab_weight(s, bands) -> None:
         {"dose": dose.spec(), "weights_kg": [w1, w2], "sex": sex},
         "Body weight",
         bands,
+        log_y,
     )
+    return lines, table
 
 
-def tab_models(s, bands, weight_kg, sex) -> None:
+def tab_models(s, bands, weight_kg, sex):
     st.markdown(
         "The same person and regimen under every model in the library and every weight "
         "scaling scheme: the spread is how much the answer depends on modelling choices."
     )
-    dose = widgets.dose_inputs(
+    dose = dose_editor.dose_inputs(
         "rt_m",
         s.model,
         route="sublingual",
-        amount_mg=100.0,
+        amount=100.0,
         show_start=False,
     )
+    if dose is None:
+        return
     rows, parts, skipped = [], [], []
     for mid in cache.model_ids():
         m = cache.model(mid)
         if dose.route not in m.routes:
-            skipped.append(f"{mid} (no {widgets.route_label(dose.route).lower()} route)")
+            skipped.append(f"{mid} (no {dose_editor.route_label(dose.route).lower()} route)")
             continue
         edges_over = widgets.session_overrides(m)
         for scheme in m.scaling_schemes:
@@ -466,11 +495,12 @@ def tab_models(s, bands, weight_kg, sex) -> None:
         st.info("No model in the library has this route.")
         return
     lines = pd.concat(parts, ignore_index=True)
+    log_y = widgets.log_axis(s, lines)
     widgets.chart(
         charts.concentration_chart(
             lines,
             bands=bands,
-            log_y=s.log_y,
+            log_y=log_y,
             title=f"{dose.spec()} at {weight_kg:g} kg: effect site by model and scaling",
         ),
         height=380,
@@ -479,7 +509,7 @@ def tab_models(s, bands, weight_kg, sex) -> None:
         "Bands shaded are those of the model chosen in the sidebar; each row of the table "
         "uses its own model's bands."
     )
-    table = show_table(rows, "rt_models_table")
+    table = show_table(rows)
     if len(cache.model_ids()) == 1:
         st.caption(
             "The library holds one model so far; the comparison covers its weight-scaling schemes."
@@ -492,7 +522,9 @@ def tab_models(s, bands, weight_kg, sex) -> None:
         {"dose": dose.spec(), "weight_kg": weight_kg, "sex": sex},
         "Model dependence",
         bands,
+        log_y,
     )
+    return lines, table
 
 
 def main() -> None:
@@ -503,20 +535,41 @@ def main() -> None:
         "from the model; change the model or its bands in the sidebar and on "
         "*Models & evidence*."
     )
+    widgets.scenario_bar(s)
     bands = frames.band_table(s.model, s.edges)
-    tabs = st.tabs(list(TABS), key="rt_tab", on_change="rerun")
+    tabs = scenario.field(st.tabs, list(TABS), key="rt_tab", on_change="rerun")
+    for i, tab in enumerate(tabs):
+        if tab.open:  # only the open tab computes
+            with tab:
+                tab_body(s, bands, i)
+
+
+@st.fragment
+def tab_body(s, bands, tab: int) -> None:
+    """One tab's inputs and results. A fragment: a changed input reruns this tab only, not the
+    sidebar and the page around it."""
+    shown = None
     try:
-        if tabs[3].open:
-            with tabs[3]:
-                tab_weight(s, bands)
-            return
-        for i, fn in ((0, tab_routes), (1, tab_lag), (2, tab_booster), (4, tab_models)):
-            if tabs[i].open:
-                with tabs[i]:
-                    weight_kg, sex = person_row(s.model)
-                    fn(s, bands, weight_kg, sex)
+        if tab == 3:
+            shown = tab_weight(s, bands)
+        else:
+            weight_kg, sex = person_row(s.model)
+            fn = {0: tab_routes, 1: tab_lag, 2: tab_booster, 4: tab_models}[tab]
+            shown = fn(s, bands, weight_kg, sex)
     except backend.PksimError as exc:
         st.error(str(exc))
+    if shown is not None:
+        lines, table = shown
+        compare.panel(
+            f"routes{tab}",
+            compare.Snapshot(
+                scenario.values("routes"), compare.case_numbers(table, MAX_COMPARED_CASES), lines
+            ),
+            bands=bands,
+            log_y=s.log_y or charts.dwarfing(lines) is not None,
+            chart=widgets.chart,
+        )
+    scenario.sync_url(widgets.session_overrides(s.model))
 
 
 main()

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pksim_app import backend, cache, charts, export, frames, widgets
+from pksim_app import backend, cache, charts, dose_editor, export, frames, scenario, widgets
 from pksim_app.widgets import Download
 
 PAGE = "Sweep explorer"
@@ -20,6 +20,7 @@ RESULT_KEY = "sweep_result"  # {"frame": DataFrame, "provenance": dict, "source"
 MAX_CELLS_TYPICAL = 400
 MAX_SUBJECT_CURVES = 200_000  # cells × subjects per in-app population sweep
 MAX_AXIS_LEVELS = 60
+DOSE_SLOT = "dose"  # the sweep's name for the first dose (columns dose_amount_mg, …)
 P = {"persist_state": "session"}
 
 
@@ -40,15 +41,15 @@ def sweep_form(s) -> None:
         st.markdown("**Grid**: dose × body weight for one route, optionally with a booster.")
         c = st.columns(4)
         routes = list(s.model.routes)
-        route = c[0].selectbox(
+        route = scenario.field(c[0].selectbox,
             "Route",
             routes,
             index=routes.index("sublingual") if "sublingual" in routes else 0,
-            format_func=widgets.route_label,
+            format_func=dose_editor.route_label,
             key="sw_route",
             **P,
         )
-        d_lo = c[1].number_input(
+        d_lo = scenario.field(c[1].number_input,
             "Dose from (mg)",
             min_value=0.5,
             max_value=backend.MAX_DOSE_MG,
@@ -57,7 +58,7 @@ def sweep_form(s) -> None:
             key="sw_dlo",
             **P,
         )
-        d_hi = c[2].number_input(
+        d_hi = scenario.field(c[2].number_input,
             "Dose to (mg)",
             min_value=0.5,
             max_value=backend.MAX_DOSE_MG,
@@ -66,7 +67,7 @@ def sweep_form(s) -> None:
             key="sw_dhi",
             **P,
         )
-        d_step = c[3].number_input(
+        d_step = scenario.field(c[3].number_input,
             "Dose step (mg)",
             min_value=1.0,
             max_value=1000.0,
@@ -76,8 +77,8 @@ def sweep_form(s) -> None:
             **P,
         )
         c = st.columns(4)
-        sex = c[0].selectbox("Sex", ["female", "male"], index=1, key="sw_sex", **P)
-        w_lo = c[1].number_input(
+        sex = scenario.field(c[0].selectbox, "Sex", ["female", "male"], index=1, key="sw_sex", **P)
+        w_lo = scenario.field(c[1].number_input,
             "Weight from (kg)",
             min_value=backend.WEIGHT_RANGE_KG[0],
             max_value=backend.WEIGHT_RANGE_KG[1],
@@ -86,7 +87,7 @@ def sweep_form(s) -> None:
             key="sw_wlo",
             **P,
         )
-        w_hi = c[2].number_input(
+        w_hi = scenario.field(c[2].number_input,
             "Weight to (kg)",
             min_value=backend.WEIGHT_RANGE_KG[0],
             max_value=backend.WEIGHT_RANGE_KG[1],
@@ -95,7 +96,7 @@ def sweep_form(s) -> None:
             key="sw_whi",
             **P,
         )
-        w_step = c[3].number_input(
+        w_step = scenario.field(c[3].number_input,
             "Weight step (kg)",
             min_value=1.0,
             max_value=100.0,
@@ -105,16 +106,16 @@ def sweep_form(s) -> None:
             **P,
         )
         c = st.columns(4)
-        boost = c[0].checkbox("Booster", value=False, key="sw_boost", **P)
-        b_route = c[1].selectbox(
+        boost = scenario.field(c[0].checkbox, "Booster", value=False, key="sw_boost", **P)
+        b_route = scenario.field(c[1].selectbox,
             "Booster route",
             list(s.model.routes),
             index=list(s.model.routes).index("intranasal") if "intranasal" in s.model.routes else 0,
-            format_func=widgets.route_label,
+            format_func=dose_editor.route_label,
             key="sw_broute",
             **P,
         )
-        b_mg = c[2].number_input(
+        b_mg = scenario.field(c[2].number_input,
             "Booster (mg)",
             min_value=0.5,
             max_value=backend.MAX_DOSE_MG,
@@ -123,7 +124,7 @@ def sweep_form(s) -> None:
             key="sw_bmg",
             **P,
         )
-        b_min = c[3].number_input(
+        b_min = scenario.field(c[3].number_input,
             "Booster time (min)",
             min_value=0.0,
             max_value=float(s.t_end_min),
@@ -132,10 +133,24 @@ def sweep_form(s) -> None:
             key="sw_bmin",
             **P,
         )
+        hi = float(s.t_end_min)
+        block = scenario.field(
+            st.slider,
+            "Session block (min)",
+            min_value=0.0,
+            max_value=hi,
+            value=(min(45.0, hi - 15.0), min(90.0, hi)),
+            step=5.0,
+            key="sw_block",
+            help="P(window for the block) counts people in the window for this whole block "
+            "(population cells).",
+            **P,
+        )
         kinds = ["Typical person"] + (["Population"] if f_pop.available else [])
         c = st.columns(2)
-        kind = c[0].radio("Each cell is", kinds, horizontal=True, key="sw_kind", **P)
-        n_cell = c[1].number_input(
+        kind = scenario.field(c[0].radio,
+                              "Each cell is", kinds, horizontal=True, key="sw_kind", **P)
+        n_cell = scenario.field(c[1].number_input,
             "Subjects per cell (population)",
             min_value=50,
             max_value=2000,
@@ -171,89 +186,91 @@ def sweep_form(s) -> None:
             "`pksim sweep`."
         )
         return
-    booster = backend.Dose(b_route, float(b_mg), "mg", float(b_min)) if boost else None
-    rows = []
-    progress = st.progress(0.0, text="Running the sweep…")
+    block_min = (float(block[0]), float(block[1]))
+    text = sweep_text(
+        model_id=s.model_id,
+        route=route,
+        doses_mg=doses.tolist(),
+        weights_kg=weights.tolist(),
+        sex=sex,
+        booster=(b_route, float(b_mg), float(b_min)) if boost else None,
+        n_subjects=int(n_cell) if population else 1,
+        variability=population,
+        seed=s.seed,
+        t_end_min=s.t_end_min,
+        block_min=block_min,
+        thresholds=s.overrides,
+        weight_scaling=s.scaling,
+    )
     try:
-        for i, (d, w) in enumerate((d, w) for d in doses for w in weights):
-            specs = [backend.Dose(route, float(d), "mg").spec()] + (
-                [booster.spec()] if booster else []
-            )
-            row = {"dose_mg": float(d), "weight_kg": float(w)}
-            if population:
-                res = cache.population(
-                    tuple(specs),
-                    float(w),
-                    sex,
-                    s.model_id,
-                    s.scaling_arg,
-                    int(n_cell),
-                    s.seed,
-                    s.t_end_min,
-                    s.thresholds_key,
-                    (45.0, 90.0),
-                )
-                row.update(
-                    {
-                        k: v
-                        for k, v in res.summary.items()
-                        if is_metric(k) and isinstance(v, (int, float, np.floating, np.integer))
-                    }
-                )
-            else:
-                summ = backend.curve_summary(
-                    cache.typical_curve(
-                        tuple(specs), float(w), sex, s.model_id, s.scaling_arg, s.t_end_min
-                    ),
-                    s.overrides,
-                )
-                row.update(
-                    {
-                        "onset_min": summ["window"]["onset_min"],
-                        "minutes_in_window": summ["window"]["minutes_in_window"],
-                        "minutes_dissociated": summ["window"]["minutes_dissociated"],
-                        "effect_site_cmax_ng_per_ml": summ["effect_site"]["cmax_ng_per_ml"],
-                        "effect_site_tmax_min": summ["effect_site"]["tmax_min"],
-                    }
-                )
-            rows.append(row)
-            progress.progress((i + 1) / n_cells, text=f"Cell {i + 1} of {n_cells}")
+        frame, prov = cache.sweep(text, s.model.sha256)
     except backend.PksimError as exc:
         st.error(str(exc))
         return
-    finally:
-        progress.empty()
-    frame = pd.DataFrame(rows).astype(float, errors="ignore")
-    inputs = {
-        "route": route,
-        "doses_mg": doses.tolist(),
-        "weights_kg": weights.tolist(),
-        "sex": sex,
-        "booster": booster.spec() if booster else None,
-        "cell": kind,
-        "n_subjects_per_cell": int(n_cell) if population else None,
-        "weight_scaling": s.scaling,
-        "t_end_min": s.t_end_min,
-    }
-    prov = export.provenance(
-        model=s.model,
-        edges=s.edges,
-        seed=s.seed if population else None,
-        inputs=inputs,
-        page=PAGE,
-        version=backend.pksim_version(),
-    )
+    prov = {**prov, "notice": export.NOTICE, "model_sha256": s.model.sha256,
+            "cell": kind if population else "typical person (no between-subject variability)"}
     st.session_state[RESULT_KEY] = {
         "frame": frame,
-        "axes": ["dose_mg", "weight_kg"],
+        "axes": [f"{DOSE_SLOT}_amount_mg", "weight_kg"],
+        "block_min": block_min,
         "provenance": prov,
-        "source": f"in-app sweep ({n_cells} cells, {kind.lower()})",
+        "source": f"in-app `pksim.sweep` run ({n_cells} cells, {kind.lower()})",
     }
+
+
+def sweep_text(
+    *,
+    model_id: str,
+    route: str,
+    doses_mg: list[float],
+    weights_kg: list[float],
+    sex: str,
+    booster: tuple[str, float, float] | None,
+    n_subjects: int,
+    variability: bool,
+    seed: int,
+    t_end_min: float,
+    block_min: tuple[float, float],
+    thresholds: dict[str, float],
+    weight_scaling: str,
+) -> str:
+    """The form as a sweep file (``pksim sweep``'s format, validated by the library): typical
+    people are one subject a cell without between-subject variability."""
+    q = json.dumps  # a JSON string is a valid TOML basic string
+    lines = [
+        "[sweep]",
+        'kind = "population"',
+        f"seed = {int(seed)}",
+        f"n_subjects = {int(n_subjects)}",
+        f"models = [{q(model_id)}]",
+        "[analysis]",
+        f"t_end_min = {t_end_min!r}",
+        f"block_min = [{block_min[0]!r}, {block_min[1]!r}]",
+        f"variability = {'true' if variability else 'false'}",
+        f"weight_scaling = {q(weight_scaling)}",
+        "thresholds_ng_per_ml = {"
+        + ", ".join(f"{r} = {v!r}" for r, v in sorted(thresholds.items()))
+        + "}",
+        "[grid]",
+        f"weight_kg = {[float(w) for w in weights_kg]!r}",
+        f"sex = [{q(sex)}]",
+        "[[grid.dose]]",
+        f"name = {q(DOSE_SLOT)}",
+        f"route = {q(route)}",
+        f"amount_mg = {[float(d) for d in doses_mg]!r}",
+    ]
+    if booster is not None:
+        b_route, b_mg, b_min = booster
+        lines += ["[[grid.dose]]", 'name = "booster"', f"route = {q(b_route)}",
+                  f"amount_mg = [{b_mg!r}]", f"start_min = [{b_min!r}]"]
+    return "\n".join(lines) + "\n"
 
 
 def open_file() -> None:
     up = st.file_uploader(
-        "Parquet results file (e.g. from `pksim sweep`)", type=["parquet"], key="sw_upload"
+        "Results file: Parquet or CSV (e.g. from `pksim sweep`, with or without `--csv`)",
+        type=["parquet", "csv"],
+        key="sw_upload",
     )
     if up is None:
         return
@@ -271,8 +288,8 @@ def open_file() -> None:
             except json.JSONDecodeError:
                 prov = {key: meta[key]}
             break
-    if not prov and meta:
-        prov = dict(meta)
+    if not prov and meta:  # CSV: "# key: value" lines, values often JSON
+        prov = {k: _json_or_text(v) for k, v in meta.items()}
     st.session_state[RESULT_KEY] = {
         "frame": frame,
         "provenance": prov,
@@ -280,6 +297,26 @@ def open_file() -> None:
     }
 
 
+def _json_or_text(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+KEY_METRICS = (  # shown by default beside the axes; "All columns" shows the rest
+    "p_window_block_coverage",
+    "p_window_throughout_block",
+    "p_window_block",
+    "p_window",
+    "p_dissociation",
+    "minutes_in_window_median",
+    "onset_min_median",
+    "minutes_in_window",
+    "onset_min",
+    "minutes_dissociated",
+    "effect_site_cmax_ng_per_ml",
+)
 ID_COLUMNS = ("cell_index", "cell_seed", "n_subjects", "subject", "couple", "seed")
 # Labels that `pksim sweep` derives from the axes (filtering on them would fix the axes too).
 DERIVED_COLUMNS = ("regimen", "routes", "a_regimen", "b_regimen", "a_routes", "b_routes")
@@ -326,6 +363,20 @@ def _select(frame: pd.DataFrame, column: str, level) -> pd.DataFrame:
     return frame[frame[column].isna()] if level == NONE_LEVEL else frame[frame[column] == level]
 
 
+def _block_from(prov: dict) -> tuple[float, float] | None:
+    """The session block recorded in a results file's provenance, if any."""
+    spec = prov.get("spec") if isinstance(prov.get("spec"), dict) else {}
+    places = (prov, prov.get("inputs"), prov.get("analysis"), spec.get("analysis"))
+    for where in places:
+        b = where.get("block_min") if isinstance(where, dict) else None
+        if isinstance(b, (list, tuple)) and len(b) == 2:
+            try:
+                return float(b[0]), float(b[1])
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
 def explore(s) -> None:
     result = st.session_state.get(RESULT_KEY)
     if not result:
@@ -333,7 +384,11 @@ def explore(s) -> None:
         return
     frame: pd.DataFrame = result["frame"]
     st.subheader("Results")
-    st.caption(f"Source: {result['source']}")
+    block = result.get("block_min") or _block_from(result.get("provenance") or {})
+    st.caption(
+        f"Source: {result['source']}"
+        + (f" · session block {block[0]:g}–{block[1]:g} min" if block else "")
+    )
     if result.get("provenance"):
         with st.expander("Provenance"):
             st.json(result["provenance"])
@@ -366,7 +421,12 @@ def explore(s) -> None:
             format_func=frames.unit_label,
         )
         default_m = next(
-            (m for m in ("p_window_block", "p_window", "minutes_in_window") if m in metrics),
+            (
+                m
+                for m in ("p_window_block_coverage", "p_window_block", "p_window",
+                          "minutes_in_window_median", "minutes_in_window")
+                if m in metrics
+            ),
             metrics[0],
         )
         colour = c[2].selectbox(
@@ -401,16 +461,18 @@ def explore(s) -> None:
                 x_title=frames.unit_label(x),
                 y_title=frames.unit_label(y),
                 colour_title=frames.unit_label(colour),
+                percent=frames.is_probability(colour),
             ),
             height=420,
         )
-    st.dataframe(
-        frame,
-        hide_index=True,
-        key="sw_table",
-        column_config={c: frames.unit_label(c) for c in frame.columns},
-    )
-    st.caption("Click a column header to sort.")
+    first = tuple(axes) + ((colour,) if colour else ())
+    key_cols = first + tuple(c for c in KEY_METRICS if c in frame.columns)
+    show_all = st.toggle("All columns", value=False, key="sw_all_columns",
+                         help="Standard errors, percentiles, ids… (the downloads have them all).")
+    hidden = () if show_all else tuple(c for c in frame.columns if c not in key_cols)
+    widgets.dataframe(frame, "sw_table", first=key_cols, hide=hidden)
+    st.caption("Click a column header to sort."
+               + ("" if show_all else f" {len(hidden)} more columns with 'All columns'."))
     prov = result.get("provenance") or {}
     dl = [
         Download(
@@ -442,6 +504,7 @@ def explore(s) -> None:
                         y_title=frames.unit_label(y),
                         colour_title=frames.unit_label(colour),
                         footer=export.footer_text(prov),
+                        percent=frames.is_probability(colour),
                     ),
                     prov,
                 ),
@@ -457,7 +520,8 @@ def main() -> None:
         "Grids of regimens and people: which combinations put the effect site in the "
         "window, and for how long."
     )
-    source = st.segmented_control(
+    widgets.scenario_bar(s)
+    source = scenario.field(st.segmented_control,
         "Source",
         ["Run a small sweep here", "Open a results file"],
         default="Run a small sweep here",
