@@ -384,7 +384,7 @@ def _parquet(frame: pd.DataFrame, **kw) -> bytes:
 SMALL_LIMITS = dict(rows=1000, columns=20, cells=5000, decompressed_bytes=100_000)
 UPLOADS: dict[str, tuple[Callable[[], bytes], str]] = {
     "empty": (lambda: b"", "empty"),
-    "csv": (lambda: b"a,b\n1,2\n", "not a Parquet file"),
+    "csv_no_numbers": (lambda: b"a,b\nx,y\n", "numeric"),  # CSV results load; this has no data
     "truncated": (lambda: b"PAR1 truncated garbage", "cannot be read"),
     "too_many_rows": (lambda: _parquet(pd.DataFrame({"x": np.zeros(5000)})), "rows"),
     "too_many_columns": (lambda: _parquet(pd.DataFrame({f"c{i}": [1.0] for i in range(50)})),
