@@ -253,6 +253,11 @@ def tab_lag(s, bands, weight_kg, sex) -> None:
     m[2].metric(
         "Effect-site lag behind plasma",
         fmt.minutes(summ["effect_site"]["tmax_min"] - summ["plasma"]["tmax_min"]),
+        help="Time from the plasma peak to the effect-site peak. It is set by ke0 "
+        "(t½ke0 = ln 2 / ke0) and by how fast the drug arrives: a bolus gives the longest "
+        "lag, a slow input (lozenge, gut) a shorter one, because plasma then falls slowly "
+        "after its peak. Each route here has one plasma peak, so the lag is ke0's, not a gap "
+        "between two absorption peaks.",
     )
     m[3].metric(
         "ke0",
