@@ -52,22 +52,33 @@ def main(argv: list[str] | None = None) -> int:
 
     n = args.n
     cases = {
-        "person": lambda: plan_person(weight_kg=70, sex="female", route="sublingual", n=n,
-                                      seed=1),
-        "person+booster": lambda: plan_person(weight_kg=70, sex="female", route="sublingual",
-                                              booster_route="intranasal", n=n, seed=1),
-        "couple": lambda: plan_couple(a_weight_kg=85, a_sex="male", a_route="sublingual",
-                                      b_weight_kg=60, b_sex="female", b_route="intranasal",
-                                      n=n, seed=1),
+        "person": lambda: plan_person(weight_kg=70, sex="female", route="sublingual", n=n, seed=1),
+        "person+booster": lambda: plan_person(
+            weight_kg=70, sex="female", route="sublingual", booster_route="intranasal", n=n, seed=1
+        ),
+        "couple": lambda: plan_couple(
+            a_weight_kg=85,
+            a_sex="male",
+            a_route="sublingual",
+            b_weight_kg=60,
+            b_sex="female",
+            b_route="intranasal",
+            n=n,
+            seed=1,
+        ),
         "tci": lambda: plan_tci(100.0, weight_kg=70, duration_min=60, step_s=10),
         "one population run (reference)": lambda: simulate_population(
-            ["sublingual:50mg", "intranasal:30mg@35min"], covariates=Covariates(weight_kg=70,
-                                                                                 sex="female"),
-            n=n, seed=1),
+            ["sublingual:50mg", "intranasal:30mg@35min"],
+            covariates=Covariates(weight_kg=70, sex="female"),
+            n=n,
+            seed=1,
+        ),
     }
-    print(f"pksim plan benchmark: n = {n} subjects, {os.cpu_count()} cores, "
-          f"numba threads {numba.get_num_threads()}, median of {args.repeats}, "
-          f"load average {os.getloadavg()[0]:.1f} at start")
+    print(
+        f"pksim plan benchmark: n = {n} subjects, {os.cpu_count()} cores, "
+        f"numba threads {numba.get_num_threads()}, median of {args.repeats}, "
+        f"load average {os.getloadavg()[0]:.1f} at start"
+    )
     for name, fn in cases.items():
         t0 = time.perf_counter()
         out = fn()
@@ -76,8 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         extra = ""
         if hasattr(out, "candidates"):
             extra = f"  ({len(out.candidates):,} candidates; {out.message.split(':')[0]})"
-        print(f"{name:32s} {median:7.3f} s wall {cpu:7.3f} s CPU   first call {first:6.2f} s"
-              f"{extra}")
+        print(
+            f"{name:32s} {median:7.3f} s wall {cpu:7.3f} s CPU   first call {first:6.2f} s{extra}"
+        )
     print(f"load average {os.getloadavg()[0]:.1f} at end")
     return 0
 

@@ -59,11 +59,32 @@ def run_numba(s, inp) -> np.ndarray:
     ce = np.empty((n_t, n), dtype=np.float32)
     code = np.empty((n_t, n), dtype=np.uint8)
     alt = np.empty((len(s.alt_edges), n, len(_kernels.POP_METRICS)))
-    _kernels.population_chunk(st.n_states, st.rows, st.cols, inp["coef"], st.pair_i, st.pair_j,
-                              inp["target"], inp["start"], inp["duration"], inp["amount"],
-                              s.time_min, st.i_central, st.i_effect, inp["plasma_scale"],
-                              inp["band_lower"], s.i_window, 45.0, 90.0, s.alt_edges, metrics,
-                              alt, cp, ce, code)
+    _kernels.population_chunk(
+        st.n_states,
+        st.rows,
+        st.cols,
+        inp["coef"],
+        st.pair_i,
+        st.pair_j,
+        inp["target"],
+        inp["start"],
+        inp["duration"],
+        inp["amount"],
+        s.time_min,
+        st.i_central,
+        st.i_effect,
+        inp["plasma_scale"],
+        inp["band_lower"],
+        s.i_window,
+        45.0,
+        90.0,
+        s.alt_edges,
+        metrics,
+        alt,
+        cp,
+        ce,
+        code,
+    )
     return metrics
 
 
@@ -180,8 +201,16 @@ def run_solve_ivp(s, inp, n: int):
             def rhs(_t, y, a=a, r=rate):
                 return a @ y + r
 
-            sol = solve_ivp(rhs, (c0, c1), x, method="LSODA", t_eval=t_eval, rtol=1e-8,
-                            atol=1e-12, jac=lambda _t, _y, a=a: a)
+            sol = solve_ivp(
+                rhs,
+                (c0, c1),
+                x,
+                method="LSODA",
+                t_eval=t_eval,
+                rtol=1e-8,
+                atol=1e-12,
+                jac=lambda _t, _y, a=a: a,
+            )
             states[mask] = sol.y.T[np.isin(t_eval, t[mask])]
             x = sol.y[:, -1].copy()
         cp = states[:, st.i_central] * inp["plasma_scale"][i]
@@ -215,8 +244,9 @@ BIG = textwrap.dedent("""
 
 def run_big(n: int) -> dict:
     code = BIG.format(doses=DOSES, t_end=T_END_MIN, dt=DT_MIN)
-    out = subprocess.run([sys.executable, "-c", code, str(n)], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(n)], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -245,17 +275,23 @@ def main(argv=None) -> int:
 
     from pksim import Covariates, simulate_population
 
-    print(f"pksim population benchmark: {DOSES}, {T_END_MIN:g} min at {DT_MIN:g} min, "
-          f"{os.cpu_count()} CPUs, numba threads {numba.get_num_threads()}, "
-          f"load average {os.getloadavg()[0]:.1f} (other work on the machine slows every rate)")
+    print(
+        f"pksim population benchmark: {DOSES}, {T_END_MIN:g} min at {DT_MIN:g} min, "
+        f"{os.cpu_count()} CPUs, numba threads {numba.get_num_threads()}, "
+        f"load average {os.getloadavg()[0]:.1f} (other work on the machine slows every rate)"
+    )
     s, inp = setup(args.n_kernel)
     run_numba(s, setup(10)[1])  # compile / load cache
     t_nb = best_of(lambda: run_numba(s, inp), args.repeats)
     rate_nb = args.n_kernel / t_nb
     cov = Covariates(weight_mean_kg=75, weight_sd_kg=15)
     simulate_population(DOSES, covariates=cov, n=10, seed=1, t_end_min=T_END_MIN)
-    t_pipe = best_of(lambda: simulate_population(DOSES, covariates=cov, n=args.n_kernel, seed=1,
-                                                 t_end_min=T_END_MIN), args.repeats)
+    t_pipe = best_of(
+        lambda: simulate_population(
+            DOSES, covariates=cov, n=args.n_kernel, seed=1, t_end_min=T_END_MIN
+        ),
+        args.repeats,
+    )
     rate_pipe = args.n_kernel / t_pipe
 
     _, inp_np = setup(args.n_numpy)
@@ -281,26 +317,38 @@ def main(argv=None) -> int:
     print(f"\n{'method':42}{'subjects/s':>14}{'vs numba':>12}")
     for name, rate, ratio in rows:
         print(f"{name:42}{rate:>14,.0f}{ratio:>12.4g}")
-    print(f"\nnumba / solve_ivp = {rate_nb / rate_ivp:,.0f}x (target >= 500x); "
-          f"numba / numpy = {rate_nb / rate_np:.1f}x (target >= 3x)")
-    print(f"agreement: |effect Cmax, onset, minutes in window| numba vs solve_ivp <= "
-          f"{err_ivp:.2e}; effect Cmax numba vs numpy rel <= {err_np:.2e}")
-    result = {"rates_subjects_per_s": {n: r for n, r, _ in rows},
-              "numba_over_solve_ivp": rate_nb / rate_ivp, "numba_over_numpy": rate_nb / rate_np,
-              "max_abs_diff_vs_solve_ivp": float(err_ivp), "max_rel_diff_vs_numpy": float(err_np)}
+    print(
+        f"\nnumba / solve_ivp = {rate_nb / rate_ivp:,.0f}x (target >= 500x); "
+        f"numba / numpy = {rate_nb / rate_np:.1f}x (target >= 3x)"
+    )
+    print(
+        f"agreement: |effect Cmax, onset, minutes in window| numba vs solve_ivp <= "
+        f"{err_ivp:.2e}; effect Cmax numba vs numpy rel <= {err_np:.2e}"
+    )
+    result = {
+        "rates_subjects_per_s": {n: r for n, r, _ in rows},
+        "numba_over_solve_ivp": rate_nb / rate_ivp,
+        "numba_over_numpy": rate_nb / rate_np,
+        "max_abs_diff_vs_solve_ivp": float(err_ivp),
+        "max_rel_diff_vs_numpy": float(err_np),
+    }
     if args.n_big:
         big = run_big(args.n_big)
-        print(f"\n{args.n_big:,} subjects x 24 h at 1 min (fresh process): {big['wall_s']:.1f} s "
-              f"wall ({args.n_big / big['wall_s']:,.0f} subjects/s), peak RSS "
-              f"{big['peak_rss_mb']:,.0f} MB (target < 2048 MB, <= 60 s on 2 cores); "
-              f"{big['cpu_s']:.1f} CPU-s, i.e. {big['cpu_s'] / 2:.1f} s on 2 otherwise idle cores")
+        print(
+            f"\n{args.n_big:,} subjects x 24 h at 1 min (fresh process): {big['wall_s']:.1f} s "
+            f"wall ({args.n_big / big['wall_s']:,.0f} subjects/s), peak RSS "
+            f"{big['peak_rss_mb']:,.0f} MB (target < 2048 MB, <= 60 s on 2 cores); "
+            f"{big['cpu_s']:.1f} CPU-s, i.e. {big['cpu_s'] / 2:.1f} s on 2 otherwise idle cores"
+        )
         result["big"] = big
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
-    print(f"\n(peak RSS of this process: "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB)")
+    print(
+        f"\n(peak RSS of this process: "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB)"
+    )
     return 0
 
 

@@ -69,8 +69,17 @@ def kernel_problem():
     rows, cols, coef = system_terms(m, p)
     n = len(m.state_names)
     t = time_grid(T_END_MIN, DT_MIN)
-    args = (n, rows, cols, coef[0], ev.target, ev.start_min[0], ev.duration_min[0],
-            ev.amount_mg[0], t)
+    args = (
+        n,
+        rows,
+        cols,
+        coef[0],
+        ev.target,
+        ev.start_min[0],
+        ev.duration_min[0],
+        ev.amount_mg[0],
+        t,
+    )
     return m, args, float(central_volume_l(m, p)[0])
 
 
@@ -79,9 +88,11 @@ def solve_ivp_curve(args, method: str) -> np.ndarray:
     n, rows, cols, coef, target, start, duration, amount, t = args
     a = np.zeros((n, n))
     np.add.at(a, (rows, cols), coef)
-    cuts = sorted({float(t[0]), float(t[-1])}
-                  | {float(s) for s in start}
-                  | {float(s + d) for s, d in zip(start, duration, strict=True) if d > 0})
+    cuts = sorted(
+        {float(t[0]), float(t[-1])}
+        | {float(s) for s in start}
+        | {float(s + d) for s, d in zip(start, duration, strict=True) if d > 0}
+    )
     cuts = [c for c in cuts if c <= t[-1]]
     x = np.zeros(n)
     out = np.empty((t.size, n))
@@ -97,8 +108,16 @@ def solve_ivp_curve(args, method: str) -> np.ndarray:
         mask = (t >= lo) & ((t <= hi) if last else (t < hi))
         te = t[mask] if last else np.append(t[mask], hi)
         kw = {"jac": jac} if jac is not None else {}
-        sol = solve_ivp(lambda _t, y, r=rate: a @ y + r, (lo, hi), x, method=method,
-                        rtol=1e-10, atol=1e-12, t_eval=te, **kw)
+        sol = solve_ivp(
+            lambda _t, y, r=rate: a @ y + r,
+            (lo, hi),
+            x,
+            method=method,
+            rtol=1e-10,
+            atol=1e-12,
+            t_eval=te,
+            **kw,
+        )
         out[mask] = sol.y[:, : mask.sum()].T
         x = sol.y[:, -1].copy()
     return out
@@ -120,21 +139,33 @@ def main() -> None:
 
     def api_model():
         cycle["i"] = (cycle["i"] + 1) % weights.size
-        simulate(doses, weight_kg=float(weights[cycle["i"]]), model=model,
-                 t_end_min=T_END_MIN, dt_min=DT_MIN)
+        simulate(
+            doses,
+            weight_kg=float(weights[cycle["i"]]),
+            model=model,
+            t_end_min=T_END_MIN,
+            dt_min=DT_MIN,
+        )
 
     def api_name():
         cycle["i"] = (cycle["i"] + 1) % weights.size
-        simulate(DOSES, weight_kg=float(weights[cycle["i"]]), model="ketamine",
-                 t_end_min=T_END_MIN, dt_min=DT_MIN)
+        simulate(
+            DOSES,
+            weight_kg=float(weights[cycle["i"]]),
+            model="ketamine",
+            t_end_min=T_END_MIN,
+            dt_min=DT_MIN,
+        )
 
     def kernel():
         _kernels.solve(*args)
 
     api_model(), api_name(), kernel()
-    timings = {"api": per_call_us(api_model, number, repeat),
-               "name": per_call_us(api_name, number, repeat),
-               "kernel": per_call_us(kernel, number, repeat)}
+    timings = {
+        "api": per_call_us(api_model, number, repeat),
+        "name": per_call_us(api_name, number, repeat),
+        "kernel": per_call_us(kernel, number, repeat),
+    }
 
     # the baseline, same problem; a few runs are enough at milliseconds each
     n_ivp = 3 if opts.quick else 10
@@ -154,33 +185,43 @@ def main() -> None:
     err_ce = np.abs(ce_k - ce_i).max() / ce_i.max()
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"pksim {pksim.__version__} | Python {platform.python_version()} | "
-          f"numpy {np.__version__} | {platform.machine()} | {os.cpu_count()} CPUs | "
-          f"load average {load:.1f}")
-    print(f"problem: ketamine, {' + '.join(DOSES)}, {WEIGHT_KG:g} kg, "
-          f"0..{T_END_MIN:g} min every {DT_MIN:g} min ({args[-1].size} points); "
-          f"warm-up {warm_s:.2f} s")
+    print(
+        f"pksim {pksim.__version__} | Python {platform.python_version()} | "
+        f"numpy {np.__version__} | {platform.machine()} | {os.cpu_count()} CPUs | "
+        f"load average {load:.1f}"
+    )
+    print(
+        f"problem: ketamine, {' + '.join(DOSES)}, {WEIGHT_KG:g} kg, "
+        f"0..{T_END_MIN:g} min every {DT_MIN:g} min ({args[-1].size} points); "
+        f"warm-up {warm_s:.2f} s"
+    )
     print(f"{'path':44}{'best µs':>10}{'median µs':>11}{'CPU µs':>10}{'vs LSODA (CPU)':>16}")
-    rows = [("simulate(model=Model)  [public API]", timings["api"]),
-            ("simulate(model='ketamine')  [public API]", timings["name"]),
-            ("_kernels.solve  [bare kernel]", timings["kernel"]),
-            ("solve_ivp LSODA rtol 1e-10", ivp["LSODA"]),
-            ("solve_ivp RK45 rtol 1e-10 (the default)", ivp["RK45"]),
-            ("solve_ivp Radau rtol 1e-10", ivp["Radau"])]
+    rows = [
+        ("simulate(model=Model)  [public API]", timings["api"]),
+        ("simulate(model='ketamine')  [public API]", timings["name"]),
+        ("_kernels.solve  [bare kernel]", timings["kernel"]),
+        ("solve_ivp LSODA rtol 1e-10", ivp["LSODA"]),
+        ("solve_ivp RK45 rtol 1e-10 (the default)", ivp["RK45"]),
+        ("solve_ivp Radau rtol 1e-10", ivp["Radau"]),
+    ]
     baseline = ivp["LSODA"][2]  # the faster baseline: the conservative ratio
     for label, (best, med, cpu) in rows:
         print(f"{label:44}{best:>10.1f}{med:>11.1f}{cpu:>10.1f}{baseline / cpu:>15.0f}x")
     print(f"max |pksim - solve_ivp| / Cmax: plasma {err_cp:.1e}, effect site {err_ce:.1e}")
     api_cpu, ker_cpu = timings["api"][2], timings["kernel"][2]
-    print(f"target < {TARGET_US:g} µs per curve (public API, median CPU): "
-          f"{'met' if api_cpu < TARGET_US else 'MISSED'} ({api_cpu:.1f} µs; "
-          f"bare kernel {ker_cpu:.1f} µs)")
+    print(
+        f"target < {TARGET_US:g} µs per curve (public API, median CPU): "
+        f"{'met' if api_cpu < TARGET_US else 'MISSED'} ({api_cpu:.1f} µs; "
+        f"bare kernel {ker_cpu:.1f} µs)"
+    )
     for method in ("LSODA", "RK45", "Radau"):
         ref = ivp[method][2]
-        print(f"target >= {TARGET_RATIO:g}x faster than solve_ivp {method}: public API "
-              f"{'met' if ref / api_cpu >= TARGET_RATIO else 'MISSED'} ({ref / api_cpu:.0f}x), "
-              f"bare kernel {'met' if ref / ker_cpu >= TARGET_RATIO else 'MISSED'} "
-              f"({ref / ker_cpu:.0f}x)")
+        print(
+            f"target >= {TARGET_RATIO:g}x faster than solve_ivp {method}: public API "
+            f"{'met' if ref / api_cpu >= TARGET_RATIO else 'MISSED'} ({ref / api_cpu:.0f}x), "
+            f"bare kernel {'met' if ref / ker_cpu >= TARGET_RATIO else 'MISSED'} "
+            f"({ref / ker_cpu:.0f}x)"
+        )
     sys.stdout.flush()
 
 

@@ -67,10 +67,18 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cells", type=int, default=1000, help="grid cells (multiple of 10)")
     ap.add_argument("--subjects", type=int, default=2000, help="subjects per cell")
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                    help="workers for the 'processes' executor (default: CPUs)")
-    ap.add_argument("--only", nargs="*", choices=["serial", "processes", "dask1", "dask2"],
-                    help="run only these")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="workers for the 'processes' executor (default: CPUs)",
+    )
+    ap.add_argument(
+        "--only",
+        nargs="*",
+        choices=["serial", "processes", "dask1", "dask2"],
+        help="run only these",
+    )
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = ap.parse_args(argv)
 
@@ -88,17 +96,21 @@ def main(argv: list[str] | None = None) -> int:
     warm = parse_sweep(sweep_text(10, 20), "warm.toml")
     run_sweep(warm, tmp / "warm", progress=False)
 
-    runs = [("serial", dict(executor="serial")),
-            (f"processes ({args.workers} workers)", dict(executor="processes",
-                                                         workers=args.workers)),
-            ("dask LocalCluster, 1 worker", dict(executor="dask", workers=1)),
-            ("dask LocalCluster, 2 workers", dict(executor="dask", workers=2))]
+    runs = [
+        ("serial", dict(executor="serial")),
+        (f"processes ({args.workers} workers)", dict(executor="processes", workers=args.workers)),
+        ("dask LocalCluster, 1 worker", dict(executor="dask", workers=1)),
+        ("dask LocalCluster, 2 workers", dict(executor="dask", workers=2)),
+    ]
     keys = ["serial", "processes", "dask1", "dask2"]
     if args.only:
         runs = [r for k, r in zip(keys, runs, strict=True) if k in args.only]
-    print(f"pksim {__version__} sweep benchmark: {spec.n_cells:,} cells x {spec.n_subjects:,} "
-          f"subjects ({spec.subject_curves:,} subject-curves, 241 time points), "
-          f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}", flush=True)
+    print(
+        f"pksim {__version__} sweep benchmark: {spec.n_cells:,} cells x {spec.n_subjects:,} "
+        f"subjects ({spec.subject_curves:,} subject-curves, 241 time points), "
+        f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}",
+        flush=True,
+    )
     results, reference = [], None
     try:
         for i, (label, kwargs) in enumerate(runs):
@@ -109,22 +121,42 @@ def main(argv: list[str] | None = None) -> int:
             table = pq.read_table(out / "cells.parquet")
             same = None if reference is None else table.equals(reference, check_metadata=True)
             reference = table if reference is None else reference
-            results.append({"executor": label, "seconds": seconds,
-                            "cells_per_s": spec.n_cells / seconds,
-                            "identical_to_first": same})
-            print(f"  {label:34s} {seconds:8.1f} s  {spec.n_cells / seconds:8.2f} cells/s"
-                  + ("" if same is None else f"  identical: {'yes' if same else 'NO'}"),
-                  flush=True)
+            results.append(
+                {
+                    "executor": label,
+                    "seconds": seconds,
+                    "cells_per_s": spec.n_cells / seconds,
+                    "identical_to_first": same,
+                }
+            )
+            print(
+                f"  {label:34s} {seconds:8.1f} s  {spec.n_cells / seconds:8.2f} cells/s"
+                + ("" if same is None else f"  identical: {'yes' if same else 'NO'}"),
+                flush=True,
+            )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if results:
         base = results[0]["cells_per_s"]
-        print("  speed-up vs " + results[0]["executor"] + ": " + ", ".join(
-            f"{r['executor']} x{r['cells_per_s'] / base:.2f}" for r in results[1:]))
+        print(
+            "  speed-up vs "
+            + results[0]["executor"]
+            + ": "
+            + ", ".join(f"{r['executor']} x{r['cells_per_s'] / base:.2f}" for r in results[1:])
+        )
     if args.json:
-        Path(args.json).write_text(json.dumps({
-            "pksim_version": __version__, "cells": spec.n_cells, "subjects": spec.n_subjects,
-            "cpus": os.cpu_count(), "results": results}, indent=2))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "pksim_version": __version__,
+                    "cells": spec.n_cells,
+                    "subjects": spec.n_subjects,
+                    "cpus": os.cpu_count(),
+                    "results": results,
+                },
+                indent=2,
+            )
+        )
     return 0 if all(r["identical_to_first"] in (None, True) for r in results) else 1
 
 

@@ -64,6 +64,7 @@ def atomic_write(path: str | os.PathLike, writer, field: str = "out") -> None:
             except OSError:
                 break
         if isinstance(exc, OSError):
-            raise InputError(field, f"cannot write {str(target)!r}: "
-                             f"{exc.strerror or exc}") from None
+            raise InputError(
+                field, f"cannot write {str(target)!r}: {exc.strerror or exc}"
+            ) from None
         raise

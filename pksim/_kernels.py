@@ -32,13 +32,47 @@ from pksim import metrics as _metrics
 _B3 = np.array([120.0, 60.0, 12.0, 1.0])
 _B5 = np.array([30240.0, 15120.0, 3360.0, 420.0, 30.0, 1.0])
 _B7 = np.array([17297280.0, 8648640.0, 1995840.0, 277200.0, 25200.0, 1512.0, 56.0, 1.0])
-_B9 = np.array([17643225600.0, 8821612800.0, 2075673600.0, 302702400.0, 30270240.0,
-                2162160.0, 110880.0, 3960.0, 90.0, 1.0])
-_B13 = np.array([64764752532480000.0, 32382376266240000.0, 7771770303897600.0,
-                 1187353796428800.0, 129060195264000.0, 10559470521600.0, 670442572800.0,
-                 33522128640.0, 1323241920.0, 40840800.0, 960960.0, 16380.0, 182.0, 1.0])
-_THETA = np.array([1.495585217958292e-2, 2.539398330063230e-1, 9.504178996162932e-1,
-                   2.097847961257068e0, 5.371920351148152e0])
+_B9 = np.array(
+    [
+        17643225600.0,
+        8821612800.0,
+        2075673600.0,
+        302702400.0,
+        30270240.0,
+        2162160.0,
+        110880.0,
+        3960.0,
+        90.0,
+        1.0,
+    ]
+)
+_B13 = np.array(
+    [
+        64764752532480000.0,
+        32382376266240000.0,
+        7771770303897600.0,
+        1187353796428800.0,
+        129060195264000.0,
+        10559470521600.0,
+        670442572800.0,
+        33522128640.0,
+        1323241920.0,
+        40840800.0,
+        960960.0,
+        16380.0,
+        182.0,
+        1.0,
+    ]
+)
+_THETA = np.array(
+    [
+        1.495585217958292e-2,
+        2.539398330063230e-1,
+        9.504178996162932e-1,
+        2.097847961257068e0,
+        5.371920351148152e0,
+    ]
+)
 
 _TIME_TOL = 1e-9  # relative tolerance for "same time" (min)
 
@@ -94,10 +128,20 @@ def expm(m):
     a2 = a @ a
     a4 = a2 @ a2
     a6 = a4 @ a2
-    u = a @ (a6 @ (b[13] * a6 + b[11] * a4 + b[9] * a2)
-             + b[7] * a6 + b[5] * a4 + b[3] * a2 + b[1] * ident)
-    v = (a6 @ (b[12] * a6 + b[10] * a4 + b[8] * a2)
-         + b[6] * a6 + b[4] * a4 + b[2] * a2 + b[0] * ident)
+    u = a @ (
+        a6 @ (b[13] * a6 + b[11] * a4 + b[9] * a2)
+        + b[7] * a6
+        + b[5] * a4
+        + b[3] * a2
+        + b[1] * ident
+    )
+    v = (
+        a6 @ (b[12] * a6 + b[10] * a4 + b[8] * a2)
+        + b[6] * a6
+        + b[4] * a4
+        + b[2] * a2
+        + b[0] * ident
+    )
     r = np.ascontiguousarray(np.linalg.solve(v - u, v + u))
     for _ in range(s):
         r = r @ r
@@ -294,8 +338,9 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
 
 
 @njit(cache=True)
-def solve(n_states, term_row, term_col, term_coef, ev_target, ev_start, ev_duration, ev_amount,
-          t_out):
+def solve(
+    n_states, term_row, term_col, term_coef, ev_target, ev_start, ev_duration, ev_amount, t_out
+):
     """One subject: states ``(n_out, n_states)`` at ``t_out``."""
     a = system_matrix(n_states, term_row, term_col, term_coef)
     out = np.zeros((t_out.size, n_states))
@@ -303,8 +348,18 @@ def solve(n_states, term_row, term_col, term_coef, ev_target, ev_start, ev_durat
 
 
 @njit(cache=True, parallel=True)
-def solve_many(n_states, term_row, term_col, term_coef, ev_target, ev_start, ev_duration,
-               ev_amount, t_out, keep):
+def solve_many(
+    n_states,
+    term_row,
+    term_col,
+    term_coef,
+    ev_target,
+    ev_start,
+    ev_duration,
+    ev_amount,
+    t_out,
+    keep,
+):
     """Many subjects at once (rows of ``term_coef``/``ev_*``): states ``keep`` at ``t_out``.
 
     Returns ``(n_subjects, n_out, keep.size)``; each subject is independent, so results do
@@ -415,7 +470,7 @@ _MIN_DISS_BLOCK = _P["minutes_dissociated_in_block"]
 _RECOVERY = _P["recovery_min"]
 _BOTH_MIN, _BOTH_MIN_BLOCK = _C["minutes_both_in_window"], _C["minutes_both_in_window_block"]
 _BOTH_THROUGHOUT = _C["both_in_window_throughout_block"]
-HIST_SHIFT = 15        # float32 bits >> 15 keeps sign, exponent and 8 mantissa bits
+HIST_SHIFT = 15  # float32 bits >> 15 keeps sign, exponent and 8 mantissa bits
 HIST_LO_BITS = 117 << 8  # 2**-10 (0.000977 ng/mL): values below share the underflow bin
 HIST_HI_BITS = 144 << 8  # 2**17 (131072 ng/mL): values at/above share the overflow bin
 HIST_BINS = HIST_HI_BITS - HIST_LO_BITS + 2
@@ -526,8 +581,9 @@ def expm_small(m):
             _mm(a6, a2, a8)
             for i in range(n):
                 for j in range(n):
-                    tmp[i, j] = (b[9] * a8[i, j] + b[7] * a6[i, j] + b[5] * a4[i, j]
-                                 + b[3] * a2[i, j])
+                    tmp[i, j] = (
+                        b[9] * a8[i, j] + b[7] * a6[i, j] + b[5] * a4[i, j] + b[3] * a2[i, j]
+                    )
                     v[i, j] = b[8] * a8[i, j] + b[6] * a6[i, j] + b[4] * a4[i, j] + b[2] * a2[i, j]
                 tmp[i, i] += b[1]
                 v[i, i] += b[0]
@@ -671,9 +727,26 @@ def _next_event(bps, i_bp, n_bp, m):
 
 
 @njit(cache=True)
-def march_group(n_states, term_row, term_col, term_coef, pair_i, pair_j, s0, m, ev_target,
-                ev_start, ev_duration, ev_amount, t_out, i_central, i_effect, plasma_scale,
-                cp, ce):
+def march_group(
+    n_states,
+    term_row,
+    term_col,
+    term_coef,
+    pair_i,
+    pair_j,
+    s0,
+    m,
+    ev_target,
+    ev_start,
+    ev_duration,
+    ev_amount,
+    t_out,
+    i_central,
+    i_effect,
+    plasma_scale,
+    cp,
+    ce,
+):
     """Exact plasma and effect-site curves (ng/mL) of subjects ``s0 .. s0 + m`` in lockstep.
 
     Same semantics as :func:`solve_into` (boluses right-continuous, zero-order inputs over
@@ -733,13 +806,11 @@ def march_group(n_states, term_row, term_col, term_coef, pair_i, pair_j, s0, m, 
                 break
         while i_bp[k] < nb and (bps[k, i_bp[k]] <= t0 or _same_time(bps[k, i_bp[k]], t0)):
             i_bp[k] += 1
-        actives[k] = _rate_after(t0, ev_target, ev_start[s], ev_duration[s], ev_amount[s],
-                                 rates[k])
+        actives[k] = _rate_after(t0, ev_target, ev_start[s], ev_duration[s], ev_amount[s], rates[k])
         # Phi(dt) and Gamma(dt) e_j for every state j that receives a zero-order input, from
         # one exponential of [[A, E], [0, 0]] dt (Van Loan 1978); afterwards the input term
         # Gamma(dt) r is a small product whenever the rate r changes.
-        _grid_propagators(amat[k], ev_target, ev_duration[s], ev_amount[s], dt, phi,
-                          gam_t[k])
+        _grid_propagators(amat[k], ev_target, ev_duration[s], ev_amount[s], dt, phi, gam_t[k])
         for p in range(n_pairs):
             phi_p[p, k] = phi[pair_i[p], pair_j[p]]
         _input_term(gam_t[k], rates[k], u)
@@ -770,8 +841,7 @@ def march_group(n_states, term_row, term_col, term_coef, pair_i, pair_j, s0, m, 
                 continue
             s = s0 + k
             changed = False
-            while i_bp[k] < n_bp[k] and (bps[k, i_bp[k]] < t_b
-                                         or _same_time(bps[k, i_bp[k]], t_b)):
+            while i_bp[k] < n_bp[k] and (bps[k, i_bp[k]] < t_b or _same_time(bps[k, i_bp[k]], t_b)):
                 t_e = bps[k, i_bp[k]]
                 while i_bp[k] < n_bp[k] and _same_time(bps[k, i_bp[k]], t_e):
                     i_bp[k] += 1
@@ -787,8 +857,9 @@ def march_group(n_states, term_row, term_col, term_coef, pair_i, pair_j, s0, m, 
                         break
                 for i in range(n):
                     work[i] = rates[k, i]
-                actives[k] = _rate_after(t_e, ev_target, ev_start[s], ev_duration[s],
-                                         ev_amount[s], rates[k])
+                actives[k] = _rate_after(
+                    t_e, ev_target, ev_start[s], ev_duration[s], ev_amount[s], rates[k]
+                )
                 d_active = False
                 for i in range(n):
                     work[i] = rates[k, i] - work[i]
@@ -904,8 +975,9 @@ def subject_metrics(t, cp, ce, win_lo, win_hi, block_lo, block_hi, out):
     out[_ONSET] = on
     out[_OFFSET] = off
     out[_MIN_WINDOW] = minutes
-    out[_BLOCK_FRACTION] = (minutes_in_band_between(t, ce, win_lo, win_hi, block_lo, block_hi)
-                            / (block_hi - block_lo))
+    out[_BLOCK_FRACTION] = minutes_in_band_between(t, ce, win_lo, win_hi, block_lo, block_hi) / (
+        block_hi - block_lo
+    )
     out[_THROUGHOUT] = 1.0 if in_band_throughout(t, ce, win_lo, win_hi, block_lo, block_hi) else 0.0
     d_on, _, d_min = band_times(t, ce, win_hi, np.inf)
     out[_DISS_ONSET] = d_on
@@ -936,10 +1008,32 @@ def _store_group(s0, m, cp, ce, band_lower, out_cp, out_ce, out_code):
 
 
 @njit(cache=True, parallel=True)
-def population_chunk(n_states, term_row, term_col, term_coef, pair_i, pair_j, ev_target,
-                     ev_start, ev_duration, ev_amount, t_out, i_central, i_effect, plasma_scale,
-                     band_lower, i_window, block_lo, block_hi, alt_edges, metrics,
-                     alt_metrics, out_cp, out_ce, out_code):
+def population_chunk(
+    n_states,
+    term_row,
+    term_col,
+    term_coef,
+    pair_i,
+    pair_j,
+    ev_target,
+    ev_start,
+    ev_duration,
+    ev_amount,
+    t_out,
+    i_central,
+    i_effect,
+    plasma_scale,
+    band_lower,
+    i_window,
+    block_lo,
+    block_hi,
+    alt_edges,
+    metrics,
+    alt_metrics,
+    out_cp,
+    out_ce,
+    out_code,
+):
     """One chunk of a population.
 
     Writes ``metrics[s]`` (columns :data:`POP_METRICS`) and, time-major, the float32 curves
@@ -958,9 +1052,26 @@ def population_chunk(n_states, term_row, term_col, term_coef, pair_i, pair_j, ev
         m = min(GROUP, n_sub - s0)
         cp = np.empty((n_t, m))
         ce = np.empty((n_t, m))
-        march_group(n_states, term_row, term_col, term_coef, pair_i, pair_j, s0, m, ev_target,
-                    ev_start, ev_duration, ev_amount, t_out, i_central, i_effect, plasma_scale,
-                    cp, ce)
+        march_group(
+            n_states,
+            term_row,
+            term_col,
+            term_coef,
+            pair_i,
+            pair_j,
+            s0,
+            m,
+            ev_target,
+            ev_start,
+            ev_duration,
+            ev_amount,
+            t_out,
+            i_central,
+            i_effect,
+            plasma_scale,
+            cp,
+            ce,
+        )
         _store_group(s0, m, cp, ce, band_lower, out_cp, out_ce, out_code)
         cpk = np.empty(n_t)
         cek = np.empty(n_t)
@@ -969,11 +1080,27 @@ def population_chunk(n_states, term_row, term_col, term_coef, pair_i, pair_j, ev
                 cpk[j] = cp[j, k]
                 cek[j] = ce[j, k]
             s = s0 + k
-            subject_metrics(t_out, cpk, cek, band_lower[s, i_window], band_lower[s, i_window + 1],
-                            block_lo, block_hi, metrics[s])
+            subject_metrics(
+                t_out,
+                cpk,
+                cek,
+                band_lower[s, i_window],
+                band_lower[s, i_window + 1],
+                block_lo,
+                block_hi,
+                metrics[s],
+            )
             for a in range(alt_edges.shape[0]):
-                subject_metrics(t_out, cpk, cek, alt_edges[a, 0], alt_edges[a, 1], block_lo,
-                                block_hi, alt_metrics[a, s])
+                subject_metrics(
+                    t_out,
+                    cpk,
+                    cek,
+                    alt_edges[a, 0],
+                    alt_edges[a, 1],
+                    block_lo,
+                    block_hi,
+                    alt_metrics[a, s],
+                )
 
 
 @njit(cache=True)
@@ -1006,16 +1133,53 @@ def _joint_metrics(t, ca, cb, lo_a, hi_a, lo_b, hi_b, b0, b1, a_row, b_row, out)
     their per-person metric rows."""
     out[_BOTH_MIN] = overlap_minutes(t, ca, cb, lo_a, hi_a, lo_b, hi_b, t[0], t[t.size - 1])
     out[_BOTH_MIN_BLOCK] = overlap_minutes(t, ca, cb, lo_a, hi_a, lo_b, hi_b, b0, b1)
-    out[_BOTH_THROUGHOUT] = 1.0 if (a_row[_THROUGHOUT] == 1.0
-                                    and b_row[_THROUGHOUT] == 1.0) else 0.0
+    out[_BOTH_THROUGHOUT] = (
+        1.0 if (a_row[_THROUGHOUT] == 1.0 and b_row[_THROUGHOUT] == 1.0) else 0.0
+    )
 
 
 @njit(cache=True, parallel=True)
-def couple_chunk(n_states, term_row, term_col, pair_i, pair_j, a_coef, b_coef, a_target,
-                 a_start, a_duration, a_amount, b_target, b_start, b_duration, b_amount, t_out,
-                 i_central, i_effect, a_scale, b_scale, a_band_lower, b_band_lower, i_window,
-                 block_lo, block_hi, alt_edges, a_metrics, b_metrics, joint, a_alt, b_alt,
-                 joint_alt, a_cp, a_ce, a_code, b_cp, b_ce, b_code, both):
+def couple_chunk(
+    n_states,
+    term_row,
+    term_col,
+    pair_i,
+    pair_j,
+    a_coef,
+    b_coef,
+    a_target,
+    a_start,
+    a_duration,
+    a_amount,
+    b_target,
+    b_start,
+    b_duration,
+    b_amount,
+    t_out,
+    i_central,
+    i_effect,
+    a_scale,
+    b_scale,
+    a_band_lower,
+    b_band_lower,
+    i_window,
+    block_lo,
+    block_hi,
+    alt_edges,
+    a_metrics,
+    b_metrics,
+    joint,
+    a_alt,
+    b_alt,
+    joint_alt,
+    a_cp,
+    a_ce,
+    a_code,
+    b_cp,
+    b_ce,
+    b_code,
+    both,
+):
     """Couples: each partner as in :func:`population_chunk`, plus joint metrics.
 
     ``joint[s]`` holds :data:`COUPLE_METRICS`; ``both[i, s]`` (time-major) is 1 when both
@@ -1033,10 +1197,46 @@ def couple_chunk(n_states, term_row, term_col, pair_i, pair_j, a_coef, b_coef, a
         cea = np.empty((n_t, m))
         cpb = np.empty((n_t, m))
         ceb = np.empty((n_t, m))
-        march_group(n_states, term_row, term_col, a_coef, pair_i, pair_j, s0, m, a_target,
-                    a_start, a_duration, a_amount, t_out, i_central, i_effect, a_scale, cpa, cea)
-        march_group(n_states, term_row, term_col, b_coef, pair_i, pair_j, s0, m, b_target,
-                    b_start, b_duration, b_amount, t_out, i_central, i_effect, b_scale, cpb, ceb)
+        march_group(
+            n_states,
+            term_row,
+            term_col,
+            a_coef,
+            pair_i,
+            pair_j,
+            s0,
+            m,
+            a_target,
+            a_start,
+            a_duration,
+            a_amount,
+            t_out,
+            i_central,
+            i_effect,
+            a_scale,
+            cpa,
+            cea,
+        )
+        march_group(
+            n_states,
+            term_row,
+            term_col,
+            b_coef,
+            pair_i,
+            pair_j,
+            s0,
+            m,
+            b_target,
+            b_start,
+            b_duration,
+            b_amount,
+            t_out,
+            i_central,
+            i_effect,
+            b_scale,
+            cpb,
+            ceb,
+        )
         _store_group(s0, m, cpa, cea, a_band_lower, a_cp, a_ce, a_code)
         _store_group(s0, m, cpb, ceb, b_band_lower, b_cp, b_ce, b_code)
         for k in range(m):
@@ -1045,8 +1245,9 @@ def couple_chunk(n_states, term_row, term_col, pair_i, pair_j, a_coef, b_coef, a
             lo_b = b_band_lower[s0 + k, i_window]
             hi_b = b_band_lower[s0 + k, i_window + 1]
             for j in range(n_t):
-                both[j, s0 + k] = 1 if (lo_a <= cea[j, k] < hi_a
-                                        and lo_b <= ceb[j, k] < hi_b) else 0
+                both[j, s0 + k] = (
+                    1 if (lo_a <= cea[j, k] < hi_a and lo_b <= ceb[j, k] < hi_b) else 0
+                )
         cpk = np.empty(n_t)
         cek = np.empty(n_t)
         cpk2 = np.empty(n_t)
@@ -1064,14 +1265,38 @@ def couple_chunk(n_states, term_row, term_col, pair_i, pair_j, a_coef, b_coef, a
             hi_b = b_band_lower[s, i_window + 1]
             subject_metrics(t_out, cpk, cek, lo_a, hi_a, block_lo, block_hi, a_metrics[s])
             subject_metrics(t_out, cpk2, cek2, lo_b, hi_b, block_lo, block_hi, b_metrics[s])
-            _joint_metrics(t_out, cek, cek2, lo_a, hi_a, lo_b, hi_b, block_lo, block_hi,
-                           a_metrics[s], b_metrics[s], joint[s])
+            _joint_metrics(
+                t_out,
+                cek,
+                cek2,
+                lo_a,
+                hi_a,
+                lo_b,
+                hi_b,
+                block_lo,
+                block_hi,
+                a_metrics[s],
+                b_metrics[s],
+                joint[s],
+            )
             for a in range(alt_edges.shape[0]):
                 lo, hi = alt_edges[a, 0], alt_edges[a, 1]
                 subject_metrics(t_out, cpk, cek, lo, hi, block_lo, block_hi, a_alt[a, s])
                 subject_metrics(t_out, cpk2, cek2, lo, hi, block_lo, block_hi, b_alt[a, s])
-                _joint_metrics(t_out, cek, cek2, lo, hi, lo, hi, block_lo, block_hi,
-                               a_alt[a, s], b_alt[a, s], joint_alt[a, s])
+                _joint_metrics(
+                    t_out,
+                    cek,
+                    cek2,
+                    lo,
+                    hi,
+                    lo,
+                    hi,
+                    block_lo,
+                    block_hi,
+                    a_alt[a, s],
+                    b_alt[a, s],
+                    joint_alt[a, s],
+                )
 
 
 @njit(cache=True)
@@ -1085,8 +1310,7 @@ def _hist_index(bits, lo, hi, sign, last):
 
 
 @njit(cache=True, parallel=True)
-def reduce_chunk(s0, cp_bits, cp, ce_bits, ce, codes, hist_p, hist_e, vmin, vmax, lanes,
-                 counts):
+def reduce_chunk(s0, cp_bits, cp, ce_bits, ce, codes, hist_p, hist_e, vmin, vmax, lanes, counts):
     """Fold one chunk's time-major float32 curves ``(n_t, m)`` (subjects ``s0 .. s0 + m``)
     into the per-time accumulators, in one pass parallel over time points:
 

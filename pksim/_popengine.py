@@ -132,8 +132,9 @@ class Settings:
         return {"coverage": self.coverage, "block_min": self.block_min}
 
 
-def resolve_settings(model, t_end_min, dt_min, thresholds, block_min, coverage_percent=None,
-              band_uncertainty=False) -> Settings:
+def resolve_settings(
+    model, t_end_min, dt_min, thresholds, block_min, coverage_percent=None, band_uncertainty=False
+) -> Settings:
     m = as_model(model)
     t = time_grid(t_end_min, dt_min)
     bands = band_thresholds(m, thresholds)
@@ -152,15 +153,19 @@ def resolve_settings(model, t_end_min, dt_min, thresholds, block_min, coverage_p
         for i, (lo, hi) in drawn.items():
             lows[i], highs[i] = lo, hi
         if np.any(lows[1:] <= highs[:-1]):
-            raise InputError("band_uncertainty", f"drawn band edges could overlap: ranges "
-                             f"{[(float(a), float(b)) for a, b in zip(lows, highs, strict=True)]}",
-                             "increasing, non-overlapping edge ranges")
+            raise InputError(
+                "band_uncertainty",
+                f"drawn band edges could overlap: ranges "
+                f"{[(float(a), float(b)) for a, b in zip(lows, highs, strict=True)]}",
+                "increasing, non-overlapping edge ranges",
+            )
     coverage = _metrics.check_coverage(
         _metrics.COVERAGE_PERCENT_DEFAULT if coverage_percent is None else coverage_percent
     )
     ends = band_edge_ends(m, thresholds) if drawn else {}
-    alt_edges = np.array([band_thresholds(m, th)["window"] for th in ends.values()],
-                         dtype=float).reshape(len(ends), 2)
+    alt_edges = np.array(
+        [band_thresholds(m, th)["window"] for th in ends.values()], dtype=float
+    ).reshape(len(ends), 2)
     return Settings(
         m,
         reduced_structure(m),
@@ -175,8 +180,13 @@ def resolve_settings(model, t_end_min, dt_min, thresholds, block_min, coverage_p
         coverage,
         drawn,
         tuple(ends),
-        tuple({r: [lo, None if math.isinf(hi) else hi]
-               for r, (lo, hi) in band_thresholds(m, th).items()} for th in ends.values()),
+        tuple(
+            {
+                r: [lo, None if math.isinf(hi) else hi]
+                for r, (lo, hi) in band_thresholds(m, th).items()
+            }
+            for th in ends.values()
+        ),
         alt_edges,
     )
 
@@ -301,8 +311,9 @@ class Arm:
 class Accumulator:
     """Per-subject metric storage and time-wise reductions for one arm."""
 
-    def __init__(self, n: int, n_t: int, n_bands: int, keep_curves: bool, i_window: int,
-                 n_alt: int = 0):
+    def __init__(
+        self, n: int, n_t: int, n_bands: int, keep_curves: bool, i_window: int, n_alt: int = 0
+    ):
         self.n = n
         self.i_window = i_window
         self.metrics = np.empty((n, len(_kernels.POP_METRICS)))
@@ -335,8 +346,9 @@ class Accumulator:
             "code": np.empty((n_t, m), dtype=np.uint8),
         }
 
-    def add(self, start: int, stop: int, inp: dict, metrics: np.ndarray, buf: dict,
-            alt: np.ndarray) -> None:
+    def add(
+        self, start: int, stop: int, inp: dict, metrics: np.ndarray, buf: dict, alt: np.ndarray
+    ) -> None:
         m = stop - start
         sl = slice(start, stop)
         self.metrics[sl] = metrics[:m]
@@ -429,12 +441,15 @@ class PopulationResult:
         out["fraction_outside_validity_weight"] = float(np.mean((w < lo) | (w > hi)))
         if self.sensitivity:
             out["band_sensitivity"] = self.sensitivity
-        return {k: (json_number(v) if isinstance(v, (float, np.floating)) else v)
-                for k, v in out.items()}
+        return {
+            k: (json_number(v) if isinstance(v, (float, np.floating)) else v)
+            for k, v in out.items()
+        }
 
 
-def subjects_frame(acc: Accumulator, ctx: dict, alt: int | None = None,
-                   edges: tuple[float, float] | None = None) -> pd.DataFrame:
+def subjects_frame(
+    acc: Accumulator, ctx: dict, alt: int | None = None, edges: tuple[float, float] | None = None
+) -> pd.DataFrame:
     """One row per subject: covariates, each subject's window edges, every person metric
     (with ``alt``: the metrics of band-edge sensitivity end ``alt``, window ``edges``)."""
     metrics = acc.metrics if alt is None else acc.alt[alt]
@@ -469,9 +484,13 @@ def finish(
         prob[f"p_{role}"] = acc.band_counts[:, k] / acc.n
     curves = acc.curves or {}
     sensitivity = {
-        name: sensitivity_summary(_metrics.summarise(
-            _metrics.PERSON, subjects_frame(acc, ctx, a, tuple(s.alt_edges[a])),
-            {"thresholds": s.alt_thresholds[a]}))
+        name: sensitivity_summary(
+            _metrics.summarise(
+                _metrics.PERSON,
+                subjects_frame(acc, ctx, a, tuple(s.alt_edges[a])),
+                {"thresholds": s.alt_thresholds[a]},
+            )
+        )
         for a, name in enumerate(s.alt_names)
     }
     return PopulationResult(

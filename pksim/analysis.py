@@ -25,13 +25,19 @@ def _nan_to_none(x: float) -> float | None:
 
 def exposure(time_min: np.ndarray, conc_ng_per_ml: np.ndarray) -> dict[str, float]:
     """Cmax (ng/mL), Tmax (min) and AUC over the grid (ng·h/mL, linear trapezoid)."""
-    cmax, tmax, auc = _kernels.peak_and_auc(np.asarray(time_min, float), np.asarray(conc_ng_per_ml, float))
-    return {"cmax_ng_per_ml": float(cmax), "tmax_min": float(tmax),
-            "auc_ng_h_per_ml": float(auc) / MIN_PER_H}
+    cmax, tmax, auc = _kernels.peak_and_auc(
+        np.asarray(time_min, float), np.asarray(conc_ng_per_ml, float)
+    )
+    return {
+        "cmax_ng_per_ml": float(cmax),
+        "tmax_min": float(tmax),
+        "auc_ng_h_per_ml": float(auc) / MIN_PER_H,
+    }
 
 
-def band_thresholds(model: Model, overrides: dict[str, float] | None = None
-                    ) -> dict[str, tuple[float, float]]:
+def band_thresholds(
+    model: Model, overrides: dict[str, float] | None = None
+) -> dict[str, tuple[float, float]]:
     """``role -> (lower, upper)`` ng/mL, with optional lower-edge overrides by role.
 
     A bad override raises :class:`~pksim.errors.InputError` whose field is
@@ -48,22 +54,38 @@ def band_thresholds(model: Model, overrides: dict[str, float] | None = None
     values = [edges[r] for r in roles]
     for i in range(len(roles) - 1):
         if values[i + 1] <= values[i]:
-            blame = i + 1 if roles[i + 1] in (overrides or {}) or roles[i] not in (
-                overrides or {}) else i
+            blame = (
+                i + 1
+                if roles[i + 1] in (overrides or {}) or roles[i] not in (overrides or {})
+                else i
+            )
             lo = values[blame - 1] if blame > 0 else None
             hi = values[blame + 1] if blame + 1 < len(values) else None
-            allowed = " and ".join(x for x in (
-                f"> {lo:g} ({roles[blame - 1]})" if lo is not None else "",
-                f"< {hi:g} ({roles[blame + 1]})" if hi is not None else "") if x)
-            raise InputError(f"{roles[blame]}_ng_per_ml",
-                             f"{values[blame]:g} ng/mL: band edges must increase",
-                             f"{allowed} ng/mL")
-    return {r: (values[i], values[i + 1] if i + 1 < len(values) else math.inf)
-            for i, r in enumerate(roles)}
+            allowed = " and ".join(
+                x
+                for x in (
+                    f"> {lo:g} ({roles[blame - 1]})" if lo is not None else "",
+                    f"< {hi:g} ({roles[blame + 1]})" if hi is not None else "",
+                )
+                if x
+            )
+            raise InputError(
+                f"{roles[blame]}_ng_per_ml",
+                f"{values[blame]:g} ng/mL: band edges must increase",
+                f"{allowed} ng/mL",
+            )
+    return {
+        r: (values[i], values[i + 1] if i + 1 < len(values) else math.inf)
+        for i, r in enumerate(roles)
+    }
 
 
-def window_metrics(time_min: np.ndarray, ce_ng_per_ml: np.ndarray, lower_ng_per_ml: float,
-                   dissociation_ng_per_ml: float) -> dict[str, float | None]:
+def window_metrics(
+    time_min: np.ndarray,
+    ce_ng_per_ml: np.ndarray,
+    lower_ng_per_ml: float,
+    dissociation_ng_per_ml: float,
+) -> dict[str, float | None]:
     """Relational-window and dissociation timing from an effect-site curve.
 
     * window: ``lower <= Ce < dissociation``; ``onset_min`` first entry, ``offset_min`` last
@@ -76,15 +98,21 @@ def window_metrics(time_min: np.ndarray, ce_ng_per_ml: np.ndarray, lower_ng_per_
     c = np.asarray(ce_ng_per_ml, float)
     on, off, minutes = _kernels.band_times(t, c, lower_ng_per_ml, dissociation_ng_per_ml)
     d_on, _, d_min = _kernels.band_times(t, c, dissociation_ng_per_ml, math.inf)
-    return {"lower_ng_per_ml": float(lower_ng_per_ml), "upper_ng_per_ml": float(dissociation_ng_per_ml),
-            "onset_min": _nan_to_none(on), "offset_min": _nan_to_none(off),
-            "minutes_in_window": float(minutes), "dissociation_onset_min": _nan_to_none(d_on),
-            "minutes_dissociated": float(d_min),
-            "recovery_min": _nan_to_none(_kernels.recovery_time(t, c, lower_ng_per_ml))}
+    return {
+        "lower_ng_per_ml": float(lower_ng_per_ml),
+        "upper_ng_per_ml": float(dissociation_ng_per_ml),
+        "onset_min": _nan_to_none(on),
+        "offset_min": _nan_to_none(off),
+        "minutes_in_window": float(minutes),
+        "dissociation_onset_min": _nan_to_none(d_on),
+        "minutes_dissociated": float(d_min),
+        "recovery_min": _nan_to_none(_kernels.recovery_time(t, c, lower_ng_per_ml)),
+    }
 
 
-def minutes_in_bands(time_min: np.ndarray, ce_ng_per_ml: np.ndarray,
-                     bands: dict[str, tuple[float, float]]) -> dict[str, float]:
+def minutes_in_bands(
+    time_min: np.ndarray, ce_ng_per_ml: np.ndarray, bands: dict[str, tuple[float, float]]
+) -> dict[str, float]:
     t = np.asarray(time_min, float)
     c = np.asarray(ce_ng_per_ml, float)
     return {role: float(_kernels.band_times(t, c, lo, hi)[2]) for role, (lo, hi) in bands.items()}
@@ -102,14 +130,24 @@ def curve_summary(curve: Curve, thresholds: dict[str, float] | None = None) -> d
         "sex": curve.sex,
         "weight_scaling": curve.weight_scaling,
         "dose_basis": curve.model.dose_basis_form,
-        "doses": [{"spec": d.spec(), "route": d.route, "amount_mg": mg, "start_min": d.start_min,
-                   "duration_min": d.duration_min} for d, mg in zip(curve.doses, curve.doses_mg, strict=True)],
+        "doses": [
+            {
+                "spec": d.spec(),
+                "route": d.route,
+                "amount_mg": mg,
+                "start_min": d.start_min,
+                "duration_min": d.duration_min,
+            }
+            for d, mg in zip(curve.doses, curve.doses_mg, strict=True)
+        ],
         "bioavailable_dose_mg": curve.bioavailable_dose_mg,
         "plasma": exposure(curve.time_min, curve.plasma_ng_per_ml),
         "effect_site": exposure(curve.time_min, curve.effect_site_ng_per_ml),
         "window": window_metrics(curve.time_min, curve.effect_site_ng_per_ml, lower, upper),
         "minutes_in_band": minutes_in_bands(curve.time_min, curve.effect_site_ng_per_ml, bands),
-        "bands_ng_per_ml": {r: [lo, None if math.isinf(hi) else hi] for r, (lo, hi) in bands.items()},
+        "bands_ng_per_ml": {
+            r: [lo, None if math.isinf(hi) else hi] for r, (lo, hi) in bands.items()
+        },
     }
 
 
@@ -118,10 +156,17 @@ def _check_curve(time_min, conc) -> tuple[np.ndarray, np.ndarray]:
 
     t = np.asarray(time_min, float)
     c = np.asarray(conc, float)
-    if t.ndim != 1 or t.shape != c.shape or t.size == 0 or np.any(np.diff(t) < 0) \
-            or not (np.all(np.isfinite(t)) and np.all(np.isfinite(c))):
-        raise InputError("curve", "time and concentration must be finite 1-D arrays of one "
-                         "length, time non-decreasing")
+    if (
+        t.ndim != 1
+        or t.shape != c.shape
+        or t.size == 0
+        or np.any(np.diff(t) < 0)
+        or not (np.all(np.isfinite(t)) and np.all(np.isfinite(c)))
+    ):
+        raise InputError(
+            "curve",
+            "time and concentration must be finite 1-D arrays of one length, time non-decreasing",
+        )
     return t, c
 
 
@@ -163,7 +208,7 @@ def refined_peak(time_min: np.ndarray, conc: np.ndarray) -> tuple[float, float]:
     i = int(np.argmax(c))
     if i == 0 or i == c.size - 1:
         return float(t[i]), float(c[i])
-    (t0, t1, t2), (c0, c1, c2) = t[i - 1:i + 2], c[i - 1:i + 2]
+    (t0, t1, t2), (c0, c1, c2) = t[i - 1 : i + 2], c[i - 1 : i + 2]
     d0, d2 = t0 - t1, t2 - t1
     if d0 == 0 or d2 == 0:  # repeated time point: no parabola
         return float(t1), float(c1)
@@ -184,9 +229,11 @@ def band_edge_ranges(model: Model, thresholds: dict[str, float] | None) -> dict[
     for b in model.bands:
         if b.role in ("window", "dissociation") and b.role not in (thresholds or {}):
             if b.lower_range_ng_per_ml is None:
-                raise InputError("band_uncertainty",
-                                 f"model {model.id!r} gives no range for the {b.role} edge",
-                                 "a model with lower_range_ng_per_ml")
+                raise InputError(
+                    "band_uncertainty",
+                    f"model {model.id!r} gives no range for the {b.role} edge",
+                    "a model with lower_range_ng_per_ml",
+                )
             out[b.role] = tuple(float(x) for x in b.lower_range_ng_per_ml)
     return out
 

@@ -97,8 +97,11 @@ def _target(arm: Arm, statistic: str, default_log_sd: float | None) -> Target:
     value, spread, stat = _observed(arm, statistic)
     where = f"target {arm.id}:{statistic}"
     if value is None or not value > 0:
-        raise InputError(where, "the data give no positive value for this statistic",
-                         "statistics the arm reports")
+        raise InputError(
+            where,
+            "the data give no positive value for this statistic",
+            "statistics the arm reports",
+        )
     log_sd, basis = None, ""
     for text in (spread, stat):
         log_sd = spread_log_sd(value, text)
@@ -107,20 +110,27 @@ def _target(arm: Arm, statistic: str, default_log_sd: float | None) -> Target:
             break
     if log_sd is None:
         if default_log_sd is None:
-            raise InputError(where, "the data give no spread (GSD, SD or range) to weight it",
-                             "give a default log-SD (--default-log-sd)")
+            raise InputError(
+                where,
+                "the data give no spread (GSD, SD or range) to weight it",
+                "give a default log-SD (--default-log-sd)",
+            )
         log_sd, basis = default_log_sd, f"default log-SD {default_log_sd:g}"
     if not log_sd > 0:
         raise InputError(where, f"spread {basis!r} gives a log-SD of 0", "a spread > 0")
     if arm.n:
-        return Target(arm, statistic, value, log_sd / math.sqrt(arm.n),
-                      f"{basis} / sqrt(n {arm.n})")
+        return Target(
+            arm, statistic, value, log_sd / math.sqrt(arm.n), f"{basis} / sqrt(n {arm.n})"
+        )
     return Target(arm, statistic, value, log_sd, f"{basis} (n not given: SE = SD)")
 
 
-def resolve_targets(model: Model, targets: Sequence[tuple[str, Sequence[str]]],
-                    arms: Sequence[Arm], default_log_sd: float | None = None
-                    ) -> tuple[Target, ...]:
+def resolve_targets(
+    model: Model,
+    targets: Sequence[tuple[str, Sequence[str]]],
+    arms: Sequence[Arm],
+    default_log_sd: float | None = None,
+) -> tuple[Target, ...]:
     """Turn ``(arm id, statistics)`` pairs into weighted :class:`Target` objects.
 
     Raises
@@ -133,22 +143,35 @@ def resolve_targets(model: Model, targets: Sequence[tuple[str, Sequence[str]]],
     out = []
     for arm_id, stats in targets:
         if arm_id not in by_id:
-            raise InputError("targets", f"unknown arm id {arm_id!r}",
-                             ", ".join(sorted(by_id)) or "ids of the data file")
+            raise InputError(
+                "targets",
+                f"unknown arm id {arm_id!r}",
+                ", ".join(sorted(by_id)) or "ids of the data file",
+            )
         arm = by_id[arm_id]
         if arm.drug != model.drug:
-            raise InputError("targets", f"arm {arm_id!r} is {arm.drug}, model {model.id!r} "
-                             f"is {model.drug}", f"{model.drug} arms")
+            raise InputError(
+                "targets",
+                f"arm {arm_id!r} is {arm.drug}, model {model.id!r} is {model.drug}",
+                f"{model.drug} arms",
+            )
         if arm.route not in model.routes:
-            raise InputError("targets", f"arm {arm_id!r}: model {model.id!r} has no "
-                             f"{arm.route!r} route", ", ".join(model.routes))
+            raise InputError(
+                "targets",
+                f"arm {arm_id!r}: model {model.id!r} has no {arm.route!r} route",
+                ", ".join(model.routes),
+            )
         if not stats:
-            raise InputError("targets", f"arm {arm_id!r}: no statistic",
-                             ", ".join(CALIBRATION_STATISTICS))
+            raise InputError(
+                "targets", f"arm {arm_id!r}: no statistic", ", ".join(CALIBRATION_STATISTICS)
+            )
         for s in stats:
             if s not in CALIBRATION_STATISTICS:
-                raise InputError("targets", f"unknown statistic {s!r} for arm {arm_id!r}",
-                                 ", ".join(CALIBRATION_STATISTICS))
+                raise InputError(
+                    "targets",
+                    f"unknown statistic {s!r} for arm {arm_id!r}",
+                    ", ".join(CALIBRATION_STATISTICS),
+                )
             out.append(_target(arm, s, default_log_sd))
     if not out:
         raise InputError("targets", "no target to fit", "ARM:STAT[,STAT...]")
@@ -218,24 +241,34 @@ def _free_parameter(model: Model, name: str) -> _Free:
     p = model.parameters[name]
     lo_hi = None
     if p.range is not None:
-        lo_hi = tuple(to_internal(x, p.published_unit, model.reference_weight_kg)[0]
-                      for x in p.range)
-    logit = p.dimension == "dimensionless" and 0 < p.value < 1 and (
-        lo_hi is None or (lo_hi[0] >= 0 and lo_hi[1] <= 1))
+        lo_hi = tuple(
+            to_internal(x, p.published_unit, model.reference_weight_kg)[0] for x in p.range
+        )
+    logit = (
+        p.dimension == "dimensionless"
+        and 0 < p.value < 1
+        and (lo_hi is None or (lo_hi[0] >= 0 and lo_hi[1] <= 1))
+    )
     value = p.value
     if not value > 0 or (logit and not value < 1):
         if lo_hi is None or not lo_hi[0] > 0:
-            raise InputError("fit", f"parameter {name!r} has value {p.published_value:g}: "
-                             "cannot be fitted on the log scale without a positive range",
-                             "parameters with a value > 0")
+            raise InputError(
+                "fit",
+                f"parameter {name!r} has value {p.published_value:g}: "
+                "cannot be fitted on the log scale without a positive range",
+                "parameters with a value > 0",
+            )
         value = math.sqrt(lo_hi[0] * lo_hi[1])
     lower, upper = -math.inf, math.inf
     if lo_hi is not None:
         lower = _transform(logit, lo_hi[0]) if lo_hi[0] > 0 else -math.inf
         upper = _transform(logit, lo_hi[1]) if not (logit and lo_hi[1] >= 1) else math.inf
         if not lower < upper:
-            raise InputError("fit", f"parameter {name!r}: its range {p.range} leaves nothing "
-                             "to fit", "a range with low < high")
+            raise InputError(
+                "fit",
+                f"parameter {name!r}: its range {p.range} leaves nothing to fit",
+                "a range with low < high",
+            )
     start = min(max(_transform(logit, value), lower), upper)
     return _Free(name, logit, lower, upper, start)
 
@@ -247,12 +280,16 @@ def with_values(model: Model, values: dict[str, float]) -> Model:
     params = dict(model.parameters)
     for name, v in values.items():
         p = params[name]
-        factor = (p.published_value / p.value) if p.value else 1.0 / to_internal(
-            1.0, p.published_unit, model.reference_weight_kg)[0]
+        factor = (
+            (p.published_value / p.value)
+            if p.value
+            else 1.0 / to_internal(1.0, p.published_unit, model.reference_weight_kg)[0]
+        )
         params[name] = dataclasses.replace(p, value=float(v), published_value=float(v) * factor)
     tag = model.sha256 + repr(sorted((k, float(v)) for k, v in values.items()))
-    return dataclasses.replace(model, parameters=params,
-                               sha256=hashlib.sha256(tag.encode()).hexdigest())
+    return dataclasses.replace(
+        model, parameters=params, sha256=hashlib.sha256(tag.encode()).hexdigest()
+    )
 
 
 # ----------------------------------------------------------------------------- fit
@@ -290,27 +327,44 @@ class CalibrationResult:
         v = self.estimates[name] if value is None else value
         if v is None:
             return None
-        return v * p.published_value / p.value if p.value else v / to_internal(
-            1.0, p.published_unit, self.model.reference_weight_kg)[0]
+        return (
+            v * p.published_value / p.value
+            if p.value
+            else v / to_internal(1.0, p.published_unit, self.model.reference_weight_kg)[0]
+        )
 
     def parameter_table(self) -> pd.DataFrame:
         rows = []
         for name in self.parameters:
             p = self.model.parameters[name]
-            rows.append({"parameter": name, "unit": p.published_unit,
-                         "before": p.published_value, "estimate": self.published(name),
-                         "se": self.published(name, self.standard_errors[name]),
-                         "identifiable": self.identifiable[name],
-                         "at_bound": self.at_bound[name]})
+            rows.append(
+                {
+                    "parameter": name,
+                    "unit": p.published_unit,
+                    "before": p.published_value,
+                    "estimate": self.published(name),
+                    "se": self.published(name, self.standard_errors[name]),
+                    "identifiable": self.identifiable[name],
+                    "at_bound": self.at_bound[name],
+                }
+            )
         return pd.DataFrame(rows)
 
     def target_table(self) -> pd.DataFrame:
         rows = []
         for t, pred, res in zip(self.targets, self.predicted, self.residuals, strict=True):
-            rows.append({"target": t.label, "route": t.arm.route, "observed": t.observed,
-                         "predicted": float(pred), "ratio": float(pred / t.observed),
-                         "se_log": t.se_log, "weighted_residual": float(res),
-                         "weight_basis": t.weight_basis})
+            rows.append(
+                {
+                    "target": t.label,
+                    "route": t.arm.route,
+                    "observed": t.observed,
+                    "predicted": float(pred),
+                    "ratio": float(pred / t.observed),
+                    "se_log": t.se_log,
+                    "weighted_residual": float(res),
+                    "weight_basis": t.weight_basis,
+                }
+            )
         return pd.DataFrame(rows)
 
     def calibrated_model(self) -> Model:
@@ -322,25 +376,40 @@ class CalibrationResult:
         order: dict[str, list[str]] = {}
         for t in self.targets:
             order.setdefault(t.arm.id, []).append(t.statistic)
-        return CalibrationSpec(summary, self.parameters,
-                               tuple(CalibrationTarget(a, tuple(s)) for a, s in order.items()))
+        return CalibrationSpec(
+            summary,
+            self.parameters,
+            tuple(CalibrationTarget(a, tuple(s)) for a, s in order.items()),
+        )
 
     def describe(self) -> str:
         """One paragraph: what was fitted to what, and the fit."""
         est = "; ".join(
             f"{n} {self.published(n):.4g} {self.model.parameters[n].published_unit}"
-            + (f" (SE {self.published(n, self.standard_errors[n]):.2g})"
-               if self.standard_errors[n] is not None else " (SE not estimable)")
-            for n in self.parameters)
-        fit = "; ".join(f"{t.label} observed {t.observed:.3g} -> ratio {p / t.observed:.2f}"
-                        for t, p in zip(self.targets, self.predicted, strict=True))
-        rough = (f" The objective jumps near the solution at {', '.join(self.rough_targets)} "
-                 "(a curve's highest peak changes there): the fit is not unique and the "
-                 "standard errors are not reliable." if self.rough_targets else "")
-        return (f"{_GENERATED} (weighted least squares of log predicted/observed, "
-                f"weights 1/SE of each log statistic, typical person of each arm; data "
-                f"{self.data_path.name}): {est}. Weighted SSE {self.cost:.3g}. Targets and fit "
-                f"(predicted/observed): {fit}.{rough}")
+            + (
+                f" (SE {self.published(n, self.standard_errors[n]):.2g})"
+                if self.standard_errors[n] is not None
+                else " (SE not estimable)"
+            )
+            for n in self.parameters
+        )
+        fit = "; ".join(
+            f"{t.label} observed {t.observed:.3g} -> ratio {p / t.observed:.2f}"
+            for t, p in zip(self.targets, self.predicted, strict=True)
+        )
+        rough = (
+            f" The objective jumps near the solution at {', '.join(self.rough_targets)} "
+            "(a curve's highest peak changes there): the fit is not unique and the "
+            "standard errors are not reliable."
+            if self.rough_targets
+            else ""
+        )
+        return (
+            f"{_GENERATED} (weighted least squares of log predicted/observed, "
+            f"weights 1/SE of each log statistic, typical person of each arm; data "
+            f"{self.data_path.name}): {est}. Weighted SSE {self.cost:.3g}. Targets and fit "
+            f"(predicted/observed): {fit}.{rough}"
+        )
 
 
 def _objective(model: Model, free: Sequence[_Free], targets: Sequence[Target]):
@@ -373,11 +442,16 @@ def _starts(free: Sequence[_Free], step: float) -> list[np.ndarray]:
     return out
 
 
-def calibrate(model: Model | str, parameters: Sequence[str] | None = None,
-              targets: Sequence[tuple[str, Sequence[str]]] | None = None,
-              data: str | Path | None = None, *, start_step: float = START_STEP,
-              default_log_sd: float | None = None, arms: Sequence[Arm] | None = None
-              ) -> CalibrationResult:
+def calibrate(
+    model: Model | str,
+    parameters: Sequence[str] | None = None,
+    targets: Sequence[tuple[str, Sequence[str]]] | None = None,
+    data: str | Path | None = None,
+    *,
+    start_step: float = START_STEP,
+    default_log_sd: float | None = None,
+    arms: Sequence[Arm] | None = None,
+) -> CalibrationResult:
     """Fit named parameters of a model to observed arms (weighted least squares, log scale).
 
     Parameters
@@ -405,13 +479,15 @@ def calibrate(model: Model | str, parameters: Sequence[str] | None = None,
     spec = m.calibration_spec
     if parameters is None:
         if spec is None or not spec.parameters:
-            raise InputError("fit", f"model {m.id!r} has no [calibration] parameters",
-                             ", ".join(m.parameters))
+            raise InputError(
+                "fit", f"model {m.id!r} has no [calibration] parameters", ", ".join(m.parameters)
+            )
         parameters = spec.parameters
     if targets is None:
         if spec is None or not spec.targets:
-            raise InputError("targets", f"model {m.id!r} has no [calibration] targets",
-                             "ARM:STAT[,STAT...]")
+            raise InputError(
+                "targets", f"model {m.id!r} has no [calibration] targets", "ARM:STAT[,STAT...]"
+            )
         targets = [(t.arm, t.statistics) for t in spec.targets]
     parameters = tuple(parameters)
     if not parameters:
@@ -427,8 +503,7 @@ def calibrate(model: Model | str, parameters: Sequence[str] | None = None,
     best = None
     starts = _starts(free, start_step)
     for x0 in starts:
-        res = least_squares(fun, x0, bounds=bounds, method="trf", diff_step=DIFF_STEP,
-                            x_scale=1.0)
+        res = least_squares(fun, x0, bounds=bounds, method="trf", diff_step=DIFF_STEP, x_scale=1.0)
         if best is None or res.cost < best.cost:
             best = res
     x = best.x
@@ -446,19 +521,31 @@ def calibrate(model: Model | str, parameters: Sequence[str] | None = None,
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = cov / np.outer(sd_x, sd_x)
     estimates = {f.name: f.to_value(xi) for f, xi in zip(free, x, strict=True)}
-    ses = {f.name: (None if not np.isfinite(s) else f.derivative(xi) * float(s))
-           for f, xi, s in zip(free, x, sd_x, strict=True)}
-    at_bound = {f.name: bool(np.isclose(xi, f.lower, atol=1e-6) or np.isclose(xi, f.upper,
-                                                                              atol=1e-6))
-                for f, xi in zip(free, x, strict=True)}
+    ses = {
+        f.name: (None if not np.isfinite(s) else f.derivative(xi) * float(s))
+        for f, xi, s in zip(free, x, sd_x, strict=True)
+    }
+    at_bound = {
+        f.name: bool(np.isclose(xi, f.lower, atol=1e-6) or np.isclose(xi, f.upper, atol=1e-6))
+        for f, xi in zip(free, x, strict=True)
+    }
     calibrated = with_values(m, estimates)
     return CalibrationResult(
-        model=m, data_path=path, parameters=parameters, estimates=estimates,
-        standard_errors=ses, correlation=corr,
+        model=m,
+        data_path=path,
+        parameters=parameters,
+        estimates=estimates,
+        standard_errors=ses,
+        correlation=corr,
         identifiable={f.name: bool(i) for f, i in zip(free, identifiable, strict=True)},
-        at_bound=at_bound, targets=tgs, predicted=_predict_all(calibrated, tgs),
-        cost=float(2 * best.cost), n_starts=len(starts), message=str(best.message),
-        rough_targets=tuple(t.label for t, r in zip(tgs, rough, strict=True) if r))
+        at_bound=at_bound,
+        targets=tgs,
+        predicted=_predict_all(calibrated, tgs),
+        cost=float(2 * best.cost),
+        n_starts=len(starts),
+        message=str(best.message),
+        rough_targets=tuple(t.label for t, r in zip(tgs, rough, strict=True) if r),
+    )
 
 
 def _rough_rows(fun, x: np.ndarray, bounds, jac: np.ndarray) -> np.ndarray:
@@ -530,7 +617,7 @@ def _drop_calibration(lines: list[str]) -> list[str]:
                     j = i + 1
                     while j < len(lines) and quote not in lines[j]:
                         j += 1
-            del lines[i:j + 1]
+            del lines[i : j + 1]
             break
     out, skip = [], False
     for line in lines:
@@ -548,18 +635,26 @@ def _multiline(text: str) -> str:
     import textwrap
 
     esc = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
-    paragraphs = [" \\\n".join(textwrap.wrap(p, 96, break_long_words=False,
-                                              break_on_hyphens=False)) or ""
-                  for p in esc.split("\n")]
+    paragraphs = [
+        " \\\n".join(textwrap.wrap(p, 96, break_long_words=False, break_on_hyphens=False)) or ""
+        for p in esc.split("\n")
+    ]
     return '"""' + "\n".join(paragraphs) + '"""'
 
 
 def _spec_toml(spec: CalibrationSpec) -> list[str]:
-    out = ["[calibration]", f"summary = {_multiline(spec.summary)}",
-           "parameters = [" + ", ".join(_toml_string(p) for p in spec.parameters) + "]"]
+    out = [
+        "[calibration]",
+        f"summary = {_multiline(spec.summary)}",
+        "parameters = [" + ", ".join(_toml_string(p) for p in spec.parameters) + "]",
+    ]
     for t in spec.targets:
-        out += ["", "[[calibration.targets]]", f"arm = {_toml_string(t.arm)}",
-                "statistics = [" + ", ".join(_toml_string(s) for s in t.statistics) + "]"]
+        out += [
+            "",
+            "[[calibration.targets]]",
+            f"arm = {_toml_string(t.arm)}",
+            "statistics = [" + ", ".join(_toml_string(s) for s in t.statistics) + "]",
+        ]
     return out
 
 
@@ -581,13 +676,18 @@ def calibrated_toml(text: str, result: CalibrationResult, summary: str | None = 
     for name in result.parameters:
         span = _table_span(lines, re.compile(rf"^\s*\[\s*parameters\.{re.escape(name)}\s*\]"))
         if span is None:
-            raise InputError("model", f"cannot find the table [parameters.{name}] to edit",
-                             "one [parameters.NAME] table per parameter")
+            raise InputError(
+                "model",
+                f"cannot find the table [parameters.{name}] to edit",
+                "one [parameters.NAME] table per parameter",
+            )
         se = result.standard_errors[name]
-        detail = (f"fitted by pksim calibrate with {', '.join(result.parameters)} to "
-                  f"{fitted_to} (weighted least squares on the log scale"
-                  + (f"; SE {result.published(name, se):.2g}" if se is not None else
-                     "; SE not estimable") + ")")
+        detail = (
+            f"fitted by pksim calibrate with {', '.join(result.parameters)} to "
+            f"{fitted_to} (weighted least squares on the log scale"
+            + (f"; SE {result.published(name, se):.2g}" if se is not None else "; SE not estimable")
+            + ")"
+        )
         details[name] = detail
         _set_key(lines, span, "source_detail", _toml_string(detail))
         _set_key(lines, span, "tag", '"calibrated"')
@@ -596,8 +696,11 @@ def calibrated_toml(text: str, result: CalibrationResult, summary: str | None = 
     old = (result.model.calibration or "").strip()
     if old.startswith(_GENERATED):  # an earlier run's paragraph: keep only what it kept
         old = old.partition(_BEFORE)[2].strip()
-    new_summary = summary if summary is not None else result.describe() + (
-        f"\n\n{_BEFORE}{old}" if old else "")
+    new_summary = (
+        summary
+        if summary is not None
+        else result.describe() + (f"\n\n{_BEFORE}{old}" if old else "")
+    )
     lines += [""] + _spec_toml(result.spec(new_summary))
     new_text = "\n".join(lines) + "\n"
     try:
@@ -608,10 +711,15 @@ def calibrated_toml(text: str, result: CalibrationResult, summary: str | None = 
     expected["parameters"] = {k: dict(v) for k, v in before["parameters"].items()}
     for name in result.parameters:
         expected["parameters"][name].update(
-            value=float(_toml_float(result.published(name))), tag="calibrated",
-            source_detail=details[name])
+            value=float(_toml_float(result.published(name))),
+            tag="calibrated",
+            source_detail=details[name],
+        )
     expected["calibration"] = after.get("calibration")
     if after != expected or after["calibration"].get("summary") != new_summary:
-        raise InputError("model", "the file's layout defeats the in-place edit",
-                         "one-line value/tag/source_detail keys in [parameters.NAME] tables")
+        raise InputError(
+            "model",
+            "the file's layout defeats the in-place edit",
+            "one-line value/tag/source_detail keys in [parameters.NAME] tables",
+        )
     return new_text

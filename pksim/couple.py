@@ -91,9 +91,10 @@ class CoupleResult:
             out["band_sensitivity"] = self.sensitivity
         out["partner_a"] = self.a.summary()
         out["partner_b"] = self.b.summary()
-        return {k: (json_number(v) if isinstance(v, (float, np.floating)) else v)
-                for k, v in out.items()}
-
+        return {
+            k: (json_number(v) if isinstance(v, (float, np.floating)) else v)
+            for k, v in out.items()
+        }
 
     def plain_summary(self, names: tuple[str, str] = ("A", "B"), level: float = 0.5) -> str:
         """One paragraph a prescriber can read: when each partner is likely (P >= ``level``) in
@@ -106,20 +107,27 @@ class CoupleResult:
             bp = res.band_probability
             win = likely_runs(t, bp["p_window"].to_numpy(), level)
             roles = list(bp.columns[1:])
-            above = bp[roles[roles.index("p_dissociation"):]].sum(axis=1).to_numpy()
-            text = (f"{name} is likely in the window from about {_runs_text(win)} min"
-                    if win else f"{name} is unlikely to be in the window at any time (at most "
-                    f"{bp['p_window'].max():.0%})")
+            above = bp[roles[roles.index("p_dissociation") :]].sum(axis=1).to_numpy()
+            text = (
+                f"{name} is likely in the window from about {_runs_text(win)} min"
+                if win
+                else f"{name} is unlikely to be in the window at any time (at most "
+                f"{bp['p_window'].max():.0%})"
+            )
             diss = likely_runs(t, above, level)
             if diss:
-                text += (f"; {name} is likely above the dissociation edge from about "
-                         f"{_runs_text(diss)} min")
+                text += (
+                    f"; {name} is likely above the dissociation edge from about "
+                    f"{_runs_text(diss)} min"
+                )
                 dose = _dose_before(self.config[f"{key}_doses"], diss[0][0])
                 if dose is not None:
                     text += f", after the {dose}"
             elif above.max() >= 0.1:
-                text += (f"; {name} has a {above.max():.0%} chance of being above the "
-                         f"dissociation edge at {t[int(np.argmax(above))]:.0f} min")
+                text += (
+                    f"; {name} has a {above.max():.0%} chance of being above the "
+                    f"dissociation edge at {t[int(np.argmax(above))]:.0f} min"
+                )
             out.append(text + ".")
         s = self.summary()
         b0, b1 = self.config["block_min"]
@@ -127,30 +135,36 @@ class CoupleResult:
             f"Both are in the window together for at least {s['coverage_percent']:g} % of the "
             f"{b0:g}-{b1:g} min block in {s['p_both_window_block_coverage']:.0%} of simulated "
             f"couples (± {s['p_both_window_block_coverage_se']:.0%}); on average they share "
-            f"{s['block_fraction_both_in_window_mean']:.0%} of the block.")
+            f"{s['block_fraction_both_in_window_mean']:.0%} of the block."
+        )
         gap = s.get("entry_gap_b_minus_a_min_median")
         if gap is not None and abs(gap) >= 1.0:
             first, second = (names[0], names[1]) if gap > 0 else (names[1], names[0])
-            out.append(f"{first} typically enters the window about {abs(gap):.0f} min before "
-                       f"{second}.")
+            out.append(
+                f"{first} typically enters the window about {abs(gap):.0f} min before {second}."
+            )
         risk = s["dissociation_risk_partner"]
         if risk in ("A", "B"):
             out.append(f"The dissociation risk is mostly {names['AB'.index(risk)]}'s.")
         return " ".join(out)
 
 
-def likely_runs(time_min: np.ndarray, p: np.ndarray, level: float = 0.5
-                ) -> list[tuple[float, float]]:
+def likely_runs(
+    time_min: np.ndarray, p: np.ndarray, level: float = 0.5
+) -> list[tuple[float, float]]:
     """The time intervals ``(start, end)`` (min, grid points) on which ``p >= level``."""
     ok = np.asarray(p) >= level
     edges = np.flatnonzero(np.diff(np.r_[False, ok, False].astype(np.int8)))
-    return [(float(time_min[a]), float(time_min[b - 1])) for a, b in zip(edges[::2], edges[1::2],
-                                                                         strict=True)]
+    return [
+        (float(time_min[a]), float(time_min[b - 1]))
+        for a, b in zip(edges[::2], edges[1::2], strict=True)
+    ]
 
 
 def _runs_text(runs: list[tuple[float, float]]) -> str:
     return " and ".join(f"{a:.0f} to {b:.0f}" for a, b in runs[:3]) + (
-        " (and later)" if len(runs) > 3 else "")
+        " (and later)" if len(runs) > 3 else ""
+    )
 
 
 def _dose_before(specs: list[str], time_min: float) -> str | None:
@@ -169,22 +183,30 @@ def couple_summary(couples: pd.DataFrame, a: pd.DataFrame, b: pd.DataFrame, out:
     """Add the couple metrics' summaries and the partners' probabilities and onset/recovery
     medians (prefixed ``a_`` / ``b_``) to ``out``."""
     _metrics.summarise(_metrics.COUPLE, couples, out)
-    person = tuple(m for m in _metrics.PERSON if m.summary == _metrics.PROBABILITY
-                   or m.name in ("window_onset_min", "recovery_min"))
+    person = tuple(
+        m
+        for m in _metrics.PERSON
+        if m.summary == _metrics.PROBABILITY or m.name in ("window_onset_min", "recovery_min")
+    )
     for key, subjects in (("a", a), ("b", b)):
         _metrics.summarise(person, subjects, out, prefix=f"{key}_")
     return out
 
 
-def _couples_frame(joint: np.ndarray, sa: pd.DataFrame, sb: pd.DataFrame,
-                   ctx: dict) -> pd.DataFrame:
+def _couples_frame(
+    joint: np.ndarray, sa: pd.DataFrame, sb: pd.DataFrame, ctx: dict
+) -> pd.DataFrame:
     """One row per couple: the kernel's joint columns and every derived couple metric."""
     frame = {"couple": np.arange(joint.shape[0], dtype=np.int64)}
     frame.update({name: joint[:, i] for i, name in enumerate(_kernels.COUPLE_METRICS)})
     frame["both_in_window_throughout_block"] = frame["both_in_window_throughout_block"] == 1.0
     partner_cols = ("window_onset_min", "reached_window", "dissociated", "p_dissociation_pd")
-    extra = {f"{k}_{c}": r[c].to_numpy() for k, r in (("a", sa), ("b", sb))
-             for c in partner_cols if c in r}
+    extra = {
+        f"{k}_{c}": r[c].to_numpy()
+        for k, r in (("a", sa), ("b", sb))
+        for c in partner_cols
+        if c in r
+    }
     derived = _metrics.derive(_metrics.COUPLE, {**frame, **extra}, ctx)
     return pd.DataFrame({k: v for k, v in derived.items() if k not in extra})
 
@@ -263,21 +285,61 @@ def simulate_couple(
     >>> 0.0 <= r.summary()["p_both_window_block_coverage"] <= 1.0
     True
     """
-    rs = resolve(settings, n=n, seed=seed, model=model, t_end_min=t_end_min, dt_min=dt_min,
-                 thresholds=thresholds, variability=variability,
-                 dose_variability=dose_variability, block_min=block_min,
-                 weight_scaling=weight_scaling, pd_dissociation=pd_dissociation,
-                 coverage_percent=coverage_percent, band_uncertainty=band_uncertainty)
+    rs = resolve(
+        settings,
+        n=n,
+        seed=seed,
+        model=model,
+        t_end_min=t_end_min,
+        dt_min=dt_min,
+        thresholds=thresholds,
+        variability=variability,
+        dose_variability=dose_variability,
+        block_min=block_min,
+        weight_scaling=weight_scaling,
+        pd_dissociation=pd_dissociation,
+        coverage_percent=coverage_percent,
+        band_uncertainty=band_uncertainty,
+    )
     n = check_n(rs.n)
     seed = check_seed(rs.seed)
-    s = resolve_settings(rs.model, rs.t_end_min, rs.dt_min, rs.thresholds_dict, rs.block_min,
-                         rs.coverage_percent, rs.band_uncertainty)
+    s = resolve_settings(
+        rs.model,
+        rs.t_end_min,
+        rs.dt_min,
+        rs.thresholds_dict,
+        rs.block_min,
+        rs.coverage_percent,
+        rs.band_uncertainty,
+    )
     off_a = _check_offset(a_start_offset_min, "a_start_offset_min")
     off_b = _check_offset(b_start_offset_min, "b_start_offset_min")
-    arm_a = make_arm(a_doses, a, seed, PARTNER_A, rs.variability, rs.dose_variability,
-                     rs.weight_scaling, s.model, off_a, "a ", rs.pd_dict)
-    arm_b = make_arm(b_doses, b, seed, PARTNER_B, rs.variability, rs.dose_variability,
-                     rs.weight_scaling, s.model, off_b, "b ", rs.pd_dict)
+    arm_a = make_arm(
+        a_doses,
+        a,
+        seed,
+        PARTNER_A,
+        rs.variability,
+        rs.dose_variability,
+        rs.weight_scaling,
+        s.model,
+        off_a,
+        "a ",
+        rs.pd_dict,
+    )
+    arm_b = make_arm(
+        b_doses,
+        b,
+        seed,
+        PARTNER_B,
+        rs.variability,
+        rs.dose_variability,
+        rs.weight_scaling,
+        s.model,
+        off_b,
+        "b ",
+        rs.pd_dict,
+    )
     for tag, arm in (("a", arm_a), ("b", arm_b)):
         check_doses_in_horizon(arm.doses, float(s.time_min[-1]), f"{tag} dose (with its offset)")
     n_t = s.time_min.size
@@ -390,8 +452,13 @@ def simulate_couple(
         edges = tuple(s.alt_edges[k])
         sa = subjects_frame(acc_a, {**s.context, "pd": arm_a.pd}, k, edges)
         sb = subjects_frame(acc_b, {**s.context, "pd": arm_b.pd}, k, edges)
-        sensitivity[name] = sensitivity_summary(couple_summary(
-            _couples_frame(joint_alt[k], sa, sb, s.context), sa, sb,
-            {"thresholds": s.alt_thresholds[k]}))
+        sensitivity[name] = sensitivity_summary(
+            couple_summary(
+                _couples_frame(joint_alt[k], sa, sb, s.context),
+                sa,
+                sb,
+                {"thresholds": s.alt_thresholds[k]},
+            )
+        )
     result.sensitivity = sensitivity or None
     return result

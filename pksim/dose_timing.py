@@ -31,11 +31,15 @@ def instant_inputs_as_boluses(start_min: np.ndarray, duration_min: np.ndarray) -
     return np.where(short, 0.0, duration_min)
 
 
-def check_doses_in_horizon(doses: Sequence, horizon_min: float, field: str = "dose",
-                           horizon_name: str = "t-end-min") -> None:
+def check_doses_in_horizon(
+    doses: Sequence, horizon_min: float, field: str = "dose", horizon_name: str = "t-end-min"
+) -> None:
     """Refuse a dose starting at or after ``horizon_min`` (the last simulated time)."""
     for d in doses:
         if d.start_min >= horizon_min:
-            raise InputError(field, f"{d.spec()} starts at {d.start_min:g} min, not before the "
-                             f"end of the simulation ({horizon_name} {horizon_min:g} min)",
-                             f"start < {horizon_min:g} min, or a longer {horizon_name}")
+            raise InputError(
+                field,
+                f"{d.spec()} starts at {d.start_min:g} min, not before the "
+                f"end of the simulation ({horizon_name} {horizon_min:g} min)",
+                f"start < {horizon_min:g} min, or a longer {horizon_name}",
+            )

@@ -22,8 +22,13 @@ def sex_code(sex: str | None) -> int:
     return SEX_CODES[sex]
 
 
-def typical_parameters(model: Model, weight_kg: np.ndarray, sex: np.ndarray,
-                       scaling: str | None = None, sex_effect: bool = True) -> dict[str, np.ndarray]:
+def typical_parameters(
+    model: Model,
+    weight_kg: np.ndarray,
+    sex: np.ndarray,
+    scaling: str | None = None,
+    sex_effect: bool = True,
+) -> dict[str, np.ndarray]:
     """Typical values for each subject's weight and sex (no random effects).
 
     ``P_i = P_ref * (WT_i / WT_ref) ** e`` with the exponent ``e`` of the chosen scaling scheme;
@@ -32,8 +37,9 @@ def typical_parameters(model: Model, weight_kg: np.ndarray, sex: np.ndarray,
     """
     scheme_name = scaling or model.default_scaling
     if scheme_name not in model.scaling_schemes:
-        raise InputError("weight_scaling", f"unknown scheme {scheme_name!r}",
-                         ", ".join(model.scaling_schemes))
+        raise InputError(
+            "weight_scaling", f"unknown scheme {scheme_name!r}", ", ".join(model.scaling_schemes)
+        )
     exponents = model.scaling_schemes[scheme_name]
     wt = np.asarray(weight_kg, dtype=float)
     ratio = wt / model.reference_weight_kg
@@ -49,8 +55,9 @@ def typical_parameters(model: Model, weight_kg: np.ndarray, sex: np.ndarray,
     return out
 
 
-def apply_random_effects(model: Model, typical: dict[str, np.ndarray], eta: np.ndarray
-                         ) -> dict[str, np.ndarray]:
+def apply_random_effects(
+    model: Model, typical: dict[str, np.ndarray], eta: np.ndarray
+) -> dict[str, np.ndarray]:
     """Individual values from typical values and ``eta`` of shape ``(n_subjects, n_terms)``.
 
     Log-normal: ``P * exp(eta)``; logit-normal (fractions): ``expit(logit(P) + eta)`` so the

@@ -86,118 +86,324 @@ def _isnan_not(col: str) -> Callable:
 
 
 PERSON = (
-    _m("plasma_cmax_ng_per_ml", "ng/mL", "Plasma Cmax (ng/mL)", MEDIAN, "plasma_cmax_ng_per_ml",
-       "Highest plasma concentration over the horizon."),
-    _m("plasma_tmax_min", "min", "Plasma Tmax (min)", MEDIAN, "plasma_tmax_min",
-       "Time of the plasma peak."),
-    _m("effect_cmax_ng_per_ml", "ng/mL", "Effect-site Cmax (ng/mL)", MEDIAN,
-       "effect_cmax_ng_per_ml", "Highest effect-site concentration over the horizon."),
-    _m("effect_tmax_min", "min", "Effect-site Tmax (min)", MEDIAN, "effect_tmax_min",
-       "Time of the effect-site peak."),
-    _m("plasma_auc_ng_h_per_ml", "ng·h/mL", "Plasma AUC (ng·h/mL)", NONE, "plasma_auc",
-       "Plasma area under the curve over the horizon (linear trapezoid)."),
-    _m("effect_auc_ng_h_per_ml", "ng·h/mL", "Effect-site AUC (ng·h/mL)", NONE, "effect_auc",
-       "Effect-site area under the curve over the horizon (linear trapezoid)."),
-    _m("window_onset_min", "min", "Window onset (min)", MEDIAN, "onset_min",
-       "First time the effect-site concentration enters the window."),
-    _m("window_offset_min", "min", "Window offset (min)", MEDIAN, "offset_min",
-       "Last time it leaves the window (the horizon when still inside)."),
-    _m("minutes_in_window", "min", "Minutes in window, whole horizon (min)", MEDIAN,
-       "minutes_in_window", "Total minutes in the window over the whole horizon.",
-       also_mean=True),
-    _m("block_fraction_in_window", "fraction", "Share of the block in window", MEDIAN,
-       "block_fraction_in_window", "Share of the session block spent in the window (0 to 1).",
-       also_mean=True),
-    _m("in_window_throughout_block", "", "In window throughout the block", PROBABILITY,
-       "window_throughout_block",
-       "In the window at every moment of the block (strict; one minute outside fails).",
-       deprecated_key="p_window_block"),
-    _m("dissociation_onset_min", "min", "Dissociation onset (min)", MEDIAN,
-       "dissociation_onset_min", "First time the effect-site concentration reaches the "
-       "dissociation edge."),
-    _m("minutes_dissociated", "min", "Minutes above the dissociation edge (min)", MEDIAN,
-       "minutes_dissociated", "Total minutes at or above the dissociation edge over the horizon."),
-    _m("minutes_dissociated_in_block", "min", "Minutes above the dissociation edge in the block "
-       "(min)", MEDIAN, "minutes_dissociated_in_block",
-       "Minutes at or above the dissociation edge within the block.", also_mean=True),
-    _m("recovery_min", "min", "Below the window floor after the peak at (min)", MEDIAN,
-       "recovery_min", "Session time at which the effect-site concentration falls below the "
-       "window floor after its peak (NaN when it never reaches the floor or is still above it "
-       "at the horizon): when the session can end."),
+    _m(
+        "plasma_cmax_ng_per_ml",
+        "ng/mL",
+        "Plasma Cmax (ng/mL)",
+        MEDIAN,
+        "plasma_cmax_ng_per_ml",
+        "Highest plasma concentration over the horizon.",
+    ),
+    _m(
+        "plasma_tmax_min",
+        "min",
+        "Plasma Tmax (min)",
+        MEDIAN,
+        "plasma_tmax_min",
+        "Time of the plasma peak.",
+    ),
+    _m(
+        "effect_cmax_ng_per_ml",
+        "ng/mL",
+        "Effect-site Cmax (ng/mL)",
+        MEDIAN,
+        "effect_cmax_ng_per_ml",
+        "Highest effect-site concentration over the horizon.",
+    ),
+    _m(
+        "effect_tmax_min",
+        "min",
+        "Effect-site Tmax (min)",
+        MEDIAN,
+        "effect_tmax_min",
+        "Time of the effect-site peak.",
+    ),
+    _m(
+        "plasma_auc_ng_h_per_ml",
+        "ng·h/mL",
+        "Plasma AUC (ng·h/mL)",
+        NONE,
+        "plasma_auc",
+        "Plasma area under the curve over the horizon (linear trapezoid).",
+    ),
+    _m(
+        "effect_auc_ng_h_per_ml",
+        "ng·h/mL",
+        "Effect-site AUC (ng·h/mL)",
+        NONE,
+        "effect_auc",
+        "Effect-site area under the curve over the horizon (linear trapezoid).",
+    ),
+    _m(
+        "window_onset_min",
+        "min",
+        "Window onset (min)",
+        MEDIAN,
+        "onset_min",
+        "First time the effect-site concentration enters the window.",
+    ),
+    _m(
+        "window_offset_min",
+        "min",
+        "Window offset (min)",
+        MEDIAN,
+        "offset_min",
+        "Last time it leaves the window (the horizon when still inside).",
+    ),
+    _m(
+        "minutes_in_window",
+        "min",
+        "Minutes in window, whole horizon (min)",
+        MEDIAN,
+        "minutes_in_window",
+        "Total minutes in the window over the whole horizon.",
+        also_mean=True,
+    ),
+    _m(
+        "block_fraction_in_window",
+        "fraction",
+        "Share of the block in window",
+        MEDIAN,
+        "block_fraction_in_window",
+        "Share of the session block spent in the window (0 to 1).",
+        also_mean=True,
+    ),
+    _m(
+        "in_window_throughout_block",
+        "",
+        "In window throughout the block",
+        PROBABILITY,
+        "window_throughout_block",
+        "In the window at every moment of the block (strict; one minute outside fails).",
+        deprecated_key="p_window_block",
+    ),
+    _m(
+        "dissociation_onset_min",
+        "min",
+        "Dissociation onset (min)",
+        MEDIAN,
+        "dissociation_onset_min",
+        "First time the effect-site concentration reaches the dissociation edge.",
+    ),
+    _m(
+        "minutes_dissociated",
+        "min",
+        "Minutes above the dissociation edge (min)",
+        MEDIAN,
+        "minutes_dissociated",
+        "Total minutes at or above the dissociation edge over the horizon.",
+    ),
+    _m(
+        "minutes_dissociated_in_block",
+        "min",
+        "Minutes above the dissociation edge in the block (min)",
+        MEDIAN,
+        "minutes_dissociated_in_block",
+        "Minutes at or above the dissociation edge within the block.",
+        also_mean=True,
+    ),
+    _m(
+        "recovery_min",
+        "min",
+        "Below the window floor after the peak at (min)",
+        MEDIAN,
+        "recovery_min",
+        "Session time at which the effect-site concentration falls below the "
+        "window floor after its peak (NaN when it never reaches the floor or is still above it "
+        "at the horizon): when the session can end.",
+    ),
     # derived from the kernel columns
-    _m("reached_window", "", "Reaches the window", PROBABILITY, "window",
-       "Enters the window at some time.", derive=_isnan_not("window_onset_min")),
-    _m("in_window_block_coverage", "", "In window for at least X % of the block", PROBABILITY,
-       "window_block_coverage", "Spends at least the coverage share X of the block in the "
-       "window (X default 75 %).",
-       derive=lambda f, ctx: np.asarray(f["block_fraction_in_window"]) >= ctx["coverage"]),
-    _m("dissociated", "", "Reaches the dissociation edge", PROBABILITY, "dissociation",
-       "Reaches the dissociation edge at some time.",
-       derive=_isnan_not("dissociation_onset_min")),
-    _m("dissociated_in_block", "", "Above the dissociation edge during the block", PROBABILITY,
-       "dissociation_in_block", "Reaches the dissociation edge at some moment of the block.",
-       derive=lambda f, ctx: np.asarray(f["minutes_dissociated_in_block"]) > 0),
-    _m("p_dissociation_pd", "", "P(dissociation), PD model", MEAN_PROBABILITY,
-       "p_dissociation_pd", "The PD model's probability that the person's own dissociation "
-       "threshold lies below their effect-site peak (model files with a PD section).",
-       derive=lambda f, ctx: None if ctx.get("pd") is None
-       else ctx["pd"].probability(f["effect_cmax_ng_per_ml"])),
-    _m("window_without_dissociation", "", "Reaches the window, never dissociates", PROBABILITY,
-       "window_no_dissociation", "Enters the window and never reaches the dissociation edge.",
-       derive=lambda f, ctx: np.asarray(f["reached_window"]) & ~np.asarray(f["dissociated"])),
+    _m(
+        "reached_window",
+        "",
+        "Reaches the window",
+        PROBABILITY,
+        "window",
+        "Enters the window at some time.",
+        derive=_isnan_not("window_onset_min"),
+    ),
+    _m(
+        "in_window_block_coverage",
+        "",
+        "In window for at least X % of the block",
+        PROBABILITY,
+        "window_block_coverage",
+        "Spends at least the coverage share X of the block in the window (X default 75 %).",
+        derive=lambda f, ctx: np.asarray(f["block_fraction_in_window"]) >= ctx["coverage"],
+    ),
+    _m(
+        "dissociated",
+        "",
+        "Reaches the dissociation edge",
+        PROBABILITY,
+        "dissociation",
+        "Reaches the dissociation edge at some time.",
+        derive=_isnan_not("dissociation_onset_min"),
+    ),
+    _m(
+        "dissociated_in_block",
+        "",
+        "Above the dissociation edge during the block",
+        PROBABILITY,
+        "dissociation_in_block",
+        "Reaches the dissociation edge at some moment of the block.",
+        derive=lambda f, ctx: np.asarray(f["minutes_dissociated_in_block"]) > 0,
+    ),
+    _m(
+        "p_dissociation_pd",
+        "",
+        "P(dissociation), PD model",
+        MEAN_PROBABILITY,
+        "p_dissociation_pd",
+        "The PD model's probability that the person's own dissociation "
+        "threshold lies below their effect-site peak (model files with a PD section).",
+        derive=lambda f, ctx: (
+            None if ctx.get("pd") is None else ctx["pd"].probability(f["effect_cmax_ng_per_ml"])
+        ),
+    ),
+    _m(
+        "window_without_dissociation",
+        "",
+        "Reaches the window, never dissociates",
+        PROBABILITY,
+        "window_no_dissociation",
+        "Enters the window and never reaches the dissociation edge.",
+        derive=lambda f, ctx: np.asarray(f["reached_window"]) & ~np.asarray(f["dissociated"]),
+    ),
 )
 
 COUPLE = (
-    _c("minutes_both_in_window", "min", "Minutes both in window, whole horizon (min)", MEDIAN,
-       "minutes_both_in_window", "Minutes both partners are in the window at the same time "
-       "over the whole horizon.", also_mean=True),
-    _c("minutes_both_in_window_block", "min", "Minutes both in window in the block (min)",
-       MEDIAN, "minutes_both_in_window_block",
-       "Minutes of the block both partners are in the window at the same time.", also_mean=True),
-    _c("both_in_window_throughout_block", "", "Both in window throughout the block",
-       PROBABILITY, "both_in_window_throughout_block",
-       "Both partners in the window at every moment of the block (strict).",
-       deprecated_key="p_both_in_window_block"),
+    _c(
+        "minutes_both_in_window",
+        "min",
+        "Minutes both in window, whole horizon (min)",
+        MEDIAN,
+        "minutes_both_in_window",
+        "Minutes both partners are in the window at the same time over the whole horizon.",
+        also_mean=True,
+    ),
+    _c(
+        "minutes_both_in_window_block",
+        "min",
+        "Minutes both in window in the block (min)",
+        MEDIAN,
+        "minutes_both_in_window_block",
+        "Minutes of the block both partners are in the window at the same time.",
+        also_mean=True,
+    ),
+    _c(
+        "both_in_window_throughout_block",
+        "",
+        "Both in window throughout the block",
+        PROBABILITY,
+        "both_in_window_throughout_block",
+        "Both partners in the window at every moment of the block (strict).",
+        deprecated_key="p_both_in_window_block",
+    ),
     # derived
-    _c("block_fraction_both_in_window", "fraction", "Share of the block both in window", MEDIAN,
-       "block_fraction_both_in_window", "Share of the block both partners are in the window "
-       "together.", also_mean=True,
-       derive=lambda f, ctx: np.asarray(f["minutes_both_in_window_block"])
-       / (ctx["block_min"][1] - ctx["block_min"][0])),
-    _c("both_in_window_block_coverage", "", "Both in window together for at least X % of the "
-       "block", PROBABILITY, "both_window_block_coverage",
-       "Both partners are in the window together for at least the coverage share X of the "
-       "block.", derive=lambda f, ctx: np.asarray(f["block_fraction_both_in_window"])
-       >= ctx["coverage"]),
-    _c("entry_gap_b_minus_a_min", "min", "Entry gap, B minus A (min)", MEDIAN,
-       "entry_gap_b_minus_a_min", "B's window onset minus A's (positive: A enters first; NaN "
-       "unless both enter).", derive=lambda f, ctx: np.asarray(f["b_window_onset_min"])
-       - np.asarray(f["a_window_onset_min"])),
-    _c("entry_gap_min", "min", "Entry gap, absolute (min)", MEDIAN, "entry_gap_min",
-       "Absolute difference of the partners' window onsets.",
-       derive=lambda f, ctx: np.abs(np.asarray(f["entry_gap_b_minus_a_min"]))),
-    _c("both_reach_window", "", "Both reach the window", PROBABILITY, "both_reach_window",
-       "Both partners enter the window at some time.",
-       derive=lambda f, ctx: np.asarray(f["a_reached_window"])
-       & np.asarray(f["b_reached_window"])),
-    _c("either_dissociates", "", "Either partner dissociates", PROBABILITY,
-       "either_dissociates", "At least one partner reaches the dissociation edge.",
-       derive=lambda f, ctx: np.asarray(f["a_dissociated"]) | np.asarray(f["b_dissociated"])),
-    _c("both_dissociate", "", "Both partners dissociate", PROBABILITY, "both_dissociate",
-       "Both partners reach the dissociation edge.",
-       derive=lambda f, ctx: np.asarray(f["a_dissociated"]) & np.asarray(f["b_dissociated"])),
-    _c("p_either_dissociates_pd", "", "P(either dissociates), PD model", MEAN_PROBABILITY,
-       "p_either_dissociates_pd", "The PD model's probability that at least one partner "
-       "dissociates (the partners' thresholds independent).",
-       derive=lambda f, ctx: None if "a_p_dissociation_pd" not in f
-       else 1.0 - (1.0 - np.asarray(f["a_p_dissociation_pd"]))
-       * (1.0 - np.asarray(f["b_p_dissociation_pd"]))),
-    _c("only_a_dissociates", "", "Only A dissociates", PROBABILITY, "only_a_dissociates",
-       "A reaches the dissociation edge and B does not.",
-       derive=lambda f, ctx: np.asarray(f["a_dissociated"]) & ~np.asarray(f["b_dissociated"])),
-    _c("only_b_dissociates", "", "Only B dissociates", PROBABILITY, "only_b_dissociates",
-       "B reaches the dissociation edge and A does not.",
-       derive=lambda f, ctx: np.asarray(f["b_dissociated"]) & ~np.asarray(f["a_dissociated"])),
+    _c(
+        "block_fraction_both_in_window",
+        "fraction",
+        "Share of the block both in window",
+        MEDIAN,
+        "block_fraction_both_in_window",
+        "Share of the block both partners are in the window together.",
+        also_mean=True,
+        derive=lambda f, ctx: (
+            np.asarray(f["minutes_both_in_window_block"])
+            / (ctx["block_min"][1] - ctx["block_min"][0])
+        ),
+    ),
+    _c(
+        "both_in_window_block_coverage",
+        "",
+        "Both in window together for at least X % of the block",
+        PROBABILITY,
+        "both_window_block_coverage",
+        "Both partners are in the window together for at least the coverage share X of the block.",
+        derive=lambda f, ctx: np.asarray(f["block_fraction_both_in_window"]) >= ctx["coverage"],
+    ),
+    _c(
+        "entry_gap_b_minus_a_min",
+        "min",
+        "Entry gap, B minus A (min)",
+        MEDIAN,
+        "entry_gap_b_minus_a_min",
+        "B's window onset minus A's (positive: A enters first; NaN unless both enter).",
+        derive=lambda f, ctx: (
+            np.asarray(f["b_window_onset_min"]) - np.asarray(f["a_window_onset_min"])
+        ),
+    ),
+    _c(
+        "entry_gap_min",
+        "min",
+        "Entry gap, absolute (min)",
+        MEDIAN,
+        "entry_gap_min",
+        "Absolute difference of the partners' window onsets.",
+        derive=lambda f, ctx: np.abs(np.asarray(f["entry_gap_b_minus_a_min"])),
+    ),
+    _c(
+        "both_reach_window",
+        "",
+        "Both reach the window",
+        PROBABILITY,
+        "both_reach_window",
+        "Both partners enter the window at some time.",
+        derive=lambda f, ctx: np.asarray(f["a_reached_window"]) & np.asarray(f["b_reached_window"]),
+    ),
+    _c(
+        "either_dissociates",
+        "",
+        "Either partner dissociates",
+        PROBABILITY,
+        "either_dissociates",
+        "At least one partner reaches the dissociation edge.",
+        derive=lambda f, ctx: np.asarray(f["a_dissociated"]) | np.asarray(f["b_dissociated"]),
+    ),
+    _c(
+        "both_dissociate",
+        "",
+        "Both partners dissociate",
+        PROBABILITY,
+        "both_dissociate",
+        "Both partners reach the dissociation edge.",
+        derive=lambda f, ctx: np.asarray(f["a_dissociated"]) & np.asarray(f["b_dissociated"]),
+    ),
+    _c(
+        "p_either_dissociates_pd",
+        "",
+        "P(either dissociates), PD model",
+        MEAN_PROBABILITY,
+        "p_either_dissociates_pd",
+        "The PD model's probability that at least one partner "
+        "dissociates (the partners' thresholds independent).",
+        derive=lambda f, ctx: (
+            None
+            if "a_p_dissociation_pd" not in f
+            else 1.0
+            - (1.0 - np.asarray(f["a_p_dissociation_pd"]))
+            * (1.0 - np.asarray(f["b_p_dissociation_pd"]))
+        ),
+    ),
+    _c(
+        "only_a_dissociates",
+        "",
+        "Only A dissociates",
+        PROBABILITY,
+        "only_a_dissociates",
+        "A reaches the dissociation edge and B does not.",
+        derive=lambda f, ctx: np.asarray(f["a_dissociated"]) & ~np.asarray(f["b_dissociated"]),
+    ),
+    _c(
+        "only_b_dissociates",
+        "",
+        "Only B dissociates",
+        PROBABILITY,
+        "only_b_dissociates",
+        "B reaches the dissociation edge and A does not.",
+        derive=lambda f, ctx: np.asarray(f["b_dissociated"]) & ~np.asarray(f["a_dissociated"]),
+    ),
 )
 
 REGISTRY: dict[str, Metric] = {m.name: m for m in PERSON + COUPLE}
@@ -206,7 +412,7 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in PERSON + COUPLE}
 TIMEWISE = {
     "p_window": "P(in the window at time t): share of people in the window at each time.",
     "p_both_in_window": "P(both in the window at time t): share of couples with both partners "
-                        "in the window at each time.",
+    "in the window at each time.",
 }
 
 PERSON_COLUMNS = tuple(m.name for m in PERSON if m.kernel)
@@ -229,8 +435,12 @@ def check_coverage(coverage_percent) -> float:
     """The coverage share (0-1] from a percentage; :class:`InputError` otherwise."""
     from pksim.errors import InputError
 
-    ok = (isinstance(coverage_percent, (int, float)) and not isinstance(coverage_percent, bool)
-          and np.isfinite(coverage_percent) and 0 < coverage_percent <= 100)
+    ok = (
+        isinstance(coverage_percent, (int, float))
+        and not isinstance(coverage_percent, bool)
+        and np.isfinite(coverage_percent)
+        and 0 < coverage_percent <= 100
+    )
     if not ok:
         raise InputError("coverage", f"{coverage_percent!r} %", "more than 0 and at most 100 %")
     return float(coverage_percent) / 100.0
@@ -293,8 +503,11 @@ def json_number(x) -> float | None:
 def sensitivity_summary(summary: dict) -> dict:
     """The probabilities, medians and means of a summary (no provenance): one end of a
     band-edge sensitivity line."""
-    return {k: v for k, v in summary.items()
-            if k.startswith("p_") or k.endswith(("_median", "_mean")) or k == "thresholds"}
+    return {
+        k: v
+        for k, v in summary.items()
+        if k.startswith("p_") or k.endswith(("_median", "_mean")) or k == "thresholds"
+    }
 
 
 def mean_se(values: np.ndarray) -> tuple[float, float | None]:

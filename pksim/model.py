@@ -87,7 +87,7 @@ class Compartment:
 
 @dataclass(frozen=True)
 class Transfer:
-    """First-order transfer; its rate is ``rate``, ``clearance / V_source`` or ``steps / mean_time``."""
+    """First-order transfer, rate ``rate``, ``clearance / V_source`` or ``steps / mean_time``."""
 
     source: str
     target: str  # compartment name or SINK
@@ -233,7 +233,7 @@ class DoseBasis:
     note: str | None
 
     def factor(self, salt: str | None) -> float:
-        """Multiplier from an amount of ``salt`` ("hcl", "base", None = this basis) to this basis."""
+        """Multiplier from an amount of ``salt`` ("hcl", "base", None: this basis) to this."""
         if salt is None:
             return 1.0
         given = "hydrochloride" if salt == "hcl" else "base"
@@ -349,8 +349,11 @@ class Model:
 
     def citation(self) -> str:
         ref = self.references[self.primary_reference]
-        ids = ", ".join(x for x in (f"doi:{ref.doi}" if ref.doi else "",
-                                     f"PMID {ref.pmid}" if ref.pmid else "") if x)
+        ids = ", ".join(
+            x
+            for x in (f"doi:{ref.doi}" if ref.doi else "", f"PMID {ref.pmid}" if ref.pmid else "")
+            if x
+        )
         return f"{ref.citation}" + (f" ({ids})" if ids else "")
 
 
@@ -366,8 +369,15 @@ class _Reader:
     def fail(self, where: str, problem: str) -> ModelFileError:
         return ModelFileError(self.path, where, problem)
 
-    def get(self, table: dict, key: str, where: str, kind: type | tuple, required: bool = True,
-            default: Any = None) -> Any:
+    def get(
+        self,
+        table: dict,
+        key: str,
+        where: str,
+        kind: type | tuple,
+        required: bool = True,
+        default: Any = None,
+    ) -> Any:
         if key not in table:
             if required:
                 raise self.fail(f"{where}.{key}" if where else key, "missing required field")
@@ -377,10 +387,14 @@ class _Reader:
         if float in kinds and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if isinstance(value, bool) and bool not in kinds:
-            raise self.fail(f"{where}.{key}" if where else key, f"expected {_kind_name(kinds)}, got a boolean")
+            raise self.fail(
+                f"{where}.{key}" if where else key, f"expected {_kind_name(kinds)}, got a boolean"
+            )
         if not isinstance(value, kinds):
-            raise self.fail(f"{where}.{key}" if where else key,
-                            f"expected {_kind_name(kinds)}, got {type(value).__name__}")
+            raise self.fail(
+                f"{where}.{key}" if where else key,
+                f"expected {_kind_name(kinds)}, got {type(value).__name__}",
+            )
         if isinstance(value, float) and not math.isfinite(value):
             raise self.fail(f"{where}.{key}" if where else key, "must be a finite number")
         return value
@@ -388,14 +402,20 @@ class _Reader:
     def check_keys(self, table: dict, allowed: set[str], where: str) -> None:
         unknown = sorted(set(table) - allowed)
         if unknown:
-            raise self.fail(where or "top level",
-                            f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+            raise self.fail(
+                where or "top level",
+                f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}",
+            )
 
-    def pair(self, table: dict, key: str, where: str, required: bool = True) -> tuple[float, float] | None:
+    def pair(
+        self, table: dict, key: str, where: str, required: bool = True
+    ) -> tuple[float, float] | None:
         raw = self.get(table, key, where, list, required=required)
         if raw is None:
             return None
-        if len(raw) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw):
+        if len(raw) != 2 or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw
+        ):
             raise self.fail(f"{where}.{key}", "expected a list of two numbers [low, high]")
         lo, hi = float(raw[0]), float(raw[1])
         if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
@@ -404,8 +424,14 @@ class _Reader:
 
 
 def _kind_name(kinds: tuple) -> str:
-    names = {str: "a string", float: "a number", int: "an integer", bool: "true/false",
-             list: "a list", dict: "a table"}
+    names = {
+        str: "a string",
+        float: "a number",
+        int: "an integer",
+        bool: "true/false",
+        list: "a list",
+        dict: "a table",
+    }
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
@@ -520,10 +546,32 @@ def _resolve_model_path(name_or_path: str | os.PathLike) -> Path:
     return path
 
 
-_TOP_KEYS = {"schema_version", "id", "name", "drug", "analyte", "description", "primary_reference",
-             "references", "validity", "parameters", "compartments", "transfers", "effect_site",
-             "routes", "weight_scaling", "covariates", "variability", "bands", "known_biases",
-             "calibration", "pd", "transit_chains", "sampling", "dose_basis"}
+_TOP_KEYS = {
+    "schema_version",
+    "id",
+    "name",
+    "drug",
+    "analyte",
+    "description",
+    "primary_reference",
+    "references",
+    "validity",
+    "parameters",
+    "compartments",
+    "transfers",
+    "effect_site",
+    "routes",
+    "weight_scaling",
+    "covariates",
+    "variability",
+    "bands",
+    "known_biases",
+    "calibration",
+    "pd",
+    "transit_chains",
+    "sampling",
+    "dose_basis",
+}
 
 
 def _build_model(data: dict, path: str, sha: str) -> Model:
@@ -559,8 +607,11 @@ def _build_model(data: dict, path: str, sha: str) -> Model:
             if value not in params:
                 raise r.fail(where, f"refers to unknown parameter {value!r}")
             if dimension and params[value].dimension != dimension:
-                raise r.fail(where, f"parameter {value!r} has dimension {params[value].dimension}, "
-                             f"expected {dimension} ({INTERNAL_UNIT[dimension]})")
+                raise r.fail(
+                    where,
+                    f"parameter {value!r} has dimension {params[value].dimension}, "
+                    f"expected {dimension} ({INTERNAL_UNIT[dimension]})",
+                )
         return value
 
     compartments = _read_compartments(r, data, param_ref)
@@ -569,7 +620,10 @@ def _build_model(data: dict, path: str, sha: str) -> Model:
     names = [c.name for c in compartments]
     centrals = [c.name for c in compartments if c.kind == "central"]
     if len(centrals) != 1:
-        raise r.fail("compartments", f"exactly one compartment must have kind 'central', found {len(centrals)}")
+        raise r.fail(
+            "compartments",
+            f"exactly one compartment must have kind 'central', found {len(centrals)}",
+        )
     transfers = _read_transfers(r, data, names, compartments, param_ref)
     transfers += _chain_transfers(r, chains, names)
     _check_all_drain(r, names, transfers)
@@ -597,8 +651,10 @@ def _build_model(data: dict, path: str, sha: str) -> Model:
         schemes[sname] = {p: float(e) for p, e in exps.items()}
     default_scaling = r.get(scaling, "default", "weight_scaling", str)
     if default_scaling not in schemes:
-        raise r.fail("weight_scaling.default", f"{default_scaling!r} is not one of the schemes "
-                     f"({', '.join(schemes)})")
+        raise r.fail(
+            "weight_scaling.default",
+            f"{default_scaling!r} is not one of the schemes ({', '.join(schemes)})",
+        )
 
     sex_params: tuple[str, ...] = ()
     sex_factor = None
@@ -607,10 +663,15 @@ def _build_model(data: dict, path: str, sha: str) -> Model:
     if "sex" in covariates:
         sex = r.get(covariates, "sex", "covariates", dict)
         r.check_keys(sex, {"parameters", "female_factor"}, "covariates.sex")
-        sex_params = tuple(param_ref(p, "covariates.sex.parameters")
-                           for p in r.get(sex, "parameters", "covariates.sex", list))
-        sex_factor = param_ref(r.get(sex, "female_factor", "covariates.sex", str),
-                               "covariates.sex.female_factor", "dimensionless")
+        sex_params = tuple(
+            param_ref(p, "covariates.sex.parameters")
+            for p in r.get(sex, "parameters", "covariates.sex", list)
+        )
+        sex_factor = param_ref(
+            r.get(sex, "female_factor", "covariates.sex", str),
+            "covariates.sex.female_factor",
+            "dimensionless",
+        )
 
     variability, corr = _read_variability(r, data, params, references)
     bands = _read_bands(r, data, references)
@@ -621,17 +682,35 @@ def _build_model(data: dict, path: str, sha: str) -> Model:
     calibration_text, calibration_spec = _read_calibration(r, data, params)
 
     return Model(
-        id=model_id, name=r.get(data, "name", "", str), drug=drug,
-        analyte=r.get(data, "analyte", "", str), description=r.get(data, "description", "", str),
-        path=path, sha256=sha, primary_reference=primary, references=references,
+        id=model_id,
+        name=r.get(data, "name", "", str),
+        drug=drug,
+        analyte=r.get(data, "analyte", "", str),
+        description=r.get(data, "description", "", str),
+        path=path,
+        sha256=sha,
+        primary_reference=primary,
+        references=references,
         validity_weight_kg=r.pair(validity, "weight_kg", "validity"),
         validity_age_years=r.pair(validity, "age_years", "validity"),
         validity_population=r.get(validity, "population", "validity", str),
-        parameters=params, compartments=tuple(compartments), transfers=tuple(transfers),
-        central=centrals[0], ke0=ke0, routes=routes, reference_weight_kg=ref_wt,
-        scaling_schemes=schemes, scaling_descriptions=scheme_desc, default_scaling=default_scaling,
-        sex_parameters=sex_params, sex_female_factor=sex_factor, variability=variability,
-        correlation=corr, bands=bands, known_biases=biases, transit_chains=tuple(chains),
+        parameters=params,
+        compartments=tuple(compartments),
+        transfers=tuple(transfers),
+        central=centrals[0],
+        ke0=ke0,
+        routes=routes,
+        reference_weight_kg=ref_wt,
+        scaling_schemes=schemes,
+        scaling_descriptions=scheme_desc,
+        default_scaling=default_scaling,
+        sex_parameters=sex_params,
+        sex_female_factor=sex_factor,
+        variability=variability,
+        correlation=corr,
+        bands=bands,
+        known_biases=biases,
+        transit_chains=tuple(chains),
         sampling=sampling,
         dose_basis=_read_dose_basis(r, data, references),
         calibration=calibration_text,
@@ -647,8 +726,9 @@ def _read_sampling(r: _Reader, data: dict) -> str | None:
     return site
 
 
-def _read_calibration(r: _Reader, data: dict, params: dict
-                      ) -> tuple[str | None, CalibrationSpec | None]:
+def _read_calibration(
+    r: _Reader, data: dict, params: dict
+) -> tuple[str | None, CalibrationSpec | None]:
     """``calibration``: a ``[calibration]`` table (summary, parameters, targets), or the older
     free-text string (read for one release; it says nothing machine-readable)."""
     raw = data.get("calibration")
@@ -664,8 +744,7 @@ def _read_calibration(r: _Reader, data: dict, params: dict
     if len(set(names)) != len(names):
         raise r.fail("calibration.parameters", "a parameter is listed twice")
     targets = []
-    for i, t in enumerate(r.get(table, "targets", "calibration", list, required=False,
-                                default=[])):
+    for i, t in enumerate(r.get(table, "targets", "calibration", list, required=False, default=[])):
         where = f"calibration.targets[{i}]"
         if not isinstance(t, dict):
             raise r.fail(where, "expected a table with arm and statistics")
@@ -674,8 +753,10 @@ def _read_calibration(r: _Reader, data: dict, params: dict
         stats = r.get(t, "statistics", where, list)
         bad = [x for x in stats if x not in CALIBRATION_STATISTICS]
         if not stats or bad or len(set(stats)) != len(stats):
-            raise r.fail(f"{where}.statistics", "expected distinct values of "
-                         + ", ".join(CALIBRATION_STATISTICS))
+            raise r.fail(
+                f"{where}.statistics",
+                "expected distinct values of " + ", ".join(CALIBRATION_STATISTICS),
+            )
         if arm in [x.arm for x in targets]:
             raise r.fail(f"{where}.arm", f"arm {arm!r} is listed twice")
         targets.append(CalibrationTarget(arm, tuple(stats)))
@@ -702,8 +783,9 @@ def _read_pd(r: _Reader, data: dict, refs: dict) -> dict[str, PDEffect] | None:
         for name in required:
             pw = f"{where}.{name}"
             p = r.get(table, name, where, dict)
-            r.check_keys(p, {"value", "description", "source", "source_detail", "tag", "note",
-                             "range"}, pw)
+            r.check_keys(
+                p, {"value", "description", "source", "source_detail", "tag", "note", "range"}, pw
+            )
             value = r.get(p, "value", pw, float)
             if value < 0 or (name != "omega" and value == 0):
                 raise r.fail(f"{pw}.value", f"must be {'>= 0' if name == 'omega' else '> 0'}")
@@ -714,11 +796,21 @@ def _read_pd(r: _Reader, data: dict, refs: dict) -> dict[str, PDEffect] | None:
             if source not in refs:
                 raise r.fail(f"{pw}.source", f"{source!r} is not a key of [references]")
             params[name] = PDParameter(
-                name, value, r.get(p, "description", pw, str), source,
-                r.get(p, "source_detail", pw, str, required=False), tag,
-                r.get(p, "note", pw, str, required=False), r.pair(p, "range", pw, required=False))
-        out[effect] = PDEffect(effect, r.get(table, "description", where, str), params,
-                               r.get(table, "calibration", where, str, required=False))
+                name,
+                value,
+                r.get(p, "description", pw, str),
+                source,
+                r.get(p, "source_detail", pw, str, required=False),
+                tag,
+                r.get(p, "note", pw, str, required=False),
+                r.pair(p, "range", pw, required=False),
+            )
+        out[effect] = PDEffect(
+            effect,
+            r.get(table, "description", where, str),
+            params,
+            r.get(table, "calibration", where, str, required=False),
+        )
     return out
 
 
@@ -731,8 +823,13 @@ def _read_references(r: _Reader, data: dict) -> dict[str, Reference]:
         r.check_keys(ref, {"citation", "doi", "pmid", "note"}, where)
         doi = r.get(ref, "doi", where, str, required=False)
         pmid = r.get(ref, "pmid", where, str, required=False)
-        refs[key] = Reference(key, r.get(ref, "citation", where, str), doi or None, pmid or None,
-                              r.get(ref, "note", where, str, required=False))
+        refs[key] = Reference(
+            key,
+            r.get(ref, "citation", where, str),
+            doi or None,
+            pmid or None,
+            r.get(ref, "note", where, str, required=False),
+        )
     if not refs:
         raise r.fail("references", "at least one reference is required")
     return refs
@@ -744,14 +841,19 @@ def _read_parameters(r: _Reader, data: dict, refs: dict, ref_wt: float) -> dict[
         where = f"parameters.{name}"
         if not isinstance(p, dict):
             raise r.fail(where, "expected a table with value, unit, description, source, tag")
-        r.check_keys(p, {"value", "unit", "description", "source", "source_detail", "tag", "note",
-                         "range"}, where)
+        r.check_keys(
+            p,
+            {"value", "unit", "description", "source", "source_detail", "tag", "note", "range"},
+            where,
+        )
         value = r.get(p, "value", where, float)
         unit = r.get(p, "unit", where, str)
         try:
             internal, dimension = to_internal(value, unit, ref_wt)
         except KeyError:
-            raise r.fail(f"{where}.unit", f"unknown unit {unit!r}; known: {', '.join(KNOWN_UNITS)}") from None
+            raise r.fail(
+                f"{where}.unit", f"unknown unit {unit!r}; known: {', '.join(KNOWN_UNITS)}"
+            ) from None
         if value < 0:
             raise r.fail(f"{where}.value", f"must be >= 0, got {value}")
         tag = r.get(p, "tag", where, str)
@@ -763,10 +865,16 @@ def _read_parameters(r: _Reader, data: dict, refs: dict, ref_wt: float) -> dict[
         if dimension == "dimensionless" and name.startswith("f_") and value > 1:
             raise r.fail(f"{where}.value", f"a fraction must be within [0, 1], got {value}")
         params[name] = Parameter(
-            name=name, value=internal, unit=INTERNAL_UNIT[dimension], dimension=dimension,
-            published_value=value, published_unit=unit,
-            description=r.get(p, "description", where, str), source=source,
-            source_detail=r.get(p, "source_detail", where, str, required=False), tag=tag,
+            name=name,
+            value=internal,
+            unit=INTERNAL_UNIT[dimension],
+            dimension=dimension,
+            published_value=value,
+            published_unit=unit,
+            description=r.get(p, "description", where, str),
+            source=source,
+            source_detail=r.get(p, "source_detail", where, str, required=False),
+            tag=tag,
             note=r.get(p, "note", where, str, required=False),
             range=r.pair(p, "range", where, required=False),
         )
@@ -784,7 +892,10 @@ def _read_compartments(r: _Reader, data: dict, param_ref) -> list[Compartment]:
         name = r.get(c, "name", where, str)
         kind = r.get(c, "kind", where, str)
         if kind not in ("depot", "central", "peripheral", "liver"):
-            raise r.fail(f"{where}.kind", f"unknown kind {kind!r}; allowed: depot, central, peripheral, liver")
+            raise r.fail(
+                f"{where}.kind",
+                f"unknown kind {kind!r}; allowed: depot, central, peripheral, liver",
+            )
         vol = r.get(c, "volume", where, str, required=kind in ("central", "liver"))
         if vol is not None:
             param_ref(vol, f"{where}.volume", "volume")
@@ -796,8 +907,9 @@ def _read_compartments(r: _Reader, data: dict, param_ref) -> list[Compartment]:
     return comps
 
 
-def _read_transfers(r: _Reader, data: dict, names: list[str], comps: list[Compartment],
-                    param_ref) -> list[Transfer]:
+def _read_transfers(
+    r: _Reader, data: dict, names: list[str], comps: list[Compartment], param_ref
+) -> list[Transfer]:
     out = []
     volume_of = {c.name: c.volume for c in comps}
     for i, t in enumerate(r.get(data, "transfers", "", list)):
@@ -810,7 +922,9 @@ def _read_transfers(r: _Reader, data: dict, names: list[str], comps: list[Compar
         if src not in names:
             raise r.fail(f"{where}.from", f"unknown compartment {src!r}; known: {', '.join(names)}")
         if dst not in names and dst != SINK:
-            raise r.fail(f"{where}.to", f"unknown compartment {dst!r}; known: {', '.join(names + [SINK])}")
+            raise r.fail(
+                f"{where}.to", f"unknown compartment {dst!r}; known: {', '.join(names + [SINK])}"
+            )
         rate = r.get(t, "rate", where, str, required=False)
         clearance = r.get(t, "clearance", where, str, required=False)
         if (rate is None) == (clearance is None):
@@ -820,8 +934,11 @@ def _read_transfers(r: _Reader, data: dict, names: list[str], comps: list[Compar
         else:
             param_ref(clearance, f"{where}.clearance", "clearance")
             if volume_of[src] is None:
-                raise r.fail(f"{where}.clearance", f"compartment {src!r} has no volume, so a clearance "
-                             "cannot be turned into a rate; use 'rate'")
+                raise r.fail(
+                    f"{where}.clearance",
+                    f"compartment {src!r} has no volume, so a clearance "
+                    "cannot be turned into a rate; use 'rate'",
+                )
         out.append(Transfer(src, dst, rate, clearance))
     return out
 
@@ -841,8 +958,7 @@ def _check_all_drain(r: _Reader, names: list[str], transfers: list[Transfer]) ->
         raise r.fail("transfers", f"compartment(s) {', '.join(stuck)} never reach '{SINK}'")
 
 
-def _read_transit_chains(r: _Reader, data: dict, names: list[str], param_ref
-                         ) -> list[TransitChain]:
+def _read_transit_chains(r: _Reader, data: dict, names: list[str], param_ref) -> list[TransitChain]:
     chains = []
     for i, c in enumerate(r.get(data, "transit_chains", "", list, required=False, default=[])):
         where = f"transit_chains[{i}]"
@@ -853,14 +969,25 @@ def _read_transit_chains(r: _Reader, data: dict, names: list[str], param_ref
         n = r.get(c, "n", where, int)
         if not 1 <= n <= 20:
             raise r.fail(f"{where}.n", f"must be an integer within [1, 20], got {n}")
-        mtt = param_ref(r.get(c, "mean_transit_time", where, str), f"{where}.mean_transit_time",
-                        "time")
-        chain = TransitChain(name, n, mtt, r.get(c, "to", where, str),
-                             r.get(c, "description", where, str, required=False) or "")
-        taken = set(names) | {SINK, "effect_site"} | {x for ch in chains
-                                                      for x in (ch.name, *ch.compartments)}
+        mtt = param_ref(
+            r.get(c, "mean_transit_time", where, str), f"{where}.mean_transit_time", "time"
+        )
+        chain = TransitChain(
+            name,
+            n,
+            mtt,
+            r.get(c, "to", where, str),
+            r.get(c, "description", where, str, required=False) or "",
+        )
+        taken = (
+            set(names)
+            | {SINK, "effect_site"}
+            | {x for ch in chains for x in (ch.name, *ch.compartments)}
+        )
         if name in taken or set(chain.compartments) & taken:
-            raise r.fail(f"{where}.name", f"{name!r} (or its compartments) is reserved or used twice")
+            raise r.fail(
+                f"{where}.name", f"{name!r} (or its compartments) is reserved or used twice"
+            )
         chains.append(chain)
     return chains
 
@@ -881,40 +1008,69 @@ def _read_dose_basis(r: _Reader, data: dict, refs: dict) -> DoseBasis | None:
     if raw is None:
         return None
     where = "dose_basis"
-    r.check_keys(raw, {"form", "molar_mass_base_g_per_mol", "molar_mass_hydrochloride_g_per_mol",
-                       "source", "note"}, where)
+    r.check_keys(
+        raw,
+        {
+            "form",
+            "molar_mass_base_g_per_mol",
+            "molar_mass_hydrochloride_g_per_mol",
+            "source",
+            "note",
+        },
+        where,
+    )
     form = r.get(raw, "form", where, str)
     if form not in DOSE_FORMS:
         raise r.fail(f"{where}.form", f"unknown form {form!r}; allowed: {', '.join(DOSE_FORMS)}")
-    masses = [r.get(raw, k, where, float) for k in ("molar_mass_base_g_per_mol",
-                                                      "molar_mass_hydrochloride_g_per_mol")]
+    masses = [
+        r.get(raw, k, where, float)
+        for k in ("molar_mass_base_g_per_mol", "molar_mass_hydrochloride_g_per_mol")
+    ]
     if not (0 < masses[0] < masses[1] < 10 * masses[0]):
         raise r.fail(where, "molar masses must be positive, the hydrochloride's above the base's")
     source = r.get(raw, "source", where, str)
     if source not in refs:
         raise r.fail(f"{where}.source", f"{source!r} is not a key of [references]")
-    return DoseBasis(form, masses[0], masses[1], source, r.get(raw, "note", where, str,
-                                                             required=False))
+    return DoseBasis(
+        form, masses[0], masses[1], source, r.get(raw, "note", where, str, required=False)
+    )
 
 
-def _read_hold(r: _Reader, raw: dict, where: str, target, transfers: list[Transfer], param_ref,
-               bioavailability) -> Hold:
+def _read_hold(
+    r: _Reader, raw: dict, where: str, target, transfers: list[Transfer], param_ref, bioavailability
+) -> Hold:
     r.check_keys(raw, {"compartment", "default", "swallow_to", "swallow_bioavailability"}, where)
     comp = target(r.get(raw, "compartment", where, str), f"{where}.compartment")
     if any(t.target == comp for t in transfers):
-        raise r.fail(f"{where}.compartment", f"{comp!r} receives a transfer; a held compartment "
-                     "may only lose drug (its content at the end of the hold must be exact)")
+        raise r.fail(
+            f"{where}.compartment",
+            f"{comp!r} receives a transfer; a held compartment "
+            "may only lose drug (its content at the end of the hold must be exact)",
+        )
     outs = [t for t in transfers if t.source == comp]
     if not outs or any(t.clearance is not None for t in outs):
-        raise r.fail(f"{where}.compartment", f"{comp!r} needs first-order outflows given as "
-                     "'rate' (or a transit chain), not 'clearance'")
+        raise r.fail(
+            f"{where}.compartment",
+            f"{comp!r} needs first-order outflows given as "
+            "'rate' (or a transit chain), not 'clearance'",
+        )
     default = param_ref(r.get(raw, "default", where, str), f"{where}.default", "time")
-    return Hold(comp, default, target(r.get(raw, "swallow_to", where, str), f"{where}.swallow_to"),
-                bioavailability(raw, "swallow_bioavailability", where))
+    return Hold(
+        comp,
+        default,
+        target(r.get(raw, "swallow_to", where, str), f"{where}.swallow_to"),
+        bioavailability(raw, "swallow_bioavailability", where),
+    )
 
 
-def _read_routes(r: _Reader, data: dict, names: list[str], entry: dict[str, str],
-                 transfers: list[Transfer], param_ref) -> dict[str, Route]:
+def _read_routes(
+    r: _Reader,
+    data: dict,
+    names: list[str],
+    entry: dict[str, str],
+    transfers: list[Transfer],
+    param_ref,
+) -> dict[str, Route]:
     def target(name: str, where: str) -> str:
         name = entry.get(name, name)
         if name not in names:
@@ -934,16 +1090,39 @@ def _read_routes(r: _Reader, data: dict, names: list[str], entry: dict[str, str]
         where = f"routes.{rname}"
         if not isinstance(rdef, dict):
             raise r.fail(where, "expected a table")
-        r.check_keys(rdef, {"description", "allows_duration", "pathways", "hold", "sprays",
-                            "label", "product_step_mg"}, where)
+        r.check_keys(
+            rdef,
+            {
+                "description",
+                "allows_duration",
+                "pathways",
+                "hold",
+                "sprays",
+                "label",
+                "product_step_mg",
+            },
+            where,
+        )
         pathways = []
         n_rest = 0
         for i, p in enumerate(r.get(rdef, "pathways", where, list)):
             pw = f"{where}.pathways[{i}]"
             if not isinstance(p, dict):
                 raise r.fail(pw, "expected a table")
-            r.check_keys(p, {"name", "target", "fraction", "bioavailability", "lag", "input",
-                             "duration", "description"}, pw)
+            r.check_keys(
+                p,
+                {
+                    "name",
+                    "target",
+                    "fraction",
+                    "bioavailability",
+                    "lag",
+                    "input",
+                    "duration",
+                    "description",
+                },
+                pw,
+            )
             tgt = target(r.get(p, "target", pw, str), f"{pw}.target")
             fraction = r.get(p, "fraction", pw, (float, str))
             if fraction == "rest":
@@ -961,43 +1140,71 @@ def _read_routes(r: _Reader, data: dict, names: list[str], entry: dict[str, str]
                 raise r.fail(f"{pw}.lag", f"must be >= 0, got {lag}")
             kind = r.get(p, "input", pw, str, required=False, default="bolus")
             if kind not in PATHWAY_INPUTS:
-                raise r.fail(f"{pw}.input", f"unknown input {kind!r}; allowed: {', '.join(PATHWAY_INPUTS)}")
+                raise r.fail(
+                    f"{pw}.input", f"unknown input {kind!r}; allowed: {', '.join(PATHWAY_INPUTS)}"
+                )
             duration = r.get(p, "duration", pw, (float, str), required=kind == "zero_order")
             if isinstance(duration, str):
                 param_ref(duration, f"{pw}.duration", "time")
             elif duration is not None and duration <= 0:
                 raise r.fail(f"{pw}.duration", f"must be > 0, got {duration}")
-            pathways.append(Pathway(r.get(p, "name", pw, str), tgt, fraction, bio, lag, kind, duration))
+            pathways.append(
+                Pathway(r.get(p, "name", pw, str), tgt, fraction, bio, lag, kind, duration)
+            )
         if not pathways:
             raise r.fail(f"{where}.pathways", "at least one pathway is required")
         if n_rest > 1:
-            raise r.fail(f"{where}.pathways", "at most one pathway may take fraction = \"rest\"")
+            raise r.fail(f"{where}.pathways", 'at most one pathway may take fraction = "rest"')
         hold = None
         if "hold" in rdef:
-            hold = _read_hold(r, r.get(rdef, "hold", where, dict), f"{where}.hold", target,
-                              transfers, param_ref, bioavailability)
-            if not any(p.target == hold.compartment and p.input == "bolus" and p.lag == 0.0
-                       for p in pathways):
-                raise r.fail(f"{where}.hold", f"no bolus pathway without lag enters {hold.compartment!r}")
+            hold = _read_hold(
+                r,
+                r.get(rdef, "hold", where, dict),
+                f"{where}.hold",
+                target,
+                transfers,
+                param_ref,
+                bioavailability,
+            )
+            if not any(
+                p.target == hold.compartment and p.input == "bolus" and p.lag == 0.0
+                for p in pathways
+            ):
+                raise r.fail(
+                    f"{where}.hold", f"no bolus pathway without lag enters {hold.compartment!r}"
+                )
         sprays = None
         if "sprays" in rdef:
             sw = f"{where}.sprays"
             raw = r.get(rdef, "sprays", where, dict)
             r.check_keys(raw, {"interval", "pathway", "later_factor"}, sw)
             which = r.get(raw, "pathway", sw, str)
-            if which not in [p.name for p in pathways] or next(
-                    p for p in pathways if p.name == which).fraction is None:
-                raise r.fail(f"{sw}.pathway", f"{which!r} is not a pathway of {rname!r} with "
-                             "its own fraction")
-            sprays = Sprays(param_ref(r.get(raw, "interval", sw, str), f"{sw}.interval", "time"),
-                            which, bioavailability(raw, "later_factor", sw))
+            if (
+                which not in [p.name for p in pathways]
+                or next(p for p in pathways if p.name == which).fraction is None
+            ):
+                raise r.fail(
+                    f"{sw}.pathway",
+                    f"{which!r} is not a pathway of {rname!r} with its own fraction",
+                )
+            sprays = Sprays(
+                param_ref(r.get(raw, "interval", sw, str), f"{sw}.interval", "time"),
+                which,
+                bioavailability(raw, "later_factor", sw),
+            )
         step = r.get(rdef, "product_step_mg", where, float, required=False)
         if step is not None and not 0 < step <= 1000:
             raise r.fail(f"{where}.product_step_mg", f"must be within (0, 1000], got {step}")
-        routes[rname] = Route(rname, r.get(rdef, "description", where, str),
-                              r.get(rdef, "allows_duration", where, bool, required=False, default=False),
-                              tuple(pathways), hold, sprays,
-                              r.get(rdef, "label", where, str, required=False), step)
+        routes[rname] = Route(
+            rname,
+            r.get(rdef, "description", where, str),
+            r.get(rdef, "allows_duration", where, bool, required=False, default=False),
+            tuple(pathways),
+            hold,
+            sprays,
+            r.get(rdef, "label", where, str, required=False),
+            step,
+        )
     if not routes:
         raise r.fail("routes", "at least one route is required")
     return routes
@@ -1007,11 +1214,15 @@ def _read_variability(r: _Reader, data: dict, params: dict, refs: dict):
     var = r.get(data, "variability", "", dict, required=False, default={})
     r.check_keys(var, {"parameters", "correlations"}, "variability")
     terms = []
-    for i, v in enumerate(r.get(var, "parameters", "variability", list, required=False, default=[])):
+    for i, v in enumerate(
+        r.get(var, "parameters", "variability", list, required=False, default=[])
+    ):
         where = f"variability.parameters[{i}]"
         if not isinstance(v, dict):
             raise r.fail(where, "expected a table")
-        r.check_keys(v, {"parameter", "distribution", "cv_percent", "sd", "source", "tag", "note"}, where)
+        r.check_keys(
+            v, {"parameter", "distribution", "cv_percent", "sd", "source", "tag", "note"}, where
+        )
         pname = r.get(v, "parameter", where, str)
         if pname not in params:
             raise r.fail(f"{where}.parameter", f"unknown parameter {pname!r}")
@@ -1033,9 +1244,14 @@ def _read_variability(r: _Reader, data: dict, params: dict, refs: dict):
                 raise r.fail(where, "logitnormal variability takes 'sd' on the logit scale")
             pv = params[pname]
             if not 0 < pv.value < 1:
-                raise r.fail(f"{where}.parameter", f"logitnormal needs a value in (0, 1), got {pv.value}")
+                raise r.fail(
+                    f"{where}.parameter", f"logitnormal needs a value in (0, 1), got {pv.value}"
+                )
         else:
-            raise r.fail(f"{where}.distribution", f"unknown distribution {dist!r}; allowed: lognormal, logitnormal")
+            raise r.fail(
+                f"{where}.distribution",
+                f"unknown distribution {dist!r}; allowed: lognormal, logitnormal",
+            )
         if not 0 <= sd <= 5:
             raise r.fail(f"{where}.sd", f"must be within [0, 5], got {sd}")
         source = r.get(v, "source", where, str)
@@ -1044,11 +1260,17 @@ def _read_variability(r: _Reader, data: dict, params: dict, refs: dict):
         tag = r.get(v, "tag", where, str)
         if tag not in TAGS:
             raise r.fail(f"{where}.tag", f"unknown tag {tag!r}; allowed: {', '.join(TAGS)}")
-        terms.append(VariabilityTerm(pname, dist, sd, cv, source, tag, r.get(v, "note", where, str, required=False)))
+        terms.append(
+            VariabilityTerm(
+                pname, dist, sd, cv, source, tag, r.get(v, "note", where, str, required=False)
+            )
+        )
     n = len(terms)
     corr = np.eye(n)
     index = {t.parameter: i for i, t in enumerate(terms)}
-    for i, c in enumerate(r.get(var, "correlations", "variability", list, required=False, default=[])):
+    for i, c in enumerate(
+        r.get(var, "correlations", "variability", list, required=False, default=[])
+    ):
         where = f"variability.correlations[{i}]"
         if not isinstance(c, dict):
             raise r.fail(where, "expected a table")
@@ -1073,7 +1295,11 @@ def _read_bands(r: _Reader, data: dict, refs: dict) -> tuple[Band, ...]:
         where = f"bands[{i}]"
         if not isinstance(b, dict):
             raise r.fail(where, "expected a table")
-        r.check_keys(b, {"role", "label", "lower_ng_per_ml", "lower_range_ng_per_ml", "source", "note"}, where)
+        r.check_keys(
+            b,
+            {"role", "label", "lower_ng_per_ml", "lower_range_ng_per_ml", "source", "note"},
+            where,
+        )
         role = r.get(b, "role", where, str)
         if role != BAND_ROLES[i] if i < len(BAND_ROLES) else True:
             raise r.fail(f"{where}.role", f"bands must be, in order: {', '.join(BAND_ROLES)}")
@@ -1085,9 +1311,16 @@ def _read_bands(r: _Reader, data: dict, refs: dict) -> tuple[Band, ...]:
         source = r.get(b, "source", where, str)
         if source not in refs:
             raise r.fail(f"{where}.source", f"{source!r} is not a key of [references]")
-        bands.append(Band(role, r.get(b, "label", where, str), lower,
-                          r.pair(b, "lower_range_ng_per_ml", where, required=False), source,
-                          r.get(b, "note", where, str, required=False)))
+        bands.append(
+            Band(
+                role,
+                r.get(b, "label", where, str),
+                lower,
+                r.pair(b, "lower_range_ng_per_ml", where, required=False),
+                source,
+                r.get(b, "note", where, str, required=False),
+            )
+        )
     if len(bands) != len(BAND_ROLES):
         raise r.fail("bands", f"expected {len(BAND_ROLES)} bands: {', '.join(BAND_ROLES)}")
     return tuple(bands)

@@ -40,16 +40,21 @@ class Bound:
 
 # dimension -> bound (internal units: L, L/min, 1/min, min, ng/mL)
 BOUNDS: dict[str, Bound] = {
-    "volume": Bound(0.1, 20_000.0, True,
-                    "above a tenth of a litre (plasma is ~3 L); below ~300 L/kg at 70 kg"),
-    "clearance": Bound(0.0, 50.0, True,
-                       "a drug must leave: > 0; at most 10x cardiac output (~5 L/min)"),
-    "rate": Bound(0.0, 100.0, True,
-                  "> 0 (a zero rate never equilibrates); 100/min is a half-life of 0.4 s"),
-    "time": Bound(0.0, 1440.0, False,
-                  "lags, input durations, transit and hold times: within one day"),
-    "dimensionless": Bound(0.0, 10.0, False,
-                           "factors and fractions: non-negative, at most a 10-fold covariate"),
+    "volume": Bound(
+        0.1, 20_000.0, True, "above a tenth of a litre (plasma is ~3 L); below ~300 L/kg at 70 kg"
+    ),
+    "clearance": Bound(
+        0.0, 50.0, True, "a drug must leave: > 0; at most 10x cardiac output (~5 L/min)"
+    ),
+    "rate": Bound(
+        0.0, 100.0, True, "> 0 (a zero rate never equilibrates); 100/min is a half-life of 0.4 s"
+    ),
+    "time": Bound(
+        0.0, 1440.0, False, "lags, input durations, transit and hold times: within one day"
+    ),
+    "dimensionless": Bound(
+        0.0, 10.0, False, "factors and fractions: non-negative, at most a 10-fold covariate"
+    ),
     "concentration": Bound(0.0, 100_000.0, False, "ng/mL: up to 100 mg/L"),
 }
 FRACTION = Bound(0.0, 1.0, False, "a share of the dose")
@@ -62,8 +67,11 @@ ZERO_ORDER_DURATION = Bound(0.0, 1440.0, True, "a zero-order input lasts some ti
 def check_file_size(path: str, raw: bytes) -> None:
     """Refuse a file too large to be a model before parsing it."""
     if len(raw) > MAX_MODEL_FILE_BYTES:
-        raise ModelFileError(path, "file", f"{len(raw):,} bytes is too large for a model file "
-                             f"(at most {MAX_MODEL_FILE_BYTES:,})")
+        raise ModelFileError(
+            path,
+            "file",
+            f"{len(raw):,} bytes is too large for a model file (at most {MAX_MODEL_FILE_BYTES:,})",
+        )
 
 
 def check_model(model, data: dict) -> None:
@@ -85,21 +93,32 @@ def _count_tables(node) -> int:
 def _check_table_count(path: str, data: dict) -> None:
     n = _count_tables(data)
     if n > MAX_MODEL_TABLES:
-        raise ModelFileError(path, "file", f"{n:,} tables and arrays is too many for a model "
-                             f"file (at most {MAX_MODEL_TABLES:,})")
+        raise ModelFileError(
+            path,
+            "file",
+            f"{n:,} tables and arrays is too many for a model file (at most {MAX_MODEL_TABLES:,})",
+        )
 
 
 def _fail(model, where: str, value: float, bound: Bound, unit: str) -> ModelFileError:
-    return ModelFileError(model.path, where, f"{value:g} {unit} is implausible "
-                          f"(allowed: {bound.text(unit)}; {bound.why})")
+    return ModelFileError(
+        model.path,
+        where,
+        f"{value:g} {unit} is implausible (allowed: {bound.text(unit)}; {bound.why})",
+    )
 
 
 def _check_parameters(model) -> None:
     from pksim.units import INTERNAL_UNIT
 
     if not REFERENCE_WEIGHT_KG.holds(model.reference_weight_kg):
-        raise _fail(model, "weight_scaling.reference_weight_kg", model.reference_weight_kg,
-                    REFERENCE_WEIGHT_KG, "kg")
+        raise _fail(
+            model,
+            "weight_scaling.reference_weight_kg",
+            model.reference_weight_kg,
+            REFERENCE_WEIGHT_KG,
+            "kg",
+        )
     for p in model.parameters.values():
         bound = BOUNDS.get(p.dimension)
         if bound is not None and not bound.holds(p.value):
@@ -108,16 +127,22 @@ def _check_parameters(model) -> None:
             if p.published_unit != unit:
                 per_ref = " for the reference person" if p.published_unit.endswith("/kg") else ""
                 shown += f" = {p.value:g} {unit}{per_ref}"
-            raise ModelFileError(model.path, f"parameters.{p.name}.value",
-                                 f"{shown} is implausible for a {p.dimension} "
-                                 f"(allowed: {bound.text(unit)}; {bound.why})")
+            raise ModelFileError(
+                model.path,
+                f"parameters.{p.name}.value",
+                f"{shown} is implausible for a {p.dimension} "
+                f"(allowed: {bound.text(unit)}; {bound.why})",
+            )
     for scheme, exponents in model.scaling_schemes.items():
         for name, e in exponents.items():
             if not WEIGHT_EXPONENT.holds(e):
                 where = f"weight_scaling.schemes.{scheme}.exponents.{name}"
-                raise ModelFileError(model.path, where,
-                                     f"exponent {e:g} is out of range (allowed: >= -3 and <= 3; "
-                                     f"{WEIGHT_EXPONENT.why})")
+                raise ModelFileError(
+                    model.path,
+                    where,
+                    f"exponent {e:g} is out of range (allowed: >= -3 and <= 3; "
+                    f"{WEIGHT_EXPONENT.why})",
+                )
 
 
 def _value(model, x) -> float:
@@ -129,8 +154,10 @@ def _check_roles(model) -> None:
     for rname, route in model.routes.items():
         for i, pw in enumerate(route.pathways):
             where = f"routes.{rname}.pathways[{i}]"
-            roles = (("fraction", pw.fraction, FRACTION, ""),
-                     ("bioavailability", pw.bioavailability, BIOAVAILABILITY, ""))
+            roles = (
+                ("fraction", pw.fraction, FRACTION, ""),
+                ("bioavailability", pw.bioavailability, BIOAVAILABILITY, ""),
+            )
             if pw.input == "zero_order":
                 roles += (("duration", pw.duration, ZERO_ORDER_DURATION, "min"),)
             for name, x, bound, unit in roles:
@@ -140,10 +167,13 @@ def _check_roles(model) -> None:
                 if not bound.holds(v):
                     field = f"parameters.{x}.value" if isinstance(x, str) else f"{where}.{name}"
                     used = f" (the {name} of {where})" if isinstance(x, str) else ""
-                    raise ModelFileError(model.path, field,
-                                         f"{v:g}{' ' + unit if unit else ''}{used} is out of "
-                                         f"range (allowed: {bound.text(unit).rstrip()}; "
-                                         f"{bound.why})")
+                    raise ModelFileError(
+                        model.path,
+                        field,
+                        f"{v:g}{' ' + unit if unit else ''}{used} is out of "
+                        f"range (allowed: {bound.text(unit).rstrip()}; "
+                        f"{bound.why})",
+                    )
 
 
 def _check_finite_curves(model) -> None:
@@ -172,9 +202,18 @@ def _check_finite_curves(model) -> None:
                 vc = float(central_volume_l(model, p)[0])
                 off = a - np.diag(np.diag(a))
                 lost = a[np.ix_(mass, mass)].sum(axis=0)
-                ok = (bool(np.all(np.isfinite(a))) and math.isfinite(vc) and vc > 0
-                      and bool(np.all(off >= 0)) and bool(np.all(lost <= 1e-9 * np.abs(a).max())))
+                ok = (
+                    bool(np.all(np.isfinite(a)))
+                    and math.isfinite(vc)
+                    and vc > 0
+                    and bool(np.all(off >= 0))
+                    and bool(np.all(lost <= 1e-9 * np.abs(a).max()))
+                )
             if not ok:
-                raise ModelFileError(model.path, "model", "the typical curve would not be finite "
-                                     f"(weight scaling {scheme!r}, reference weight); check "
-                                     "volumes, clearances and rates")
+                raise ModelFileError(
+                    model.path,
+                    "model",
+                    "the typical curve would not be finite "
+                    f"(weight scaling {scheme!r}, reference weight); check "
+                    "volumes, clearances and rates",
+                )

@@ -161,8 +161,7 @@ def _validate_series(
     if t.size != c.size:
         raise InputError(
             "time_min, conc_ng_per_ml",
-            f"must have the same length; got len(time_min)={t.size}, "
-            f"len(conc_ng_per_ml)={c.size}",
+            f"must have the same length; got len(time_min)={t.size}, len(conc_ng_per_ml)={c.size}",
         )
     if t.size < 2:
         raise InputError("time_min", f"{t.size} points", ">= 2")
@@ -173,8 +172,11 @@ def _validate_series(
     if not np.all(np.isfinite(c)):
         raise InputError("conc_ng_per_ml", "found NaN or inf", "[0, inf) ng/mL")
     if np.any(c < 0):
-        raise InputError("conc_ng_per_ml", f"must be non-negative; minimum was {float(c.min())!r}",
-                         "[0, inf) ng/mL")
+        raise InputError(
+            "conc_ng_per_ml",
+            f"must be non-negative; minimum was {float(c.min())!r}",
+            "[0, inf) ng/mL",
+        )
     return t, c
 
 
@@ -425,11 +427,11 @@ def nca(
     try:
         dose_start = float(dose_start_min)
     except (TypeError, ValueError) as exc:
-        raise InputError("dose_start_min", f"got {dose_start_min!r}",
-                         "a finite real number, min") from exc
+        raise InputError(
+            "dose_start_min", f"got {dose_start_min!r}", "a finite real number, min"
+        ) from exc
     if not math.isfinite(dose_start):
-        raise InputError("dose_start_min", f"got {dose_start_min!r}",
-                         "a finite real number, min")
+        raise InputError("dose_start_min", f"got {dose_start_min!r}", "a finite real number, min")
     min_points = _validate_n_points(lambda_z_min_points, "lambda_z_min_points")
     fixed_points = (
         None if lambda_z_points is None else _validate_n_points(lambda_z_points, "lambda_z_points")

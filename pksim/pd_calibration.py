@@ -63,9 +63,16 @@ def protocol_curves(model: Model, spec: dict) -> tuple[np.ndarray, np.ndarray]:
     proto = spec["protocol"]
     scale = spec.get("s_scale", {}).get(model.id)
     dose = scale["dose"] if scale else proto["dose"]
-    res = simulate_population([dose], model=model, covariates=Covariates(
-        weight_kg=proto["weight_kg"], sex=proto["sex"]), n=proto["n"], seed=proto["seed"],
-        t_end_min=proto["t_end_min"], dt_min=proto["dt_min"], keep_curves=True)
+    res = simulate_population(
+        [dose],
+        model=model,
+        covariates=Covariates(weight_kg=proto["weight_kg"], sex=proto["sex"]),
+        n=proto["n"],
+        seed=proto["seed"],
+        t_end_min=proto["t_end_min"],
+        dt_min=proto["dt_min"],
+        keep_curves=True,
+    )
     return res.time_min, res.effect_site_curves_ng_per_ml.astype(float)
 
 
@@ -101,9 +108,11 @@ def calibrate(model: Model | str = "ketamine", spec: dict | None = None) -> Cali
     sd = np.array([tg["sd"] for tg in targets])
     value = np.array([tg["value"] for tg in targets])
     x0 = [math.log(math.sqrt(c50_lo * c50_hi)), math.log(0.5)]
-    fit = least_squares(lambda x: (predictions(x)[0] - value) / sd, x0,
-                        bounds=([math.log(c50_lo), math.log(om_lo)],
-                                [math.log(c50_hi), math.log(om_hi)]))
+    fit = least_squares(
+        lambda x: (predictions(x)[0] - value) / sd,
+        x0,
+        bounds=([math.log(c50_lo), math.log(om_lo)], [math.log(c50_hi), math.log(om_hi)]),
+    )
     pred, pd, p_t = predictions(fit.x)
     fitted = [{**tg, "fitted": float(p)} for tg, p in zip(targets, pred, strict=True)]
     return Calibration(pd, fitted, t, p_t, float(2.0 * fit.cost))
@@ -112,13 +121,17 @@ def calibrate(model: Model | str = "ketamine", spec: dict | None = None) -> Cali
 def main(argv: list[str] | None = None) -> int:
     for model in (argv if argv is not None else sys.argv[1:]) or ["ketamine"]:
         cal = calibrate(model)
-        print(f"{model}: c50_ng_per_ml = {cal.pd.c50_ng_per_ml:.1f}, omega = {cal.pd.omega:.3f}"
-              f" (weighted SSR {cal.cost:.3f}); peak at {cal.peak_time_min:g} min, "
-              f"P(120 min) / P(peak) = {cal.relative(120.0):.3f}")
+        print(
+            f"{model}: c50_ng_per_ml = {cal.pd.c50_ng_per_ml:.1f}, omega = {cal.pd.omega:.3f}"
+            f" (weighted SSR {cal.cost:.3f}); peak at {cal.peak_time_min:g} min, "
+            f"P(120 min) / P(peak) = {cal.relative(120.0):.3f}"
+        )
         for tg in cal.targets:
             where = tg.get("time_min", tg.get("role"))
-            print(f"  {tg['kind']:<22} {where!s:<14} target {tg['value']:.3f} +- {tg['sd']:.3f}"
-                  f"  fitted {tg['fitted']:.3f}")
+            print(
+                f"  {tg['kind']:<22} {where!s:<14} target {tg['value']:.3f} +- {tg['sd']:.3f}"
+                f"  fitted {tg['fitted']:.3f}"
+            )
     return 0
 
 

@@ -40,8 +40,17 @@ from pksim.regimen import Dose
 from pksim.sampling import Covariates, check_seed
 from pksim.settings import RunSettings, resolve
 
-__all__ = ["MAX_SUBJECTS", "PopulationResult", "RunSettings", "band_edge_ends", "band_edge_ranges",
-           "check_n", "dose_cv_percent", "hist_quantiles", "simulate_population"]
+__all__ = [
+    "MAX_SUBJECTS",
+    "PopulationResult",
+    "RunSettings",
+    "band_edge_ends",
+    "band_edge_ranges",
+    "check_n",
+    "dose_cv_percent",
+    "hist_quantiles",
+    "simulate_population",
+]
 
 
 def simulate_population(
@@ -115,17 +124,44 @@ def simulate_population(
     >>> 0.0 <= r.summary()["p_window"] <= 1.0
     True
     """
-    rs = resolve(settings, n=n, seed=seed, model=model, t_end_min=t_end_min, dt_min=dt_min,
-                 thresholds=thresholds, variability=variability,
-                 dose_variability=dose_variability, block_min=block_min,
-                 weight_scaling=weight_scaling, pd_dissociation=pd_dissociation,
-                 coverage_percent=coverage_percent, band_uncertainty=band_uncertainty)
+    rs = resolve(
+        settings,
+        n=n,
+        seed=seed,
+        model=model,
+        t_end_min=t_end_min,
+        dt_min=dt_min,
+        thresholds=thresholds,
+        variability=variability,
+        dose_variability=dose_variability,
+        block_min=block_min,
+        weight_scaling=weight_scaling,
+        pd_dissociation=pd_dissociation,
+        coverage_percent=coverage_percent,
+        band_uncertainty=band_uncertainty,
+    )
     n = check_n(rs.n)
     seed = check_seed(rs.seed)
-    s = resolve_settings(rs.model, rs.t_end_min, rs.dt_min, rs.thresholds_dict, rs.block_min,
-                         rs.coverage_percent, rs.band_uncertainty)
-    arm = make_arm(doses, covariates, seed, 0, rs.variability, rs.dose_variability,
-                   rs.weight_scaling, s.model, pd_overrides=rs.pd_dict)
+    s = resolve_settings(
+        rs.model,
+        rs.t_end_min,
+        rs.dt_min,
+        rs.thresholds_dict,
+        rs.block_min,
+        rs.coverage_percent,
+        rs.band_uncertainty,
+    )
+    arm = make_arm(
+        doses,
+        covariates,
+        seed,
+        0,
+        rs.variability,
+        rs.dose_variability,
+        rs.weight_scaling,
+        s.model,
+        pd_overrides=rs.pd_dict,
+    )
     check_doses_in_horizon(arm.doses, float(s.time_min[-1]))
     n_t = s.time_min.size
     check_keep(keep_curves, n, n_t)

@@ -140,43 +140,61 @@ def validate_dose(d: Dose) -> None:
     if d.amount_unit not in AMOUNT_UNITS:
         raise InputError("dose amount unit", f"unknown unit {d.amount_unit!r}", "mg, mg/kg")
     limit = MAX_DOSE_MG if d.amount_unit == "mg" else MAX_DOSE_MG_PER_KG
-    if not (isinstance(d.amount, (int, float)) and math.isfinite(d.amount) and 0 < d.amount <= limit):
-        raise InputError("dose amount", f"{d.amount!r} {d.amount_unit} is not a positive number "
-                         f"up to {limit:g}", f"0 < amount <= {limit:g} {d.amount_unit}")
+    if not (
+        isinstance(d.amount, (int, float)) and math.isfinite(d.amount) and 0 < d.amount <= limit
+    ):
+        raise InputError(
+            "dose amount",
+            f"{d.amount!r} {d.amount_unit} is not a positive number up to {limit:g}",
+            f"0 < amount <= {limit:g} {d.amount_unit}",
+        )
     if not (math.isfinite(d.start_min) and 0 <= d.start_min <= MAX_TIME_MIN):
         raise InputError("dose start", f"{d.start_min!r} min", f"0 to {MAX_TIME_MIN:g} min")
     if d.duration_min is not None:
         if "duration" not in routes[d.route]:
             with_duration = [r for r, opts in routes.items() if "duration" in opts]
-            raise InputError("dose duration", f"a duration is only allowed for infusions "
-                             f"({', '.join(with_duration)}), not for route {d.route!r}",
-                             "ROUTE:AMOUNT@START/DURATION")
+            raise InputError(
+                "dose duration",
+                f"a duration is only allowed for infusions "
+                f"({', '.join(with_duration)}), not for route {d.route!r}",
+                "ROUTE:AMOUNT@START/DURATION",
+            )
         if not (math.isfinite(d.duration_min) and 0 < d.duration_min <= MAX_TIME_MIN):
-            raise InputError("dose duration", f"{d.duration_min!r} min", f"0 < duration <= {MAX_TIME_MIN:g} min")
-    if d.hold_min is not None and not (math.isfinite(d.hold_min) and 0 <= d.hold_min <= MAX_HOLD_MIN):
+            raise InputError(
+                "dose duration", f"{d.duration_min!r} min", f"0 < duration <= {MAX_TIME_MIN:g} min"
+            )
+    if d.hold_min is not None and not (
+        math.isfinite(d.hold_min) and 0 <= d.hold_min <= MAX_HOLD_MIN
+    ):
         raise InputError("dose hold", f"{d.hold_min!r} min", f"0 to {MAX_HOLD_MIN:g} min")
     if d.hold_end is not None and d.hold_end not in HOLD_ENDS:
         raise InputError("dose hold end", f"unknown value {d.hold_end!r}", ", ".join(HOLD_ENDS))
     if d.sprays is not None and not (isinstance(d.sprays, int) and 1 <= d.sprays <= MAX_SPRAYS):
         raise InputError("dose sprays", f"{d.sprays!r}", f"a whole number from 1 to {MAX_SPRAYS}")
     if d.spray_interval_min is not None and not (
-            math.isfinite(d.spray_interval_min) and 0 <= d.spray_interval_min <= MAX_HOLD_MIN):
-        raise InputError("dose spray interval", f"{d.spray_interval_min!r} min",
-                         f"0 to {MAX_HOLD_MIN:g} min")
+        math.isfinite(d.spray_interval_min) and 0 <= d.spray_interval_min <= MAX_HOLD_MIN
+    ):
+        raise InputError(
+            "dose spray interval", f"{d.spray_interval_min!r} min", f"0 to {MAX_HOLD_MIN:g} min"
+        )
     if d.salt not in SALTS.values():
         raise InputError("dose salt form", f"unknown value {d.salt!r}", "hcl, base")
 
 
 _NUM = r"([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
-_SPEC = re.compile(rf"^\s*([a-zA-Z]+)\s*:\s*{_NUM}\s*mg(HCl|-base)?(/kg)?\s*"
-                   rf"(?:@\s*{_NUM}\s*(min|h)\s*)?(?:/\s*{_NUM}\s*(min|h)\s*)?((?:,[^,]*)*)$")
+_SPEC = re.compile(
+    rf"^\s*([a-zA-Z]+)\s*:\s*{_NUM}\s*mg(HCl|-base)?(/kg)?\s*"
+    rf"(?:@\s*{_NUM}\s*(min|h)\s*)?(?:/\s*{_NUM}\s*(min|h)\s*)?((?:,[^,]*)*)$"
+)
 _HOLD = re.compile(rf"^\s*(hold|every)\s*=\s*{_NUM}\s*(min|h)\s*$")
 _SPRAYS = re.compile(r"^\s*sprays\s*=\s*(\d+)\s*$")
-SPEC_HELP = ("ROUTE:AMOUNT[@START][/DURATION][,hold=TIME][,swallow|,spit][,sprays=N][,every=TIME], "
-             "e.g. sublingual:100mg, sublingual:100mg,hold=15min,spit, intranasal:50mg@40min, "
-             "intranasal:56mg,sprays=2,every=5min, iv:0.5mg/kg@0min/40min; "
-             "AMOUNT in mg (the model's dose basis), mgHCl or mg-base, each optionally /kg; "
-             "ROUTE is one of the model's routes")
+SPEC_HELP = (
+    "ROUTE:AMOUNT[@START][/DURATION][,hold=TIME][,swallow|,spit][,sprays=N][,every=TIME], "
+    "e.g. sublingual:100mg, sublingual:100mg,hold=15min,spit, intranasal:50mg@40min, "
+    "intranasal:56mg,sprays=2,every=5min, iv:0.5mg/kg@0min/40min; "
+    "AMOUNT in mg (the model's dose basis), mgHCl or mg-base, each optionally /kg; "
+    "ROUTE is one of the model's routes"
+)
 
 
 def _minutes(value: str | None, unit: str | None) -> float | None:
@@ -191,8 +209,9 @@ def parse_dose_spec(spec: str) -> Dose:
     if not m:
         route = (spec or "").split(":", 1)[0].strip().lower()
         if ":" in (spec or "") and route and route not in route_options():
-            raise InputError("dose route", f"unknown route {route!r} in {spec!r}",
-                             ", ".join(route_options()))
+            raise InputError(
+                "dose route", f"unknown route {route!r} in {spec!r}", ", ".join(route_options())
+            )
         raise InputError("dose", f"cannot read {spec!r}", SPEC_HELP)
     route, amount, salt, per_kg, start, sunit, dur, dunit, options = m.groups()
     timed: dict[str, float | None] = {"hold": None, "every": None}
@@ -206,28 +225,46 @@ def parse_dose_spec(spec: str) -> Dose:
         elif option.lower() in HOLD_ENDS:
             hold_end = option.lower()
         else:
-            raise InputError("dose option", f"unknown option {option!r} in {spec!r}",
-                             "hold=TIME (e.g. hold=15min), swallow, spit, sprays=N, every=TIME")
-    return Dose(route=route.lower(), amount=float(amount), amount_unit="mg/kg" if per_kg else "mg",
-                start_min=_minutes(start, sunit) or 0.0, duration_min=_minutes(dur, dunit),
-                hold_min=timed["hold"], hold_end=hold_end, salt=SALTS[salt or ""],
-                sprays=sprays, spray_interval_min=timed["every"])
+            raise InputError(
+                "dose option",
+                f"unknown option {option!r} in {spec!r}",
+                "hold=TIME (e.g. hold=15min), swallow, spit, sprays=N, every=TIME",
+            )
+    return Dose(
+        route=route.lower(),
+        amount=float(amount),
+        amount_unit="mg/kg" if per_kg else "mg",
+        start_min=_minutes(start, sunit) or 0.0,
+        duration_min=_minutes(dur, dunit),
+        hold_min=timed["hold"],
+        hold_end=hold_end,
+        salt=SALTS[salt or ""],
+        sprays=sprays,
+        spray_interval_min=timed["every"],
+    )
 
 
-def _hold_end(model: Model, hold: Hold, dose: Dose, start: float, held, params, value, index,
-              lists) -> None:
+def _hold_end(
+    model: Model, hold: Hold, dose: Dose, start: float, held, params, value, index, lists
+) -> None:
     """Append the end-of-hold move of ``held`` mg placed at ``start`` (module docstring)."""
     targets, starts, durations, amounts, labels = lists
     hold_min = value(hold.default_min) if dose.hold_min is None else dose.hold_min
     k_out = outflow_rate_per_min(model, params, hold.compartment)
     if isinstance(held, float) and isinstance(k_out, np.ndarray):
         k_out = k_out.item()
-    left = held * (math.exp(-k_out * hold_min) if isinstance(held, float)
-                   else np.exp(-k_out * hold_min))
+    left = held * (
+        math.exp(-k_out * hold_min) if isinstance(held, float) else np.exp(-k_out * hold_min)
+    )
     moves = [(hold.compartment, -left, "held")]
     if dose.hold_end != "spit":
-        moves.append((hold.swallow_to, left * value(hold.swallow_bioavailability),
-                      "swallowed at the end of the hold"))
+        moves.append(
+            (
+                hold.swallow_to,
+                left * value(hold.swallow_bioavailability),
+                "swallowed at the end of the hold",
+            )
+        )
     for tgt, amount, what in moves:
         targets.append(index[tgt])
         amounts.append(amount)
@@ -240,15 +277,24 @@ def _check_options(model: Model, route: Route, dose: Dose) -> None:
     """Refuse options the dose's route does not take in this model (routes are model data)."""
     if route.hold is None and (dose.hold_min is not None or dose.hold_end is not None):
         with_hold = [r.name for r in model.routes.values() if r.hold is not None]
-        raise InputError("dose hold", f"route {route.name!r} of model {model.id!r} has no hold "
-                         "in the mouth", "routes " + (", ".join(with_hold) or "none"))
+        raise InputError(
+            "dose hold",
+            f"route {route.name!r} of model {model.id!r} has no hold in the mouth",
+            "routes " + (", ".join(with_hold) or "none"),
+        )
     if route.sprays is None and (dose.sprays is not None or dose.spray_interval_min is not None):
         with_sprays = [r.name for r in model.routes.values() if r.sprays is not None]
-        raise InputError("dose sprays", f"route {route.name!r} of model {model.id!r} is not "
-                         "given as sprays", "routes " + (", ".join(with_sprays) or "none"))
+        raise InputError(
+            "dose sprays",
+            f"route {route.name!r} of model {model.id!r} is not given as sprays",
+            "routes " + (", ".join(with_sprays) or "none"),
+        )
     if dose.salt is not None and model.dose_basis is None:
-        raise InputError("dose salt form", f"model {model.id!r} states no dose basis, so "
-                         f"{dose.spec()!r} cannot be converted", "plain mg")
+        raise InputError(
+            "dose salt form",
+            f"model {model.id!r} states no dose basis, so {dose.spec()!r} cannot be converted",
+            "plain mg",
+        )
 
 
 @dataclass(frozen=True)
@@ -270,8 +316,13 @@ class InputEvents:
         return (self.amount_mg * systemic_fraction[:, self.target]).sum(axis=1)
 
 
-def input_events(model: Model, doses: Sequence[Dose], params: dict[str, np.ndarray],
-                 weight_kg: np.ndarray, dose_scale: np.ndarray | None = None) -> InputEvents:
+def input_events(
+    model: Model,
+    doses: Sequence[Dose],
+    params: dict[str, np.ndarray],
+    weight_kg: np.ndarray,
+    dose_scale: np.ndarray | None = None,
+) -> InputEvents:
     """Map doses onto the model's absorption pathways for every subject.
 
     ``dose_scale`` (``(n_subjects, n_doses)``, optional) multiplies each delivered dose, e.g. to
@@ -297,8 +348,11 @@ def input_events(model: Model, doses: Sequence[Dose], params: dict[str, np.ndarr
     for d_i, dose in enumerate(doses):
         route = model.routes.get(dose.route)
         if route is None:
-            raise InputError("dose route", f"model {model.id!r} has no route {dose.route!r}",
-                             ", ".join(model.routes))
+            raise InputError(
+                "dose route",
+                f"model {model.id!r} has no route {dose.route!r}",
+                ", ".join(model.routes),
+            )
         _check_options(model, route, dose)
         if one:
             mg = dose.amount_mg_one(wt[0])
@@ -313,13 +367,16 @@ def input_events(model: Model, doses: Sequence[Dose], params: dict[str, np.ndarr
         n_units = dose.sprays or 1
         every = 0.0
         if route.sprays is not None:
-            every = (value(route.sprays.default_interval) if dose.spray_interval_min is None
-                     else dose.spray_interval_min)
+            every = (
+                value(route.sprays.default_interval)
+                if dose.spray_interval_min is None
+                else dose.spray_interval_min
+            )
         for unit in range(n_units):
             start = dose.start_min + unit * every
             reduced = route.sprays.pathway if unit and route.sprays is not None else None
 
-            def fraction(p: Pathway) -> float | np.ndarray:
+            def fraction(p: Pathway, route=route, reduced=reduced) -> float | np.ndarray:
                 f = value(p.fraction)
                 return f * value(route.sprays.later_factor) if p.name == reduced else f
 
@@ -331,8 +388,9 @@ def input_events(model: Model, doses: Sequence[Dose], params: dict[str, np.ndarr
                     total = total + f
                 rest = 1.0 - total
                 if (rest < -1e-12) if isinstance(rest, float) else np.any(rest < -1e-12):
-                    raise InputError("model", f"route {dose.route!r} pathway fractions add up to "
-                                     "more than 1")
+                    raise InputError(
+                        "model", f"route {dose.route!r} pathway fractions add up to more than 1"
+                    )
             for p in route.pathways:
                 frac = rest if p.fraction is None else fraction(p)
                 if isinstance(frac, np.ndarray):
@@ -350,8 +408,17 @@ def input_events(model: Model, doses: Sequence[Dose], params: dict[str, np.ndarr
                 targets.append(index[p.target])
                 labels.append(f"{dose.route}/{p.name}")
                 if route.hold is not None and p.target == route.hold.compartment:
-                    _hold_end(model, route.hold, dose, start, amounts[-1], params, value, index,
-                              (targets, starts, durations, amounts, labels))
+                    _hold_end(
+                        model,
+                        route.hold,
+                        dose,
+                        start,
+                        amounts[-1],
+                        params,
+                        value,
+                        index,
+                        (targets, starts, durations, amounts, labels),
+                    )
     if not targets:
         raise InputError("dose", "at least one dose is required", SPEC_HELP)
     if one:
@@ -365,5 +432,6 @@ def input_events(model: Model, doses: Sequence[Dose], params: dict[str, np.ndarr
             duration_min[:, j] = durations[j]
             amount_mg[:, j] = amounts[j]
     duration_min = instant_inputs_as_boluses(start_min, duration_min)
-    return InputEvents(np.array(targets, dtype=np.int64), start_min, duration_min, amount_mg,
-                       tuple(labels))
+    return InputEvents(
+        np.array(targets, dtype=np.int64), start_min, duration_min, amount_mg, tuple(labels)
+    )

@@ -78,8 +78,9 @@ class RunSettings:
         try:
             set_(self, "block_min", tuple(float(x) for x in self.block_min))
         except (TypeError, ValueError):
-            raise InputError("block-min", f"{self.block_min!r} is not a pair of minutes",
-                             "e.g. 45-90") from None
+            raise InputError(
+                "block-min", f"{self.block_min!r} is not a pair of minutes", "e.g. 45-90"
+            ) from None
 
     @property
     def thresholds_dict(self) -> dict[str, float] | None:
@@ -97,8 +98,9 @@ class RunSettings:
 _DEFAULTS = {f.name: f.default for f in fields(RunSettings)}
 
 
-def resolve(settings: RunSettings | None, defaults: Mapping | None = None,
-            **keywords) -> RunSettings:
+def resolve(
+    settings: RunSettings | None, defaults: Mapping | None = None, **keywords
+) -> RunSettings:
     """``settings``, or one built from ``keywords``. Giving both is refused unless every
     keyword is at its default (``defaults``: the caller's own defaults, if they differ)."""
     if settings is None:
@@ -108,8 +110,11 @@ def resolve(settings: RunSettings | None, defaults: Mapping | None = None,
     base = {**_DEFAULTS, "n": None, "seed": None, **(defaults or {})}
     clash = sorted(k for k, v in keywords.items() if not _same(v, base.get(k)))
     if clash:
-        raise InputError("settings", f"also given as keywords: {', '.join(clash)}",
-                         "the RunSettings or the keywords, not both")
+        raise InputError(
+            "settings",
+            f"also given as keywords: {', '.join(clash)}",
+            "the RunSettings or the keywords, not both",
+        )
     return settings
 
 

@@ -42,8 +42,11 @@ class Curve:
         """Curve as a pandas DataFrame with unit-suffixed column names."""
         import pandas as pd
 
-        cols = {"time_min": self.time_min, "plasma_ng_per_ml": self.plasma_ng_per_ml,
-                "effect_site_ng_per_ml": self.effect_site_ng_per_ml}
+        cols = {
+            "time_min": self.time_min,
+            "plasma_ng_per_ml": self.plasma_ng_per_ml,
+            "effect_site_ng_per_ml": self.effect_site_ng_per_ml,
+        }
         for name, amount in self.amounts_mg.items():
             cols[f"amount_{name}_mg"] = amount
         cols["amount_eliminated_mg"] = self.eliminated_mg
@@ -72,7 +75,9 @@ def grid_end_min(t_end_min: float, dt_min: float) -> float:
 
 def check_weight(weight_kg: float, field_name: str = "weight-kg") -> float:
     lo, hi = WEIGHT_RANGE_KG
-    if not (isinstance(weight_kg, (int, float)) and math.isfinite(weight_kg) and lo <= weight_kg <= hi):
+    if not (
+        isinstance(weight_kg, (int, float)) and math.isfinite(weight_kg) and lo <= weight_kg <= hi
+    ):
         raise InputError(field_name, f"{weight_kg!r} kg is out of range", f"{lo:g} to {hi:g} kg")
     return float(weight_kg)
 
@@ -98,10 +103,19 @@ def check_time_grid(time_min) -> np.ndarray:
     return t
 
 
-def simulate(doses: Sequence[Dose | str], *, weight_kg: float, model: Model | str | None = None,
-             sex: str | None = None, t_end_min: float = 240.0, dt_min: float = 1.0,
-             time_min: np.ndarray | None = None, weight_scaling: str | None = None,
-             sex_effect: bool = True, params: dict[str, float] | None = None) -> Curve:
+def simulate(
+    doses: Sequence[Dose | str],
+    *,
+    weight_kg: float,
+    model: Model | str | None = None,
+    sex: str | None = None,
+    t_end_min: float = 240.0,
+    dt_min: float = 1.0,
+    time_min: np.ndarray | None = None,
+    weight_scaling: str | None = None,
+    sex_effect: bool = True,
+    params: dict[str, float] | None = None,
+) -> Curve:
     """Simulate one person's typical curve.
 
     Parameters
@@ -128,8 +142,9 @@ def simulate(doses: Sequence[Dose | str], *, weight_kg: float, model: Model | st
     dose_list = as_doses(doses)
     wt = check_weight(weight_kg)
     t = time_grid(t_end_min, dt_min) if time_min is None else check_time_grid(time_min)
-    check_doses_in_horizon(dose_list, float(t[-1]),
-                           horizon_name="t-end-min" if time_min is None else "time_min[-1]")
+    check_doses_in_horizon(
+        dose_list, float(t[-1]), horizon_name="t-end-min" if time_min is None else "time_min[-1]"
+    )
     p = typical_parameters(m, np.array([wt]), np.array([sex_code(sex)]), weight_scaling, sex_effect)
     for name, value in (params or {}).items():
         if name not in p:
@@ -138,32 +153,63 @@ def simulate(doses: Sequence[Dose | str], *, weight_kg: float, model: Model | st
     ev = input_events(m, dose_list, p, np.array([wt]))
     states = solve_states(m, p, ev, t)[0]
     if not np.all(np.isfinite(states)):
-        raise InputError("model", f"{m.id!r} gives non-finite amounts for these inputs",
-                         "volumes, clearances and rates within the model-file bounds")
+        raise InputError(
+            "model",
+            f"{m.id!r} gives non-finite amounts for these inputs",
+            "volumes, clearances and rates within the model-file bounds",
+        )
     vc = central_volume_l(m, p)[0]
     names = m.state_names
     ic, ie, isink = names.index(m.central), names.index("effect_site"), names.index(SINK)
     amounts = {c.name: states[:, i] for i, c in enumerate(m.compartments)}
-    return Curve(model=m, weight_kg=wt, sex=sex, weight_scaling=weight_scaling or m.default_scaling,
-                 doses=dose_list, doses_mg=tuple(d.amount_mg_one(wt) for d in dose_list),
-                 time_min=t, plasma_ng_per_ml=states[:, ic] / vc * MG_PER_L_TO_NG_PER_ML,
-                 effect_site_ng_per_ml=states[:, ie] * MG_PER_L_TO_NG_PER_ML,
-                 amounts_mg=amounts, eliminated_mg=states[:, isink],
-                 bioavailable_dose_mg=float(ev.bioavailable_mg(systemic_fraction(m, p))[0]))
+    return Curve(
+        model=m,
+        weight_kg=wt,
+        sex=sex,
+        weight_scaling=weight_scaling or m.default_scaling,
+        doses=dose_list,
+        doses_mg=tuple(d.amount_mg_one(wt) for d in dose_list),
+        time_min=t,
+        plasma_ng_per_ml=states[:, ic] / vc * MG_PER_L_TO_NG_PER_ML,
+        effect_site_ng_per_ml=states[:, ie] * MG_PER_L_TO_NG_PER_ML,
+        amounts_mg=amounts,
+        eliminated_mg=states[:, isink],
+        bioavailable_dose_mg=float(ev.bioavailable_mg(systemic_fraction(m, p))[0]),
+    )
 
 
-def solve_states(model: Model, params: dict[str, np.ndarray], events: InputEvents,
-                 time_min: np.ndarray) -> np.ndarray:
+def solve_states(
+    model: Model, params: dict[str, np.ndarray], events: InputEvents, time_min: np.ndarray
+) -> np.ndarray:
     """All states for every subject: ``(n_subjects, n_times, n_states)``."""
     rows, cols, coef = system_terms(model, params)
     n_states = len(model.state_names)
     if coef.shape[0] == 1:
-        out = _kernels.solve(n_states, rows, cols, coef[0], events.target, events.start_min[0],
-                             events.duration_min[0], events.amount_mg[0], time_min)
+        out = _kernels.solve(
+            n_states,
+            rows,
+            cols,
+            coef[0],
+            events.target,
+            events.start_min[0],
+            events.duration_min[0],
+            events.amount_mg[0],
+            time_min,
+        )
         return out[None]
     keep = np.arange(n_states, dtype=np.int64)
-    return _kernels.solve_many(n_states, rows, cols, coef, events.target, events.start_min,
-                               events.duration_min, events.amount_mg, time_min, keep)
+    return _kernels.solve_many(
+        n_states,
+        rows,
+        cols,
+        coef,
+        events.target,
+        events.start_min,
+        events.duration_min,
+        events.amount_mg,
+        time_min,
+        keep,
+    )
 
 
 def warmup() -> None:

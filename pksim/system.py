@@ -43,8 +43,9 @@ def _rate_recipes(model: Model) -> tuple[np.ndarray, np.ndarray, tuple]:
     return out
 
 
-def system_terms(model: Model, params: dict[str, np.ndarray]
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def system_terms(
+    model: Model, params: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(rows, cols, coef[n_subjects, n_terms])`` with ``A[row, col] += coef``.
 
     A transfer with rate k from i to j contributes ``A[i,i] -= k`` and ``A[j,i] += k``; a
@@ -75,14 +76,16 @@ def central_volume_l(model: Model, params: dict[str, np.ndarray]) -> np.ndarray:
     return np.asarray(params[vname], dtype=float)
 
 
-def outflow_rate_per_min(model: Model, params: dict[str, np.ndarray], compartment: str
-                         ) -> np.ndarray:
+def outflow_rate_per_min(
+    model: Model, params: dict[str, np.ndarray], compartment: str
+) -> np.ndarray:
     """Total first-order rate (1/min) at which ``compartment`` loses drug, per subject."""
     total = 0.0
     for t in model.transfers:
         if t.source == compartment:
-            total = total + (params[t.rate] if t.rate is not None
-                             else t.steps / params[t.mean_time])
+            total = total + (
+                params[t.rate] if t.rate is not None else t.steps / params[t.mean_time]
+            )
     return total
 
 

@@ -89,25 +89,79 @@ HORIZON_MIN = 24 * 60.0
 _FINE_DT_MIN, _FINE_SPAN_MIN, _COARSE_DT_MIN = 0.25, 240.0, 5.0
 
 REQUIRED_COLUMNS = (
-    "id", "drug", "route", "dose_mg", "dose_mg_per_kg", "infusion_min", "population", "n",
-    "weight_kg", "weight_note", "sampling", "cmax_ng_per_ml", "cmax_stat", "cmax_spread",
-    "tmax_min", "tmax_stat", "tmax_spread", "auc_ng_h_per_ml", "bioavailability", "source",
-    "doi_or_pmid", "note",
+    "id",
+    "drug",
+    "route",
+    "dose_mg",
+    "dose_mg_per_kg",
+    "infusion_min",
+    "population",
+    "n",
+    "weight_kg",
+    "weight_note",
+    "sampling",
+    "cmax_ng_per_ml",
+    "cmax_stat",
+    "cmax_spread",
+    "tmax_min",
+    "tmax_stat",
+    "tmax_spread",
+    "auc_ng_h_per_ml",
+    "bioavailability",
+    "source",
+    "doi_or_pmid",
+    "note",
 )
-OPTIONAL_COLUMNS = ("n_doses", "dose_interval_min", "tmax_after", "auc_definition",
-                    "auc_horizon_h", "not_held_reason")
+OPTIONAL_COLUMNS = (
+    "n_doses",
+    "dose_interval_min",
+    "tmax_after",
+    "auc_definition",
+    "auc_horizon_h",
+    "not_held_reason",
+)
 TMAX_AFTER = ("first dose", "last dose")
 
 #: Columns of :func:`validate`, in order.
 RESULT_COLUMNS = (
-    "model_id", "arm_id", "drug", "route", "dose", "dose_mg", "weight_kg", "population",
-    "paediatric", "cmax_obs_ng_per_ml", "cmax_stat", "cmax_spread", "cmax_pred_ng_per_ml",
-    "cmax_ratio", "tmax_obs_min", "tmax_stat", "tmax_spread", "tmax_pred_min", "tmax_check",
-    "tmax_ok", "conc_at_tmax_obs_pred_ng_per_ml", "auc_obs_ng_h_per_ml", "auc_definition",
-    "auc_pred_ng_h_per_ml", "auc_ratio", "bioavailability_obs", "bioavailability_pred",
-    "within_1_25", "within_2", "auc_within_2", "held_against_model", "used_in_calibration",
-    "calibration_statistics", "sampling_arm", "sampling_model",
-    "note", "source", "doi_or_pmid",
+    "model_id",
+    "arm_id",
+    "drug",
+    "route",
+    "dose",
+    "dose_mg",
+    "weight_kg",
+    "population",
+    "paediatric",
+    "cmax_obs_ng_per_ml",
+    "cmax_stat",
+    "cmax_spread",
+    "cmax_pred_ng_per_ml",
+    "cmax_ratio",
+    "tmax_obs_min",
+    "tmax_stat",
+    "tmax_spread",
+    "tmax_pred_min",
+    "tmax_check",
+    "tmax_ok",
+    "conc_at_tmax_obs_pred_ng_per_ml",
+    "auc_obs_ng_h_per_ml",
+    "auc_definition",
+    "auc_pred_ng_h_per_ml",
+    "auc_ratio",
+    "bioavailability_obs",
+    "bioavailability_pred",
+    "within_1_25",
+    "within_2",
+    "auc_within_2",
+    "held_against_model",
+    "used_in_calibration",
+    "calibration_statistics",
+    "sampling_arm",
+    "sampling_model",
+    "note",
+    "source",
+    "doi_or_pmid",
 )
 #: Extra columns of :func:`evidence_table`.
 EVIDENCE_COLUMNS = RESULT_COLUMNS + ("reproduces", "does_not_reproduce", "reason")
@@ -121,8 +175,10 @@ _SURNAME = re.compile(r"^\s*([A-Z][\w'-]+)")
 # Words that tie a model's known-bias text to a route (case-sensitive ones for the abbreviations).
 _ROUTE_WORDS = {
     "iv": (re.compile(r"intraven|infusion|bolus", re.I), re.compile(r"\bIV\b")),
-    "sublingual": (re.compile(r"sublingual|buccal|mucosa|lozenge|wafer", re.I),
-                   re.compile(r"\bSL\b")),
+    "sublingual": (
+        re.compile(r"sublingual|buccal|mucosa|lozenge|wafer", re.I),
+        re.compile(r"\bSL\b"),
+    ),
     "intranasal": (re.compile(r"intranasal|\bnasal", re.I), re.compile(r"\bIN\b")),
     "oral": (re.compile(r"\boral\b|swallow", re.I), re.compile(r"\bPO\b")),
 }
@@ -189,12 +245,15 @@ class Arm:
 
     def dose_text(self) -> str:
         """The dose in words, e.g. ``0.5 mg/kg over 40 min``, ``56 mg (2 x 28 mg, 5 min apart)``."""
-        amount, unit = ((self.dose_mg, "mg") if self.dose_mg is not None
-                        else (self.dose_mg_per_kg, "mg/kg"))
+        amount, unit = (
+            (self.dose_mg, "mg") if self.dose_mg is not None else (self.dose_mg_per_kg, "mg/kg")
+        )
         text = f"{amount:g} {unit}"
         if self.n_doses > 1:
-            text += (f" ({self.n_doses} x {amount / self.n_doses:g} {unit}, "
-                     f"{self.dose_interval_min:g} min apart)")
+            text += (
+                f" ({self.n_doses} x {amount / self.n_doses:g} {unit}, "
+                f"{self.dose_interval_min:g} min apart)"
+            )
         if self.infusion_min:
             text += f" over {self.infusion_min:g} min"
         return text
@@ -203,16 +262,30 @@ class Arm:
         """The arm as :class:`~pksim.regimen.Dose` objects for ``model``: several equal
         administrations are one dose of ``n_doses`` sprays where the route takes sprays (so
         later sprays are absorbed as the model says), else separate doses."""
-        amount, unit = ((self.dose_mg, "mg") if self.dose_mg is not None
-                        else (self.dose_mg_per_kg, "mg/kg"))
+        amount, unit = (
+            (self.dose_mg, "mg") if self.dose_mg is not None else (self.dose_mg_per_kg, "mg/kg")
+        )
         route = model.routes.get(self.route)
         if self.n_doses > 1 and route is not None and route.sprays is not None:
-            return [Dose(route=self.route, amount=amount, amount_unit=unit,
-                         sprays=self.n_doses, spray_interval_min=self.dose_interval_min)]
-        return [Dose(route=self.route, amount=amount / self.n_doses, amount_unit=unit,
-                     start_min=i * self.dose_interval_min,
-                     duration_min=self.infusion_min if self.route == "iv" else None)
-                for i in range(self.n_doses)]
+            return [
+                Dose(
+                    route=self.route,
+                    amount=amount,
+                    amount_unit=unit,
+                    sprays=self.n_doses,
+                    spray_interval_min=self.dose_interval_min,
+                )
+            ]
+        return [
+            Dose(
+                route=self.route,
+                amount=amount / self.n_doses,
+                amount_unit=unit,
+                start_min=i * self.dose_interval_min,
+                duration_min=self.infusion_min if self.route == "iv" else None,
+            )
+            for i in range(self.n_doses)
+        ]
 
     def study_key(self) -> tuple[str, str] | None:
         """``(first-author surname, year)`` from ``source``, e.g. ``("Rolan", "2014")``."""
@@ -243,24 +316,32 @@ def load_observations(path: str | Path | None = None) -> tuple[Arm, ...]:
     if not p.is_file():
         raise InputError(field, "file not found", "a CSV with the columns of observed_pk.csv")
     try:
-        frame = pd.read_csv(p, dtype=str, keep_default_na=False, skipinitialspace=True,
-                            encoding="utf-8-sig")
+        frame = pd.read_csv(
+            p, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8-sig"
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(field, f"not a readable CSV file ({first})") from None
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
-        raise InputError(field, f"missing column(s) {', '.join(missing)}",
-                         "columns " + ", ".join(REQUIRED_COLUMNS) + " [+ optional "
-                         + ", ".join(OPTIONAL_COLUMNS) + "]")
+        raise InputError(
+            field,
+            f"missing column(s) {', '.join(missing)}",
+            "columns "
+            + ", ".join(REQUIRED_COLUMNS)
+            + " [+ optional "
+            + ", ".join(OPTIONAL_COLUMNS)
+            + "]",
+        )
     if frame.empty:
         raise InputError(field, "has no rows", "at least one study arm")
     arms, seen = [], set()
     for i, row in enumerate(frame.to_dict("records")):
         arm = _parse_row(row, f"{field} row {i + 2}")
         if arm.id in seen:
-            raise InputError(f"{field} row {i + 2} column id", f"duplicate id {arm.id!r}",
-                             "unique ids")
+            raise InputError(
+                f"{field} row {i + 2} column id", f"duplicate id {arm.id!r}", "unique ids"
+            )
         seen.add(arm.id)
         arms.append(arm)
     return tuple(arms)
@@ -281,8 +362,11 @@ def _parse_row(row: dict, where: str) -> Arm:
         ok = math.isfinite(v) and (v > lo if lo_open else v >= lo) and v <= hi
         if not ok:
             bound = f"{'>' if lo_open else '>='} {lo:g} and <= {hi:g}"
-            raise InputError(f"{where} column {col}", f"{raw!r} is not a number {bound}",
-                             f"empty or a number {bound}")
+            raise InputError(
+                f"{where} column {col}",
+                f"{raw!r} is not a number {bound}",
+                f"empty or a number {bound}",
+            )
         return v
 
     def choice(col: str, allowed: Sequence[str], default: str | None = None) -> str:
@@ -301,34 +385,54 @@ def _parse_row(row: dict, where: str) -> Arm:
     dose_mg = number("dose_mg", 0, 5000)
     dose_kg = number("dose_mg_per_kg", 0, 20)
     if (dose_mg is None) == (dose_kg is None):
-        raise InputError(f"{where} columns dose_mg/dose_mg_per_kg",
-                         "give exactly one of the two", "dose_mg > 0 or dose_mg_per_kg > 0")
+        raise InputError(
+            f"{where} columns dose_mg/dose_mg_per_kg",
+            "give exactly one of the two",
+            "dose_mg > 0 or dose_mg_per_kg > 0",
+        )
     infusion = number("infusion_min", 0, 7 * 24 * 60)
     if infusion is not None and route != "iv":
-        raise InputError(f"{where} column infusion_min", f"given for route {route!r}",
-                         "empty unless route is iv")
+        raise InputError(
+            f"{where} column infusion_min", f"given for route {route!r}", "empty unless route is iv"
+        )
     n = number("n", 0, 1e6)
     n_doses = number("n_doses", 0, 100)
     if n_doses is not None and n_doses != int(n_doses):
-        raise InputError(f"{where} column n_doses", f"{n_doses!r} is not a whole number",
-                         "empty or a whole number >= 1")
+        raise InputError(
+            f"{where} column n_doses",
+            f"{n_doses!r} is not a whole number",
+            "empty or a whole number >= 1",
+        )
     lo_w, hi_w = WEIGHT_RANGE_KG
     return Arm(
-        id=arm_id, drug=choice("drug", DRUGS), route=route, dose_mg=dose_mg,
-        dose_mg_per_kg=dose_kg, infusion_min=infusion, population=text("population"),
-        n=None if n is None else int(n), weight_kg=number("weight_kg", lo_w, hi_w, lo_open=False),
-        weight_note=text("weight_note"), sampling=text("sampling"),
-        cmax_ng_per_ml=number("cmax_ng_per_ml", 0, 1e6), cmax_stat=text("cmax_stat"),
-        cmax_spread=text("cmax_spread"), tmax_min=number("tmax_min", 0, 7 * 24 * 60, False),
-        tmax_stat=text("tmax_stat"), tmax_spread=text("tmax_spread"),
+        id=arm_id,
+        drug=choice("drug", DRUGS),
+        route=route,
+        dose_mg=dose_mg,
+        dose_mg_per_kg=dose_kg,
+        infusion_min=infusion,
+        population=text("population"),
+        n=None if n is None else int(n),
+        weight_kg=number("weight_kg", lo_w, hi_w, lo_open=False),
+        weight_note=text("weight_note"),
+        sampling=text("sampling"),
+        cmax_ng_per_ml=number("cmax_ng_per_ml", 0, 1e6),
+        cmax_stat=text("cmax_stat"),
+        cmax_spread=text("cmax_spread"),
+        tmax_min=number("tmax_min", 0, 7 * 24 * 60, False),
+        tmax_stat=text("tmax_stat"),
+        tmax_spread=text("tmax_spread"),
         auc_ng_h_per_ml=number("auc_ng_h_per_ml", 0, 1e7),
-        bioavailability=number("bioavailability", 0, 1), source=text("source"),
-        doi_or_pmid=text("doi_or_pmid"), note=text("note"),
+        bioavailability=number("bioavailability", 0, 1),
+        source=text("source"),
+        doi_or_pmid=text("doi_or_pmid"),
+        note=text("note"),
         n_doses=1 if n_doses is None else int(n_doses),
         dose_interval_min=number("dose_interval_min", 0, 24 * 60, False) or 0.0,
         tmax_after=choice("tmax_after", TMAX_AFTER, default="first dose"),
         auc_definition=text("auc_definition"),
-        auc_horizon_h=number("auc_horizon_h", 0, 7 * 24), not_held_reason=text("not_held_reason"),
+        auc_horizon_h=number("auc_horizon_h", 0, 7 * 24),
+        not_held_reason=text("not_held_reason"),
     )
 
 
@@ -339,8 +443,9 @@ def _file_sha256(path: Path) -> str:
 # ----------------------------------------------------------------------------- checks
 
 
-def tmax_window(tmax_obs_min: float, tmax_stat: str = "", tmax_spread: str = ""
-                ) -> tuple[float, float, str]:
+def tmax_window(
+    tmax_obs_min: float, tmax_stat: str = "", tmax_spread: str = ""
+) -> tuple[float, float, str]:
     """The accepted interval for the predicted Tmax, and the rule in words.
 
     Parameters
@@ -450,8 +555,10 @@ def sampling_mismatch(model: Model, arm: Arm) -> str:
     site = arm.sampling.strip().rstrip("?").strip().lower()
     if not site or model.sampling is None or site == model.sampling:
         return ""
-    return (f"sampling site differs: arm {arm.sampling} vs model {model.sampling} "
-            "concentrations (arterial peaks are higher and earlier after fast inputs)")
+    return (
+        f"sampling site differs: arm {arm.sampling} vs model {model.sampling} "
+        "concentrations (arterial peaks are higher and earlier after fast inputs)"
+    )
 
 
 # ----------------------------------------------------------------------------- simulation
@@ -472,8 +579,12 @@ def _grid_min(arm: Arm) -> np.ndarray:
 
 def simulate_arm(arm: Arm, model: Model) -> Curve:
     """Typical-value curve of one arm under one model (see the module rules)."""
-    return simulate(arm.doses(model), weight_kg=arm.weight_kg or DEFAULT_WEIGHT_KG, model=model,
-                    time_min=_grid_min(arm))
+    return simulate(
+        arm.doses(model),
+        weight_kg=arm.weight_kg or DEFAULT_WEIGHT_KG,
+        model=model,
+        time_min=_grid_min(arm),
+    )
 
 
 @dataclass(frozen=True)
@@ -495,8 +606,10 @@ def predict_arm(model: Model, arm: Arm) -> tuple[dict, Curve | None]:
     has no route for the arm): the one definition of predicting an arm."""
     notes: list[str] = []
     if arm.weight_kg is None:
-        notes.append(f"weight not reported ({arm.weight_note or 'no note'}): simulated at "
-                     f"{DEFAULT_WEIGHT_KG:g} kg")
+        notes.append(
+            f"weight not reported ({arm.weight_note or 'no note'}): simulated at "
+            f"{DEFAULT_WEIGHT_KG:g} kg"
+        )
     held = True
     if arm.not_held_reason:
         held = False
@@ -506,43 +619,64 @@ def predict_arm(model: Model, arm: Arm) -> tuple[dict, Curve | None]:
         lo, hi = model.validity_age_years
         who = "paediatric arm" if arm.paediatric else "adult arm"
         notes.append(f"not held: {who} outside the model's validity ages {lo:g}-{hi:g} y")
-    if arm.cmax_ng_per_ml is None and arm.tmax_min is None and arm.auc_ng_h_per_ml is None \
-            and arm.bioavailability is None:
+    if (
+        arm.cmax_ng_per_ml is None
+        and arm.tmax_min is None
+        and arm.auc_ng_h_per_ml is None
+        and arm.bioavailability is None
+    ):
         held = False
         notes.append("not held: nothing comparable observed")
     if arm.route == "iv" and not arm.infusion_min:
-        notes.append("IV bolus: predicted Cmax is the instantaneous-mixing value at t = 0; an "
-                     "observed venous Cmax depends on the first sampling time")
+        notes.append(
+            "IV bolus: predicted Cmax is the instantaneous-mixing value at t = 0; an "
+            "observed venous Cmax depends on the first sampling time"
+        )
     if arm.note:
         notes.append(f"data: {arm.note}")
     rec = {
-        "model_id": model.id, "arm_id": arm.id, "drug": arm.drug, "route": arm.route,
-        "dose": arm.dose_text(), "weight_kg": arm.weight_kg or DEFAULT_WEIGHT_KG,
-        "population": arm.population, "paediatric": arm.paediatric,
-        "cmax_obs_ng_per_ml": arm.cmax_ng_per_ml, "cmax_stat": arm.cmax_stat,
-        "cmax_spread": arm.cmax_spread, "tmax_obs_min": arm.tmax_min,
+        "model_id": model.id,
+        "arm_id": arm.id,
+        "drug": arm.drug,
+        "route": arm.route,
+        "dose": arm.dose_text(),
+        "weight_kg": arm.weight_kg or DEFAULT_WEIGHT_KG,
+        "population": arm.population,
+        "paediatric": arm.paediatric,
+        "cmax_obs_ng_per_ml": arm.cmax_ng_per_ml,
+        "cmax_stat": arm.cmax_stat,
+        "cmax_spread": arm.cmax_spread,
+        "tmax_obs_min": arm.tmax_min,
         "tmax_stat": arm.tmax_stat + (f" (after {arm.tmax_after})" if arm.n_doses > 1 else ""),
-        "tmax_spread": arm.tmax_spread, "auc_obs_ng_h_per_ml": arm.auc_ng_h_per_ml,
+        "tmax_spread": arm.tmax_spread,
+        "auc_obs_ng_h_per_ml": arm.auc_ng_h_per_ml,
         "auc_definition": arm.auc_definition if arm.auc_ng_h_per_ml is not None else "",
         "bioavailability_obs": arm.bioavailability,
-        "source": arm.source, "doi_or_pmid": arm.doi_or_pmid,
-        "sampling_arm": arm.sampling, "sampling_model": model.sampling or "",
+        "source": arm.source,
+        "doi_or_pmid": arm.doi_or_pmid,
+        "sampling_arm": arm.sampling,
+        "sampling_model": model.sampling or "",
     }
     stats = calibration_statistics(model, arm)
     rec["used_in_calibration"] = bool(stats)
     rec["calibration_statistics"] = ",".join(stats)
     if stats:
-        notes.append(f"calibration target of this model ({', '.join(stats)}; [calibration] "
-                     "in the model file): not an independent check")
+        notes.append(
+            f"calibration target of this model ({', '.join(stats)}; [calibration] "
+            "in the model file): not an independent check"
+        )
     elif model.calibration_spec is None and model.calibration:
-        notes.append("the model records its calibration as free text only: whether this arm "
-                     "is in-sample is not known")
+        notes.append(
+            "the model records its calibration as free text only: whether this arm "
+            "is in-sample is not known"
+        )
     if mismatch := sampling_mismatch(model, arm):
         notes.append(mismatch)
     if arm.route not in model.routes:
         rec["held_against_model"] = False
-        notes.insert(0, f"not simulated: model has no {arm.route!r} route "
-                        f"({', '.join(model.routes)})")
+        notes.insert(
+            0, f"not simulated: model has no {arm.route!r} route ({', '.join(model.routes)})"
+        )
         rec["note"] = "; ".join(notes)
         return rec, None
 
@@ -568,8 +702,10 @@ def predict_arm(model: Model, arm: Arm) -> tuple[dict, Curve | None]:
         rec["tmax_ok"] = lo - 1e-9 <= rec["tmax_pred_min"] <= hi + 1e-9
         rec["conc_at_tmax_obs_pred_ng_per_ml"] = float(np.interp(t0 + arm.tmax_min, t, c))
         if arm.route == "iv" and not arm.infusion_min:
-            notes.append(f"model concentration at the observed Tmax ({arm.tmax_min:g} min): "
-                         f"{rec['conc_at_tmax_obs_pred_ng_per_ml']:.3g} ng/mL")
+            notes.append(
+                f"model concentration at the observed Tmax ({arm.tmax_min:g} min): "
+                f"{rec['conc_at_tmax_obs_pred_ng_per_ml']:.3g} ng/mL"
+            )
     if arm.auc_ng_h_per_ml is not None:
         if arm.auc_horizon_h is not None:
             keep = t <= 60.0 * arm.auc_horizon_h + 1e-9
@@ -580,8 +716,9 @@ def predict_arm(model: Model, arm: Arm) -> tuple[dict, Curve | None]:
                 auc = res.auc_0_t_ng_h_per_ml
                 notes.append("predicted AUC is AUC0-t (lambda_z not estimable)")
             elif res.auc_extrapolated_percent and res.auc_extrapolated_percent > 20:
-                notes.append(f"predicted AUC0-inf is {res.auc_extrapolated_percent:.0f} % "
-                             "extrapolated")
+                notes.append(
+                    f"predicted AUC0-inf is {res.auc_extrapolated_percent:.0f} % extrapolated"
+                )
         rec["auc_pred_ng_h_per_ml"] = auc
         rec["auc_ratio"] = auc / arm.auc_ng_h_per_ml
         rec["auc_within_2"] = _within(rec["auc_ratio"], FOLD_LOOSE)
@@ -601,9 +738,14 @@ def _as_models(models: Iterable[Model | str] | Model | str | None) -> list[Model
     return out
 
 
-def run_validation(models: Iterable[Model | str] | Model | str | None = None,
-                   data: str | Path | None = None, *, checks: bool = False,
-                   spread_n: int = 200, cross_validation: bool = False) -> ValidationRun:
+def run_validation(
+    models: Iterable[Model | str] | Model | str | None = None,
+    data: str | Path | None = None,
+    *,
+    checks: bool = False,
+    spread_n: int = 200,
+    cross_validation: bool = False,
+) -> ValidationRun:
     """Simulate every arm of the data under every model of the same drug.
 
     Parameters
@@ -631,8 +773,9 @@ def run_validation(models: Iterable[Model | str] | Model | str | None = None,
             try:
                 rec, curve = predict_arm(model, arm)
             except PksimError as exc:  # e.g. a dose the simulator refuses: name the arm
-                raise InputError(f"arm {arm.id}", f"cannot be simulated with model "
-                                 f"{model.id!r}: {exc}") from None
+                raise InputError(
+                    f"arm {arm.id}", f"cannot be simulated with model {model.id!r}: {exc}"
+                ) from None
             records.append(rec)
             if curve is not None:
                 curves[(model.id, arm.id)] = curve
@@ -641,27 +784,50 @@ def run_validation(models: Iterable[Model | str] | Model | str | None = None,
         frame[col] = frame[col].astype("boolean")
     for col in ("paediatric", "held_against_model", "used_in_calibration"):
         frame[col] = frame[col].astype(bool)
-    for col in ("dose_mg", "weight_kg", "cmax_obs_ng_per_ml", "cmax_pred_ng_per_ml", "cmax_ratio",
-                "tmax_obs_min", "tmax_pred_min", "conc_at_tmax_obs_pred_ng_per_ml",
-                "auc_obs_ng_h_per_ml", "auc_pred_ng_h_per_ml", "auc_ratio",
-                "bioavailability_obs", "bioavailability_pred"):
+    for col in (
+        "dose_mg",
+        "weight_kg",
+        "cmax_obs_ng_per_ml",
+        "cmax_pred_ng_per_ml",
+        "cmax_ratio",
+        "tmax_obs_min",
+        "tmax_pred_min",
+        "conc_at_tmax_obs_pred_ng_per_ml",
+        "auc_obs_ng_h_per_ml",
+        "auc_pred_ng_h_per_ml",
+        "auc_ratio",
+        "bioavailability_obs",
+        "bioavailability_pred",
+    ):
         frame[col] = frame[col].astype(float)
-    for col in ("tmax_check", "auc_definition", "note", "calibration_statistics",
-                "sampling_arm", "sampling_model"):
+    for col in (
+        "tmax_check",
+        "auc_definition",
+        "note",
+        "calibration_statistics",
+        "sampling_arm",
+        "sampling_model",
+    ):
         frame[col] = frame[col].astype(object).fillna("")  # all-missing columns are float
     extra = None
     if checks:
         from pksim.validation_checks import run_checks
 
-        extra = run_checks(model_list, arms, spread_n=spread_n,
-                           cross_validation=cross_validation)
-    return ValidationRun(frame=frame, curves=curves, arms={a.id: a for a in arms},
-                         models={m.id: m for m in model_list}, data_path=path,
-                         data_sha256=_file_sha256(path), checks=extra)
+        extra = run_checks(model_list, arms, spread_n=spread_n, cross_validation=cross_validation)
+    return ValidationRun(
+        frame=frame,
+        curves=curves,
+        arms={a.id: a for a in arms},
+        models={m.id: m for m in model_list},
+        data_path=path,
+        data_sha256=_file_sha256(path),
+        checks=extra,
+    )
 
 
-def validate(models: Iterable[Model | str] | Model | str | None = None,
-             data: str | Path | None = None) -> pd.DataFrame:
+def validate(
+    models: Iterable[Model | str] | Model | str | None = None, data: str | Path | None = None
+) -> pd.DataFrame:
     """Predicted vs observed Cmax, Tmax and AUC per model and study arm.
 
     Parameters
@@ -697,6 +863,7 @@ def related_biases(model: Model, arm: Arm, missed: Sequence[str] = ()) -> list[s
     arm's first author; else those that name a missed metric (Cmax, Tmax, AUC words) and no
     route.
     """
+
     def routes_of(bias: str) -> set[str]:
         return {r for r, pats in _ROUTE_WORDS.items() if any(p.search(bias) for p in pats)}
 
@@ -708,8 +875,11 @@ def related_biases(model: Model, arm: Arm, missed: Sequence[str] = ()) -> list[s
         by_author = [b for b in model.known_biases if re.search(rf"\b{re.escape(key[0])}\b", b)]
         if by_author:
             return by_author
-    return [b for b in model.known_biases
-            if not routes_of(b) and any(_METRIC_WORDS[m].search(b) for m in missed)]
+    return [
+        b
+        for b in model.known_biases
+        if not routes_of(b) and any(_METRIC_WORDS[m].search(b) for m in missed)
+    ]
 
 
 def _fmt_ratio(r: float) -> str:
@@ -736,8 +906,10 @@ def _evidence_row(row: pd.Series, model: Model, arm: Arm) -> tuple[str, str, str
             good.append(f"Tmax {row['tmax_pred_min']:.0f} min {row['tmax_check']}")
         else:
             bad.append(f"Tmax {row['tmax_pred_min']:.0f} min not {row['tmax_check']}")
-            why.append(f"predicted Tmax {row['tmax_pred_min']:.0f} min vs observed "
-                       f"{row['tmax_obs_min']:g} min")
+            why.append(
+                f"predicted Tmax {row['tmax_pred_min']:.0f} min vs observed "
+                f"{row['tmax_obs_min']:g} min"
+            )
     if pd.notna(row["auc_ratio"]):
         r = row["auc_ratio"]
         what = f"AUC ({row['auc_definition'] or 'definition not given'})"
@@ -753,27 +925,35 @@ def _evidence_row(row: pd.Series, model: Model, arm: Arm) -> tuple[str, str, str
     if bad:
         missed = [m for m in ("Cmax", "Tmax", "AUC") if any(b.startswith(m) for b in bad)]
         biases = related_biases(model, arm, missed)
-        why.append("known bias: " + " | ".join(biases) if biases
-                   else "no known bias in the model file covers this")
+        why.append(
+            "known bias: " + " | ".join(biases)
+            if biases
+            else "no known bias in the model file covers this"
+        )
         for stat, spread in ((row["cmax_stat"], row["cmax_spread"]),):
             if spread.upper().startswith("GSD"):
-                why.append(f"observed Cmax is a {stat} with {spread}: between-subject spread "
-                           "is wide")
+                why.append(
+                    f"observed Cmax is a {stat} with {spread}: between-subject spread is wide"
+                )
         if arm.note:
             why.append(f"data caveat: {arm.note}")
     if row["used_in_calibration"]:
         why.append("calibration data of this model, not an independent check")
     if not good and not bad:
-        why.append("only bioavailability observed (not a criterion)" if
-                   pd.notna(row["bioavailability_obs"]) else "nothing comparable observed")
+        why.append(
+            "only bioavailability observed (not a criterion)"
+            if pd.notna(row["bioavailability_obs"])
+            else "nothing comparable observed"
+        )
     return "; ".join(good), "; ".join(bad), "; ".join(why)
 
 
 def evidence_from_run(run: ValidationRun, model_id: str) -> pd.DataFrame:
     """Evidence table of one model from a finished run (see :func:`evidence_table`)."""
     if model_id not in run.models:
-        raise InputError("model", f"{model_id!r} was not part of this validation run",
-                         ", ".join(run.models))
+        raise InputError(
+            "model", f"{model_id!r} was not part of this validation run", ", ".join(run.models)
+        )
     model = run.models[model_id]
     frame = run.frame[run.frame["model_id"] == model_id].copy()
     cols = [_evidence_row(row, model, run.arms[row["arm_id"]]) for _, row in frame.iterrows()]
@@ -818,8 +998,11 @@ def acceptance(frame: pd.DataFrame, model_id: str) -> dict:
     tm = f[f["tmax_ok"].notna()]
     fails = cm.loc[~cm["within_2"].astype(bool), "arm_id"].tolist()
     return {
-        "n_cmax": len(cm), "n_within_2": int(cm["within_2"].astype(bool).sum()),
+        "n_cmax": len(cm),
+        "n_within_2": int(cm["within_2"].astype(bool).sum()),
         "n_within_1_25": int(cm["within_1_25"].astype(bool).sum()),
-        "n_tmax": len(tm), "n_tmax_ok": int(tm["tmax_ok"].astype(bool).sum()),
-        "failures": fails, "passed": bool(len(cm)) and not fails,
+        "n_tmax": len(tm),
+        "n_tmax_ok": int(tm["tmax_ok"].astype(bool).sum()),
+        "failures": fails,
+        "passed": bool(len(cm)) and not fails,
     }

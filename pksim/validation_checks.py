@@ -71,21 +71,58 @@ SPREAD_SEED = 20240611
 _SPREAD_TAIL_MIN = 480.0  # Cmax of every route lies within 8 h of the last dose
 
 CV_COLUMNS = (
-    "model_id", "study", "arm_id", "route", "dose", "held", "in_sample", "refitted",
-    "cmax_obs_ng_per_ml", "cmax_ratio_model", "cmax_pred_cv_ng_per_ml", "cmax_ratio_cv",
-    "cmax_cv_within_2", "tmax_obs_min", "tmax_pred_cv_min", "tmax_ok_cv", "auc_ratio_cv",
-    "refit_values", "note",
+    "model_id",
+    "study",
+    "arm_id",
+    "route",
+    "dose",
+    "held",
+    "in_sample",
+    "refitted",
+    "cmax_obs_ng_per_ml",
+    "cmax_ratio_model",
+    "cmax_pred_cv_ng_per_ml",
+    "cmax_ratio_cv",
+    "cmax_cv_within_2",
+    "tmax_obs_min",
+    "tmax_pred_cv_min",
+    "tmax_ok_cv",
+    "auc_ratio_cv",
+    "refit_values",
+    "note",
 )
-SHAPE_COLUMNS = ("model_id", "route", "arm_id", "dose", "dose_events", "plasma_maxima",
-                 "effect_site_maxima", "one_peak_per_event")
-SPREAD_COLUMNS = ("model_id", "route", "arm_id", "dose", "weight_kg", "cmax_spread",
-                  "cv_kind", "cv_obs_percent", "cv_pred_percent", "cv_ratio", "n_simulated")
+SHAPE_COLUMNS = (
+    "model_id",
+    "route",
+    "arm_id",
+    "dose",
+    "dose_events",
+    "plasma_maxima",
+    "effect_site_maxima",
+    "one_peak_per_event",
+)
+SPREAD_COLUMNS = (
+    "model_id",
+    "route",
+    "arm_id",
+    "dose",
+    "weight_kg",
+    "cmax_spread",
+    "cv_kind",
+    "cv_obs_percent",
+    "cv_pred_percent",
+    "cv_ratio",
+    "n_simulated",
+)
 
 
 def _own_arms(model: Model, arms: Sequence[Arm]) -> list[Arm]:
     """Arms of the model's drug, route and validity ages (the ones a model is held to)."""
-    return [a for a in arms if a.drug == model.drug and a.route in model.routes
-            and _covers_population(model, a)]
+    return [
+        a
+        for a in arms
+        if a.drug == model.drug and a.route in model.routes and _covers_population(model, a)
+    ]
 
 
 # ----------------------------------------------------------------------------- in-sample
@@ -98,18 +135,28 @@ def in_sample_by_route(model: Model, arms: Sequence[Arm]) -> pd.DataFrame:
     for route in model.routes:
         on_route = [a for a in arms if a.drug == model.drug and a.route == route]
         if spec is None:
-            inside = ("unknown: calibration recorded as free text only" if model.calibration
-                      else "none (no calibration recorded)")
+            inside = (
+                "unknown: calibration recorded as free text only"
+                if model.calibration
+                else "none (no calibration recorded)"
+            )
             outside = ", ".join(a.id for a in on_route) or "none"
         else:
             used = [(a.id, calibration_statistics(model, a)) for a in on_route]
             inside = ", ".join(f"{i} ({', '.join(s)})" for i, s in used if s) or "none"
             outside = ", ".join(i for i, s in used if not s) or "none"
-        rows.append({"model_id": model.id, "route": route, "in_sample": inside,
-                     "external": outside,
-                     "fitted_parameters": ", ".join(spec.parameters) if spec else ""})
-    return pd.DataFrame(rows, columns=["model_id", "route", "in_sample", "external",
-                                       "fitted_parameters"])
+        rows.append(
+            {
+                "model_id": model.id,
+                "route": route,
+                "in_sample": inside,
+                "external": outside,
+                "fitted_parameters": ", ".join(spec.parameters) if spec else "",
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["model_id", "route", "in_sample", "external", "fitted_parameters"]
+    )
 
 
 # ----------------------------------------------------------------------------- LOSO
@@ -137,20 +184,22 @@ def cross_validate(model: Model, arms: Sequence[Arm], **fit_options) -> pd.DataF
     present = {a.id for a in arms}
     # Targets whose arms are not in these observations (e.g. a researcher's own file) can
     # neither be refitted nor predicted: they are left out.
-    targets = [] if spec is None else [(t.arm, t.statistics) for t in spec.targets
-                                       if t.arm in present]
+    targets = (
+        [] if spec is None else [(t.arm, t.statistics) for t in spec.targets if t.arm in present]
+    )
     by_study: dict[str, object] = {}
     for study in sorted({study_of(a) for a, _ in targets}):
         rest = [t for t in targets if study_of(t[0]) != study]
         if not spec.parameters:
-            by_study[study] = "values borrowed from another model's fit: no refit here, "\
-                              "the prediction stays in-sample"
+            by_study[study] = (
+                "values borrowed from another model's fit: no refit here, "
+                "the prediction stays in-sample"
+            )
         elif not rest:
             by_study[study] = "no calibration target left without this study: no refit"
         else:
             try:
-                by_study[study] = calibrate(model, spec.parameters, rest, arms=arms,
-                                            **fit_options)
+                by_study[study] = calibrate(model, spec.parameters, rest, arms=arms, **fit_options)
             except PksimError as exc:  # e.g. a target without a spread: say so, go on
                 by_study[study] = f"refit failed: {exc}"
     rows = []
@@ -166,27 +215,39 @@ def cross_validate(model: Model, arms: Sequence[Arm], **fit_options) -> pd.DataF
             notes.append(outcome)
         else:
             cv_model = with_values(model, outcome.estimates)
-            refit_values = ", ".join(f"{n} {outcome.published(n):.4g}"
-                                     for n in outcome.parameters)
+            refit_values = ", ".join(f"{n} {outcome.published(n):.4g}" for n in outcome.parameters)
             blind = [n for n in outcome.parameters if not outcome.identifiable[n]]
             if blind:
-                notes.append(f"{', '.join(blind)} not informed by the other studies: kept at "
-                             "the file's value, which was fitted with this study (not a true "
-                             "out-of-sample prediction)")
+                notes.append(
+                    f"{', '.join(blind)} not informed by the other studies: kept at "
+                    "the file's value, which was fitted with this study (not a true "
+                    "out-of-sample prediction)"
+                )
             if outcome.rough_targets:
                 notes.append("refit objective jumps near its solution (peak switch)")
-        rec = {"model_id": model.id, "study": study, "arm_id": arm.id, "route": arm.route,
-               "dose": arm.dose_text(), "held": bool(rec_model["held_against_model"]),
-               "in_sample": ",".join(calibration_statistics(model, arm)),
-               "refitted": outcome is not None and not isinstance(outcome, str),
-               "cmax_obs_ng_per_ml": arm.cmax_ng_per_ml,
-               "cmax_ratio_model": rec_model.get("cmax_ratio"), "tmax_obs_min": arm.tmax_min,
-               "refit_values": refit_values}
+        rec = {
+            "model_id": model.id,
+            "study": study,
+            "arm_id": arm.id,
+            "route": arm.route,
+            "dose": arm.dose_text(),
+            "held": bool(rec_model["held_against_model"]),
+            "in_sample": ",".join(calibration_statistics(model, arm)),
+            "refitted": outcome is not None and not isinstance(outcome, str),
+            "cmax_obs_ng_per_ml": arm.cmax_ng_per_ml,
+            "cmax_ratio_model": rec_model.get("cmax_ratio"),
+            "tmax_obs_min": arm.tmax_min,
+            "refit_values": refit_values,
+        }
         if cv_model is not None:
             cv, _ = predict_arm(cv_model, arm)
-            rec.update(cmax_pred_cv_ng_per_ml=cv.get("cmax_pred_ng_per_ml"),
-                       cmax_ratio_cv=cv.get("cmax_ratio"), tmax_pred_cv_min=cv.get("tmax_pred_min"),
-                       tmax_ok_cv=cv.get("tmax_ok"), auc_ratio_cv=cv.get("auc_ratio"))
+            rec.update(
+                cmax_pred_cv_ng_per_ml=cv.get("cmax_pred_ng_per_ml"),
+                cmax_ratio_cv=cv.get("cmax_ratio"),
+                tmax_pred_cv_min=cv.get("tmax_pred_min"),
+                tmax_ok_cv=cv.get("tmax_ok"),
+                auc_ratio_cv=cv.get("auc_ratio"),
+            )
             r = rec["cmax_ratio_cv"]
             if r is not None:
                 rec["cmax_cv_within_2"] = 1 / FOLD_LOOSE - 1e-12 <= r <= FOLD_LOOSE + 1e-12
@@ -195,8 +256,15 @@ def cross_validate(model: Model, arms: Sequence[Arm], **fit_options) -> pd.DataF
     frame = pd.DataFrame.from_records(rows, columns=list(CV_COLUMNS))
     for col in ("cmax_cv_within_2", "tmax_ok_cv"):
         frame[col] = frame[col].astype("boolean")
-    for col in ("cmax_obs_ng_per_ml", "cmax_ratio_model", "cmax_pred_cv_ng_per_ml",
-                "cmax_ratio_cv", "tmax_obs_min", "tmax_pred_cv_min", "auc_ratio_cv"):
+    for col in (
+        "cmax_obs_ng_per_ml",
+        "cmax_ratio_model",
+        "cmax_pred_cv_ng_per_ml",
+        "cmax_ratio_cv",
+        "tmax_obs_min",
+        "tmax_pred_cv_min",
+        "auc_ratio_cv",
+    ):
         frame[col] = frame[col].astype(float)
     return frame
 
@@ -206,8 +274,11 @@ def cross_validate(model: Model, arms: Sequence[Arm], **fit_options) -> pd.DataF
 
 def shape_regimens(path: str | Path | None = None) -> list[list[str]]:
     """The standard regimens of the shape check (``pksim/data/shape_regimens.txt``)."""
-    p = Path(path) if path is not None else Path(
-        str(resources.files("pksim") / "data" / "shape_regimens.txt"))
+    p = (
+        Path(path)
+        if path is not None
+        else Path(str(resources.files("pksim") / "data" / "shape_regimens.txt"))
+    )
     lines = (ln.split("#", 1)[0].split() for ln in p.read_text(encoding="utf-8").splitlines())
     return [ln for ln in lines if ln]
 
@@ -216,14 +287,21 @@ def _shape_row(model: Model, route: str, label: str, doses, time_min, events: in
     curve = simulate(doses, weight_kg=SHAPE_WEIGHT_KG, model=model, time_min=time_min)
     cp = count_local_maxima(curve.time_min, curve.plasma_ng_per_ml)
     ce = count_local_maxima(curve.time_min, curve.effect_site_ng_per_ml)
-    return {"model_id": model.id, "route": route, "arm_id": label,
-            "dose": " + ".join(d.spec() for d in curve.doses), "dose_events": events,
-            "plasma_maxima": cp, "effect_site_maxima": ce,
-            "one_peak_per_event": 1 <= cp <= events and 1 <= ce <= events}
+    return {
+        "model_id": model.id,
+        "route": route,
+        "arm_id": label,
+        "dose": " + ".join(d.spec() for d in curve.doses),
+        "dose_events": events,
+        "plasma_maxima": cp,
+        "effect_site_maxima": ce,
+        "one_peak_per_event": 1 <= cp <= events and 1 <= ce <= events,
+    }
 
 
-def shape_checks(model: Model, arms: Sequence[Arm],
-                 regimens: Sequence[Sequence[str]] = ()) -> pd.DataFrame:
+def shape_checks(
+    model: Model, arms: Sequence[Arm], regimens: Sequence[Sequence[str]] = ()
+) -> pd.DataFrame:
     """Local maxima of the typical 70 kg plasma and effect-site curves of each arm's regimen
     (over the arm's 24-h grid) and of each extra regimen (dose specs; over 24 h after its last
     dose on a 0.25-min grid) whose routes the model has. ``arm_id`` is empty for the latter."""
@@ -233,16 +311,20 @@ def shape_checks(model: Model, arms: Sequence[Arm],
         if key in seen:
             continue
         seen.add(key)
-        rows.append(_shape_row(model, arm.route, arm.id, arm.doses(model), _grid_min(arm),
-                               arm.n_doses))
+        rows.append(
+            _shape_row(model, arm.route, arm.id, arm.doses(model), _grid_min(arm), arm.n_doses)
+        )
     for specs in regimens:
         doses = [parse_dose_spec(s) for s in specs]
         routes = sorted({d.route for d in doses})
         if not set(routes) <= set(model.routes):
             continue
         end = max(d.start_min + (d.duration_min or 0.0) for d in doses) + 24 * 60.0
-        rows.append(_shape_row(model, "+".join(routes), "", doses,
-                               np.arange(0.0, end + 1e-9, 0.25), len(doses)))
+        rows.append(
+            _shape_row(
+                model, "+".join(routes), "", doses, np.arange(0.0, end + 1e-9, 0.25), len(doses)
+            )
+        )
     return pd.DataFrame(rows, columns=list(SHAPE_COLUMNS))
 
 
@@ -272,8 +354,9 @@ def simulated_cv(values: np.ndarray, kind: str) -> float:
     return float(np.std(v, ddof=1) / np.mean(v))
 
 
-def population_spread(model: Model, arms: Sequence[Arm], n: int = SPREAD_N,
-                      seed: int = SPREAD_SEED) -> pd.DataFrame:
+def population_spread(
+    model: Model, arms: Sequence[Arm], n: int = SPREAD_N, seed: int = SPREAD_SEED
+) -> pd.DataFrame:
     """Predicted vs observed between-subject CV of plasma Cmax per arm; arms without an
     observed Cmax spread get the predicted (geometric) CV only, once per regimen, so every
     route with an arm shows its predicted spread."""
@@ -288,39 +371,69 @@ def population_spread(model: Model, arms: Sequence[Arm], n: int = SPREAD_N,
         if arm.not_held_reason or (obs is None and key in seen):
             continue
         seen.add(key)
-        pop = simulate_population(arm.doses(model), model=model, covariates=Covariates(
-            weight_kg=weight), n=n, seed=seed, t_end_min=arm.last_dose_min + _SPREAD_TAIL_MIN,
-            dt_min=0.5)
+        pop = simulate_population(
+            arm.doses(model),
+            model=model,
+            covariates=Covariates(weight_kg=weight),
+            n=n,
+            seed=seed,
+            t_end_min=arm.last_dose_min + _SPREAD_TAIL_MIN,
+            dt_min=0.5,
+        )
         kind = obs[1] if obs else "geometric"
         pred = simulated_cv(pop.subjects["plasma_cmax_ng_per_ml"].to_numpy(), kind)
-        rows.append({"model_id": model.id, "route": arm.route, "arm_id": arm.id,
-                     "dose": arm.dose_text(), "weight_kg": weight,
-                     "cmax_spread": arm.cmax_spread if obs else "", "cv_kind": kind,
-                     "cv_obs_percent": 100 * obs[0] if obs else math.nan,
-                     "cv_pred_percent": 100 * pred,
-                     "cv_ratio": pred / obs[0] if obs else math.nan, "n_simulated": n})
+        rows.append(
+            {
+                "model_id": model.id,
+                "route": arm.route,
+                "arm_id": arm.id,
+                "dose": arm.dose_text(),
+                "weight_kg": weight,
+                "cmax_spread": arm.cmax_spread if obs else "",
+                "cv_kind": kind,
+                "cv_obs_percent": 100 * obs[0] if obs else math.nan,
+                "cv_pred_percent": 100 * pred,
+                "cv_ratio": pred / obs[0] if obs else math.nan,
+                "n_simulated": n,
+            }
+        )
     return pd.DataFrame(rows, columns=list(SPREAD_COLUMNS))
 
 
-def run_checks(models: Sequence[Model], arms: Sequence[Arm], *, spread_n: int = SPREAD_N,
-               cross_validation: bool = False) -> dict[str, pd.DataFrame | None]:
+def run_checks(
+    models: Sequence[Model],
+    arms: Sequence[Arm],
+    *,
+    spread_n: int = SPREAD_N,
+    cross_validation: bool = False,
+) -> dict[str, pd.DataFrame | None]:
     """Every check above for every model, concatenated: ``in_sample``, ``shape``, ``spread``
     (None when ``spread_n`` is 0) and ``cross_validation`` (None unless asked for)."""
+
     def cat(frames, columns):
         frames = [f for f in frames if not f.empty]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-            columns=list(columns))
+        return (
+            pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(columns))
+        )
 
     out: dict[str, pd.DataFrame | None] = {
-        "in_sample": cat([in_sample_by_route(m, arms) for m in models],
-                         ["model_id", "route", "in_sample", "external", "fitted_parameters"]),
+        "in_sample": cat(
+            [in_sample_by_route(m, arms) for m in models],
+            ["model_id", "route", "in_sample", "external", "fitted_parameters"],
+        ),
         "shape": cat([shape_checks(m, arms, shape_regimens()) for m in models], SHAPE_COLUMNS),
-        "spread": None, "cross_validation": None}
+        "spread": None,
+        "cross_validation": None,
+    }
     if spread_n:
-        out["spread"] = cat([population_spread(m, arms, spread_n) for m in models],
-                            SPREAD_COLUMNS)
+        out["spread"] = cat([population_spread(m, arms, spread_n) for m in models], SPREAD_COLUMNS)
     if cross_validation:
         out["cross_validation"] = cat(
-            [cross_validate(m, arms) for m in models
-             if m.calibration_spec is not None and m.calibration_spec.targets], CV_COLUMNS)
+            [
+                cross_validate(m, arms)
+                for m in models
+                if m.calibration_spec is not None and m.calibration_spec.targets
+            ],
+            CV_COLUMNS,
+        )
     return out

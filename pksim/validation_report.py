@@ -63,8 +63,14 @@ def cmax_figure(frame: pd.DataFrame, model_id: str) -> Figure:
     ax.set_ylabel("Predicted Cmax (ng/mL)")
     ax.set_title(f"{model_id}: predicted vs observed plasma Cmax")
     if f.empty:
-        ax.text(0.5, 0.5, "no arm with an observed Cmax", ha="center", va="center",
-                transform=ax.transAxes)
+        ax.text(
+            0.5,
+            0.5,
+            "no arm with an observed Cmax",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
         ax.set_xlim(1, 1000)
         ax.set_ylim(1, 1000)
         return fig
@@ -85,17 +91,32 @@ def cmax_figure(frame: pd.DataFrame, model_id: str) -> Figure:
         ax.plot(x, x * fold, color="grey", ls=style, lw=1, label=label)
         ax.plot(x, x / fold, color="grey", ls=style, lw=1)
     held = f["held_against_model"].to_numpy(bool)
-    for mask, face, label in ((held, "C0", "held against model"),
-                              (~held, "none", "reported only (not held)")):
+    for mask, face, label in (
+        (held, "C0", "held against model"),
+        (~held, "none", "reported only (not held)"),
+    ):
         if not mask.any():
             continue
-        ax.errorbar(obs[mask], pred[mask],
-                    xerr=np.vstack([obs[mask] - lows[mask], highs[mask] - obs[mask]]),
-                    fmt="o", mfc=face, mec="C0", ecolor="C0", elinewidth=0.8, capsize=2,
-                    label=label)
+        ax.errorbar(
+            obs[mask],
+            pred[mask],
+            xerr=np.vstack([obs[mask] - lows[mask], highs[mask] - obs[mask]]),
+            fmt="o",
+            mfc=face,
+            mec="C0",
+            ecolor="C0",
+            elinewidth=0.8,
+            capsize=2,
+            label=label,
+        )
     for arm_id, cal, o, p in zip(f["arm_id"], f["used_in_calibration"], obs, pred, strict=True):
-        ax.annotate(arm_id + (" (calibration)" if cal else ""), (o, p), xytext=(4, 4),
-                    textcoords="offset points", fontsize=7)
+        ax.annotate(
+            arm_id + (" (calibration)" if cal else ""),
+            (o, p),
+            xytext=(4, 4),
+            textcoords="offset points",
+            fontsize=7,
+        )
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     ax.set_aspect("equal")
@@ -111,8 +132,10 @@ def overlay_figure(run: ValidationRun, model_id: str) -> Figure:
     as a vertical line with its accepted window shaded; a Cmax without a Tmax as a horizontal
     line.
     """
-    f = run.frame[(run.frame["model_id"] == model_id)
-                  & (run.frame["cmax_obs_ng_per_ml"].notna() | run.frame["tmax_obs_min"].notna())]
+    f = run.frame[
+        (run.frame["model_id"] == model_id)
+        & (run.frame["cmax_obs_ng_per_ml"].notna() | run.frame["tmax_obs_min"].notna())
+    ]
     f = f[[(model_id, a) in run.curves for a in f["arm_id"]]]
     n = max(len(f), 1)
     ncols = min(3, n)
@@ -121,24 +144,43 @@ def overlay_figure(run: ValidationRun, model_id: str) -> Figure:
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     fig.suptitle(f"{model_id}: simulated plasma curves (typical subject) vs observed summary PK")
     if f.empty:
-        axes[0].text(0.5, 0.5, "no arm with an observed Cmax or Tmax", ha="center",
-                     va="center", transform=axes[0].transAxes)
+        axes[0].text(
+            0.5,
+            0.5,
+            "no arm with an observed Cmax or Tmax",
+            ha="center",
+            va="center",
+            transform=axes[0].transAxes,
+        )
     for ax, (_, row) in zip(axes, f.iterrows(), strict=False):
         arm = run.arms[row["arm_id"]]
         curve = run.curves[(model_id, arm.id)]
         t0 = arm.last_dose_min if arm.tmax_after == "last dose" else 0.0
         t_end = arm.last_dose_min + max(240.0, 2.5 * (arm.tmax_min or 0.0))
         keep = curve.time_min <= t_end
-        ax.plot(curve.time_min[keep], curve.plasma_ng_per_ml[keep], color="C0", lw=1.2,
-                label="simulated plasma")
+        ax.plot(
+            curve.time_min[keep],
+            curve.plasma_ng_per_ml[keep],
+            color="C0",
+            lw=1.2,
+            label="simulated plasma",
+        )
         cmax, tmax = arm.cmax_ng_per_ml, arm.tmax_min
         if cmax is not None and tmax is not None:
             yi = spread_interval(cmax, arm.cmax_spread)
             xi = spread_interval(tmax, arm.tmax_spread)
             yerr = [[cmax - yi[0]], [yi[1] - cmax]] if yi else None
             xerr = [[tmax - xi[0]], [xi[1] - tmax]] if xi else None
-            ax.errorbar([t0 + tmax], [cmax], xerr=xerr, yerr=yerr, fmt="s", color="C3",
-                        capsize=3, label=f"observed Cmax at Tmax ({arm.cmax_stat or 'value'})")
+            ax.errorbar(
+                [t0 + tmax],
+                [cmax],
+                xerr=xerr,
+                yerr=yerr,
+                fmt="s",
+                color="C3",
+                capsize=3,
+                label=f"observed Cmax at Tmax ({arm.cmax_stat or 'value'})",
+            )
         elif cmax is not None:
             ax.axhline(cmax, color="C3", ls="--", lw=1, label="observed Cmax (Tmax not given)")
             yi = spread_interval(cmax, arm.cmax_spread)
@@ -149,15 +191,16 @@ def overlay_figure(run: ValidationRun, model_id: str) -> Figure:
             ax.axvline(t0 + tmax, color="C3", ls="--", lw=1, label="observed Tmax (no Cmax)")
             ax.axvspan(t0 + lo, t0 + hi, color="C3", alpha=0.12, lw=0, label="accepted Tmax")
         held = "" if row["held_against_model"] else " (not held)"
-        ax.set_title(f"{arm.id}{held}\n{arm.route} {arm.dose_text()}, "
-                     f"{row['weight_kg']:g} kg", fontsize=8)
+        ax.set_title(
+            f"{arm.id}{held}\n{arm.route} {arm.dose_text()}, {row['weight_kg']:g} kg", fontsize=8
+        )
         ax.set_xlabel("Time after first dose (min)", fontsize=8)
         ax.set_ylabel("Plasma (ng/mL)", fontsize=8)
         ax.set_xlim(0, t_end)
         ax.set_ylim(bottom=0)
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=6, loc="upper right")
-    for ax in axes[len(f):]:
+    for ax in axes[len(f) :]:
         ax.set_visible(False)
     return fig
 
@@ -187,16 +230,23 @@ def summary_table(run: ValidationRun) -> pd.DataFrame:
         f = run.frame[(run.frame["model_id"] == model_id) & run.frame["held_against_model"]]
         auc = f["auc_ratio"].dropna()
         ext = f[~f["used_in_calibration"] & f["cmax_ratio"].notna()]
-        rows.append({
-            "model_id": model_id, "drug": model.drug,
-            "cmax_arms": a["n_cmax"], "cmax_within_2": a["n_within_2"],
-            "cmax_within_1_25": a["n_within_1_25"], "tmax_arms": a["n_tmax"],
-            "tmax_ok": a["n_tmax_ok"], "auc_arms": len(auc),
-            "auc_within_2": int(((auc >= 1 / FOLD_LOOSE) & (auc <= FOLD_LOOSE)).sum()),
-            "meets_2_fold": a["passed"], "cmax_failures": ", ".join(a["failures"]),
-            "external_cmax_arms": len(ext),
-            "external_cmax_within_2": int(ext["within_2"].astype(bool).sum()),
-        })
+        rows.append(
+            {
+                "model_id": model_id,
+                "drug": model.drug,
+                "cmax_arms": a["n_cmax"],
+                "cmax_within_2": a["n_within_2"],
+                "cmax_within_1_25": a["n_within_1_25"],
+                "tmax_arms": a["n_tmax"],
+                "tmax_ok": a["n_tmax_ok"],
+                "auc_arms": len(auc),
+                "auc_within_2": int(((auc >= 1 / FOLD_LOOSE) & (auc <= FOLD_LOOSE)).sum()),
+                "meets_2_fold": a["passed"],
+                "cmax_failures": ", ".join(a["failures"]),
+                "external_cmax_arms": len(ext),
+                "external_cmax_within_2": int(ext["within_2"].astype(bool).sum()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -219,41 +269,71 @@ def _data_label(run: ValidationRun) -> str:
 
 def render_markdown(run: ValidationRun, command: str = "pksim validate") -> str:
     """The Markdown report (figures referenced by the file names of :func:`file_names`)."""
-    L: list[str] = ["# pksim validation report: predicted vs published ketamine PK", "",
-                    f"> **{DISCLAIMER}**", ""]
-    L += [f"- pksim {__version__}; command: `{command}`",
-          f"- data: {_data_label(run)} (sha256 `{run.data_sha256}`, {len(run.arms)} study arms; "
-          "sources per row in `pksim/data/observed_pk.README.md`)",
-          "- models: " + ", ".join(f"`{m.id}` (sha256 `{m.sha256[:12]}`)"
-                                   for m in run.models.values()), ""]
-    L += ["How to read this: every arm is simulated with the model's typical parameters "
-          "(no between-subject variability); Cmax, Tmax and AUC come from non-compartmental "
-          "analysis of a 24-h simulated plasma curve. Ratios are predicted / observed. A model "
-          "is compared with arms of its own drug only; an arm is *held* against it unless its "
-          "population is outside the model's validity ages (paediatric arms vs adult models), "
-          "the data file marks it unreliable, or nothing comparable was observed. Tmax passes "
-          "inside the observed range when one is given, at or below a reported upper bound, "
-          "else within +-50 %. Weights not reported are taken as 70 kg. The observed values are "
-          "means or geometric means of small studies, some from reviews and some "
-          "population-model predictions. *Calibration* arms are the targets listed in the "
-          "model file's `[calibration]` table: they informed the model's parameters and are "
-          "not independent checks, so each model's table lists them apart from the external "
-          "arms. Rules: `pksim/validation.py` and `pksim/validation_checks.py` (in-sample per "
-          "route, leave-one-study-out cross-validation, curve shape, population spread).", ""]
+    L: list[str] = [
+        "# pksim validation report: predicted vs published ketamine PK",
+        "",
+        f"> **{DISCLAIMER}**",
+        "",
+    ]
+    L += [
+        f"- pksim {__version__}; command: `{command}`",
+        f"- data: {_data_label(run)} (sha256 `{run.data_sha256}`, {len(run.arms)} study arms; "
+        "sources per row in `pksim/data/observed_pk.README.md`)",
+        "- models: "
+        + ", ".join(f"`{m.id}` (sha256 `{m.sha256[:12]}`)" for m in run.models.values()),
+        "",
+    ]
+    L += [
+        "How to read this: every arm is simulated with the model's typical parameters "
+        "(no between-subject variability); Cmax, Tmax and AUC come from non-compartmental "
+        "analysis of a 24-h simulated plasma curve. Ratios are predicted / observed. A model "
+        "is compared with arms of its own drug only; an arm is *held* against it unless its "
+        "population is outside the model's validity ages (paediatric arms vs adult models), "
+        "the data file marks it unreliable, or nothing comparable was observed. Tmax passes "
+        "inside the observed range when one is given, at or below a reported upper bound, "
+        "else within +-50 %. Weights not reported are taken as 70 kg. The observed values are "
+        "means or geometric means of small studies, some from reviews and some "
+        "population-model predictions. *Calibration* arms are the targets listed in the "
+        "model file's `[calibration]` table: they informed the model's parameters and are "
+        "not independent checks, so each model's table lists them apart from the external "
+        "arms. Rules: `pksim/validation.py` and `pksim/validation_checks.py` (in-sample per "
+        "route, leave-one-study-out cross-validation, curve shape, population spread).",
+        "",
+    ]
 
     L += ["## Summary", ""]
     s = summary_table(run)
     L += _md_table(
-        ["model", "drug", "held arms with Cmax", "Cmax within 2-fold", "external (not "
-         "calibration) Cmax within 2-fold", "within 1.25-fold",
-         "Tmax ok", "AUC within 2-fold", "every held Cmax within 2-fold"],
-        [[f"`{r.model_id}`", r.drug, str(r.cmax_arms), f"{r.cmax_within_2}/{r.cmax_arms}",
-          f"{r.external_cmax_within_2}/{r.external_cmax_arms}",
-          f"{r.cmax_within_1_25}/{r.cmax_arms}", f"{r.tmax_ok}/{r.tmax_arms}",
-          f"{r.auc_within_2}/{r.auc_arms}",
-          ("yes" if r.meets_2_fold else ("no arm to check" if not r.cmax_arms
-                                         else f"**no**: {r.cmax_failures}"))]
-         for r in s.itertuples()])
+        [
+            "model",
+            "drug",
+            "held arms with Cmax",
+            "Cmax within 2-fold",
+            "external (not calibration) Cmax within 2-fold",
+            "within 1.25-fold",
+            "Tmax ok",
+            "AUC within 2-fold",
+            "every held Cmax within 2-fold",
+        ],
+        [
+            [
+                f"`{r.model_id}`",
+                r.drug,
+                str(r.cmax_arms),
+                f"{r.cmax_within_2}/{r.cmax_arms}",
+                f"{r.external_cmax_within_2}/{r.external_cmax_arms}",
+                f"{r.cmax_within_1_25}/{r.cmax_arms}",
+                f"{r.tmax_ok}/{r.tmax_arms}",
+                f"{r.auc_within_2}/{r.auc_arms}",
+                (
+                    "yes"
+                    if r.meets_2_fold
+                    else ("no arm to check" if not r.cmax_arms else f"**no**: {r.cmax_failures}")
+                ),
+            ]
+            for r in s.itertuples()
+        ],
+    )
     L.append("")
 
     for model_id, model in run.models.items():
@@ -268,10 +348,21 @@ def render_markdown(run: ValidationRun, command: str = "pksim validate") -> str:
     else:
         L.append("- none: every arm's drug has a model in this run.")
     L += ["", "## Sources of the observations", ""]
-    L += _md_table(["arm", "drug", "route", "dose", "population (n)", "source", "DOI / PMID"],
-                   [[a.id, a.drug, a.route, a.dose_text(),
-                     f"{a.population} ({a.n if a.n is not None else 'n not given'})", a.source,
-                     a.doi_or_pmid or "-"] for a in run.arms.values()])
+    L += _md_table(
+        ["arm", "drug", "route", "dose", "population (n)", "source", "DOI / PMID"],
+        [
+            [
+                a.id,
+                a.drug,
+                a.route,
+                a.dose_text(),
+                f"{a.population} ({a.n if a.n is not None else 'n not given'})",
+                a.source,
+                a.doi_or_pmid or "-",
+            ]
+            for a in run.arms.values()
+        ],
+    )
     L.append("")
     return "\n".join(L)
 
@@ -282,92 +373,179 @@ def _model_section(run: ValidationRun, model_id: str, model) -> list[str]:
     a = acceptance(run.frame, model_id)
     lo, hi = model.validity_age_years
     wlo, whi = model.validity_weight_kg
-    L = [f"## Model `{model_id}`: {model.name}", "",
-         f"- drug: {model.drug}; analyte: {model.analyte}",
-         f"- source: {model.citation()}",
-         f"- validity: {wlo:g}-{whi:g} kg, {lo:g}-{hi:g} y; {model.validity_population}",
-         f"- sampling: the model predicts {model.sampling or 'unstated (arterial or venous)'} "
-         "concentrations" + _sampling_note(run, model_id),
-         f"- file sha256 `{model.sha256}`", ""]
+    L = [
+        f"## Model `{model_id}`: {model.name}",
+        "",
+        f"- drug: {model.drug}; analyte: {model.analyte}",
+        f"- source: {model.citation()}",
+        f"- validity: {wlo:g}-{whi:g} kg, {lo:g}-{hi:g} y; {model.validity_population}",
+        f"- sampling: the model predicts {model.sampling or 'unstated (arterial or venous)'} "
+        "concentrations" + _sampling_note(run, model_id),
+        f"- file sha256 `{model.sha256}`",
+        "",
+    ]
     L += _in_sample_section(run, model_id)
     if not a["n_cmax"]:
         L += ["**Acceptance (issue 3):** no held arm with an observed Cmax: nothing to check.", ""]
     else:
-        verdict = ("meets" if a["passed"] else "**does not meet**")
-        L += [f"**Acceptance (issue 3):** {verdict} the criterion that every held arm with an "
-              f"observed Cmax lies within 2-fold: {a['n_within_2']}/{a['n_cmax']} within 2-fold, "
-              f"{a['n_within_1_25']}/{a['n_cmax']} within 1.25-fold; Tmax "
-              f"{a['n_tmax_ok']}/{a['n_tmax']} within the observed range or +-50 %.", ""]
+        verdict = "meets" if a["passed"] else "**does not meet**"
+        L += [
+            f"**Acceptance (issue 3):** {verdict} the criterion that every held arm with an "
+            f"observed Cmax lies within 2-fold: {a['n_within_2']}/{a['n_cmax']} within 2-fold, "
+            f"{a['n_within_1_25']}/{a['n_cmax']} within 1.25-fold; Tmax "
+            f"{a['n_tmax_ok']}/{a['n_tmax']} within the observed range or +-50 %.",
+            "",
+        ]
         for _, row in ev[ev["arm_id"].isin(a["failures"])].iterrows():
-            L.append(f"- **{row['arm_id']}**: Cmax ratio {row['cmax_ratio']:.2f}. "
-                     f"Why: {row['reason']}")
+            L.append(
+                f"- **{row['arm_id']}**: Cmax ratio {row['cmax_ratio']:.2f}. Why: {row['reason']}"
+            )
         if a["failures"]:
-            L += ["", "The model was not tuned to remove this; calibration belongs in the model "
-                  "file, with the data it was fitted to.", ""]
-    L += [f"![Predicted vs observed Cmax, {model_id}]({names['cmax']})", "",
-          f"![Simulated curves with observed summary PK, {model_id}]({names['curves']})", "",
-          f"Evidence table: `{names['evidence']}`.", "", "### Predicted vs observed", ""]
+            L += [
+                "",
+                "The model was not tuned to remove this; calibration belongs in the model "
+                "file, with the data it was fitted to.",
+                "",
+            ]
+    L += [
+        f"![Predicted vs observed Cmax, {model_id}]({names['cmax']})",
+        "",
+        f"![Simulated curves with observed summary PK, {model_id}]({names['curves']})",
+        "",
+        f"Evidence table: `{names['evidence']}`.",
+        "",
+        "### Predicted vs observed",
+        "",
+    ]
     cal = ev["used_in_calibration"].astype(bool)
-    for title, part in (("External arms (not calibration targets)", ev[~cal]),
-                        ("Calibration arms (in-sample: targets of `[calibration]`)", ev[cal])):
+    for title, part in (
+        ("External arms (not calibration targets)", ev[~cal]),
+        ("Calibration arms (in-sample: targets of `[calibration]`)", ev[cal]),
+    ):
         L += [f"#### {title}", ""]
-        L += (_md_table(_ROW_HEADER, [_row_cells(r) for _, r in part.iterrows()])
-              if not part.empty else ["- none"])
+        L += (
+            _md_table(_ROW_HEADER, [_row_cells(r) for _, r in part.iterrows()])
+            if not part.empty
+            else ["- none"]
+        )
         L.append("")
     L += _checks_section(run, model_id)
     held = ev[ev["held_against_model"]]
     L += ["### Reproduces", ""]
-    good = [f"- **{r.arm_id}**: {r.reproduces}"
-            + (" (calibration data, not an independent check)" if r.used_in_calibration else "")
-            for r in held.itertuples() if r.reproduces]
+    good = [
+        f"- **{r.arm_id}**: {r.reproduces}"
+        + (" (calibration data, not an independent check)" if r.used_in_calibration else "")
+        for r in held.itertuples()
+        if r.reproduces
+    ]
     L += good or ["- nothing"]
     L += ["", "### Does not reproduce", ""]
-    bad = [f"- **{r.arm_id}**: {r.does_not_reproduce}. Why: {r.reason}"
-           for r in held.itertuples() if r.does_not_reproduce]
+    bad = [
+        f"- **{r.arm_id}**: {r.does_not_reproduce}. Why: {r.reason}"
+        for r in held.itertuples()
+        if r.does_not_reproduce
+    ]
     L += bad or ["- nothing among the held arms"]
     L += ["", "### Reported, not held against this model", ""]
     other = ev[~ev["held_against_model"]]
-    L += [f"- **{r.arm_id}**"
-          + (f" (Cmax ratio {r.cmax_ratio:.2f}, for information)" if pd.notna(r.cmax_ratio)
-             else "") + f": {r.reason}" for r in other.itertuples()] or ["- none"]
+    L += [
+        f"- **{r.arm_id}**"
+        + (f" (Cmax ratio {r.cmax_ratio:.2f}, for information)" if pd.notna(r.cmax_ratio) else "")
+        + f": {r.reason}"
+        for r in other.itertuples()
+    ] or ["- none"]
     L += ["", "### Known biases (from the model file)", ""]
     L += [f"- {b}" for b in model.known_biases] or ["- none listed"]
-    L += ["", "### Calibration (from the model file)", "",
-          (model.calibration or "none recorded").strip(), ""]
+    L += [
+        "",
+        "### Calibration (from the model file)",
+        "",
+        (model.calibration or "none recorded").strip(),
+        "",
+    ]
     if model.calibration_spec is None and model.calibration:
-        L += ["(Free text only: the file has no `[calibration]` table, so which arms are "
-              "in-sample is not known.)", ""]
+        L += [
+            "(Free text only: the file has no `[calibration]` table, so which arms are "
+            "in-sample is not known.)",
+            "",
+        ]
     effect = (model.pd or {}).get("dissociation")
     if effect is not None:  # the PD model's calibration (pksim.pd_calibration)
         values = ", ".join(f"{k} = {p.value:g}" for k, p in effect.parameters.items())
-        L += ["### Dissociation PD model (from the model file)", "",
-              f"{values}. {(effect.calibration or 'Not calibrated.').strip()}", ""]
+        L += [
+            "### Dissociation PD model (from the model file)",
+            "",
+            f"{values}. {(effect.calibration or 'Not calibrated.').strip()}",
+            "",
+        ]
     return L
 
 
-_ROW_HEADER = ["arm", "route", "dose", "weight kg", "Cmax obs ng/mL", "Cmax pred ng/mL",
-               "Cmax ratio", "Tmax obs min", "Tmax pred min", "Tmax ok", "AUC obs ng*h/mL",
-               "AUC pred ng*h/mL", "AUC ratio", "F obs", "F pred", "status"]
+_ROW_HEADER = [
+    "arm",
+    "route",
+    "dose",
+    "weight kg",
+    "Cmax obs ng/mL",
+    "Cmax pred ng/mL",
+    "Cmax ratio",
+    "Tmax obs min",
+    "Tmax pred min",
+    "Tmax ok",
+    "AUC obs ng*h/mL",
+    "AUC pred ng*h/mL",
+    "AUC ratio",
+    "F obs",
+    "F pred",
+    "status",
+]
 
 
 def _row_cells(r: pd.Series) -> list[str]:
-    cmax_obs = "-" if pd.isna(r["cmax_obs_ng_per_ml"]) else (
-        f"{r['cmax_obs_ng_per_ml']:.3g} ({r['cmax_stat'] or 'stat not given'}"
-        + (f", {r['cmax_spread']}" if r["cmax_spread"] else "") + ")")
-    tmax_obs = "-" if pd.isna(r["tmax_obs_min"]) else (
-        f"{r['tmax_obs_min']:g} ({r['tmax_stat'] or 'stat not given'}"
-        + (f", {r['tmax_spread']}" if r["tmax_spread"] else "") + ")")
-    auc_obs = "-" if pd.isna(r["auc_obs_ng_h_per_ml"]) else (
-        f"{r['auc_obs_ng_h_per_ml']:.3g} ({r['auc_definition'] or 'definition not given'})")
+    cmax_obs = (
+        "-"
+        if pd.isna(r["cmax_obs_ng_per_ml"])
+        else (
+            f"{r['cmax_obs_ng_per_ml']:.3g} ({r['cmax_stat'] or 'stat not given'}"
+            + (f", {r['cmax_spread']}" if r["cmax_spread"] else "")
+            + ")"
+        )
+    )
+    tmax_obs = (
+        "-"
+        if pd.isna(r["tmax_obs_min"])
+        else (
+            f"{r['tmax_obs_min']:g} ({r['tmax_stat'] or 'stat not given'}"
+            + (f", {r['tmax_spread']}" if r["tmax_spread"] else "")
+            + ")"
+        )
+    )
+    auc_obs = (
+        "-"
+        if pd.isna(r["auc_obs_ng_h_per_ml"])
+        else (f"{r['auc_obs_ng_h_per_ml']:.3g} ({r['auc_definition'] or 'definition not given'})")
+    )
     flags = ("held" if r["held_against_model"] else "not held") + (
-        f", calibration target ({r['calibration_statistics']})" if r["used_in_calibration"]
-        else "")
-    return [r["arm_id"], r["route"], r["dose"], f"{r['weight_kg']:g}", cmax_obs,
-            _num(r["cmax_pred_ng_per_ml"]), _num(r["cmax_ratio"], "{:.2f}"), tmax_obs,
-            _num(r["tmax_pred_min"], "{:.1f}"), _bool(r["tmax_ok"]), auc_obs,
-            _num(r["auc_pred_ng_h_per_ml"]), _num(r["auc_ratio"], "{:.2f}"),
-            _num(r["bioavailability_obs"], "{:.2f}"), _num(r["bioavailability_pred"], "{:.2f}"),
-            flags]
+        f", calibration target ({r['calibration_statistics']})" if r["used_in_calibration"] else ""
+    )
+    return [
+        r["arm_id"],
+        r["route"],
+        r["dose"],
+        f"{r['weight_kg']:g}",
+        cmax_obs,
+        _num(r["cmax_pred_ng_per_ml"]),
+        _num(r["cmax_ratio"], "{:.2f}"),
+        tmax_obs,
+        _num(r["tmax_pred_min"], "{:.1f}"),
+        _bool(r["tmax_ok"]),
+        auc_obs,
+        _num(r["auc_pred_ng_h_per_ml"]),
+        _num(r["auc_ratio"], "{:.2f}"),
+        _num(r["bioavailability_obs"], "{:.2f}"),
+        _num(r["bioavailability_pred"], "{:.2f}"),
+        flags,
+    ]
 
 
 def _sampling_note(run: ValidationRun, model_id: str) -> str:
@@ -386,10 +564,10 @@ def _in_sample_section(run: ValidationRun, model_id: str) -> list[str]:
     if f is None:
         return []
     L = ["### In-sample and external, per route", ""]
-    L += _md_table(["route", "in-sample (calibration targets)", "external arms",
-                    "fitted parameters"],
-                   [[r.route, r.in_sample, r.external, r.fitted_parameters or "-"]
-                    for r in f.itertuples()])
+    L += _md_table(
+        ["route", "in-sample (calibration targets)", "external arms", "fitted parameters"],
+        [[r.route, r.in_sample, r.external, r.fitted_parameters or "-"] for r in f.itertuples()],
+    )
     return L + [""]
 
 
@@ -397,48 +575,128 @@ def _checks_section(run: ValidationRun, model_id: str) -> list[str]:
     L: list[str] = []
     cv = _checks_of(run, "cross_validation", model_id)
     if cv is not None and not cv.empty:
-        L += ["### Leave-one-study-out cross-validation", "",
-              "Each study with calibration targets is left out in turn, the `[calibration]` "
-              "parameters are refitted on the other studies' targets, and the study's arms are "
-              "predicted with the refitted values. External arms keep the model's own "
-              "prediction.", ""]
+        L += [
+            "### Leave-one-study-out cross-validation",
+            "",
+            "Each study with calibration targets is left out in turn, the `[calibration]` "
+            "parameters are refitted on the other studies' targets, and the study's arms are "
+            "predicted with the refitted values. External arms keep the model's own "
+            "prediction.",
+            "",
+        ]
         L += _md_table(
-            ["arm", "study", "route", "held", "in-sample", "Cmax obs", "ratio (model)",
-             "ratio (cross-validated)", "within 2-fold", "Tmax obs", "Tmax pred (CV)",
-             "Tmax ok (CV)", "AUC ratio (CV)", "refit values", "note"],
-            [[r.arm_id, r.study, r.route, _bool(r.held), r.in_sample or "-",
-              _num(r.cmax_obs_ng_per_ml), _num(r.cmax_ratio_model, "{:.2f}"),
-              _num(r.cmax_ratio_cv, "{:.2f}"), _bool(r.cmax_cv_within_2),
-              _num(r.tmax_obs_min, "{:g}"), _num(r.tmax_pred_cv_min, "{:.1f}"),
-              _bool(r.tmax_ok_cv), _num(r.auc_ratio_cv, "{:.2f}"), r.refit_values or "-",
-              r.note or "-"] for r in cv.itertuples()])
+            [
+                "arm",
+                "study",
+                "route",
+                "held",
+                "in-sample",
+                "Cmax obs",
+                "ratio (model)",
+                "ratio (cross-validated)",
+                "within 2-fold",
+                "Tmax obs",
+                "Tmax pred (CV)",
+                "Tmax ok (CV)",
+                "AUC ratio (CV)",
+                "refit values",
+                "note",
+            ],
+            [
+                [
+                    r.arm_id,
+                    r.study,
+                    r.route,
+                    _bool(r.held),
+                    r.in_sample or "-",
+                    _num(r.cmax_obs_ng_per_ml),
+                    _num(r.cmax_ratio_model, "{:.2f}"),
+                    _num(r.cmax_ratio_cv, "{:.2f}"),
+                    _bool(r.cmax_cv_within_2),
+                    _num(r.tmax_obs_min, "{:g}"),
+                    _num(r.tmax_pred_cv_min, "{:.1f}"),
+                    _bool(r.tmax_ok_cv),
+                    _num(r.auc_ratio_cv, "{:.2f}"),
+                    r.refit_values or "-",
+                    r.note or "-",
+                ]
+                for r in cv.itertuples()
+            ],
+        )
         L.append("")
     shape = _checks_of(run, "shape", model_id)
     if shape is not None:
-        L += ["### Curve shape (typical 70 kg person)", "",
-              "Local maxima of the plasma and effect-site curves of each arm's regimen and of "
-              "the standard regimens in `pksim/data/shape_regimens.txt`; one peak per dose "
-              "event is expected.", ""]
-        L += _md_table(["route", "arm", "dose", "dose events", "plasma maxima",
-                        "effect-site maxima", "one peak per event"],
-                       [[r.route, r.arm_id or "(standard regimen)", r.dose, str(r.dose_events),
-                         str(r.plasma_maxima),
-                         str(r.effect_site_maxima), _bool(r.one_peak_per_event)]
-                        for r in shape.itertuples()] or [["-"] * 7])
+        L += [
+            "### Curve shape (typical 70 kg person)",
+            "",
+            "Local maxima of the plasma and effect-site curves of each arm's regimen and of "
+            "the standard regimens in `pksim/data/shape_regimens.txt`; one peak per dose "
+            "event is expected.",
+            "",
+        ]
+        L += _md_table(
+            [
+                "route",
+                "arm",
+                "dose",
+                "dose events",
+                "plasma maxima",
+                "effect-site maxima",
+                "one peak per event",
+            ],
+            [
+                [
+                    r.route,
+                    r.arm_id or "(standard regimen)",
+                    r.dose,
+                    str(r.dose_events),
+                    str(r.plasma_maxima),
+                    str(r.effect_site_maxima),
+                    _bool(r.one_peak_per_event),
+                ]
+                for r in shape.itertuples()
+            ]
+            or [["-"] * 7],
+        )
         L.append("")
     spread = _checks_of(run, "spread", model_id)
     if spread is not None:
-        L += ["### Population spread of plasma Cmax, per route", "",
-              "Between-subject CV of Cmax among simulated people (the model's variability, "
-              "the arm's regimen and weight) against the observed CV (GSD -> geometric CV "
-              "sqrt(exp(ln(GSD)^2) - 1); SD / mean).", ""]
-        L += _md_table(["route", "arm", "dose", "observed spread", "CV kind",
-                        "observed CV %", "predicted CV %", "predicted / observed", "n simulated"],
-                       [[r.route, r.arm_id, r.dose, r.cmax_spread or "not reported", r.cv_kind,
-                         _num(r.cv_obs_percent, "{:.0f}"), f"{r.cv_pred_percent:.0f}",
-                         _num(r.cv_ratio, "{:.2f}"), str(r.n_simulated)]
-                        for r in spread.sort_values("route", kind="stable").itertuples()]
-                       or [["-"] * 9])
+        L += [
+            "### Population spread of plasma Cmax, per route",
+            "",
+            "Between-subject CV of Cmax among simulated people (the model's variability, "
+            "the arm's regimen and weight) against the observed CV (GSD -> geometric CV "
+            "sqrt(exp(ln(GSD)^2) - 1); SD / mean).",
+            "",
+        ]
+        L += _md_table(
+            [
+                "route",
+                "arm",
+                "dose",
+                "observed spread",
+                "CV kind",
+                "observed CV %",
+                "predicted CV %",
+                "predicted / observed",
+                "n simulated",
+            ],
+            [
+                [
+                    r.route,
+                    r.arm_id,
+                    r.dose,
+                    r.cmax_spread or "not reported",
+                    r.cv_kind,
+                    _num(r.cv_obs_percent, "{:.0f}"),
+                    f"{r.cv_pred_percent:.0f}",
+                    _num(r.cv_ratio, "{:.2f}"),
+                    str(r.n_simulated),
+                ]
+                for r in spread.sort_values("route", kind="stable").itertuples()
+            ]
+            or [["-"] * 9],
+        )
         L.append("")
     return L
 
@@ -457,8 +715,10 @@ def build_report(run: ValidationRun, command: str = "pksim validate") -> dict[st
     ``report.md``, ``validation.csv`` (all models), and per model ``evidence_<id>.csv``,
     ``cmax_<id>.png`` and ``curves_<id>.png``.
     """
-    files = {"report.md": render_markdown(run, command).encode("utf-8"),
-             "validation.csv": run.frame.to_csv(index=False).encode("utf-8")}
+    files = {
+        "report.md": render_markdown(run, command).encode("utf-8"),
+        "validation.csv": run.frame.to_csv(index=False).encode("utf-8"),
+    }
     for name, frame in (run.checks or {}).items():
         if frame is not None:
             files[f"{name}.csv"] = frame.to_csv(index=False).encode("utf-8")

@@ -30,8 +30,9 @@ HEADER = ",".join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
 
 def _row(**kw) -> str:
     values = {c: "" for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS}
-    values.update({"drug": "racemic", "population": "adults", "source": "Synthetic A 2024",
-                   "n": "10"})
+    values.update(
+        {"drug": "racemic", "population": "adults", "source": "Synthetic A 2024", "n": "10"}
+    )
     values.update({k: str(v) for k, v in kw.items()})
     return ",".join(f'"{values[c]}"' for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
 
@@ -94,13 +95,16 @@ def test_refined_peak_of_a_bateman_curve_matches_the_closed_form():
 # ----------------------------------------------------------------------------- weights
 
 
-@pytest.mark.parametrize(("value", "spread", "expected"), [
-    (10.0, "GSD 2.0", math.log(2.0)),
-    (45.0, "SD 10", math.sqrt(math.log(1 + (10 / 45) ** 2))),
-    (45.0, "range 15-60", math.log(4.0) / 4),
-    (45.0, "IQR 30-50", None),
-    (45.0, "", None),
-])
+@pytest.mark.parametrize(
+    ("value", "spread", "expected"),
+    [
+        (10.0, "GSD 2.0", math.log(2.0)),
+        (45.0, "SD 10", math.sqrt(math.log(1 + (10 / 45) ** 2))),
+        (45.0, "range 15-60", math.log(4.0) / 4),
+        (45.0, "IQR 30-50", None),
+        (45.0, "", None),
+    ],
+)
 def test_spread_log_sd(value, spread, expected):
     got = spread_log_sd(value, spread)
     assert got == (None if expected is None else pytest.approx(expected))
@@ -109,8 +113,9 @@ def test_spread_log_sd(value, spread, expected):
 def test_target_weights_follow_spread_and_n():
     arms = load_observations()
     model = load_model(FROZEN)
-    t = resolve_targets(model, [("singh2022-in50", ["cmax", "tmax"]),
-                                ("grant1981-po0.5mgkg", ["cmax"])], arms)
+    t = resolve_targets(
+        model, [("singh2022-in50", ["cmax", "tmax"]), ("grant1981-po0.5mgkg", ["cmax"])], arms
+    )
     assert t[0].se_log == pytest.approx(math.log(2.29) / math.sqrt(10))
     assert t[1].se_log == pytest.approx(math.log(4.4) / math.sqrt(10))
     assert t[2].se_log == pytest.approx(math.sqrt(math.log(1 + (10 / 45) ** 2)))  # n not given
@@ -120,13 +125,16 @@ def test_target_weights_follow_spread_and_n():
     assert auc[0].se_log == pytest.approx(0.5 / math.sqrt(10))
 
 
-@pytest.mark.parametrize(("targets", "needle"), [
-    ([("nosuch-arm", ["cmax"])], "unknown arm id"),
-    ([("huge2010-in0.4mgkg", ["cmax"])], "is esketamine"),
-    ([("singh2022-in50", ["cmin"])], "unknown statistic"),
-    ([("rolan2014-sl25", ["cmax"])], "no positive value"),
-    ([("singh2022-in50", ["cmax"]), ("singh2022-in50", ["cmax"])], "listed twice"),
-])
+@pytest.mark.parametrize(
+    ("targets", "needle"),
+    [
+        ([("nosuch-arm", ["cmax"])], "unknown arm id"),
+        ([("huge2010-in0.4mgkg", ["cmax"])], "is esketamine"),
+        ([("singh2022-in50", ["cmin"])], "unknown statistic"),
+        ([("rolan2014-sl25", ["cmax"])], "no positive value"),
+        ([("singh2022-in50", ["cmax"]), ("singh2022-in50", ["cmax"])], "listed twice"),
+    ],
+)
 def test_bad_targets_raise_input_error(targets, needle):
     with pytest.raises(InputError, match=needle):
         resolve_targets(load_model(FROZEN), targets, load_observations())
@@ -138,18 +146,28 @@ def test_bad_targets_raise_input_error(targets, needle):
 def _synthetic_truth(tmp_path: Path):
     """Arms whose 'observations' are the model's own predictions at known parameter values."""
     model = load_model(FROZEN)
-    truth = {"ka_oral": model.parameters["ka_oral"].value * 0.6,
-             "f_nasal": 0.25}
+    truth = {"ka_oral": model.parameters["ka_oral"].value * 0.6, "f_nasal": 0.25}
     true_model = with_values(model, truth)
     rows = []
     for arm_id, route, dose in (("a2020-po", "oral", 40), ("b2021-in", "intranasal", 30)):
-        draft = _csv(tmp_path / "draft.csv", [_row(id=arm_id, route=route, dose_mg=dose,
-                                                   cmax_ng_per_ml=1, tmax_min=1)])
+        draft = _csv(
+            tmp_path / "draft.csv",
+            [_row(id=arm_id, route=route, dose_mg=dose, cmax_ng_per_ml=1, tmax_min=1)],
+        )
         arm = load_observations(draft)[0]
         curve = simulate_arm(arm, true_model)
         t, c = refined_peak(curve.time_min, curve.plasma_ng_per_ml)
-        rows.append(_row(id=arm_id, route=route, dose_mg=dose, cmax_ng_per_ml=repr(c),
-                         cmax_spread="GSD 1.5", tmax_min=repr(t), tmax_spread="GSD 1.8"))
+        rows.append(
+            _row(
+                id=arm_id,
+                route=route,
+                dose_mg=dose,
+                cmax_ng_per_ml=repr(c),
+                cmax_spread="GSD 1.5",
+                tmax_min=repr(t),
+                tmax_spread="GSD 1.8",
+            )
+        )
     return model, truth, _csv(tmp_path / "synthetic.csv", rows)
 
 
@@ -171,8 +189,9 @@ def test_fit_recovers_known_values_and_its_ses_match_a_finite_difference_jacobia
         m = with_values(model, {"ka_oral": math.exp(x[0]), "f_nasal": 1 / (1 + math.exp(-x[1]))})
         pred = []
         for t in r.targets:
-            tmax, cmax = refined_peak(*(lambda c: (c.time_min, c.plasma_ng_per_ml))(
-                simulate_arm(arms[t.arm.id], m)))
+            tmax, cmax = refined_peak(
+                *(lambda c: (c.time_min, c.plasma_ng_per_ml))(simulate_arm(arms[t.arm.id], m))
+            )
             pred.append(cmax if t.statistic == "cmax" else tmax)
         return (np.log(pred) - obs) / se
 
@@ -182,18 +201,22 @@ def test_fit_recovers_known_values_and_its_ses_match_a_finite_difference_jacobia
     jac = np.column_stack([(resid(x + h * e) - resid(x - h * e)) / (2 * h) for e in np.eye(2)])
     cov = np.linalg.inv(jac.T @ jac)
     assert r.standard_errors["ka_oral"] == pytest.approx(
-        r.estimates["ka_oral"] * math.sqrt(cov[0, 0]), rel=0.05)
-    assert r.standard_errors["f_nasal"] == pytest.approx(f * (1 - f) * math.sqrt(cov[1, 1]),
-                                                         rel=0.05)
-    assert r.correlation[0, 1] == pytest.approx(cov[0, 1] / math.sqrt(cov[0, 0] * cov[1, 1]),
-                                                abs=0.05)
+        r.estimates["ka_oral"] * math.sqrt(cov[0, 0]), rel=0.05
+    )
+    assert r.standard_errors["f_nasal"] == pytest.approx(
+        f * (1 - f) * math.sqrt(cov[1, 1]), rel=0.05
+    )
+    assert r.correlation[0, 1] == pytest.approx(
+        cov[0, 1] / math.sqrt(cov[0, 0] * cov[1, 1]), abs=0.05
+    )
 
 
 def test_unidentifiable_parameter_is_flagged(tmp_path):
     model, _, data = _synthetic_truth(tmp_path)
     # Oral Cmax says nothing about the nasal fraction.
-    r = calibrate(model, ["ka_oral", "f_nasal"], [("a2020-po", ["cmax", "tmax"])], data,
-                  start_step=0.0)
+    r = calibrate(
+        model, ["ka_oral", "f_nasal"], [("a2020-po", ["cmax", "tmax"])], data, start_step=0.0
+    )
     assert r.identifiable == {"ka_oral": True, "f_nasal": False}
     assert r.standard_errors["f_nasal"] is None
     assert r.estimates["f_nasal"] == pytest.approx(model.parameters["f_nasal"].value)
@@ -210,8 +233,7 @@ def test_range_bounds_the_fit(tmp_path):
     text = FROZEN.read_text().replace("range = [0.05, 0.54]", "range = [0.3, 0.5]")
     narrow = tmp_path / "narrow.toml"
     narrow.write_text(text)
-    r = calibrate(load_model(narrow), ["f_nasal"], [("b2021-in", ["cmax"])], data,
-                  start_step=0.0)
+    r = calibrate(load_model(narrow), ["f_nasal"], [("b2021-in", ["cmax"])], data, start_step=0.0)
     assert free < 0.3
     assert r.estimates["f_nasal"] == pytest.approx(0.3, rel=1e-4) and r.at_bound["f_nasal"]
 
@@ -223,9 +245,14 @@ def test_unknown_parameter_and_empty_fit():
         calibrate(FROZEN, [], [("singh2022-in50", ["cmax"])])
 
 
-@pytest.mark.parametrize("model_id", [m for m in available_models()
-                                      if (s := load_model(m).calibration_spec) is not None
-                                      and s.parameters])
+@pytest.mark.parametrize(
+    "model_id",
+    [
+        m
+        for m in available_models()
+        if (s := load_model(m).calibration_spec) is not None and s.parameters
+    ],
+)
 def test_shipped_calibration_is_reproduced_by_the_command(model_id, capsys):
     """`pksim calibrate --model ID` gives back the values in the shipped file (within 5 %:
     the shipped fit lies where a curve's highest peak switches, see its [calibration])."""
@@ -246,20 +273,30 @@ def test_shipped_calibration_is_reproduced_by_the_command(model_id, capsys):
 
 def test_calibrated_toml_edits_values_in_place_and_records_the_fit(tmp_path):
     model, truth, data = _synthetic_truth(tmp_path)
-    r = calibrate(model, ["ka_oral", "f_nasal"], [("a2020-po", ["cmax", "tmax"]),
-                                                  ("b2021-in", ["cmax"])], data, start_step=0.0)
+    r = calibrate(
+        model,
+        ["ka_oral", "f_nasal"],
+        [("a2020-po", ["cmax", "tmax"]), ("b2021-in", ["cmax"])],
+        data,
+        start_step=0.0,
+    )
     before = FROZEN.read_text()
     after = calibrated_toml(before, r)
-    changed = [ln for ln in difflib.unified_diff(before.splitlines(), after.splitlines(), n=0,
-                                                 lineterm="")
-               if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+    changed = [
+        ln
+        for ln in difflib.unified_diff(before.splitlines(), after.splitlines(), n=0, lineterm="")
+        if ln[:1] in "+-" and not ln.startswith(("+++", "---"))
+    ]
     start = before.splitlines().index("[calibration]")
     old_cal = set(before.splitlines()[start:])
-    new_cal = set(after.splitlines()[after.splitlines().index("[calibration]"):])
+    new_cal = set(after.splitlines()[after.splitlines().index("[calibration]") :])
     for ln in changed:  # only value / tag / source_detail lines and the calibration table
         body = ln[1:]
-        assert (body.startswith(("value = ", "tag = ", "source_detail = "))
-                or body in old_cal or body in new_cal), ln
+        assert (
+            body.startswith(("value = ", "tag = ", "source_detail = "))
+            or body in old_cal
+            or body in new_cal
+        ), ln
     path = tmp_path / "new.toml"
     path.write_text(after)
     new = load_model(path)
@@ -269,8 +306,10 @@ def test_calibrated_toml_edits_values_in_place_and_records_the_fit(tmp_path):
         assert "a2020-po:cmax" in new.parameters[name].source_detail
     spec = new.calibration_spec
     assert spec.parameters == ("ka_oral", "f_nasal")
-    assert [(t.arm, t.statistics) for t in spec.targets] == [("a2020-po", ("cmax", "tmax")),
-                                                             ("b2021-in", ("cmax",))]
+    assert [(t.arm, t.statistics) for t in spec.targets] == [
+        ("a2020-po", ("cmax", "tmax")),
+        ("b2021-in", ("cmax",)),
+    ]
     assert "Before this fit: Fixed from the literature" in spec.summary
     untouched = {k: v for k, v in tomllib.loads(before).items() if k != "calibration"}
     edited = {k: v for k, v in tomllib.loads(after).items() if k != "calibration"}
@@ -283,9 +322,11 @@ def test_calibrated_toml_edits_values_in_place_and_records_the_fit(tmp_path):
 def test_calibrated_toml_replaces_a_legacy_calibration_string(tmp_path):
     model, _, data = _synthetic_truth(tmp_path)
     text = FROZEN.read_text()
-    text = text[:text.index("\n[calibration]\n") + 1]
-    text = text.replace('primary_reference = "domino1984"\n',
-                        'primary_reference = "domino1984"\ncalibration = """old \\\nfree text"""\n')
+    text = text[: text.index("\n[calibration]\n") + 1]
+    text = text.replace(
+        'primary_reference = "domino1984"\n',
+        'primary_reference = "domino1984"\ncalibration = """old \\\nfree text"""\n',
+    )
     legacy = tmp_path / "legacy.toml"
     legacy.write_text(text)
     old = load_model(legacy)
@@ -301,17 +342,23 @@ def test_calibrated_toml_replaces_a_legacy_calibration_string(tmp_path):
 # ----------------------------------------------------------------------------- loader
 
 
-@pytest.mark.parametrize(("table", "needle"), [
-    ('[calibration]\nsummary = "x"\nparameters = ["nope"]\n', "unknown parameter"),
-    ('[calibration]\nsummary = "x"\nparameters = ["ka_oral"]\n', "need at least one target"),
-    ('[calibration]\nsummary = "x"\n[[calibration.targets]]\narm = "a"\nstatistics = ["cmin"]\n',
-     "statistics"),
-    ('[calibration]\nsummary = "x"\nextra = 1\n', "unknown field"),
-])
+@pytest.mark.parametrize(
+    ("table", "needle"),
+    [
+        ('[calibration]\nsummary = "x"\nparameters = ["nope"]\n', "unknown parameter"),
+        ('[calibration]\nsummary = "x"\nparameters = ["ka_oral"]\n', "need at least one target"),
+        (
+            '[calibration]\nsummary = "x"\n[[calibration.targets]]\narm = "a"\n'
+            'statistics = ["cmin"]\n',
+            "statistics",
+        ),
+        ('[calibration]\nsummary = "x"\nextra = 1\n', "unknown field"),
+    ],
+)
 def test_loader_rejects_bad_calibration_tables(tmp_path, table, needle):
     text = FROZEN.read_text()
     path = tmp_path / "bad.toml"
-    path.write_text(text[:text.index("\n[calibration]\n") + 1] + table)
+    path.write_text(text[: text.index("\n[calibration]\n") + 1] + table)
     with pytest.raises(ModelFileError, match=needle):
         load_model(path)
 
@@ -320,8 +367,9 @@ def test_loader_accepts_a_sampling_site(tmp_path):
     text = FROZEN.read_text()
     for site, ok in (("arterial", True), ("venous", True), ("capillary", False)):
         path = tmp_path / f"{site}.toml"
-        path.write_text(text.replace('drug = "racemic"\n',
-                                     f'drug = "racemic"\nsampling = "{site}"\n', 1))
+        path.write_text(
+            text.replace('drug = "racemic"\n', f'drug = "racemic"\nsampling = "{site}"\n', 1)
+        )
         if ok:
             assert load_model(path).sampling == site
         else:
@@ -336,27 +384,61 @@ def test_loader_accepts_a_sampling_site(tmp_path):
 def test_cli_fits_and_writes_a_model(tmp_path, capsys):
     _, truth, data = _synthetic_truth(tmp_path)
     out = tmp_path / "fitted.toml"
-    assert main(["calibrate", "--model", str(FROZEN), "--data", str(data), "--fit",
-                 "ka_oral,f_nasal", "--targets", "a2020-po:cmax,tmax", "b2021-in:cmax",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "calibrate",
+                "--model",
+                str(FROZEN),
+                "--data",
+                str(data),
+                "--fit",
+                "ka_oral,f_nasal",
+                "--targets",
+                "a2020-po:cmax,tmax",
+                "b2021-in:cmax",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "f_nasal" in printed and "b2021-in:cmax" in printed and "wrote" in printed
     fitted = load_model(out)
     for name, value in truth.items():
         assert fitted.parameters[name].value == pytest.approx(value, rel=3e-3)
-    assert main(["calibrate", "--model", str(FROZEN), "--data", str(data), "--fit", "f_nasal",
-                 "--targets", "b2021-in:cmax", "--json"]) == 0
+    assert (
+        main(
+            [
+                "calibrate",
+                "--model",
+                str(FROZEN),
+                "--data",
+                str(data),
+                "--fit",
+                "f_nasal",
+                "--targets",
+                "b2021-in:cmax",
+                "--json",
+            ]
+        )
+        == 0
+    )
     assert '"weighted_sse"' in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["--data", "{tmp}/missing.csv"], "file not found"),
-    (["--data", "{tmp}/bad.csv"], "missing column"),
-    (["--fit", "nope", "--targets", "singh2022-in50:cmax"], "unknown parameter 'nope'"),
-    (["--fit", "f_nasal", "--targets", "nosuch:cmax"], "unknown arm id"),
-    (["--fit", "f_nasal", "--targets", "singh2022-in50"], "is not ARM:STAT"),
-    (["--fit", ",", "--targets", "singh2022-in50:cmax"], "names no parameter"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--data", "{tmp}/missing.csv"], "file not found"),
+        (["--data", "{tmp}/bad.csv"], "missing column"),
+        (["--fit", "nope", "--targets", "singh2022-in50:cmax"], "unknown parameter 'nope'"),
+        (["--fit", "f_nasal", "--targets", "nosuch:cmax"], "unknown arm id"),
+        (["--fit", "f_nasal", "--targets", "singh2022-in50"], "is not ARM:STAT"),
+        (["--fit", ",", "--targets", "singh2022-in50:cmax"], "names no parameter"),
+    ],
+)
 def test_cli_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, args, needle):
     (tmp_path / "bad.csv").write_text("id,drug\nx,racemic\n")
     out = tmp_path / "out.toml"

@@ -13,12 +13,46 @@ import pytest
 
 from pksim.cli import main
 
-POP = ["population", "--dose", "sublingual:100mg", "--dose", "intranasal:50mg@40min",
-       "--weight-mean-kg", "75", "--weight-sd-kg", "15", "--sex", "mixed", "--n", "200",
-       "--seed", "3"]
-COUPLE = ["couple", "--a-weight-kg", "60", "--a-sex", "female", "--a-dose", "sublingual:100mg",
-          "--b-weight-kg", "85", "--b-sex", "male", "--b-dose", "sublingual:100mg",
-          "--b-dose", "intranasal:50mg@40min", "--block-min", "45-90", "--n", "150", "--seed", "4"]
+POP = [
+    "population",
+    "--dose",
+    "sublingual:100mg",
+    "--dose",
+    "intranasal:50mg@40min",
+    "--weight-mean-kg",
+    "75",
+    "--weight-sd-kg",
+    "15",
+    "--sex",
+    "mixed",
+    "--n",
+    "200",
+    "--seed",
+    "3",
+]
+COUPLE = [
+    "couple",
+    "--a-weight-kg",
+    "60",
+    "--a-sex",
+    "female",
+    "--a-dose",
+    "sublingual:100mg",
+    "--b-weight-kg",
+    "85",
+    "--b-sex",
+    "male",
+    "--b-dose",
+    "sublingual:100mg",
+    "--b-dose",
+    "intranasal:50mg@40min",
+    "--block-min",
+    "45-90",
+    "--n",
+    "150",
+    "--seed",
+    "4",
+]
 
 
 def run_cli(argv, capsys):
@@ -34,11 +68,25 @@ def test_population_json(capsys):
     rc, out, err = run_cli(POP + ["--json"], capsys)
     assert rc == 0 and err == ""
     s = json.loads(out)
-    for key in ("p_window", "p_window_se", "p_dissociation", "p_dissociation_se",
-                "p_window_block", "p_window_block_se", "onset_min_median", "onset_min_p5",
-                "onset_min_p95", "minutes_in_window_median", "minutes_in_window_median_se",
-                "effect_tmax_min_median", "model_sha256", "pksim_version", "seed", "n",
-                "notice"):
+    for key in (
+        "p_window",
+        "p_window_se",
+        "p_dissociation",
+        "p_dissociation_se",
+        "p_window_block",
+        "p_window_block_se",
+        "onset_min_median",
+        "onset_min_p5",
+        "onset_min_p95",
+        "minutes_in_window_median",
+        "minutes_in_window_median_se",
+        "effect_tmax_min_median",
+        "model_sha256",
+        "pksim_version",
+        "seed",
+        "n",
+        "notice",
+    ):
         assert key in s, key
     assert s["n"] == 200 and s["seed"] == 3 and s["doses"][1] == "intranasal:50mg@40min"
     again = json.loads(run_cli(POP + ["--json"], capsys)[1])
@@ -46,8 +94,19 @@ def test_population_json(capsys):
 
 
 def test_population_text_and_options(capsys):
-    rc, out, _ = run_cli(POP + ["--window-ng-per-ml", "60", "--dissociation-ng-per-ml", "180",
-                                "--no-variability", "--dose-cv-percent", "10"], capsys)
+    rc, out, _ = run_cli(
+        POP
+        + [
+            "--window-ng-per-ml",
+            "60",
+            "--dissociation-ng-per-ml",
+            "180",
+            "--no-variability",
+            "--dose-cv-percent",
+            "10",
+        ],
+        capsys,
+    )
     assert rc == 0 and "relational window 60-180 ng/mL" in out and "not dosing advice" in out
 
 
@@ -59,8 +118,15 @@ def test_population_out_dir(tmp_path, capsys):
     assert names == ["band_probability.csv", "bands.csv", "subjects.parquet", "summary.json"]
     subjects = pd.read_parquet(out_dir / "subjects.parquet")
     assert len(subjects) == 200
-    for col in ("weight_kg", "plasma_cmax_ng_per_ml", "effect_tmax_min", "window_onset_min",
-                "minutes_in_window", "in_window_throughout_block", "dissociated"):
+    for col in (
+        "weight_kg",
+        "plasma_cmax_ng_per_ml",
+        "effect_tmax_min",
+        "window_onset_min",
+        "minutes_in_window",
+        "in_window_throughout_block",
+        "dissociated",
+    ):
         assert col in subjects
     bands = pd.read_csv(out_dir / "bands.csv")
     assert "effect_site_p50_ng_per_ml" in bands and bands.time_min.iloc[-1] == 240
@@ -73,8 +139,21 @@ def test_population_out_dir(tmp_path, capsys):
 def test_weight_table(tmp_path, capsys):
     table = tmp_path / "w.csv"
     table.write_text("weight_kg\n55\n70\n90\n")
-    rc, out, _ = run_cli(["population", "--dose", "oral:1mg/kg", "--weight-table", str(table),
-                          "--n", "50", "--seed", "1", "--json"], capsys)
+    rc, out, _ = run_cli(
+        [
+            "population",
+            "--dose",
+            "oral:1mg/kg",
+            "--weight-table",
+            str(table),
+            "--n",
+            "50",
+            "--seed",
+            "1",
+            "--json",
+        ],
+        capsys,
+    )
     assert rc == 0 and json.loads(out)["covariates"]["weight_table_n"] == 3
 
 
@@ -83,13 +162,26 @@ def test_couple_json_and_out(tmp_path, capsys):
     rc, out, err = run_cli(COUPLE + ["--json", "--out", str(out_dir)], capsys)
     assert rc == 0 and err == ""
     s = json.loads(out)
-    for key in ("p_both_in_window_block", "p_both_in_window_block_se",
-                "minutes_both_in_window_median", "minutes_both_in_window_median_se",
-                "entry_gap_min_median", "p_either_dissociates", "p_either_dissociates_se",
-                "p_a_window", "p_b_window", "partner_a", "partner_b"):
+    for key in (
+        "p_both_in_window_block",
+        "p_both_in_window_block_se",
+        "minutes_both_in_window_median",
+        "minutes_both_in_window_median_se",
+        "entry_gap_min_median",
+        "p_either_dissociates",
+        "p_either_dissociates_se",
+        "p_a_window",
+        "p_b_window",
+        "partner_a",
+        "partner_b",
+    ):
         assert key in s, key
-    assert sorted(os.listdir(out_dir)) == ["bands.csv", "couples.parquet", "subjects.parquet",
-                                           "summary.json"]
+    assert sorted(os.listdir(out_dir)) == [
+        "bands.csv",
+        "couples.parquet",
+        "subjects.parquet",
+        "summary.json",
+    ]
     couples = pd.read_parquet(out_dir / "couples.parquet")
     assert len(couples) == 150 and "minutes_both_in_window" in couples
     assert set(pd.read_parquet(out_dir / "subjects.parquet").partner) == {"a", "b"}
@@ -102,20 +194,51 @@ BAD = {
     "n_text": (POP[:-4] + ["--n", "many", "--seed", "1"], r"--n must be an integer"),
     "seed_negative": (POP[:-2] + ["--seed", "-4"], r"seed.*non-negative"),
     "two_weights": (POP + ["--weight-kg", "70"], r"exactly one way to set the weight"),
-    "no_weight": (["population", "--dose", "oral:10mg", "--n", "5", "--seed", "1"],
-                  r"exactly one way to set the weight"),
-    "sd_too_big": (["population", "--dose", "oral:10mg", "--weight-mean-kg", "70",
-                    "--weight-sd-kg", "90", "--n", "5", "--seed", "1"],
-                   r"weight-sd-kg.*0 to the mean"),
+    "no_weight": (
+        ["population", "--dose", "oral:10mg", "--n", "5", "--seed", "1"],
+        r"exactly one way to set the weight",
+    ),
+    "sd_too_big": (
+        [
+            "population",
+            "--dose",
+            "oral:10mg",
+            "--weight-mean-kg",
+            "70",
+            "--weight-sd-kg",
+            "90",
+            "--n",
+            "5",
+            "--seed",
+            "1",
+        ],
+        r"weight-sd-kg.*0 to the mean",
+    ),
     "bad_sex": (POP + ["--sex", "other"], r"invalid choice"),
     "bad_block": (POP + ["--block-min", "90-45"], r"block-min.*0 <= START < END"),
     "block_text": (POP + ["--block-min", "soon"], r"--block-min must look like 45-90"),
-    "bad_dose": (["population", "--dose", "rectal:10mg", "--weight-kg", "70", "--n", "5",
-                  "--seed", "1"], r"unknown route 'rectal'"),
-    "bad_threshold": (POP + ["--window-ng-per-ml", "500"],
-                      r"--window-ng-per-ml: 500 ng/mL: band edges must increase"),
-    "missing_table": (["population", "--dose", "oral:10mg", "--weight-table", "/nonexistent.csv",
-                       "--n", "5", "--seed", "1"], r"weight-table.*not found"),
+    "bad_dose": (
+        ["population", "--dose", "rectal:10mg", "--weight-kg", "70", "--n", "5", "--seed", "1"],
+        r"unknown route 'rectal'",
+    ),
+    "bad_threshold": (
+        POP + ["--window-ng-per-ml", "500"],
+        r"--window-ng-per-ml: 500 ng/mL: band edges must increase",
+    ),
+    "missing_table": (
+        [
+            "population",
+            "--dose",
+            "oral:10mg",
+            "--weight-table",
+            "/nonexistent.csv",
+            "--n",
+            "5",
+            "--seed",
+            "1",
+        ],
+        r"weight-table.*not found",
+    ),
     "couple_offset": (COUPLE + ["--b-start-offset-min", "-5"], r"--b-start-offset-min.*0 to"),
     "couple_missing_b": (COUPLE[:7] + ["--n", "5", "--seed", "1"], r"required"),
     "couple_n": (COUPLE[:-4] + ["--n", "20000000", "--seed", "1"], r"n: 20000000"),
@@ -147,15 +270,43 @@ def test_out_parent_missing_is_created_and_a_file_in_the_way_is_refused(capsys, 
 def test_subprocess_exit_status(tmp_path):
     """The installed entry point: exit 2, one line, no traceback."""
     code = "import sys; from pksim.cli import main; sys.exit(main(sys.argv[1:]))"
-    r = subprocess.run([sys.executable, "-c", code, "population", "--dose", "oral:10mg",
-                        "--weight-kg", "70", "--n", "0", "--seed", "1"],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "population",
+            "--dose",
+            "oral:10mg",
+            "--weight-kg",
+            "70",
+            "--n",
+            "0",
+            "--seed",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and r.stdout == ""
 
 
 def test_band_uncertainty_and_coverage_flags(capsys):
-    iv = ["population", "--dose", "iv:35mg/40min", "--weight-kg", "70", "--n", "100", "--seed",
-          "2", "--coverage-percent", "60", "--band-uncertainty"]
+    iv = [
+        "population",
+        "--dose",
+        "iv:35mg/40min",
+        "--weight-kg",
+        "70",
+        "--n",
+        "100",
+        "--seed",
+        "2",
+        "--coverage-percent",
+        "60",
+        "--band-uncertainty",
+    ]
     rc, out, _ = run_cli(iv + ["--json"], capsys)
     s = json.loads(out)
     assert rc == 0 and s["coverage_percent"] == 60.0

@@ -47,41 +47,62 @@ def _with(weight="70", doses=("sublingual:100mg",), extra=()) -> list[str]:
 BAD = {
     "zero_dose": (_with(doses=["sublingual:0mg"]), r"dose amount.*0 < amount"),
     "negative_dose": (_with(doses=["sublingual:-5mg"]), r"dose amount.*-5.*0 < amount"),
-    "non_numeric_dose": (_with(doses=["sublingual:abcmg"]),
-                         r"cannot read 'sublingual:abcmg'.*ROUTE:AMOUNT"),
+    "non_numeric_dose": (
+        _with(doses=["sublingual:abcmg"]),
+        r"cannot read 'sublingual:abcmg'.*ROUTE:AMOUNT",
+    ),
     "nan_dose": (_with(doses=["oral:nanmg"]), r"cannot read.*ROUTE:AMOUNT"),
     "infinite_dose": (_with(doses=["oral:1e400mg"]), r"dose amount.*inf.*0 < amount"),
     "weight_zero": (_with(weight="0"), r"weight-kg.*0.*20 to 300 kg"),
     "weight_900": (_with(weight="900"), r"weight-kg.*900.*20 to 300 kg"),
     "weight_nan": (_with(weight="nan"), r"weight-kg.*nan.*20 to 300 kg"),
     "weight_text": (_with(weight="heavy"), r"weight-kg.*'heavy'.*20 to 300 kg"),
-    "unknown_route": (_with(doses=["rectal:10mg"]),
-                      r"unknown route 'rectal'.*iv, sublingual, intranasal, oral"),
-    "unknown_model": (_with(extra=["--model", "no_such_model"]),
-                      r"unknown model 'no_such_model'.*ketamine"),
-    "duration_on_sublingual": (_with(doses=["sublingual:100mg/10min"]),
-                               r"duration.*only allowed for infusions"),
-    "duration_on_oral": (_with(doses=["oral:10mg@5min/10min"]), r"duration.*only allowed for infusions"),
+    "unknown_route": (
+        _with(doses=["rectal:10mg"]),
+        r"unknown route 'rectal'.*iv, sublingual, intranasal, oral",
+    ),
+    "unknown_model": (
+        _with(extra=["--model", "no_such_model"]),
+        r"unknown model 'no_such_model'.*ketamine",
+    ),
+    "duration_on_sublingual": (
+        _with(doses=["sublingual:100mg/10min"]),
+        r"duration.*only allowed for infusions",
+    ),
+    "duration_on_oral": (
+        _with(doses=["oral:10mg@5min/10min"]),
+        r"duration.*only allowed for infusions",
+    ),
     "zero_infusion_duration": (_with(doses=["iv:10mg/0min"]), r"dose duration.*0 < duration"),
-    "spec_no_colon": (_with(doses=["sublingual100mg"]),
-                      r"cannot read 'sublingual100mg'.*ROUTE:AMOUNT"),
+    "spec_no_colon": (
+        _with(doses=["sublingual100mg"]),
+        r"cannot read 'sublingual100mg'.*ROUTE:AMOUNT",
+    ),
     "spec_no_unit": (_with(doses=["sublingual:100"]), r"cannot read.*ROUTE:AMOUNT"),
     "spec_bad_start": (_with(doses=["intranasal:50mg@soon"]), r"cannot read.*ROUTE:AMOUNT"),
     "spec_trailing": (_with(doses=["iv:10mg@5min/"]), r"cannot read.*ROUTE:AMOUNT"),
-    "second_dose_bad": (_with(doses=["sublingual:100mg", "intranasal:50mg@40"]),
-                        r"cannot read 'intranasal:50mg@40'"),
+    "second_dose_bad": (
+        _with(doses=["sublingual:100mg", "intranasal:50mg@40"]),
+        r"cannot read 'intranasal:50mg@40'",
+    ),
     "t_end_zero": (_with(extra=["--t-end-min", "0"]), r"t-end-min.*> 0"),
     "t_end_negative": (_with(extra=["--t-end-min", "-10"]), r"t-end-min.*> 0"),
     "dt_zero": (_with(extra=["--dt-min", "0"]), r"dt-min.*> 0"),
     "dt_negative": (_with(extra=["--dt-min", "-1"]), r"dt-min.*> 0"),
     "dt_nan": (_with(extra=["--dt-min", "nan"]), r"dt-min.*> 0"),
-    "too_many_points": (_with(extra=["--t-end-min", "1e7", "--dt-min", "1"]),
-                        r"10000001 points.*at most 10,000,000"),
-    "way_too_many_points": (_with(extra=["--t-end-min", "1e4", "--dt-min", "1e-9"]),
-                            r"points.*at most 10,000,000"),
+    "too_many_points": (
+        _with(extra=["--t-end-min", "1e7", "--dt-min", "1"]),
+        r"10000001 points.*at most 10,000,000",
+    ),
+    "way_too_many_points": (
+        _with(extra=["--t-end-min", "1e4", "--dt-min", "1e-9"]),
+        r"points.*at most 10,000,000",
+    ),
     "unknown_sex": (_with(extra=["--sex", "x"]), r"--sex.*female.*male"),
-    "unknown_scaling": (_with(extra=["--weight-scaling", "cubic"]),
-                        r"unknown scheme 'cubic'.*per_kg"),
+    "unknown_scaling": (
+        _with(extra=["--weight-scaling", "cubic"]),
+        r"unknown scheme 'cubic'.*per_kg",
+    ),
     "missing_weight": (["simulate", "--dose", "sublingual:100mg"], r"--weight-kg"),
     "missing_dose": (["simulate", "--weight-kg", "70"], r"--dose"),
 }
@@ -106,17 +127,36 @@ def test_bad_input_in_a_real_subprocess(tmp_path):
     exe = shutil.which("pksim", path=os.path.dirname(sys.executable)) or shutil.which("pksim")
     assert exe, "the pksim console script is not installed (pip install -e .)"
     out_file = tmp_path / "curve.csv"
-    proc = subprocess.run([exe, *_with(weight="900"), "--out", str(out_file)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [exe, *_with(weight="900"), "--out", str(out_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert "20 to 300 kg" in proc.stderr
     assert not out_file.exists()
     # and the same executable works on good input
-    proc = subprocess.run([exe, "simulate", "--weight-kg", "70", "--dose", "sublingual:100mg",
-                           "--dose", "intranasal:50mg@40min", "--json", "--out", str(out_file)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            exe,
+            "simulate",
+            "--weight-kg",
+            "70",
+            "--dose",
+            "sublingual:100mg",
+            "--dose",
+            "intranasal:50mg@40min",
+            "--json",
+            "--out",
+            str(out_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["model"] == "ketamine"
     assert out_file.exists()
@@ -124,16 +164,35 @@ def test_bad_input_in_a_real_subprocess(tmp_path):
 
 # ----------------------------------------------------------------------------- good input
 
-WINDOW_KEYS = {"lower_ng_per_ml", "upper_ng_per_ml", "onset_min", "offset_min",
-               "minutes_in_window", "dissociation_onset_min", "minutes_dissociated"}
+WINDOW_KEYS = {
+    "lower_ng_per_ml",
+    "upper_ng_per_ml",
+    "onset_min",
+    "offset_min",
+    "minutes_in_window",
+    "dissociation_onset_min",
+    "minutes_dissociated",
+}
 EXPOSURE_KEYS = {"cmax_ng_per_ml", "tmax_min", "auc_ng_h_per_ml"}
 
 
 def test_json_output_has_the_documented_keys_and_matches_the_library(tmp_path, capsys):
     out_file = tmp_path / "curve.csv"
-    rc, out, err = run_cli(["simulate", "--weight-kg", "70", "--dose", "sublingual:100mg",
-                            "--dose", "intranasal:0.5mg/kg@40min", "--json", "--out",
-                            str(out_file)], capsys)
+    rc, out, err = run_cli(
+        [
+            "simulate",
+            "--weight-kg",
+            "70",
+            "--dose",
+            "sublingual:100mg",
+            "--dose",
+            "intranasal:0.5mg/kg@40min",
+            "--json",
+            "--out",
+            str(out_file),
+        ],
+        capsys,
+    )
     assert rc == 0 and err == ""
     s = json.loads(out)
     assert {"model", "weight_kg", "doses", "plasma", "effect_site", "window"} <= set(s)
@@ -149,8 +208,9 @@ def test_json_output_has_the_documented_keys_and_matches_the_library(tmp_path, c
     for key in ("plasma", "effect_site", "window"):
         assert s[key] == ref[key]
     assert s["plasma"]["cmax_ng_per_ml"] == pytest.approx(curve.plasma_ng_per_ml.max(), rel=1e-12)
-    assert s["effect_site"]["cmax_ng_per_ml"] == pytest.approx(curve.effect_site_ng_per_ml.max(),
-                                                               rel=1e-12)
+    assert s["effect_site"]["cmax_ng_per_ml"] == pytest.approx(
+        curve.effect_site_ng_per_ml.max(), rel=1e-12
+    )
     # the CSV: one row per grid point, unit-suffixed column names, the same curve
     with out_file.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -175,8 +235,10 @@ def test_json_nulls_where_a_time_never_comes(capsys):
 
 
 def test_readable_table_by_default(capsys):
-    rc, out, err = run_cli(["simulate", "--weight-kg", "80", "--sex", "female", "--dose",
-                            "iv:0.5mg/kg@0min/40min"], capsys)
+    rc, out, err = run_cli(
+        ["simulate", "--weight-kg", "80", "--sex", "female", "--dose", "iv:0.5mg/kg@0min/40min"],
+        capsys,
+    )
     assert rc == 0 and err == ""
     assert "Cmax ng/mL" in out and "effect site" in out and "relational window" in out
     assert "80 kg female" in out and "40.0 mg" in out
@@ -188,8 +250,9 @@ def test_every_model_runs_from_the_cli(model_id, capsys):
     m = load_model(model_id)
     dose = "iv:0.5mg/kg@0min/40min"
     weight = str(min(max(70.0, m.validity_weight_kg[0], 20.0), m.validity_weight_kg[1], 300.0))
-    rc, out, err = run_cli(["simulate", "--model", model_id, "--weight-kg", weight, "--dose",
-                            dose, "--json"], capsys)
+    rc, out, err = run_cli(
+        ["simulate", "--model", model_id, "--weight-kg", weight, "--dose", dose, "--json"], capsys
+    )
     assert rc == 0, err
     assert json.loads(out)["model"] == model_id
 

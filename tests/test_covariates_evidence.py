@@ -18,10 +18,17 @@ A_KG, B_KG = 60.0, 95.0
 
 def _couple_auc_ratio(scheme: str) -> float:
     res = pksim.simulate_couple(
-        ["sublingual:100mg"], ["sublingual:100mg"],
+        ["sublingual:100mg"],
+        ["sublingual:100mg"],
         a=pksim.Covariates(weight_kg=A_KG, sex="male"),
         b=pksim.Covariates(weight_kg=B_KG, sex="male"),
-        n=4, seed=1, variability=False, weight_scaling=scheme, t_end_min=2400.0, dt_min=2.0)
+        n=4,
+        seed=1,
+        variability=False,
+        weight_scaling=scheme,
+        t_end_min=2400.0,
+        dt_min=2.0,
+    )
     assert res.config["weight_scaling"] == scheme  # the planner says which scheme it used
     a = res.a.subjects["effect_auc_ng_h_per_ml"].to_numpy()
     b = res.b.subjects["effect_auc_ng_h_per_ml"].to_numpy()
@@ -51,8 +58,14 @@ def test_racemic_adult_models_default_to_allometric_and_say_why():
 def test_every_model_states_its_dose_basis_and_outputs_record_it(name):
     m = load_model(name)
     assert m.dose_basis_form in ("hydrochloride", "base")
-    summary = pksim.simulate_population(["iv:10mg"], model=m, covariates=pksim.Covariates(
-        weight_kg=70.0), n=2, seed=0, t_end_min=120).summary()
+    summary = pksim.simulate_population(
+        ["iv:10mg"],
+        model=m,
+        covariates=pksim.Covariates(weight_kg=70.0),
+        n=2,
+        seed=0,
+        t_end_min=120,
+    ).summary()
     assert summary["dose_basis"] == m.dose_basis_form
 
 

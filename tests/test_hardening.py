@@ -53,14 +53,17 @@ ROOT = Path(__file__).resolve().parent.parent
 # ----------------------------------------------------------------------------- 1. model files
 
 
-@pytest.mark.parametrize("kw,field", [
-    ({"v_l": 0.0}, "parameters.V.value"),
-    ({"v_l": 1e308}, "parameters.V.value"),
-    ({"cl_l_per_min": 1e300}, "parameters.CL.value"),
-    ({"ke0_per_min": 0.0}, "parameters.ke0.value"),
-    ({"f_iv": 0.0}, "routes.iv.pathways[0].bioavailability"),
-    ({"f_oral": 1.2}, "parameters.F.value"),
-])
+@pytest.mark.parametrize(
+    "kw,field",
+    [
+        ({"v_l": 0.0}, "parameters.V.value"),
+        ({"v_l": 1e308}, "parameters.V.value"),
+        ({"cl_l_per_min": 1e300}, "parameters.CL.value"),
+        ({"ke0_per_min": 0.0}, "parameters.ke0.value"),
+        ({"f_iv": 0.0}, "routes.iv.pathways[0].bioavailability"),
+        ({"f_oral": 1.2}, "parameters.F.value"),
+    ],
+)
 def test_impossible_model_values_are_refused_with_field_value_and_bound(tmp_path, kw, field):
     path = write_model(tmp_path, one_compartment_toml(**kw))
     with pytest.raises(ModelFileError) as info:
@@ -90,12 +93,14 @@ def test_a_model_whose_curves_would_not_be_finite_is_refused(tmp_path):
 
     m = load_model(write_model(tmp_path, one_compartment_toml()))
     v = m.parameters["V"]
-    broken = dataclasses.replace(m, parameters={**m.parameters,
-                                                "V": dataclasses.replace(v, value=0.0)})
+    broken = dataclasses.replace(
+        m, parameters={**m.parameters, "V": dataclasses.replace(v, value=0.0)}
+    )
     with pytest.raises(ModelFileError, match="not be finite"):
         model_checks._check_finite_curves(broken)
-    negative = dataclasses.replace(m, parameters={
-        **m.parameters, "CL": dataclasses.replace(m.parameters["CL"], value=-1.0)})
+    negative = dataclasses.replace(
+        m, parameters={**m.parameters, "CL": dataclasses.replace(m.parameters["CL"], value=-1.0)}
+    )
     with pytest.raises(ModelFileError, match="not be finite"):
         model_checks._check_finite_curves(negative)
 
@@ -128,7 +133,8 @@ def test_an_instant_infusion_late_in_the_run_is_delivered_in_populations():
     late = simulate_population(["iv:100mg@1500min/1e-6min"], **kw).summary()
     ref = simulate_population(["iv:100mg@1500min"], **kw).summary()
     assert late["effect_cmax_ng_per_ml_median"] == pytest.approx(
-        ref["effect_cmax_ng_per_ml_median"], rel=1e-6)
+        ref["effect_cmax_ng_per_ml_median"], rel=1e-6
+    )
 
 
 def test_a_dose_after_the_horizon_is_refused_by_every_interface():
@@ -138,10 +144,12 @@ def test_a_dose_after_the_horizon_is_refused_by_every_interface():
         lambda: simulate([late], weight_kg=70),
         lambda: simulate_population([late], covariates=cov, n=10, seed=1),
         lambda: simulate_couple(["iv:10mg"], [late], a=cov, b=cov, n=10, seed=1),
-        lambda: simulate_couple(["iv:10mg"], ["iv:10mg@200min"], a=cov, b=cov, n=10, seed=1,
-                                b_start_offset_min=45),
-        lambda: plan_person(weight_kg=70, booster_route="intranasal",
-                            booster_times_min=[240], n=20),
+        lambda: simulate_couple(
+            ["iv:10mg"], ["iv:10mg@200min"], a=cov, b=cov, n=10, seed=1, b_start_offset_min=45
+        ),
+        lambda: plan_person(
+            weight_kg=70, booster_route="intranasal", booster_times_min=[240], n=20
+        ),
     ]
     for call in calls:
         with pytest.raises(InputError, match="not before the end of the simulation"):
@@ -203,8 +211,7 @@ def _bomb(path: Path, rows: int) -> None:
 def test_uploads_are_measured_from_metadata_before_any_page_is_read(tmp_path, monkeypatch):
     path = tmp_path / "b.parquet"
     _bomb(path, 20_000)
-    limits = results_mod.TableLimits(rows=1000, columns=10, cells=10_000,
-                                     decompressed_bytes=10**9)
+    limits = results_mod.TableLimits(rows=1000, columns=10, cells=10_000, decompressed_bytes=10**9)
 
     def no_read(*a, **k):
         raise AssertionError("data pages read before the caps were checked")
@@ -330,8 +337,9 @@ def test_workers_die_with_their_parent(tmp_path):
     script = tmp_path / "parent.py"
     script.write_text(WORKER_SCRIPT)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, env=env,
-                              text=True)
+    parent = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, env=env, text=True
+    )
     try:
         child = int(parent.stdout.readline())
         assert _alive(child)
@@ -356,9 +364,15 @@ def test_the_app_listens_on_loopback_only_by_default():
 
 
 @pytest.mark.cluster
-def test_the_dask_dashboard_binds_where_the_scheduler_binds():
+def test_the_dask_dashboard_binds_where_the_scheduler_binds(monkeypatch):
     pytest.importorskip("distributed")
     from pksim.sweep.executors import DaskExecutor
+
+    # Spawned workers re-import ``__main__`` by path; after the app's AppTest tests that is
+    # app.py, which must not run in a worker. A bare main module is what a real CLI run has.
+    main = sys.modules["__main__"]
+    monkeypatch.setattr(main, "__spec__", None, raising=False)
+    monkeypatch.delattr(main, "__file__", raising=False)
 
     ex = DaskExecutor(workers=1)
     try:
@@ -385,10 +399,13 @@ def test_any_text_is_a_dose_or_one_input_error(text):
 
 
 @settings(deadline=None, max_examples=60)
-@given(st.sampled_from(["iv", "sublingual", "intranasal", "oral", "IV", "nasal"]),
-       st.floats(allow_nan=True, allow_infinity=True, width=32),
-       st.sampled_from(["mg", "mg/kg", "g"]),
-       st.one_of(st.none(), st.floats(-10, 20000)), st.one_of(st.none(), st.floats(-1, 1e5)))
+@given(
+    st.sampled_from(["iv", "sublingual", "intranasal", "oral", "IV", "nasal"]),
+    st.floats(allow_nan=True, allow_infinity=True, width=32),
+    st.sampled_from(["mg", "mg/kg", "g"]),
+    st.one_of(st.none(), st.floats(-10, 20000)),
+    st.one_of(st.none(), st.floats(-1, 1e5)),
+)
 def test_structured_dose_specs_round_trip_or_fail_cleanly(route, amount, unit, start, duration):
     text = f"{route}:{amount}{unit}"
     if start is not None:
@@ -404,20 +421,45 @@ def test_structured_dose_specs_round_trip_or_fail_cleanly(route, amount, unit, s
     assert again.spec() == dose.spec() and again.amount == pytest.approx(dose.amount, rel=1e-5)
 
 
-_PARAM_LINES = ["value = 10.0\nunit = \"L\"", "value = 2.0\nunit = \"L/min\"",
-                "value = 0.5\nunit = \"1/min\"", "value = 0.3\nunit = \"1/min\"",
-                "value = 0.6\nunit = \"fraction\"", "value = 5.0\nunit = \"min\""]
-_VALUES = st.one_of(st.floats(allow_nan=False, width=64).map(repr),
-                    st.sampled_from(["nan", "inf", "-inf", "0", "-0.0", "1e308", "\"x\"",
-                                     "true", "[]", "{}"]))
-_UNITS = st.sampled_from(["L", "mL", "L/kg", "L/min", "mL/min", "L/h", "1/min", "1/h", "min",
-                          "h", "s", "fraction", "1", "ng/mL", "L/min/kg", "kg", ""])
+_PARAM_LINES = [
+    'value = 10.0\nunit = "L"',
+    'value = 2.0\nunit = "L/min"',
+    'value = 0.5\nunit = "1/min"',
+    'value = 0.3\nunit = "1/min"',
+    'value = 0.6\nunit = "fraction"',
+    'value = 5.0\nunit = "min"',
+]
+_VALUES = st.one_of(
+    st.floats(allow_nan=False, width=64).map(repr),
+    st.sampled_from(["nan", "inf", "-inf", "0", "-0.0", "1e308", '"x"', "true", "[]", "{}"]),
+)
+_UNITS = st.sampled_from(
+    [
+        "L",
+        "mL",
+        "L/kg",
+        "L/min",
+        "mL/min",
+        "L/h",
+        "1/min",
+        "1/h",
+        "min",
+        "h",
+        "s",
+        "fraction",
+        "1",
+        "ng/mL",
+        "L/min/kg",
+        "kg",
+        "",
+    ]
+)
 
 
 @settings(deadline=None, max_examples=40)
 @given(st.integers(0, len(_PARAM_LINES) - 1), _VALUES, _UNITS)
 def test_model_files_load_or_fail_with_one_model_file_error(tmp_path_factory, i, value, unit):
-    text = one_compartment_toml().replace(_PARAM_LINES[i], f"value = {value}\nunit = \"{unit}\"")
+    text = one_compartment_toml().replace(_PARAM_LINES[i], f'value = {value}\nunit = "{unit}"')
     path = write_model(tmp_path_factory.mktemp("m"), text)
     try:
         m = load_model(path)

@@ -63,8 +63,9 @@ EXPMS = {"expm": K.expm, "expm_small": K.expm_small}
 def test_expm_matches_scipy_on_random_matrices(branch, n, impl):
     rng = np.random.default_rng(np.random.SeedSequence([2, n, list(BRANCH_NORMS).index(branch)]))
     for _ in range(4):
-        cases = [_scaled(_compartmental(rng, n) if n > 1 else -np.ones((1, 1)),
-                         BRANCH_NORMS[branch])]
+        cases = [
+            _scaled(_compartmental(rng, n) if n > 1 else -np.ones((1, 1)), BRANCH_NORMS[branch])
+        ]
         if branch != "pade13_s8":
             # general (non-compartmental) matrices too; at 1-norm 1000 their exponential
             # overflows or is too ill-conditioned to compare, so the deepest squaring is
@@ -111,8 +112,7 @@ def test_expm_absorption_chain_with_equal_rates(t, impl):
     k = 0.0835
     a = np.array([[-k, 0.0], [k, -k]]) * t
     exact = math.exp(-k * t) * np.array([[1.0, 0.0], [k * t, 1.0]])
-    np.testing.assert_allclose(EXPMS[impl](a), exact, rtol=1e-13,
-                               atol=1e-14 * np.abs(exact).max())
+    np.testing.assert_allclose(EXPMS[impl](a), exact, rtol=1e-13, atol=1e-14 * np.abs(exact).max())
 
 
 @pytest.mark.parametrize("impl", list(EXPMS))
@@ -165,8 +165,9 @@ def test_affine_propagator_against_quadrature(h, rate_scale):
     rate = np.array([0.0, 2.0, 0.0, 0.5, 0.0, 0.0]) * rate_scale
     phi, u = K._affine_propagator(a, rate, h, True)
     np.testing.assert_allclose(phi, scipy.linalg.expm(a * h), rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(u, _gamma_by_quadrature(a, h) @ rate, rtol=1e-9,
-                               atol=1e-12 * h * rate_scale)
+    np.testing.assert_allclose(
+        u, _gamma_by_quadrature(a, h) @ rate, rtol=1e-9, atol=1e-12 * h * rate_scale
+    )
     phi0, u0 = K._affine_propagator(a, rate, h, False)
     np.testing.assert_allclose(phi0, phi, rtol=1e-12, atol=1e-14)
     assert not u0.any()
@@ -213,8 +214,17 @@ def _one_cmt_arrays(k: float):
 def test_solve_zero_amount_gives_exact_zero():
     rows, cols, coef = _one_cmt_arrays(0.3)
     t = np.arange(0.0, 50.0, 0.5)
-    out = K.solve(2, rows, cols, coef, np.array([0, 0], dtype=np.int64), np.array([0.0, 3.3]),
-                  np.array([0.0, 10.0]), np.array([0.0, 0.0]), t)
+    out = K.solve(
+        2,
+        rows,
+        cols,
+        coef,
+        np.array([0, 0], dtype=np.int64),
+        np.array([0.0, 3.3]),
+        np.array([0.0, 10.0]),
+        np.array([0.0, 0.0]),
+        t,
+    )
     assert out.shape == (t.size, 2)
     assert not out.any()
 
@@ -223,12 +233,27 @@ def test_solve_bolus_and_infusion_one_compartment():
     k, dose, t_inf, dur = 0.2, 10.0, 7.25, 12.5
     rows, cols, coef = _one_cmt_arrays(k)
     t = np.linspace(0.0, 60.0, 241)
-    out = K.solve(2, rows, cols, coef, np.array([0, 0], dtype=np.int64),
-                  np.array([0.0, t_inf]), np.array([0.0, dur]), np.array([dose, dose]), t)
+    out = K.solve(
+        2,
+        rows,
+        cols,
+        coef,
+        np.array([0, 0], dtype=np.int64),
+        np.array([0.0, t_inf]),
+        np.array([0.0, dur]),
+        np.array([dose, dose]),
+        t,
+    )
     rate = dose / dur
-    inf = np.where(t < t_inf, 0.0,
-                   np.where(t <= t_inf + dur, rate / k * (1 - np.exp(-k * (t - t_inf))),
-                            rate / k * (1 - np.exp(-k * dur)) * np.exp(-k * (t - t_inf - dur))))
+    inf = np.where(
+        t < t_inf,
+        0.0,
+        np.where(
+            t <= t_inf + dur,
+            rate / k * (1 - np.exp(-k * (t - t_inf))),
+            rate / k * (1 - np.exp(-k * dur)) * np.exp(-k * (t - t_inf - dur)),
+        ),
+    )
     exact = dose * np.exp(-k * t) + inf
     np.testing.assert_allclose(out[:, 0], exact, rtol=1e-12, atol=1e-13)
     # what left the central compartment arrived in the sink
@@ -240,8 +265,17 @@ def test_solve_honours_events_before_first_output_and_nonuniform_grid():
     k = 0.1
     rows, cols, coef = _one_cmt_arrays(k)
     t = np.array([5.0, 5.5, 9.0, 9.0, 30.0, 31.0])  # starts late, repeats a time, uneven
-    out = K.solve(2, rows, cols, coef, np.array([0], dtype=np.int64), np.array([1.0]),
-                  np.array([0.0]), np.array([4.0]), t)
+    out = K.solve(
+        2,
+        rows,
+        cols,
+        coef,
+        np.array([0], dtype=np.int64),
+        np.array([1.0]),
+        np.array([0.0]),
+        np.array([4.0]),
+        t,
+    )
     np.testing.assert_allclose(out[:, 0], 4.0 * np.exp(-k * (t - 1.0)), rtol=1e-13)
 
 
@@ -302,8 +336,10 @@ def _kernel_cases():
 
     m = load_model("ketamine")
     p = typical_parameters(m, np.array([70.0]), np.array([-1]))
-    doses = [parse_dose_spec(s) for s in ("sublingual:100mg", "intranasal:50mg@40min",
-                                          "iv:5mg@12.37min/7.7min")]
+    doses = [
+        parse_dose_spec(s)
+        for s in ("sublingual:100mg", "intranasal:50mg@40min", "iv:5mg@12.37min/7.7min")
+    ]
     ev = input_events(m, doses, p, np.array([70.0]))
     rows, cols, coef = system_terms(m, p)
     n = len(m.state_names)
@@ -321,13 +357,38 @@ def _kernel_cases():
         "_same_time": (1.0, 1.0 + 1e-12),
         "_affine_propagator": (a, x * 2.0, 0.37, True),
         "_step_affine": (a, x * 2.0, x.copy(), True, np.zeros(n)),
-        "solve_into": (a, ev.target, ev.start_min[0], ev.duration_min[0], ev.amount_mg[0], t,
-                       np.zeros((t.size, n))),
-        "solve": (n, rows, cols, coef[0], ev.target, ev.start_min[0], ev.duration_min[0],
-                  ev.amount_mg[0], t),
-        "solve_many": (n, rows, cols, np.repeat(coef, 2, axis=0), ev.target,
-                       np.repeat(ev.start_min, 2, axis=0), np.repeat(ev.duration_min, 2, axis=0),
-                       np.repeat(ev.amount_mg, 2, axis=0), t, np.arange(n, dtype=np.int64)),
+        "solve_into": (
+            a,
+            ev.target,
+            ev.start_min[0],
+            ev.duration_min[0],
+            ev.amount_mg[0],
+            t,
+            np.zeros((t.size, n)),
+        ),
+        "solve": (
+            n,
+            rows,
+            cols,
+            coef[0],
+            ev.target,
+            ev.start_min[0],
+            ev.duration_min[0],
+            ev.amount_mg[0],
+            t,
+        ),
+        "solve_many": (
+            n,
+            rows,
+            cols,
+            np.repeat(coef, 2, axis=0),
+            ev.target,
+            np.repeat(ev.start_min, 2, axis=0),
+            np.repeat(ev.duration_min, 2, axis=0),
+            np.repeat(ev.amount_mg, 2, axis=0),
+            t,
+            np.arange(n, dtype=np.int64),
+        ),
         "_segment_inside": (40.0, 200.0, 50.0, 150.0),
         "band_times": (t, c, 50.0, 150.0),
         "peak_and_auc": (t, c),

@@ -72,8 +72,7 @@ curves = st.lists(st.floats(0.0, 300.0), min_size=12, max_size=30)
 
 
 @settings(max_examples=60, deadline=None)
-@given(curves, st.floats(20.0, 120.0), st.floats(10.0, 150.0), st.integers(0, 5),
-       st.integers(2, 6))
+@given(curves, st.floats(20.0, 120.0), st.floats(10.0, 150.0), st.integers(0, 5), st.integers(2, 6))
 def test_person_metrics_equal_brute_force_on_dense_curves(c, lo, width, i0, length):
     t = np.arange(len(c), dtype=float) * 2.0
     c = np.array(c)
@@ -86,8 +85,10 @@ def test_person_metrics_equal_brute_force_on_dense_curves(c, lo, width, i0, leng
     if got["in_window_throughout_block"] == 1.0:
         assert strict
     else:  # fails only when some point of the block is outside (or touches an edge)
-        assert not strict or np.isclose(np.interp(np.linspace(b0, b1, 999), t, c),
-                                        [lo, lo + width]).any()
+        assert (
+            not strict
+            or np.isclose(np.interp(np.linspace(b0, b1, 999), t, c), [lo, lo + width]).any()
+        )
     py = np.empty(len(M.PERSON_COLUMNS))
     _kernels.subject_metrics.py_func(t, c, c, lo, lo + width, b0, b1, py)
     # the compiled kernel writes the registry's columns (a stale Numba cache would not)
@@ -97,8 +98,14 @@ def test_person_metrics_equal_brute_force_on_dense_curves(c, lo, width, i0, leng
 
 @pytest.fixture(scope="module")
 def iv_pop():
-    return simulate_population(["iv:35mg/40min"], covariates=Covariates(weight_kg=70), n=40,
-                               seed=3, keep_curves=True, block_min=(30.0, 75.0))
+    return simulate_population(
+        ["iv:35mg/40min"],
+        covariates=Covariates(weight_kg=70),
+        n=40,
+        seed=3,
+        keep_curves=True,
+        block_min=(30.0, 75.0),
+    )
 
 
 def test_population_metrics_equal_brute_force_on_its_curves(iv_pop):
@@ -143,10 +150,17 @@ def test_coverage_is_configurable_and_checked():
 
 @pytest.fixture(scope="module")
 def couple():
-    return simulate_couple(["iv:30mg/40min"], ["iv:45mg/30min"],
-                           a=Covariates(weight_kg=60, sex="female"),
-                           b=Covariates(weight_kg=95, sex="male"), n=60, seed=5,
-                           block_min=(30.0, 80.0), b_start_offset_min=10.0, keep_curves=True)
+    return simulate_couple(
+        ["iv:30mg/40min"],
+        ["iv:45mg/30min"],
+        a=Covariates(weight_kg=60, sex="female"),
+        b=Covariates(weight_kg=95, sex="male"),
+        n=60,
+        seed=5,
+        block_min=(30.0, 80.0),
+        b_start_offset_min=10.0,
+        keep_curves=True,
+    )
 
 
 def test_couple_metrics_against_the_partners(couple):
@@ -159,15 +173,19 @@ def test_couple_metrics_against_the_partners(couple):
     np.testing.assert_allclose(c.minutes_both_in_window_block, shared * L, rtol=1e-12)
     assert np.all(c.minutes_both_in_window_block <= c.minutes_both_in_window + 1e-9)
     assert np.array_equal(c.both_in_window_block_coverage, shared >= 0.75)
-    assert np.all(~c.both_in_window_block_coverage | (sa.in_window_block_coverage
-                                                      & sb.in_window_block_coverage))
-    assert np.array_equal(c.both_in_window_throughout_block,
-                          sa.in_window_throughout_block & sb.in_window_throughout_block)
-    np.testing.assert_allclose(c.entry_gap_b_minus_a_min,
-                               sb.window_onset_min - sa.window_onset_min)
+    assert np.all(
+        ~c.both_in_window_block_coverage
+        | (sa.in_window_block_coverage & sb.in_window_block_coverage)
+    )
+    assert np.array_equal(
+        c.both_in_window_throughout_block,
+        sa.in_window_throughout_block & sb.in_window_throughout_block,
+    )
+    np.testing.assert_allclose(c.entry_gap_b_minus_a_min, sb.window_onset_min - sa.window_onset_min)
     assert np.array_equal(c.only_a_dissociates, sa.dissociated & ~sb.dissociated)
-    assert np.array_equal(c.either_dissociates,
-                          c.only_a_dissociates | c.only_b_dissociates | c.both_dissociate)
+    assert np.array_equal(
+        c.either_dissociates, c.only_a_dissociates | c.only_b_dissociates | c.both_dissociate
+    )
 
 
 def test_couple_shared_minutes_equal_brute_force(couple):
@@ -178,14 +196,19 @@ def test_couple_shared_minutes_equal_brute_force(couple):
         td, da = dense(t, ca)
         _, db = dense(t, cb)
         ra, rb = couple.a.subjects.iloc[i], couple.b.subjects.iloc[i]
-        both = ((da >= ra.window_lower_ng_per_ml) & (da < ra.dissociation_ng_per_ml)
-                & (db >= rb.window_lower_ng_per_ml) & (db < rb.dissociation_ng_per_ml))
+        both = (
+            (da >= ra.window_lower_ng_per_ml)
+            & (da < ra.dissociation_ng_per_ml)
+            & (db >= rb.window_lower_ng_per_ml)
+            & (db < rb.dissociation_ng_per_ml)
+        )
         h = td[1] - td[0]
         blk = (td >= 30.0) & (td < 80.0)
         row = couple.couples.iloc[i]
         assert row.minutes_both_in_window == pytest.approx(both[:-1].sum() * h, abs=0.05)
-        assert row.minutes_both_in_window_block == pytest.approx((both & blk)[:-1].sum() * h,
-                                                                 abs=0.05)
+        assert row.minutes_both_in_window_block == pytest.approx(
+            (both & blk)[:-1].sum() * h, abs=0.05
+        )
 
 
 def test_the_tile_summarises_the_chart(couple):
@@ -201,14 +224,22 @@ def test_who_carries_the_dissociation_risk():
     from pksim.couple import dissociation_risk_partner
 
     base = {"p_a_dissociation_se": 0.01, "p_b_dissociation_se": 0.01}
-    assert dissociation_risk_partner({**base, "p_a_dissociation": 0.3,
-                                      "p_b_dissociation": 0.05}) == "A"
-    assert dissociation_risk_partner({**base, "p_a_dissociation": 0.05,
-                                      "p_b_dissociation": 0.3}) == "B"
-    assert dissociation_risk_partner({**base, "p_a_dissociation": 0.30,
-                                      "p_b_dissociation": 0.31}) == "both"
-    assert dissociation_risk_partner({**base, "p_a_dissociation": 0.0,
-                                      "p_b_dissociation": 0.005}) == "neither"
+    assert (
+        dissociation_risk_partner({**base, "p_a_dissociation": 0.3, "p_b_dissociation": 0.05})
+        == "A"
+    )
+    assert (
+        dissociation_risk_partner({**base, "p_a_dissociation": 0.05, "p_b_dissociation": 0.3})
+        == "B"
+    )
+    assert (
+        dissociation_risk_partner({**base, "p_a_dissociation": 0.30, "p_b_dissociation": 0.31})
+        == "both"
+    )
+    assert (
+        dissociation_risk_partner({**base, "p_a_dissociation": 0.0, "p_b_dissociation": 0.005})
+        == "neither"
+    )
 
 
 # ----------------------------------------------------------------------------- band edges
@@ -222,12 +253,14 @@ def model():
 
 
 def test_band_edge_uncertainty_direction_and_brackets(model):
-    kw = dict(covariates=Covariates(weight_kg=70), n=300, seed=8, block_min=(30.0, 75.0),
-              model=model)
+    kw = dict(
+        covariates=Covariates(weight_kg=70), n=300, seed=8, block_min=(30.0, 75.0), model=model
+    )
     dose = ["iv:40mg/40min"]
     nominal = simulate_population(dose, thresholds={"dissociation": 150.0}, **kw)
-    drawn = simulate_population(dose, thresholds={"dissociation": 150.0}, band_uncertainty=True,
-                                **kw)
+    drawn = simulate_population(
+        dose, thresholds={"dissociation": 150.0}, band_uncertainty=True, **kw
+    )
     lo, hi = next(b.lower_range_ng_per_ml for b in model.bands if b.role == "window")
     floors = drawn.subjects.window_lower_ng_per_ml
     assert floors.between(lo, hi).all() and floors.nunique() == drawn.n
@@ -241,8 +274,11 @@ def test_band_edge_uncertainty_direction_and_brackets(model):
     both = simulate_population(dose, band_uncertainty=True, **kw)
     s = both.summary()
     narrow, wide = s["band_sensitivity"]["narrow"], s["band_sensitivity"]["wide"]
-    for key in ("p_window_block_coverage", "block_fraction_in_window_mean",
-                "minutes_in_window_mean"):
+    for key in (
+        "p_window_block_coverage",
+        "block_fraction_in_window_mean",
+        "minutes_in_window_mean",
+    ):
         assert narrow[key] <= s[key] <= wide[key], key
     assert wide["p_dissociation"] <= s["p_dissociation"] <= narrow["p_dissociation"]
     assert narrow["thresholds"] != wide["thresholds"]
@@ -251,8 +287,7 @@ def test_band_edge_uncertainty_direction_and_brackets(model):
 
 
 def test_drawn_edges_do_not_depend_on_the_chunk_size(model):
-    kw = dict(covariates=Covariates(weight_kg=70), n=50, seed=8, model=model,
-              band_uncertainty=True)
+    kw = dict(covariates=Covariates(weight_kg=70), n=50, seed=8, model=model, band_uncertainty=True)
     a = simulate_population(["iv:40mg/40min"], chunk_size=7, **kw).subjects
     b = simulate_population(["iv:40mg/40min"], chunk_size=50, **kw).subjects
     np.testing.assert_array_equal(a.window_lower_ng_per_ml, b.window_lower_ng_per_ml)
@@ -303,18 +338,22 @@ def test_sensitivity_ends_equal_runs_with_the_edges_fixed_there(model):
     kw = dict(n=80, seed=4, block_min=(30.0, 75.0), model=model)
     cov = Covariates(weight_kg=70)
     drawn = simulate_population(["iv:40mg/40min"], covariates=cov, band_uncertainty=True, **kw)
-    c_drawn = simulate_couple(["iv:30mg/40min"], ["iv:45mg/30min"], a=cov, b=cov,
-                              band_uncertainty=True, **kw)
+    c_drawn = simulate_couple(
+        ["iv:30mg/40min"], ["iv:45mg/30min"], a=cov, b=cov, band_uncertainty=True, **kw
+    )
     for end, th in band_edge_ends(model).items():
-        fixed = simulate_population(["iv:40mg/40min"], covariates=cov, thresholds=th,
-                                    **kw).summary()
+        fixed = simulate_population(
+            ["iv:40mg/40min"], covariates=cov, thresholds=th, **kw
+        ).summary()
         got = drawn.summary()["band_sensitivity"][end]
         assert got.keys() <= fixed.keys() and len(got) > 20
         for key, value in got.items():
-            assert value == (pytest.approx(fixed[key], nan_ok=True) if key != "thresholds"
-                             else fixed[key]), key
-        c_fixed = simulate_couple(["iv:30mg/40min"], ["iv:45mg/30min"], a=cov, b=cov,
-                                  thresholds=th, **kw).summary()
+            assert value == (
+                pytest.approx(fixed[key], nan_ok=True) if key != "thresholds" else fixed[key]
+            ), key
+        c_fixed = simulate_couple(
+            ["iv:30mg/40min"], ["iv:45mg/30min"], a=cov, b=cov, thresholds=th, **kw
+        ).summary()
         for key, value in c_drawn.summary()["band_sensitivity"][end].items():
             if key != "thresholds":
                 assert value == pytest.approx(c_fixed[key], nan_ok=True), key

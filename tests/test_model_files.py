@@ -19,15 +19,22 @@ from pksim.errors import InputError, ModelFileError
 from pksim.model import TAGS, Model, available_models, load_model, models_dir, route_options
 
 
-def one_compartment_toml(*, v_l: float = 10.0, cl_l_per_min: float = 2.0,
-                         ka_per_min: float = 0.5, ke0_per_min: float = 0.3, f_oral: float = 0.6,
-                         tlag_min: float = 5.0, f_iv: float = 1.0) -> str:
+def one_compartment_toml(
+    *,
+    v_l: float = 10.0,
+    cl_l_per_min: float = 2.0,
+    ka_per_min: float = 0.5,
+    ke0_per_min: float = 0.3,
+    f_oral: float = 0.6,
+    tlag_min: float = 5.0,
+    f_iv: float = 1.0,
+) -> str:
     """A valid one-compartment model (gut depot -> central -> elimination, effect site).
 
     Units are absolute (L, L/min, 1/min) and the scaling scheme has no exponents, so the
     parameters do not depend on body weight: closed forms can be written with them directly.
     """
-    return f'''
+    return f"""
 schema_version = 1
 id = "onecmt"
 name = "One-compartment test model"
@@ -190,7 +197,7 @@ role = "anaesthesia"
 label = "anaesthesia"
 lower_ng_per_ml = 1640
 source = "fixture"
-'''
+"""
 
 
 def write_model(tmp_path: Path, text: str, name: str = "onecmt.toml") -> Path:
@@ -216,8 +223,9 @@ def test_fixture_model_loads_with_internal_units(tmp_path):
 
 
 def test_units_converted_once_on_load(tmp_path):
-    text = _edit(one_compartment_toml(), 'value = 2.0\nunit = "L/min"',
-                 'value = 120.0\nunit = "L/h"')
+    text = _edit(
+        one_compartment_toml(), 'value = 2.0\nunit = "L/min"', 'value = 120.0\nunit = "L/h"'
+    )
     text = _edit(text, 'value = 0.5\nunit = "1/min"', 'value = 30.0\nunit = "1/h"')
     text = _edit(text, 'value = 10.0\nunit = "L"', 'value = 0.1\nunit = "L/kg"')
     m = load_model(write_model(tmp_path, text))
@@ -231,42 +239,88 @@ def test_units_converted_once_on_load(tmp_path):
 
 MALFORMED = {
     # case: (old text, new text, field named in the error, words in the problem)
-    "not_toml": ('value = 10.0\nunit = "L"', 'value = = 10.0\nunit = "L"', "file",
-                 "not valid TOML"),
-    "missing_field": ('description = "Central volume"\nsource = "fixture"\ntag = "assumed"',
-                      'description = "Central volume"\nsource = "fixture"',
-                      "parameters.V.tag", "missing"),
-    "unknown_parameter_reference": ('clearance = "CL"', 'clearance = "CL_typo"',
-                                    "transfers[1].clearance", "unknown parameter 'CL_typo'"),
-    "unknown_unit": ('value = 10.0\nunit = "L"', 'value = 10.0\nunit = "furlong"',
-                     "parameters.V.unit", "unknown unit 'furlong'"),
-    "bad_tag": ('unit = "L/min"\ndescription = "Clearance"\nsource = "fixture"\ntag = "assumed"',
-                'unit = "L/min"\ndescription = "Clearance"\nsource = "fixture"\ntag = "guessed"',
-                "parameters.CL.tag", "unknown tag 'guessed'"),
-    "negative_value": ('value = 2.0\nunit = "L/min"', 'value = -2.0\nunit = "L/min"',
-                       "parameters.CL.value", ">= 0"),
-    "never_drains": ('[[transfers]]\nfrom = "central"\nto = "elimination"\nclearance = "CL"',
-                     '[[transfers]]\nfrom = "central"\nto = "gut"\nclearance = "CL"',
-                     "transfers", "never reach"),
+    "not_toml": (
+        'value = 10.0\nunit = "L"',
+        'value = = 10.0\nunit = "L"',
+        "file",
+        "not valid TOML",
+    ),
+    "missing_field": (
+        'description = "Central volume"\nsource = "fixture"\ntag = "assumed"',
+        'description = "Central volume"\nsource = "fixture"',
+        "parameters.V.tag",
+        "missing",
+    ),
+    "unknown_parameter_reference": (
+        'clearance = "CL"',
+        'clearance = "CL_typo"',
+        "transfers[1].clearance",
+        "unknown parameter 'CL_typo'",
+    ),
+    "unknown_unit": (
+        'value = 10.0\nunit = "L"',
+        'value = 10.0\nunit = "furlong"',
+        "parameters.V.unit",
+        "unknown unit 'furlong'",
+    ),
+    "bad_tag": (
+        'unit = "L/min"\ndescription = "Clearance"\nsource = "fixture"\ntag = "assumed"',
+        'unit = "L/min"\ndescription = "Clearance"\nsource = "fixture"\ntag = "guessed"',
+        "parameters.CL.tag",
+        "unknown tag 'guessed'",
+    ),
+    "negative_value": (
+        'value = 2.0\nunit = "L/min"',
+        'value = -2.0\nunit = "L/min"',
+        "parameters.CL.value",
+        ">= 0",
+    ),
+    "never_drains": (
+        '[[transfers]]\nfrom = "central"\nto = "elimination"\nclearance = "CL"',
+        '[[transfers]]\nfrom = "central"\nto = "gut"\nclearance = "CL"',
+        "transfers",
+        "never reach",
+    ),
     "correlation_not_positive_definite": (
         'r = 0.5\nsource = "fixture"',
         'r = 0.9\nsource = "fixture"\n\n[[variability.correlations]]\na = "CL"\nb = "ka"\nr = 0.9\n'
         'source = "fixture"\n\n[[variability.correlations]]\na = "V"\nb = "ka"\nr = -0.9\n'
         'source = "fixture"',
-        "variability.correlations", "not positive definite"),
+        "variability.correlations",
+        "not positive definite",
+    ),
     # a few more ways to get a file wrong
-    "expression_is_not_evaluated": ('value = 10.0\nunit = "L"', 'value = "5 * 2"\nunit = "L"',
-                                    "parameters.V.value", "expected a number"),
-    "fraction_above_one": ("fraction = 1.0\nbioavailability = 1.0",
-                           "fraction = 1.5\nbioavailability = 1.0",
-                           "routes.iv.pathways[0].fraction", "within [0, 1]"),
+    "expression_is_not_evaluated": (
+        'value = 10.0\nunit = "L"',
+        'value = "5 * 2"\nunit = "L"',
+        "parameters.V.value",
+        "expected a number",
+    ),
+    "fraction_above_one": (
+        "fraction = 1.0\nbioavailability = 1.0",
+        "fraction = 1.5\nbioavailability = 1.0",
+        "routes.iv.pathways[0].fraction",
+        "within [0, 1]",
+    ),
     "wrong_dimension": ('rate = "ka"', 'rate = "V"', "transfers[0].rate", "dimension volume"),
-    "unknown_compartment": ('to = "central"\nrate = "ka"', 'to = "centre"\nrate = "ka"',
-                            "transfers[0].to", "unknown compartment 'centre'"),
-    "unknown_top_level_field": ('drug = "racemic"', 'drug = "racemic"\ncode = "import os"',
-                                "top level", "unknown field(s) code"),
-    "band_order": ("lower_ng_per_ml = 640", "lower_ng_per_ml = 100", "bands[3].lower_ng_per_ml",
-                   "must increase"),
+    "unknown_compartment": (
+        'to = "central"\nrate = "ka"',
+        'to = "centre"\nrate = "ka"',
+        "transfers[0].to",
+        "unknown compartment 'centre'",
+    ),
+    "unknown_top_level_field": (
+        'drug = "racemic"',
+        'drug = "racemic"\ncode = "import os"',
+        "top level",
+        "unknown field(s) code",
+    ),
+    "band_order": (
+        "lower_ng_per_ml = 640",
+        "lower_ng_per_ml = 100",
+        "bands[3].lower_ng_per_ml",
+        "must increase",
+    ),
 }
 
 
@@ -349,8 +403,13 @@ def test_domino1984_reproduces_domino_micro_constants():
     m = load_model("domino1984")
     wt = m.reference_weight_kg
     p = {name: par.value for name, par in m.parameters.items()}
-    derived = {"k10": p["CL"] / p["V1"], "k12": p["Q2"] / p["V1"], "k13": p["Q3"] / p["V1"],
-               "k21": p["Q2"] / p["V2"], "k31": p["Q3"] / p["V3"]}
+    derived = {
+        "k10": p["CL"] / p["V1"],
+        "k12": p["Q2"] / p["V1"],
+        "k13": p["Q3"] / p["V1"],
+        "k21": p["Q2"] / p["V2"],
+        "k31": p["Q3"] / p["V3"],
+    }
     for name, value in published.items():
         assert derived[name] == pytest.approx(value, rel=1e-5), name
     assert p["V1"] / wt == pytest.approx(v1_l_per_kg, rel=1e-5)

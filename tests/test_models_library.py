@@ -24,8 +24,17 @@ MODELS = available_models()
 RACEMIC_ALTERNATES = ("domino1984", "herd2007")
 # Parameters herd2007 borrows from the default model (only the disposition differs);
 # domino1984 re-fits the transit times and nasal fraction on its own disposition.
-BORROWED = ("ke0", "hold_sl", "k_sl_uptake", "MAT_muc", "F_oral", "MAT_gut", "f_nasal",
-            "MAT_nasal", "sex_female_cl")
+BORROWED = (
+    "ke0",
+    "hold_sl",
+    "k_sl_uptake",
+    "MAT_muc",
+    "F_oral",
+    "MAT_gut",
+    "f_nasal",
+    "MAT_nasal",
+    "sex_female_cl",
+)
 REFITTED = {"domino1984": ("MAT_muc", "MAT_gut", "f_nasal", "MAT_nasal")}
 
 
@@ -106,8 +115,12 @@ def test_every_route_simulates_to_finite_nonnegative_curves(name):
     specs = [f"{route}:50mg@5min" for route in m.routes] + ["iv:50mg@5min/30min"]
     for spec in specs:
         c = simulate([spec], weight_kg=70, model=m, t_end_min=720, dt_min=2)
-        for arr in (c.plasma_ng_per_ml, c.effect_site_ng_per_ml, c.eliminated_mg,
-                    *c.amounts_mg.values()):
+        for arr in (
+            c.plasma_ng_per_ml,
+            c.effect_site_ng_per_ml,
+            c.eliminated_mg,
+            *c.amounts_mg.values(),
+        ):
             assert np.all(np.isfinite(arr)), spec
             assert arr.min() >= -1e-9 * max(1.0, arr.max()), spec
         assert c.plasma_ng_per_ml.max() > 0 and c.effect_site_ng_per_ml.max() > 0, spec
@@ -130,16 +143,22 @@ def test_racemic_alternates_borrow_the_default_absorption_unchanged(name):
     assert m.drug == default.drug == "racemic"
     for pname in set(BORROWED) - set(REFITTED.get(name, ())):
         mine, ref = m.parameters[pname], default.parameters[pname]
-        assert (mine.published_value, mine.published_unit, mine.tag, mine.source) == \
-               (ref.published_value, ref.published_unit, ref.tag, ref.source), pname
+        assert (mine.published_value, mine.published_unit, mine.tag, mine.source) == (
+            ref.published_value,
+            ref.published_unit,
+            ref.tag,
+            ref.source,
+        ), pname
     for route in ("sublingual", "intranasal", "oral"):
         assert m.routes[route].pathways == default.routes[route].pathways, route
         assert m.routes[route].hold == default.routes[route].hold, route
     assert m.transit_chains == default.transit_chains
-    borrowed_var = {t.parameter: (t.distribution, t.sd) for t in default.variability
-                    if t.parameter in BORROWED}
-    assert {t.parameter: (t.distribution, t.sd) for t in m.variability
-            if t.parameter in BORROWED} == borrowed_var
+    borrowed_var = {
+        t.parameter: (t.distribution, t.sd) for t in default.variability if t.parameter in BORROWED
+    }
+    assert {
+        t.parameter: (t.distribution, t.sd) for t in m.variability if t.parameter in BORROWED
+    } == borrowed_var
     assert [b.lower_ng_per_ml for b in m.bands] == [b.lower_ng_per_ml for b in default.bands]
     assert m.ke0 == default.ke0 == "ke0"
 
@@ -187,8 +206,12 @@ def test_herd_between_subject_variability_is_as_published():
     herd = load_model("herd2007")
     cv = {t.parameter: t.cv_percent for t in herd.variability}
     # dossier §2.1, Herd 2007 row: BSV V1 64 %, V2 51.7 %, CL 38.1 %, Q 19 %
-    assert {k: cv[k] for k in ("V1", "V2", "CL", "Q")} == {"V1": 64.0, "V2": 51.7, "CL": 38.1,
-                                                           "Q": 19.0}
+    assert {k: cv[k] for k in ("V1", "V2", "CL", "Q")} == {
+        "V1": 64.0,
+        "V2": 51.7,
+        "CL": 38.1,
+        "Q": 19.0,
+    }
     assert herd.correlation.shape == (len(herd.variability),) * 2
 
 
@@ -262,8 +285,15 @@ def test_esketamine_variability_and_bands():
     assert m.drug == "esketamine" and "S-ketamine" in m.analyte
     cv = {t.parameter: t.cv_percent for t in m.variability if t.distribution == "lognormal"}
     # dossier §2.1 / §3.3: Vc 27.5, Vp1 49.3, Qh 23.2, Vh 34.6, kel 120, ka_n 61.5, ka_sw 132 %
-    for pname, value in {"Vc": 27.5, "Vp1": 49.3, "Qh": 23.2, "Vh": 34.6, "kel": 120.0,
-                         "ka_nasal": 61.5, "ka_sw": 132.0}.items():
+    for pname, value in {
+        "Vc": 27.5,
+        "Vp1": 49.3,
+        "Qh": 23.2,
+        "Vh": 34.6,
+        "kel": 120.0,
+        "ka_nasal": 61.5,
+        "ka_sw": 132.0,
+    }.items():
         assert cv[pname] == value, pname
     logit = {t.parameter: t.sd for t in m.variability if t.distribution == "logitnormal"}
     assert logit["f_nasal"] == 0.708

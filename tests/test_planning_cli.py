@@ -21,24 +21,51 @@ def run(capsys, *argv):
 def test_tci_json_and_csv(capsys, tmp_path):
     out_csv = tmp_path / "pump.csv"
     curves = tmp_path / "curves.csv"
-    code, out, _ = run(capsys, "tci", "--target-ng-per-ml", "90", "--weight-kg", "80",
-                       "--duration-min", "45", "--json", "--out", str(out_csv),
-                       "--curves-out", str(curves))
+    code, out, _ = run(
+        capsys,
+        "tci",
+        "--target-ng-per-ml",
+        "90",
+        "--weight-kg",
+        "80",
+        "--duration-min",
+        "45",
+        "--json",
+        "--out",
+        str(out_csv),
+        "--curves-out",
+        str(curves),
+    )
     assert code == 0
     s = json.loads(out)
     assert s["plan"] == "tci" and s["notice"] == DISCLAIMER and s["model"] == "ketamine"
     assert s["metrics"]["held_within_tolerance"]
     sched = pd.read_csv(out_csv)
-    assert list(sched.columns) == ["start_min", "end_min", "bolus_mg", "rate_mg_per_h",
-                                   "infused_mg"]
+    assert list(sched.columns) == [
+        "start_min",
+        "end_min",
+        "bolus_mg",
+        "rate_mg_per_h",
+        "infused_mg",
+    ]
     assert len(sched) == 45 * 6  # 10-s steps (the default) over the 45 min
     assert sched["bolus_mg"].iloc[0] == pytest.approx(s["bolus_mg"])
     assert "effect_site_ng_per_ml" in pd.read_csv(curves).columns
 
 
 def test_tci_table(capsys):
-    code, out, _ = run(capsys, "tci", "--target-ng-per-ml", "100", "--weight-kg", "70",
-                       "--duration-min", "40", "--step-s", "60")
+    code, out, _ = run(
+        capsys,
+        "tci",
+        "--target-ng-per-ml",
+        "100",
+        "--weight-kg",
+        "70",
+        "--duration-min",
+        "40",
+        "--step-s",
+        "60",
+    )
     assert code == 0
     bolus = plan_tci(100.0, weight_kg=70, duration_min=40, step_s=60).bolus_mg
     assert f"bolus {bolus:.2f} mg" in out and "pump stops" in out
@@ -47,11 +74,33 @@ def test_tci_table(capsys):
 
 def test_person_json_and_candidates_csv(capsys, tmp_path):
     path = tmp_path / "cand.csv"
-    code, out, _ = run(capsys, "person", "--weight-kg", "70", "--sex", "female",
-                       "--route", "sublingual", "--booster-route", "intranasal",
-                       "--booster-times-min", "30,40", "--booster-max-mg", "40",
-                       "--dose-max-mg", "100", "--n", "200", "--seed", "9",
-                       "--dissociation-limit", "15%", "--json", "--out", str(path))
+    code, out, _ = run(
+        capsys,
+        "person",
+        "--weight-kg",
+        "70",
+        "--sex",
+        "female",
+        "--route",
+        "sublingual",
+        "--booster-route",
+        "intranasal",
+        "--booster-times-min",
+        "30,40",
+        "--booster-max-mg",
+        "40",
+        "--dose-max-mg",
+        "100",
+        "--n",
+        "200",
+        "--seed",
+        "9",
+        "--dissociation-limit",
+        "15%",
+        "--json",
+        "--out",
+        str(path),
+    )
     assert code == 0
     s = json.loads(out)
     assert s["feasible"] and s["seed"] == 9 and s["dissociation_limit"] == 0.15
@@ -61,30 +110,61 @@ def test_person_json_and_candidates_csv(capsys, tmp_path):
 
 
 def test_person_table_with_weight_distribution(capsys):
-    code, out, _ = run(capsys, "person", "--weight-mean-kg", "75", "--weight-sd-kg", "10",
-                       "--route", "intranasal", "--n", "200", "--seed", "2")
+    code, out, _ = run(
+        capsys,
+        "person",
+        "--weight-mean-kg",
+        "75",
+        "--weight-sd-kg",
+        "10",
+        "--route",
+        "intranasal",
+        "--n",
+        "200",
+        "--seed",
+        "2",
+    )
     assert code == 0
     assert "trade-off" in out and "seed 2" in out and out.rstrip().endswith(DISCLAIMER)
 
 
 def test_couple_table_shows_timeline(capsys):
-    code, out, _ = run(capsys, "couple", "--a-weight-kg", "85", "--a-sex", "male",
-                       "--b-weight-kg", "60", "--b-sex", "female", "--b-route", "intranasal",
-                       "--stagger-min=-20:20:10", "--n", "200", "--seed", "3")
+    code, out, _ = run(
+        capsys,
+        "couple",
+        "--a-weight-kg",
+        "85",
+        "--a-sex",
+        "male",
+        "--b-weight-kg",
+        "60",
+        "--b-sex",
+        "female",
+        "--b-route",
+        "intranasal",
+        "--stagger-min=-20:20:10",
+        "--n",
+        "200",
+        "--seed",
+        "3",
+    )
     assert code == 0
     assert "timeline" in out and "block" in out and "best plan at each stagger" in out
 
 
-@pytest.mark.parametrize("argv", [
-    ["tci", "--target-ng-per-ml", "200", "--weight-kg", "70"],
-    ["tci", "--target-ng-per-ml", "100", "--weight-kg", "70", "--step-s", "0.1"],
-    ["person", "--route", "sublingual"],
-    ["person", "--weight-kg", "70", "--dissociation-limit", "2"],
-    ["person", "--weight-kg", "70", "--n", "0"],
-    ["person", "--weight-kg", "70", "--booster-times-min", "30"],
-    ["couple", "--a-weight-kg", "70", "--b-weight-kg", "60", "--stagger-min", "a:b"],
-    ["couple", "--a-weight-kg", "70"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["tci", "--target-ng-per-ml", "200", "--weight-kg", "70"],
+        ["tci", "--target-ng-per-ml", "100", "--weight-kg", "70", "--step-s", "0.1"],
+        ["person", "--route", "sublingual"],
+        ["person", "--weight-kg", "70", "--dissociation-limit", "2"],
+        ["person", "--weight-kg", "70", "--n", "0"],
+        ["person", "--weight-kg", "70", "--booster-times-min", "30"],
+        ["couple", "--a-weight-kg", "70", "--b-weight-kg", "60", "--stagger-min", "a:b"],
+        ["couple", "--a-weight-kg", "70"],
+    ],
+)
 def test_bad_input_is_one_line_exit_2(capsys, argv):
     with pytest.raises(SystemExit) as exc:
         code = main(["plan", *argv])

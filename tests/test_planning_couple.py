@@ -14,9 +14,18 @@ N = 300
 SEED = 4
 A = Covariates(weight_kg=85, sex="male")
 B = Covariates(weight_kg=60, sex="female")
-KW = dict(a_covariates=A, a_route="sublingual", a_dose=DoseSteps("sublingual", 25, 50, 100),
-          b_covariates=B, b_route="intranasal", b_dose=DoseSteps("intranasal", 20, 20, 60),
-          staggers_min=[-10, 0, 20], n=N, seed=SEED, dissociation_limit=0.15)
+KW = dict(
+    a_covariates=A,
+    a_route="sublingual",
+    a_dose=DoseSteps("sublingual", 25, 50, 100),
+    b_covariates=B,
+    b_route="intranasal",
+    b_dose=DoseSteps("intranasal", 20, 20, 60),
+    staggers_min=[-10, 0, 20],
+    n=N,
+    seed=SEED,
+    dissociation_limit=0.15,
+)
 
 
 def test_every_candidate_equals_simulate_couple_and_the_plan_is_the_optimum():
@@ -25,9 +34,16 @@ def test_every_candidate_equals_simulate_couple_and_the_plan_is_the_optimum():
     best = None
     for row in plan.candidates.itertuples():
         s = row.stagger_min
-        res = simulate_couple([f"sublingual:{row.a_dose_mg:g}mg"],
-                              [f"intranasal:{row.b_dose_mg:g}mg"], a=A, b=B, n=N, seed=SEED,
-                              a_start_offset_min=max(0.0, -s), b_start_offset_min=max(0.0, s))
+        res = simulate_couple(
+            [f"sublingual:{row.a_dose_mg:g}mg"],
+            [f"intranasal:{row.b_dose_mg:g}mg"],
+            a=A,
+            b=B,
+            n=N,
+            seed=SEED,
+            a_start_offset_min=max(0.0, -s),
+            b_start_offset_min=max(0.0, s),
+        )
         sm = res.summary()
         goal = "p_both_in_window_throughout_block"
         assert sm[goal] == pytest.approx(getattr(row, goal), abs=1e-12)
@@ -46,8 +62,12 @@ def test_every_candidate_equals_simulate_couple_and_the_plan_is_the_optimum():
 def test_timeline_and_summary():
     plan = plan_couple(**KW)
     tl = plan.timeline
-    assert {"time_min", "a_effect_site_p50_ng_per_ml", "b_effect_site_p50_ng_per_ml",
-            "p_both_in_window"} <= set(tl.columns)
+    assert {
+        "time_min",
+        "a_effect_site_p50_ng_per_ml",
+        "b_effect_site_p50_ng_per_ml",
+        "p_both_in_window",
+    } <= set(tl.columns)
     assert np.all(tl["p_both_in_window"] <= np.minimum(tl["p_a_in_window"], tl["p_b_in_window"]))
     # before anyone has taken anything, nobody is in the window
     assert tl.loc[tl["time_min"] == 0, "p_both_in_window"].item() == 0
@@ -67,13 +87,16 @@ def test_impossible_limit_is_reported():
     assert "No dose pair meets the dissociation limit of 0%" in plan.message
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [
-    ({"staggers_min": [2.5]}, "stagger-min"),
-    ({"staggers_min": [120]}, "stagger-min"),
-    ({"staggers_min": []}, "stagger-min"),
-    ({"a_dose": DoseSteps("oral", 25, 25, 50)}, "a-dose steps"),
-    ({"dissociation_limit": -0.1}, "dissociation-limit"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"staggers_min": [2.5]}, "stagger-min"),
+        ({"staggers_min": [120]}, "stagger-min"),
+        ({"staggers_min": []}, "stagger-min"),
+        ({"a_dose": DoseSteps("oral", 25, 25, 50)}, "a-dose steps"),
+        ({"dissociation_limit": -0.1}, "dissociation-limit"),
+    ],
+)
 def test_bad_input(kwargs, field):
     with pytest.raises(InputError, match=field):
         plan_couple(**{**KW, **kwargs})
@@ -92,14 +115,21 @@ def test_pd_either_dissociates_matches_simulate_couple():
     plan = plan_couple(**kw)
     for row in plan.candidates.iloc[::4].itertuples():
         s = row.stagger_min
-        sm = simulate_couple([f"sublingual:{row.a_dose_mg:g}mg"],
-                             [f"intranasal:{row.b_dose_mg:g}mg"], a=A, b=B, n=N, seed=SEED,
-                             a_start_offset_min=max(0.0, -s), b_start_offset_min=max(0.0, s),
-                             pd_dissociation=pd_over).summary()
-        assert sm["p_either_dissociates_pd"] == pytest.approx(row.p_either_dissociates_pd,
-                                                              rel=1e-9)
+        sm = simulate_couple(
+            [f"sublingual:{row.a_dose_mg:g}mg"],
+            [f"intranasal:{row.b_dose_mg:g}mg"],
+            a=A,
+            b=B,
+            n=N,
+            seed=SEED,
+            a_start_offset_min=max(0.0, -s),
+            b_start_offset_min=max(0.0, s),
+            pd_dissociation=pd_over,
+        ).summary()
+        assert sm["p_either_dissociates_pd"] == pytest.approx(row.p_either_dissociates_pd, rel=1e-9)
         assert sm["p_either_dissociates_pd_se"] == pytest.approx(
-            row.p_either_dissociates_pd_se, rel=1e-6)
+            row.p_either_dissociates_pd_se, rel=1e-6
+        )
     assert plan.summary()["dissociation_measure"] == "pd"
 
 

@@ -31,9 +31,14 @@ def _dissociated(t, c):
     return not math.isnan(core.band_times(t, c, UPPER, np.inf)[0])
 
 
-@given(seed=st.integers(0, 2**31 - 1), b0=st.floats(0.0, 20.0), width=st.floats(0.5, 15.0),
-       shift=st.integers(0, 30), boost=st.sampled_from([0.0, 0.5, 2.0]),
-       u_shift=st.integers(0, 5))
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    b0=st.floats(0.0, 20.0),
+    width=st.floats(0.5, 15.0),
+    shift=st.integers(0, 30),
+    boost=st.sampled_from([0.0, 0.5, 2.0]),
+    u_shift=st.integers(0, 5),
+)
 def test_dose_bounds_match_the_rules(seed, b0, width, shift, boost, u_shift):
     rng = np.random.default_rng(seed)
     n_t = 41
@@ -43,8 +48,9 @@ def test_dose_bounds_match_the_rules(seed, b0, width, shift, boost, u_shift):
     v = rng.gamma(1.0, 40.0, size=(3, n_t))
     b1 = min(b0 + width, t[-1])
     j, w = pk.block_points(t, b0, b1)
-    bounds = pk.dose_bounds(u, u_shift, v, np.array([shift]), np.array([boost]), j, w,
-                            LOWER, UPPER, UPPER)[0, 0]
+    bounds = pk.dose_bounds(
+        u, u_shift, v, np.array([shift]), np.array([boost]), j, w, LOWER, UPPER, UPPER
+    )[0, 0]
     doses = np.linspace(0.1, 3.0, 30)
     for s in range(3):
         us = np.zeros(n_t)
@@ -62,13 +68,21 @@ def test_count_candidates_and_kernels_equal_their_python():
     bounds = rng.uniform(0, 3, size=(2, 3, 50, 3))
     doses = np.array([0.5, 1.0, 2.0])
     got = pk.count_candidates(bounds, doses)
-    want = np.stack([((bounds[..., 0][:, :, None, :] <= doses[:, None])
-                      & (doses[:, None] < bounds[..., 1][:, :, None, :])).sum(-1),
-                     (doses[:, None] > bounds[..., 2][:, :, None, :]).sum(-1)], axis=-1)
+    want = np.stack(
+        [
+            (
+                (bounds[..., 0][:, :, None, :] <= doses[:, None])
+                & (doses[:, None] < bounds[..., 1][:, :, None, :])
+            ).sum(-1),
+            (doses[:, None] > bounds[..., 2][:, :, None, :]).sum(-1),
+        ],
+        axis=-1,
+    )
     np.testing.assert_array_equal(got, want)
     t = np.arange(10.0)
-    for a, b in zip(pk.block_points(t, 2.5, 7.0), pk.block_points.py_func(t, 2.5, 7.0),
-                    strict=True):
+    for a, b in zip(
+        pk.block_points(t, 2.5, 7.0), pk.block_points.py_func(t, 2.5, 7.0), strict=True
+    ):
         np.testing.assert_array_equal(a, b)
 
 
@@ -89,6 +103,9 @@ def test_pd_envelope_equals_brute_force_peaks(seed, omega):
         for b, d in enumerate(boosts):
             for i, dose in enumerate(doses):
                 peak = (dose * u + d * vs).max(axis=1)
-                p = (PDDissociation(c50, omega).probability(peak) if omega else
-                     (peak >= c50).astype(float))
+                p = (
+                    PDDissociation(c50, omega).probability(peak)
+                    if omega
+                    else (peak >= c50).astype(float)
+                )
                 np.testing.assert_allclose(got[a, b, i], [p.sum(), (p * p).sum()], rtol=1e-12)

@@ -22,24 +22,45 @@ N = 400
 SEED = 11
 
 
-@pytest.mark.parametrize(("cov", "cv"), [
-    (Covariates(weight_kg=70, sex="female"), 0.0),
-    (Covariates(weight_mean_kg=78, weight_sd_kg=14, sex="mixed"), 15.0),
-])
+@pytest.mark.parametrize(
+    ("cov", "cv"),
+    [
+        (Covariates(weight_kg=70, sex="female"), 0.0),
+        (Covariates(weight_mean_kg=78, weight_sd_kg=14, sex="mixed"), 15.0),
+    ],
+)
 def test_superposition_equals_population_simulation_per_subject(cov, cv):
     t = time_grid(240, 1)
-    uc = unit_curves(__import__("pksim").load_model("ketamine"), cov, N, SEED,
-                     ["sublingual", "intranasal"], time_min=t, dose_cv_percent=cv)
+    uc = unit_curves(
+        __import__("pksim").load_model("ketamine"),
+        cov,
+        N,
+        SEED,
+        ["sublingual", "intranasal"],
+        time_min=t,
+        dose_cv_percent=cv,
+    )
     j, w = pk.block_points(t, 45.0, 90.0)
     shifts, boosts = np.array([0, 40]), np.array([0.0, 30.0])
-    bounds = pk.dose_bounds(uc.per_mg["sublingual"], 0, uc.per_mg["intranasal"], shifts, boosts,
-                            j, w, 50.0, 150.0, 150.0)
+    bounds = pk.dose_bounds(
+        uc.per_mg["sublingual"],
+        0,
+        uc.per_mg["intranasal"],
+        shifts,
+        boosts,
+        j,
+        w,
+        50.0,
+        150.0,
+        150.0,
+    )
     for a, b, dose in ((0, 0, 75.0), (1, 1, 50.0), (0, 1, 100.0)):
         regimen = [f"sublingual:{dose:g}mg"]
         if boosts[b]:
             regimen.append(f"intranasal:{boosts[b]:g}mg@{shifts[a]}min")
-        s = simulate_population(regimen, covariates=cov, n=N, seed=SEED,
-                                dose_variability=cv).subjects
+        s = simulate_population(
+            regimen, covariates=cov, n=N, seed=SEED, dose_variability=cv
+        ).subjects
         in_block = (bounds[a, b, :, 0] <= dose) & (dose < bounds[a, b, :, 1])
         dissociated = dose > bounds[a, b, :, 2]
         np.testing.assert_array_equal(in_block, s["in_window_throughout_block"].to_numpy())
@@ -47,10 +68,18 @@ def test_superposition_equals_population_simulation_per_subject(cov, cv):
 
 
 def test_plan_is_the_brute_force_optimum():
-    kw = dict(weight_kg=70, sex="male", route="sublingual",
-              dose=DoseSteps("sublingual", 25.0, 25.0, 125.0), booster_route="intranasal",
-              booster=DoseSteps("intranasal", 20.0, 20.0, 40.0), booster_times_min=[30, 45],
-              n=N, seed=SEED, dissociation_limit=0.2)
+    kw = dict(
+        weight_kg=70,
+        sex="male",
+        route="sublingual",
+        dose=DoseSteps("sublingual", 25.0, 25.0, 125.0),
+        booster_route="intranasal",
+        booster=DoseSteps("intranasal", 20.0, 20.0, 40.0),
+        booster_times_min=[30, 45],
+        n=N,
+        seed=SEED,
+        dissociation_limit=0.2,
+    )
     plan = plan_person(**kw)
     assert plan.feasible
     cov = Covariates(weight_kg=70, sex="male")
@@ -92,16 +121,32 @@ def test_same_seed_same_plan_and_summary_names_everything():
     assert a.regimen == b.regimen
     assert a.candidates.equals(b.candidates)
     s = a.summary()
-    for key in ("model", "model_sha256", "thresholds_ng_per_ml", "seed", "dissociation_limit",
-                "n", "block_min", "dose_steps", "notice", "tradeoff", "regimen"):
+    for key in (
+        "model",
+        "model_sha256",
+        "thresholds_ng_per_ml",
+        "seed",
+        "dissociation_limit",
+        "n",
+        "block_min",
+        "dose_steps",
+        "notice",
+        "tradeoff",
+        "regimen",
+    ):
         assert key in s
     assert s["notice"] == NOTICE and s["seed"] == 5 and s["dissociation_limit"] == 0.10
 
 
 def test_no_dose_meets_the_limit_says_so():
-    plan = plan_person(weight_kg=70, route="sublingual",
-                       dose=DoseSteps("sublingual", 50.0, 300.0, 400.0), n=N, seed=1,
-                       dissociation_limit=0.05)
+    plan = plan_person(
+        weight_kg=70,
+        route="sublingual",
+        dose=DoseSteps("sublingual", 50.0, 300.0, 400.0),
+        n=N,
+        seed=1,
+        dissociation_limit=0.05,
+    )
     assert not plan.feasible and plan.regimen is None
     assert "No candidate meets the dissociation limit of 5%" in plan.message
     assert plan.summary()["regimen"] is None
@@ -113,17 +158,20 @@ def test_nobody_in_the_window_for_the_block_says_so():
     assert "keeps anyone in the window" in plan.message
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [
-    ({"dissociation_limit": 1.5}, "dissociation-limit"),
-    ({"n": 0}, "n"),
-    ({"seed": -1}, "seed"),
-    ({"block_min": (90, 45)}, "block-min"),
-    ({"booster_route": "intranasal", "booster_times_min": [32.5]}, "booster-times-min"),
-    ({"booster_times_min": [30]}, "booster-route"),
-    ({"dose": DoseSteps("intranasal", 10, 10, 50)}, "dose steps"),
-    ({"route": "rectal"}, "route"),
-    ({"thresholds": {"window": 200}}, "window_ng_per_ml"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"dissociation_limit": 1.5}, "dissociation-limit"),
+        ({"n": 0}, "n"),
+        ({"seed": -1}, "seed"),
+        ({"block_min": (90, 45)}, "block-min"),
+        ({"booster_route": "intranasal", "booster_times_min": [32.5]}, "booster-times-min"),
+        ({"booster_times_min": [30]}, "booster-route"),
+        ({"dose": DoseSteps("intranasal", 10, 10, 50)}, "dose steps"),
+        ({"route": "rectal"}, "route"),
+        ({"thresholds": {"window": 200}}, "window_ng_per_ml"),
+    ],
+)
 def test_bad_input(kwargs, field):
     args = {"weight_kg": 70, "n": 50, "seed": 1, **kwargs}
     with pytest.raises(InputError, match=field):
@@ -131,8 +179,12 @@ def test_bad_input(kwargs, field):
 
 
 def test_dose_steps_defaults_and_validation():
-    assert dose_steps("sublingual").as_dict() == {"route": "sublingual", "step_mg": 25.0,
-                                                  "min_mg": 25.0, "max_mg": 400.0}
+    assert dose_steps("sublingual").as_dict() == {
+        "route": "sublingual",
+        "step_mg": 25.0,
+        "min_mg": 25.0,
+        "max_mg": 400.0,
+    }
     assert dose_steps("intranasal").values_mg()[:3].tolist() == [10.0, 20.0, 30.0]
     with pytest.raises(InputError, match="range"):
         DoseSteps("oral", 25, 100, 50)
@@ -143,18 +195,28 @@ def test_dose_steps_defaults_and_validation():
 def test_pd_limit_matches_population_pd_probability_for_every_candidate():
     """The envelope kernel's peaks give exactly the population's per-subject PD probability."""
     pd_over = {"c50_ng_per_ml": 150.0, "omega": 0.4}
-    plan = plan_person(weight_kg=70, sex="male", route="sublingual",
-                       dose=DoseSteps("sublingual", 50.0, 50.0, 150.0), booster_route="intranasal",
-                       booster=DoseSteps("intranasal", 30.0, 30.0, 30.0), booster_times_min=[40],
-                       n=N, seed=SEED, dissociation="pd", pd_dissociation=pd_over,
-                       dissociation_limit=0.3)
+    plan = plan_person(
+        weight_kg=70,
+        sex="male",
+        route="sublingual",
+        dose=DoseSteps("sublingual", 50.0, 50.0, 150.0),
+        booster_route="intranasal",
+        booster=DoseSteps("intranasal", 30.0, 30.0, 30.0),
+        booster_times_min=[40],
+        n=N,
+        seed=SEED,
+        dissociation="pd",
+        pd_dissociation=pd_over,
+        dissociation_limit=0.3,
+    )
     cov = Covariates(weight_kg=70, sex="male")
     for row in plan.candidates.itertuples():
         regimen = [f"sublingual:{row.dose_mg:g}mg"]
         if row.booster_mg:
             regimen.append(f"intranasal:{row.booster_mg:g}mg@{row.booster_time_min:g}min")
-        sm = simulate_population(regimen, covariates=cov, n=N, seed=SEED,
-                                 pd_dissociation=pd_over).summary()
+        sm = simulate_population(
+            regimen, covariates=cov, n=N, seed=SEED, pd_dissociation=pd_over
+        ).summary()
         assert sm["p_dissociation_pd"] == pytest.approx(row.p_dissociation_pd, rel=1e-9)
         assert sm["p_dissociation_pd_se"] == pytest.approx(row.p_dissociation_pd_se, rel=1e-6)
         assert row.meets_limit == (row.p_dissociation_pd <= 0.3)
@@ -168,12 +230,20 @@ def test_pd_measure_needs_known_name():
         plan_person(weight_kg=70, n=10, seed=1, dissociation="cadss")
 
 
-@pytest.mark.parametrize(("min_p", "limit"), [(0.0, 0.1), (0.6, 0.03), (0.95, 0.03),
-                                               (1.0, 0.1)])
+@pytest.mark.parametrize(("min_p", "limit"), [(0.0, 0.1), (0.6, 0.03), (0.95, 0.03), (1.0, 0.1)])
 def test_a_plan_below_the_minimum_is_never_marked_as_meeting_the_goal(min_p, limit):
-    plan = plan_person(weight_kg=70, sex="male", route="iv",
-                       dose=DoseSteps("iv", 1.0, 2.0, 60.0), block_min=(8, 16), n=N, seed=SEED,
-                       dissociation_limit=limit, min_p_goal=min_p, verify=False)
+    plan = plan_person(
+        weight_kg=70,
+        sex="male",
+        route="iv",
+        dose=DoseSteps("iv", 1.0, 2.0, 60.0),
+        block_min=(8, 16),
+        n=N,
+        seed=SEED,
+        dissociation_limit=limit,
+        min_p_goal=min_p,
+        verify=False,
+    )
     s = plan.summary()
     assert plan.feasible and s["min_p_goal"] == min_p
     p = plan.chosen["p_window_throughout_block"]

@@ -20,16 +20,25 @@ TOL = 2.0  # percent
 
 
 def resimulate(plan, t_end_min: float, dt_min: float = 1 / 60):
-    return simulate(plan.doses(), weight_kg=plan.weight_kg, sex=plan.sex, model=plan.model,
-                    t_end_min=t_end_min, dt_min=dt_min)
+    return simulate(
+        plan.doses(),
+        weight_kg=plan.weight_kg,
+        sex=plan.sex,
+        model=plan.model,
+        t_end_min=t_end_min,
+        dt_min=dt_min,
+    )
 
 
-@pytest.mark.parametrize(("target", "weight_kg", "sex", "step_s"), [
-    (100.0, 70.0, None, 10.0),
-    (55.0, 45.0, "female", 10.0),
-    (145.0, 140.0, "male", 60.0),
-    (80.0, 90.0, "female", 60.0),
-])
+@pytest.mark.parametrize(
+    ("target", "weight_kg", "sex", "step_s"),
+    [
+        (100.0, 70.0, None, 10.0),
+        (55.0, 45.0, "female", 10.0),
+        (145.0, 140.0, "male", 60.0),
+        (80.0, 90.0, "female", 60.0),
+    ],
+)
 def test_target_reached_without_overshoot_and_held(target, weight_kg, sex, step_s):
     plan = plan_tci(target, weight_kg=weight_kg, sex=sex, duration_min=60, step_s=step_s)
     curve = resimulate(plan, t_end_min=60)
@@ -48,8 +57,9 @@ def test_target_reached_without_overshoot_and_held(target, weight_kg, sex, step_
     own = plan.curves.set_index("time_min")["effect_site_ng_per_ml"]
     tt = own.index.to_numpy()
     tt = tt[tt <= 60]
-    np.testing.assert_allclose(np.interp(tt, curve.time_min, ce), own.loc[tt].to_numpy(),
-                               rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        np.interp(tt, curve.time_min, ce), own.loc[tt].to_numpy(), rtol=1e-6, atol=1e-9
+    )
 
 
 def test_schedule_shape_and_units():
@@ -61,13 +71,16 @@ def test_schedule_shape_and_units():
     np.testing.assert_allclose(s["infused_mg"], s["rate_mg_per_h"] / 60 * (10 / 60))
     # the bolus alone peaks exactly at the target (Shafer & Gregg step 1), so the pump is off
     # until that peak has passed
-    assert s.loc[s["end_min"] <= plan.metrics["bolus_peak_time_min"] - 1 / 6,
-                 "rate_mg_per_h"].max() < 1e-6
+    assert (
+        s.loc[s["end_min"] <= plan.metrics["bolus_peak_time_min"] - 1 / 6, "rate_mg_per_h"].max()
+        < 1e-6
+    )
     # dose linearity: twice the target needs twice the drug at every step
     double = plan_tci(2 * 60.0, weight_kg=70, duration_min=30, step_s=10)
     single = plan_tci(60.0, weight_kg=70, duration_min=30, step_s=10)
-    np.testing.assert_allclose(double.schedule["rate_mg_per_h"],
-                               2 * single.schedule["rate_mg_per_h"], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        double.schedule["rate_mg_per_h"], 2 * single.schedule["rate_mg_per_h"], rtol=1e-9, atol=1e-9
+    )
     assert double.bolus_mg == pytest.approx(2 * single.bolus_mg, rel=1e-12)
 
 
@@ -83,8 +96,10 @@ def test_maintenance_rate_tends_to_steady_state():
 def test_summary_names_model_thresholds_and_notice():
     s = plan_tci(100.0, weight_kg=70, duration_min=40).summary()
     assert s["model"] == "ketamine" and len(s["model_sha256"]) == 64
-    assert s["thresholds_ng_per_ml"] == {"window_lower_ng_per_ml": 50.0,
-                                         "dissociation_ng_per_ml": 150.0}
+    assert s["thresholds_ng_per_ml"] == {
+        "window_lower_ng_per_ml": 50.0,
+        "dissociation_ng_per_ml": 150.0,
+    }
     assert s["seed"] is None and s["notice"] == NOTICE == DISCLAIMER
     assert s["schedule"][0]["bolus_mg"] > 0 and "rate_mg_per_h" in s["schedule"][0]
 
@@ -101,12 +116,19 @@ def test_window_follows_threshold_overrides():
         plan_tci(55.0, weight_kg=70, thresholds={"window": 60})
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [
-    ({"step_s": 0.5}, "step-s"), ({"step_s": 120}, "step-s"),
-    ({"duration_min": 2}, "duration-min"), ({"duration_min": -1}, "duration-min"),
-    ({"weight_kg": 10}, "weight-kg"), ({"sex": "other"}, "sex"),
-    ({"model": "no-such-model"}, "model"), ({"thresholds": {"nonsense": 1}}, "thresholds"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"step_s": 0.5}, "step-s"),
+        ({"step_s": 120}, "step-s"),
+        ({"duration_min": 2}, "duration-min"),
+        ({"duration_min": -1}, "duration-min"),
+        ({"weight_kg": 10}, "weight-kg"),
+        ({"sex": "other"}, "sex"),
+        ({"model": "no-such-model"}, "model"),
+        ({"thresholds": {"nonsense": 1}}, "thresholds"),
+    ],
+)
 def test_bad_input(kwargs, field):
     args = {"weight_kg": 70, **kwargs}
     with pytest.raises(InputError, match=field):

@@ -33,8 +33,9 @@ def model():
 
 @pytest.fixture(scope="module")
 def pop():
-    return simulate_population(DOSES, covariates=COV, n=300, seed=3, t_end_min=300,
-                               keep_curves=True)
+    return simulate_population(
+        DOSES, covariates=COV, n=300, seed=3, t_end_min=300, keep_curves=True
+    )
 
 
 def test_each_subject_matches_simulate(model, pop):
@@ -42,28 +43,39 @@ def test_each_subject_matches_simulate(model, pop):
     sub = sample_subjects(model, COV, 300, 3)
     for i in (0, 1, 57, 128, 299):
         params = {p: float(sub[p][i]) for p in model.parameters}
-        c = simulate(DOSES, weight_kg=float(sub["weight_kg"][i]),
-                     sex=["male", "female"][sub["sex_code"][i]], params=params, t_end_min=300)
+        c = simulate(
+            DOSES,
+            weight_kg=float(sub["weight_kg"][i]),
+            sex=["male", "female"][sub["sex_code"][i]],
+            params=params,
+            t_end_min=300,
+        )
         row = pop.subjects.iloc[i]
         assert row.weight_kg == sub["weight_kg"][i]
         # curves are kept as float32
-        np.testing.assert_allclose(pop.effect_site_curves_ng_per_ml[i], c.effect_site_ng_per_ml,
-                                   rtol=2e-7, atol=1e-9)
-        np.testing.assert_allclose(pop.plasma_curves_ng_per_ml[i], c.plasma_ng_per_ml,
-                                   rtol=2e-7, atol=1e-9)
+        np.testing.assert_allclose(
+            pop.effect_site_curves_ng_per_ml[i], c.effect_site_ng_per_ml, rtol=2e-7, atol=1e-9
+        )
+        np.testing.assert_allclose(
+            pop.plasma_curves_ng_per_ml[i], c.plasma_ng_per_ml, rtol=2e-7, atol=1e-9
+        )
         w = window_metrics(c.time_min, c.effect_site_ng_per_ml, 50, 150)
-        for key, col in (("onset_min", "window_onset_min"), ("offset_min", "window_offset_min"),
-                         ("minutes_in_window", "minutes_in_window"),
-                         ("dissociation_onset_min", "dissociation_onset_min"),
-                         ("minutes_dissociated", "minutes_dissociated")):
+        for key, col in (
+            ("onset_min", "window_onset_min"),
+            ("offset_min", "window_offset_min"),
+            ("minutes_in_window", "minutes_in_window"),
+            ("dissociation_onset_min", "dissociation_onset_min"),
+            ("minutes_dissociated", "minutes_dissociated"),
+        ):
             expected = np.nan if w[key] is None else w[key]
             np.testing.assert_allclose(row[col], expected, rtol=1e-9, atol=1e-9, err_msg=col)
         for key, curve in (("plasma", c.plasma_ng_per_ml), ("effect", c.effect_site_ng_per_ml)):
             e = exposure(c.time_min, curve)
             np.testing.assert_allclose(row[f"{key}_cmax_ng_per_ml"], e["cmax_ng_per_ml"], rtol=1e-9)
             assert row[f"{key}_tmax_min"] == e["tmax_min"]
-            np.testing.assert_allclose(row[f"{key}_auc_ng_h_per_ml"], e["auc_ng_h_per_ml"],
-                                       rtol=1e-9)
+            np.testing.assert_allclose(
+                row[f"{key}_auc_ng_h_per_ml"], e["auc_ng_h_per_ml"], rtol=1e-9
+            )
         assert row.reached_window == (w["onset_min"] is not None)
         assert row.dissociated == (w["dissociation_onset_min"] is not None)
         assert row.administered_dose_mg == pytest.approx(150 + 0.2 * row.weight_kg)
@@ -106,14 +118,21 @@ def test_first_subjects_do_not_depend_on_population_size():
 
 def test_no_variability_median_is_the_typical_curve():
     cov = Covariates(weight_kg=82, sex="female")
-    r = simulate_population(["sublingual:100mg", "intranasal:40mg@40min"], covariates=cov,
-                            n=40, seed=1, variability=False)
+    r = simulate_population(
+        ["sublingual:100mg", "intranasal:40mg@40min"],
+        covariates=cov,
+        n=40,
+        seed=1,
+        variability=False,
+    )
     typ = simulate(["sublingual:100mg", "intranasal:40mg@40min"], weight_kg=82, sex="female")
     for p in (5, 25, 50, 75, 95):
-        np.testing.assert_allclose(r.bands[f"effect_site_p{p}_ng_per_ml"],
-                                   typ.effect_site_ng_per_ml, rtol=2e-7, atol=1e-12)
-        np.testing.assert_allclose(r.bands[f"plasma_p{p}_ng_per_ml"], typ.plasma_ng_per_ml,
-                                   rtol=2e-7, atol=1e-12)
+        np.testing.assert_allclose(
+            r.bands[f"effect_site_p{p}_ng_per_ml"], typ.effect_site_ng_per_ml, rtol=2e-7, atol=1e-12
+        )
+        np.testing.assert_allclose(
+            r.bands[f"plasma_p{p}_ng_per_ml"], typ.plasma_ng_per_ml, rtol=2e-7, atol=1e-12
+        )
     np.testing.assert_allclose(r.typical.effect_site_ng_per_ml, typ.effect_site_ng_per_ml)
     assert r.subjects["effect_cmax_ng_per_ml"].nunique() == 1
     s = r.summary()
@@ -140,8 +159,20 @@ def test_hist_quantiles_single_value_and_extremes():
     counts = np.zeros((2, 5), dtype=np.int64)
     vals = np.array([[0.0, 0.0, 0.0], [1.0, 3.0, 1e6]], dtype=np.float32)  # (time, subject)
     codes = np.zeros((2, 3), dtype=np.uint8)
-    _kernels.reduce_chunk(0, vals.view(np.uint32), vals, vals.view(np.uint32), vals, codes,
-                          hist_p, hist_e, vmin, vmax, lanes, counts)
+    _kernels.reduce_chunk(
+        0,
+        vals.view(np.uint32),
+        vals,
+        vals.view(np.uint32),
+        vals,
+        codes,
+        hist_p,
+        hist_e,
+        vmin,
+        vmax,
+        lanes,
+        counts,
+    )
     assert np.array_equal(hist_p, hist_e) and np.all(counts[:, 0] == 3)
     assert hist_p[0, 0] == 3 and hist_p[1, -1] == 1  # zeros underflow; 1e6 > 2**17 overflows
     q = hist_quantiles(hist_p, vmin[0], vmax[0], 3, (0, 50, 100))
@@ -167,17 +198,30 @@ def test_summary_keys_and_json(pop):
     for key in ("p_window", "p_dissociation", "p_window_block"):
         p, se = s[key], s[f"{key}_se"]
         assert 0 <= p <= 1 and se == pytest.approx(math.sqrt(p * (1 - p) / 300))
-    for key in ("onset_min_median", "onset_min_p5", "onset_min_p95", "effect_tmax_min_median",
-                "minutes_in_window_median", "minutes_in_window_median_se", "model_sha256",
-                "pksim_version", "seed", "n", "thresholds"):
+    for key in (
+        "onset_min_median",
+        "onset_min_p5",
+        "onset_min_p95",
+        "effect_tmax_min_median",
+        "minutes_in_window_median",
+        "minutes_in_window_median_se",
+        "model_sha256",
+        "pksim_version",
+        "seed",
+        "n",
+        "thresholds",
+    ):
         assert key in s
     assert s["onset_min_p5"] <= s["onset_min_median"] <= s["onset_min_p95"]
     assert s["p_window"] == pytest.approx(pop.subjects.reached_window.mean())
     json.dumps(s, allow_nan=False)
     for col in pop.subjects.columns:
         # every column is a registry metric (units checked in test_metrics) or a covariate
-        assert col in REGISTRY or col in ("subject", "sex") or col.endswith(
-            ("_kg", "_mg", "_ng_per_ml")), col
+        assert (
+            col in REGISTRY
+            or col in ("subject", "sex")
+            or col.endswith(("_kg", "_mg", "_ng_per_ml"))
+        ), col
 
 
 def test_quantile_se_order_statistic():
@@ -190,15 +234,25 @@ def test_quantile_se_order_statistic():
 
 
 def test_thresholds_and_dose_variability():
-    r = simulate_population(DOSES[:1], covariates=Covariates(weight_kg=70), n=400, seed=2,
-                            thresholds={"window": 60, "dissociation": 180},
-                            dose_variability=30.0)
+    r = simulate_population(
+        DOSES[:1],
+        covariates=Covariates(weight_kg=70),
+        n=400,
+        seed=2,
+        thresholds={"window": 60, "dissociation": 180},
+        dose_variability=30.0,
+    )
     s = r.summary()
     assert s["window_ng_per_ml"] == [60.0, 180.0] and s["dose_cv_percent"] == 30.0
     dose = r.subjects.administered_dose_mg
     assert dose.std() > 10 and abs(dose.mean() - 100) < 4.5 * 30 / math.sqrt(400)
-    fixed = simulate_population(DOSES[:1], covariates=Covariates(weight_kg=70), n=400, seed=2,
-                                thresholds={"window": 60, "dissociation": 180})
+    fixed = simulate_population(
+        DOSES[:1],
+        covariates=Covariates(weight_kg=70),
+        n=400,
+        seed=2,
+        thresholds={"window": 60, "dissociation": 180},
+    )
     assert np.all(fixed.subjects.administered_dose_mg == 100)
 
 
@@ -261,8 +315,11 @@ def test_in_band_throughout_against_dense_check(c, lo, width, b0, span):
     if got:
         assert np.all((dense >= lo) & (dense < lo + width))
     else:
-        assert b1 > t[-1] or not np.all((dense >= lo) & (dense < lo + width)) or np.any(
-            np.isclose(dense, lo) | np.isclose(dense, lo + width))
+        assert (
+            b1 > t[-1]
+            or not np.all((dense >= lo) & (dense < lo + width))
+            or np.any(np.isclose(dense, lo) | np.isclose(dense, lo + width))
+        )
 
 
 @given(curve, curve, st.floats(0, 200), st.floats(1, 300))
@@ -278,7 +335,8 @@ def test_overlap_minutes_bounds_and_symmetry(ca, cb, lo, width):
     assert both <= _kernels.band_times(t, a, lo, hi)[2] + 1e-12
     assert both <= _kernels.band_times(t, b, lo, hi)[2] + 1e-12
     assert _kernels.overlap_minutes(t, a, a, *whole) == pytest.approx(
-        _kernels.band_times(t, a, lo, hi)[2])
+        _kernels.band_times(t, a, lo, hi)[2]
+    )
 
 
 @pytest.mark.parametrize("scale", [1e-3, 0.3, 1.0, 3.0, 40.0])
@@ -286,8 +344,12 @@ def test_expm_small_matches_scipy(scale):
     rng = np.random.default_rng(int(scale * 1000))
     for n in (3, 6, 7):
         m = rng.standard_normal((n, n)) * scale
-        np.testing.assert_allclose(_kernels.expm_small(m), scipy.linalg.expm(m), rtol=1e-12,
-                                   atol=1e-13 * max(1.0, np.abs(scipy.linalg.expm(m)).max()))
+        np.testing.assert_allclose(
+            _kernels.expm_small(m),
+            scipy.linalg.expm(m),
+            rtol=1e-12,
+            atol=1e-13 * max(1.0, np.abs(scipy.linalg.expm(m)).max()),
+        )
     # coincident rate constants (ka = ke): exact and finite, t e^{-kt} off the diagonal
     k = 0.7
     a = np.array([[-k, 0.0], [k, -k]])
@@ -304,22 +366,39 @@ def test_pd_dissociation_probability_hand_computed(model):
     from scipy.stats import norm
 
     cov = Covariates(weight_kg=70, sex="male")
-    base = simulate_population(["iv:20mg/20min"], covariates=cov, n=5, seed=1,
-                               variability=False)
+    base = simulate_population(["iv:20mg/20min"], covariates=cov, n=5, seed=1, variability=False)
     cmax = float(base.subjects.effect_cmax_ng_per_ml.iloc[0])
-    half = simulate_population(["iv:20mg/20min"], covariates=cov, n=5, seed=1,
-                               variability=False, pd_dissociation={"c50_ng_per_ml": cmax})
+    half = simulate_population(
+        ["iv:20mg/20min"],
+        covariates=cov,
+        n=5,
+        seed=1,
+        variability=False,
+        pd_dissociation={"c50_ng_per_ml": cmax},
+    )
     np.testing.assert_allclose(half.subjects.p_dissociation_pd, 0.5, rtol=1e-12)
     params = model.pd["dissociation"].parameters
     c50, omega = params["c50_ng_per_ml"].value, params["omega"].value
-    np.testing.assert_allclose(base.subjects.p_dissociation_pd,
-                               norm.cdf(np.log(cmax / c50) / omega), rtol=1e-12)
-    step = simulate_population(["iv:20mg/20min"], covariates=cov, n=5, seed=1,
-                               variability=False,
-                               pd_dissociation={"c50_ng_per_ml": cmax * 1.01, "omega": 0.0})
+    np.testing.assert_allclose(
+        base.subjects.p_dissociation_pd, norm.cdf(np.log(cmax / c50) / omega), rtol=1e-12
+    )
+    step = simulate_population(
+        ["iv:20mg/20min"],
+        covariates=cov,
+        n=5,
+        seed=1,
+        variability=False,
+        pd_dissociation={"c50_ng_per_ml": cmax * 1.01, "omega": 0.0},
+    )
     assert np.all(step.subjects.p_dissociation_pd == 0.0)
-    hi = simulate_population(["iv:20mg/20min"], covariates=cov, n=5, seed=1,
-                             variability=False, pd_dissociation={"c50_ng_per_ml": 2 * c50})
+    hi = simulate_population(
+        ["iv:20mg/20min"],
+        covariates=cov,
+        n=5,
+        seed=1,
+        variability=False,
+        pd_dissociation={"c50_ng_per_ml": 2 * c50},
+    )
     assert np.all(hi.subjects.p_dissociation_pd < base.subjects.p_dissociation_pd)
     s = simulate_population(["iv:20mg/20min"], covariates=cov, n=200, seed=1).summary()
     assert 0 < s["p_dissociation_pd"] < 1 and s["p_dissociation_pd_se"] > 0
@@ -348,22 +427,33 @@ def test_pd_section_is_validated_and_calibrated_values_are_tagged(model, tmp_pat
     with pytest.raises(ModelFileError, match="unknown effect 'euphoria'"):
         load_model(str(path))
     with pytest.raises(InputError, match="pd_dissociation"):
-        simulate_population(["oral:10mg"], covariates=Covariates(weight_kg=70), n=2, seed=0,
-                            pd_dissociation={"ec50": 3})
+        simulate_population(
+            ["oral:10mg"],
+            covariates=Covariates(weight_kg=70),
+            n=2,
+            seed=0,
+            pd_dissociation={"ec50": 3},
+        )
 
 
-@pytest.mark.parametrize("doses", [
-    ["sublingual:100mg"],
-    ["iv:10mg@0min/7.5min", "iv:10mg@3.5min/7.5min"],  # overlapping inputs, one off the grid
-    ["iv:5mg@0.25min", "iv:5mg@0.75min", "oral:50mg@12.2min"],  # two events in one interval
-    ["intranasal:50mg@40min", "sublingual:50mg@39.9min"],
-])
+@pytest.mark.parametrize(
+    "doses",
+    [
+        ["sublingual:100mg"],
+        ["iv:10mg@0min/7.5min", "iv:10mg@3.5min/7.5min"],  # overlapping inputs, one off the grid
+        ["iv:5mg@0.25min", "iv:5mg@0.75min", "oral:50mg@12.2min"],  # two events in one interval
+        ["intranasal:50mg@40min", "sublingual:50mg@39.9min"],
+    ],
+)
 def test_regimens_match_simulate(doses):
     cov = Covariates(weight_kg=70, sex="male")
-    r = simulate_population(doses, covariates=cov, n=2, seed=3, t_end_min=120,
-                            keep_curves=True, variability=False)
+    r = simulate_population(
+        doses, covariates=cov, n=2, seed=3, t_end_min=120, keep_curves=True, variability=False
+    )
     c = simulate(doses, weight_kg=70, sex="male", t_end_min=120)
-    np.testing.assert_allclose(r.effect_site_curves_ng_per_ml[0], c.effect_site_ng_per_ml,
-                               rtol=2e-7, atol=1e-9)
-    np.testing.assert_allclose(r.plasma_curves_ng_per_ml[1], c.plasma_ng_per_ml,
-                               rtol=2e-7, atol=1e-9)
+    np.testing.assert_allclose(
+        r.effect_site_curves_ng_per_ml[0], c.effect_site_ng_per_ml, rtol=2e-7, atol=1e-9
+    )
+    np.testing.assert_allclose(
+        r.plasma_curves_ng_per_ml[1], c.plasma_ng_per_ml, rtol=2e-7, atol=1e-9
+    )

@@ -33,8 +33,16 @@ def readme_commands() -> list[str]:
 
 def test_the_readme_has_commands_for_every_subcommand_it_documents():
     used = {shlex.split(c)[1] for c in readme_commands()}
-    assert {"simulate", "models", "validate", "population", "couple", "plan", "sweep",
-            "plot"} <= used
+    assert {
+        "simulate",
+        "models",
+        "validate",
+        "population",
+        "couple",
+        "plan",
+        "sweep",
+        "plot",
+    } <= used
 
 
 @pytest.mark.slow

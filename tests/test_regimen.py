@@ -35,34 +35,40 @@ def _ketamine_params(weight_kg=70.0):
 # ----------------------------------------------------------------------------- SPEC syntax
 
 
-@pytest.mark.parametrize("spec, expected", [
-    ("sublingual:100mg", Dose("sublingual", 100.0, "mg", 0.0, None)),
-    ("intranasal:50mg@40min", Dose("intranasal", 50.0, "mg", 40.0, None)),
-    ("iv:0.5mg/kg@0min/40min", Dose("iv", 0.5, "mg/kg", 0.0, 40.0)),
-    ("oral:1.5mg/kg@1.5h", Dose("oral", 1.5, "mg/kg", 90.0, None)),
-    ("iv:20mg@12.37min/0.5h", Dose("iv", 20.0, "mg", 12.37, 30.0)),
-    (" IV : 2e1 mg @ 5 min ", Dose("iv", 20.0, "mg", 5.0, None)),
-])
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("sublingual:100mg", Dose("sublingual", 100.0, "mg", 0.0, None)),
+        ("intranasal:50mg@40min", Dose("intranasal", 50.0, "mg", 40.0, None)),
+        ("iv:0.5mg/kg@0min/40min", Dose("iv", 0.5, "mg/kg", 0.0, 40.0)),
+        ("oral:1.5mg/kg@1.5h", Dose("oral", 1.5, "mg/kg", 90.0, None)),
+        ("iv:20mg@12.37min/0.5h", Dose("iv", 20.0, "mg", 12.37, 30.0)),
+        (" IV : 2e1 mg @ 5 min ", Dose("iv", 20.0, "mg", 5.0, None)),
+    ],
+)
 def test_parse_dose_spec(spec, expected):
     d = parse_dose_spec(spec)
     assert d == expected
     assert parse_dose_spec(d.spec()) == d  # the canonical text reads back to the same dose
 
 
-@pytest.mark.parametrize("spec, field", [
-    ("sublingual:0mg", "dose amount"),
-    ("sublingual:-5mg", "dose amount"),
-    ("sublingual:abcmg", "dose"),
-    ("sublingual:100", "dose"),
-    ("sublingual100mg", "dose"),
-    ("rectal:10mg", "dose route"),
-    ("oral:10mg/20min", "dose duration"),
-    ("iv:10mg@5min/0min", "dose duration"),
-    ("iv:10mg@-5min", "dose start"),
-    ("iv:25mg/kg", "dose amount"),
-    ("oral:6000mg", "dose amount"),
-    ("", "dose"),
-])
+@pytest.mark.parametrize(
+    "spec, field",
+    [
+        ("sublingual:0mg", "dose amount"),
+        ("sublingual:-5mg", "dose amount"),
+        ("sublingual:abcmg", "dose"),
+        ("sublingual:100", "dose"),
+        ("sublingual100mg", "dose"),
+        ("rectal:10mg", "dose route"),
+        ("oral:10mg/20min", "dose duration"),
+        ("iv:10mg@5min/0min", "dose duration"),
+        ("iv:10mg@-5min", "dose start"),
+        ("iv:25mg/kg", "dose amount"),
+        ("oral:6000mg", "dose amount"),
+        ("", "dose"),
+    ],
+)
 def test_bad_spec_raises_input_error_naming_the_field(spec, field):
     with pytest.raises(InputError) as info:
         parse_dose_spec(spec)
@@ -106,9 +112,14 @@ def test_bioavailability_times_lag_oral(tmp_path):
     assert c.amounts_mg["central"][4] > 0
 
 
-@pytest.mark.parametrize("spec, hold, spit", [("sublingual:100mg@5min", None, False),
-                                              ("sublingual:100mg@5min,hold=15min", 15.0, False),
-                                              ("sublingual:100mg@5min,hold=8min,spit", 8.0, True)])
+@pytest.mark.parametrize(
+    "spec, hold, spit",
+    [
+        ("sublingual:100mg@5min", None, False),
+        ("sublingual:100mg@5min,hold=15min", 15.0, False),
+        ("sublingual:100mg@5min,hold=8min,spit", 8.0, True),
+    ],
+)
 def test_sublingual_hold_events(spec, hold, spit):
     """Held in the mouth from placement; at the end of the hold the remainder leaves the mouth
     (two impulses) and, unless spat out, enters the gut chain times oral F."""
@@ -135,11 +146,15 @@ def test_bioavailability_times_infusion_scales_amount_keeps_duration(tmp_path):
     p = typical_parameters(m, np.array([70.0]), np.array([-1]))
     ev = input_events(m, [Dose("iv", dose, duration_min=dur)], p, np.array([70.0]))
     assert ev.amount_mg[0, 0] == dose * f_iv and ev.duration_min[0, 0] == dur
-    c = simulate([Dose("iv", dose, duration_min=dur)], weight_kg=70, model=m, t_end_min=90,
-                 dt_min=0.5)
+    c = simulate(
+        [Dose("iv", dose, duration_min=dur)], weight_kg=70, model=m, t_end_min=90, dt_min=0.5
+    )
     t, k, rate = c.time_min, cl / v, f_iv * dose / dur
-    exact = np.where(t <= dur, rate / cl * (1 - np.exp(-k * t)),
-                     rate / cl * (1 - math.exp(-k * dur)) * np.exp(-k * (t - dur)))
+    exact = np.where(
+        t <= dur,
+        rate / cl * (1 - np.exp(-k * t)),
+        rate / cl * (1 - math.exp(-k * dur)) * np.exp(-k * (t - dur)),
+    )
     np.testing.assert_allclose(c.plasma_ng_per_ml, exact * 1000, rtol=0, atol=1e-11 * 1000)
     delivered = c.amounts_mg["central"] + c.eliminated_mg
     np.testing.assert_allclose(delivered, f_iv * dose * np.clip(t / dur, 0, 1), atol=1e-12)
@@ -167,8 +182,7 @@ def test_dose_scale_multiplies_each_delivered_dose():
 
 def test_dose_between_grid_points_is_exact_not_snapped():
     m = load_model(KET)
-    doses = ["iv:10mg@12.37min", "sublingual:40mg@3.71min,hold=7.3min",
-             "iv:15mg@20.2min/9.45min"]
+    doses = ["iv:10mg@12.37min", "sublingual:40mg@3.71min,hold=7.3min", "iv:15mg@20.2min/9.45min"]
     coarse = simulate(doses, weight_kg=70, model=m, t_end_min=120, dt_min=1.0)
     # a grid that contains every event time (incl. the end of the hold, 3.71 + 7.3, and the
     # infusion end 29.65)
@@ -177,8 +191,10 @@ def test_dose_between_grid_points_is_exact_not_snapped():
     fine = simulate(doses, weight_kg=70, model=m, time_min=fine_t)
     on_grid = np.isin(fine_t, coarse.time_min)
     assert on_grid.sum() == coarse.time_min.size
-    for a, b in ((coarse.plasma_ng_per_ml, fine.plasma_ng_per_ml[on_grid]),
-                 (coarse.effect_site_ng_per_ml, fine.effect_site_ng_per_ml[on_grid])):
+    for a, b in (
+        (coarse.plasma_ng_per_ml, fine.plasma_ng_per_ml[on_grid]),
+        (coarse.effect_site_ng_per_ml, fine.effect_site_ng_per_ml[on_grid]),
+    ):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-11 * a.max())
     # and snapping the bolus to either neighbouring grid point would be visibly different
     for snapped in ("iv:10mg@12min", "iv:10mg@13min"):

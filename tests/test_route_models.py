@@ -57,16 +57,22 @@ def test_hold_then_move_matches_solve_ivp(end, hold_min):
     x0 = np.zeros(len(names))
     x0[mouth] = 80.0
     rhs = lambda _t, x: a @ x  # noqa: E731
-    first = solve_ivp(rhs, (3.0, t_end), x0, method="Radau", rtol=1e-11, atol=1e-13,
-                      dense_output=True)
+    first = solve_ivp(
+        rhs, (3.0, t_end), x0, method="Radau", rtol=1e-11, atol=1e-13, dense_output=True
+    )
     x1 = first.y[:, -1].copy()
     if end == "swallow":
         x1[gut] += x1[mouth] * p["F_oral"][0]
     x1[mouth] = 0.0
-    second = solve_ivp(rhs, (t_end, 180.0), x1, method="Radau", rtol=1e-11, atol=1e-13,
-                       dense_output=True)
-    ref = np.array([np.zeros(len(names)) if ti < 3.0 else
-                    (first.sol(ti) if ti < t_end else second.sol(ti)) for ti in t])
+    second = solve_ivp(
+        rhs, (t_end, 180.0), x1, method="Radau", rtol=1e-11, atol=1e-13, dense_output=True
+    )
+    ref = np.array(
+        [
+            np.zeros(len(names)) if ti < 3.0 else (first.sol(ti) if ti < t_end else second.sol(ti))
+            for ti in t
+        ]
+    )
     central = names.index(model.central)
     plasma_ref = ref[:, central] / p["V1"][0] * 1000.0
     np.testing.assert_allclose(curve.plasma_ng_per_ml, plasma_ref, rtol=1e-7, atol=1e-9)
@@ -78,8 +84,9 @@ def test_hold_mass_balance(end):
     """Body + eliminated = what entered: the dose, less what was spat out or lost to first pass."""
     model = load_model("ketamine")
     t = np.linspace(0.0, 600.0, 601)
-    c = pksim.simulate([f"sublingual:100mg,hold=12min,{end}"], model=model, weight_kg=70,
-                       time_min=t)
+    c = pksim.simulate(
+        [f"sublingual:100mg,hold=12min,{end}"], model=model, weight_kg=70, time_min=t
+    )
     p = _typical(model)
     left = 100.0 * np.exp(-p["k_sl_uptake"][0] * 12.0)
     entered = 100.0 - left + (left * p["F_oral"][0] if end == "swallow" else 0.0)
@@ -94,14 +101,16 @@ def test_hold_is_linear_in_dose_and_superposes():
     t = np.linspace(0.0, 240.0, 241)
     one = pksim.simulate(["sublingual:50mg,hold=8min"], weight_kg=70, time_min=t)
     two = pksim.simulate(["sublingual:100mg,hold=8min"], weight_kg=70, time_min=t)
-    np.testing.assert_allclose(two.plasma_ng_per_ml, 2 * one.plasma_ng_per_ml, rtol=1e-12,
-                               atol=1e-12)
-    both = pksim.simulate(["sublingual:50mg,hold=8min", "sublingual:50mg@30min,hold=8min"],
-                          weight_kg=70, time_min=t)
+    np.testing.assert_allclose(
+        two.plasma_ng_per_ml, 2 * one.plasma_ng_per_ml, rtol=1e-12, atol=1e-12
+    )
+    both = pksim.simulate(
+        ["sublingual:50mg,hold=8min", "sublingual:50mg@30min,hold=8min"], weight_kg=70, time_min=t
+    )
     late = pksim.simulate(["sublingual:50mg@30min,hold=8min"], weight_kg=70, time_min=t)
-    np.testing.assert_allclose(both.plasma_ng_per_ml,
-                               one.plasma_ng_per_ml + late.plasma_ng_per_ml, rtol=1e-11,
-                               atol=1e-11)
+    np.testing.assert_allclose(
+        both.plasma_ng_per_ml, one.plasma_ng_per_ml + late.plasma_ng_per_ml, rtol=1e-11, atol=1e-11
+    )
 
 
 def test_longer_hold_raises_bioavailability_and_spitting_lowers_it():
@@ -146,9 +155,16 @@ def test_esketamine_oral_bioavailable_dose_includes_hepatic_first_pass():
 # ----------------------------------------------------------------------------- shape and timing
 
 SHAPE_REGIMENS = [
-    ["sublingual:25mg"], ["sublingual:50mg"], ["sublingual:100mg"], ["sublingual:125mg"],
-    ["intranasal:10mg"], ["intranasal:40mg"], ["intranasal:50mg"], ["oral:35mg"],
-    ["iv:35mg@0min/40min"], ["sublingual:100mg,hold=15min,spit"],
+    ["sublingual:25mg"],
+    ["sublingual:50mg"],
+    ["sublingual:100mg"],
+    ["sublingual:125mg"],
+    ["intranasal:10mg"],
+    ["intranasal:40mg"],
+    ["intranasal:50mg"],
+    ["oral:35mg"],
+    ["iv:35mg@0min/40min"],
+    ["sublingual:100mg,hold=15min,spit"],
     ["sublingual:100mg", "intranasal:40mg@40min"],
 ]
 
@@ -179,8 +195,15 @@ def test_training_arm_timing(name):
 
 
 def test_population_sublingual_spread_and_single_effect_peak():
-    res = pksim.simulate_population(["sublingual:100mg"], covariates=pksim.Covariates(
-        weight_kg=70.0), n=400, seed=3, t_end_min=360, dt_min=1.0, keep_curves=True)
+    res = pksim.simulate_population(
+        ["sublingual:100mg"],
+        covariates=pksim.Covariates(weight_kg=70.0),
+        n=400,
+        seed=3,
+        t_end_min=360,
+        dt_min=1.0,
+        keep_curves=True,
+    )
     cmax = res.subjects["plasma_cmax_ng_per_ml"].to_numpy()
     cv = np.std(np.log(cmax))
     cv = np.sqrt(np.expm1(cv**2))
@@ -216,12 +239,15 @@ def test_dose_spec_round_trips(route, amount, salt, per_kg, start, hold, end, sp
     assert dose.hold_min == hold and dose.hold_end == (end[1:] or None)
 
 
-@pytest.mark.parametrize("spec, field", [
-    ("sublingual:100mg,hold=-1min", "dose hold"),
-    ("sublingual:100mg,hold=90min", "dose hold"),
-    ("sublingual:100mg,gargle", "dose option"),
-    ("sublingual:100mg,hold=5", "dose option"),
-])
+@pytest.mark.parametrize(
+    "spec, field",
+    [
+        ("sublingual:100mg,hold=-1min", "dose hold"),
+        ("sublingual:100mg,hold=90min", "dose hold"),
+        ("sublingual:100mg,gargle", "dose option"),
+        ("sublingual:100mg,hold=5", "dose option"),
+    ],
+)
 def test_bad_dose_options_name_the_field(spec, field):
     with pytest.raises(pksim.InputError) as err:
         parse_dose_spec(spec)
@@ -236,8 +262,9 @@ def test_hold_on_a_route_without_one_is_refused_by_the_model():
     assert err.value.field == "dose hold"
 
 
-@pytest.mark.parametrize("devices, f_published, cmax_published", [
-    (1, 0.62, 43.8), (2, 0.54, 72.5), (3, 0.51, 101.0)])
+@pytest.mark.parametrize(
+    "devices, f_published, cmax_published", [(1, 0.62, 43.8), (2, 0.54, 72.5), (3, 0.51, 101.0)]
+)
 def test_esketamine_devices_reproduce_perez_ruixo_table_4(devices, f_published, cmax_published):
     """56 and 84 mg are 2 and 3 devices 5 min apart, later ones with FRn x 0.62: the model's
     bioavailability and Cmax then match Perez-Ruixo 2021 Table 4 (a population-model
@@ -252,10 +279,12 @@ def test_sprays_split_the_dose_and_default_to_one():
     t = np.linspace(0, 240, 961)
     one = pksim.simulate(["intranasal:40mg"], weight_kg=70, time_min=t)
     four = pksim.simulate(["intranasal:40mg,sprays=4,every=2min"], weight_kg=70, time_min=t)
-    parts = pksim.simulate([f"intranasal:10mg@{2 * i}min" for i in range(4)], weight_kg=70,
-                           time_min=t)
-    np.testing.assert_allclose(four.plasma_ng_per_ml, parts.plasma_ng_per_ml, rtol=1e-11,
-                               atol=1e-12)
+    parts = pksim.simulate(
+        [f"intranasal:10mg@{2 * i}min" for i in range(4)], weight_kg=70, time_min=t
+    )
+    np.testing.assert_allclose(
+        four.plasma_ng_per_ml, parts.plasma_ng_per_ml, rtol=1e-11, atol=1e-12
+    )
     assert four.bioavailable_dose_mg == pytest.approx(one.bioavailable_dose_mg, rel=1e-12)
     with pytest.raises(pksim.InputError) as err:
         pksim.simulate(["sublingual:40mg,sprays=2"], weight_kg=70)
@@ -274,6 +303,7 @@ def test_hydrochloride_and_equivalent_base_give_the_same_curve():
     np.testing.assert_allclose(hcl.plasma_ng_per_ml, plain.plasma_ng_per_ml, rtol=1e-12)
     np.testing.assert_allclose(base.plasma_ng_per_ml, hcl.plasma_ng_per_ml, rtol=1e-12)
     eske = pksim.simulate(["intranasal:56mg"], model="esketamine", weight_kg=70, time_min=t)
-    eske_hcl = pksim.simulate([f"intranasal:{56 / base_mg * 100!r}mgHCl"], model="esketamine",
-                              weight_kg=70, time_min=t)
+    eske_hcl = pksim.simulate(
+        [f"intranasal:{56 / base_mg * 100!r}mgHCl"], model="esketamine", weight_kg=70, time_min=t
+    )
     np.testing.assert_allclose(eske_hcl.plasma_ng_per_ml, eske.plasma_ng_per_ml, rtol=1e-12)

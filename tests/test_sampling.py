@@ -137,8 +137,14 @@ def test_lognormal_weight_moments_and_truncation():
 
 def test_per_sex_weights_and_sex_mix():
     n = 20_000
-    cov = Covariates(weight_mean_female_kg=65, weight_sd_female_kg=8, weight_mean_male_kg=85,
-                     weight_sd_male_kg=8, sex="mixed", female_fraction=0.3)
+    cov = Covariates(
+        weight_mean_female_kg=65,
+        weight_sd_female_kg=8,
+        weight_mean_male_kg=85,
+        weight_sd_male_kg=8,
+        sex="mixed",
+        female_fraction=0.3,
+    )
     d = BlockDraws(8)
     sex = d.sex_code(cov, 0, n)
     wt = d.weight_kg(cov, sex, 0, n)

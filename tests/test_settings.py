@@ -14,8 +14,16 @@ from pksim.sampling import Covariates
 from pksim.settings import RunSettings
 
 COV = Covariates(weight_kg=70)
-KW = dict(n=60, seed=9, t_end_min=180.0, dt_min=2.0, thresholds={"window": 55.0},
-          dose_variability=12.0, block_min=(30, 80), coverage_percent=60.0)
+KW = dict(
+    n=60,
+    seed=9,
+    t_end_min=180.0,
+    dt_min=2.0,
+    thresholds={"window": 55.0},
+    dose_variability=12.0,
+    block_min=(30, 80),
+    coverage_percent=60.0,
+)
 
 
 def test_settings_equal_keywords_for_populations_and_couples():
@@ -33,13 +41,18 @@ def test_planner_takes_settings():
     kw = dict(n=100, seed=3, block_min=(8, 16))
     steps = DoseSteps("iv", 2.0, 2.0, 30.0)
     p1 = plan_person(weight_kg=70, route="iv", dose=steps, verify=False, **kw)
-    p2 = plan_person(weight_kg=70, route="iv", dose=steps, verify=False,
-                     settings=RunSettings(**kw))
-    np.testing.assert_array_equal(p1.candidates["p_window_throughout_block"],
-                                  p2.candidates["p_window_throughout_block"])
+    p2 = plan_person(weight_kg=70, route="iv", dose=steps, verify=False, settings=RunSettings(**kw))
+    np.testing.assert_array_equal(
+        p1.candidates["p_window_throughout_block"], p2.candidates["p_window_throughout_block"]
+    )
     with pytest.raises(InputError, match="settings"):
-        plan_person(weight_kg=70, route="iv", dose=steps, verify=False,
-                    settings=RunSettings(**kw, band_uncertainty=True))
+        plan_person(
+            weight_kg=70,
+            route="iv",
+            dose=steps,
+            verify=False,
+            settings=RunSettings(**kw, band_uncertainty=True),
+        )
 
 
 def test_settings_are_frozen_hashable_and_not_mixed_with_keywords():

@@ -44,8 +44,12 @@ def weight_for(model: Model) -> float:
     return min(max(70.0, lo), hi)
 
 
-def ref_params(model: Model, weight_kg: float, sex: str | None = None,
-               overrides: dict[str, float] | None = None) -> dict[str, float]:
+def ref_params(
+    model: Model,
+    weight_kg: float,
+    sex: str | None = None,
+    overrides: dict[str, float] | None = None,
+) -> dict[str, float]:
     tp = typical_parameters(model, np.array([weight_kg]), np.array([sex_code(sex)]))
     p = {name: float(v[0]) for name, v in tp.items()}
     p.update(overrides or {})
@@ -78,15 +82,22 @@ def ref_events(model: Model, doses, p: dict[str, float], weight_kg: float):
                 duration = val(w.duration)
             else:
                 duration = d.duration_min or 0.0
-            events.append((w.target, d.start_min + val(w.lag), duration,
-                           mg * frac * val(w.bioavailability)))
+            events.append(
+                (w.target, d.start_min + val(w.lag), duration, mg * frac * val(w.bioavailability))
+            )
         if route.hold is not None:
             h = route.hold
             end = d.start_min + (val(h.default_min) if d.hold_min is None else d.hold_min)
             to = None if d.hold_end == "spit" else h.swallow_to
             held = sum(e[3] for e in events[first:] if e[0] == h.compartment)
-            events.append((("move", h.compartment, to, held, d.start_min), end, 0.0,
-                           val(h.swallow_bioavailability)))
+            events.append(
+                (
+                    ("move", h.compartment, to, held, d.start_min),
+                    end,
+                    0.0,
+                    val(h.swallow_bioavailability),
+                )
+            )
     return events
 
 
@@ -138,8 +149,16 @@ def ref_solve(model: Model, p: dict[str, float], events, t_eval: np.ndarray):
         last = hi == t_end
         mask = (t_eval >= lo) & ((t_eval <= hi) if last else (t_eval < hi))
         te = t_eval[mask] if last else np.append(t_eval[mask], hi)
-        sol = solve_ivp(lambda t, y, r=rate: a @ y + r, (lo, hi), x, method="LSODA",
-                        jac=lambda t, y: a, rtol=1e-10, atol=1e-14, t_eval=te)
+        sol = solve_ivp(
+            lambda t, y, r=rate: a @ y + r,
+            (lo, hi),
+            x,
+            method="LSODA",
+            jac=lambda t, y: a,
+            rtol=1e-10,
+            atol=1e-14,
+            t_eval=te,
+        )
         assert sol.success, sol.message
         out[mask] = sol.y[:, : mask.sum()].T
         x = sol.y[:, -1].copy()
@@ -147,11 +166,18 @@ def ref_solve(model: Model, p: dict[str, float], events, t_eval: np.ndarray):
     return out, idx
 
 
-def assert_matches_reference(model: Model, doses, weight_kg: float, *, t_end_min=240.0,
-                             dt_min=1.0, overrides=None) -> None:
+def assert_matches_reference(
+    model: Model, doses, weight_kg: float, *, t_end_min=240.0, dt_min=1.0, overrides=None
+) -> None:
     doses = [parse_dose_spec(d) if isinstance(d, str) else d for d in doses]
-    curve = simulate(doses, weight_kg=weight_kg, model=model, t_end_min=t_end_min,
-                     dt_min=dt_min, params=overrides)
+    curve = simulate(
+        doses,
+        weight_kg=weight_kg,
+        model=model,
+        t_end_min=t_end_min,
+        dt_min=dt_min,
+        params=overrides,
+    )
     p = ref_params(model, weight_kg, overrides=overrides)
     events = ref_events(model, doses, p, weight_kg)
     x, idx = ref_solve(model, p, events, curve.time_min)
@@ -167,7 +193,8 @@ def assert_matches_reference(model: Model, doses, weight_kg: float, *, t_end_min
         assert np.abs(amount - x[:, idx[name]]).max() < 1e-6 * dose_mg, name
     assert np.abs(curve.eliminated_mg - x[:, idx[SINK]]).max() < 1e-6 * dose_mg
     if not any(isinstance(e[0], tuple) for e in events) and not any(
-            c.kind == "liver" for c in model.compartments):
+        c.kind == "liver" for c in model.compartments
+    ):
         assert curve.bioavailable_dose_mg == pytest.approx(dose_mg, rel=1e-12)
 
 
@@ -194,8 +221,13 @@ def _close(got, exact, rtol=1e-11):
 @pytest.mark.parametrize("start_min", [0.0, 3.3])
 def test_one_compartment_iv_bolus(one_cmt, start_min):
     dose = 50.0
-    c = simulate([Dose("iv", dose, start_min=start_min)], weight_kg=70, model=one_cmt(),
-                 t_end_min=60, dt_min=0.1)
+    c = simulate(
+        [Dose("iv", dose, start_min=start_min)],
+        weight_kg=70,
+        model=one_cmt(),
+        t_end_min=60,
+        dt_min=0.1,
+    )
     t = c.time_min
     after = t >= start_min - 1e-12
     exact = np.where(after, dose / V_L * np.exp(-K_PER_MIN * (t - start_min)), 0.0)
@@ -209,8 +241,11 @@ def test_one_compartment_zero_order_infusion(one_cmt):
     t = c.time_min
     rate = dose / dur
     c_end = rate / CL_L_PER_MIN * (1 - math.exp(-K_PER_MIN * dur))
-    exact = np.where(t <= dur, rate / CL_L_PER_MIN * (1 - np.exp(-K_PER_MIN * t)),
-                     c_end * np.exp(-K_PER_MIN * (t - dur)))
+    exact = np.where(
+        t <= dur,
+        rate / CL_L_PER_MIN * (1 - np.exp(-K_PER_MIN * t)),
+        c_end * np.exp(-K_PER_MIN * (t - dur)),
+    )
     _close(c.plasma_ng_per_ml, exact * NG_PER_ML_PER_MG_PER_L)
     # during the infusion and after it, what went in is in the body or eliminated
     _close(c.amounts_mg["central"] + c.eliminated_mg, dose * np.clip(t / dur, 0, 1))
@@ -219,9 +254,13 @@ def test_one_compartment_zero_order_infusion(one_cmt):
 @pytest.mark.parametrize("ka_per_min", [0.5, 0.05, K_PER_MIN])
 def test_one_compartment_first_order_absorption_bateman(one_cmt, ka_per_min):
     dose, f_oral, lag = 80.0, 0.6, 5.0
-    c = simulate(["oral:80mg"], weight_kg=70, model=one_cmt(ka_per_min=ka_per_min, f_oral=f_oral,
-                                                              tlag_min=lag),
-                 t_end_min=240, dt_min=0.25)
+    c = simulate(
+        ["oral:80mg"],
+        weight_kg=70,
+        model=one_cmt(ka_per_min=ka_per_min, f_oral=f_oral, tlag_min=lag),
+        t_end_min=240,
+        dt_min=0.25,
+    )
     tau = np.maximum(c.time_min - lag, 0.0)
     k, ka = K_PER_MIN, ka_per_min
     if ka == k:
@@ -236,8 +275,9 @@ def test_one_compartment_first_order_absorption_bateman(one_cmt, ka_per_min):
 @pytest.mark.parametrize("ke0_per_min", [0.3, 0.02, K_PER_MIN])
 def test_one_compartment_effect_site_after_bolus(one_cmt, ke0_per_min):
     dose = 50.0
-    c = simulate(["iv:50mg"], weight_kg=70, model=one_cmt(ke0_per_min=ke0_per_min),
-                 t_end_min=240, dt_min=0.5)
+    c = simulate(
+        ["iv:50mg"], weight_kg=70, model=one_cmt(ke0_per_min=ke0_per_min), t_end_min=240, dt_min=0.5
+    )
     t, k, ke0 = c.time_min, K_PER_MIN, ke0_per_min
     if ke0 == k:
         exact = dose / V_L * k * t * np.exp(-k * t)
@@ -253,22 +293,38 @@ def _route_cases():
     cases = []
     for model_id in MODEL_IDS:
         for route_name, route in load_model(model_id).routes.items():
-            cases.append(pytest.param(model_id, f"{route_name}:1mg/kg",
-                                      id=f"{model_id}-{route_name}"))
-            cases.append(pytest.param(model_id, f"{route_name}:0.7mg/kg@12.37min",
-                                      id=f"{model_id}-{route_name}@12.37"))
+            cases.append(
+                pytest.param(model_id, f"{route_name}:1mg/kg", id=f"{model_id}-{route_name}")
+            )
+            cases.append(
+                pytest.param(
+                    model_id, f"{route_name}:0.7mg/kg@12.37min", id=f"{model_id}-{route_name}@12.37"
+                )
+            )
             if route.allows_duration:
-                cases.append(pytest.param(model_id, f"{route_name}:0.5mg/kg@0min/40min",
-                                          id=f"{model_id}-{route_name}-infusion"))
-                cases.append(pytest.param(model_id, f"{route_name}:20mg@12.37min/7.77min",
-                                          id=f"{model_id}-{route_name}-infusion@12.37"))
+                cases.append(
+                    pytest.param(
+                        model_id,
+                        f"{route_name}:0.5mg/kg@0min/40min",
+                        id=f"{model_id}-{route_name}-infusion",
+                    )
+                )
+                cases.append(
+                    pytest.param(
+                        model_id,
+                        f"{route_name}:20mg@12.37min/7.77min",
+                        id=f"{model_id}-{route_name}-infusion@12.37",
+                    )
+                )
     return cases
 
 
 @pytest.mark.parametrize("model_id, spec", _route_cases())
 def test_every_route_of_every_model_matches_solve_ivp(model_id, spec):
     model = load_model(model_id)
-    assert spec.split(":")[0] in route_options(), f"{model_id}: route not reachable from a dose SPEC"
+    assert spec.split(":")[0] in route_options(), (
+        f"{model_id}: route not reachable from a dose SPEC"
+    )
     assert_matches_reference(model, [spec], weight_for(model))
 
 
@@ -283,8 +339,12 @@ def test_two_dose_regimen_matches_solve_ivp(model_id):
 
 def test_mixed_regimen_off_grid_and_coarse_grid_matches_solve_ivp():
     model = load_model("ketamine")
-    doses = ["oral:25mg@3.33min", "iv:10mg@12.37min", "iv:0.2mg/kg@50.5min/17.25min",
-             "intranasal:30mg@61.01min"]
+    doses = [
+        "oral:25mg@3.33min",
+        "iv:10mg@12.37min",
+        "iv:0.2mg/kg@50.5min/17.25min",
+        "intranasal:30mg@61.01min",
+    ]
     assert_matches_reference(model, doses, 83.4, t_end_min=300.0, dt_min=7.0)
 
 
@@ -310,14 +370,21 @@ def _coincident_cases():
     cases = []
     for i, value in enumerate(lam):
         cases.append(pytest.param("oral:50mg", {"MAT_gut": gut / value}, id=f"k_gut=lambda{i + 1}"))
-        cases.append(pytest.param("intranasal:50mg", {"MAT_nasal": nose / value},
-                                  id=f"k_nose=lambda{i + 1}"))
-        cases.append(pytest.param("sublingual:50mg", {"k_sl_uptake": value},
-                                  id=f"k_sl=lambda{i + 1}"))
+        cases.append(
+            pytest.param("intranasal:50mg", {"MAT_nasal": nose / value}, id=f"k_nose=lambda{i + 1}")
+        )
+        cases.append(
+            pytest.param("sublingual:50mg", {"k_sl_uptake": value}, id=f"k_sl=lambda{i + 1}")
+        )
         cases.append(pytest.param("iv:20mg", {"ke0": value}, id=f"ke0=lambda{i + 1}"))
     cases.append(pytest.param("oral:50mg", {"MAT_gut": gut / p["ke0"]}, id="k_gut=ke0"))
-    cases.append(pytest.param("sublingual:50mg", {"MAT_muc": 2.0 / p["ke0"],
-                                                  "k_sl_uptake": p["ke0"]}, id="k_muc=k_sl=ke0"))
+    cases.append(
+        pytest.param(
+            "sublingual:50mg",
+            {"MAT_muc": 2.0 / p["ke0"], "k_sl_uptake": p["ke0"]},
+            id="k_muc=k_sl=ke0",
+        )
+    )
     all_equal = {"MAT_nasal": nose / lam[1], "MAT_gut": gut / lam[1], "ke0": lam[1]}
     cases.append(pytest.param("intranasal:50mg", all_equal, id="k_nose=k_gut=ke0=lambda2"))
     return cases
@@ -329,10 +396,13 @@ def test_coincident_rate_constants_are_exact(spec, overrides):
     assert_matches_reference(model, [spec], 70.0, overrides=overrides)
     # continuous through the coincidence: a 1e-7 relative nudge moves the curve by ~1e-7
     base = simulate([spec], weight_kg=70, model=model, params=overrides)
-    nudged = simulate([spec], weight_kg=70, model=model,
-                      params={k: v * (1 + 1e-7) for k, v in overrides.items()})
-    for a, b in ((base.plasma_ng_per_ml, nudged.plasma_ng_per_ml),
-                 (base.effect_site_ng_per_ml, nudged.effect_site_ng_per_ml)):
+    nudged = simulate(
+        [spec], weight_kg=70, model=model, params={k: v * (1 + 1e-7) for k, v in overrides.items()}
+    )
+    for a, b in (
+        (base.plasma_ng_per_ml, nudged.plasma_ng_per_ml),
+        (base.effect_site_ng_per_ml, nudged.effect_site_ng_per_ml),
+    ):
         assert np.all(np.isfinite(a))
         assert np.abs(a - b).max() < 1e-6 * a.max()
 
@@ -353,8 +423,10 @@ def test_coincidence_really_happens_in_the_system_matrix():
 
 # ----------------------------------------------------------------------------- invariants
 
-ROUTE_SPECS = {model_id: [r for r in load_model(model_id).routes if r in route_options()]
-               for model_id in MODEL_IDS}
+ROUTE_SPECS = {
+    model_id: [r for r in load_model(model_id).routes if r in route_options()]
+    for model_id in MODEL_IDS
+}
 
 
 @st.composite
@@ -410,8 +482,9 @@ def delivered_mg(events, t: np.ndarray) -> np.ndarray:
 
 
 def _all_states(c) -> np.ndarray:
-    return np.column_stack([*c.amounts_mg.values(), c.eliminated_mg, c.plasma_ng_per_ml,
-                            c.effect_site_ng_per_ml])
+    return np.column_stack(
+        [*c.amounts_mg.values(), c.eliminated_mg, c.plasma_ng_per_ml, c.effect_site_ng_per_ml]
+    )
 
 
 @settings(max_examples=25)
@@ -424,8 +497,7 @@ def test_mass_balance(reg):
     total = sum(e[3] for e in events)
     in_body = np.sum(list(c.amounts_mg.values()), axis=0) + c.eliminated_mg
     # during inputs (lags, infusions, mucosal uptake) and after they have all ended
-    np.testing.assert_allclose(in_body, delivered_mg(events, c.time_min), rtol=0,
-                               atol=1e-9 * total)
+    np.testing.assert_allclose(in_body, delivered_mg(events, c.time_min), rtol=0, atol=1e-9 * total)
     if not any(c.kind == "liver" for c in model.compartments):
         assert c.bioavailable_dose_mg == pytest.approx(total, rel=1e-12)
 
@@ -434,8 +506,9 @@ def test_mass_balance(reg):
 @given(regimens(), st.floats(0.01, 10.0))
 def test_linear_in_dose(reg, factor):
     model, weight, doses = reg
-    scaled = [Dose(d.route, d.amount * factor, d.amount_unit, d.start_min, d.duration_min)
-              for d in doses]
+    scaled = [
+        Dose(d.route, d.amount * factor, d.amount_unit, d.start_min, d.duration_min) for d in doses
+    ]
     a = _all_states(simulate(doses, weight_kg=weight, model=model))
     b = _all_states(simulate(scaled, weight_kg=weight, model=model))
     np.testing.assert_allclose(b, a * factor, rtol=0, atol=1e-12 * np.abs(b).max())
@@ -472,13 +545,30 @@ def test_zero_dose_gives_zero(model_id):
     rows, cols, coef = system_terms(model, p)
     n = len(model.state_names)
     t = np.arange(0.0, 241.0)
-    zero = _kernels.solve(n, rows, cols, coef[0], ev.target, ev.start_min[0], ev.duration_min[0],
-                          np.zeros_like(ev.amount_mg[0]), t)
+    zero = _kernels.solve(
+        n,
+        rows,
+        cols,
+        coef[0],
+        ev.target,
+        ev.start_min[0],
+        ev.duration_min[0],
+        np.zeros_like(ev.amount_mg[0]),
+        t,
+    )
     assert zero.shape == (t.size, n) and not zero.any()
-    real = _kernels.solve(n, rows, cols, coef[0], ev.target, ev.start_min[0], ev.duration_min[0],
-                          ev.amount_mg[0], t)
-    padded = _kernels.solve(n, rows, cols, coef[0], np.r_[ev.target, ev.target],
-                            np.r_[ev.start_min[0], ev.start_min[0] + 1.23],
-                            np.r_[ev.duration_min[0], ev.duration_min[0] + 4.0],
-                            np.r_[ev.amount_mg[0], np.zeros_like(ev.amount_mg[0])], t)
+    real = _kernels.solve(
+        n, rows, cols, coef[0], ev.target, ev.start_min[0], ev.duration_min[0], ev.amount_mg[0], t
+    )
+    padded = _kernels.solve(
+        n,
+        rows,
+        cols,
+        coef[0],
+        np.r_[ev.target, ev.target],
+        np.r_[ev.start_min[0], ev.start_min[0] + 1.23],
+        np.r_[ev.duration_min[0], ev.duration_min[0] + 4.0],
+        np.r_[ev.amount_mg[0], np.zeros_like(ev.amount_mg[0])],
+        t,
+    )
     np.testing.assert_array_equal(padded, real)

@@ -68,8 +68,10 @@ def test_bad_sweep_file_is_one_line_exit_2_before_any_work(tmp_path, capsys):
     assert main(["sweep", str(bad), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert err == (f"pksim sweep: error: {bad} line 15: grid.dose[0].amount_mg[1]: dose -100 mg "
-                   "is negative (allowed: >= 0 and <= 5000 mg)\n")
+    assert err == (
+        f"pksim sweep: error: {bad} line 15: grid.dose[0].amount_mg[1]: dose -100 mg "
+        "is negative (allowed: >= 0 and <= 5000 mg)\n"
+    )
     assert not out.exists()
 
 
@@ -131,23 +133,32 @@ def test_example_runs_end_to_end_and_plots(iv_example, tmp_path, capsys):
     lo = cells[cells["iv_amount_mg_per_kg"] == 0.25]["p_dissociation"].mean()
     hi = cells[cells["iv_amount_mg_per_kg"] == 1.0]["p_dissociation"].mean()
     assert hi > lo
-    for args in (["--kind", "heatmap", "--x", "iv_amount_mg_per_kg", "--y", "iv_duration_min",
-                  "--where", "sex=female"],
-                 ["--kind", "bands", "--cell", "0", "--cell", "5"],
-                 ["--kind", "onset", "--by", "iv_duration_min"]):
+    for args in (
+        [
+            "--kind",
+            "heatmap",
+            "--x",
+            "iv_amount_mg_per_kg",
+            "--y",
+            "iv_duration_min",
+            "--where",
+            "sex=female",
+        ],
+        ["--kind", "bands", "--cell", "0", "--cell", "5"],
+        ["--kind", "onset", "--by", "iv_duration_min"],
+    ):
         png = tmp_path / f"{args[1]}.svg"
         assert main(["plot", str(out), *args, "--out", str(png)]) == 0, capsys.readouterr().err
         assert png.read_text().lstrip().startswith("<?xml")
 
 
 def test_plot_cli_errors(tiny_results, tmp_path, capsys):
-    for args, words in ((["--out", str(tmp_path / "x.jpg")], "unknown figure format"),
-                        (["--metric", "p_nope", "--out", str(tmp_path / "x.png")],
-                         "unknown metric"),
-                        (["--where", "sex=other", "--out", str(tmp_path / "x.png")],
-                         "no cell has sex = other"),
-                        (["--kind", "bands", "--out", str(tmp_path / "x.png")],
-                         "choose up to 6 with --cell")):
+    for args, words in (
+        (["--out", str(tmp_path / "x.jpg")], "unknown figure format"),
+        (["--metric", "p_nope", "--out", str(tmp_path / "x.png")], "unknown metric"),
+        (["--where", "sex=other", "--out", str(tmp_path / "x.png")], "no cell has sex = other"),
+        (["--kind", "bands", "--out", str(tmp_path / "x.png")], "choose up to 6 with --cell"),
+    ):
         assert main(["plot", str(tiny_results), *args]) == 2
         assert words in capsys.readouterr().err
     assert main(["plot", str(tmp_path), "--out", str(tmp_path / "x.png")]) == 2
@@ -165,8 +176,9 @@ def test_heatmap_builder_defaults_to_dose_by_weight_with_facets(tiny_results):
     grid = ax.images[0].get_array()
     assert grid.shape == (2, 2) and np.all((0 <= grid) & (grid <= 1))
     first = cells[(cells["sex"] == "female") & (cells["nasal_amount_mg"] == 0)]
-    expected = first.pivot(index="weight_kg", columns="sl_amount_mg",
-                           values="p_window_no_dissociation").to_numpy()
+    expected = first.pivot(
+        index="weight_kg", columns="sl_amount_mg", values="p_window_no_dissociation"
+    ).to_numpy()
     assert np.array_equal(np.asarray(grid), expected)
 
 
@@ -186,9 +198,19 @@ def test_bands_and_onset_builders(tiny_results):
 
 def _start_and_kill(sweep: Path, out: Path, after_chunks: int) -> int:
     """Run ``pksim sweep`` in a subprocess and SIGKILL it once ``after_chunks`` are listed."""
-    proc = subprocess.Popen([sys.executable, "-c", "from pksim.cli import main; "
-                             "raise SystemExit(main())", "sweep", str(sweep), "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from pksim.cli import main; raise SystemExit(main())",
+            "sweep",
+            str(sweep),
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     manifest = out / "manifest.json"
     deadline = time.monotonic() + 300
     try:
@@ -207,8 +229,9 @@ def _start_and_kill(sweep: Path, out: Path, after_chunks: int) -> int:
 
 
 @pytest.mark.slow
-def test_example_killed_with_sigkill_then_resumed_equals_uninterrupted(iv_example, tmp_path,
-                                                                       capsys):
+def test_example_killed_with_sigkill_then_resumed_equals_uninterrupted(
+    iv_example, tmp_path, capsys
+):
     example, reference = iv_example
     out = tmp_path / "killed"
     assert _start_and_kill(example, out, after_chunks=3) == -signal.SIGKILL
@@ -225,6 +248,8 @@ def test_example_killed_with_sigkill_then_resumed_equals_uninterrupted(iv_exampl
 def test_example_on_a_dask_localcluster_equals_serial(iv_example, tmp_path):
     example, reference = iv_example
     out = tmp_path / "dask"
-    assert main(["sweep", str(example), "--out", str(out), "--executor", "dask",
-                 "--workers", "2"]) == 0
+    assert (
+        main(["sweep", str(example), "--out", str(out), "--executor", "dask", "--workers", "2"])
+        == 0
+    )
     assert_same_tables(reference, out)

@@ -101,8 +101,11 @@ def _worker_state(_):
 
     import numba
 
-    return (os.environ.get("NUMBA_NUM_THREADS"), numba.config.NUMBA_NUM_THREADS,
-            numba.get_num_threads())
+    return (
+        os.environ.get("NUMBA_NUM_THREADS"),
+        numba.config.NUMBA_NUM_THREADS,
+        numba.get_num_threads(),
+    )
 
 
 @pytest.mark.cluster
@@ -121,8 +124,9 @@ def test_dask_localcluster_matches_serial_and_limits_numba_threads(spec, serial_
         report = run_sweep(spec, tmp_path / "out", executor_obj=ex, progress=False)
         # the --scheduler path: a client of an already running cluster
         address = ex._cluster.scheduler_address
-        remote = run_sweep(spec, tmp_path / "remote", executor="dask", scheduler=address,
-                           progress=False)
+        remote = run_sweep(
+            spec, tmp_path / "remote", executor="dask", scheduler=address, progress=False
+        )
     assert report.executor.startswith("dask (LocalCluster on 127.0.0.1 (2 workers")
     assert remote.executor == f"dask (scheduler {address})"
     assert_same_files(serial_out, tmp_path / "out")
@@ -132,12 +136,13 @@ def test_dask_localcluster_matches_serial_and_limits_numba_threads(spec, serial_
 def test_executor_arguments_are_checked():
     assert EXECUTORS == ("serial", "processes", "dask")
     assert isinstance(make_executor("serial"), SerialExecutor)
-    for kwargs, words in (({"name": "spark"}, "unknown executor"),
-                          ({"name": "serial", "workers": 2}, "serial executor runs one"),
-                          ({"name": "processes", "workers": 0}, "positive integer"),
-                          ({"name": "processes", "scheduler": "tcp://x:1"}, "only used with"),
-                          ({"name": "dask", "scheduler": "tcp://x:1", "workers": 2},
-                           "brings its own workers")):
+    for kwargs, words in (
+        ({"name": "spark"}, "unknown executor"),
+        ({"name": "serial", "workers": 2}, "serial executor runs one"),
+        ({"name": "processes", "workers": 0}, "positive integer"),
+        ({"name": "processes", "scheduler": "tcp://x:1"}, "only used with"),
+        ({"name": "dask", "scheduler": "tcp://x:1", "workers": 2}, "brings its own workers"),
+    ):
         with pytest.raises(InputError, match=words):
             make_executor(**kwargs)
     assert WORKER_ENV["NUMBA_NUM_THREADS"] == "1"
@@ -161,10 +166,22 @@ def test_a_worker_error_reaches_the_caller_as_one_input_error(spec, tmp_path):
     import dataclasses
 
     wrong = dataclasses.replace(spec.models[0], sha256="0" * 64)
-    bad = dataclasses.replace(spec, models=(wrong,), axes=tuple(
-        dataclasses.replace(a, options=tuple(
-            dataclasses.replace(o, payload={**o.payload, "model": wrong}) if "model" in o.payload
-            else o for o in a.options)) for a in spec.axes))
+    bad = dataclasses.replace(
+        spec,
+        models=(wrong,),
+        axes=tuple(
+            dataclasses.replace(
+                a,
+                options=tuple(
+                    dataclasses.replace(o, payload={**o.payload, "model": wrong})
+                    if "model" in o.payload
+                    else o
+                    for o in a.options
+                ),
+            )
+            for a in spec.axes
+        ),
+    )
     with pytest.raises(InputError, match=r"cell \d+: model: .* SHA-256") as info:
         run_sweep(bad, tmp_path / "out", executor="processes", workers=1, progress=False)
     assert info.value.allowed == "the same model files on every worker"

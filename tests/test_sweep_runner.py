@@ -55,9 +55,17 @@ def fake_run_cell(calls: list):
         rng = np.random.default_rng(cell.seed)
         p = float(rng.random())
         subjects = pd.DataFrame({"subject": np.arange(3), "window_onset_min": rng.random(3)})
-        return {"summary": {"p_window": p, "p_window_se": p / 10, "onset_min_median": None,
-                            "flag": True, "nested": {"a": 1}},
-                "subjects": subjects if cell.keep_subjects else None, "bands": None}
+        return {
+            "summary": {
+                "p_window": p,
+                "p_window_se": p / 10,
+                "onset_min_median": None,
+                "flag": True,
+                "nested": {"a": 1},
+            },
+            "subjects": subjects if cell.keep_subjects else None,
+            "bands": None,
+        }
 
     return run
 
@@ -76,8 +84,11 @@ def test_chunks_manifest_and_final_tables_with_a_test_double(tmp_path, monkeypat
     report = run_sweep(s, tmp_path / "out", progress=False)
     assert sorted(calls) == list(range(8)) and report.cells_run == 8 and report.n_chunks == 4
     out = tmp_path / "out"
-    assert sorted(p.name for p in out.iterdir()) == ["cells.parquet", "manifest.json",
-                                                     "subjects.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "cells.parquet",
+        "manifest.json",
+        "subjects.parquet",
+    ]
     cells = read_table(out)
     assert list(cells["cell_index"]) == list(range(8))
     assert cells["onset_min_median"].isna().all() and (cells["flag"] == 1.0).all()
@@ -93,8 +104,7 @@ def test_chunks_manifest_and_final_tables_with_a_test_double(tmp_path, monkeypat
     assert again.already_complete and calls == []
 
 
-def test_resume_skips_listed_chunks_and_never_reads_unlisted_or_partial_ones(tmp_path,
-                                                                             monkeypatch):
+def test_resume_skips_listed_chunks_and_never_reads_unlisted_or_partial_ones(tmp_path, monkeypatch):
     calls: list[int] = []
     monkeypatch.setattr(runner_mod, "run_cell", fake_run_cell(calls))
     s = spec_of(SWEEP.replace("bands = true", "bands = false"))
@@ -172,8 +182,9 @@ def test_resume_refuses_a_changed_sweep_and_out_dir_checks(tmp_path, monkeypatch
     s = spec_of(SWEEP.replace("bands = true", "bands = false"))
     out = tmp_path / "out"
     run_sweep(s, out, progress=False)
-    changed = spec_of(SWEEP.replace("seed = 11", "seed = 12").replace("bands = true",
-                                                                      "bands = false"))
+    changed = spec_of(
+        SWEEP.replace("seed = 11", "seed = 12").replace("bands = true", "bands = false")
+    )
     with pytest.raises(InputError, match="the sweep file changed"):
         run_sweep(changed, out, resume=True, progress=False)
     (tmp_path / "busy").mkdir()
@@ -195,12 +206,24 @@ def test_real_run_tables_provenance_and_csv(tmp_path):
     report = run_sweep(s, tmp_path / "out", csv=True, progress=False)
     out = tmp_path / "out"
     assert report.cells_run == 8 and {f.name for f in report.files} == {
-        "cells.parquet", "cells.csv", "subjects.parquet", "subjects.csv", "bands.parquet",
-        "bands.csv"}
+        "cells.parquet",
+        "cells.csv",
+        "subjects.parquet",
+        "subjects.csv",
+        "bands.parquet",
+        "bands.csv",
+    }
     cells = read_table(out)
     assert len(cells) == 8
-    for col in ("p_window_no_dissociation", "p_window_no_dissociation_se", "p_window_block_se",
-                "onset_min_median", "window_lower_ng_per_ml", "regimen", "cell_seed"):
+    for col in (
+        "p_window_no_dissociation",
+        "p_window_no_dissociation_se",
+        "p_window_block_se",
+        "onset_min_median",
+        "window_lower_ng_per_ml",
+        "regimen",
+        "cell_seed",
+    ):
         assert col in cells
     p = cells["p_window"].to_numpy()
     assert np.all((0 <= p) & (p <= 1))
@@ -224,8 +247,13 @@ def test_real_run_tables_provenance_and_csv(tmp_path):
     from pksim.sweep import build_cell
 
     c = build_cell(s, 3)
-    direct = simulate_population(c.doses["subject"], covariates=Covariates(**c.covariates[
-        "subject"]), n=60, seed=c.seed, t_end_min=120).summary()
+    direct = simulate_population(
+        c.doses["subject"],
+        covariates=Covariates(**c.covariates["subject"]),
+        n=60,
+        seed=c.seed,
+        t_end_min=120,
+    ).summary()
     assert cells.loc[3, "p_window_block"] == direct["p_window_block"]
     assert cells.loc[3, "onset_min_median"] == direct["onset_min_median"]
 
@@ -267,18 +295,34 @@ def test_couple_sweep_matches_direct_simulate_couple(tmp_path):
     run_sweep(s, tmp_path / "out", progress=False)
     cells = read_table(tmp_path / "out")
     assert len(cells) == 8
-    for col in ("pair", "a_regimen", "b_regimen", "b_start_offset_min", "p_both_in_window_block",
-                "p_both_in_window_block_se", "minutes_both_in_window_median_se",
-                "partner_a_p_window", "partner_b_onset_min_median"):
+    for col in (
+        "pair",
+        "a_regimen",
+        "b_regimen",
+        "b_start_offset_min",
+        "p_both_in_window_block",
+        "p_both_in_window_block_se",
+        "minutes_both_in_window_median_se",
+        "partner_a_p_window",
+        "partner_b_onset_min_median",
+    ):
         assert col in cells, col
     assert "partner_a_doses" not in cells and "a_doses" not in cells  # inputs are not metrics
     c = build_cell(s, 7)
-    direct = simulate_couple(c.doses["a"], c.doses["b"], a=Covariates(**c.covariates["a"]),
-                             b=Covariates(**c.covariates["b"]), n=50, seed=c.seed,
-                             t_end_min=150, b_start_offset_min=20).summary()
+    direct = simulate_couple(
+        c.doses["a"],
+        c.doses["b"],
+        a=Covariates(**c.covariates["a"]),
+        b=Covariates(**c.covariates["b"]),
+        n=50,
+        seed=c.seed,
+        t_end_min=150,
+        b_start_offset_min=20,
+    ).summary()
     for key in ("p_both_in_window_block", "p_either_dissociates", "entry_gap_min_median"):
-        assert cells.loc[7, key] == direct[key] or (np.isnan(cells.loc[7, key])
-                                                    and direct[key] is None)
+        assert cells.loc[7, key] == direct[key] or (
+            np.isnan(cells.loc[7, key]) and direct[key] is None
+        )
     couples = read_table(tmp_path / "out", "subjects")
     assert len(couples) == 8 * 50
     assert {"couple", "a_window_onset_min", "b_window_onset_min", "b_weight_kg"} <= set(couples)

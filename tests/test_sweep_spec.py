@@ -57,8 +57,11 @@ def test_grid_is_the_product_and_a_zero_dose_collapses_its_times():
     assert s.n_cells == 18
     assert [a.name for a in s.axes] == ["weight", "sex", "sl", "boost"]
     regimens = [build_cell(s, i).columns["regimen"] for i in range(3)]
-    assert regimens == ["sublingual:50mg", "sublingual:50mg + intranasal:40mg@30min",
-                        "sublingual:50mg + intranasal:40mg@60min"]
+    assert regimens == [
+        "sublingual:50mg",
+        "sublingual:50mg + intranasal:40mg@30min",
+        "sublingual:50mg + intranasal:40mg@60min",
+    ]
     c = build_cell(s, 17)
     assert c.columns["weight_kg"] == 80 and c.columns["sl_amount_mg"] == 150
     assert c.covariates["subject"] == {"sex": "mixed", "female_fraction": 0.5, "weight_kg": 80.0}
@@ -120,8 +123,10 @@ def test_provenance_names_axes_models_and_seed():
     p = s.provenance()
     assert p["seed"] == 3 and p["sweep_text"] == textwrap.dedent(BASE)
     assert p["models"][0]["id"] == "ketamine" and len(p["models"][0]["sha256"]) == 64
-    assert p["axes"][0] == {"name": "weight", "columns": ["weight_kg", "weight_mean_kg",
-                                                          "weight_sd_kg"]}
+    assert p["axes"][0] == {
+        "name": "weight",
+        "columns": ["weight_kg", "weight_mean_kg", "weight_sd_kg"],
+    }
 
 
 def test_shipped_examples_are_valid():
@@ -135,42 +140,101 @@ def test_shipped_examples_are_valid():
 # ----------------------------------------------------------------------------- bad files
 
 
-@pytest.mark.parametrize("old, new, line, key, words", [
-    ("seed = 3", "seed = 3\ncolour = 1", 3, "sweep.colour", "unknown key"),
-    ("seed = 3", 'seed = "3"', 2, "sweep.seed", "expected an integer"),
-    ("seed = 3", "seed = -1", 2, "sweep.seed", "out of range"),
-    ("n_subjects = 50", "n_subjects = 0", 3, "sweep.n_subjects", "out of range"),
-    ("n_subjects = 50", "n_subjects = 5.5", 3, "sweep.n_subjects", "expected an integer"),
-    ("weight_kg = [50, 80]", "weight_kg = []", 6, "grid.weight_kg", "empty list"),
-    ("weight_kg = [50, 80]", "weight_kg = [50,\n  500]", 7, "grid.weight_kg[1]", "out of range"),
-    ("weight_kg = [50, 80]", "weight_kg = [50, 50]", 6, "grid.weight_kg[1]", "duplicate"),
-    ("amount_mg = [50, 100, 150]", "amount_mg = [50, -100]", 11, "grid.dose[0].amount_mg[1]",
-     "negative"),
-    ("amount_mg = [0, 40]", "amount_mg = [0, 40000]", 16, "grid.dose[1].amount_mg[1]",
-     "out of range"),
-    ('route = "intranasal"', 'route = "rectal"', 15, "grid.dose[1].route", "unknown route"),
-    ("start_min = [30, 60]", "start_min = [30, 600]", 17, "grid.dose[1].start_min[1]",
-     "not before analysis.t_end_min"),
-    ("start_min = [30, 60]", "start_min = [30, 60]\nduration_min = [10]", 18,
-     "grid.dose[1].duration_min", "only allowed for IV"),
-    ("start_min = [30, 60]", "start_min = [30, 60]\npartner = \"a\"", 18,
-     "grid.dose[1].partner", "only allowed in couple"),
-    ("[grid]", "[grid]\nsex = [\"other\"]", 6, "grid.sex[0]", "unknown sex"),
-    ("[grid]", "[grid]\npair = []", 6, "grid.pair", "only allowed in couple"),
-    ("[grid]", "[output]\nchunk_cells = 0\n[grid]", 6, "output.chunk_cells", "out of range"),
-    ("[grid]", "[analysis]\nblock_min = [90, 45]\n[grid]", 6, "analysis.block_min",
-     "start < end"),
-    ("[grid]", "[analysis]\nthresholds_ng_per_ml = {windw = 60}\n[grid]", 6,
-     "analysis.thresholds_ng_per_ml.windw", "unknown band role"),
-    ("[grid]", "[analysis]\nthresholds_ng_per_ml = {window = 400}\n[grid]", 6,
-     "analysis.thresholds_ng_per_ml", "edges must increase"),
-    ("[grid]", "[analysis]\nvariability = 1\n[grid]", 6, "analysis.variability",
-     "expected true or false"),
-    ("seed = 3", 'seed = 3\nmodels = ["nope"]', 3, "sweep.models[0]", "unknown model"),
-    ("seed = 3", 'seed = 3\nkind = "herd"', 3, "sweep.kind", "unknown kind"),
-    ("amount_mg = [0, 40]", "amount_mg = [0, 40]\namount_mg_per_kg = [1]", 13, "grid.dose[1]",
-     "exactly one of amount_mg"),
-])
+@pytest.mark.parametrize(
+    "old, new, line, key, words",
+    [
+        ("seed = 3", "seed = 3\ncolour = 1", 3, "sweep.colour", "unknown key"),
+        ("seed = 3", 'seed = "3"', 2, "sweep.seed", "expected an integer"),
+        ("seed = 3", "seed = -1", 2, "sweep.seed", "out of range"),
+        ("n_subjects = 50", "n_subjects = 0", 3, "sweep.n_subjects", "out of range"),
+        ("n_subjects = 50", "n_subjects = 5.5", 3, "sweep.n_subjects", "expected an integer"),
+        ("weight_kg = [50, 80]", "weight_kg = []", 6, "grid.weight_kg", "empty list"),
+        (
+            "weight_kg = [50, 80]",
+            "weight_kg = [50,\n  500]",
+            7,
+            "grid.weight_kg[1]",
+            "out of range",
+        ),
+        ("weight_kg = [50, 80]", "weight_kg = [50, 50]", 6, "grid.weight_kg[1]", "duplicate"),
+        (
+            "amount_mg = [50, 100, 150]",
+            "amount_mg = [50, -100]",
+            11,
+            "grid.dose[0].amount_mg[1]",
+            "negative",
+        ),
+        (
+            "amount_mg = [0, 40]",
+            "amount_mg = [0, 40000]",
+            16,
+            "grid.dose[1].amount_mg[1]",
+            "out of range",
+        ),
+        ('route = "intranasal"', 'route = "rectal"', 15, "grid.dose[1].route", "unknown route"),
+        (
+            "start_min = [30, 60]",
+            "start_min = [30, 600]",
+            17,
+            "grid.dose[1].start_min[1]",
+            "not before analysis.t_end_min",
+        ),
+        (
+            "start_min = [30, 60]",
+            "start_min = [30, 60]\nduration_min = [10]",
+            18,
+            "grid.dose[1].duration_min",
+            "only allowed for IV",
+        ),
+        (
+            "start_min = [30, 60]",
+            'start_min = [30, 60]\npartner = "a"',
+            18,
+            "grid.dose[1].partner",
+            "only allowed in couple",
+        ),
+        ("[grid]", '[grid]\nsex = ["other"]', 6, "grid.sex[0]", "unknown sex"),
+        ("[grid]", "[grid]\npair = []", 6, "grid.pair", "only allowed in couple"),
+        ("[grid]", "[output]\nchunk_cells = 0\n[grid]", 6, "output.chunk_cells", "out of range"),
+        (
+            "[grid]",
+            "[analysis]\nblock_min = [90, 45]\n[grid]",
+            6,
+            "analysis.block_min",
+            "start < end",
+        ),
+        (
+            "[grid]",
+            "[analysis]\nthresholds_ng_per_ml = {windw = 60}\n[grid]",
+            6,
+            "analysis.thresholds_ng_per_ml.windw",
+            "unknown band role",
+        ),
+        (
+            "[grid]",
+            "[analysis]\nthresholds_ng_per_ml = {window = 400}\n[grid]",
+            6,
+            "analysis.thresholds_ng_per_ml",
+            "edges must increase",
+        ),
+        (
+            "[grid]",
+            "[analysis]\nvariability = 1\n[grid]",
+            6,
+            "analysis.variability",
+            "expected true or false",
+        ),
+        ("seed = 3", 'seed = 3\nmodels = ["nope"]', 3, "sweep.models[0]", "unknown model"),
+        ("seed = 3", 'seed = 3\nkind = "herd"', 3, "sweep.kind", "unknown kind"),
+        (
+            "amount_mg = [0, 40]",
+            "amount_mg = [0, 40]\namount_mg_per_kg = [1]",
+            13,
+            "grid.dose[1]",
+            "exactly one of amount_mg",
+        ),
+    ],
+)
 def test_bad_values_name_the_key_and_the_line(old, new, line, key, words):
     assert old in BASE
     err = error_of(BASE.replace(old, new, 1))
@@ -182,7 +246,8 @@ def test_bad_values_name_the_key_and_the_line(old, new, line, key, words):
 
 def test_a_grid_that_is_too_large_is_refused_before_any_work():
     text = BASE.replace("n_subjects = 50", "n_subjects = 10000000").replace(
-        "weight_kg = [50, 80]", "weight_kg = [" + ", ".join(str(w) for w in range(30, 130)) + "]")
+        "weight_kg = [50, 80]", "weight_kg = [" + ", ".join(str(w) for w in range(30, 130)) + "]"
+    )
     err = error_of(text)
     assert err.key == "sweep.n_subjects" and err.line == 3
     assert "subject-curves is too large" in str(err) and "1,000,000,000" in str(err)
@@ -197,8 +262,9 @@ def test_weight_axis_is_required_and_covariates_are_checked_up_front():
     err = error_of(BASE.replace("weight_kg = [50, 80]", ""))
     assert err.key == "grid" and "no weight axis" in str(err)
     # the SD check lives in pksim.sampling.Covariates; it still names the file line
-    err = error_of(BASE.replace("weight_kg = [50, 80]",
-                                "weight_distributions = [{mean_kg = 60, sd_kg = 80}]"))
+    err = error_of(
+        BASE.replace("weight_kg = [50, 80]", "weight_distributions = [{mean_kg = 60, sd_kg = 80}]")
+    )
     assert err.key == "grid.weight_distributions[0]" and err.line == 6
 
 
@@ -274,8 +340,9 @@ def test_load_sweep_reports_unreadable_files(tmp_path):
     with pytest.raises(InputError, match="cannot read"):
         load_sweep(tmp_path / "missing.toml")
     f = tmp_path / "m.toml"
-    f.write_text(BASE.replace('amount_mg = [50, 100, 150]', 'amount_mg = [50]')
-                 + '\n', encoding="utf-8")
+    f.write_text(
+        BASE.replace("amount_mg = [50, 100, 150]", "amount_mg = [50]") + "\n", encoding="utf-8"
+    )
     s = load_sweep(f)
     assert s.path == str(f) and s.name == "m"
 

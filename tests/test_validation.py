@@ -46,15 +46,17 @@ def _adult_cmax_acceptance(frame: pd.DataFrame, model_id: str, drug: str) -> Non
     held = f[f["held_against_model"] & f["cmax_ratio"].notna()]
     # No silent exclusions: the only adult arms with a Cmax that are not held are those the
     # data file itself marks (not_held_reason), and they are still reported.
-    adult_with_cmax = {a.id for a in arms
-                       if a.drug == drug and not a.paediatric and a.cmax_ng_per_ml is not None}
+    adult_with_cmax = {
+        a.id for a in arms if a.drug == drug and not a.paediatric and a.cmax_ng_per_ml is not None
+    }
     marked = {a.id for a in arms if a.not_held_reason}
     assert adult_with_cmax - set(held["arm_id"]) <= marked
     assert adult_with_cmax <= set(f["arm_id"])
     assert len(held) >= 3, "too few arms to make the 2-fold criterion meaningful"
     outside = held[~held["within_2"].astype(bool)]
     assert outside.empty, "outside 2-fold: " + ", ".join(
-        f"{r.arm_id} (pred/obs {r.cmax_ratio:.2f})" for r in outside.itertuples())
+        f"{r.arm_id} (pred/obs {r.cmax_ratio:.2f})" for r in outside.itertuples()
+    )
 
 
 # ----------------------------------------------------------------------------- data
@@ -66,7 +68,7 @@ def test_packaged_data_keeps_the_reference_columns_and_rows():
     ref = pd.read_csv(SHARED_CSV, dtype=str, keep_default_na=False)
     ours = pd.read_csv(default_data_path(), dtype=str, keep_default_na=False)
     assert list(ours.columns[: len(ref.columns)]) == list(ref.columns)
-    assert list(ours.columns[len(ref.columns):]) == list(OPTIONAL_COLUMNS)
+    assert list(ours.columns[len(ref.columns) :]) == list(OPTIONAL_COLUMNS)
     pd.testing.assert_frame_equal(ours[ref.columns], ref)
     readme = (default_data_path().parent / "observed_pk.README.md").read_text()
     assert hashlib.sha256(SHARED_CSV.read_bytes()).hexdigest() in readme
@@ -87,12 +89,15 @@ def test_reference_file_without_optional_columns_is_readable(tmp_path):
     assert all(a.n_doses == 1 and a.tmax_after == "first dose" for a in arms)
 
 
-@pytest.mark.parametrize(("tmax", "stat", "spread", "expected"), [
-    (45, "median", "range 15-60", (15, 60)),
-    (30, "label range 20-40 after last spray", "", (20, 40)),
-    (20, "upper bound", "", (0, 20)),
-    (23, "geometric mean", "GSD 3.0", (11.5, 34.5)),
-])
+@pytest.mark.parametrize(
+    ("tmax", "stat", "spread", "expected"),
+    [
+        (45, "median", "range 15-60", (15, 60)),
+        (30, "label range 20-40 after last spray", "", (20, 40)),
+        (20, "upper bound", "", (0, 20)),
+        (23, "geometric mean", "GSD 3.0", (11.5, 34.5)),
+    ],
+)
 def test_tmax_window_rules(tmax, stat, spread, expected):
     lo, hi, rule = tmax_window(tmax, stat, spread)
     assert (lo, hi) == pytest.approx(expected)
@@ -134,8 +139,9 @@ def _write(path: Path, rows: list[str]) -> Path:
 
 def _row(**kw) -> str:
     values = {c: "" for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS}
-    values.update({"population": "adults", "source": "Synthetic A et al. 2024",
-                   "note": "synthetic"})
+    values.update(
+        {"population": "adults", "source": "Synthetic A et al. 2024", "note": "synthetic"}
+    )
     values.update({k: str(v) for k, v in kw.items()})
     return ",".join(f'"{values[c]}"' for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
 
@@ -148,21 +154,63 @@ def test_synthetic_file_with_known_answers(tmp_path):
     # IV bolus into a linear model: C(0) = dose / V1 and AUC0-inf = dose / CL (any structure).
     c0 = 100.0 / v1_l * 1000.0
     auc_inf = 100.0 / cl_l_per_min * 1000.0 / 60.0
-    data = _write(tmp_path / "synthetic.csv", [
-        _row(id="bolus", drug="racemic", route="iv", dose_mg=100, weight_kg=80,
-             cmax_ng_per_ml=c0 / 1.5, tmax_min=2, tmax_stat="upper bound",
-             auc_ng_h_per_ml=auc_inf),
-        _row(id="infusion", drug="racemic", route="iv", dose_mg_per_kg=1, infusion_min=60,
-             weight_kg=50, cmax_ng_per_ml=100, tmax_min=60),
-        _row(id="sl", drug="racemic", route="sublingual", dose_mg=25, tmax_min=45,
-             tmax_stat="median", tmax_spread="range 15-60"),
-        _row(id="twice", drug="racemic", route="intranasal", dose_mg=20, n_doses=2,
-             dose_interval_min=10, tmax_after="last dose", cmax_ng_per_ml=30, tmax_min=20,
-             auc_ng_h_per_ml=50, auc_horizon_h=6),
-        _row(id="kids", drug="racemic", route="iv", dose_mg_per_kg=1, cmax_ng_per_ml=100,
-             population="children 3-6 y"),
-        _row(id="eske", drug="esketamine", route="iv", dose_mg=10, cmax_ng_per_ml=100),
-    ])
+    data = _write(
+        tmp_path / "synthetic.csv",
+        [
+            _row(
+                id="bolus",
+                drug="racemic",
+                route="iv",
+                dose_mg=100,
+                weight_kg=80,
+                cmax_ng_per_ml=c0 / 1.5,
+                tmax_min=2,
+                tmax_stat="upper bound",
+                auc_ng_h_per_ml=auc_inf,
+            ),
+            _row(
+                id="infusion",
+                drug="racemic",
+                route="iv",
+                dose_mg_per_kg=1,
+                infusion_min=60,
+                weight_kg=50,
+                cmax_ng_per_ml=100,
+                tmax_min=60,
+            ),
+            _row(
+                id="sl",
+                drug="racemic",
+                route="sublingual",
+                dose_mg=25,
+                tmax_min=45,
+                tmax_stat="median",
+                tmax_spread="range 15-60",
+            ),
+            _row(
+                id="twice",
+                drug="racemic",
+                route="intranasal",
+                dose_mg=20,
+                n_doses=2,
+                dose_interval_min=10,
+                tmax_after="last dose",
+                cmax_ng_per_ml=30,
+                tmax_min=20,
+                auc_ng_h_per_ml=50,
+                auc_horizon_h=6,
+            ),
+            _row(
+                id="kids",
+                drug="racemic",
+                route="iv",
+                dose_mg_per_kg=1,
+                cmax_ng_per_ml=100,
+                population="children 3-6 y",
+            ),
+            _row(id="eske", drug="esketamine", route="iv", dose_mg=10, cmax_ng_per_ml=100),
+        ],
+    )
     f = validate("ketamine", data).set_index("arm_id")
     assert "eske" not in f.index  # a racemic model sees racemic arms only
 
@@ -186,8 +234,9 @@ def test_synthetic_file_with_known_answers(tmp_path):
     assert "simulated at 70 kg" in s["note"]
 
     t = f.loc["twice"]
-    direct = simulate(["intranasal:10mg", "intranasal:10mg@10min"], weight_kg=70,
-                      t_end_min=360, dt_min=0.25)
+    direct = simulate(
+        ["intranasal:10mg", "intranasal:10mg@10min"], weight_kg=70, t_end_min=360, dt_min=0.25
+    )
     k = int(np.argmax(direct.plasma_ng_per_ml))
     assert t["cmax_pred_ng_per_ml"] == pytest.approx(direct.plasma_ng_per_ml[k], rel=1e-6)
     assert t["tmax_pred_min"] == pytest.approx(direct.time_min[k] - 10.0)  # after the last dose
@@ -232,8 +281,13 @@ def test_cli_writes_the_report(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "ketamine" in printed and "report.md" in printed
     names = {p.name for p in out.iterdir()}
-    assert {"report.md", "validation.csv", "evidence_ketamine.csv", "cmax_ketamine.png",
-            "curves_ketamine.png"} <= names
+    assert {
+        "report.md",
+        "validation.csv",
+        "evidence_ketamine.csv",
+        "cmax_ketamine.png",
+        "curves_ketamine.png",
+    } <= names
     for png in ("cmax_ketamine.png", "curves_ketamine.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = (out / "report.md").read_text()
@@ -245,22 +299,37 @@ def test_cli_writes_the_report(tmp_path, capsys):
     assert "### Dissociation PD model" in report and "pksim.pd_calibration" in report
 
 
-@pytest.mark.parametrize(("content", "needle"), [
-    pytest.param(None, "file not found", id="missing-file"),
-    pytest.param("id,drug\nx,racemic\n", "missing column", id="missing-columns"),
-    pytest.param(HEADER + "\n" + _row(id="a", drug="racemic", route="rectal", dose_mg=10),
-                 "column route", id="unknown-route"),
-    pytest.param(HEADER + "\n" + _row(id="a", drug="racemic", route="iv", dose_mg=10,
-                                      dose_mg_per_kg=1), "dose_mg/dose_mg_per_kg", id="two-doses"),
-    pytest.param(HEADER + "\n" + _row(id="a", drug="racemic", route="iv", dose_mg=10,
-                                      cmax_ng_per_ml="x"), "column cmax_ng_per_ml",
-                 id="not-a-number"),
-    pytest.param(HEADER + "\n" + _row(id="a", drug="LSD", route="iv", dose_mg=10),
-                 "column drug", id="unknown-drug"),
-    pytest.param("", "not a readable CSV", id="empty-file"),
-])
-def test_cli_bad_data_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, content,
-                                                               needle):
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        pytest.param(None, "file not found", id="missing-file"),
+        pytest.param("id,drug\nx,racemic\n", "missing column", id="missing-columns"),
+        pytest.param(
+            HEADER + "\n" + _row(id="a", drug="racemic", route="rectal", dose_mg=10),
+            "column route",
+            id="unknown-route",
+        ),
+        pytest.param(
+            HEADER + "\n" + _row(id="a", drug="racemic", route="iv", dose_mg=10, dose_mg_per_kg=1),
+            "dose_mg/dose_mg_per_kg",
+            id="two-doses",
+        ),
+        pytest.param(
+            HEADER
+            + "\n"
+            + _row(id="a", drug="racemic", route="iv", dose_mg=10, cmax_ng_per_ml="x"),
+            "column cmax_ng_per_ml",
+            id="not-a-number",
+        ),
+        pytest.param(
+            HEADER + "\n" + _row(id="a", drug="LSD", route="iv", dose_mg=10),
+            "column drug",
+            id="unknown-drug",
+        ),
+        pytest.param("", "not a readable CSV", id="empty-file"),
+    ],
+)
+def test_cli_bad_data_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, content, needle):
     data = tmp_path / "bad.csv"
     if content is not None:
         data.write_text(content)
@@ -288,8 +357,13 @@ def test_cli_unknown_model_exits_2(tmp_path, capsys):
 
 
 def test_library_bad_data_raises_input_error(tmp_path):
-    bad = _write(tmp_path / "dup.csv", [_row(id="a", drug="racemic", route="iv", dose_mg=1),
-                                        _row(id="a", drug="racemic", route="iv", dose_mg=1)])
+    bad = _write(
+        tmp_path / "dup.csv",
+        [
+            _row(id="a", drug="racemic", route="iv", dose_mg=1),
+            _row(id="a", drug="racemic", route="iv", dose_mg=1),
+        ],
+    )
     with pytest.raises(InputError, match="duplicate id"):
         load_observations(bad)
 
@@ -303,7 +377,7 @@ def _frozen_variant(tmp_path: Path, calibration: str | None = None, top: str = "
     """The frozen model with another [calibration] table (or none) and extra top-level keys."""
     text = FROZEN.read_text()
     if calibration is not None:
-        text = text[:text.index("\n[calibration]\n") + 1] + calibration
+        text = text[: text.index("\n[calibration]\n") + 1] + calibration
     if top:
         text = text.replace('drug = "racemic"\n', f'drug = "racemic"\n{top}\n', 1)
     path = tmp_path / "variant.toml"
@@ -324,8 +398,9 @@ def test_in_sample_arms_come_from_the_calibration_table():
 
 
 def test_free_text_calibration_marks_nothing_in_sample_and_says_so(tmp_path):
-    path = _frozen_variant(tmp_path, calibration="",
-                           top='calibration = "Fitted to Singh 2022 and Rolan 2014."')
+    path = _frozen_variant(
+        tmp_path, calibration="", top='calibration = "Fitted to Singh 2022 and Rolan 2014."'
+    )
     f = validate(load_model(path))
     assert not f["used_in_calibration"].any()
     assert f["note"].str.contains("free text only").all()
@@ -333,12 +408,28 @@ def test_free_text_calibration_marks_nothing_in_sample_and_says_so(tmp_path):
 
 def test_sampling_site_mismatch_is_noted(tmp_path):
     model = load_model(_frozen_variant(tmp_path, top='sampling = "arterial"'))
-    data = _write(tmp_path / "sites.csv", [
-        _row(id="ven-1", drug="racemic", route="iv", dose_mg=10, cmax_ng_per_ml=100,
-             sampling="venous"),
-        _row(id="art-1", drug="racemic", route="iv", dose_mg=10, cmax_ng_per_ml=100,
-             sampling="arterial"),
-        _row(id="unk-1", drug="racemic", route="iv", dose_mg=10, cmax_ng_per_ml=100)])
+    data = _write(
+        tmp_path / "sites.csv",
+        [
+            _row(
+                id="ven-1",
+                drug="racemic",
+                route="iv",
+                dose_mg=10,
+                cmax_ng_per_ml=100,
+                sampling="venous",
+            ),
+            _row(
+                id="art-1",
+                drug="racemic",
+                route="iv",
+                dose_mg=10,
+                cmax_ng_per_ml=100,
+                sampling="arterial",
+            ),
+            _row(id="unk-1", drug="racemic", route="iv", dose_mg=10, cmax_ng_per_ml=100),
+        ],
+    )
     f = validate(model, data).set_index("arm_id")
     assert "sampling site differs" in f.loc["ven-1", "note"]
     assert "sampling site differs" not in f.loc["art-1", "note"]
@@ -354,24 +445,43 @@ def _consistent_data(tmp_path: Path, model, f_true: float) -> Path:
     truth = with_values(model, {"f_nasal": f_true})
     rows = []
     for arm_id, dose in (("a2020-in", 20), ("b2021-in", 60)):
-        draft = _write(tmp_path / "draft.csv", [_row(id=arm_id, drug="racemic",
-                                                     route="intranasal", dose_mg=dose,
-                                                     cmax_ng_per_ml=1)])
+        draft = _write(
+            tmp_path / "draft.csv",
+            [_row(id=arm_id, drug="racemic", route="intranasal", dose_mg=dose, cmax_ng_per_ml=1)],
+        )
         arm = load_observations(draft)[0]
-        rows.append(_row(id=arm_id, drug="racemic", route="intranasal", dose_mg=dose, n=8,
-                         cmax_ng_per_ml=repr(predict_statistic(truth, arm, "cmax")),
-                         cmax_spread="GSD 1.6"))
-    rows.append(_row(id="c2019-iv", drug="racemic", route="iv", dose_mg=10,
-                     cmax_ng_per_ml=500, cmax_spread="SD 100"))
+        rows.append(
+            _row(
+                id=arm_id,
+                drug="racemic",
+                route="intranasal",
+                dose_mg=dose,
+                n=8,
+                cmax_ng_per_ml=repr(predict_statistic(truth, arm, "cmax")),
+                cmax_spread="GSD 1.6",
+            )
+        )
+    rows.append(
+        _row(
+            id="c2019-iv",
+            drug="racemic",
+            route="iv",
+            dose_mg=10,
+            cmax_ng_per_ml=500,
+            cmax_spread="SD 100",
+        )
+    )
     return _write(tmp_path / "consistent.csv", rows)
 
 
 def test_leave_one_study_out_on_consistent_data_predicts_each_study(tmp_path):
     from pksim.validation_checks import cross_validate
 
-    table = ('[calibration]\nsummary = "f_nasal to two studies"\nparameters = ["f_nasal"]\n'
-             '[[calibration.targets]]\narm = "a2020-in"\nstatistics = ["cmax"]\n'
-             '[[calibration.targets]]\narm = "b2021-in"\nstatistics = ["cmax"]\n')
+    table = (
+        '[calibration]\nsummary = "f_nasal to two studies"\nparameters = ["f_nasal"]\n'
+        '[[calibration.targets]]\narm = "a2020-in"\nstatistics = ["cmax"]\n'
+        '[[calibration.targets]]\narm = "b2021-in"\nstatistics = ["cmax"]\n'
+    )
     model = load_model(_frozen_variant(tmp_path, calibration=table))
     data = _consistent_data(tmp_path, model, f_true=0.3)
     cv = cross_validate(model, load_observations(data)).set_index("arm_id")
@@ -392,16 +502,20 @@ def test_leave_one_study_out_on_consistent_data_predicts_each_study(tmp_path):
 def test_leave_one_study_out_says_when_nothing_is_left_or_a_parameter_is_blind(tmp_path):
     from pksim.validation_checks import cross_validate
 
-    one = ('[calibration]\nsummary = "x"\nparameters = ["f_nasal"]\n'
-           '[[calibration.targets]]\narm = "a2020-in"\nstatistics = ["cmax"]\n')
+    one = (
+        '[calibration]\nsummary = "x"\nparameters = ["f_nasal"]\n'
+        '[[calibration.targets]]\narm = "a2020-in"\nstatistics = ["cmax"]\n'
+    )
     model = load_model(_frozen_variant(tmp_path, calibration=one))
     data = _consistent_data(tmp_path, model, f_true=0.3)
     cv = cross_validate(model, load_observations(data)).set_index("arm_id")
     assert "no calibration target left" in cv.loc["a2020-in", "note"]
     assert pd.isna(cv.loc["a2020-in", "cmax_ratio_cv"])
-    blind = ('[calibration]\nsummary = "x"\nparameters = ["f_nasal", "V1"]\n'
-             '[[calibration.targets]]\narm = "a2020-in"\nstatistics = ["cmax"]\n'
-             '[[calibration.targets]]\narm = "c2019-iv"\nstatistics = ["cmax"]\n')
+    blind = (
+        '[calibration]\nsummary = "x"\nparameters = ["f_nasal", "V1"]\n'
+        '[[calibration.targets]]\narm = "a2020-in"\nstatistics = ["cmax"]\n'
+        '[[calibration.targets]]\narm = "c2019-iv"\nstatistics = ["cmax"]\n'
+    )
     model = load_model(_frozen_variant(tmp_path, calibration=blind))
     cv = cross_validate(model, load_observations(data)).set_index("arm_id")
     # Without a2020 only the IV bolus is left: it informs V1 (Cmax = dose / V1), not the
@@ -415,21 +529,41 @@ def test_shape_checks_count_peaks_per_dose_event(tmp_path):
     from pksim.validation_checks import shape_checks
 
     model = load_model(FROZEN)
-    data = _write(tmp_path / "shape.csv", [
-        _row(id="po", drug="racemic", route="oral", dose_mg=50, cmax_ng_per_ml=10),
-        _row(id="po-twice", drug="racemic", route="oral", dose_mg=100, n_doses=2,
-             dose_interval_min=480, cmax_ng_per_ml=10),
-        _row(id="iv", drug="racemic", route="iv", dose_mg_per_kg=0.5, infusion_min=40,
-             weight_kg=50, cmax_ng_per_ml=10)])
+    data = _write(
+        tmp_path / "shape.csv",
+        [
+            _row(id="po", drug="racemic", route="oral", dose_mg=50, cmax_ng_per_ml=10),
+            _row(
+                id="po-twice",
+                drug="racemic",
+                route="oral",
+                dose_mg=100,
+                n_doses=2,
+                dose_interval_min=480,
+                cmax_ng_per_ml=10,
+            ),
+            _row(
+                id="iv",
+                drug="racemic",
+                route="iv",
+                dose_mg_per_kg=0.5,
+                infusion_min=40,
+                weight_kg=50,
+                cmax_ng_per_ml=10,
+            ),
+        ],
+    )
     s = shape_checks(model, load_observations(data)).set_index("arm_id")
     assert s.loc["po-twice", "dose_events"] == 2
     assert s.loc["po-twice", "plasma_maxima"] == 2  # 8 h apart: two separate peaks
     for arm_id, specs in (("po", ["oral:50mg"]), ("iv", ["iv:35mg/40min"])):
         curve = simulate(specs, weight_kg=70, model=model, t_end_min=24 * 60, dt_min=0.1)
-        assert s.loc[arm_id, "plasma_maxima"] == count_local_maxima(curve.time_min,
-                                                                     curve.plasma_ng_per_ml)
+        assert s.loc[arm_id, "plasma_maxima"] == count_local_maxima(
+            curve.time_min, curve.plasma_ng_per_ml
+        )
         assert s.loc[arm_id, "effect_site_maxima"] == count_local_maxima(
-            curve.time_min, curve.effect_site_ng_per_ml)
+            curve.time_min, curve.effect_site_ng_per_ml
+        )
         assert s.loc[arm_id, "one_peak_per_event"]
     extra = shape_checks(model, [], [["oral:50mg", "oral:50mg@480min"], ["iv:10mg"]])
     assert list(extra["dose_events"]) == [2, 1] and list(extra["plasma_maxima"]) == [2, 1]
@@ -454,11 +588,28 @@ def test_population_spread_of_an_iv_bolus_is_the_spread_of_1_over_v1(tmp_path):
 
     model = load_model(FROZEN)
     cv_v1 = next(v.cv_percent for v in model.variability if v.parameter == "V1")
-    data = _write(tmp_path / "bolus.csv", [
-        _row(id="bolus", drug="racemic", route="iv", dose_mg=10, weight_kg=70,
-             cmax_ng_per_ml=300, cmax_spread="GSD 1.5"),
-        _row(id="po", drug="racemic", route="oral", dose_mg=50, cmax_ng_per_ml=10,
-             cmax_spread="SD 4")])
+    data = _write(
+        tmp_path / "bolus.csv",
+        [
+            _row(
+                id="bolus",
+                drug="racemic",
+                route="iv",
+                dose_mg=10,
+                weight_kg=70,
+                cmax_ng_per_ml=300,
+                cmax_spread="GSD 1.5",
+            ),
+            _row(
+                id="po",
+                drug="racemic",
+                route="oral",
+                dose_mg=50,
+                cmax_ng_per_ml=10,
+                cmax_spread="SD 4",
+            ),
+        ],
+    )
     s = population_spread(model, load_observations(data), n=2000).set_index("arm_id")
     b = s.loc["bolus"]
     assert b["cv_kind"] == "geometric"
@@ -472,16 +623,34 @@ def test_population_spread_of_an_iv_bolus_is_the_spread_of_1_over_v1(tmp_path):
 
 def test_cli_cross_validate_writes_the_checks(tmp_path, capsys):
     out = tmp_path / "report"
-    assert main(["validate", "--model", str(FROZEN), "--out", str(out), "--cross-validate",
-                 "--spread-n", "20"]) == 0
+    assert (
+        main(
+            [
+                "validate",
+                "--model",
+                str(FROZEN),
+                "--out",
+                str(out),
+                "--cross-validate",
+                "--spread-n",
+                "20",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "leave-one-study-out" in printed
     names = {p.name for p in out.iterdir()}
     assert {"cross_validation.csv", "shape.csv", "spread.csv", "in_sample.csv"} <= names
     report = (out / "report.md").read_text()
-    for heading in ("In-sample and external, per route", "External arms (not calibration",
-                    "Calibration arms (in-sample", "Leave-one-study-out cross-validation",
-                    "Curve shape", "Population spread of plasma Cmax, per route"):
+    for heading in (
+        "In-sample and external, per route",
+        "External arms (not calibration",
+        "Calibration arms (in-sample",
+        "Leave-one-study-out cross-validation",
+        "Curve shape",
+        "Population spread of plasma Cmax, per route",
+    ):
         assert heading in report
     cv = pd.read_csv(out / "cross_validation.csv")
     spec = load_model(FROZEN).calibration_spec

@@ -34,8 +34,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="pksim", description="Ketamine dose-exposure simulator. "
-                     "Research and teaching tool - not dosing advice.")
+    parser = _Parser(
+        prog="pksim",
+        description="Ketamine dose-exposure simulator. "
+        "Research and teaching tool - not dosing advice.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, help_text in SUBCOMMANDS.items():
         module = importlib.import_module(f"pksim.cli.{name}")

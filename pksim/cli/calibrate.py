@@ -12,23 +12,43 @@ from pksim.errors import InputError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="ketamine", metavar="NAME",
-                   help="model id or .toml path (default: ketamine)")
-    p.add_argument("--data", metavar="FILE",
-                   help="observations CSV with the columns of the packaged observed_pk.csv "
-                        "(default: the packaged file)")
-    p.add_argument("--fit", metavar="P1,P2",
-                   help="parameters to fit, comma-separated (default: the model's "
-                        "[calibration] parameters)")
-    p.add_argument("--targets", nargs="+", metavar="ARM:STAT[,STAT]",
-                   help="arm ids with the statistics to fit (cmax, tmax, auc, f), e.g. "
-                        "rolan2014-sl25:tmax singh2022-in50:cmax,tmax (default: the model's "
-                        "[calibration] targets)")
-    p.add_argument("--default-log-sd", type=positive_float("default-log-sd"), metavar="SD",
-                   help="log-SD for statistics the data give without a spread (AUC, F)")
-    p.add_argument("--out", metavar="FILE",
-                   help="write the calibrated model TOML here (values, tags and a "
-                        "[calibration] table edited in place)")
+    p.add_argument(
+        "--model",
+        default="ketamine",
+        metavar="NAME",
+        help="model id or .toml path (default: ketamine)",
+    )
+    p.add_argument(
+        "--data",
+        metavar="FILE",
+        help="observations CSV with the columns of the packaged observed_pk.csv "
+        "(default: the packaged file)",
+    )
+    p.add_argument(
+        "--fit",
+        metavar="P1,P2",
+        help="parameters to fit, comma-separated (default: the model's [calibration] parameters)",
+    )
+    p.add_argument(
+        "--targets",
+        nargs="+",
+        metavar="ARM:STAT[,STAT]",
+        help="arm ids with the statistics to fit (cmax, tmax, auc, f), e.g. "
+        "rolan2014-sl25:tmax singh2022-in50:cmax,tmax (default: the model's "
+        "[calibration] targets)",
+    )
+    p.add_argument(
+        "--default-log-sd",
+        type=positive_float("default-log-sd"),
+        metavar="SD",
+        help="log-SD for statistics the data give without a spread (AUC, F)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write the calibrated model TOML here (values, tags and a "
+        "[calibration] table edited in place)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -39,8 +59,9 @@ def parse_targets(items: list[str]) -> list[tuple[str, list[str]]]:
         arm, sep, stats = item.partition(":")
         names = [s.strip().lower() for s in stats.split(",") if s.strip()]
         if not sep or not arm.strip() or not names:
-            raise InputError("targets", f"{item!r} is not ARM:STAT[,STAT]",
-                             "e.g. singh2022-in50:cmax,tmax")
+            raise InputError(
+                "targets", f"{item!r} is not ARM:STAT[,STAT]", "e.g. singh2022-in50:cmax,tmax"
+            )
         out.append((arm.strip(), names))
     return out
 
@@ -69,37 +90,54 @@ def run(args: argparse.Namespace) -> int:
         atomic_write(out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     params, fits = result.parameter_table(), result.target_table()
     if args.json:
-        print_json({
-            "model": result.model.id, "model_sha256": result.model.sha256,
-            "data": str(result.data_path), "weighted_sse": result.cost,
-            "parameters": [{k: (_num(v) if isinstance(v, float) else v) for k, v in r.items()}
-                           for r in params.to_dict("records")],
-            "correlation": [[_num(x) for x in row] for row in result.correlation.tolist()],
-            "targets": [{k: (_num(v) if isinstance(v, float) else v) for k, v in r.items()}
-                        for r in fits.to_dict("records")],
-            "out": str(out) if out else None,
-        })
+        print_json(
+            {
+                "model": result.model.id,
+                "model_sha256": result.model.sha256,
+                "data": str(result.data_path),
+                "weighted_sse": result.cost,
+                "parameters": [
+                    {k: (_num(v) if isinstance(v, float) else v) for k, v in r.items()}
+                    for r in params.to_dict("records")
+                ],
+                "correlation": [[_num(x) for x in row] for row in result.correlation.tolist()],
+                "targets": [
+                    {k: (_num(v) if isinstance(v, float) else v) for k, v in r.items()}
+                    for r in fits.to_dict("records")
+                ],
+                "out": str(out) if out else None,
+            }
+        )
         return 0
     print(f"model {result.model.id} ({result.model.path}); data {result.data_path}")
-    print(f"weighted SSE {result.cost:.4g} over {len(result.targets)} targets, "
-          f"{len(result.parameters)} parameter(s) ({result.n_starts} starts; {result.message})\n")
+    print(
+        f"weighted SSE {result.cost:.4g} over {len(result.targets)} targets, "
+        f"{len(result.parameters)} parameter(s) ({result.n_starts} starts; {result.message})\n"
+    )
     print(f"{'parameter':14} {'unit':10} {'before':>10} {'estimate':>10} {'SE':>9}")
     for r in params.itertuples():
         se = "-" if r.se is None or not math.isfinite(r.se) else f"{r.se:9.3g}"
         flag = ("" if r.identifiable else "  not identifiable from these targets") + (
-            "  at its range bound" if r.at_bound else "")
+            "  at its range bound" if r.at_bound else ""
+        )
         print(f"{r.parameter:14} {r.unit:10} {r.before:10.4g} {r.estimate:10.4g} {se:>9}{flag}")
     if len(result.parameters) > 1:
         print("\ncorrelations (transformed scale)")
         print(" " * 15 + " ".join(f"{n[:9]:>9}" for n in result.parameters))
         for name, row in zip(result.parameters, result.correlation, strict=True):
-            print(f"{name[:14]:14} " + " ".join(
-                f"{'-':>9}" if not math.isfinite(x) else f"{x:9.2f}" for x in row))
-    print(f"\n{'target':32} {'observed':>9} {'predicted':>9} {'ratio':>6} {'SE log':>7} "
-          f"{'resid':>6}  weight from")
+            print(
+                f"{name[:14]:14} "
+                + " ".join(f"{'-':>9}" if not math.isfinite(x) else f"{x:9.2f}" for x in row)
+            )
+    print(
+        f"\n{'target':32} {'observed':>9} {'predicted':>9} {'ratio':>6} {'SE log':>7} "
+        f"{'resid':>6}  weight from"
+    )
     for r in fits.itertuples():
-        print(f"{r.target[:32]:32} {r.observed:9.4g} {r.predicted:9.4g} {r.ratio:6.2f} "
-              f"{r.se_log:7.3f} {r.weighted_residual:6.2f}  {r.weight_basis}")
+        print(
+            f"{r.target[:32]:32} {r.observed:9.4g} {r.predicted:9.4g} {r.ratio:6.2f} "
+            f"{r.se_log:7.3f} {r.weighted_residual:6.2f}  {r.weight_basis}"
+        )
     if out is not None:
         print(f"\nwrote {out}")
     print(DISCLAIMER)

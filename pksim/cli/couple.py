@@ -99,12 +99,26 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-COUPLE_TABLE = ("both_in_window_block_coverage", "both_in_window_throughout_block",
-                "block_fraction_both_in_window", "minutes_both_in_window_block",
-                "entry_gap_b_minus_a_min", "either_dissociates", "only_a_dissociates",
-                "only_b_dissociates", "both_dissociate", "p_either_dissociates_pd")
-PARTNER_TABLE = ("reached_window", "in_window_block_coverage", "dissociated",
-                 "dissociated_in_block", "window_onset_min", "recovery_min")
+COUPLE_TABLE = (
+    "both_in_window_block_coverage",
+    "both_in_window_throughout_block",
+    "block_fraction_both_in_window",
+    "minutes_both_in_window_block",
+    "entry_gap_b_minus_a_min",
+    "either_dissociates",
+    "only_a_dissociates",
+    "only_b_dissociates",
+    "both_dissociate",
+    "p_either_dissociates_pd",
+)
+PARTNER_TABLE = (
+    "reached_window",
+    "in_window_block_coverage",
+    "dissociated",
+    "dissociated_in_block",
+    "window_onset_min",
+    "recovery_min",
+)
 
 
 def format_table(s: dict) -> str:

@@ -26,13 +26,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"{m.id}  [{m.drug}]  {m.name}")
         print(f"    source:   {m.citation()}")
         print(f"    validity: {lo:g}-{hi:g} kg, {alo:g}-{ahi:g} y; {m.validity_population}")
-        print(f"    routes:   {', '.join(m.routes)}; weight scaling: {', '.join(m.scaling_schemes)}"
-              f" (default {m.default_scaling})")
+        print(
+            f"    routes:   {', '.join(m.routes)}; weight scaling: {', '.join(m.scaling_schemes)}"
+            f" (default {m.default_scaling})"
+        )
         if args.name:
             print("    parameters:")
             for p in m.parameters.values():
-                print(f"      {p.name:14} {p.published_value:>10g} {p.published_unit:10} [{p.tag}] "
-                      f"{p.description} - {m.references[p.source].citation.split('.')[0]}")
+                print(
+                    f"      {p.name:14} {p.published_value:>10g} {p.published_unit:10} [{p.tag}] "
+                    f"{p.description} - {m.references[p.source].citation.split('.')[0]}"
+                )
             for b in m.known_biases:
                 print(f"    bias: {b}")
         print()
@@ -41,18 +45,30 @@ def run(args: argparse.Namespace) -> int:
 
 def model_record(m, full: bool = False) -> dict:
     rec = {
-        "id": m.id, "name": m.name, "drug": m.drug, "citation": m.citation(),
-        "validity": {"weight_kg": list(m.validity_weight_kg),
-                     "age_years": list(m.validity_age_years),
-                     "population": m.validity_population},
-        "routes": list(m.routes), "weight_scaling": list(m.scaling_schemes),
+        "id": m.id,
+        "name": m.name,
+        "drug": m.drug,
+        "citation": m.citation(),
+        "validity": {
+            "weight_kg": list(m.validity_weight_kg),
+            "age_years": list(m.validity_age_years),
+            "population": m.validity_population,
+        },
+        "routes": list(m.routes),
+        "weight_scaling": list(m.scaling_schemes),
         "sha256": m.sha256,
     }
     if full:
-        rec["parameters"] = {p.name: {"value": p.published_value, "unit": p.published_unit,
-                                      "description": p.description, "tag": p.tag,
-                                      "source": m.references[p.source].citation,
-                                      "source_detail": p.source_detail}
-                           for p in m.parameters.values()}
+        rec["parameters"] = {
+            p.name: {
+                "value": p.published_value,
+                "unit": p.published_unit,
+                "description": p.description,
+                "tag": p.tag,
+                "source": m.references[p.source].citation,
+                "source_detail": p.source_detail,
+            }
+            for p in m.parameters.values()
+        }
         rec["known_biases"] = list(m.known_biases)
     return rec

@@ -22,7 +22,8 @@ def _probability(text: str) -> float:
         value = float(text.rstrip("%")) / (100.0 if text.endswith("%") else 1.0)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected a probability like 0.1 or 10%, got {text!r}") from None
+            f"expected a probability like 0.1 or 10%, got {text!r}"
+        ) from None
     if not (math.isfinite(value) and 0 <= value <= 1):
         raise argparse.ArgumentTypeError(f"must be within 0-1 (or 0-100%), got {text!r}")
     return value
@@ -34,7 +35,8 @@ def _block(text: str) -> tuple[float, float]:
         b0, b1 = (float(p) for p in parts)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected START-END in minutes like 45-90, got {text!r}") from None
+            f"expected START-END in minutes like 45-90, got {text!r}"
+        ) from None
     return b0, b1
 
 
@@ -61,98 +63,184 @@ def _times(text: str) -> list[float]:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=DEFAULT_MODEL, help="model id (see `pksim models`)")
-    p.add_argument("--window-lower-ng-per-ml", type=positive_float("--window-lower-ng-per-ml"),
-                   help="override the window's lower edge (effect site)")
-    p.add_argument("--dissociation-ng-per-ml", type=positive_float("--dissociation-ng-per-ml"),
-                   help="override the dissociation threshold (the window's upper edge)")
+    p.add_argument(
+        "--window-lower-ng-per-ml",
+        type=positive_float("--window-lower-ng-per-ml"),
+        help="override the window's lower edge (effect site)",
+    )
+    p.add_argument(
+        "--dissociation-ng-per-ml",
+        type=positive_float("--dissociation-ng-per-ml"),
+        help="override the dissociation threshold (the window's upper edge)",
+    )
     p.add_argument("--weight-scaling", default=None, help="scaling scheme of the model")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _population_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--block-min", type=_block, default=(45.0, 90.0), metavar="START-END",
-                   help="session block (min); in the window means for all of it (default 45-90)")
-    p.add_argument("--dissociation-limit", type=_probability, default=0.10, metavar="P",
-                   help="largest acceptable P(dissociation), e.g. 0.1 or 10%% (default 0.1)")
+    p.add_argument(
+        "--block-min",
+        type=_block,
+        default=(45.0, 90.0),
+        metavar="START-END",
+        help="session block (min); in the window means for all of it (default 45-90)",
+    )
+    p.add_argument(
+        "--dissociation-limit",
+        type=_probability,
+        default=0.10,
+        metavar="P",
+        help="largest acceptable P(dissociation), e.g. 0.1 or 10%% (default 0.1)",
+    )
     p.add_argument("--n", type=int, default=2000, help="virtual subjects / couples (default 2000)")
     p.add_argument("--seed", type=int, default=20240601, help="random seed (default 20240601)")
-    p.add_argument("--no-variability", action="store_true",
-                   help="typical parameters for every subject (covariates still sampled)")
-    p.add_argument("--dose-cv-percent", type=finite_float("--dose-cv-percent"), default=0.0,
-                   help="delivered-dose variability (CV %%, e.g. spray loss); default 0")
+    p.add_argument(
+        "--no-variability",
+        action="store_true",
+        help="typical parameters for every subject (covariates still sampled)",
+    )
+    p.add_argument(
+        "--dose-cv-percent",
+        type=finite_float("--dose-cv-percent"),
+        default=0.0,
+        help="delivered-dose variability (CV %%, e.g. spray loss); default 0",
+    )
     p.add_argument("--t-end-min", type=positive_float("--t-end-min"), default=240.0)
     p.add_argument("--dt-min", type=positive_float("--dt-min"), default=1.0)
-    p.add_argument("--dissociation", choices=["threshold", "pd"], default="threshold",
-                   help="what the limit applies to: reaching the dissociation threshold "
-                   "(default), or the model's PD probability at each person's effect-site peak")
-    p.add_argument("--pd-c50-ng-per-ml", type=positive_float("--pd-c50-ng-per-ml"),
-                   help="override the PD model's median threshold C50 (with --dissociation pd)")
-    p.add_argument("--pd-omega", type=finite_float("--pd-omega"),
-                   help="override the PD model's log-SD of the threshold between people")
-    p.add_argument("--min-p-goal", type=_probability, default=0.5, metavar="P",
-                   help="smallest P(goal) that counts as meeting the goal, e.g. 0.5 or 50%% "
-                   "(default 0.5)")
+    p.add_argument(
+        "--dissociation",
+        choices=["threshold", "pd"],
+        default="threshold",
+        help="what the limit applies to: reaching the dissociation threshold "
+        "(default), or the model's PD probability at each person's effect-site peak",
+    )
+    p.add_argument(
+        "--pd-c50-ng-per-ml",
+        type=positive_float("--pd-c50-ng-per-ml"),
+        help="override the PD model's median threshold C50 (with --dissociation pd)",
+    )
+    p.add_argument(
+        "--pd-omega",
+        type=finite_float("--pd-omega"),
+        help="override the PD model's log-SD of the threshold between people",
+    )
+    p.add_argument(
+        "--min-p-goal",
+        type=_probability,
+        default=0.5,
+        metavar="P",
+        help="smallest P(goal) that counts as meeting the goal, e.g. 0.5 or 50%% (default 0.5)",
+    )
     p.add_argument("--out", metavar="CSV", help="write every candidate evaluated as CSV")
 
 
 def _person_args(p: argparse.ArgumentParser, prefix: str = "", who: str = "") -> None:
     flag = f"--{prefix}" if prefix else "--"
-    p.add_argument(f"{flag}weight-kg", type=finite_float(f"{flag}weight-kg"),
-                   help=f"{who}body weight (kg)")
-    p.add_argument(f"{flag}weight-mean-kg", type=finite_float(f"{flag}weight-mean-kg"),
-                   help=f"{who}mean of a sampled weight (kg), with {flag}weight-sd-kg")
+    p.add_argument(
+        f"{flag}weight-kg", type=finite_float(f"{flag}weight-kg"), help=f"{who}body weight (kg)"
+    )
+    p.add_argument(
+        f"{flag}weight-mean-kg",
+        type=finite_float(f"{flag}weight-mean-kg"),
+        help=f"{who}mean of a sampled weight (kg), with {flag}weight-sd-kg",
+    )
     p.add_argument(f"{flag}weight-sd-kg", type=finite_float(f"{flag}weight-sd-kg"))
     p.add_argument(f"{flag}sex", choices=["female", "male", "mixed"], default=None)
-    p.add_argument(f"{flag}route", choices=tuple(route_options()), default="sublingual",
-                   help=f"{who}route (default sublingual)")
-    p.add_argument(f"{flag}dose-step-mg", type=positive_float(f"{flag}dose-step-mg"),
-                   help="dose step (default: 25 mg lozenge, 10 mg spray, 25 mg oral, 5 mg IV)")
-    p.add_argument(f"{flag}dose-min-mg", type=positive_float(f"{flag}dose-min-mg"),
-                   help="smallest dose (default one step)")
-    p.add_argument(f"{flag}dose-max-mg", type=positive_float(f"{flag}dose-max-mg"),
-                   help="largest dose (default 400 SL, 200 IN, 500 oral, 100 IV)")
+    p.add_argument(
+        f"{flag}route",
+        choices=tuple(route_options()),
+        default="sublingual",
+        help=f"{who}route (default sublingual)",
+    )
+    p.add_argument(
+        f"{flag}dose-step-mg",
+        type=positive_float(f"{flag}dose-step-mg"),
+        help="dose step (default: 25 mg lozenge, 10 mg spray, 25 mg oral, 5 mg IV)",
+    )
+    p.add_argument(
+        f"{flag}dose-min-mg",
+        type=positive_float(f"{flag}dose-min-mg"),
+        help="smallest dose (default one step)",
+    )
+    p.add_argument(
+        f"{flag}dose-max-mg",
+        type=positive_float(f"{flag}dose-max-mg"),
+        help="largest dose (default 400 SL, 200 IN, 500 oral, 100 IV)",
+    )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="plan_kind", required=True, parser_class=type(p))
-    person = sub.add_parser("person", help="dose (+ booster) for one person",
-                            description="Dose (and optional booster) maximising P(in the window "
-                            "for the block) under a dissociation limit. " + DISCLAIMER)
+    person = sub.add_parser(
+        "person",
+        help="dose (+ booster) for one person",
+        description="Dose (and optional booster) maximising P(in the window "
+        "for the block) under a dissociation limit. " + DISCLAIMER,
+    )
     _person_args(person)
     person.add_argument("--booster-route", choices=tuple(route_options()), default=None)
     person.add_argument("--booster-step-mg", type=positive_float("--booster-step-mg"))
     person.add_argument("--booster-min-mg", type=positive_float("--booster-min-mg"))
-    person.add_argument("--booster-max-mg", type=positive_float("--booster-max-mg"),
-                        help="largest booster (default 200 SL, 100 IN, 200 oral, 50 IV)")
-    person.add_argument("--booster-times-min", type=_times, metavar="LIST|START:STOP:STEP",
-                        help="candidate booster times (default every 5 min from 10 to block end)")
+    person.add_argument(
+        "--booster-max-mg",
+        type=positive_float("--booster-max-mg"),
+        help="largest booster (default 200 SL, 100 IN, 200 oral, 50 IV)",
+    )
+    person.add_argument(
+        "--booster-times-min",
+        type=_times,
+        metavar="LIST|START:STOP:STEP",
+        help="candidate booster times (default every 5 min from 10 to block end)",
+    )
     _population_options(person)
     _common(person)
 
-    couple = sub.add_parser("couple", help="both partners' doses and the stagger",
-                            description="Doses for partners A and B and the stagger between "
-                            "their starts maximising P(both in the window for the block) under a "
-                            "dissociation limit. " + DISCLAIMER)
+    couple = sub.add_parser(
+        "couple",
+        help="both partners' doses and the stagger",
+        description="Doses for partners A and B and the stagger between "
+        "their starts maximising P(both in the window for the block) under a "
+        "dissociation limit. " + DISCLAIMER,
+    )
     _person_args(couple, "a-", "partner A's ")
     _person_args(couple, "b-", "partner B's ")
-    couple.add_argument("--stagger-min", type=_times, metavar="LIST|START:STOP:STEP",
-                        help="candidate B-start minus A-start (min), default -60:60:5; write "
-                        "--stagger-min=-30:30:5 when it starts with a minus")
+    couple.add_argument(
+        "--stagger-min",
+        type=_times,
+        metavar="LIST|START:STOP:STEP",
+        help="candidate B-start minus A-start (min), default -60:60:5; write "
+        "--stagger-min=-30:30:5 when it starts with a minus",
+    )
     _population_options(couple)
     _common(couple)
 
-    tci = sub.add_parser("tci", help="IV effect-site targeting pump schedule",
-                         description="Bolus + piecewise-constant infusion holding a typical "
-                         "patient's effect-site concentration at a target inside the window "
-                         "(Shafer & Gregg 1992). " + DISCLAIMER)
-    tci.add_argument("--target-ng-per-ml", type=finite_float("--target-ng-per-ml"), required=True,
-                     help="effect-site target (must lie inside the window)")
+    tci = sub.add_parser(
+        "tci",
+        help="IV effect-site targeting pump schedule",
+        description="Bolus + piecewise-constant infusion holding a typical "
+        "patient's effect-site concentration at a target inside the window "
+        "(Shafer & Gregg 1992). " + DISCLAIMER,
+    )
+    tci.add_argument(
+        "--target-ng-per-ml",
+        type=finite_float("--target-ng-per-ml"),
+        required=True,
+        help="effect-site target (must lie inside the window)",
+    )
     tci.add_argument("--weight-kg", type=finite_float("--weight-kg"), required=True)
     tci.add_argument("--sex", choices=["female", "male"], default=None)
-    tci.add_argument("--duration-min", type=positive_float("--duration-min"), default=60.0,
-                     help="length of the pump programme (min, default 60)")
-    tci.add_argument("--step-s", type=positive_float("--step-s"), default=10.0,
-                     help="pump step (s), 1-60 (default 10)")
+    tci.add_argument(
+        "--duration-min",
+        type=positive_float("--duration-min"),
+        default=60.0,
+        help="length of the pump programme (min, default 60)",
+    )
+    tci.add_argument(
+        "--step-s",
+        type=positive_float("--step-s"),
+        default=10.0,
+        help="pump step (s), 1-60 (default 10)",
+    )
     tci.add_argument("--washout-min", type=positive_float("--washout-min"), default=60.0)
     tci.add_argument("--out", metavar="CSV", help="write the pump schedule as CSV")
     tci.add_argument("--curves-out", metavar="CSV", help="write the curves as CSV")
@@ -173,8 +261,11 @@ def _thresholds(args) -> dict[str, float] | None:
 
 
 def _pd(args) -> dict[str, float] | None:
-    pd = {k: v for k, v in (("c50_ng_per_ml", args.pd_c50_ng_per_ml),
-                            ("omega", args.pd_omega)) if v is not None}
+    pd = {
+        k: v
+        for k, v in (("c50_ng_per_ml", args.pd_c50_ng_per_ml), ("omega", args.pd_omega))
+        if v is not None
+    }
     return pd or None
 
 
@@ -189,18 +280,30 @@ def _covariates(args, prefix: str = ""):
             raise InputError(f"{flag}weight-kg", "give a weight or a mean and SD, not both")
         return Covariates(weight_kg=get("weight_kg"), sex=get("sex") or "mixed")
     if get("weight_mean_kg") is None or get("weight_sd_kg") is None:
-        raise InputError(f"{flag}weight-kg", "a weight is required",
-                         f"{flag}weight-kg W, or {flag}weight-mean-kg M with {flag}weight-sd-kg S")
-    return Covariates(weight_mean_kg=get("weight_mean_kg"), weight_sd_kg=get("weight_sd_kg"),
-                      sex=get("sex") or "mixed")
+        raise InputError(
+            f"{flag}weight-kg",
+            "a weight is required",
+            f"{flag}weight-kg W, or {flag}weight-mean-kg M with {flag}weight-sd-kg S",
+        )
+    return Covariates(
+        weight_mean_kg=get("weight_mean_kg"),
+        weight_sd_kg=get("weight_sd_kg"),
+        sex=get("sex") or "mixed",
+    )
 
 
 def _steps(args, route: str, prefix: str):
     from pksim.planning import dose_steps
 
     get = lambda name: getattr(args, prefix.replace("-", "_") + name)  # noqa: E731
-    return dose_steps(route, get("step_mg"), get("min_mg"), get("max_mg"),
-                      booster=prefix == "booster-", model=args.model)
+    return dose_steps(
+        route,
+        get("step_mg"),
+        get("min_mg"),
+        get("max_mg"),
+        booster=prefix == "booster-",
+        model=args.model,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -214,14 +317,27 @@ def _run_person(args) -> int:
     if args.booster_route is not None:
         booster = _steps(args, args.booster_route, "booster-")
     plan = plan_person(
-        covariates=_covariates(args), route=args.route, dose=_steps(args, args.route, "dose-"),
-        booster_route=args.booster_route, booster=booster,
-        booster_times_min=args.booster_times_min, block_min=args.block_min,
-        dissociation_limit=args.dissociation_limit, n=args.n, seed=args.seed, model=args.model,
-        thresholds=_thresholds(args), variability=not args.no_variability,
-        dose_variability=args.dose_cv_percent, t_end_min=args.t_end_min, dt_min=args.dt_min,
-        weight_scaling=args.weight_scaling, dissociation=args.dissociation,
-        pd_dissociation=_pd(args), min_p_goal=args.min_p_goal)
+        covariates=_covariates(args),
+        route=args.route,
+        dose=_steps(args, args.route, "dose-"),
+        booster_route=args.booster_route,
+        booster=booster,
+        booster_times_min=args.booster_times_min,
+        block_min=args.block_min,
+        dissociation_limit=args.dissociation_limit,
+        n=args.n,
+        seed=args.seed,
+        model=args.model,
+        thresholds=_thresholds(args),
+        variability=not args.no_variability,
+        dose_variability=args.dose_cv_percent,
+        t_end_min=args.t_end_min,
+        dt_min=args.dt_min,
+        weight_scaling=args.weight_scaling,
+        dissociation=args.dissociation,
+        pd_dissociation=_pd(args),
+        min_p_goal=args.min_p_goal,
+    )
     if args.out:
         write_atomic(args.out, lambda path: plan.candidates.to_csv(path, index=False))
     summary = plan.summary()
@@ -236,15 +352,28 @@ def _run_couple(args) -> int:
     from pksim.planning import plan_couple
 
     plan = plan_couple(
-        a_covariates=_covariates(args, "a-"), a_route=args.a_route,
+        a_covariates=_covariates(args, "a-"),
+        a_route=args.a_route,
         a_dose=_steps(args, args.a_route, "a-dose-"),
-        b_covariates=_covariates(args, "b-"), b_route=args.b_route,
-        b_dose=_steps(args, args.b_route, "b-dose-"), staggers_min=args.stagger_min,
-        block_min=args.block_min, dissociation_limit=args.dissociation_limit, n=args.n,
-        seed=args.seed, model=args.model, thresholds=_thresholds(args),
-        variability=not args.no_variability, dose_variability=args.dose_cv_percent,
-        t_end_min=args.t_end_min, dt_min=args.dt_min, weight_scaling=args.weight_scaling,
-        dissociation=args.dissociation, pd_dissociation=_pd(args), min_p_goal=args.min_p_goal)
+        b_covariates=_covariates(args, "b-"),
+        b_route=args.b_route,
+        b_dose=_steps(args, args.b_route, "b-dose-"),
+        staggers_min=args.stagger_min,
+        block_min=args.block_min,
+        dissociation_limit=args.dissociation_limit,
+        n=args.n,
+        seed=args.seed,
+        model=args.model,
+        thresholds=_thresholds(args),
+        variability=not args.no_variability,
+        dose_variability=args.dose_cv_percent,
+        t_end_min=args.t_end_min,
+        dt_min=args.dt_min,
+        weight_scaling=args.weight_scaling,
+        dissociation=args.dissociation,
+        pd_dissociation=_pd(args),
+        min_p_goal=args.min_p_goal,
+    )
     if args.out:
         write_atomic(args.out, lambda path: plan.candidates.to_csv(path, index=False))
     summary = plan.summary()
@@ -258,15 +387,23 @@ def _run_couple(args) -> int:
 def _run_tci(args) -> int:
     from pksim.planning import plan_tci
 
-    plan = plan_tci(args.target_ng_per_ml, weight_kg=args.weight_kg, model=args.model,
-                    sex=args.sex, duration_min=args.duration_min, step_s=args.step_s,
-                    washout_min=args.washout_min, thresholds=_thresholds(args),
-                    weight_scaling=args.weight_scaling)
+    plan = plan_tci(
+        args.target_ng_per_ml,
+        weight_kg=args.weight_kg,
+        model=args.model,
+        sex=args.sex,
+        duration_min=args.duration_min,
+        step_s=args.step_s,
+        washout_min=args.washout_min,
+        thresholds=_thresholds(args),
+        weight_scaling=args.weight_scaling,
+    )
     if args.out:
         write_atomic(args.out, lambda path: plan.schedule.to_csv(path, index=False))
     if args.curves_out:
-        write_atomic(args.curves_out, lambda path: plan.curves.to_csv(path, index=False),
-                     field="curves_out")
+        write_atomic(
+            args.curves_out, lambda path: plan.curves.to_csv(path, index=False), field="curves_out"
+        )
     summary = plan.summary()
     if args.json:
         print_json(summary)
@@ -286,14 +423,18 @@ def _pct(p, s=None) -> str:
 
 def _header(s: dict) -> list[str]:
     th = s["thresholds_ng_per_ml"]
-    lines = [f"pksim {s['pksim_version']} - plan {s['plan']} - model {s['model']}",
-             f"window {th['window_lower_ng_per_ml']:g} to <{th['dissociation_ng_per_ml']:g} "
-             "ng/mL (effect site)"]
+    lines = [
+        f"pksim {s['pksim_version']} - plan {s['plan']} - model {s['model']}",
+        f"window {th['window_lower_ng_per_ml']:g} to <{th['dissociation_ng_per_ml']:g} "
+        "ng/mL (effect site)",
+    ]
     if s.get("seed") is not None:
         measure = "" if s.get("dissociation_measure") != "pd" else " (PD model)"
-        lines[-1] += (f"; block {s['block_min'][0]:g}-{s['block_min'][1]:g} min; dissociation "
-                      f"limit{measure} {s['dissociation_limit']:.0%}; n {s['n']}, "
-                      f"seed {s['seed']}")
+        lines[-1] += (
+            f"; block {s['block_min'][0]:g}-{s['block_min'][1]:g} min; dissociation "
+            f"limit{measure} {s['dissociation_limit']:.0%}; n {s['n']}, "
+            f"seed {s['seed']}"
+        )
     return lines
 
 
@@ -309,36 +450,54 @@ def _near_lines(s: dict, goal: str, pcol: str, describe) -> list[str]:
         return []
     out = ["near-misses (over the dissociation limit by less than 2 Monte-Carlo SEs):"]
     for r in rows:
-        out.append(f"  {describe(r)}: P(goal) {_pct(r[goal])} ± {_pct(r[goal + '_se'])}, "
-                   f"P(dissociation) {_pct(r[pcol])} ± {_pct(r[pcol + '_se'])}")
+        out.append(
+            f"  {describe(r)}: P(goal) {_pct(r[goal])} ± {_pct(r[goal + '_se'])}, "
+            f"P(dissociation) {_pct(r[pcol])} ± {_pct(r[pcol + '_se'])}"
+        )
     return [*out, ""]
 
 
 def format_person(s: dict) -> str:
     lines = _header(s) + _verdict(s)
     pcol = "p_dissociation_pd" if s.get("dissociation_measure") == "pd" else "p_dissociation"
-    lines += _near_lines(s, "p_window_throughout_block", pcol, lambda r: (
-        f"{s['route']} {r['dose_mg']:g} mg" + (f" + {r['booster_mg']:g} mg at "
-                                              f"{r['booster_time_min']:g} min"
-                                              if r["booster_mg"] else "")))
+    lines += _near_lines(
+        s,
+        "p_window_throughout_block",
+        pcol,
+        lambda r: (
+            f"{s['route']} {r['dose_mg']:g} mg"
+            + (
+                f" + {r['booster_mg']:g} mg at {r['booster_time_min']:g} min"
+                if r["booster_mg"]
+                else ""
+            )
+        ),
+    )
     if s["regimen"]:
         lines.append("regimen: " + ", ".join(d["spec"] for d in s["regimen"]))
         pop = s.get("population") or {}
         if pop:
-            lines.append(f"median window onset {pop.get('onset_min_median') or float('nan'):.0f} "
-                         f"min, median minutes in window "
-                         f"{pop.get('minutes_in_window_median') or 0:.0f}")
+            lines.append(
+                f"median window onset {pop.get('onset_min_median') or float('nan'):.0f} "
+                f"min, median minutes in window "
+                f"{pop.get('minutes_in_window_median') or 0:.0f}"
+            )
         lines.append("")
     pd_mode = s.get("dissociation_measure") == "pd"
     lines.append("trade-off (same virtual people for every dose):")
-    lines.append(f"{'dose mg':>8}{'booster':>16}{'P(window block)':>20}{'P(dissociation)':>20}"
-                 + (f"{'P(diss.) PD':>16}" if pd_mode else "") + "  within limit")
+    lines.append(
+        f"{'dose mg':>8}{'booster':>16}{'P(window block)':>20}{'P(dissociation)':>20}"
+        + (f"{'P(diss.) PD':>16}" if pd_mode else "")
+        + "  within limit"
+    )
     for r in s["tradeoff"]:
         boost = "-" if not r["booster_mg"] else f"{r['booster_mg']:g} mg@{r['booster_time_min']:g}"
-        lines.append(f"{r['dose_mg']:>8g}{boost:>16}{_pct(r['p_window_throughout_block']):>20}"
-                     f"{_pct(r['p_dissociation']):>20}"
-                     + (f"{_pct(r['p_dissociation_pd']):>16}" if pd_mode else "")
-                     + f"  {'yes' if r['meets_limit'] else 'no'}")
+        lines.append(
+            f"{r['dose_mg']:>8g}{boost:>16}{_pct(r['p_window_throughout_block']):>20}"
+            f"{_pct(r['p_dissociation']):>20}"
+            + (f"{_pct(r['p_dissociation_pd']):>16}" if pd_mode else "")
+            + f"  {'yes' if r['meets_limit'] else 'no'}"
+        )
     lines += ["", s["notice"]]
     return "\n".join(lines)
 
@@ -355,13 +514,24 @@ def _bar(times, values_a, lower, upper, b0, b1, width_min: float) -> str:
 
 def format_couple(s: dict, timeline) -> str:
     lines = _header(s) + _verdict(s)
-    pcol = ("p_either_dissociates_pd" if s.get("dissociation_measure") == "pd"
-            else "p_either_dissociates")
-    lines += _near_lines(s, "p_both_in_window_throughout_block", pcol, lambda r: (
-        f"A {r['a_dose_mg']:g} mg, B {r['b_dose_mg']:g} mg, stagger {r['stagger_min']:g} min"))
+    pcol = (
+        "p_either_dissociates_pd"
+        if s.get("dissociation_measure") == "pd"
+        else "p_either_dissociates"
+    )
+    lines += _near_lines(
+        s,
+        "p_both_in_window_throughout_block",
+        pcol,
+        lambda r: (
+            f"A {r['a_dose_mg']:g} mg, B {r['b_dose_mg']:g} mg, stagger {r['stagger_min']:g} min"
+        ),
+    )
     if s["a_regimen"]:
-        lines.append("timeline (median effect site per 5 min; . below  = window  ! dissociation;"
-                     " : block below window)")
+        lines.append(
+            "timeline (median effect site per 5 min; . below  = window  ! dissociation;"
+            " : block below window)"
+        )
         th = s["thresholds_ng_per_ml"]
         lo, hi = th["window_lower_ng_per_ml"], th["dissociation_ng_per_ml"]
         b0, b1 = s["block_min"]
@@ -374,23 +544,30 @@ def format_couple(s: dict, timeline) -> str:
         block = "".join("#" if b0 <= t <= b1 else " " for t in times)
         lines.append(f"{'block':>6} {block}")
         for who in ("a", "b"):
-            bar = _bar(times, sel[f"{who}_effect_site_p50_ng_per_ml"].to_numpy(), lo, hi, b0, b1,
-                       step)
+            bar = _bar(
+                times, sel[f"{who}_effect_site_p50_ng_per_ml"].to_numpy(), lo, hi, b0, b1, step
+            )
             lines.append(f"{who.upper():>6} {bar}")
         for e in s["timeline_events"]:
             lines.append(f"  {e['time_min']:>6g} min  {e['who']:<4} {e['event']}")
         lines.append("")
-    pcol = ("p_either_dissociates_pd" if s.get("dissociation_measure") == "pd"
-            else "p_either_dissociates")
+    pcol = (
+        "p_either_dissociates_pd"
+        if s.get("dissociation_measure") == "pd"
+        else "p_either_dissociates"
+    )
     lines.append("best plan at each stagger (B start - A start):")
-    lines.append(f"{'stagger':>8}{'A mg':>7}{'B mg':>7}{'P(both in block)':>19}"
-                 f"{'P(either diss.)':>18}")
+    lines.append(
+        f"{'stagger':>8}{'A mg':>7}{'B mg':>7}{'P(both in block)':>19}{'P(either diss.)':>18}"
+    )
     for r in s["by_stagger"]:
         if not r["p_both_in_window_throughout_block"]:
             lines.append(f"{r['stagger_min']:>8g}{'-':>7}{'-':>7}{_pct(0.0):>19}{'-':>18}")
             continue
-        lines.append(f"{r['stagger_min']:>8g}{r['a_dose_mg']:>7g}{r['b_dose_mg']:>7g}"
-                     f"{_pct(r['p_both_in_window_throughout_block']):>19}{_pct(r[pcol]):>18}")
+        lines.append(
+            f"{r['stagger_min']:>8g}{r['a_dose_mg']:>7g}{r['b_dose_mg']:>7g}"
+            f"{_pct(r['p_both_in_window_throughout_block']):>19}{_pct(r[pcol]):>18}"
+        )
     lines += ["", s["notice"]]
     return "\n".join(lines)
 
@@ -399,7 +576,8 @@ def format_tci(s: dict) -> str:
     m = s["metrics"]
     lines = _header(s) + [
         f"target {s['target_ng_per_ml']:g} ng/mL effect site, {s['weight_kg']:g} kg"
-        + (f" {s['sex']}" if s["sex"] else "") + f", pump step {s['step_s']:g} s, "
+        + (f" {s['sex']}" if s["sex"] else "")
+        + f", pump step {s['step_s']:g} s, "
         f"{s['duration_min']:g} min",
         "",
         f"bolus {s['bolus_mg']:.2f} mg at 0 min; infused {m['infused_mg']:.2f} mg; "
@@ -409,8 +587,12 @@ def format_tci(s: dict) -> str:
         f"{m['hold_min_percent']:+.2f} % / {m['hold_max_percent']:+.2f} %; "
         f"plasma peak {m['plasma_max_ng_per_ml']:.0f} ng/mL",
         "",
-        ("pump schedule, one row per step:" if s["step_s"] >= 60 else
-         f"pump schedule, mean rate per minute (the {s['step_s']:g}-s steps are in --out/--json):"),
+        (
+            "pump schedule, one row per step:"
+            if s["step_s"] >= 60
+            else f"pump schedule, mean rate per minute (the {s['step_s']:g}-s steps are in "
+            "--out/--json):"
+        ),
         f"{'from min':>9}{'to min':>9}{'bolus mg':>10}{'rate mg/h':>11}",
     ]
     rows = s["schedule"]
@@ -419,8 +601,9 @@ def format_tci(s: dict) -> str:
         group = rows[i : i + per]
         rate = sum(r["rate_mg_per_h"] for r in group) / len(group)
         bolus = sum(r["bolus_mg"] for r in group)
-        lines.append(f"{group[0]['start_min']:>9.2f}{group[-1]['end_min']:>9.2f}{bolus:>10.2f}"
-                     f"{rate:>11.2f}")
+        lines.append(
+            f"{group[0]['start_min']:>9.2f}{group[-1]['end_min']:>9.2f}{bolus:>10.2f}{rate:>11.2f}"
+        )
     lines.append(f"{s['duration_min']:>9.2f}{'':>9}{'':>10}{0.0:>11.2f}  (pump stops)")
     lines += [*(f"note: {n}" for n in s["notes"]), "", s["notice"]]
     return "\n".join(lines)

@@ -19,28 +19,59 @@ def _where(text: str) -> tuple[str, str]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("results", metavar="RESULTS",
-                   help="a sweep output directory (or its cells.parquet)")
-    p.add_argument("--kind", choices=KINDS, default="heatmap",
-                   help="heatmap of a metric over two axes; percentile bands (needs "
-                   "[output] bands = true); onset-time distributions (needs subjects = true)")
+    p.add_argument(
+        "results", metavar="RESULTS", help="a sweep output directory (or its cells.parquet)"
+    )
+    p.add_argument(
+        "--kind",
+        choices=KINDS,
+        default="heatmap",
+        help="heatmap of a metric over two axes; percentile bands (needs "
+        "[output] bands = true); onset-time distributions (needs subjects = true)",
+    )
     p.add_argument("--out", required=True, metavar="FILE", help="FILE.png, .svg or .pdf")
-    p.add_argument("--metric", default=DEFAULT_METRIC, help=f"heatmap metric (default "
-                   f"{DEFAULT_METRIC}: P(in window without dissociation))")
+    p.add_argument(
+        "--metric",
+        default=DEFAULT_METRIC,
+        help=f"heatmap metric (default {DEFAULT_METRIC}: P(in window without dissociation))",
+    )
     p.add_argument("--x", help="heatmap column axis (default: the first dose amount that varies)")
     p.add_argument("--y", help="heatmap row axis (default: the weight)")
-    p.add_argument("--where", type=_where, action="append", metavar="COLUMN=VALUE",
-                   help="keep only cells with this axis value (repeatable)")
-    p.add_argument("--cell", type=int, action="append", metavar="INDEX",
-                   help="bands: the cells to draw (repeatable, up to 6)")
-    p.add_argument("--quantity", choices=("effect_site", "plasma"), default="effect_site",
-                   help="bands: which concentration")
-    p.add_argument("--by", default="routes", help="onset: the cell column to group by "
-                   "(default routes)")
-    p.add_argument("--column", default="window_onset_min", help="onset: the subjects column "
-                   "(default window_onset_min; couples: a_window_onset_min, b_window_onset_min)")
-    p.add_argument("--dpi", type=_dpi, default=150,
-                   help=f"PNG resolution, {DPI_RANGE[0]}-{DPI_RANGE[1]} (default 150)")
+    p.add_argument(
+        "--where",
+        type=_where,
+        action="append",
+        metavar="COLUMN=VALUE",
+        help="keep only cells with this axis value (repeatable)",
+    )
+    p.add_argument(
+        "--cell",
+        type=int,
+        action="append",
+        metavar="INDEX",
+        help="bands: the cells to draw (repeatable, up to 6)",
+    )
+    p.add_argument(
+        "--quantity",
+        choices=("effect_site", "plasma"),
+        default="effect_site",
+        help="bands: which concentration",
+    )
+    p.add_argument(
+        "--by", default="routes", help="onset: the cell column to group by (default routes)"
+    )
+    p.add_argument(
+        "--column",
+        default="window_onset_min",
+        help="onset: the subjects column "
+        "(default window_onset_min; couples: a_window_onset_min, b_window_onset_min)",
+    )
+    p.add_argument(
+        "--dpi",
+        type=_dpi,
+        default=150,
+        help=f"PNG resolution, {DPI_RANGE[0]}-{DPI_RANGE[1]} (default 150)",
+    )
 
 
 DPI_RANGE = (20, 1200)  # a figure is ~8x5 in: 1200 dpi is ~60 megapixels already
@@ -52,8 +83,9 @@ def _dpi(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"--dpi must be an integer, got {text!r}") from None
     if not DPI_RANGE[0] <= value <= DPI_RANGE[1]:
-        raise argparse.ArgumentTypeError(f"--dpi must be within {DPI_RANGE[0]} to "
-                                         f"{DPI_RANGE[1]}, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"--dpi must be within {DPI_RANGE[0]} to {DPI_RANGE[1]}, got {text!r}"
+        )
     return value
 
 
@@ -65,8 +97,11 @@ def run(args: argparse.Namespace) -> int:
 
     fmt = Path(args.out).suffix.lower().lstrip(".")
     if fmt not in FORMATS:
-        raise InputError("out", f"unknown figure format {Path(args.out).suffix or '(none)'!r}",
-                         ", ".join(f".{f}" for f in FORMATS))
+        raise InputError(
+            "out",
+            f"unknown figure format {Path(args.out).suffix or '(none)'!r}",
+            ", ".join(f".{f}" for f in FORMATS),
+        )
     for parent in Path(args.out).resolve().parents:  # missing ones are created when writing
         if parent.exists() and not parent.is_dir():
             raise InputError("out", f"{str(parent)!r} is a file, not a directory")

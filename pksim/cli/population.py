@@ -142,8 +142,11 @@ def read_weight_table(path: str, field: str):
     if not os.path.isfile(path):
         raise InputError(field, f"file {path!r} not found")
     if os.path.getsize(path) > MAX_WEIGHT_TABLE_BYTES:
-        raise InputError(field, f"{path!r} has {os.path.getsize(path):,} bytes",
-                         f"at most {MAX_WEIGHT_TABLE_BYTES:,} (a million weights)")
+        raise InputError(
+            field,
+            f"{path!r} has {os.path.getsize(path):,} bytes",
+            f"at most {MAX_WEIGHT_TABLE_BYTES:,} (a million weights)",
+        )
     try:
         frame = pd.read_csv(path)
         if "weight_kg" in frame.columns:
@@ -223,8 +226,7 @@ def write_outputs(out: str, writers: dict) -> None:
     try:
         target.resolve().parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(
-            tempfile.mkdtemp(dir=target.resolve().parent, prefix=f".{target.name}.",
-                             suffix=".tmp")
+            tempfile.mkdtemp(dir=target.resolve().parent, prefix=f".{target.name}.", suffix=".tmp")
         )
     except OSError as exc:
         raise InputError("out", f"cannot write {out!r}: {exc.strerror or exc}") from None
@@ -325,8 +327,10 @@ def metric_rows(names: tuple[str, ...], s: dict, prefix: str = "", who: str = ""
             key = f"{prefix}{m.key}_median"
             if key not in s:
                 continue
-            line = (f"{label:<46} median {_f(s[key], '.3g')} (SE {_f(s[key + '_se'], '.2g')}; "
-                    f"5-95 %: {_f(s[key[:-7] + '_p5'], '.3g')}-{_f(s[key[:-7] + '_p95'], '.3g')})")
+            line = (
+                f"{label:<46} median {_f(s[key], '.3g')} (SE {_f(s[key + '_se'], '.2g')}; "
+                f"5-95 %: {_f(s[key[:-7] + '_p5'], '.3g')}-{_f(s[key[:-7] + '_p95'], '.3g')})"
+            )
         if ends and key in ends.get("narrow", {}):
             lo, hi = ends["narrow"][key], ends["wide"][key]
             scale = 1.0 if m.summary == MEDIAN else 100.0
@@ -336,10 +340,21 @@ def metric_rows(names: tuple[str, ...], s: dict, prefix: str = "", who: str = ""
     return lines
 
 
-PERSON_TABLE = ("reached_window", "in_window_block_coverage", "in_window_throughout_block",
-                "dissociated", "dissociated_in_block", "p_dissociation_pd", "window_onset_min",
-                "block_fraction_in_window", "minutes_in_window", "minutes_dissociated_in_block",
-                "recovery_min", "effect_tmax_min", "effect_cmax_ng_per_ml")
+PERSON_TABLE = (
+    "reached_window",
+    "in_window_block_coverage",
+    "in_window_throughout_block",
+    "dissociated",
+    "dissociated_in_block",
+    "p_dissociation_pd",
+    "window_onset_min",
+    "block_fraction_in_window",
+    "minutes_in_window",
+    "minutes_dissociated_in_block",
+    "recovery_min",
+    "effect_tmax_min",
+    "effect_cmax_ng_per_ml",
+)
 
 
 def format_table(s: dict) -> str:
@@ -352,9 +367,10 @@ def format_table(s: dict) -> str:
         f"relational window {lo:g}-{hi:g} ng/mL (effect site), session block {b0:g}-{b1:g} min",
     ]
     if s.get("band_uncertainty"):
-        lines.append("band edges drawn per person from "
-                     + ", ".join(f"{r} {a:g}-{b:g} ng/mL" for r, (a, b)
-                                 in s["band_uncertainty"].items())
-                     + "; [band edges: narrow - wide window]")
+        lines.append(
+            "band edges drawn per person from "
+            + ", ".join(f"{r} {a:g}-{b:g} ng/mL" for r, (a, b) in s["band_uncertainty"].items())
+            + "; [band edges: narrow - wide window]"
+        )
     lines += ["", *metric_rows(PERSON_TABLE, s), "", DISCLAIMER]
     return "\n".join(lines)

@@ -18,8 +18,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dose", action="append", required=True, metavar="SPEC", help=SPEC_HELP)
     p.add_argument("--t-end-min", type=positive_float("--t-end-min"), default=240.0)
     p.add_argument("--dt-min", type=positive_float("--dt-min"), default=1.0)
-    p.add_argument("--weight-scaling", default=None,
-                   help="scaling scheme of the model (e.g. allometric)")
+    p.add_argument(
+        "--weight-scaling", default=None, help="scaling scheme of the model (e.g. allometric)"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--out", metavar="CSV", help="write the curve as CSV (unit-suffixed columns)")
 
@@ -33,17 +34,24 @@ def _weight_kg(text: str) -> float:
         from pksim.simulation import WEIGHT_RANGE_KG
 
         lo, hi = WEIGHT_RANGE_KG
-        raise argparse.ArgumentTypeError(f"--weight-kg must be a number, got {text!r} "
-                                         f"(allowed: {lo:g} to {hi:g} kg)") from None
+        raise argparse.ArgumentTypeError(
+            f"--weight-kg must be a number, got {text!r} (allowed: {lo:g} to {hi:g} kg)"
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:
     from pksim.analysis import curve_summary
     from pksim.simulation import simulate
 
-    curve = simulate(args.dose, weight_kg=args.weight_kg, model=args.model, sex=args.sex,
-                     t_end_min=args.t_end_min, dt_min=args.dt_min,
-                     weight_scaling=args.weight_scaling)
+    curve = simulate(
+        args.dose,
+        weight_kg=args.weight_kg,
+        model=args.model,
+        sex=args.sex,
+        t_end_min=args.t_end_min,
+        dt_min=args.dt_min,
+        weight_scaling=args.weight_scaling,
+    )
     summary = curve_summary(curve)
     summary["pksim_version"] = __version__
     summary["notice"] = DISCLAIMER
@@ -72,7 +80,9 @@ def format_table(s: dict) -> str:
     ]
     for key, label in (("plasma", "plasma"), ("effect_site", "effect site")):
         e = s[key]
-        lines.append(f"{label:14}{e['cmax_ng_per_ml']:>12.1f}{e['tmax_min']:>10.1f}{e['auc_ng_h_per_ml']:>13.1f}")
+        lines.append(
+            f"{label:14}{e['cmax_ng_per_ml']:>12.1f}{e['tmax_min']:>10.1f}{e['auc_ng_h_per_ml']:>13.1f}"
+        )
     lines += [
         "",
         f"relational window {w['lower_ng_per_ml']:g}-{w['upper_ng_per_ml']:g} ng/mL (effect site): "

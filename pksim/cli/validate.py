@@ -14,28 +14,46 @@ DEFAULT_OUT = "validation-report"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", action="append", metavar="NAME",
-                   help="model id (repeatable; default: every model, see `pksim models`)")
-    p.add_argument("--data", metavar="FILE",
-                   help="observations CSV with the columns of the packaged observed_pk.csv "
-                        "(default: the packaged file)")
-    p.add_argument("--out", metavar="DIR", default=DEFAULT_OUT,
-                   help=f"report directory, created if missing (default: ./{DEFAULT_OUT})")
-    p.add_argument("--cross-validate", action=argparse.BooleanOptionalAction, default=True,
-                   help="leave-one-study-out cross-validation: refit each model's "
-                        "[calibration] without each study and predict it (default: on; a few "
-                        "seconds per calibrated model)")
-    p.add_argument("--spread-n", type=_count, default=200, metavar="N",
-                   help="virtual people per arm for the predicted Cmax spread (0: skip; "
-                        "default 200)")
+    p.add_argument(
+        "--model",
+        action="append",
+        metavar="NAME",
+        help="model id (repeatable; default: every model, see `pksim models`)",
+    )
+    p.add_argument(
+        "--data",
+        metavar="FILE",
+        help="observations CSV with the columns of the packaged observed_pk.csv "
+        "(default: the packaged file)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        default=DEFAULT_OUT,
+        help=f"report directory, created if missing (default: ./{DEFAULT_OUT})",
+    )
+    p.add_argument(
+        "--cross-validate",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="leave-one-study-out cross-validation: refit each model's "
+        "[calibration] without each study and predict it (default: on; a few "
+        "seconds per calibrated model)",
+    )
+    p.add_argument(
+        "--spread-n",
+        type=_count,
+        default=200,
+        metavar="N",
+        help="virtual people per arm for the predicted Cmax spread (0: skip; default 200)",
+    )
 
 
 def _count(text: str) -> int:
     try:
         n = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"spread-n must be a whole number, got {text!r}") \
-            from None
+        raise argparse.ArgumentTypeError(f"spread-n must be a whole number, got {text!r}") from None
     if not 0 <= n <= 100_000:
         raise argparse.ArgumentTypeError(f"spread-n must be within 0 to 100000, got {n}")
     return n
@@ -62,8 +80,13 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise InputError("out", f"{args.out!r} exists and is not a directory", "a directory path")
-    result = run_validation(args.model or None, args.data, checks=True, spread_n=args.spread_n,
-                            cross_validation=args.cross_validate)
+    result = run_validation(
+        args.model or None,
+        args.data,
+        checks=True,
+        spread_n=args.spread_n,
+        cross_validation=args.cross_validate,
+    )
     files = build_report(result, _command(args))  # everything rendered before anything is written
     out.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():
@@ -72,20 +95,32 @@ def run(args: argparse.Namespace) -> int:
     print()
     for model_id in result.models:
         a = acceptance(result.frame, model_id)
-        verdict = ("no held arm with a Cmax" if not a["n_cmax"] else
-                   "meets 2-fold" if a["passed"] else
-                   "DOES NOT meet 2-fold: " + ", ".join(a["failures"]))
-        print(f"{model_id}: Cmax within 2-fold {a['n_within_2']}/{a['n_cmax']}, within 1.25-fold "
-              f"{a['n_within_1_25']}/{a['n_cmax']}, Tmax ok {a['n_tmax_ok']}/{a['n_tmax']} "
-              f"(held arms) - {verdict}")
+        verdict = (
+            "no held arm with a Cmax"
+            if not a["n_cmax"]
+            else "meets 2-fold"
+            if a["passed"]
+            else "DOES NOT meet 2-fold: " + ", ".join(a["failures"])
+        )
+        print(
+            f"{model_id}: Cmax within 2-fold {a['n_within_2']}/{a['n_cmax']}, within 1.25-fold "
+            f"{a['n_within_1_25']}/{a['n_cmax']}, Tmax ok {a['n_tmax_ok']}/{a['n_tmax']} "
+            f"(held arms) - {verdict}"
+        )
     cv = (result.checks or {}).get("cross_validation")
     for model_id in result.models if cv is not None else ():
-        f = cv[(cv["model_id"] == model_id) & cv["held"] & cv["in_sample"].astype(bool)
-               & cv["cmax_ratio_cv"].notna()]
+        f = cv[
+            (cv["model_id"] == model_id)
+            & cv["held"]
+            & cv["in_sample"].astype(bool)
+            & cv["cmax_ratio_cv"].notna()
+        ]
         if len(f):
-            print(f"{model_id}: leave-one-study-out, calibration arms with Cmax within 2-fold "
-                  f"{int(f['cmax_cv_within_2'].astype(bool).sum())}/{len(f)} "
-                  "(cross_validation.csv)")
+            print(
+                f"{model_id}: leave-one-study-out, calibration arms with Cmax within 2-fold "
+                f"{int(f['cmax_cv_within_2'].astype(bool).sum())}/{len(f)} "
+                "(cross_validation.csv)"
+            )
     print(f"\nreport: {out / 'report.md'} ({len(files)} files)")
     print(DISCLAIMER)
     return 0
@@ -102,8 +137,10 @@ def format_table(frame) -> str:
     """Short fixed-width table: one line per (model, arm)."""
     import pandas as pd
 
-    head = (f"{'model':13} {'arm':25} {'Cmax obs':>8} {'pred':>7} {'ratio':>5}  "
-            f"{'Tmax obs':>8} {'pred':>5} {'ok':>3}  {'AUC ratio':>9}  held")
+    head = (
+        f"{'model':13} {'arm':25} {'Cmax obs':>8} {'pred':>7} {'ratio':>5}  "
+        f"{'Tmax obs':>8} {'pred':>5} {'ok':>3}  {'AUC ratio':>9}  held"
+    )
     lines = [head, "-" * len(head)]
     for _, r in frame.iterrows():
         ok = "-" if pd.isna(r["tmax_ok"]) else ("yes" if r["tmax_ok"] else "no")
@@ -111,6 +148,6 @@ def format_table(frame) -> str:
             f"{r['model_id'][:13]:13} {r['arm_id'][:25]:25} {_f(r['cmax_obs_ng_per_ml'], '8.1f')} "
             f"{_f(r['cmax_pred_ng_per_ml'], '7.1f')} {_f(r['cmax_ratio'], '5.2f')}  "
             f"{_f(r['tmax_obs_min'], '8.1f')} {_f(r['tmax_pred_min'], '5.1f')} {ok:>3}  "
-            f"{_f(r['auc_ratio'], '9.2f')}  {'yes' if r['held_against_model'] else 'no'}")
+            f"{_f(r['auc_ratio'], '9.2f')}  {'yes' if r['held_against_model'] else 'no'}"
+        )
     return "\n".join(lines)
-

@@ -17,16 +17,46 @@ from pksim.planning.couple import CouplePlan, plan_couple
 from pksim.planning.person import PersonPlan, plan_person
 from pksim.planning.tci import TciPlan, plan_tci, tci_metrics
 
-__all__ = ["NOTICE", "CouplePlan", "DoseSteps", "PersonPlan", "TciPlan", "dose_steps",
-           "plan_couple", "plan_person", "plan_tci", "tci_metrics", "warmup"]
+__all__ = [
+    "NOTICE",
+    "CouplePlan",
+    "DoseSteps",
+    "PersonPlan",
+    "TciPlan",
+    "dose_steps",
+    "plan_couple",
+    "plan_person",
+    "plan_tci",
+    "tci_metrics",
+    "warmup",
+]
 
 
 def warmup() -> None:
     """Compile (or load from Numba's cache) the planner kernels with a tiny plan of each kind."""
-    plan_person(weight_kg=70, route="intranasal", dose=DoseSteps("intranasal", 10, 10, 20),
-                booster_route="intranasal", booster=DoseSteps("intranasal", 10, 10, 10),
-                booster_times_min=[2], block_min=(1, 2), n=2, seed=0, t_end_min=4, verify=False)
-    plan_couple(a_weight_kg=70, b_weight_kg=70, a_dose=DoseSteps("sublingual", 25, 25, 25),
-                b_dose=DoseSteps("sublingual", 25, 25, 25), staggers_min=[0], block_min=(1, 2),
-                n=2, seed=0, t_end_min=4, verify=False)
+    plan_person(
+        weight_kg=70,
+        route="intranasal",
+        dose=DoseSteps("intranasal", 10, 10, 20),
+        booster_route="intranasal",
+        booster=DoseSteps("intranasal", 10, 10, 10),
+        booster_times_min=[2],
+        block_min=(1, 2),
+        n=2,
+        seed=0,
+        t_end_min=4,
+        verify=False,
+    )
+    plan_couple(
+        a_weight_kg=70,
+        b_weight_kg=70,
+        a_dose=DoseSteps("sublingual", 25, 25, 25),
+        b_dose=DoseSteps("sublingual", 25, 25, 25),
+        staggers_min=[0],
+        block_min=(1, 2),
+        n=2,
+        seed=0,
+        t_end_min=4,
+        verify=False,
+    )
     plan_tci(100.0, weight_kg=70, duration_min=60, step_s=60, washout_min=1)

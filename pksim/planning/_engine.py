@@ -51,9 +51,19 @@ class UnitCurves:
         return self.weight_kg.size
 
 
-def unit_curves(model: Model, covariates: Covariates, n: int, seed: int, routes: Sequence[str], *,
-                time_min: np.ndarray, partner: int = 0, variability: bool = True,
-                dose_cv_percent: float = 0.0, weight_scaling: str | None = None) -> UnitCurves:
+def unit_curves(
+    model: Model,
+    covariates: Covariates,
+    n: int,
+    seed: int,
+    routes: Sequence[str],
+    *,
+    time_min: np.ndarray,
+    partner: int = 0,
+    variability: bool = True,
+    dose_cv_percent: float = 0.0,
+    weight_scaling: str | None = None,
+) -> UnitCurves:
     """Simulate each subject once per route (1 mg at t = 0); ``routes[k]`` is regimen dose ``k``."""
     draws = BlockDraws(seed, partner)
     sex = draws.sex_code(covariates, 0, n)
@@ -67,11 +77,22 @@ def unit_curves(model: Model, covariates: Covariates, n: int, seed: int, routes:
     per_mg = {}
     for k, route in enumerate(routes):
         if route not in model.routes:
-            raise InputError("route", f"model {model.id!r} has no route {route!r}",
-                             ", ".join(model.routes))
+            raise InputError(
+                "route", f"model {model.id!r} has no route {route!r}", ", ".join(model.routes)
+            )
         ev = input_events(model, [Dose(route, 1.0)], params, wt)
-        ce = _kernels.solve_many(n_states, rows, cols, coef, ev.target, ev.start_min,
-                                 ev.duration_min, ev.amount_mg, time_min, keep)[:, :, 0]
+        ce = _kernels.solve_many(
+            n_states,
+            rows,
+            cols,
+            coef,
+            ev.target,
+            ev.start_min,
+            ev.duration_min,
+            ev.amount_mg,
+            time_min,
+            keep,
+        )[:, :, 0]
         ce = ce * MG_PER_L_TO_NG_PER_ML
         if scale is not None:
             ce *= scale[:, k : k + 1]
@@ -85,14 +106,18 @@ def grid_steps(values_min: Sequence[float], dt_min: float, field: str) -> np.nda
     for v in values_min:
         k = round(v / dt_min)
         if not (math.isfinite(v) and v >= 0 and abs(k * dt_min - v) <= 1e-9 * max(1.0, v)):
-            raise InputError(field, f"{v!r} min is not a non-negative multiple of the "
-                             f"{dt_min:g}-min grid step", f"multiples of {dt_min:g} min")
+            raise InputError(
+                field,
+                f"{v!r} min is not a non-negative multiple of the {dt_min:g}-min grid step",
+                f"multiples of {dt_min:g} min",
+            )
         out.append(k)
     return np.array(out, dtype=np.int64)
 
 
-def block_points(time_min: np.ndarray, block_min: tuple[float, float]
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def block_points(
+    time_min: np.ndarray, block_min: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray]:
     return _pk.block_points(time_min, float(block_min[0]), float(block_min[1]))
 
 
@@ -100,8 +125,12 @@ def pd_model(model: Model, overrides: dict[str, float] | None) -> PDDissociation
     """The model's dissociation PD model (:mod:`pksim.pd`); an error when it has none."""
     pd = model_pd(model, overrides)
     if pd is None:
-        raise InputError("dissociation", f"model {model.id!r} has no PD dissociation section; "
-                         "give the PD parameters or use the threshold", "threshold")
+        raise InputError(
+            "dissociation",
+            f"model {model.id!r} has no PD dissociation section; "
+            "give the PD parameters or use the threshold",
+            "threshold",
+        )
     return pd
 
 

@@ -224,8 +224,9 @@ def pd_sums(u, order, v, shifts, boosts, doses, c50, omega):
             p = 0
             for j in range(n_d):
                 x = doses[j]
-                while p + 1 < size and (hull_m[p + 1] * x + hull_c[p + 1]
-                                        >= hull_m[p] * x + hull_c[p]):
+                while p + 1 < size and (
+                    hull_m[p + 1] * x + hull_c[p + 1] >= hull_m[p] * x + hull_c[p]
+                ):
                     p += 1
                 prob = _pd_probability(hull_m[p] * x + hull_c[p], c50, omega)
                 out[a, b, j, 0] += prob

@@ -151,29 +151,48 @@ class CouplePlan:
         if self.a_regimen is None:
             return []
         b0, b1 = self.settings["block_min"]
-        ev = [{"time_min": d.start_min, "who": who, "event": f"dose {d.spec()}"}
-              for who, reg in (("A", self.a_regimen), ("B", self.b_regimen)) for d in reg]
-        ev += [{"time_min": b0, "who": "both", "event": "session block starts"},
-               {"time_min": b1, "who": "both", "event": "session block ends"}]
+        ev = [
+            {"time_min": d.start_min, "who": who, "event": f"dose {d.spec()}"}
+            for who, reg in (("A", self.a_regimen), ("B", self.b_regimen))
+            for d in reg
+        ]
+        ev += [
+            {"time_min": b0, "who": "both", "event": "session block starts"},
+            {"time_min": b1, "who": "both", "event": "session block ends"},
+        ]
         return sorted(ev, key=lambda e: (e["time_min"], e["who"]))
 
 
-def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
-                a_covariates: Covariates | None = None, a_route: str = "sublingual",
-                a_dose: DoseSteps | None = None,
-                b_weight_kg: float | None = None, b_sex: str | None = None,
-                b_covariates: Covariates | None = None, b_route: str = "sublingual",
-                b_dose: DoseSteps | None = None,
-                staggers_min: Sequence[float] | None = None,
-                block_min: tuple[float, float] = (45.0, 90.0),
-                dissociation_limit: float = DEFAULT_LIMIT, n: int = DEFAULT_N,
-                seed: int = DEFAULT_SEED, model: Model | str | None = None,
-                thresholds: dict[str, float] | None = None, variability: bool = True,
-                dose_variability: bool | float = False, t_end_min: float = 240.0,
-                dt_min: float = 1.0, weight_scaling: str | None = None,
-                dissociation: str = "threshold", pd_dissociation: dict[str, float] | None = None,
-                verify: bool = True, min_p_goal: float = DEFAULT_MIN_P_GOAL,
-                settings: RunSettings | None = None) -> CouplePlan:
+def plan_couple(
+    *,
+    a_weight_kg: float | None = None,
+    a_sex: str | None = None,
+    a_covariates: Covariates | None = None,
+    a_route: str = "sublingual",
+    a_dose: DoseSteps | None = None,
+    b_weight_kg: float | None = None,
+    b_sex: str | None = None,
+    b_covariates: Covariates | None = None,
+    b_route: str = "sublingual",
+    b_dose: DoseSteps | None = None,
+    staggers_min: Sequence[float] | None = None,
+    block_min: tuple[float, float] = (45.0, 90.0),
+    dissociation_limit: float = DEFAULT_LIMIT,
+    n: int = DEFAULT_N,
+    seed: int = DEFAULT_SEED,
+    model: Model | str | None = None,
+    thresholds: dict[str, float] | None = None,
+    variability: bool = True,
+    dose_variability: bool | float = False,
+    t_end_min: float = 240.0,
+    dt_min: float = 1.0,
+    weight_scaling: str | None = None,
+    dissociation: str = "threshold",
+    pd_dissociation: dict[str, float] | None = None,
+    verify: bool = True,
+    min_p_goal: float = DEFAULT_MIN_P_GOAL,
+    settings: RunSettings | None = None,
+) -> CouplePlan:
     """Choose both partners' doses and the stagger that make being in the window together likely.
 
     Parameters
@@ -201,10 +220,20 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
     CouplePlan
     """
     t0 = time.perf_counter()
-    rs = plan_settings(settings, n=n, seed=seed, model=model, thresholds=thresholds,
-                       variability=variability, dose_variability=dose_variability,
-                       t_end_min=t_end_min, dt_min=dt_min, weight_scaling=weight_scaling,
-                       block_min=block_min, pd_dissociation=pd_dissociation)
+    rs = plan_settings(
+        settings,
+        n=n,
+        seed=seed,
+        model=model,
+        thresholds=thresholds,
+        variability=variability,
+        dose_variability=dose_variability,
+        t_end_min=t_end_min,
+        dt_min=dt_min,
+        weight_scaling=weight_scaling,
+        block_min=block_min,
+        pd_dissociation=pd_dissociation,
+    )
     n, seed, model, t_end_min, dt_min = rs.n, rs.seed, rs.model, rs.t_end_min, rs.dt_min
     thresholds, variability = rs.thresholds_dict, rs.variability
     dose_variability = rs.dose_variability
@@ -224,16 +253,22 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
     steps_b = b_dose if b_dose is not None else dose_steps(b_route, model=m)
     for who, steps, route in (("a", steps_a, a_route), ("b", steps_b, b_route)):
         if steps.route != route:
-            raise InputError(f"{who}-dose steps", f"steps are for {steps.route!r}, "
-                             f"the route is {route!r}")
-    stag = (np.arange(-60.0, 60.0 + 1e-9, 5.0) if staggers_min is None
-            else np.asarray(list(staggers_min), float))
+            raise InputError(
+                f"{who}-dose steps", f"steps are for {steps.route!r}, the route is {route!r}"
+            )
+    stag = (
+        np.arange(-60.0, 60.0 + 1e-9, 5.0)
+        if staggers_min is None
+        else np.asarray(list(staggers_min), float)
+    )
     if stag.size == 0 or stag.size > MAX_STAGGERS:
         raise InputError("stagger-min", f"{stag.size} staggers", f"1 to {MAX_STAGGERS}")
     if not np.all(np.isfinite(stag)) or np.any(np.abs(stag) >= block[1]):
-        raise InputError("stagger-min",
-                         "each stagger must be finite and shorter than the block end",
-                         f"|stagger| < {block[1]:g} min")
+        raise InputError(
+            "stagger-min",
+            "each stagger must be finite and shorter than the block end",
+            f"|stagger| < {block[1]:g} min",
+        )
     stag = np.unique(stag)
     k_a = grid_steps(np.maximum(0.0, -stag), float(dt_min), "stagger-min")
     k_b = grid_steps(np.maximum(0.0, stag), float(dt_min), "stagger-min")
@@ -241,12 +276,30 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
     from pksim.population import dose_cv_percent
 
     dose_cv = dose_cv_percent(dose_variability)
-    ua = unit_curves(m, cov_a, n, seed, [a_route], time_min=t, partner=PARTNER_A,
-                     variability=variability, dose_cv_percent=dose_cv,
-                     weight_scaling=weight_scaling)
-    ub = unit_curves(m, cov_b, n, seed, [b_route], time_min=t, partner=PARTNER_B,
-                     variability=variability, dose_cv_percent=dose_cv,
-                     weight_scaling=weight_scaling)
+    ua = unit_curves(
+        m,
+        cov_a,
+        n,
+        seed,
+        [a_route],
+        time_min=t,
+        partner=PARTNER_A,
+        variability=variability,
+        dose_cv_percent=dose_cv,
+        weight_scaling=weight_scaling,
+    )
+    ub = unit_curves(
+        m,
+        cov_b,
+        n,
+        seed,
+        [b_route],
+        time_min=t,
+        partner=PARTNER_B,
+        variability=variability,
+        dose_cv_percent=dose_cv,
+        weight_scaling=weight_scaling,
+    )
     ua_c, ub_c = ua.per_mg[a_route], ub.per_mg[b_route]
     blk_j, blk_w = block_points(t, block)
     lower, upper = th["window_lower_ng_per_ml"], th["dissociation_ng_per_ml"]
@@ -262,8 +315,18 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
         peak_a, peak_b = np.maximum.accumulate(ua_c, axis=1), np.maximum.accumulate(ub_c, axis=1)
 
     def indicators(u, k, doses, peak=None):
-        bnd = _pk.dose_bounds(u, int(k), np.zeros_like(u[:, :1]) if u.shape[1] else zero_v,
-                              no_shift, no_boost, blk_j, blk_w, lower, upper, upper)[0, 0]
+        bnd = _pk.dose_bounds(
+            u,
+            int(k),
+            np.zeros_like(u[:, :1]) if u.shape[1] else zero_v,
+            no_shift,
+            no_boost,
+            blk_j,
+            blk_w,
+            lower,
+            upper,
+            upper,
+        )[0, 0]
         d = doses[:, None]
         win = ((bnd[None, :, 0] <= d) & (d < bnd[None, :, 1])).astype(float)
         if peak is None:
@@ -285,9 +348,14 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
         neither = na @ nb.T  # couples where neither dissociates (PD: sum of the probabilities)
         ia, ib = np.meshgrid(np.arange(da.size), np.arange(db.size), indexing="ij")
         part = {
-            "stagger_min": s, "a_dose_mg": da[ia.ravel()], "b_dose_mg": db[ib.ravel()],
-            "both": both.ravel(), "either_diss": n - neither.ravel(),
-            "a_win": wa.sum(axis=1)[ia.ravel()], "b_win": wb.sum(axis=1)[ib.ravel()]}
+            "stagger_min": s,
+            "a_dose_mg": da[ia.ravel()],
+            "b_dose_mg": db[ib.ravel()],
+            "both": both.ravel(),
+            "either_diss": n - neither.ravel(),
+            "a_win": wa.sum(axis=1)[ia.ravel()],
+            "b_win": wb.sum(axis=1)[ib.ravel()],
+        }
         if pd_info:  # sum of squares of 1 - qa qb for the standard error of the mean
             part["either_sq"] = (n - 2.0 * neither + (na**2) @ (nb**2).T).ravel()
         frames.append(pd.DataFrame(part))
@@ -296,8 +364,9 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
     either = cand.pop("either_diss").to_numpy()
     if pd_info:
         px = either / n
-        px_se = np.sqrt(np.maximum(cand.pop("either_sq").to_numpy() - n * px**2, 0.0)
-                        / max(n - 1, 1) / n)
+        px_se = np.sqrt(
+            np.maximum(cand.pop("either_sq").to_numpy() - n * px**2, 0.0) / max(n - 1, 1) / n
+        )
     else:
         px = np.rint(either) / n
         px_se = se(px, n)
@@ -315,70 +384,161 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
         "b": {"route": b_route, "dose_steps": steps_b.as_dict(), "covariates": cov_b.describe()},
         "staggers_min": [float(x) for x in stag],
         "stagger_definition": "B's start minus A's start (min); the earlier partner starts at 0",
-        "block_min": list(block), "thresholds_ng_per_ml": th, "dissociation_limit": limit,
-        "dissociation_measure": measure, "pd_model": pd_info, "min_p_goal": min_goal,
-        "n": n, "seed": seed, "variability": bool(variability), "dose_cv_percent": dose_cv,
-        "t_end_min": float(t[-1]), "dt_min": float(dt_min),
+        "block_min": list(block),
+        "thresholds_ng_per_ml": th,
+        "dissociation_limit": limit,
+        "dissociation_measure": measure,
+        "pd_model": pd_info,
+        "min_p_goal": min_goal,
+        "n": n,
+        "seed": seed,
+        "variability": bool(variability),
+        "dose_cv_percent": dose_cv,
+        "t_end_min": float(t[-1]),
+        "dt_min": float(dt_min),
         "weight_scaling": weight_scaling or m.default_scaling,
         "objective": "maximise P(both partners' effect sites in the window for the whole block) "
-                     "subject to P(either partner dissociates in the horizon"
-                     + (") <= limit" if measure == "threshold" else ", PD model) <= limit"),
+        "subject to P(either partner dissociates in the horizon"
+        + (") <= limit" if measure == "threshold" else ", PD model) <= limit"),
     }
     ok = cand[cand["meets_limit"]].copy()
     ok["abs_stagger"] = ok["stagger_min"].abs()
     ordered = ok.sort_values(
         ["p_both_in_window_throughout_block", "total_mg", "abs_stagger", "stagger_min"],
-        ascending=[False, True, True, True], kind="mergesort")
-    by_stagger = (ordered.drop_duplicates("stagger_min").drop(columns="abs_stagger")
-                  .sort_values("stagger_min").reset_index(drop=True))
+        ascending=[False, True, True, True],
+        kind="mergesort",
+    )
+    by_stagger = (
+        ordered.drop_duplicates("stagger_min")
+        .drop(columns="abs_stagger")
+        .sort_values("stagger_min")
+        .reset_index(drop=True)
+    )
     if ok.empty:
         low = cand.sort_values([pcol, "total_mg"]).iloc[0]
-        message = (f"No dose pair meets the dissociation limit of {limit:.0%}: the lowest "
-                   f"{_EITHER[measure]} is {low[pcol]:.1%} (A {a_route} "
-                   f"{low.a_dose_mg:g} mg, B {b_route} {low.b_dose_mg:g} mg). Lower the minimum "
-                   "doses or reconsider the limit.")
-        return CouplePlan(m, settings, False, None, None, None, cand, by_stagger, None, None,
-                          message, time.perf_counter() - t0,
-                          near_misses=near_misses(cand, None, limit,
-                                                   goal="p_both_in_window_throughout_block",
-                                                   limit_column=pcol))
+        message = (
+            f"No dose pair meets the dissociation limit of {limit:.0%}: the lowest "
+            f"{_EITHER[measure]} is {low[pcol]:.1%} (A {a_route} "
+            f"{low.a_dose_mg:g} mg, B {b_route} {low.b_dose_mg:g} mg). Lower the minimum "
+            "doses or reconsider the limit."
+        )
+        return CouplePlan(
+            m,
+            settings,
+            False,
+            None,
+            None,
+            None,
+            cand,
+            by_stagger,
+            None,
+            None,
+            message,
+            time.perf_counter() - t0,
+            near_misses=near_misses(
+                cand, None, limit, goal="p_both_in_window_throughout_block", limit_column=pcol
+            ),
+        )
     best = ordered.iloc[0]
     if best.p_both_in_window_throughout_block == 0.0:
-        message = (f"No dose pair and stagger within the {limit:.0%} dissociation limit puts any "
-                   f"simulated couple in the window together for the whole {block[0]:g}-"
-                   f"{block[1]:g} min block; try a shorter block, other routes or wider dose "
-                   "ranges.")
-        return CouplePlan(m, settings, False, None, None, None, cand, by_stagger, None, None,
-                          message, time.perf_counter() - t0)
+        message = (
+            f"No dose pair and stagger within the {limit:.0%} dissociation limit puts any "
+            f"simulated couple in the window together for the whole {block[0]:g}-"
+            f"{block[1]:g} min block; try a shorter block, other routes or wider dose "
+            "ranges."
+        )
+        return CouplePlan(
+            m,
+            settings,
+            False,
+            None,
+            None,
+            None,
+            cand,
+            by_stagger,
+            None,
+            None,
+            message,
+            time.perf_counter() - t0,
+        )
     s = float(best.stagger_min)
     off_a, off_b = max(0.0, -s), max(0.0, s)
     a_reg = (Dose(a_route, float(best.a_dose_mg), start_min=off_a),)
     b_reg = (Dose(b_route, float(best.b_dose_mg), start_min=off_b),)
-    chosen = {k: (bool(v) if isinstance(v, (bool, np.bool_)) else float(v))
-              for k, v in best.drop(labels="abs_stagger").items()}
-    timeline = _timeline(t, ua_c, ub_c, float(best.a_dose_mg), float(best.b_dose_mg),
-                         int(round(off_a / dt_min)), int(round(off_b / dt_min)), lower, upper)
+    chosen = {
+        k: (bool(v) if isinstance(v, (bool, np.bool_)) else float(v))
+        for k, v in best.drop(labels="abs_stagger").items()
+    }
+    timeline = _timeline(
+        t,
+        ua_c,
+        ub_c,
+        float(best.a_dose_mg),
+        float(best.b_dose_mg),
+        int(round(off_a / dt_min)),
+        int(round(off_b / dt_min)),
+        lower,
+        upper,
+    )
     couple = None
     if verify:
-        couple = _verify(a_reg, b_reg, cov_a, cov_b, n, seed, m, block, t_end_min, dt_min,
-                         thresholds, variability, dose_variability, weight_scaling, chosen,
-                         pd_dissociation)
+        couple = _verify(
+            a_reg,
+            b_reg,
+            cov_a,
+            cov_b,
+            n,
+            seed,
+            m,
+            block,
+            t_end_min,
+            dt_min,
+            thresholds,
+            variability,
+            dose_variability,
+            weight_scaling,
+            chosen,
+            pd_dissociation,
+        )
     goal = "p_both_in_window_throughout_block"
-    result = (f"A {a_route} {best.a_dose_mg:g} mg at {off_a:g} min, B {b_route} "
-              f"{best.b_dose_mg:g} mg at {off_b:g} min: P(both in window for the block) = "
-              f"{best[goal]:.1%} ± {best[goal + '_se']:.1%}, "
-              f"{_EITHER[measure]} = {best[pcol]:.1%} ± {best[pcol + '_se']:.1%} "
-              f"(limit {limit:.0%}).")
+    result = (
+        f"A {a_route} {best.a_dose_mg:g} mg at {off_a:g} min, B {b_route} "
+        f"{best.b_dose_mg:g} mg at {off_b:g} min: P(both in window for the block) = "
+        f"{best[goal]:.1%} ± {best[goal + '_se']:.1%}, "
+        f"{_EITHER[measure]} = {best[pcol]:.1%} ± {best[pcol + '_se']:.1%} "
+        f"(limit {limit:.0%})."
+    )
     meets = bool(best[goal] >= min_goal)
     near = near_misses(cand, best, limit, goal=goal, limit_column=pcol)
-    message = result if meets else (
-        f"No dose pair reaches the goal: P(both in window for the block) >= {min_goal:.0%} "
-        f"within the {limit:.0%} dissociation limit. Best: {result}"
-        + (f" {len(near)} near-miss(es) within Monte-Carlo error of the limit do better."
-           if len(near) else ""))
-    return CouplePlan(m, settings, True, a_reg, b_reg, chosen, cand, by_stagger, timeline,
-                      couple, message, time.perf_counter() - t0, meets_goal=meets,
-                      near_misses=near)
+    message = (
+        result
+        if meets
+        else (
+            f"No dose pair reaches the goal: P(both in window for the block) >= {min_goal:.0%} "
+            f"within the {limit:.0%} dissociation limit. Best: {result}"
+            + (
+                f" {len(near)} near-miss(es) within Monte-Carlo error of the limit do better."
+                if len(near)
+                else ""
+            )
+        )
+    )
+    return CouplePlan(
+        m,
+        settings,
+        True,
+        a_reg,
+        b_reg,
+        chosen,
+        cand,
+        by_stagger,
+        timeline,
+        couple,
+        message,
+        time.perf_counter() - t0,
+        meets_goal=meets,
+        near_misses=near,
+    )
 
 
 def _dose_list(regimen) -> list[dict] | None:
@@ -401,23 +561,43 @@ def _timeline(t, ua, ub, dose_a, dose_b, k_a, k_b, lower, upper) -> pd.DataFrame
     wb = (cb >= lower) & (cb < upper)
     qa = np.percentile(ca, [5, 50, 95], axis=0)
     qb = np.percentile(cb, [5, 50, 95], axis=0)
-    return pd.DataFrame({
-        "time_min": t,
-        "a_effect_site_p5_ng_per_ml": qa[0], "a_effect_site_p50_ng_per_ml": qa[1],
-        "a_effect_site_p95_ng_per_ml": qa[2],
-        "b_effect_site_p5_ng_per_ml": qb[0], "b_effect_site_p50_ng_per_ml": qb[1],
-        "b_effect_site_p95_ng_per_ml": qb[2],
-        "p_a_in_window": wa.mean(axis=0), "p_b_in_window": wb.mean(axis=0),
-        "p_both_in_window": (wa & wb).mean(axis=0),
-    })
+    return pd.DataFrame(
+        {
+            "time_min": t,
+            "a_effect_site_p5_ng_per_ml": qa[0],
+            "a_effect_site_p50_ng_per_ml": qa[1],
+            "a_effect_site_p95_ng_per_ml": qa[2],
+            "b_effect_site_p5_ng_per_ml": qb[0],
+            "b_effect_site_p50_ng_per_ml": qb[1],
+            "b_effect_site_p95_ng_per_ml": qb[2],
+            "p_a_in_window": wa.mean(axis=0),
+            "p_b_in_window": wb.mean(axis=0),
+            "p_both_in_window": (wa & wb).mean(axis=0),
+        }
+    )
 
 
 _EITHER = {"threshold": "P(either dissociates)", "pd": "P(either dissociates, PD model)"}
 
 
-def _verify(a_reg, b_reg, cov_a, cov_b, n, seed, m, block, t_end_min, dt_min, thresholds,
-            variability, dose_variability, weight_scaling, chosen,
-            pd_dissociation=None) -> dict | None:
+def _verify(
+    a_reg,
+    b_reg,
+    cov_a,
+    cov_b,
+    n,
+    seed,
+    m,
+    block,
+    t_end_min,
+    dt_min,
+    thresholds,
+    variability,
+    dose_variability,
+    weight_scaling,
+    chosen,
+    pd_dissociation=None,
+) -> dict | None:
     """Summary of ``simulate_couple`` for the chosen plan, checked against the planner's counts."""
     try:
         from pksim.couple import simulate_couple
@@ -426,17 +606,36 @@ def _verify(a_reg, b_reg, cov_a, cov_b, n, seed, m, block, t_end_min, dt_min, th
     off_a, off_b = a_reg[0].start_min, b_reg[0].start_min
     a0 = tuple(Dose(d.route, d.amount) for d in a_reg)
     b0 = tuple(Dose(d.route, d.amount) for d in b_reg)
-    res = simulate_couple(a0, b0, a=cov_a, b=cov_b, n=n, seed=seed, model=m, block_min=block,
-                          t_end_min=t_end_min, dt_min=dt_min, thresholds=thresholds,
-                          variability=variability, dose_variability=dose_variability,
-                          weight_scaling=weight_scaling, a_start_offset_min=off_a,
-                          b_start_offset_min=off_b, pd_dissociation=pd_dissociation)
+    res = simulate_couple(
+        a0,
+        b0,
+        a=cov_a,
+        b=cov_b,
+        n=n,
+        seed=seed,
+        model=m,
+        block_min=block,
+        t_end_min=t_end_min,
+        dt_min=dt_min,
+        thresholds=thresholds,
+        variability=variability,
+        dose_variability=dose_variability,
+        weight_scaling=weight_scaling,
+        a_start_offset_min=off_a,
+        b_start_offset_min=off_b,
+        pd_dissociation=pd_dissociation,
+    )
     summary = {k: v for k, v in res.summary().items() if k not in ("partner_a", "partner_b")}
-    for key, tol in (("p_both_in_window_throughout_block", 2.5 / n),
-                     ("p_either_dissociates", 2.5 / n), ("p_either_dissociates_pd", 1e-9)):
+    for key, tol in (
+        ("p_both_in_window_throughout_block", 2.5 / n),
+        ("p_either_dissociates", 2.5 / n),
+        ("p_either_dissociates_pd", 1e-9),
+    ):
         if key in summary and key in chosen and abs(summary[key] - chosen[key]) > tol:
-            raise ConsistencyError(f"planner and couple simulation disagree on {key}: "
-                               f"{chosen[key]} vs {summary[key]} (n = {n}); the same people and "
-                               "doses must give the same result, so a kernel is wrong or Numba "
-                               "loaded a stale cache (clear NUMBA_CACHE_DIR / __pycache__)")
+            raise ConsistencyError(
+                f"planner and couple simulation disagree on {key}: "
+                f"{chosen[key]} vs {summary[key]} (n = {n}); the same people and "
+                "doses must give the same result, so a kernel is wrong or Numba "
+                "loaded a stale cache (clear NUMBA_CACHE_DIR / __pycache__)"
+            )
     return summary

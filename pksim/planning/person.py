@@ -67,32 +67,42 @@ MAX_EVALUATIONS = 2_000_000_000  # subjects x time points x booster settings
 
 
 def check_limit(limit) -> float:
-    if not (isinstance(limit, (int, float)) and not isinstance(limit, bool)
-            and math.isfinite(limit) and 0 <= limit <= 1):
+    if not (
+        isinstance(limit, (int, float))
+        and not isinstance(limit, bool)
+        and math.isfinite(limit)
+        and 0 <= limit <= 1
+    ):
         raise InputError("dissociation-limit", f"{limit!r}", "a probability from 0 to 1, e.g. 0.1")
     return float(limit)
 
 
 def check_plan_n(n) -> int:
-    if (isinstance(n, bool) or not isinstance(n, (int, np.integer))
-            or not 1 <= n <= MAX_PLAN_SUBJECTS):
+    if (
+        isinstance(n, bool)
+        or not isinstance(n, (int, np.integer))
+        or not 1 <= n <= MAX_PLAN_SUBJECTS
+    ):
         raise InputError("n", f"{n!r} subjects", f"1 to {MAX_PLAN_SUBJECTS:,} for a plan")
     return int(n)
 
 
-def resolve_covariates(weight_kg: float | None, sex: str | None, covariates: Covariates | None,
-                       field_prefix: str = "") -> Covariates:
+def resolve_covariates(
+    weight_kg: float | None, sex: str | None, covariates: Covariates | None, field_prefix: str = ""
+) -> Covariates:
     """A fixed person (weight, sex) or a given :class:`Covariates`; exactly one of the two."""
     if covariates is not None:
         if weight_kg is not None or sex is not None:
-            raise InputError(f"{field_prefix}covariates",
-                             "give either weight_kg/sex or covariates, not both")
+            raise InputError(
+                f"{field_prefix}covariates", "give either weight_kg/sex or covariates, not both"
+            )
         if not isinstance(covariates, Covariates):
             raise InputError(f"{field_prefix}covariates", "expected a pksim.sampling.Covariates")
         return covariates
     if weight_kg is None:
-        raise InputError(f"{field_prefix}weight-kg",
-                         "a weight (or a weight distribution) is required")
+        raise InputError(
+            f"{field_prefix}weight-kg", "a weight (or a weight distribution) is required"
+        )
     return Covariates(weight_kg=weight_kg, sex=sex or "mixed")
 
 
@@ -100,11 +110,15 @@ def check_block(block_min, t_end_min: float) -> tuple[float, float]:
     try:
         b0, b1 = (float(x) for x in block_min)
     except (TypeError, ValueError):
-        raise InputError("block-min", f"{block_min!r} is not a pair of minutes",
-                         "e.g. 45-90") from None
+        raise InputError(
+            "block-min", f"{block_min!r} is not a pair of minutes", "e.g. 45-90"
+        ) from None
     if not (math.isfinite(b0) and math.isfinite(b1) and 0 <= b0 < b1 <= t_end_min):
-        raise InputError("block-min", f"{b0:g}-{b1:g} min",
-                         f"START-END with 0 <= START < END <= t_end ({t_end_min:g} min)")
+        raise InputError(
+            "block-min",
+            f"{b0:g}-{b1:g} min",
+            f"START-END with 0 <= START < END <= t_end ({t_end_min:g} min)",
+        )
     return b0, b1
 
 
@@ -166,19 +180,33 @@ class PersonPlan:
         }
 
 
-def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
-                covariates: Covariates | None = None, route: str = "sublingual",
-                dose: DoseSteps | None = None, booster_route: str | None = None,
-                booster: DoseSteps | None = None, booster_times_min: Sequence[float] | None = None,
-                block_min: tuple[float, float] = (45.0, 90.0),
-                dissociation_limit: float = DEFAULT_LIMIT, n: int = DEFAULT_N,
-                seed: int = DEFAULT_SEED, model: Model | str | None = None,
-                thresholds: dict[str, float] | None = None, variability: bool = True,
-                dose_variability: bool | float = False, t_end_min: float = 240.0,
-                dt_min: float = 1.0, weight_scaling: str | None = None,
-                dissociation: str = "threshold", pd_dissociation: dict[str, float] | None = None,
-                verify: bool = True, min_p_goal: float = DEFAULT_MIN_P_GOAL,
-                settings: RunSettings | None = None) -> PersonPlan:
+def plan_person(
+    *,
+    weight_kg: float | None = None,
+    sex: str | None = None,
+    covariates: Covariates | None = None,
+    route: str = "sublingual",
+    dose: DoseSteps | None = None,
+    booster_route: str | None = None,
+    booster: DoseSteps | None = None,
+    booster_times_min: Sequence[float] | None = None,
+    block_min: tuple[float, float] = (45.0, 90.0),
+    dissociation_limit: float = DEFAULT_LIMIT,
+    n: int = DEFAULT_N,
+    seed: int = DEFAULT_SEED,
+    model: Model | str | None = None,
+    thresholds: dict[str, float] | None = None,
+    variability: bool = True,
+    dose_variability: bool | float = False,
+    t_end_min: float = 240.0,
+    dt_min: float = 1.0,
+    weight_scaling: str | None = None,
+    dissociation: str = "threshold",
+    pd_dissociation: dict[str, float] | None = None,
+    verify: bool = True,
+    min_p_goal: float = DEFAULT_MIN_P_GOAL,
+    settings: RunSettings | None = None,
+) -> PersonPlan:
     """Find the regimen that maximises P(in the window for the block) under a dissociation limit.
 
     Parameters
@@ -225,10 +253,20 @@ def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
     'sublingual'
     """
     t0 = time.perf_counter()
-    rs = plan_settings(settings, n=n, seed=seed, model=model, thresholds=thresholds,
-                       variability=variability, dose_variability=dose_variability,
-                       t_end_min=t_end_min, dt_min=dt_min, weight_scaling=weight_scaling,
-                       block_min=block_min, pd_dissociation=pd_dissociation)
+    rs = plan_settings(
+        settings,
+        n=n,
+        seed=seed,
+        model=model,
+        thresholds=thresholds,
+        variability=variability,
+        dose_variability=dose_variability,
+        t_end_min=t_end_min,
+        dt_min=dt_min,
+        weight_scaling=weight_scaling,
+        block_min=block_min,
+        pd_dissociation=pd_dissociation,
+    )
     n, seed, model, t_end_min, dt_min = rs.n, rs.seed, rs.model, rs.t_end_min, rs.dt_min
     thresholds, variability = rs.thresholds_dict, rs.variability
     dose_variability = rs.dose_variability
@@ -248,33 +286,58 @@ def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
         raise InputError("dose steps", f"steps are for {steps.route!r}, the route is {route!r}")
     routes = [route]
     if booster_route is not None:
-        bsteps = booster if booster is not None else dose_steps(booster_route, booster=True, model=m)
+        bsteps = (
+            booster if booster is not None else dose_steps(booster_route, booster=True, model=m)
+        )
         if bsteps.route != booster_route:
-            raise InputError("booster steps", f"steps are for {bsteps.route!r}, "
-                             f"the booster route is {booster_route!r}")
-        times = (np.arange(10.0, block[1] + 1e-9, 5.0) if booster_times_min is None
-                 else np.asarray(list(booster_times_min), float))
+            raise InputError(
+                "booster steps",
+                f"steps are for {bsteps.route!r}, the booster route is {booster_route!r}",
+            )
+        times = (
+            np.arange(10.0, block[1] + 1e-9, 5.0)
+            if booster_times_min is None
+            else np.asarray(list(booster_times_min), float)
+        )
         if times.size == 0:
             raise InputError("booster-times-min", "no booster times given", "e.g. 20,30,40")
         if np.any(times >= t[-1]):  # the rule of pksim.dose_timing.check_doses_in_horizon
-            raise InputError("booster-times-min", f"{times.max():g} min is not before the end "
-                             "of the simulation", f"< t-end-min ({t[-1]:g} min)")
+            raise InputError(
+                "booster-times-min",
+                f"{times.max():g} min is not before the end of the simulation",
+                f"< t-end-min ({t[-1]:g} min)",
+            )
         shifts = grid_steps(times, float(dt_min), "booster-times-min")
         boosts = np.r_[0.0, bsteps.values_mg()]
         routes.append(booster_route)
     else:
         if booster is not None or booster_times_min is not None:
-            raise InputError("booster-route", "booster doses or times were given without a route",
-                             "sublingual, intranasal, oral, iv")
+            raise InputError(
+                "booster-route",
+                "booster doses or times were given without a route",
+                "sublingual, intranasal, oral, iv",
+            )
         bsteps, times, shifts, boosts = None, np.zeros(1), np.zeros(1, dtype=np.int64), np.zeros(1)
     if n * t.size * shifts.size * boosts.size > MAX_EVALUATIONS:
-        raise InputError("plan size", "too many subjects x time points x booster settings",
-                         "fewer booster times/doses, a smaller n or a coarser grid")
+        raise InputError(
+            "plan size",
+            "too many subjects x time points x booster settings",
+            "fewer booster times/doses, a smaller n or a coarser grid",
+        )
     from pksim.population import dose_cv_percent
 
     dose_cv = dose_cv_percent(dose_variability)
-    uc = unit_curves(m, cov, n, seed, routes, time_min=t, variability=variability,
-                     dose_cv_percent=dose_cv, weight_scaling=weight_scaling)
+    uc = unit_curves(
+        m,
+        cov,
+        n,
+        seed,
+        routes,
+        time_min=t,
+        variability=variability,
+        dose_cv_percent=dose_cv,
+        weight_scaling=weight_scaling,
+    )
     per_mg = list(uc.per_mg.values())
     u = per_mg[0]
     v = per_mg[1] if len(per_mg) > 1 else np.zeros_like(u)
@@ -289,95 +352,197 @@ def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
         pd_info = pdm.as_dict()
         order = np.ascontiguousarray(np.argsort(u, axis=1, kind="stable"))
         pd_sums = _pk.pd_sums(u, order, v, shifts, boosts, doses_mg, pdm.c50_ng_per_ml, pdm.omega)
-    cand = _candidate_frame(counts, doses_mg, boosts, times, n, limit,
-                            has_booster=booster_route is not None, pd_sums=pd_sums)
+    cand = _candidate_frame(
+        counts,
+        doses_mg,
+        boosts,
+        times,
+        n,
+        limit,
+        has_booster=booster_route is not None,
+        pd_sums=pd_sums,
+    )
     settings = {
-        "route": route, "booster_route": booster_route,
+        "route": route,
+        "booster_route": booster_route,
         "dose_steps": steps.as_dict(),
         "booster_steps": None if bsteps is None else bsteps.as_dict(),
         "booster_times_min": None if booster_route is None else [float(x) for x in times],
-        "covariates": cov.describe(), "block_min": list(block),
-        "thresholds_ng_per_ml": th, "dissociation_limit": limit,
-        "dissociation_measure": measure, "pd_model": pd_info, "n": n, "seed": seed,
+        "covariates": cov.describe(),
+        "block_min": list(block),
+        "thresholds_ng_per_ml": th,
+        "dissociation_limit": limit,
+        "dissociation_measure": measure,
+        "pd_model": pd_info,
+        "n": n,
+        "seed": seed,
         "min_p_goal": min_goal,
-        "variability": bool(variability), "dose_cv_percent": dose_cv,
-        "t_end_min": float(t[-1]), "dt_min": float(dt_min),
+        "variability": bool(variability),
+        "dose_cv_percent": dose_cv,
+        "t_end_min": float(t[-1]),
+        "dt_min": float(dt_min),
         "weight_scaling": weight_scaling or m.default_scaling,
         "objective": "maximise P(effect site in the window for the whole block) subject to "
-                     + ("P(dissociation at any time in the horizon) <= limit"
-                        if measure == "threshold" else
-                        "mean PD P(dissociation at the effect-site peak) <= limit"),
+        + (
+            "P(dissociation at any time in the horizon) <= limit"
+            if measure == "threshold"
+            else "mean PD P(dissociation at the effect-site peak) <= limit"
+        ),
     }
     feasible_rows = cand[cand["meets_limit"]]
     if feasible_rows.empty:
         pcol = _LIMIT_COLUMN[measure]
         best_safe = cand.sort_values([pcol, "total_mg"]).iloc[0]
-        message = (f"No candidate meets the dissociation limit of {limit:.0%}: even the lowest, "
-                   f"{_describe_row(best_safe, route, booster_route)}, gives "
-                   f"{_LIMIT_LABEL[measure]} = {best_safe[pcol]:.1%} in this population. Lower "
-                   "the minimum dose, use a smaller dose step, or reconsider the limit.")
+        message = (
+            f"No candidate meets the dissociation limit of {limit:.0%}: even the lowest, "
+            f"{_describe_row(best_safe, route, booster_route)}, gives "
+            f"{_LIMIT_LABEL[measure]} = {best_safe[pcol]:.1%} in this population. Lower "
+            "the minimum dose, use a smaller dose step, or reconsider the limit."
+        )
         trade = cand[cand["booster_mg"] == 0.0].reset_index(drop=True)
-        return PersonPlan(m, settings, False, None, None, cand, trade, None, None, message,
-                          time.perf_counter() - t0,
-                          near_misses=near_misses(cand, None, limit, limit_column=pcol))
+        return PersonPlan(
+            m,
+            settings,
+            False,
+            None,
+            None,
+            cand,
+            trade,
+            None,
+            None,
+            message,
+            time.perf_counter() - t0,
+            near_misses=near_misses(cand, None, limit, limit_column=pcol),
+        )
     best = feasible_rows.sort_values(
         ["p_window_throughout_block", "total_mg", "booster_mg", "booster_time_min"],
-        ascending=[False, True, True, True], kind="mergesort").iloc[0]
-    trade = cand[(cand["booster_mg"] == best.booster_mg)
-                 & (cand["booster_time_min"].fillna(-1) == (-1 if math.isnan(best.booster_time_min)
-                                                          else best.booster_time_min))]
+        ascending=[False, True, True, True],
+        kind="mergesort",
+    ).iloc[0]
+    trade = cand[
+        (cand["booster_mg"] == best.booster_mg)
+        & (
+            cand["booster_time_min"].fillna(-1)
+            == (-1 if math.isnan(best.booster_time_min) else best.booster_time_min)
+        )
+    ]
     trade = trade.reset_index(drop=True)
     if best.p_window_throughout_block == 0.0:
-        message = (f"No candidate within the {limit:.0%} dissociation limit keeps anyone in the "
-                   f"window ({lower:g}-{upper:g} ng/mL) for the whole "
-                   f"{block[0]:g}-{block[1]:g} min "
-                   "block; try a shorter block, another route, or a booster.")
-        return PersonPlan(m, settings, False, None, None, cand, trade, None, None, message,
-                          time.perf_counter() - t0)
+        message = (
+            f"No candidate within the {limit:.0%} dissociation limit keeps anyone in the "
+            f"window ({lower:g}-{upper:g} ng/mL) for the whole "
+            f"{block[0]:g}-{block[1]:g} min "
+            "block; try a shorter block, another route, or a booster."
+        )
+        return PersonPlan(
+            m,
+            settings,
+            False,
+            None,
+            None,
+            cand,
+            trade,
+            None,
+            None,
+            message,
+            time.perf_counter() - t0,
+        )
     regimen = [Dose(route, float(best.dose_mg))]
     if best.booster_mg > 0:
-        regimen.append(Dose(booster_route, float(best.booster_mg),
-                            start_min=float(best.booster_time_min)))
-    chosen = {k: (None if isinstance(v, float) and math.isnan(v) else
-                  bool(v) if isinstance(v, (bool, np.bool_)) else float(v))
-              for k, v in best.items()}
+        regimen.append(
+            Dose(booster_route, float(best.booster_mg), start_min=float(best.booster_time_min))
+        )
+    chosen = {
+        k: (
+            None
+            if isinstance(v, float) and math.isnan(v)
+            else bool(v)
+            if isinstance(v, (bool, np.bool_))
+            else float(v)
+        )
+        for k, v in best.items()
+    }
     population, pop_result = None, None
     if verify:
         from pksim.population import simulate_population
 
         pop_result = simulate_population(
-            regimen, model=m, covariates=cov, n=n, seed=seed, t_end_min=t_end_min, dt_min=dt_min,
-            thresholds=thresholds, variability=variability, dose_variability=dose_variability,
-            block_min=block, weight_scaling=weight_scaling, pd_dissociation=pd_dissociation)
+            regimen,
+            model=m,
+            covariates=cov,
+            n=n,
+            seed=seed,
+            t_end_min=t_end_min,
+            dt_min=dt_min,
+            thresholds=thresholds,
+            variability=variability,
+            dose_variability=dose_variability,
+            block_min=block,
+            weight_scaling=weight_scaling,
+            pd_dissociation=pd_dissociation,
+        )
         population = pop_result.summary()
         _check_agreement(chosen, population, n)
     pcol = _LIMIT_COLUMN[measure]
     meets = bool(best.p_window_throughout_block >= min_goal)
-    result = (f"{_describe_row(best, route, booster_route)}: P(in window for the block) = "
-              f"{best.p_window_throughout_block:.1%} ± {best.p_window_throughout_block_se:.1%}, "
-              f"{_LIMIT_LABEL[measure]} = {best[pcol]:.1%} ± {best[pcol + '_se']:.1%} "
-              f"(limit {limit:.0%}).")
+    result = (
+        f"{_describe_row(best, route, booster_route)}: P(in window for the block) = "
+        f"{best.p_window_throughout_block:.1%} ± {best.p_window_throughout_block_se:.1%}, "
+        f"{_LIMIT_LABEL[measure]} = {best[pcol]:.1%} ± {best[pcol + '_se']:.1%} "
+        f"(limit {limit:.0%})."
+    )
     near = near_misses(cand, best, limit, limit_column=_LIMIT_COLUMN[measure])
-    message = result if meets else (
-        f"No regimen reaches the goal: P(in window for the block) >= {min_goal:.0%} within the "
-        f"{limit:.0%} dissociation limit. Best: {result}"
-        + (f" {len(near)} near-miss(es) within Monte-Carlo error of the limit do better."
-           if len(near) else ""))
-    return PersonPlan(m, settings, True, tuple(regimen), chosen, cand, trade, population,
-                      pop_result, message, time.perf_counter() - t0, meets_goal=meets,
-                      near_misses=near)
+    message = (
+        result
+        if meets
+        else (
+            f"No regimen reaches the goal: P(in window for the block) >= {min_goal:.0%} within the "
+            f"{limit:.0%} dissociation limit. Best: {result}"
+            + (
+                f" {len(near)} near-miss(es) within Monte-Carlo error of the limit do better."
+                if len(near)
+                else ""
+            )
+        )
+    )
+    return PersonPlan(
+        m,
+        settings,
+        True,
+        tuple(regimen),
+        chosen,
+        cand,
+        trade,
+        population,
+        pop_result,
+        message,
+        time.perf_counter() - t0,
+        meets_goal=meets,
+        near_misses=near,
+    )
 
 
 def check_min_p_goal(value) -> float:
-    if not (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value) and 0 <= value <= 1):
+    if not (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value <= 1
+    ):
         raise InputError("min-p-goal", f"{value!r}", "a probability from 0 to 1, e.g. 0.5")
     return float(value)
 
 
-def _candidate_frame(counts: np.ndarray, doses_mg: np.ndarray, boosts: np.ndarray,
-                     times: np.ndarray, n: int, limit: float, has_booster: bool,
-                     pd_sums: np.ndarray | None = None) -> pd.DataFrame:
+def _candidate_frame(
+    counts: np.ndarray,
+    doses_mg: np.ndarray,
+    boosts: np.ndarray,
+    times: np.ndarray,
+    n: int,
+    limit: float,
+    has_booster: bool,
+    pd_sums: np.ndarray | None = None,
+) -> pd.DataFrame:
     n_a, n_b, n_d, _ = counts.shape
     a, b, d = np.meshgrid(np.arange(n_a), np.arange(n_b), np.arange(n_d), indexing="ij")
     a, b, d = a.ravel(), b.ravel(), d.ravel()
@@ -387,12 +552,18 @@ def _candidate_frame(counts: np.ndarray, doses_mg: np.ndarray, boosts: np.ndarra
     pw = counts[a, b, d, 0] / n
     px = counts[a, b, d, 1] / n
     btime = np.where(boost > 0, times[a], np.nan) if has_booster else np.full(a.size, np.nan)
-    frame = pd.DataFrame({
-        "dose_mg": doses_mg[d], "booster_mg": boost, "booster_time_min": btime,
-        "total_mg": doses_mg[d] + boost,
-        "p_window_throughout_block": pw, "p_window_throughout_block_se": se(pw, n),
-        "p_dissociation": px, "p_dissociation_se": se(px, n),
-    })
+    frame = pd.DataFrame(
+        {
+            "dose_mg": doses_mg[d],
+            "booster_mg": boost,
+            "booster_time_min": btime,
+            "total_mg": doses_mg[d] + boost,
+            "p_window_throughout_block": pw,
+            "p_window_throughout_block_se": se(pw, n),
+            "p_dissociation": px,
+            "p_dissociation_se": se(px, n),
+        }
+    )
     if pd_sums is None:
         frame["meets_limit"] = counts[a, b, d, 1] <= limit * n + 1e-9
     else:
@@ -401,8 +572,9 @@ def _candidate_frame(counts: np.ndarray, doses_mg: np.ndarray, boosts: np.ndarra
         frame["p_dissociation_pd"] = mean
         frame["p_dissociation_pd_se"] = np.sqrt(var / n)
         frame["meets_limit"] = mean <= limit + 1e-12
-    return frame.sort_values(["booster_time_min", "booster_mg", "dose_mg"],
-                             na_position="first").reset_index(drop=True)
+    return frame.sort_values(
+        ["booster_time_min", "booster_mg", "dose_mg"], na_position="first"
+    ).reset_index(drop=True)
 
 
 def _describe_row(row, route: str, booster_route: str | None) -> str:
@@ -428,10 +600,15 @@ def _check_agreement(chosen: dict, population: dict, n: int) -> None:
     Superposition is exact, so the only possible differences are subjects sitting within
     rounding error of a threshold; more than that means the draws diverged, which is a bug.
     """
-    for key, tol in (("p_window_throughout_block", 2.5 / n), ("p_dissociation", 2.5 / n),
-                     ("p_dissociation_pd", 1e-9)):
+    for key, tol in (
+        ("p_window_throughout_block", 2.5 / n),
+        ("p_dissociation", 2.5 / n),
+        ("p_dissociation_pd", 1e-9),
+    ):
         if key in chosen and abs(chosen[key] - population[key]) > tol:
-            raise ConsistencyError(f"planner and population disagree on {key}: "
-                               f"{chosen[key]} vs {population[key]} (n = {n}); the same people and "
-                               "doses must give the same result, so a kernel is wrong or Numba "
-                               "loaded a stale cache (clear NUMBA_CACHE_DIR / __pycache__)")
+            raise ConsistencyError(
+                f"planner and population disagree on {key}: "
+                f"{chosen[key]} vs {population[key]} (n = {n}); the same people and "
+                "doses must give the same result, so a kernel is wrong or Numba "
+                "loaded a stale cache (clear NUMBA_CACHE_DIR / __pycache__)"
+            )

@@ -100,8 +100,14 @@ class TciPlan:
         out = [Dose("iv", float(self.bolus_mg))] if self.bolus_mg > 0 else []
         for row in self.schedule.itertuples(index=False):
             if row.infused_mg > 0:
-                out.append(Dose("iv", float(row.infused_mg), start_min=float(row.start_min),
-                                duration_min=float(row.end_min - row.start_min)))
+                out.append(
+                    Dose(
+                        "iv",
+                        float(row.infused_mg),
+                        start_min=float(row.start_min),
+                        duration_min=float(row.end_min - row.start_min),
+                    )
+                )
         return out
 
     def summary(self) -> dict:
@@ -111,7 +117,7 @@ class TciPlan:
             **provenance(self.model),
             "plan": "tci",
             "method": "Shafer & Gregg 1992 effect-site targeting, exact on the step grid "
-                      "(doi:10.1007/BF01070999)",
+            "(doi:10.1007/BF01070999)",
             "target_ng_per_ml": self.target_ng_per_ml,
             "weight_kg": self.weight_kg,
             "sex": self.sex,
@@ -123,8 +129,12 @@ class TciPlan:
             "dissociation_limit": None,
             "bolus_mg": self.bolus_mg,
             "schedule": [
-                {"start_min": float(r.start_min), "end_min": float(r.end_min),
-                 "bolus_mg": float(r.bolus_mg), "rate_mg_per_h": float(r.rate_mg_per_h)}
+                {
+                    "start_min": float(r.start_min),
+                    "end_min": float(r.end_min),
+                    "bolus_mg": float(r.bolus_mg),
+                    "rate_mg_per_h": float(r.rate_mg_per_h),
+                }
                 for r in sched.itertuples(index=False)
             ],
             "metrics": self.metrics,
@@ -133,36 +143,51 @@ class TciPlan:
             "notice": NOTICE,
         }
 
-
     def curves_every(self, every_min: float) -> dict[str, list[float]]:
         """The curves sampled every ``every_min`` minutes (columns as lists, JSON-ready)."""
         c = self.curves
         t = c["time_min"].to_numpy()
         k = np.round(t / every_min)
         sel = c[np.abs(k * every_min - t) < 1e-9]
-        return {"time_min": [float(x) for x in sel["time_min"]],
-                "plasma_ng_per_ml": [float(x) for x in sel["plasma_ng_per_ml"]],
-                "effect_site_ng_per_ml": [float(x) for x in sel["effect_site_ng_per_ml"]]}
+        return {
+            "time_min": [float(x) for x in sel["time_min"]],
+            "plasma_ng_per_ml": [float(x) for x in sel["plasma_ng_per_ml"]],
+            "effect_site_ng_per_ml": [float(x) for x in sel["effect_site_ng_per_ml"]],
+        }
 
 
 def _iv_input_vector(model: Model, params: dict[str, np.ndarray], weight_kg: float) -> np.ndarray:
     """Amount reaching each state per mg given IV (pathway fractions × bioavailability)."""
     if "iv" not in model.routes:
-        raise InputError("model", f"model {model.id!r} has no IV route, so it cannot plan an "
-                         "infusion", ", ".join(model.routes))
+        raise InputError(
+            "model",
+            f"model {model.id!r} has no IV route, so it cannot plan an infusion",
+            ", ".join(model.routes),
+        )
     ev = input_events(model, [Dose("iv", 1.0)], params, np.array([weight_kg]))
     if np.any(ev.start_min[0] != 0.0) or np.any(ev.duration_min[0] != 0.0):
-        raise InputError("model", f"model {model.id!r}: the IV route has a lag or a zero-order "
-                         "pathway, which effect-site targeting does not support")
+        raise InputError(
+            "model",
+            f"model {model.id!r}: the IV route has a lag or a zero-order "
+            "pathway, which effect-site targeting does not support",
+        )
     b = np.zeros(len(model.state_names))
     np.add.at(b, ev.target, ev.amount_mg[0])
     return b
 
 
-def plan_tci(target_ng_per_ml: float, *, weight_kg: float, model: Model | str | None = None,
-             sex: str | None = None, duration_min: float = 60.0, step_s: float = 10.0,
-             washout_min: float = 60.0, thresholds: dict[str, float] | None = None,
-             weight_scaling: str | None = None) -> TciPlan:
+def plan_tci(
+    target_ng_per_ml: float,
+    *,
+    weight_kg: float,
+    model: Model | str | None = None,
+    sex: str | None = None,
+    duration_min: float = 60.0,
+    step_s: float = 10.0,
+    washout_min: float = 60.0,
+    thresholds: dict[str, float] | None = None,
+    weight_scaling: str | None = None,
+) -> TciPlan:
     """Bolus-plus-infusion schedule that brings the effect site to a target and holds it.
 
     Parameters
@@ -211,7 +236,8 @@ def plan_tci(target_ng_per_ml: float, *, weight_kg: float, model: Model | str | 
             "target-ng-per-ml",
             f"{target:g} ng/mL is outside the relational window of model {m.id!r} "
             f"({lower:g} to below {upper:g} ng/mL effect site); no schedule is planned outside it",
-            f"{lower:g} <= target < {upper:g} ng/mL")
+            f"{lower:g} <= target < {upper:g} ng/mL",
+        )
     lo_s, hi_s = STEP_S_RANGE
     if not (isinstance(step_s, (int, float)) and math.isfinite(step_s) and lo_s <= step_s <= hi_s):
         raise InputError("step-s", f"{step_s!r} s", f"{lo_s:g} to {hi_s:g} s")
@@ -246,9 +272,13 @@ def plan_tci(target_ng_per_ml: float, *, weight_kg: float, model: Model | str | 
     t_peak_min = int(np.argmax(unit_bolus)) * dt
     n_steps = round(duration_min / dt)
     if n_steps * dt < t_peak_min + dt - 1e-9:
-        raise InputError("duration-min", f"{duration_min:g} min is shorter than the "
-                         f"{t_peak_min:.2f} min the bolus takes to bring the effect site to the "
-                         "target", f">= {math.ceil(t_peak_min + dt):g} min")
+        raise InputError(
+            "duration-min",
+            f"{duration_min:g} min is shorter than the "
+            f"{t_peak_min:.2f} min the bolus takes to bring the effect site to the "
+            "target",
+            f">= {math.ceil(t_peak_min + dt):g} min",
+        )
 
     bolus_mg = target / float(unit_bolus.max())
     pred_rows = e_rows[1:] * MG_PER_L_TO_NG_PER_ML  # Ce at t + j dt, j = 1..H (ng/mL)
@@ -279,25 +309,49 @@ def plan_tci(target_ng_per_ml: float, *, weight_kg: float, model: Model | str | 
     import pandas as pd
 
     start = np.arange(n_steps) * dt
-    schedule = pd.DataFrame({
-        "start_min": start, "end_min": start + dt,
-        "bolus_mg": np.r_[bolus_mg, np.zeros(n_steps - 1)],
-        "rate_mg_per_h": rate * 60.0, "infused_mg": rate * dt})
-    curves = pd.DataFrame({"time_min": time_min, "plasma_ng_per_ml": cp,
-                           "effect_site_ng_per_ml": ce,
-                           "target_ng_per_ml": np.where(time_min <= n_steps * dt + 1e-9, target,
-                                                        np.nan)})
+    schedule = pd.DataFrame(
+        {
+            "start_min": start,
+            "end_min": start + dt,
+            "bolus_mg": np.r_[bolus_mg, np.zeros(n_steps - 1)],
+            "rate_mg_per_h": rate * 60.0,
+            "infused_mg": rate * dt,
+        }
+    )
+    curves = pd.DataFrame(
+        {
+            "time_min": time_min,
+            "plasma_ng_per_ml": cp,
+            "effect_site_ng_per_ml": ce,
+            "target_ng_per_ml": np.where(time_min <= n_steps * dt + 1e-9, target, np.nan),
+        }
+    )
     metrics = tci_metrics(time_min, ce, target, n_steps * dt)
-    metrics.update({"bolus_mg": bolus_mg, "infused_mg": float(rate.sum() * dt),
-                    "total_mg": bolus_mg + float(rate.sum() * dt),
-                    "bolus_peak_time_min": t_peak_min,
-                    "plasma_max_ng_per_ml": float(cp.max()),
-                    "prediction_horizon_min": horizon * dt})
-    return TciPlan(model=m, target_ng_per_ml=target, weight_kg=wt, sex=sex,
-                   weight_scaling=weight_scaling or m.default_scaling, step_s=float(step_s),
-                   duration_min=n_steps * dt, thresholds=th, bolus_mg=bolus_mg,
-                   schedule=schedule, curves=curves, metrics=metrics,
-                   notes=tuple(check_weight_validity(m, wt)))
+    metrics.update(
+        {
+            "bolus_mg": bolus_mg,
+            "infused_mg": float(rate.sum() * dt),
+            "total_mg": bolus_mg + float(rate.sum() * dt),
+            "bolus_peak_time_min": t_peak_min,
+            "plasma_max_ng_per_ml": float(cp.max()),
+            "prediction_horizon_min": horizon * dt,
+        }
+    )
+    return TciPlan(
+        model=m,
+        target_ng_per_ml=target,
+        weight_kg=wt,
+        sex=sex,
+        weight_scaling=weight_scaling or m.default_scaling,
+        step_s=float(step_s),
+        duration_min=n_steps * dt,
+        thresholds=th,
+        bolus_mg=bolus_mg,
+        schedule=schedule,
+        curves=curves,
+        metrics=metrics,
+        notes=tuple(check_weight_validity(m, wt)),
+    )
 
 
 def _effect_rows(phi: np.ndarray, ie: int, horizon: int) -> np.ndarray:
@@ -311,8 +365,13 @@ def _effect_rows(phi: np.ndarray, ie: int, horizon: int) -> np.ndarray:
     return rows
 
 
-def tci_metrics(time_min: np.ndarray, ce_ng_per_ml: np.ndarray, target_ng_per_ml: float,
-                stop_min: float, tolerance_percent: float = TOLERANCE_PERCENT) -> dict:
+def tci_metrics(
+    time_min: np.ndarray,
+    ce_ng_per_ml: np.ndarray,
+    target_ng_per_ml: float,
+    stop_min: float,
+    tolerance_percent: float = TOLERANCE_PERCENT,
+) -> dict:
     """How well an effect-site curve reaches and holds a target until ``stop_min``.
 
     Returns ``time_to_target_min`` (first time within ``tolerance_percent`` of the target),
@@ -326,14 +385,24 @@ def tci_metrics(time_min: np.ndarray, ce_ng_per_ml: np.ndarray, target_ng_per_ml
     reached = np.flatnonzero(np.abs(dev) <= tolerance_percent)
     overshoot = float(dev.max())
     if reached.size == 0:
-        return {"time_to_target_min": None, "overshoot_percent": overshoot,
-                "hold_min_percent": None, "hold_max_percent": None,
-                "held_within_tolerance": False, "tolerance_percent": tolerance_percent}
+        return {
+            "time_to_target_min": None,
+            "overshoot_percent": overshoot,
+            "hold_min_percent": None,
+            "hold_max_percent": None,
+            "held_within_tolerance": False,
+            "tolerance_percent": tolerance_percent,
+        }
     t_reach = float(t[reached[0]])
     hold = (t >= t_reach) & (t <= stop_min + 1e-9)
     lo, hi = float(dev[hold].min()), float(dev[hold].max())
-    return {"time_to_target_min": t_reach, "overshoot_percent": overshoot,
-            "hold_min_percent": lo, "hold_max_percent": hi,
-            "held_within_tolerance": bool(max(-lo, hi) <= tolerance_percent
-                                          and overshoot <= tolerance_percent),
-            "tolerance_percent": tolerance_percent}
+    return {
+        "time_to_target_min": t_reach,
+        "overshoot_percent": overshoot,
+        "hold_min_percent": lo,
+        "hold_max_percent": hi,
+        "held_within_tolerance": bool(
+            max(-lo, hi) <= tolerance_percent and overshoot <= tolerance_percent
+        ),
+        "tolerance_percent": tolerance_percent,
+    }

@@ -24,8 +24,13 @@ from typing import Any
 from pksim.errors import InputError
 
 EXECUTORS = ("serial", "processes", "dask")
-WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "NUMBA_THREADING_LAYER": "threadsafe",
-              "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+WORKER_ENV = {
+    "NUMBA_NUM_THREADS": "1",
+    "NUMBA_THREADING_LAYER": "threadsafe",
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
 
 
 def set_numba_threads(n: int | None) -> None:
@@ -128,9 +133,11 @@ class ProcessExecutor(Executor):
         from concurrent.futures import ProcessPoolExecutor
 
         self.workers = workers or os.cpu_count() or 1
-        self._pool = ProcessPoolExecutor(max_workers=self.workers,
-                                         mp_context=mp.get_context("spawn"),
-                                         initializer=_init_process_worker)
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=mp.get_context("spawn"),
+            initializer=_init_process_worker,
+        )
 
     def map_unordered(self, fn, items):
         from concurrent.futures import as_completed
@@ -161,13 +168,17 @@ class DaskExecutor(Executor):
     name = "dask"
     numba_threads = 1
 
-    def __init__(self, scheduler: str | None = None, workers: int | None = None,
-                 host: str = "127.0.0.1"):
+    def __init__(
+        self, scheduler: str | None = None, workers: int | None = None, host: str = "127.0.0.1"
+    ):
         try:
             from distributed import Client, LocalCluster
         except ImportError:
-            raise InputError("executor", "dask needs the optional dependency "
-                             "dask[distributed]", "pip install 'pksim[cluster]'") from None
+            raise InputError(
+                "executor",
+                "dask needs the optional dependency dask[distributed]",
+                "pip install 'pksim[cluster]'",
+            ) from None
         self._cluster = None
         if scheduler:
             try:
@@ -177,10 +188,16 @@ class DaskExecutor(Executor):
             self.where = f"scheduler {scheduler}"
         else:
             n = workers or os.cpu_count() or 1
-            self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                         host=host, dashboard_address=f"{host}:0",  # where the
-                                         # scheduler listens (not 0.0.0.0), any free port
-                                         silence_logs=logging.ERROR, env=dict(WORKER_ENV))
+            self._cluster = LocalCluster(
+                n_workers=n,
+                threads_per_worker=1,
+                processes=True,
+                host=host,
+                dashboard_address=f"{host}:0",  # where the
+                # scheduler listens (not 0.0.0.0), any free port
+                silence_logs=logging.ERROR,
+                env=dict(WORKER_ENV),
+            )
             self._client = Client(self._cluster)
             self.where = f"LocalCluster on {host} ({n} workers x 1 thread)"
 
@@ -205,8 +222,9 @@ class DaskExecutor(Executor):
         return f"dask ({self.where})"
 
 
-def make_executor(name: str = "serial", *, workers: int | None = None,
-                  scheduler: str | None = None) -> Executor:
+def make_executor(
+    name: str = "serial", *, workers: int | None = None, scheduler: str | None = None
+) -> Executor:
     """Build an executor by name; bad combinations raise :class:`InputError`."""
     check_executor_args(name, workers=workers, scheduler=scheduler)
     if name == "serial":
@@ -216,8 +234,9 @@ def make_executor(name: str = "serial", *, workers: int | None = None,
     return DaskExecutor(scheduler, workers)
 
 
-def check_executor_args(name: str, *, workers: int | None = None,
-                        scheduler: str | None = None) -> None:
+def check_executor_args(
+    name: str, *, workers: int | None = None, scheduler: str | None = None
+) -> None:
     """Raise :class:`InputError` for an unknown executor or a bad combination of options."""
     if name not in EXECUTORS:
         raise InputError("executor", f"unknown executor {name!r}", ", ".join(EXECUTORS))
@@ -226,8 +245,13 @@ def check_executor_args(name: str, *, workers: int | None = None,
     if scheduler and name != "dask":
         raise InputError("scheduler", "only used with --executor dask")
     if scheduler and workers is not None:
-        raise InputError("workers", "a --scheduler cluster brings its own workers; "
-                         "give --workers only for a local run")
+        raise InputError(
+            "workers",
+            "a --scheduler cluster brings its own workers; give --workers only for a local run",
+        )
     if name == "serial" and workers not in (None, 1):
-        raise InputError("workers", "the serial executor runs one worker",
-                         "--executor processes or dask for more")
+        raise InputError(
+            "workers",
+            "the serial executor runs one worker",
+            "--executor processes or dask for more",
+        )

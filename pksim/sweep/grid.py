@@ -97,19 +97,32 @@ def build_cell(spec: SweepSpec, index: int) -> Cell:
         if "dose" in p:
             partner, dose = p["dose"]
             if dose is not None:
-                for w in (who if partner == "both" else (partner,)):
+                for w in who if partner == "both" else (partner,):
                     doses[w].append(dose)
-    row: dict[str, Any] = {"cell_index": index, "cell_seed": cell_seed(spec.seed, index),
-                           "model": model.name}
+    row: dict[str, Any] = {
+        "cell_index": index,
+        "cell_seed": cell_seed(spec.seed, index),
+        "model": model.name,
+    }
     row.update(columns)
     for w in who:
         prefix = "" if w == "subject" else f"{w}_"
         row[f"{prefix}regimen"] = " + ".join(x.spec() for x in doses[w])
         row[f"{prefix}routes"] = "+".join(dict.fromkeys(x.route for x in doses[w]))
-    return Cell(index=index, seed=row["cell_seed"], kind=spec.kind, model=model, columns=row,
-                doses={w: tuple(v) for w, v in doses.items()}, covariates=covariates,
-                offsets_min=offsets, n_subjects=spec.n_subjects, analysis=spec.analysis,
-                keep_subjects=spec.output["subjects"], keep_bands=spec.output["bands"])
+    return Cell(
+        index=index,
+        seed=row["cell_seed"],
+        kind=spec.kind,
+        model=model,
+        columns=row,
+        doses={w: tuple(v) for w, v in doses.items()},
+        covariates=covariates,
+        offsets_min=offsets,
+        n_subjects=spec.n_subjects,
+        analysis=spec.analysis,
+        keep_subjects=spec.output["subjects"],
+        keep_bands=spec.output["bands"],
+    )
 
 
 def chunk_bounds(n_cells: int, chunk_cells: int) -> list[tuple[int, int]]:

@@ -31,8 +31,9 @@ MAX_PANELS = 24
 MAX_BAND_CELLS = 6
 _AMOUNT_SUFFIXES = ("_amount_mg", "_amount_mg_per_kg")
 _WEIGHT_COLUMNS = ("weight_kg", "weight_mean_kg", "a_weight_kg", "a_weight_mean_kg")
-_PAIR_DETAIL = tuple(f"{p}_{c}" for p in "ab"
-                     for c in ("sex", "weight_kg", "weight_mean_kg", "weight_sd_kg"))
+_PAIR_DETAIL = tuple(
+    f"{p}_{c}" for p in "ab" for c in ("sex", "weight_kg", "weight_mean_kg", "weight_sd_kg")
+)
 
 
 def axis_columns(cells: pd.DataFrame) -> list[str]:
@@ -41,8 +42,11 @@ def axis_columns(cells: pd.DataFrame) -> list[str]:
     cols = [c for a in prov.get("axes", []) for c in a["columns"]]
     if not cols:
         stop = cells.columns.get_loc("n_subjects") if "n_subjects" in cells else len(cells.columns)
-        cols = [c for c in cells.columns[:stop] if c not in ("cell_index", "cell_seed")
-                and not c.endswith(("regimen", "routes"))]  # derived from the dose axes
+        cols = [
+            c
+            for c in cells.columns[:stop]
+            if c not in ("cell_index", "cell_seed") and not c.endswith(("regimen", "routes"))
+        ]  # derived from the dose axes
     return [c for c in cols if c in cells.columns]
 
 
@@ -66,8 +70,15 @@ def _footer(fig: Figure, cells: pd.DataFrame, extra: str = "") -> None:
     if "pksim_version" in prov:
         bits.append(f"pksim {prov['pksim_version']}")
     fig.get_layout_engine().set(rect=(0, 0.04, 1, 0.96))  # room for the footer
-    fig.text(0.01, 0.005, "; ".join(bits) + ". " + NOTICE, fontsize=7, color="0.35",
-             ha="left", va="bottom")
+    fig.text(
+        0.01,
+        0.005,
+        "; ".join(bits) + ". " + NOTICE,
+        fontsize=7,
+        color="0.35",
+        ha="left",
+        va="bottom",
+    )
 
 
 def apply_where(cells: pd.DataFrame, where: dict[str, str] | None) -> pd.DataFrame:
@@ -110,8 +121,14 @@ def _pick_xy(cells: pd.DataFrame, x: str | None, y: str | None) -> tuple[str, st
     return x, y
 
 
-def heatmap(cells: pd.DataFrame, *, metric: str = DEFAULT_METRIC, x: str | None = None,
-            y: str | None = None, where: dict[str, str] | None = None) -> Figure:
+def heatmap(
+    cells: pd.DataFrame,
+    *,
+    metric: str = DEFAULT_METRIC,
+    x: str | None = None,
+    y: str | None = None,
+    where: dict[str, str] | None = None,
+) -> Figure:
     """``metric`` over ``x`` (columns) and ``y`` (rows); one panel per other varying axis value.
 
     Parameters
@@ -129,8 +146,11 @@ def heatmap(cells: pd.DataFrame, *, metric: str = DEFAULT_METRIC, x: str | None 
     facets = [c for c in _varying(cells, axis_columns(cells)) if c not in (x, y)]
     groups = list(cells.groupby(facets, dropna=False, sort=True)) if facets else [((), cells)]
     if len(groups) > MAX_PANELS:
-        raise InputError("where", f"{len(groups)} panels (other axes vary: {', '.join(facets)})",
-                         f"at most {MAX_PANELS}; fix some with --where COLUMN=VALUE")
+        raise InputError(
+            "where",
+            f"{len(groups)} panels (other axes vary: {', '.join(facets)})",
+            f"at most {MAX_PANELS}; fix some with --where COLUMN=VALUE",
+        )
     prob = metric.startswith("p_") and not metric.endswith("_se")
     values = cells[metric].to_numpy(float)
     vmin, vmax = (0.0, 1.0) if prob else (np.nanmin(values), np.nanmax(values))
@@ -147,8 +167,7 @@ def heatmap(cells: pd.DataFrame, *, metric: str = DEFAULT_METRIC, x: str | None 
             i = ys.index(row[y]) if y else 0
             j = _index(xs, row[x])
             grid[i if y else 0, j] = row[metric]
-        image = ax.imshow(grid, origin="lower", aspect="auto", vmin=vmin, vmax=vmax,
-                          cmap="viridis")
+        image = ax.imshow(grid, origin="lower", aspect="auto", vmin=vmin, vmax=vmax, cmap="viridis")
         ax.set_xticks(range(len(xs)), [_label(v) for v in xs], fontsize=8)
         ax.set_yticks(range(len(ys)), [_label(v) for v in ys] if y else [""], fontsize=8)
         ax.set_xlabel(x)
@@ -157,17 +176,26 @@ def heatmap(cells: pd.DataFrame, *, metric: str = DEFAULT_METRIC, x: str | None 
             for (i, j), v in np.ndenumerate(grid):
                 if np.isfinite(v):
                     shade = (v - vmin) / (vmax - vmin) if vmax > vmin else 0.5
-                    ax.text(j, i, f"{v:.2f}" if abs(v) < 10 else f"{v:.0f}", ha="center",
-                            va="center", fontsize=7, color="black" if shade > 0.6 else "white")
+                    ax.text(
+                        j,
+                        i,
+                        f"{v:.2f}" if abs(v) < 10 else f"{v:.0f}",
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="black" if shade > 0.6 else "white",
+                    )
         keys = key if isinstance(key, tuple) else (key,)
         hidden = _PAIR_DETAIL if "pair" in facets else ()  # the pair name says it
-        title = ", ".join(f"{c}={_label(v)}" for c, v in zip(facets, keys, strict=False)
-                          if c not in hidden and not (isinstance(v, float) and math.isnan(v)))
+        title = ", ".join(
+            f"{c}={_label(v)}"
+            for c, v in zip(facets, keys, strict=False)
+            if c not in hidden and not (isinstance(v, float) and math.isnan(v))
+        )
         ax.set_title(textwrap.fill(title, 60), fontsize=8)
-    for ax in axes[len(groups):]:
+    for ax in axes[len(groups) :]:
         ax.set_visible(False)
-    fig.colorbar(image, ax=list(axes[: len(groups)]), label=metric_label(metric),
-                 shrink=0.9)
+    fig.colorbar(image, ax=list(axes[: len(groups)]), label=metric_label(metric), shrink=0.9)
     fig.suptitle(metric_label(metric))
     _footer(fig, cells)
     return fig
@@ -183,8 +211,9 @@ def _sort_key(v: Any):
 
 def _index(values: list, v: Any) -> int:
     for i, u in enumerate(values):
-        if u == v or (isinstance(u, float) and isinstance(v, float) and math.isnan(u)
-                      and math.isnan(v)):
+        if u == v or (
+            isinstance(u, float) and isinstance(v, float) and math.isnan(u) and math.isnan(v)
+        ):
             return i
     raise ValueError(v)  # pragma: no cover
 
@@ -202,8 +231,13 @@ def _cell_title(row: pd.Series, cells: pd.DataFrame) -> str:
     return ", ".join(parts) + (f"\n{regimen}" if regimen else "")
 
 
-def bands(bands_table: pd.DataFrame, cells: pd.DataFrame, *, cell_indices: list[int] | None = None,
-          quantity: str = "effect_site") -> Figure:
+def bands(
+    bands_table: pd.DataFrame,
+    cells: pd.DataFrame,
+    *,
+    cell_indices: list[int] | None = None,
+    quantity: str = "effect_site",
+) -> Figure:
     """Percentile bands (5-95, 25-75, median) over time for up to six cells.
 
     ``quantity`` is ``effect_site`` (default; the window is judged there) or ``plasma``.
@@ -213,15 +247,21 @@ def bands(bands_table: pd.DataFrame, cells: pd.DataFrame, *, cell_indices: list[
     available = sorted(bands_table["cell_index"].unique())
     if cell_indices is None:
         if len(available) > MAX_BAND_CELLS:
-            raise InputError("cell", f"the sweep has {len(available)} cells",
-                             f"choose up to {MAX_BAND_CELLS} with --cell INDEX")
+            raise InputError(
+                "cell",
+                f"the sweep has {len(available)} cells",
+                f"choose up to {MAX_BAND_CELLS} with --cell INDEX",
+            )
         cell_indices = [int(i) for i in available]
     if not 1 <= len(cell_indices) <= MAX_BAND_CELLS:
         raise InputError("cell", f"{len(cell_indices)} cells", f"1 to {MAX_BAND_CELLS}")
     for i in cell_indices:
         if i not in available:
-            raise InputError("cell", f"no bands for cell {i}",
-                             f"0 to {len(available) - 1}" if available else None)
+            raise InputError(
+                "cell",
+                f"no bands for cell {i}",
+                f"0 to {len(available) - 1}" if available else None,
+            )
     n = len(cell_indices)
     ncol = min(3, n)
     nrow = math.ceil(n / ncol)
@@ -232,10 +272,22 @@ def bands(bands_table: pd.DataFrame, cells: pd.DataFrame, *, cell_indices: list[
     for ax, idx in zip(axes, cell_indices, strict=False):
         b = bands_table[bands_table["cell_index"] == idx].sort_values("time_min")
         t = b["time_min"].to_numpy()
-        ax.fill_between(t, b[col.format(5)], b[col.format(95)], alpha=0.25, color="C0",
-                        label="5-95th percentile")
-        ax.fill_between(t, b[col.format(25)], b[col.format(75)], alpha=0.45, color="C0",
-                        label="25-75th percentile")
+        ax.fill_between(
+            t,
+            b[col.format(5)],
+            b[col.format(95)],
+            alpha=0.25,
+            color="C0",
+            label="5-95th percentile",
+        )
+        ax.fill_between(
+            t,
+            b[col.format(25)],
+            b[col.format(75)],
+            alpha=0.45,
+            color="C0",
+            label="25-75th percentile",
+        )
         ax.plot(t, b[col.format(50)], color="C0", lw=1.5, label="median")
         row = by_cell.loc[idx]
         lo, hi = row.get("window_lower_ng_per_ml"), row.get("window_upper_ng_per_ml")
@@ -255,8 +307,13 @@ def bands(bands_table: pd.DataFrame, cells: pd.DataFrame, *, cell_indices: list[
     return fig
 
 
-def onset(subjects: pd.DataFrame, cells: pd.DataFrame, *, by: str = "routes",
-          column: str = "window_onset_min") -> Figure:
+def onset(
+    subjects: pd.DataFrame,
+    cells: pd.DataFrame,
+    *,
+    by: str = "routes",
+    column: str = "window_onset_min",
+) -> Figure:
     """Empirical CDFs of ``column`` (default: window onset) per value of the cell column ``by``.
 
     The CDF counts every subject in the group, so its plateau is the share who reach the window
@@ -284,8 +341,12 @@ def onset(subjects: pd.DataFrame, cells: pd.DataFrame, *, by: str = "routes",
         right = t_end if t_end else reached[-1]
         xs = np.concatenate([[0.0], reached, [right]])
         ys = np.concatenate([[0.0], p, [p[-1]]])
-        ax.step(xs, ys, where="post",
-                label=f"{_label(key)} (n = {v.size:,}; {100 * reached.size / v.size:.0f}% reach)")
+        ax.step(
+            xs,
+            ys,
+            where="post",
+            label=f"{_label(key)} (n = {v.size:,}; {100 * reached.size / v.size:.0f}% reach)",
+        )
     ax.set_ylim(0, 1.02)
     ax.set_xlabel(column.replace("_min", " (min)").replace("_", " "))
     ax.set_ylabel("share of subjects with onset <= t")

@@ -46,8 +46,9 @@ def write_table(path: str | os.PathLike, table: pa.Table) -> None:
     atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 
 
-def concat_files(files: list[Path], target: Path, provenance: dict[str, Any],
-                 csv_target: Path | None = None) -> int:
+def concat_files(
+    files: list[Path], target: Path, provenance: dict[str, Any], csv_target: Path | None = None
+) -> int:
     """Stream ``files`` (same columns) into one Parquet file (and CSV) in order; return rows."""
     rows = 0
     schema = None
@@ -76,8 +77,9 @@ def concat_files(files: list[Path], target: Path, provenance: dict[str, Any],
                 writer.close()
 
     if csv_target is not None:
-        fd, tmp_csv = tempfile.mkstemp(dir=csv_target.parent, prefix=f".{csv_target.name}.",
-                                       suffix=".tmp")
+        fd, tmp_csv = tempfile.mkstemp(
+            dir=csv_target.parent, prefix=f".{csv_target.name}.", suffix=".tmp"
+        )
         os.close(fd)
         os.unlink(tmp_csv)  # appended to from scratch
     try:
@@ -102,8 +104,9 @@ class TableLimits:
 
 # An uploaded results file (the app keeps it in the session): a sweep's cells table has
 # <= 1,000,000 rows and ~100 columns; per-subject tables belong to the command line.
-UPLOAD_LIMITS = TableLimits(rows=1_000_000, columns=1_000, cells=10_000_000,
-                            decompressed_bytes=128_000_000)
+UPLOAD_LIMITS = TableLimits(
+    rows=1_000_000, columns=1_000, cells=10_000_000, decompressed_bytes=128_000_000
+)
 
 
 def read_parquet(source, limits: TableLimits | None = None, name: str = "results") -> pa.Table:
@@ -115,10 +118,12 @@ def read_parquet(source, limits: TableLimits | None = None, name: str = "results
         meta = pq.ParquetFile(source).metadata
         if limits is not None:
             size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-            for what, value, cap in (("rows", meta.num_rows, limits.rows),
-                                     ("columns", meta.num_columns, limits.columns),
-                                     ("cells", meta.num_rows * meta.num_columns, limits.cells),
-                                     ("decompressed bytes", size, limits.decompressed_bytes)):
+            for what, value, cap in (
+                ("rows", meta.num_rows, limits.rows),
+                ("columns", meta.num_columns, limits.columns),
+                ("cells", meta.num_rows * meta.num_columns, limits.cells),
+                ("decompressed bytes", size, limits.decompressed_bytes),
+            ):
                 if value > cap:
                     raise InputError(name, f"{label} has {value:,} {what}", f"at most {cap:,}")
         if hasattr(source, "seek"):
@@ -140,9 +145,19 @@ def _read_capped(source, max_bytes: int, name: str, label: str) -> pa.Table:
     import pyarrow.compute as pc
 
     pf = pq.ParquetFile(source)
-    text = [f.name for f in pf.schema_arrow if any(
-        is_kind(f.type) for is_kind in (pa.types.is_string, pa.types.is_large_string,
-                                        pa.types.is_binary, pa.types.is_large_binary))]
+    text = [
+        f.name
+        for f in pf.schema_arrow
+        if any(
+            is_kind(f.type)
+            for is_kind in (
+                pa.types.is_string,
+                pa.types.is_large_string,
+                pa.types.is_binary,
+                pa.types.is_large_binary,
+            )
+        )
+    ]
     if hasattr(source, "seek"):
         source.seek(0)
     table = pq.ParquetFile(source, read_dictionary=text).read()
@@ -155,8 +170,7 @@ def _read_capped(source, max_bytes: int, name: str, label: str) -> pa.Table:
             lengths = pc.binary_length(chunk.dictionary)
             size += (pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0) + chunk.indices.nbytes
     if size > max_bytes:
-        raise InputError(name, f"{label} has {size:,} decompressed bytes",
-                         f"at most {max_bytes:,}")
+        raise InputError(name, f"{label} has {size:,} decompressed bytes", f"at most {max_bytes:,}")
     return table.cast(pf.schema_arrow)
 
 
@@ -165,8 +179,9 @@ def read_provenance(path: str | os.PathLike) -> dict[str, Any]:
     try:
         meta = pq.read_schema(path).metadata or {}
     except (pa.ArrowException, OSError) as exc:
-        raise InputError("results", f"{str(path)!r} cannot be read as Parquet "
-                         f"({str(exc).splitlines()[0]})") from None
+        raise InputError(
+            "results", f"{str(path)!r} cannot be read as Parquet ({str(exc).splitlines()[0]})"
+        ) from None
     if PROVENANCE_KEY not in meta:
         raise InputError("results", f"{str(path)!r} has no pksim provenance metadata")
     try:
@@ -180,8 +195,9 @@ def results_paths(results: str | os.PathLike) -> dict[str, Path]:
     p = Path(results)
     directory = p if p.is_dir() else p.parent
     if not p.exists():
-        raise InputError("results", f"{str(p)!r} does not exist",
-                         "a sweep output directory or its cells.parquet")
+        raise InputError(
+            "results", f"{str(p)!r} does not exist", "a sweep output directory or its cells.parquet"
+        )
     out = {}
     for name in TABLES:
         f = directory / f"{name}.parquet"
@@ -190,8 +206,11 @@ def results_paths(results: str | os.PathLike) -> dict[str, Path]:
     if p.is_file():
         out["cells"] = p
     if "cells" not in out:
-        raise InputError("results", f"no cells.parquet in {str(directory)!r}",
-                         "a finished sweep's output directory")
+        raise InputError(
+            "results",
+            f"no cells.parquet in {str(directory)!r}",
+            "a finished sweep's output directory",
+        )
     return out
 
 
@@ -199,8 +218,11 @@ def read_table(results: str | os.PathLike, name: str = "cells") -> pd.DataFrame:
     """One results table as a DataFrame (provenance in ``frame.attrs['provenance']``)."""
     paths = results_paths(results)
     if name not in paths:
-        raise InputError("results", f"this sweep wrote no {name}.parquet",
-                         f"set [output] {name} = true in the sweep file")
+        raise InputError(
+            "results",
+            f"this sweep wrote no {name}.parquet",
+            f"set [output] {name} = true in the sweep file",
+        )
     provenance = read_provenance(paths[name])
     frame = read_parquet(paths[name]).to_pandas()
     frame.attrs["provenance"] = provenance

@@ -52,9 +52,12 @@ def _load_model(load: str, sha256: str):
 
     model = load_model(load)
     if model.sha256 != sha256:
-        raise InputError("model", f"{load!r} on this worker has SHA-256 {model.sha256[:12]}..., "
-                         f"the sweep was validated with {sha256[:12]}...",
-                         "the same model files on every worker")
+        raise InputError(
+            "model",
+            f"{load!r} on this worker has SHA-256 {model.sha256[:12]}..., "
+            f"the sweep was validated with {sha256[:12]}...",
+            "the same model files on every worker",
+        )
     return model
 
 
@@ -69,37 +72,67 @@ def run_cell(cell: Cell) -> dict[str, Any]:
 
     model = _load_model(cell.model.load, cell.model.sha256)
     a = cell.analysis
-    rs = RunSettings(model=model, n=cell.n_subjects, seed=cell.seed, t_end_min=a["t_end_min"],
-                     dt_min=a["dt_min"], thresholds=a["thresholds_ng_per_ml"] or None,
-                     variability=a["variability"], block_min=tuple(a["block_min"]),
-                     dose_variability=a["dose_variability"], weight_scaling=a["weight_scaling"],
-                     coverage_percent=a.get("coverage_percent"),
-                     band_uncertainty=a.get("band_uncertainty", False))
+    rs = RunSettings(
+        model=model,
+        n=cell.n_subjects,
+        seed=cell.seed,
+        t_end_min=a["t_end_min"],
+        dt_min=a["dt_min"],
+        thresholds=a["thresholds_ng_per_ml"] or None,
+        variability=a["variability"],
+        block_min=tuple(a["block_min"]),
+        dose_variability=a["dose_variability"],
+        weight_scaling=a["weight_scaling"],
+        coverage_percent=a.get("coverage_percent"),
+        band_uncertainty=a.get("band_uncertainty", False),
+    )
     if cell.kind == "couple":
         from pksim.couple import simulate_couple
 
-        res = simulate_couple(cell.doses["a"], cell.doses["b"],
-                              a=Covariates(**cell.covariates["a"]),
-                              b=Covariates(**cell.covariates["b"]),
-                              a_start_offset_min=cell.offsets_min["a"],
-                              b_start_offset_min=cell.offsets_min["b"], settings=rs)
-        return {"summary": _metrics(res),
-                "subjects": _couple_rows(res) if cell.keep_subjects else None, "bands": None}
+        res = simulate_couple(
+            cell.doses["a"],
+            cell.doses["b"],
+            a=Covariates(**cell.covariates["a"]),
+            b=Covariates(**cell.covariates["b"]),
+            a_start_offset_min=cell.offsets_min["a"],
+            b_start_offset_min=cell.offsets_min["b"],
+            settings=rs,
+        )
+        return {
+            "summary": _metrics(res),
+            "subjects": _couple_rows(res) if cell.keep_subjects else None,
+            "bands": None,
+        }
     from pksim.population import simulate_population
 
-    res = simulate_population(cell.doses["subject"],
-                              covariates=Covariates(**cell.covariates["subject"]), settings=rs)
-    return {"summary": _metrics(res),
-            "subjects": res.subjects if cell.keep_subjects else None,
-            "bands": res.bands if cell.keep_bands else None}
+    res = simulate_population(
+        cell.doses["subject"], covariates=Covariates(**cell.covariates["subject"]), settings=rs
+    )
+    return {
+        "summary": _metrics(res),
+        "subjects": res.subjects if cell.keep_subjects else None,
+        "bands": res.bands if cell.keep_bands else None,
+    }
 
 
 # covariates, each partner's window edges, and the main person metrics (pksim.metrics)
-_PARTNER_COLUMNS = ("weight_kg", "sex", "administered_dose_mg", "window_lower_ng_per_ml",
-                    "dissociation_ng_per_ml", "effect_cmax_ng_per_ml", "window_onset_min",
-                    "minutes_in_window", "block_fraction_in_window", "reached_window",
-                    "in_window_block_coverage", "in_window_throughout_block",
-                    "dissociation_onset_min", "dissociated", "recovery_min")
+_PARTNER_COLUMNS = (
+    "weight_kg",
+    "sex",
+    "administered_dose_mg",
+    "window_lower_ng_per_ml",
+    "dissociation_ng_per_ml",
+    "effect_cmax_ng_per_ml",
+    "window_onset_min",
+    "minutes_in_window",
+    "block_fraction_in_window",
+    "reached_window",
+    "in_window_block_coverage",
+    "in_window_throughout_block",
+    "dissociation_onset_min",
+    "dissociated",
+    "recovery_min",
+)
 
 
 def _metrics(res) -> dict[str, Any]:
@@ -160,8 +193,9 @@ class ChunkResult:
 
 
 def _keyed(frame: pd.DataFrame, index: int) -> pd.DataFrame:
-    frame = frame.reset_index(drop=frame.index.name is None and not isinstance(
-        frame.index, pd.MultiIndex))
+    frame = frame.reset_index(
+        drop=frame.index.name is None and not isinstance(frame.index, pd.MultiIndex)
+    )
     frame.insert(0, "cell_index", np.int64(index))
     return frame
 
@@ -220,11 +254,14 @@ class SweepReport:
 
     def lines(self) -> list[str]:
         if self.already_complete:
-            return [f"sweep in {self.out_dir} is already complete ({self.n_cells} cells); "
-                    "nothing to do"]
-        out = [f"{self.n_cells} cells in {self.n_chunks} chunks: ran {self.cells_run} cells "
-               f"({self.chunks_run} chunks) in {self.seconds:.1f} s "
-               f"({self.cells_per_s:.2f} cells/s) on {self.executor}"]
+            return [
+                f"sweep in {self.out_dir} is already complete ({self.n_cells} cells); nothing to do"
+            ]
+        out = [
+            f"{self.n_cells} cells in {self.n_chunks} chunks: ran {self.cells_run} cells "
+            f"({self.chunks_run} chunks) in {self.seconds:.1f} s "
+            f"({self.cells_per_s:.2f} cells/s) on {self.executor}"
+        ]
         if self.chunks_skipped:
             out.append(f"resumed: {self.chunks_skipped} chunks were already done")
         out += [f"wrote {f}" for f in self.files]
@@ -242,12 +279,17 @@ def _sha256_file(path: Path) -> str:
 def _manifest_base(spec: SweepSpec) -> dict[str, Any]:
     from pksim import __version__
 
-    return {"format": MANIFEST_FORMAT, "pksim_version": __version__,
-            "sweep_sha256": spec.sha256, "seed": spec.seed,
-            "models": {m.name: m.sha256 for m in spec.models}, "n_cells": spec.n_cells,
-            "chunk_cells": spec.chunk_cells,
-            "n_chunks": len(chunk_bounds(spec.n_cells, spec.chunk_cells)),
-            "tables": table_names(spec)}
+    return {
+        "format": MANIFEST_FORMAT,
+        "pksim_version": __version__,
+        "sweep_sha256": spec.sha256,
+        "seed": spec.seed,
+        "models": {m.name: m.sha256 for m in spec.models},
+        "n_cells": spec.n_cells,
+        "chunk_cells": spec.chunk_cells,
+        "n_chunks": len(chunk_bounds(spec.n_cells, spec.chunk_cells)),
+        "tables": table_names(spec),
+    }
 
 
 def table_names(spec: SweepSpec) -> list[str]:
@@ -288,27 +330,45 @@ def prepare_out_dir(spec: SweepSpec, out: str | Path, resume: bool) -> dict[str,
     manifest = read_manifest(out) if out.is_dir() else None
     if manifest is None:
         if out.is_dir() and any(p.suffix != ".tmp" for p in out.iterdir()):
-            raise InputError("out", f"{str(out)!r} is not empty and holds no sweep",
-                             "a new or empty directory")
+            raise InputError(
+                "out", f"{str(out)!r} is not empty and holds no sweep", "a new or empty directory"
+            )
         return dict(base, finished={}, complete=False)
     if not resume:
-        raise InputError("out", f"{str(out)!r} already holds a sweep",
-                         "--resume to continue it, or a new directory")
+        raise InputError(
+            "out",
+            f"{str(out)!r} already holds a sweep",
+            "--resume to continue it, or a new directory",
+        )
     for key, value in base.items():
         if manifest.get(key) != value:
-            what = {"sweep_sha256": "the sweep file", "models": "the model files",
-                    "pksim_version": "the pksim version"}.get(key, key)
-            raise InputError("resume", f"{what} changed since the run in {str(out)!r} started "
-                             f"({manifest.get(key)!r} then, {value!r} now)",
-                             "resume with the same sweep file, models and pksim version, "
-                             "or start in a new directory")
+            what = {
+                "sweep_sha256": "the sweep file",
+                "models": "the model files",
+                "pksim_version": "the pksim version",
+            }.get(key, key)
+            raise InputError(
+                "resume",
+                f"{what} changed since the run in {str(out)!r} started "
+                f"({manifest.get(key)!r} then, {value!r} now)",
+                "resume with the same sweep file, models and pksim version, "
+                "or start in a new directory",
+            )
     return manifest
 
 
-def run_sweep(spec: SweepSpec, out: str | Path, *, executor: str = "serial",
-              workers: int | None = None, scheduler: str | None = None, resume: bool = False,
-              csv: bool | None = None, progress: bool | None = None,
-              executor_obj: _executors.Executor | None = None) -> SweepReport:
+def run_sweep(
+    spec: SweepSpec,
+    out: str | Path,
+    *,
+    executor: str = "serial",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    csv: bool | None = None,
+    progress: bool | None = None,
+    executor_obj: _executors.Executor | None = None,
+) -> SweepReport:
     """Run (or resume) a sweep into directory ``out``.
 
     Parameters
@@ -339,8 +399,9 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, executor: str = "serial",
         _executors.check_executor_args(executor, workers=workers, scheduler=scheduler)
     try:
         with out_dir_lock(out):
-            return _run_locked(spec, out, resume, executor, workers, scheduler, csv, progress,
-                               executor_obj)
+            return _run_locked(
+                spec, out, resume, executor, workers, scheduler, csv, progress, executor_obj
+            )
     except OSError as exc:  # a full disk, a read-only or forbidden directory: one line
         where = exc.filename or out
         raise InputError("out", f"{str(where)!r}: {exc.strerror or exc}") from None
@@ -361,8 +422,11 @@ def out_dir_lock(out: Path):
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise InputError("out", f"another pksim sweep is running in {str(out)!r}",
-                             "wait for it to finish, or use another directory") from None
+            raise InputError(
+                "out",
+                f"another pksim sweep is running in {str(out)!r}",
+                "wait for it to finish, or use another directory",
+            ) from None
         ok = False
         try:
             yield
@@ -385,8 +449,9 @@ def _run_locked(spec, out, resume, executor, workers, scheduler, csv, progress, 
     if manifest.get("complete"):
         for leftover in chunk_dir.glob("*.parquet"):  # killed while cleaning up
             leftover.unlink()
-        return SweepReport(out, spec.n_cells, len(bounds), 0, len(bounds), 0, 0.0, "-",
-                           already_complete=True)
+        return SweepReport(
+            out, spec.n_cells, len(bounds), 0, len(bounds), 0, 0.0, "-", already_complete=True
+        )
     chunk_dir.mkdir(parents=True, exist_ok=True)
     finished: dict[str, dict[str, str]] = manifest["finished"]
     _forget_damaged_chunks(chunk_dir, finished)  # so this one run recomputes all of them
@@ -397,13 +462,19 @@ def _run_locked(spec, out, resume, executor, workers, scheduler, csv, progress, 
     cells_done = sum(bounds[int(k)][1] - bounds[int(k)][0] for k in finished)
     cells_run = 0
     t0 = time.perf_counter()
-    ex = executor_obj or _executors.make_executor(executor, workers=workers,
-                                                  scheduler=scheduler)
+    ex = executor_obj or _executors.make_executor(executor, workers=workers, scheduler=scheduler)
     try:
         from tqdm import tqdm
 
-        bar = tqdm(total=spec.n_cells, initial=cells_done, unit="cell", disable=not show,
-                   file=sys.stderr, desc=spec.name, dynamic_ncols=True)
+        bar = tqdm(
+            total=spec.n_cells,
+            initial=cells_done,
+            unit="cell",
+            disable=not show,
+            file=sys.stderr,
+            desc=spec.name,
+            dynamic_ncols=True,
+        )
         try:
             fn = functools.partial(run_chunk, spec, numba_threads=ex.numba_threads)
             for result in ex.map_unordered(fn, pending):
@@ -424,8 +495,17 @@ def _run_locked(spec, out, resume, executor, workers, scheduler, csv, progress, 
             ex.close()
     seconds = time.perf_counter() - t0
     files = finalize(spec, out, manifest, csv=spec.output["csv"] if csv is None else csv)
-    return SweepReport(out, spec.n_cells, len(bounds), len(pending), skipped, cells_run, seconds,
-                       ex.describe(), files)
+    return SweepReport(
+        out,
+        spec.n_cells,
+        len(bounds),
+        len(pending),
+        skipped,
+        cells_run,
+        seconds,
+        ex.describe(),
+        files,
+    )
 
 
 def _forget_damaged_chunks(chunk_dir: Path, finished: dict[str, dict[str, str]]) -> None:
@@ -459,8 +539,11 @@ def finalize(spec: SweepSpec, out: Path, manifest: dict[str, Any], csv: bool) ->
                 # corrupted or lost since it was listed: rerun it on the next --resume
                 del finished[str(i)]
                 _write_manifest(out, manifest)
-                raise InputError("resume", f"chunk file {str(path)!r} is missing or damaged",
-                                 "rerun with --resume to recompute it")
+                raise InputError(
+                    "resume",
+                    f"chunk file {str(path)!r} is missing or damaged",
+                    "rerun with --resume to recompute it",
+                )
             files.append(path)
         target = out / f"{name}.parquet"
         csv_target = out / f"{name}.csv" if csv else None

@@ -88,28 +88,57 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _KEYS = {
     "": {"sweep", "analysis", "population", "output", "grid"},
     "sweep": {"name", "description", "kind", "seed", "n_subjects", "models"},
-    "analysis": {"t_end_min", "dt_min", "block_min", "thresholds_ng_per_ml", "variability",
-                 "dose_variability", "weight_scaling", "coverage_percent", "band_uncertainty"},
+    "analysis": {
+        "t_end_min",
+        "dt_min",
+        "block_min",
+        "thresholds_ng_per_ml",
+        "variability",
+        "dose_variability",
+        "weight_scaling",
+        "coverage_percent",
+        "band_uncertainty",
+    },
     "population": {"female_fraction"},
     "output": {"subjects", "bands", "csv", "chunk_cells"},
-    "grid": {"weight_kg", "weight_distributions", "sex", "a_start_offset_min",
-             "b_start_offset_min", "dose", "pair"},
-    "dose": {"name", "route", "amount_mg", "amount_mg_per_kg", "start_min", "duration_min",
-             "partner"},
+    "grid": {
+        "weight_kg",
+        "weight_distributions",
+        "sex",
+        "a_start_offset_min",
+        "b_start_offset_min",
+        "dose",
+        "pair",
+    },
+    "dose": {
+        "name",
+        "route",
+        "amount_mg",
+        "amount_mg_per_kg",
+        "start_min",
+        "duration_min",
+        "partner",
+    },
     "pair": {"name", "a", "b"},
     "partner": {"sex", "weight_kg", "weight_mean_kg", "weight_sd_kg"},
     "weight_distribution": {"mean_kg", "sd_kg"},
 }
-_POPULATION_ONLY = {("population",), ("grid", "weight_kg"), ("grid", "weight_distributions"),
-                    ("grid", "sex"), ("output", "bands")}
+_POPULATION_ONLY = {
+    ("population",),
+    ("grid", "weight_kg"),
+    ("grid", "weight_distributions"),
+    ("grid", "sex"),
+    ("output", "bands"),
+}
 _COUPLE_ONLY = {("grid", "pair"), ("grid", "a_start_offset_min"), ("grid", "b_start_offset_min")}
 
 
 class SweepFileError(InputError):
     """A sweep file is invalid; the message names the file, the line and the key."""
 
-    def __init__(self, path: str, line: int | None, key: str, problem: str,
-                 allowed: str | None = None):
+    def __init__(
+        self, path: str, line: int | None, key: str, problem: str, allowed: str | None = None
+    ):
         self.path = path
         self.line = line
         self.key = key
@@ -192,11 +221,24 @@ class SweepSpec:
             "kind": self.kind,
             "n_subjects": self.n_subjects,
             "n_cells": self.n_cells,
-            "models": [{"id": m.id, "name": m.name, "sha256": m.sha256, "path": m.path,
-                        "dose_basis": m.dose_basis} for m in self.models],
+            "models": [
+                {
+                    "id": m.id,
+                    "name": m.name,
+                    "sha256": m.sha256,
+                    "path": m.path,
+                    "dose_basis": m.dose_basis,
+                }
+                for m in self.models
+            ],
             "analysis": self.analysis,
-            "axes": [{"name": a.name, "columns": list(dict.fromkeys(
-                c for o in a.options for c in o.columns))} for a in self.axes],
+            "axes": [
+                {
+                    "name": a.name,
+                    "columns": list(dict.fromkeys(c for o in a.options for c in o.columns)),
+                }
+                for a in self.axes
+            ],
             "seeding": "cell seed = SeedSequence(seed, spawn_key=(cell_index,))",
         }
 
@@ -215,8 +257,11 @@ def load_sweep(path: str | Path) -> SweepSpec:
     p = Path(path)
     try:
         if p.stat().st_size > MAX_SWEEP_FILE_BYTES:
-            raise InputError("sweep file", f"{str(p)!r} has {p.stat().st_size:,} bytes",
-                             f"at most {MAX_SWEEP_FILE_BYTES:,}")
+            raise InputError(
+                "sweep file",
+                f"{str(p)!r} has {p.stat().st_size:,} bytes",
+                f"at most {MAX_SWEEP_FILE_BYTES:,}",
+            )
         raw = p.read_bytes()
     except OSError as exc:
         raise InputError("sweep file", f"cannot read {str(p)!r}: {exc.strerror}") from None
@@ -233,8 +278,9 @@ def parse_sweep(text: str, path: str = "<sweep>", base_dir: Path | None = None) 
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
-        raise SweepFileError(path, int(m.group(1)) if m else None, "file",
-                             f"not valid TOML: {exc}") from None
+        raise SweepFileError(
+            path, int(m.group(1)) if m else None, "file", f"not valid TOML: {exc}"
+        ) from None
     return _Validator(text, path, base_dir or Path.cwd()).build(data)
 
 
@@ -246,8 +292,14 @@ def _fmt_key(path: tuple) -> str:
 
 
 def _type_name(kind) -> str:
-    names = {str: "a string", float: "a number", int: "an integer", bool: "true or false",
-             list: "a list", dict: "a table"}
+    names = {
+        str: "a string",
+        float: "a number",
+        int: "an integer",
+        bool: "true or false",
+        list: "a list",
+        dict: "a table",
+    }
     kinds = kind if isinstance(kind, tuple) else (kind,)
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
@@ -274,7 +326,13 @@ class _Validator:
             if k not in allowed:
                 raise self.fail(key + (k,), "unknown key", ", ".join(sorted(allowed)))
 
-    def get(self, table: dict, key: tuple, kind, default: Any = ..., ) -> Any:
+    def get(
+        self,
+        table: dict,
+        key: tuple,
+        kind,
+        default: Any = ...,
+    ) -> Any:
         name = key[-1]
         if name not in table:
             if default is ...:
@@ -289,16 +347,26 @@ class _Validator:
         if float in kinds and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kinds):
-            got = {dict: "a table", list: "a list", str: "a string"}.get(type(value),
-                                                                          type(value).__name__)
+            got = {dict: "a table", list: "a list", str: "a string"}.get(
+                type(value), type(value).__name__
+            )
             raise self.fail(key, f"expected {_type_name(kind)}, got {got}")
         if isinstance(value, float) and not math.isfinite(value):
             raise self.fail(key, "must be a finite number")
         return value
 
-    def numbers(self, table: dict, key: tuple, *, default: Any = ..., lo: float | None = None,
-                hi: float | None = None, lo_open: bool = False, what: str = "value",
-                unit: str = "") -> list[float]:
+    def numbers(
+        self,
+        table: dict,
+        key: tuple,
+        *,
+        default: Any = ...,
+        lo: float | None = None,
+        hi: float | None = None,
+        lo_open: bool = False,
+        what: str = "value",
+        unit: str = "",
+    ) -> list[float]:
         """A non-empty list of distinct numbers within ``[lo, hi]`` (``(lo, hi]`` if lo_open)."""
         values = self.get(table, key, list, default)
         if values is None:
@@ -349,8 +417,11 @@ class _Validator:
             raise self.fail(("sweep", "seed"), f"seed {seed} is out of range", "0 <= seed < 2**63")
         n_subjects = self.get(sw, ("sweep", "n_subjects"), int)
         if not 1 <= n_subjects <= MAX_SUBJECTS_PER_CELL:
-            raise self.fail(("sweep", "n_subjects"), f"{n_subjects} is out of range",
-                            f"1 to {MAX_SUBJECTS_PER_CELL:,}")
+            raise self.fail(
+                ("sweep", "n_subjects"),
+                f"{n_subjects} is out of range",
+                f"1 to {MAX_SUBJECTS_PER_CELL:,}",
+            )
         name = self.get(sw, ("sweep", "name"), str, Path(self.path).stem)
         description = self.get(sw, ("sweep", "description"), str, "")
 
@@ -358,51 +429,79 @@ class _Validator:
         models = self.models(sw, analysis)
         female_fraction = 0.5
         if "population" in data:
-            female_fraction = self.get(data["population"], ("population", "female_fraction"),
-                                       float, 0.5)
+            female_fraction = self.get(
+                data["population"], ("population", "female_fraction"), float, 0.5
+            )
             if not 0 <= female_fraction <= 1:
-                raise self.fail(("population", "female_fraction"),
-                                f"{_num(female_fraction)} is out of range", "0 to 1")
+                raise self.fail(
+                    ("population", "female_fraction"),
+                    f"{_num(female_fraction)} is out of range",
+                    "0 to 1",
+                )
 
         grid = data.get("grid", {})
         axes: list[Axis] = []
         if len(models) > 1:
-            axes.append(Axis("models", "sweep.models", tuple(
-                Option({"model": m.name}, {"model": m}) for m in models)))
+            axes.append(
+                Axis(
+                    "models",
+                    "sweep.models",
+                    tuple(Option({"model": m.name}, {"model": m}) for m in models),
+                )
+            )
         if kind == "couple":
             axes.append(self.pairs(grid))
         else:
             axes.append(self.weights(grid))
             axes.append(self.sexes(grid, female_fraction))
-        slots = self.dose_slots(grid, kind, models, analysis,
-                                math.prod(len(a.options) for a in axes))
+        slots = self.dose_slots(
+            grid, kind, models, analysis, math.prod(len(a.options) for a in axes)
+        )
         axes.extend(slots)
         if kind == "couple":
             for partner in ("a", "b"):
                 key = ("grid", f"{partner}_start_offset_min")
-                values = self.numbers(grid, key, default=None, lo=0.0, hi=MAX_TIME_MIN,
-                                      what="offset", unit=" min")
+                values = self.numbers(
+                    grid, key, default=None, lo=0.0, hi=MAX_TIME_MIN, what="offset", unit=" min"
+                )
                 if values is not None:
                     self.check_offsets(key, values, partner, slots, analysis)
-                    axes.append(Axis(key[-1], _fmt_key(key), tuple(
-                        Option({key[-1]: v}, {"offset": (partner, v)}) for v in values)))
+                    axes.append(
+                        Axis(
+                            key[-1],
+                            _fmt_key(key),
+                            tuple(Option({key[-1]: v}, {"offset": (partner, v)}) for v in values),
+                        )
+                    )
 
         output = self.output(data.get("output", {}))
-        spec = SweepSpec(path=self.path, text=self.text,
-                         sha256=hashlib.sha256(self.text.encode()).hexdigest(), name=name,
-                         description=description, kind=kind, seed=seed, n_subjects=n_subjects,
-                         models=tuple(models), analysis=analysis, female_fraction=female_fraction,
-                         output=output, axes=tuple(axes),
-                         dose_slots=tuple(a.name for a in slots))
+        spec = SweepSpec(
+            path=self.path,
+            text=self.text,
+            sha256=hashlib.sha256(self.text.encode()).hexdigest(),
+            name=name,
+            description=description,
+            kind=kind,
+            seed=seed,
+            n_subjects=n_subjects,
+            models=tuple(models),
+            analysis=analysis,
+            female_fraction=female_fraction,
+            output=output,
+            axes=tuple(axes),
+            dose_slots=tuple(a.name for a in slots),
+        )
         n = spec.n_cells
         if n > MAX_CELLS:
             raise self.fail(("grid",), f"the grid has {n:,} cells", f"at most {MAX_CELLS:,}")
         if spec.subject_curves > MAX_SUBJECT_CURVES:
-            raise self.fail(("sweep", "n_subjects"),
-                            f"{n:,} cells x {n_subjects:,} subjects"
-                            + (" x 2 partners" if kind == "couple" else "")
-                            + f" = {spec.subject_curves:,} subject-curves is too large",
-                            f"at most {MAX_SUBJECT_CURVES:,}; shrink the grid or n_subjects")
+            raise self.fail(
+                ("sweep", "n_subjects"),
+                f"{n:,} cells x {n_subjects:,} subjects"
+                + (" x 2 partners" if kind == "couple" else "")
+                + f" = {spec.subject_curves:,} subject-curves is too large",
+                f"at most {MAX_SUBJECT_CURVES:,}; shrink the grid or n_subjects",
+            )
         if "chunk_cells" not in data.get("output", {}):
             output["chunk_cells"] = default_chunk_cells(n)
         self.check_covariates(spec)
@@ -426,21 +525,31 @@ class _Validator:
             raise self.fail(k + ("block_min",), "expected [start, end] in minutes")
         block = [self.check_type(v, k + ("block_min", i), float) for i, v in enumerate(block)]
         if not 0 <= block[0] < block[1] <= t_end:
-            raise self.fail(k + ("block_min",), f"[{_num(block[0])}, {_num(block[1])}] min",
-                            f"0 <= start < end <= t_end_min ({_num(t_end)})")
+            raise self.fail(
+                k + ("block_min",),
+                f"[{_num(block[0])}, {_num(block[1])}] min",
+                f"0 <= start < end <= t_end_min ({_num(t_end)})",
+            )
         thresholds = self.get(a, k + ("thresholds_ng_per_ml",), dict, {})
         clean = {}
         for role, v in thresholds.items():
             if role not in BAND_ROLES:
-                raise self.fail(k + ("thresholds_ng_per_ml", role), "unknown band role",
-                                ", ".join(BAND_ROLES))
+                raise self.fail(
+                    k + ("thresholds_ng_per_ml", role), "unknown band role", ", ".join(BAND_ROLES)
+                )
             v = self.check_type(v, k + ("thresholds_ng_per_ml", role), float)
             if v < 0:
-                raise self.fail(k + ("thresholds_ng_per_ml", role), f"{_num(v)} ng/mL is negative",
-                                ">= 0")
+                raise self.fail(
+                    k + ("thresholds_ng_per_ml", role), f"{_num(v)} ng/mL is negative", ">= 0"
+                )
             clean[role] = v
-        out = {"t_end_min": t_end, "dt_min": dt, "block_min": block, "thresholds_ng_per_ml": clean,
-               "variability": self.get(a, k + ("variability",), bool, True)}
+        out = {
+            "t_end_min": t_end,
+            "dt_min": dt,
+            "block_min": block,
+            "thresholds_ng_per_ml": clean,
+            "variability": self.get(a, k + ("variability",), bool, True),
+        }
         out["dose_variability"] = self.get(a, k + ("dose_variability",), bool, False)
         out["weight_scaling"] = self.get(a, k + ("weight_scaling",), str, None)
         # only when given, so the resolved analysis (and the run's identity) of older specs stays
@@ -476,32 +585,50 @@ class _Validator:
             except InputError as exc:
                 raise self.fail(key + (i,), exc.problem, exc.allowed) from None
             except ModelFileError as exc:
-                raise self.fail(key + (i,), f"model file {exc.path}: {exc.field}: {exc.problem}") \
-                    from None
+                raise self.fail(
+                    key + (i,), f"model file {exc.path}: {exc.field}: {exc.problem}"
+                ) from None
             try:
                 band_thresholds(m, analysis["thresholds_ng_per_ml"])
             except InputError as exc:
-                raise self.fail(("analysis", "thresholds_ng_per_ml"),
-                                f"with model {m.id!r}: {exc.field}: {exc.problem}",
-                                exc.allowed) from None
+                raise self.fail(
+                    ("analysis", "thresholds_ng_per_ml"),
+                    f"with model {m.id!r}: {exc.field}: {exc.problem}",
+                    exc.allowed,
+                ) from None
             scheme = analysis.get("weight_scaling")
             if scheme is not None and scheme not in m.scaling_schemes:
-                raise self.fail(("analysis", "weight_scaling"),
-                                f"model {m.id!r} has no scheme {scheme!r}",
-                                ", ".join(m.scaling_schemes))
-            out.append(ModelRef(name=name, load=ref, id=m.id, sha256=m.sha256, path=m.path,
-                                dose_basis=m.dose_basis_form))
+                raise self.fail(
+                    ("analysis", "weight_scaling"),
+                    f"model {m.id!r} has no scheme {scheme!r}",
+                    ", ".join(m.scaling_schemes),
+                )
+            out.append(
+                ModelRef(
+                    name=name,
+                    load=ref,
+                    id=m.id,
+                    sha256=m.sha256,
+                    path=m.path,
+                    dose_basis=m.dose_basis_form,
+                )
+            )
         return out
 
     def weights(self, grid: dict) -> Axis:
         lo, hi = WEIGHT_RANGE_KG
         options = []
-        fixed = self.numbers(grid, ("grid", "weight_kg"), default=None, lo=lo, hi=hi,
-                             what="weight", unit=" kg")
+        fixed = self.numbers(
+            grid, ("grid", "weight_kg"), default=None, lo=lo, hi=hi, what="weight", unit=" kg"
+        )
         for i, w in enumerate(fixed or []):
-            options.append(Option({"weight_kg": w, "weight_mean_kg": math.nan,
-                                   "weight_sd_kg": math.nan}, {"weight": {"weight_kg": w}},
-                                  ("grid", "weight_kg", i)))
+            options.append(
+                Option(
+                    {"weight_kg": w, "weight_mean_kg": math.nan, "weight_sd_kg": math.nan},
+                    {"weight": {"weight_kg": w}},
+                    ("grid", "weight_kg", i),
+                )
+            )
         key = ("grid", "weight_distributions")
         dists = self.get(grid, key, list, None)
         if dists is not None:
@@ -514,21 +641,31 @@ class _Validator:
                 mean = self.get(d, key + (i, "mean_kg"), float)
                 sd = self.get(d, key + (i, "sd_kg"), float)
                 if not lo <= mean <= hi:
-                    raise self.fail(key + (i, "mean_kg"), f"{_num(mean)} kg is out of range",
-                                    f"{_num(lo)} to {_num(hi)} kg")
+                    raise self.fail(
+                        key + (i, "mean_kg"),
+                        f"{_num(mean)} kg is out of range",
+                        f"{_num(lo)} to {_num(hi)} kg",
+                    )
                 if not 0 < sd <= MAX_WEIGHT_SD_KG:
-                    raise self.fail(key + (i, "sd_kg"), f"{_num(sd)} kg is out of range",
-                                    f"> 0 and <= {_num(MAX_WEIGHT_SD_KG)} kg")
+                    raise self.fail(
+                        key + (i, "sd_kg"),
+                        f"{_num(sd)} kg is out of range",
+                        f"> 0 and <= {_num(MAX_WEIGHT_SD_KG)} kg",
+                    )
                 if (mean, sd) in seen:
                     raise self.fail(key + (i,), "duplicate weight distribution")
                 seen.append((mean, sd))
-                options.append(Option({"weight_kg": math.nan, "weight_mean_kg": mean,
-                                       "weight_sd_kg": sd},
-                                      {"weight": {"weight_mean_kg": mean, "weight_sd_kg": sd}},
-                                      key + (i,)))
+                options.append(
+                    Option(
+                        {"weight_kg": math.nan, "weight_mean_kg": mean, "weight_sd_kg": sd},
+                        {"weight": {"weight_mean_kg": mean, "weight_sd_kg": sd}},
+                        key + (i,),
+                    )
+                )
         if not options:
-            raise self.fail(("grid",), "no weight axis: give grid.weight_kg and/or "
-                            "grid.weight_distributions")
+            raise self.fail(
+                ("grid",), "no weight axis: give grid.weight_kg and/or grid.weight_distributions"
+            )
         return Axis("weight", "grid.weight_kg", tuple(options))
 
     def sexes(self, grid: dict, female_fraction: float) -> Axis:
@@ -561,8 +698,11 @@ class _Validator:
         if has_fixed:
             w = self.get(table, key + ("weight_kg",), float)
             if not lo <= w <= hi:
-                raise self.fail(key + ("weight_kg",), f"{_num(w)} kg is out of range",
-                                f"{_num(lo)} to {_num(hi)} kg")
+                raise self.fail(
+                    key + ("weight_kg",),
+                    f"{_num(w)} kg is out of range",
+                    f"{_num(lo)} to {_num(hi)} kg",
+                )
             out["weight_kg"] = w
         elif not has_dist:
             raise self.fail(key, "no weight: give weight_kg or weight_mean_kg + weight_sd_kg")
@@ -570,11 +710,17 @@ class _Validator:
             mean = self.get(table, key + ("weight_mean_kg",), float)
             sd = self.get(table, key + ("weight_sd_kg",), float)
             if not lo <= mean <= hi:
-                raise self.fail(key + ("weight_mean_kg",), f"{_num(mean)} kg is out of range",
-                                f"{_num(lo)} to {_num(hi)} kg")
+                raise self.fail(
+                    key + ("weight_mean_kg",),
+                    f"{_num(mean)} kg is out of range",
+                    f"{_num(lo)} to {_num(hi)} kg",
+                )
             if not 0 < sd <= MAX_WEIGHT_SD_KG:
-                raise self.fail(key + ("weight_sd_kg",), f"{_num(sd)} kg is out of range",
-                                f"> 0 and <= {_num(MAX_WEIGHT_SD_KG)} kg")
+                raise self.fail(
+                    key + ("weight_sd_kg",),
+                    f"{_num(sd)} kg is out of range",
+                    f"> 0 and <= {_num(MAX_WEIGHT_SD_KG)} kg",
+                )
             out["weight_mean_kg"], out["weight_sd_kg"] = mean, sd
         return out
 
@@ -601,8 +747,9 @@ class _Validator:
             options.append(Option(cols, {"pair": (a, b)}, key + (i,)))
         return Axis("pair", "grid.pair", tuple(options))
 
-    def dose_slots(self, grid: dict, kind: str, models: list[ModelRef],
-                   analysis: dict, cells_before: int) -> list[Axis]:
+    def dose_slots(
+        self, grid: dict, kind: str, models: list[ModelRef], analysis: dict, cells_before: int
+    ) -> list[Axis]:
         """One axis per dose slot; the grid size is checked from the list lengths before any
         option is built (a small file can describe an enormous grid)."""
         from pksim.model import load_model
@@ -620,15 +767,19 @@ class _Validator:
             self.keys(s, k, "dose")
             name = self.get(s, k + ("name",), str, f"dose{i + 1}")
             if not _NAME.match(name):
-                raise self.fail(k + ("name",), f"{name!r} is not a column-friendly name",
-                                "lower-case letters, digits and _, starting with a letter")
+                raise self.fail(
+                    k + ("name",),
+                    f"{name!r} is not a column-friendly name",
+                    "lower-case letters, digits and _, starting with a letter",
+                )
             if name in names:
                 raise self.fail(k + ("name",), f"duplicate dose name {name!r}")
             names.append(name)
             route = self.get(s, k + ("route",), str)
             if route not in route_options():
-                raise self.fail(k + ("route",), f"unknown route {route!r}",
-                                ", ".join(route_options()))
+                raise self.fail(
+                    k + ("route",), f"unknown route {route!r}", ", ".join(route_options())
+                )
             for m in models:
                 if route not in load_model(m.load).routes:
                     raise self.fail(k + ("route",), f"model {m.id!r} has no route {route!r}")
@@ -636,8 +787,9 @@ class _Validator:
             if kind == "couple":
                 partner = self.get(s, k + ("partner",), str, "both")
                 if partner not in PARTNERS:
-                    raise self.fail(k + ("partner",), f"unknown partner {partner!r}",
-                                    ", ".join(PARTNERS))
+                    raise self.fail(
+                        k + ("partner",), f"unknown partner {partner!r}", ", ".join(PARTNERS)
+                    )
             elif "partner" in s:
                 raise self.fail(k + ("partner",), "only allowed in couple sweeps")
             if ("amount_mg" in s) == ("amount_mg_per_kg" in s):
@@ -646,26 +798,49 @@ class _Validator:
             akey = k + ("amount_mg" if unit == "mg" else "amount_mg_per_kg",)
             limit = MAX_DOSE_MG if unit == "mg" else MAX_DOSE_MG_PER_KG
             amounts = self.numbers(s, akey, lo=0.0, hi=limit, what="dose", unit=f" {unit}")
-            starts = self.numbers(s, k + ("start_min",), default=[0.0], lo=0.0, hi=MAX_TIME_MIN,
-                                  what="start", unit=" min")
+            starts = self.numbers(
+                s,
+                k + ("start_min",),
+                default=[0.0],
+                lo=0.0,
+                hi=MAX_TIME_MIN,
+                what="start",
+                unit=" min",
+            )
             for j, t in enumerate(starts):
                 if t >= horizon:  # the rule of pksim.dose_timing.check_doses_in_horizon
-                    raise self.fail(k + ("start_min", j), f"start {_num(t)} min is not before "
-                                    f"analysis.t_end_min ({_num(horizon)} min, the end of "
-                                    "the simulation)")
+                    raise self.fail(
+                        k + ("start_min", j),
+                        f"start {_num(t)} min is not before "
+                        f"analysis.t_end_min ({_num(horizon)} min, the end of "
+                        "the simulation)",
+                    )
             durations: list[float | None] = [None]
             if "duration_min" in s:
                 if route != "iv":
-                    raise self.fail(k + ("duration_min",),
-                                    f"a duration is only allowed for IV infusions, not {route!r}")
-                durations = self.numbers(s, k + ("duration_min",), lo=0.0, lo_open=True,
-                                         hi=MAX_TIME_MIN, what="duration", unit=" min")
-            n_options = (amounts.count(0.0)
-                         + (len(amounts) - amounts.count(0.0)) * len(starts) * len(durations))
+                    raise self.fail(
+                        k + ("duration_min",),
+                        f"a duration is only allowed for IV infusions, not {route!r}",
+                    )
+                durations = self.numbers(
+                    s,
+                    k + ("duration_min",),
+                    lo=0.0,
+                    lo_open=True,
+                    hi=MAX_TIME_MIN,
+                    what="duration",
+                    unit=" min",
+                )
+            n_options = amounts.count(0.0) + (len(amounts) - amounts.count(0.0)) * len(
+                starts
+            ) * len(durations)
             cells_before *= n_options
             if cells_before > MAX_CELLS:
-                raise self.fail(("grid",), f"the grid has at least {cells_before:,} cells "
-                                f"(through {_fmt_key(k)})", f"at most {MAX_CELLS:,}")
+                raise self.fail(
+                    ("grid",),
+                    f"the grid has at least {cells_before:,} cells (through {_fmt_key(k)})",
+                    f"at most {MAX_CELLS:,}",
+                )
             acol = f"{name}_amount_{'mg' if unit == 'mg' else 'mg_per_kg'}"
             options = []
             for amount in amounts:
@@ -678,8 +853,13 @@ class _Validator:
                 for t in starts:
                     for d in durations:
                         try:
-                            dose = Dose(route=route, amount=amount, amount_unit=unit,
-                                        start_min=t, duration_min=d)
+                            dose = Dose(
+                                route=route,
+                                amount=amount,
+                                amount_unit=unit,
+                                start_min=t,
+                                duration_min=d,
+                            )
                         except InputError as exc:
                             raise self.fail(k, exc.problem, exc.allowed) from None
                         cols = {acol: amount, f"{name}_start_min": t}
@@ -687,40 +867,54 @@ class _Validator:
                             cols[f"{name}_duration_min"] = d
                         options.append(Option(cols, {"dose": (partner, dose)}))
             if 0.0 not in amounts:
-                for p in (("a", "b") if partner in ("both", "subject") else (partner,)):
+                for p in ("a", "b") if partner in ("both", "subject") else (partner,):
                     can_be_empty[p] = False
             axes.append(Axis(name, _fmt_key(k), tuple(options)))
         who = ("a", "b") if kind == "couple" else ("a",)
         for p in who:
             if can_be_empty[p]:
                 whom = f"partner {p}" if kind == "couple" else "a subject"
-                raise self.fail(key, f"some cells would give {whom} no dose at all (every "
-                                "slot that applies includes amount 0)",
-                                "at least one slot without 0 for each subject")
+                raise self.fail(
+                    key,
+                    f"some cells would give {whom} no dose at all (every "
+                    "slot that applies includes amount 0)",
+                    "at least one slot without 0 for each subject",
+                )
         return axes
 
-    def check_offsets(self, key: tuple, offsets: list[float], partner: str, slots: list[Axis],
-                      analysis: dict) -> None:
+    def check_offsets(
+        self, key: tuple, offsets: list[float], partner: str, slots: list[Axis], analysis: dict
+    ) -> None:
         """Every shifted dose must still start before the horizon (as in the library)."""
         horizon = grid_end_min(analysis["t_end_min"], analysis["dt_min"])
-        starts = [o.payload["dose"][1].start_min for a in slots for o in a.options
-                  if o.payload["dose"][1] is not None and o.payload["dose"][0] in (partner, "both")]
+        starts = [
+            o.payload["dose"][1].start_min
+            for a in slots
+            for o in a.options
+            if o.payload["dose"][1] is not None and o.payload["dose"][0] in (partner, "both")
+        ]
         for j, off in enumerate(offsets):
             if starts and max(starts) + off >= horizon:
-                raise self.fail(key + (j,), f"offset {_num(off)} min moves a dose starting at "
-                                f"{_num(max(starts))} min to or past the end of the simulation "
-                                f"(analysis.t_end_min {_num(horizon)} min)")
+                raise self.fail(
+                    key + (j,),
+                    f"offset {_num(off)} min moves a dose starting at "
+                    f"{_num(max(starts))} min to or past the end of the simulation "
+                    f"(analysis.t_end_min {_num(horizon)} min)",
+                )
 
     def output(self, o: dict) -> dict[str, Any]:
         k = ("output",)
-        out = {"subjects": self.get(o, k + ("subjects",), bool, False),
-               "bands": self.get(o, k + ("bands",), bool, False),
-               "csv": self.get(o, k + ("csv",), bool, False)}
+        out = {
+            "subjects": self.get(o, k + ("subjects",), bool, False),
+            "bands": self.get(o, k + ("bands",), bool, False),
+            "csv": self.get(o, k + ("csv",), bool, False),
+        }
         if "chunk_cells" in o:
             c = self.get(o, k + ("chunk_cells",), int)
             if not 1 <= c <= MAX_CHUNK_CELLS:
-                raise self.fail(k + ("chunk_cells",), f"{c} is out of range",
-                                f"1 to {MAX_CHUNK_CELLS:,}")
+                raise self.fail(
+                    k + ("chunk_cells",), f"{c} is out of range", f"1 to {MAX_CHUNK_CELLS:,}"
+                )
             out["chunk_cells"] = c
         return out
 
@@ -737,8 +931,9 @@ class _Validator:
             return
         for w in axes["weight"].options:
             for s in axes["sex"].options:
-                kw = dict(w.payload["weight"], sex=s.payload["sex"],
-                          female_fraction=spec.female_fraction)
+                kw = dict(
+                    w.payload["weight"], sex=s.payload["sex"], female_fraction=spec.female_fraction
+                )
                 try:
                     make_covariates(kw)
                 except PksimError as exc:
