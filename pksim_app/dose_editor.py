@@ -37,8 +37,10 @@ def allows_duration(model, route: str) -> bool:
 
 
 def route_options(model, route: str) -> tuple[str, ...]:
-    """Dose options a route accepts beyond amount and time (e.g. a hold time), from the model."""
-    return tuple(getattr(model.routes[route], "options", ()) or ())
+    """Dose options a route accepts beyond amount, time and infusion duration (e.g. a hold
+    time, sprays), from the model."""
+    options = getattr(model.routes[route], "options", ()) or ()
+    return tuple(o for o in options if o != "duration")  # the duration has its own input
 
 
 def _unit_slug(unit: str) -> str:
