@@ -10,6 +10,7 @@ Units are converted once, here, to mg, L, min (see :mod:`pksim.units`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import os
@@ -476,6 +477,22 @@ _CACHE: OrderedDict[tuple, tuple] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 64
 _RACY_NS = 3_000_000_000  # above any file-system timestamp granularity (FAT: 2 s)
+
+
+def route_options() -> dict[str, tuple[str, ...]]:
+    """Every route of the shipped model files, with the dose options (``duration``, ``hold``,
+    ``sprays``...) it takes in at least one of them. Routes are data: the CLI, the app, sweep
+    files and the dose parser offer what this returns, so a new route is a model-file section."""
+    return _route_options(str(models_dir()))
+
+
+@functools.cache
+def _route_options(directory: str) -> dict[str, tuple[str, ...]]:
+    out: dict[str, set[str]] = {}
+    for name in sorted(p.stem for p in Path(directory).glob("*.toml")):
+        for route in load_model(Path(directory) / f"{name}.toml").routes.values():
+            out.setdefault(route.name, set()).update(route.options)
+    return {r: tuple(sorted(o)) for r, o in out.items()}
 
 
 def available_models() -> list[str]:

@@ -48,10 +48,9 @@ import numpy as np
 
 from pksim.dose_timing import instant_inputs_as_boluses
 from pksim.errors import InputError
-from pksim.model import Hold, Model, Pathway, Route
+from pksim.model import Hold, Model, Pathway, Route, route_options
 from pksim.system import outflow_rate_per_min
 
-ROUTES = ("iv", "sublingual", "intranasal", "oral")
 AMOUNT_UNITS = ("mg", "mg/kg")
 SALTS = {"": None, "HCl": "hcl", "-base": "base"}  # unit suffix -> Dose.salt
 HOLD_ENDS = ("swallow", "spit")
@@ -129,12 +128,15 @@ class Dose:
 
 
 def _fmt(x: float) -> str:
-    return f"{x:g}"
+    """Shortest text that reads back as the same float (``%g`` when it does, e.g. ``100``)."""
+    short = f"{x:g}"
+    return short if float(short) == x else repr(float(x))
 
 
 def validate_dose(d: Dose) -> None:
-    if d.route not in ROUTES:
-        raise InputError("dose route", f"unknown route {d.route!r}", ", ".join(ROUTES))
+    routes = route_options()
+    if d.route not in routes:
+        raise InputError("dose route", f"unknown route {d.route!r}", ", ".join(routes))
     if d.amount_unit not in AMOUNT_UNITS:
         raise InputError("dose amount unit", f"unknown unit {d.amount_unit!r}", "mg, mg/kg")
     limit = MAX_DOSE_MG if d.amount_unit == "mg" else MAX_DOSE_MG_PER_KG
@@ -144,9 +146,11 @@ def validate_dose(d: Dose) -> None:
     if not (math.isfinite(d.start_min) and 0 <= d.start_min <= MAX_TIME_MIN):
         raise InputError("dose start", f"{d.start_min!r} min", f"0 to {MAX_TIME_MIN:g} min")
     if d.duration_min is not None:
-        if d.route != "iv":
-            raise InputError("dose duration", f"a duration is only allowed for IV infusions, "
-                             f"not for route {d.route!r}", "iv:AMOUNT@START/DURATION")
+        if "duration" not in routes[d.route]:
+            with_duration = [r for r, opts in routes.items() if "duration" in opts]
+            raise InputError("dose duration", f"a duration is only allowed for infusions "
+                             f"({', '.join(with_duration)}), not for route {d.route!r}",
+                             "ROUTE:AMOUNT@START/DURATION")
         if not (math.isfinite(d.duration_min) and 0 < d.duration_min <= MAX_TIME_MIN):
             raise InputError("dose duration", f"{d.duration_min!r} min", f"0 < duration <= {MAX_TIME_MIN:g} min")
     if d.hold_min is not None and not (math.isfinite(d.hold_min) and 0 <= d.hold_min <= MAX_HOLD_MIN):
@@ -172,7 +176,7 @@ SPEC_HELP = ("ROUTE:AMOUNT[@START][/DURATION][,hold=TIME][,swallow|,spit][,spray
              "e.g. sublingual:100mg, sublingual:100mg,hold=15min,spit, intranasal:50mg@40min, "
              "intranasal:56mg,sprays=2,every=5min, iv:0.5mg/kg@0min/40min; "
              "AMOUNT in mg (the model's dose basis), mgHCl or mg-base, each optionally /kg; "
-             "ROUTE is one of " + ", ".join(ROUTES))
+             "ROUTE is one of the model's routes")
 
 
 def _minutes(value: str | None, unit: str | None) -> float | None:
@@ -186,8 +190,9 @@ def parse_dose_spec(spec: str) -> Dose:
     m = _SPEC.match(spec or "")
     if not m:
         route = (spec or "").split(":", 1)[0].strip().lower()
-        if ":" in (spec or "") and route and route not in ROUTES:
-            raise InputError("dose route", f"unknown route {route!r} in {spec!r}", ", ".join(ROUTES))
+        if ":" in (spec or "") and route and route not in route_options():
+            raise InputError("dose route", f"unknown route {route!r} in {spec!r}",
+                             ", ".join(route_options()))
         raise InputError("dose", f"cannot read {spec!r}", SPEC_HELP)
     route, amount, salt, per_kg, start, sunit, dur, dunit, options = m.groups()
     timed: dict[str, float | None] = {"hold": None, "every": None}

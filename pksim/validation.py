@@ -60,9 +60,9 @@ import numpy as np
 import pandas as pd
 
 from pksim.errors import InputError, PksimError
-from pksim.model import DRUGS, Model, available_models, load_model
+from pksim.model import DRUGS, Model, available_models, load_model, route_options
 from pksim.nca import auc_linear_up_log_down, nca
-from pksim.regimen import ROUTES, Dose
+from pksim.regimen import Dose
 from pksim.simulation import WEIGHT_RANGE_KG, Curve, simulate
 
 __all__ = [
@@ -297,7 +297,7 @@ def _parse_row(row: dict, where: str) -> Arm:
     if not arm_id:
         raise InputError(f"{where} column id", "empty", "a non-empty unique id")
     where = f"{where} ({arm_id})"
-    route = choice("route", ROUTES)
+    route = choice("route", tuple(route_options()))
     dose_mg = number("dose_mg", 0, 5000)
     dose_kg = number("dose_mg_per_kg", 0, 20)
     if (dose_mg is None) == (dose_kg is None):

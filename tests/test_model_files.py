@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 
 from pksim.errors import InputError, ModelFileError
-from pksim.model import TAGS, Model, available_models, load_model, models_dir
-from pksim.regimen import ROUTES
+from pksim.model import TAGS, Model, available_models, load_model, models_dir, route_options
 
 
 def one_compartment_toml(*, v_l: float = 10.0, cl_l_per_min: float = 2.0,
@@ -328,7 +327,7 @@ def test_shipped_model_is_complete(model_id):
         assert p.tag in TAGS and p.source in m.references and p.description
         assert math.isfinite(p.value) and p.value >= 0
     # every route is reachable from the dose SPEC syntax
-    assert set(m.routes) <= set(ROUTES)
+    assert set(m.routes) <= set(route_options())
     assert "iv" in m.routes
     lo, hi = m.window_ng_per_ml()
     assert 0 < lo < hi < math.inf

@@ -16,8 +16,7 @@ import pytest
 
 from pksim.cli import main
 from pksim.individual import typical_parameters
-from pksim.model import TAGS, available_models, load_model
-from pksim.regimen import ROUTES
+from pksim.model import TAGS, available_models, load_model, route_options
 from pksim.simulation import simulate
 from pksim.system import system_terms
 
@@ -102,7 +101,7 @@ def test_every_value_is_sourced_tagged_and_has_a_unit(name):
 @pytest.mark.parametrize("name", MODELS)
 def test_every_route_simulates_to_finite_nonnegative_curves(name):
     m = load_model(name)
-    assert set(m.routes) <= set(ROUTES)
+    assert set(m.routes) <= set(route_options())
     assert {"iv", "intranasal", "oral"} <= set(m.routes)
     specs = [f"{route}:50mg@5min" for route in m.routes] + ["iv:50mg@5min/30min"]
     for spec in specs:

@@ -75,7 +75,7 @@ def test_dose_object_validates_itself():
         Dose("iv", 0.0)
     with pytest.raises(InputError, match="dose amount"):
         Dose("iv", float("nan"))
-    with pytest.raises(InputError, match="only allowed for IV"):
+    with pytest.raises(InputError, match=r"only allowed for infusions \(iv\)"):
         Dose("sublingual", 10.0, duration_min=5.0)
     with pytest.raises(InputError, match="dose start"):
         Dose("oral", 10.0, start_min=float("inf"))

@@ -14,9 +14,7 @@ import math
 
 from pksim._io import atomic_write as write_atomic
 from pksim.cli._common import DISCLAIMER, finite_float, positive_float, print_json
-from pksim.model import DEFAULT_MODEL
-
-ROUTES = ("sublingual", "intranasal", "oral", "iv")
+from pksim.model import DEFAULT_MODEL, route_options
 
 
 def _probability(text: str) -> float:
@@ -105,7 +103,7 @@ def _person_args(p: argparse.ArgumentParser, prefix: str = "", who: str = "") ->
                    help=f"{who}mean of a sampled weight (kg), with {flag}weight-sd-kg")
     p.add_argument(f"{flag}weight-sd-kg", type=finite_float(f"{flag}weight-sd-kg"))
     p.add_argument(f"{flag}sex", choices=["female", "male", "mixed"], default=None)
-    p.add_argument(f"{flag}route", choices=ROUTES, default="sublingual",
+    p.add_argument(f"{flag}route", choices=tuple(route_options()), default="sublingual",
                    help=f"{who}route (default sublingual)")
     p.add_argument(f"{flag}dose-step-mg", type=positive_float(f"{flag}dose-step-mg"),
                    help="dose step (default: 25 mg lozenge, 10 mg spray, 25 mg oral, 5 mg IV)")
@@ -121,7 +119,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                             description="Dose (and optional booster) maximising P(in the window "
                             "for the block) under a dissociation limit. " + DISCLAIMER)
     _person_args(person)
-    person.add_argument("--booster-route", choices=ROUTES, default=None)
+    person.add_argument("--booster-route", choices=tuple(route_options()), default=None)
     person.add_argument("--booster-step-mg", type=positive_float("--booster-step-mg"))
     person.add_argument("--booster-min-mg", type=positive_float("--booster-min-mg"))
     person.add_argument("--booster-max-mg", type=positive_float("--booster-max-mg"),
@@ -202,7 +200,7 @@ def _steps(args, route: str, prefix: str):
 
     get = lambda name: getattr(args, prefix.replace("-", "_") + name)  # noqa: E731
     return dose_steps(route, get("step_mg"), get("min_mg"), get("max_mg"),
-                      booster=prefix == "booster-")
+                      booster=prefix == "booster-", model=args.model)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,12 +18,10 @@ from pksim.settings import RunSettings, resolve
 # tests/test_planning_tci.py checks the two agree).
 NOTICE = "Research and teaching tool - not dosing advice."
 
-#: Practical defaults per route (mg): what one unit of the product holds and sensible bounds.
-#: Sublingual lozenges/troches come in 25 mg steps, nasal sprays deliver 10 mg per puff.
-DEFAULT_DOSE_STEPS_MG = {"sublingual": 25.0, "intranasal": 10.0, "oral": 25.0, "iv": 5.0}
-DEFAULT_MAX_DOSE_MG = {"sublingual": 400.0, "intranasal": 200.0, "oral": 500.0, "iv": 100.0}
-#: A booster tops up a primary dose, so its default range stops lower.
-DEFAULT_MAX_BOOSTER_MG = {"sublingual": 200.0, "intranasal": 100.0, "oral": 200.0, "iv": 50.0}
+#: Default search range in product units (the step is the route's ``product_step_mg`` in the
+#: model file: one lozenge, one spray): up to 16 units for a dose, 8 for a booster, which tops up.
+DEFAULT_MAX_UNITS = 16
+DEFAULT_MAX_BOOSTER_UNITS = 8
 MAX_CANDIDATES = 2000
 DEFAULT_N = 2000  # planners: virtual people per plan
 DEFAULT_SEED = 20240601
@@ -71,19 +69,26 @@ class DoseSteps:
 
 
 def dose_steps(route: str, step_mg: float | None = None, min_mg: float | None = None,
-               max_mg: float | None = None, booster: bool = False) -> DoseSteps:
+               max_mg: float | None = None, booster: bool = False,
+               model: Model | str | None = None) -> DoseSteps:
     """:class:`DoseSteps` with the route's practical defaults for anything not given.
 
-    The default step is one unit of the usual product (:data:`DEFAULT_DOSE_STEPS_MG`), the
-    default minimum one step, the default maximum :data:`DEFAULT_MAX_DOSE_MG` (for a booster
-    :data:`DEFAULT_MAX_BOOSTER_MG`).
+    The default step is one unit of the product (the route's ``product_step_mg`` in the model
+    file), the default minimum one step, the default maximum :data:`DEFAULT_MAX_UNITS` steps
+    (:data:`DEFAULT_MAX_BOOSTER_UNITS` for a booster).
     """
-    if route not in DEFAULT_DOSE_STEPS_MG:
-        raise InputError("route", f"unknown route {route!r}", ", ".join(DEFAULT_DOSE_STEPS_MG))
-    step = DEFAULT_DOSE_STEPS_MG[route] if step_mg is None else step_mg
+    from pksim.simulation import as_model
+
+    m = as_model(model)
+    with_steps = {r.name: r.product_step_mg for r in m.routes.values()
+                  if r.product_step_mg is not None}
+    if route not in with_steps:
+        raise InputError("route", f"model {m.id!r} has no route {route!r} with a product step",
+                         ", ".join(with_steps))
+    step = with_steps[route] if step_mg is None else step_mg
     lo = step if min_mg is None else min_mg
-    default_max = DEFAULT_MAX_BOOSTER_MG if booster else DEFAULT_MAX_DOSE_MG
-    hi = default_max[route] if max_mg is None else max_mg
+    units = DEFAULT_MAX_BOOSTER_UNITS if booster else DEFAULT_MAX_UNITS
+    hi = units * with_steps[route] if max_mg is None else max_mg
     return DoseSteps(route, step, lo, hi)
 
 

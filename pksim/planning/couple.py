@@ -220,8 +220,8 @@ def plan_couple(*, a_weight_kg: float | None = None, a_sex: str | None = None,
     t = time_grid(t_end_min, dt_min)
     block = check_block(block_min, float(t[-1]))
     th = window_thresholds(m, thresholds)
-    steps_a = a_dose if a_dose is not None else dose_steps(a_route)
-    steps_b = b_dose if b_dose is not None else dose_steps(b_route)
+    steps_a = a_dose if a_dose is not None else dose_steps(a_route, model=m)
+    steps_b = b_dose if b_dose is not None else dose_steps(b_route, model=m)
     for who, steps, route in (("a", steps_a, a_route), ("b", steps_b, b_route)):
         if steps.route != route:
             raise InputError(f"{who}-dose steps", f"steps are for {steps.route!r}, "

@@ -190,7 +190,8 @@ def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
         (25 mg lozenges, 10 mg sprays, …, see :func:`dose_steps`)
     booster_route : optional booster route; "no booster" is always a candidate too
     booster : allowed booster doses (default: the booster route's product steps up to
-        :data:`~pksim.planning._common.DEFAULT_MAX_BOOSTER_MG`, e.g. 100 mg intranasal)
+        :data:`~pksim.planning._common.DEFAULT_MAX_BOOSTER_UNITS` product steps, e.g. 80 mg
+        intranasal)
     booster_times_min : candidate booster times (min, multiples of ``dt_min``); default every
         5 min from 10 min to the end of the block
     block_min : session block ``(start, end)`` (min); "in the window" means for all of it
@@ -242,12 +243,12 @@ def plan_person(*, weight_kg: float | None = None, sex: str | None = None,
     t = time_grid(t_end_min, dt_min)
     block = check_block(block_min, float(t[-1]))
     th = window_thresholds(m, thresholds)
-    steps = dose if dose is not None else dose_steps(route)
+    steps = dose if dose is not None else dose_steps(route, model=m)
     if steps.route != route:
         raise InputError("dose steps", f"steps are for {steps.route!r}, the route is {route!r}")
     routes = [route]
     if booster_route is not None:
-        bsteps = booster if booster is not None else dose_steps(booster_route, booster=True)
+        bsteps = booster if booster is not None else dose_steps(booster_route, booster=True, model=m)
         if bsteps.route != booster_route:
             raise InputError("booster steps", f"steps are for {bsteps.route!r}, "
                              f"the booster route is {booster_route!r}")

@@ -68,8 +68,8 @@ from pathlib import Path
 from typing import Any
 
 from pksim.errors import InputError, PksimError
-from pksim.model import BAND_ROLES, DEFAULT_MODEL
-from pksim.regimen import MAX_DOSE_MG, MAX_DOSE_MG_PER_KG, MAX_TIME_MIN, ROUTES, Dose
+from pksim.model import BAND_ROLES, DEFAULT_MODEL, route_options
+from pksim.regimen import MAX_DOSE_MG, MAX_DOSE_MG_PER_KG, MAX_TIME_MIN, Dose
 from pksim.simulation import WEIGHT_RANGE_KG, grid_end_min
 from pksim.sweep._toml_lines import KeyLines
 
@@ -144,6 +144,7 @@ class ModelRef:
     id: str
     sha256: str
     path: str
+    dose_basis: str | None  # what a plain "mg" dose means in this model (Model.dose_basis_form)
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,7 @@ class SweepSpec:
             "n_subjects": self.n_subjects,
             "n_cells": self.n_cells,
             "models": [{"id": m.id, "name": m.name, "sha256": m.sha256, "path": m.path,
-                        "dose_basis": m.dose_basis_form} for m in self.models],
+                        "dose_basis": m.dose_basis} for m in self.models],
             "analysis": self.analysis,
             "axes": [{"name": a.name, "columns": list(dict.fromkeys(
                 c for o in a.options for c in o.columns))} for a in self.axes],
@@ -488,7 +489,8 @@ class _Validator:
                 raise self.fail(("analysis", "weight_scaling"),
                                 f"model {m.id!r} has no scheme {scheme!r}",
                                 ", ".join(m.scaling_schemes))
-            out.append(ModelRef(name=name, load=ref, id=m.id, sha256=m.sha256, path=m.path))
+            out.append(ModelRef(name=name, load=ref, id=m.id, sha256=m.sha256, path=m.path,
+                                dose_basis=m.dose_basis_form))
         return out
 
     def weights(self, grid: dict) -> Axis:
@@ -624,8 +626,9 @@ class _Validator:
                 raise self.fail(k + ("name",), f"duplicate dose name {name!r}")
             names.append(name)
             route = self.get(s, k + ("route",), str)
-            if route not in ROUTES:
-                raise self.fail(k + ("route",), f"unknown route {route!r}", ", ".join(ROUTES))
+            if route not in route_options():
+                raise self.fail(k + ("route",), f"unknown route {route!r}",
+                                ", ".join(route_options()))
             for m in models:
                 if route not in load_model(m.load).routes:
                     raise self.fail(k + ("route",), f"model {m.id!r} has no route {route!r}")
