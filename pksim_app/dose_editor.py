@@ -39,8 +39,7 @@ def allows_duration(model, route: str) -> bool:
 def route_options(model, route: str) -> tuple[str, ...]:
     """Dose options a route accepts beyond amount, time and infusion duration (e.g. a hold
     time, sprays), from the model."""
-    options = getattr(model.routes[route], "options", ()) or ()
-    return tuple(o for o in options if o != "duration")  # the duration has its own input
+    return tuple(o for o in model.routes[route].options if o != "duration")  # own input
 
 
 def _unit_slug(unit: str) -> str:
