@@ -160,8 +160,8 @@ def _prov(s, inputs: dict, title: str, seed) -> dict:
 
 def goal_input(key: str) -> float:
     """The smallest P(goal) that counts as meeting it (the planner's ``min_p_goal``)."""
-    return st.slider("Minimum P(goal) to count as met (%)", min_value=0.0, max_value=100.0,
-                     value=50.0, step=5.0, key=f"{key}_min_goal", **P,
+    return scenario.field(st.slider, "Minimum P(goal) to count as met (%)", min_value=0.0,
+                          max_value=100.0, value=50.0, step=5.0, key=f"{key}_min_goal", **P,
                      help="A plan is marked as meeting the goal only when its probability "
                      "reaches this minimum.") / 100.0
 
@@ -266,7 +266,10 @@ def tab_person(s) -> None:
         long, x="dose_mg", x_title="Dose (mg)", y="percent", y_title="Probability (%)",
         series="what", marker_x=plan.regimen[0].amount if plan.regimen else None), height=260)
     widgets.dataframe(trade, "pl_p_trade",
-                      hide=tuple(c for c in trade.columns if trade[c].nunique(dropna=False) == 1))
+                      hide=tuple(c for c in trade.columns if c.endswith("_se")
+                                 or trade[c].nunique(dropna=False) == 1))
+    st.caption("Columns that are the same for every row, and the Monte-Carlo standard errors, "
+               "are in the CSV download.")
     inputs = plan.settings
     prov = _prov(s, {k: v for k, v in inputs.items() if k != "objective"}, "one person", s.seed)
     items = [
@@ -343,7 +346,9 @@ def tab_couple(s) -> None:
             title="P(both partners in the window) at each time"), height=220)
         st.table(pd.DataFrame(plan.timeline_events()))
     st.markdown("**Best plan at each stagger**")
-    widgets.dataframe(plan.by_stagger, "pl_c_stag")
+    stag = plan.by_stagger
+    widgets.dataframe(stag, "pl_c_stag", hide=tuple(c for c in stag.columns if c.endswith("_se")))
+    st.caption("Monte-Carlo standard errors are in the CSV download.")
     prov = _prov(s, {k: v for k, v in plan.settings.items() if k != "objective"}, "couple", s.seed)
     items = [
         Download("All candidates (CSV)", "pksim_plan_couple_candidates.csv", "text/csv",
