@@ -37,8 +37,9 @@ def allows_duration(model, route: str) -> bool:
 
 
 def route_options(model, route: str) -> tuple[str, ...]:
-    """Dose options a route accepts beyond amount and time (e.g. a hold time), from the model."""
-    return tuple(getattr(model.routes[route], "options", ()) or ())
+    """Dose options a route accepts beyond amount, time and infusion duration (e.g. a hold
+    time, sprays), from the model."""
+    return tuple(o for o in model.routes[route].options if o != "duration")  # own input
 
 
 def _unit_slug(unit: str) -> str:

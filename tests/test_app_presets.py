@@ -96,3 +96,21 @@ def test_several_boosters_reach_the_library():
         s["window"]["offset_min"])
     assert typical_row(at, 0, "Time in the window") == fmt.minutes(
         s["window"]["minutes_in_window"])
+
+
+def test_route_options_from_the_model_reach_the_library():
+    """The editor offers the options the model's route accepts (e.g. a hold time) and passes
+    them through the library's dose-spec parser; a bad option is a message, not a traceback."""
+    model = load_model("ketamine")
+    accepts = [o for o in getattr(model.routes["sublingual"], "options", ()) if o != "duration"]
+    if "hold" not in accepts:
+        pytest.skip("this model's sublingual route takes no hold time")
+    at = new_app()
+    at.text_input(key="a_d1_options").set_value("hold=10min").run()
+    assert not at.exception, [e.value for e in at.exception]
+    s = curve_summary(simulate(["sublingual:100mg,hold=10min"], weight_kg=82.0, sex="male",
+                               model=model))
+    assert typical_row(at, 0, "Effect-site peak") == fmt.conc(s["effect_site"]["cmax_ng_per_ml"])
+    at.text_input(key="a_d1_options").set_value("hold=soon").run()
+    assert not at.exception
+    assert any("hold=soon" in e.value for e in at.error)

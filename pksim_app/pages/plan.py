@@ -27,11 +27,8 @@ from pksim_app.widgets import Download
 
 PAGE = "Dose planner"
 P = {"persist_state": "session"}
-# Search-grid defaults per route (product steps: lozenge, spray puff…); other routes get FALLBACK.
+# Search grid for a route without a product step in the model file (e.g. an infusion).
 FALLBACK_STEP, FALLBACK_MAX = 5.0, 100.0
-DEFAULT_STEP = {"sublingual": 25.0, "intranasal": 10.0, "oral": 25.0, "iv": 5.0}
-DEFAULT_MAX = {"sublingual": 400.0, "intranasal": 200.0, "oral": 500.0, "iv": 100.0}
-DEFAULT_BOOSTER_MAX = {"sublingual": 200.0, "intranasal": 100.0, "oral": 200.0, "iv": 50.0}
 
 
 # --------------------------------------------------------------------------- cached planners
@@ -86,22 +83,29 @@ def _run(fn, *args):
 # --------------------------------------------------------------------------- inputs
 
 
-def _step(route: str) -> float:
-    return DEFAULT_STEP.get(route, FALLBACK_STEP)
+def _defaults(route: str, model, booster: bool) -> tuple[float, float, float]:
+    """Step, min and max (mg) of the search: the library's, from the route's product step."""
+    from pksim.planning import dose_steps
+
+    try:
+        d = dose_steps(route, booster=booster, model=model)
+    except backend.InputError:  # the route has no product step in this model
+        return FALLBACK_STEP, FALLBACK_STEP, FALLBACK_MAX
+    return d.step_mg, d.min_mg, d.max_mg
 
 
-def steps_inputs(key: str, route: str, label: str = "Dose") -> tuple[float, float, float]:
+def steps_inputs(key: str, route: str, model, label: str = "Dose") -> tuple[float, float, float]:
+    step0, lo0, hi0 = _defaults(route, model, booster=label == "Booster")
     c1, c2, c3 = st.columns(3)
     step = scenario.field(c1.number_input, f"{label} step (mg)", min_value=0.5, max_value=500.0,
-                           value=_step(route), step=0.5, key=f"{key}_step_{route}", **P,
+                           value=step0, step=0.5, key=f"{key}_step_{route}", **P,
                            help="One lozenge, one spray puff, …: doses are whole multiples.")
     lo = scenario.field(c2.number_input,
                         f"{label} min (mg)", min_value=0.5, max_value=backend.MAX_DOSE_MG,
-                         value=_step(route), step=step, key=f"{key}_min_{route}", **P)
-    top = (DEFAULT_BOOSTER_MAX if label == "Booster" else DEFAULT_MAX).get(route, FALLBACK_MAX)
+                         value=lo0, step=step, key=f"{key}_min_{route}", **P)
     hi = scenario.field(c3.number_input,
                         f"{label} max (mg)", min_value=0.5, max_value=backend.MAX_DOSE_MG,
-                         value=top, step=step, key=f"{key}_max_{route}", **P)
+                         value=hi0, step=step, key=f"{key}_max_{route}", **P)
     return float(step), float(lo), float(hi)
 
 
@@ -156,8 +160,8 @@ def _prov(s, inputs: dict, title: str, seed) -> dict:
 
 def goal_input(key: str) -> float:
     """The smallest P(goal) that counts as meeting it (the planner's ``min_p_goal``)."""
-    return st.slider("Minimum P(goal) to count as met (%)", min_value=0.0, max_value=100.0,
-                     value=50.0, step=5.0, key=f"{key}_min_goal", **P,
+    return scenario.field(st.slider, "Minimum P(goal) to count as met (%)", min_value=0.0,
+                          max_value=100.0, value=50.0, step=5.0, key=f"{key}_min_goal", **P,
                      help="A plan is marked as meeting the goal only when its probability "
                      "reaches this minimum.") / 100.0
 
@@ -191,7 +195,7 @@ def person_tab_inputs(s):
     """The one-person tab's inputs: person, dose steps, booster search, block and limit."""
     w, sx, route = person_inputs("pl_p", "Person", "sublingual", 70.0, "female", s.model)
     widgets.validity(s.model, weight_kg=w)
-    steps = steps_inputs("pl_p", route)
+    steps = steps_inputs("pl_p", route, s.model)
     use_booster = scenario.field(st.toggle, "Consider a booster", value=True, key="pl_p_boost", **P)
     booster, times = None, ()
     if use_booster:
@@ -204,7 +208,7 @@ def person_tab_inputs(s):
         t0, t1 = scenario.field(c2.slider,
                                 "Booster times (min, every 5)", min_value=5.0, max_value=120.0,
                            value=(10.0, 90.0), step=5.0, key="pl_p_btimes", **P)
-        booster = (b_route, steps_inputs("pl_pb", b_route, "Booster"))
+        booster = (b_route, steps_inputs("pl_pb", b_route, s.model, "Booster"))
         times = tuple(float(x) for x in range(int(t0), int(t1) + 1, 5))
     block, limit, measure = common_inputs("pl_p", s.t_end_min, s.model)
     return w, sx, route, steps, booster, times, block, limit, measure
@@ -262,7 +266,10 @@ def tab_person(s) -> None:
         long, x="dose_mg", x_title="Dose (mg)", y="percent", y_title="Probability (%)",
         series="what", marker_x=plan.regimen[0].amount if plan.regimen else None), height=260)
     widgets.dataframe(trade, "pl_p_trade",
-                      hide=tuple(c for c in trade.columns if trade[c].nunique(dropna=False) == 1))
+                      hide=tuple(c for c in trade.columns if c.endswith("_se")
+                                 or trade[c].nunique(dropna=False) == 1))
+    st.caption("Columns that are the same for every row, and the Monte-Carlo standard errors, "
+               "are in the CSV download.")
     inputs = plan.settings
     prov = _prov(s, {k: v for k, v in inputs.items() if k != "objective"}, "one person", s.seed)
     items = [
@@ -296,10 +303,10 @@ def tab_couple(s) -> None:
     cols = st.columns(2)
     with cols[0]:
         a = person_inputs("pl_ca", "Partner A", "sublingual", 82.0, "male", s.model)
-        a_steps = steps_inputs("pl_ca", a[2])
+        a_steps = steps_inputs("pl_ca", a[2], s.model)
     with cols[1]:
         b = person_inputs("pl_cb", "Partner B", "intranasal", 64.0, "female", s.model)
-        b_steps = steps_inputs("pl_cb", b[2])
+        b_steps = steps_inputs("pl_cb", b[2], s.model)
     widgets.validity(s.model, weight_kg=a[0], who="Partner A")
     widgets.validity(s.model, weight_kg=b[0], who="Partner B")
     g0, g1 = scenario.field(st.slider, "Stagger: B starts this many minutes after A (every 5 min)",
@@ -339,7 +346,9 @@ def tab_couple(s) -> None:
             title="P(both partners in the window) at each time"), height=220)
         st.table(pd.DataFrame(plan.timeline_events()))
     st.markdown("**Best plan at each stagger**")
-    widgets.dataframe(plan.by_stagger, "pl_c_stag")
+    stag = plan.by_stagger
+    widgets.dataframe(stag, "pl_c_stag", hide=tuple(c for c in stag.columns if c.endswith("_se")))
+    st.caption("Monte-Carlo standard errors are in the CSV download.")
     prov = _prov(s, {k: v for k, v in plan.settings.items() if k != "objective"}, "couple", s.seed)
     items = [
         Download("All candidates (CSV)", "pksim_plan_couple_candidates.csv", "text/csv",

@@ -466,7 +466,7 @@ def explore(s) -> None:
             height=420,
         )
     first = tuple(axes) + ((colour,) if colour else ())
-    key_cols = first + tuple(c for c in KEY_METRICS if c in frame.columns)
+    key_cols = first + tuple(c for c in KEY_METRICS if c in frame.columns and c not in first)
     show_all = st.toggle("All columns", value=False, key="sw_all_columns",
                          help="Standard errors, percentiles, ids… (the downloads have them all).")
     hidden = () if show_all else tuple(c for c in frame.columns if c not in key_cols)
