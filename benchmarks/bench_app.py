@@ -39,21 +39,32 @@ os.environ.setdefault("NUMBA_THREADING_LAYER", "threadsafe")
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("PKSIM_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 READY = ".st-key-results_a [data-testid=stTable] tbody tr"
 CHART = "[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg"
-IDLE = ("() => { const a = document.querySelector('[data-testid=stApp]');"
-        " return a && a.getAttribute('data-test-script-state') === 'notRunning'; }")
+IDLE = (
+    "() => { const a = document.querySelector('[data-testid=stApp]');"
+    " return a && a.getAttribute('data-test-script-state') === 'notRunning'; }"
+)
 # Partner A's typical effect-site peak cell differs from ``old`` and the run has finished (the
 # cell, not the whole table: a population percentile can show the same text as the old peak).
-CHANGED = ("(old) => { const a = document.querySelector('[data-testid=stApp]');"
-           " for (const tr of document.querySelectorAll("
-           "     '.st-key-results_a [data-testid=stTable] tbody tr')) {"
-           "   const c = [...tr.querySelectorAll('th, td')].map(x => x.innerText.trim());"
-           "   if (c[0] === 'Effect-site peak') return c[1] !== old &&"
-           "     a.getAttribute('data-test-script-state') === 'notRunning'; }"
-           " return false; }")
+CHANGED = (
+    "(old) => { const a = document.querySelector('[data-testid=stApp]');"
+    " for (const tr of document.querySelectorAll("
+    "     '.st-key-results_a [data-testid=stTable] tbody tr')) {"
+    "   const c = [...tr.querySelectorAll('th, td')].map(x => x.innerText.trim());"
+    "   if (c[0] === 'Effect-site peak') return c[1] !== old &&"
+    "     a.getAttribute('data-test-script-state') === 'notRunning'; }"
+    " return false; }"
+)
 TIMEOUT_MS = 180_000
 
 
@@ -65,9 +76,23 @@ def _port() -> int:
 
 def _start(port: int) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _wait_health(url: str, proc: subprocess.Popen) -> None:
@@ -98,7 +123,8 @@ def _peak(page) -> str:
                 const cells = [...tr.querySelectorAll('th, td')].map(c => c.innerText.trim());
                 if (cells[0] === 'Effect-site peak') return cells[1];
             }
-            return null; }""")
+            return null; }"""
+    )
     if not text:
         raise RuntimeError("partner A's effect-site peak is not on the page")
     return text
@@ -116,15 +142,21 @@ def _set_n(page, n: int) -> None:
 
 def _fmt(values: list[float]) -> str:
     ms = [1000 * v for v in values]
-    return (f"median {statistics.median(ms):7.0f} ms  (min {min(ms):.0f}, max {max(ms):.0f}, "
-            f"n={len(ms)})")
+    return (
+        f"median {statistics.median(ms):7.0f} ms  (min {min(ms):.0f}, max {max(ms):.0f}, "
+        f"n={len(ms)})"
+    )
 
 
 def bench_browser(starts: int, changes: int, n: int) -> dict[str, list[float]]:
     from playwright.sync_api import sync_playwright
 
-    out = {"server up": [], "first page": [], "re-render (new input)": [],
-           "re-render (cached input)": []}
+    out = {
+        "server up": [],
+        "first page": [],
+        "re-render (new input)": [],
+        "re-render (cached input)": [],
+    }
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         for i in range(starts):
@@ -156,7 +188,7 @@ def bench_browser(starts: int, changes: int, n: int) -> dict[str, list[float]]:
                     if k:  # the first change also loads lazily rendered components
                         out["re-render (new input)"].append(time.perf_counter() - t1)
                     seen.append(mg)
-                for mg in seen[1:changes + 1]:
+                for mg in seen[1 : changes + 1]:
                     old = _peak(page)
                     dose.fill(str(mg))
                     t1 = time.perf_counter()
@@ -196,8 +228,10 @@ def _new_sessions(browser, url: str, repeats: int) -> dict[str, list[float]]:
         fresh.append(_first_page(cold.new_page(), url))
         cold.close()
     context.close()
-    return {"new session, first page (new tab)": tabs,
-            "new session, first page (fresh browser profile)": fresh}
+    return {
+        "new session, first page (new tab)": tabs,
+        "new session, first page (fresh browser profile)": fresh,
+    }
 
 
 def _route_explorer(browser, url: str, changes: int) -> dict[str, list[float]]:
@@ -217,7 +251,9 @@ def _route_explorer(browser, url: str, changes: int) -> dict[str, list[float]]:
             "(v) => new URLSearchParams(location.search).get('rt_routes_amount') === v && "
             "document.querySelector('[data-testid=stApp]')"
             ".getAttribute('data-test-script-state') === 'notRunning'",
-            arg=str(mg), timeout=TIMEOUT_MS)
+            arg=str(mg),
+            timeout=TIMEOUT_MS,
+        )
         if k:
             times.append(time.perf_counter() - t1)
     page.close()
@@ -236,8 +272,9 @@ def bench_library(n: int, repeats: int) -> dict[str, list[float]]:
     out = {f"library simulate_couple (n={n})": [], f"library simulate_population (n={n})": []}
     for k in range(repeats):
         t0 = time.perf_counter()
-        simulate_couple([f"sublingual:{101 + k}mg"], ["sublingual:75mg"], a=a, b=b, n=n, seed=1,
-                        model=model)
+        simulate_couple(
+            [f"sublingual:{101 + k}mg"], ["sublingual:75mg"], a=a, b=b, n=n, seed=1, model=model
+        )
         out[f"library simulate_couple (n={n})"].append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         simulate_population([f"sublingual:{101 + k}mg"], covariates=a, n=n, seed=1, model=model)
@@ -251,8 +288,10 @@ def bench_apptest(n: int, repeats: int) -> dict[str, list[float]]:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     at.session_state["pop_n"] = n
     at.run()
-    out = {"AppTest re-run, new input (server side)": [],
-           "AppTest re-run, cached input (server side)": []}
+    out = {
+        "AppTest re-run, new input (server side)": [],
+        "AppTest re-run, cached input (server side)": [],
+    }
     for k in range(repeats):
         at.number_input(key="a_d1_amount_mg").set_value(151.0 + 2 * k)
         t0 = time.perf_counter()
@@ -284,15 +323,19 @@ def main(argv: list[str] | None = None) -> int:
     results.update(bench_library(args.n, args.changes))
     results.update(bench_apptest(args.n, args.changes))
 
-    print(f"pksim app latency — {os.cpu_count()} cores, load average "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}, {args.n} subjects per partner")
+    print(
+        f"pksim app latency — {os.cpu_count()} cores, load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}, {args.n} subjects per partner"
+    )
     width = max(len(k) for k in results)
     for name, values in results.items():
         if values:
             print(f"  {name:<{width}}  {_fmt(values)}")
-    print("targets (issue 14): re-render < 300 ms on the route explorer and < 500 ms on the "
-          "couple page at 1,000 people per partner; a new session's first page < 2 s with a "
-          "warm kernel cache")
+    print(
+        "targets (issue 14): re-render < 300 ms on the route explorer and < 500 ms on the "
+        "couple page at 1,000 people per partner; a new session's first page < 2 s with a "
+        "warm kernel cache"
+    )
     return 0
 
 

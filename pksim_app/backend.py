@@ -161,8 +161,14 @@ def run_population(
         [parse_dose_spec(s) for s in dose_specs],
         covariates=f.module.Covariates(weight_kg=weight_kg, sex=sex),
         settings=f.module.RunSettings(
-            model=model, n=n, seed=seed, t_end_min=t_end_min, dt_min=dt_min,
-            thresholds=dict(thresholds), block_min=tuple(block_min), weight_scaling=scaling,
+            model=model,
+            n=n,
+            seed=seed,
+            t_end_min=t_end_min,
+            dt_min=dt_min,
+            thresholds=dict(thresholds),
+            block_min=tuple(block_min),
+            weight_scaling=scaling,
             band_uncertainty=band_uncertainty,
         ),
     )
@@ -201,8 +207,14 @@ def run_couple(
         a=fp.module.Covariates(weight_kg=a[0], sex=a[1]),
         b=fp.module.Covariates(weight_kg=b[0], sex=b[1]),
         settings=fp.module.RunSettings(
-            model=model, n=n, seed=seed, t_end_min=t_end_min, dt_min=dt_min,
-            thresholds=dict(thresholds), block_min=tuple(block_min), weight_scaling=scaling,
+            model=model,
+            n=n,
+            seed=seed,
+            t_end_min=t_end_min,
+            dt_min=dt_min,
+            thresholds=dict(thresholds),
+            block_min=tuple(block_min),
+            weight_scaling=scaling,
             band_uncertainty=band_uncertainty,
         ),
     )
@@ -278,8 +290,9 @@ def read_results_file(data: bytes) -> tuple[pd.DataFrame, dict[str, str]]:
     try:  # metadata first: rows, columns and decompressed bytes are capped before reading
         table = read_parquet(io.BytesIO(data), UPLOAD_LIMITS, name="upload")
     except InputError as exc:
-        raise ResultsFileError(f"{exc.problem}" + (f" ({exc.allowed})" if exc.allowed else "")) \
-            from None
+        raise ResultsFileError(
+            f"{exc.problem}" + (f" ({exc.allowed})" if exc.allowed else "")
+        ) from None
     meta = {}
     for k, v in (table.schema.metadata or {}).items():
         key = k.decode("utf-8", "replace")
@@ -322,8 +335,10 @@ def _read_results_csv(data: bytes, limits) -> tuple[pd.DataFrame, dict[str, str]
         raise ResultsFileError(f"the CSV text cannot be read as a table: {exc}") from None
     if frame.empty:
         raise ResultsFileError("the table has no rows")
-    if len(frame) > limits.rows or len(frame.columns) > limits.columns or (
-        frame.size > limits.cells
+    if (
+        len(frame) > limits.rows
+        or len(frame.columns) > limits.columns
+        or (frame.size > limits.cells)
     ):
         raise ResultsFileError(
             f"{len(frame):,} rows x {len(frame.columns):,} columns is more than an upload may "

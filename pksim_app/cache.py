@@ -170,7 +170,18 @@ def population(
 
 @st.cache_resource(max_entries=64, ttl=RESULT_TTL_S, show_spinner="Simulating the couples…")
 def _couple(
-    a_specs, b_specs, a, b, model_id, scaling, n, seed, t_end_min, thresholds, block_min, model_sha,
+    a_specs,
+    b_specs,
+    a,
+    b,
+    model_id,
+    scaling,
+    n,
+    seed,
+    t_end_min,
+    thresholds,
+    block_min,
+    model_sha,
     band_uncertainty=True,
 ):
     return _summarised(

@@ -303,9 +303,7 @@ def _series_colour(series: Sequence[str], palette: dict[str, str] | None) -> dic
     colours = series_colours(series, palette)
     ch = _n("series", title=None, scale={"domain": list(colours), "range": list(colours.values())})
     # two legend entries a row: a single row of many series runs off a phone-width chart
-    ch["legend"] = (
-        {"orient": "top", "labelLimit": 300, "columns": 2} if len(colours) > 1 else None
-    )
+    ch["legend"] = {"orient": "top", "labelLimit": 300, "columns": 2} if len(colours) > 1 else None
     return ch
 
 
@@ -552,11 +550,24 @@ def draw_concentration(
             colour = colours.get(series, "#333333")
             row = sum(abs(t - u) < 0.3 * t_max for u in placed)  # stack labels that would touch
             placed.append(t)
-            ax.plot([t], [1.0], marker="v", ms=7, color=colour, transform=ax.get_xaxis_transform(),
-                    clip_on=False)
-            ax.annotate(f"{series}: {label}", (t, 1.0), xycoords=("data", "axes fraction"),
-                        xytext=(4, 3 + 8 * row), textcoords="offset points", fontsize=6,
-                        color=colour)
+            ax.plot(
+                [t],
+                [1.0],
+                marker="v",
+                ms=7,
+                color=colour,
+                transform=ax.get_xaxis_transform(),
+                clip_on=False,
+            )
+            ax.annotate(
+                f"{series}: {label}",
+                (t, 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(4, 3 + 8 * row),
+                textcoords="offset points",
+                fontsize=6,
+                color=colour,
+            )
     ax.set_yscale("log" if log_y else "linear")
     ax.set_ylim(*domain)
     ax.set_xlim(0, t_max)
@@ -575,8 +586,7 @@ def _footer(fig: Figure, text: str) -> None:
         engine = fig.get_layout_engine()
         if engine is not None and hasattr(engine, "set"):
             engine.set(rect=(0, 0.045, 1, 0.955))
-        fig.text(0.01, 0.005, text, fontsize=6, color="#555555", ha="left", va="bottom",
-                 wrap=True)
+        fig.text(0.01, 0.005, text, fontsize=6, color="#555555", ha="left", va="bottom", wrap=True)
 
 
 # --------------------------------------------------------------------------- probability
@@ -808,8 +818,13 @@ def heatmap_chart(
     data = frame[[x, y, colour]].copy()
     finite = pd.to_numeric(data[colour], errors="coerce")
     mid = 0.5 if percent else (float(np.nanmedian(finite)) if finite.notna().any() else 0.0)
-    xe = {"field": x, "type": "ordinal", "title": x_title, "sort": "ascending",
-          "axis": {"labelAngle": 0}}
+    xe = {
+        "field": x,
+        "type": "ordinal",
+        "title": x_title,
+        "sort": "ascending",
+        "axis": {"labelAngle": 0},
+    }
     ye = {"field": y, "type": "ordinal", "title": y_title, "sort": "descending"}
     scale = {"scheme": heatmap_scheme(colour)}
     legend = {"legend": {"orient": "bottom", "title": colour_title, "gradientLength": 240}}
@@ -979,12 +994,13 @@ def with_events(spec: Spec, events: pd.DataFrame) -> Spec:
         return spec
     rule = {
         "data": _inline(events),
-        "mark": {"type": "rule", "color": "#6d4c41", "strokeDash": [2, 3],
-                 "strokeWidth": 1.5},
+        "mark": {"type": "rule", "color": "#6d4c41", "strokeDash": [2, 3], "strokeWidth": 1.5},
         "encoding": {
             "x": {"field": "time_min", "type": "quantitative"},
-            "tooltip": [_tip("time_min", "Dose at (min)", fmt=".0f"),
-                        _tip("label", "Dose", "nominal")],
+            "tooltip": [
+                _tip("time_min", "Dose at (min)", fmt=".0f"),
+                _tip("label", "Dose", "nominal"),
+            ],
         },
     }
     return {**spec, "layer": [*spec["layer"], rule]}

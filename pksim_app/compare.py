@@ -71,11 +71,18 @@ def table(a: Snapshot, b: Snapshot) -> pd.DataFrame:
     for k in sorted(set(a.inputs) | set(b.inputs)):
         va, vb = a.inputs.get(k), b.inputs.get(k)
         if va != vb:
-            rows.append({"": f"input {k}", "A": scenario.encode(va) if va is not None else "—",
-                         "B": scenario.encode(vb) if vb is not None else "—", "B − A": ""})
+            rows.append(
+                {
+                    "": f"input {k}",
+                    "A": scenario.encode(va) if va is not None else "—",
+                    "B": scenario.encode(vb) if vb is not None else "—",
+                    "B − A": "",
+                }
+            )
     nb = {n.label: n for n in b.numbers}
-    labels = [n.label for n in a.numbers] + [n.label for n in b.numbers if n.label not in
-                                             {m.label for m in a.numbers}]
+    labels = [n.label for n in a.numbers] + [
+        n.label for n in b.numbers if n.label not in {m.label for m in a.numbers}
+    ]
     na = {n.label: n for n in a.numbers}
     for label in labels:
         x, y = na.get(label), nb.get(label)
@@ -84,8 +91,14 @@ def table(a: Snapshot, b: Snapshot) -> pd.DataFrame:
         delta = ""
         if x and y and _finite(x.value) and _finite(y.value):
             delta = DELTA[kind](y.value - x.value)
-        rows.append({"": label, "A": f(x.value) if x else "—", "B": f(y.value) if y else "—",
-                     "B − A": delta})
+        rows.append(
+            {
+                "": label,
+                "A": f(x.value) if x else "—",
+                "B": f(y.value) if y else "—",
+                "B − A": delta,
+            }
+        )
     return pd.DataFrame(rows, columns=["", "A", "B", "B − A"])
 
 
@@ -111,22 +124,40 @@ def panel(page: str, current: Snapshot, *, bands, log_y: bool, chart) -> None:
         if snap is not None:
             state[scenario.PENDING_KEY] = dict(snap.inputs)
 
-    with st.expander("Compare two scenarios (A vs B)", icon=":material/compare_arrows:",
-                     expanded=any(_key(page, s) in state for s in SLOTS)):
+    with st.expander(
+        "Compare two scenarios (A vs B)",
+        icon=":material/compare_arrows:",
+        expanded=any(_key(page, s) in state for s in SLOTS),
+    ):
         cols = st.columns(4)
-        cols[0].button("Snapshot as A", key=f"cmp_{page}_take_A", on_click=take, args=("A",),
-                       help="Keep the current inputs and results as scenario A.")
+        cols[0].button(
+            "Snapshot as A",
+            key=f"cmp_{page}_take_A",
+            on_click=take,
+            args=("A",),
+            help="Keep the current inputs and results as scenario A.",
+        )
         cols[1].button("Snapshot as B", key=f"cmp_{page}_take_B", on_click=take, args=("B",))
         snaps = {s: state.get(_key(page, s)) for s in SLOTS}
         for i, s in enumerate(SLOTS):
             if snaps[s] is not None:
-                cols[2 + i].button(f"Restore {s}", key=f"cmp_{page}_restore_{s}",
-                                   on_click=restore, args=(s,),
-                                   help=f"Put scenario {s}'s inputs back on the page.")
+                cols[2 + i].button(
+                    f"Restore {s}",
+                    key=f"cmp_{page}_restore_{s}",
+                    on_click=restore,
+                    args=(s,),
+                    help=f"Put scenario {s}'s inputs back on the page.",
+                )
         if snaps["A"] is None or snaps["B"] is None:
             st.caption("Take two snapshots (change inputs in between) to see them side by side.")
             return
         st.table(table(snaps["A"], snaps["B"]).set_index(""))
-        chart(charts.concentration_chart(merged_lines(snaps["A"], snaps["B"]), bands=bands,
-                                         log_y=log_y, title="Scenario A and B: effect site"),
-              height=340)
+        chart(
+            charts.concentration_chart(
+                merged_lines(snaps["A"], snaps["B"]),
+                bands=bands,
+                log_y=log_y,
+                title="Scenario A and B: effect site",
+            ),
+            height=340,
+        )

@@ -54,8 +54,10 @@ def _default_amount(amount: float, unit: str, shown_unit: str) -> float:
     """The default in the unit shown (a default only: converted at a reference adult's weight)."""
     if _per_kg(unit) == _per_kg(shown_unit):
         return float(amount)
-    return round(amount / REFERENCE_WEIGHT_KG, 2) if _per_kg(shown_unit) else float(
-        round(amount * REFERENCE_WEIGHT_KG)
+    return (
+        round(amount / REFERENCE_WEIGHT_KG, 2)
+        if _per_kg(shown_unit)
+        else float(round(amount * REFERENCE_WEIGHT_KG))
     )
 
 
@@ -210,8 +212,9 @@ def preset_picker(key: str, model, model_ids: list[str], load_model) -> None:
     st.selectbox(
         "Preset regimen",
         [NO_PRESET, *presets],
-        format_func=lambda pid: "Choose a published regimen…" if pid == NO_PRESET
-        else presets[pid].label,
+        format_func=lambda pid: (
+            "Choose a published regimen…" if pid == NO_PRESET else presets[pid].label
+        ),
         key=f"{key}_preset",
         on_change=on_pick,
         help="Fills the doses below; every value stays editable.",
@@ -262,9 +265,7 @@ def person_inputs(
         **P,
     )
     sexes = ["female", "male"]
-    s = scenario.field(
-        c2.selectbox, "Sex", sexes, index=sexes.index(sex), key=f"{key}_sex", **P
-    )
+    s = scenario.field(c2.selectbox, "Sex", sexes, index=sexes.index(sex), key=f"{key}_sex", **P)
     age = scenario.field(
         c3.number_input,
         "Age (years)",
@@ -294,8 +295,12 @@ def person_inputs(
             d = defaults[i - 1]
         else:
             last = defaults[-1]
-            d = backend.Dose(last.route, last.amount / 2, last.amount_unit,
-                             last.start_min + 30.0 * (i - len(defaults)))
+            d = backend.Dose(
+                last.route,
+                last.amount / 2,
+                last.amount_unit,
+                last.start_min + 30.0 * (i - len(defaults)),
+            )
         dose = dose_inputs(
             f"{key}_d{i}",
             model,

@@ -86,15 +86,18 @@ def partner_answers(
                 parts.append(f"{text} {words}")
         if parts:
             n = int(pop.get("n") or 0)
-            out.append(f"{title}: of {n:,} virtual people like this partner, " + "; ".join(parts)
-                       + ".")
+            out.append(
+                f"{title}: of {n:,} virtual people like this partner, " + "; ".join(parts) + "."
+            )
         lo, hi = pop.get("onset_min_p5"), pop.get("onset_min_p95")
         if pop.get("onset_min_median") is not None and math.isfinite(
             pop.get("onset_min_median") or math.nan
         ):
             med = fmt.minutes(pop["onset_min_median"])
-            out.append(f"{title}: the window is entered after {med} (median; 5th–95th "
-                       f"percentile {fmt.minutes(lo)} to {fmt.minutes(hi)}).")
+            out.append(
+                f"{title}: the window is entered after {med} (median; 5th–95th "
+                f"percentile {fmt.minutes(lo)} to {fmt.minutes(hi)})."
+            )
     if typical is None:
         return out
     w, es = typical["window"], typical["effect_site"]
@@ -106,8 +109,10 @@ def partner_answers(
             f"the window, {fmt.minutes(w['minutes_dissociated'])} dissociated."
         )
     else:
-        out.append(f"{title}, typical person: does not reach the window (effect-site peak "
-                   f"{fmt.conc(es['cmax_ng_per_ml'])}).")
+        out.append(
+            f"{title}, typical person: does not reach the window (effect-site peak "
+            f"{fmt.conc(es['cmax_ng_per_ml'])})."
+        )
     return out
 
 
@@ -118,8 +123,10 @@ def couple_answers(couple: dict | None, block: tuple[float, float]) -> list[str]
     both = _pct(couple, "p_both_window_block_coverage")
     if both:
         cov = couple.get("coverage_percent", 75.0)
-        out.append(f"Together: both partners are in the window for at least {cov:g} % of the "
-                   f"block ({block[0]:g}–{block[1]:g} min) in {both} of simulated couples.")
+        out.append(
+            f"Together: both partners are in the window for at least {cov:g} % of the "
+            f"block ({block[0]:g}–{block[1]:g} min) in {both} of simulated couples."
+        )
     strict = _pct(couple, "p_both_in_window_throughout_block")
     if strict:
         out.append(f"Together: both are in the window for the whole block in {strict}.")
@@ -177,10 +184,16 @@ def session_report_pdf(r: Report) -> bytes:
 def report_figure(r: Report) -> Figure:
     """The report page as a matplotlib figure."""
     fig = Figure(figsize=A4_IN)
-    fig.text(0.06, 0.965, f"pksim session report — {r.title}", fontsize=15, weight="bold",
-             va="top")
-    fig.text(0.06, 0.935, NOTICE + " Simulated virtual people, not a prescription.",
-             fontsize=9, color="#b71c1c", weight="bold", va="top")
+    fig.text(0.06, 0.965, f"pksim session report — {r.title}", fontsize=15, weight="bold", va="top")
+    fig.text(
+        0.06,
+        0.935,
+        NOTICE + " Simulated virtual people, not a prescription.",
+        fontsize=9,
+        color="#b71c1c",
+        weight="bold",
+        va="top",
+    )
     y = _block(fig, 0.91, "Inputs", r.inputs)
     y = _block(fig, y, r.chart_title, [])
     rows = min(len(r.dose_marks), 4)

@@ -239,9 +239,7 @@ def finish(overrides: dict[str, float] | None = None, where=None) -> None:
     pending = s.pop(PENDING_KEY, None) or {}
     errors = s.get(ERRORS_KEY) or []
     if pending:
-        errors.append(
-            "no such input on this page: " + ", ".join(sorted(map(str, pending)))[:300]
-        )
+        errors.append("no such input on this page: " + ", ".join(sorted(map(str, pending)))[:300])
     if errors:
         (where or st).error(
             "Some scenario values were not applied (the inputs kept their previous values):\n\n"
@@ -300,7 +298,7 @@ def parse_file(data: bytes, page_id: str) -> dict[str, Any]:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ScenarioError(f"not a JSON document ({exc})") from None
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
-        raise ScenarioError(f"not a pksim scenario (expected \"schema\": \"{SCHEMA}\")")
+        raise ScenarioError(f'not a pksim scenario (expected "schema": "{SCHEMA}")')
     if doc.get("page") != page_id:
         raise ScenarioError(
             f"this scenario is for the page '{doc.get('page')}', not '{page_id}': open that "

@@ -230,7 +230,8 @@ def sidebar_settings() -> Settings:
     ids = cache.model_ids()
     sb = st.sidebar
     sb.caption(NOTICE)
-    model_id = scenario.field(sb.selectbox,
+    model_id = scenario.field(
+        sb.selectbox,
         "Model",
         ids,
         key="model_id",
@@ -239,7 +240,8 @@ def sidebar_settings() -> Settings:
     )
     model = cache.model(model_id)
     schemes = list(model.scaling_schemes)
-    scaling = scenario.field(sb.selectbox,
+    scaling = scenario.field(
+        sb.selectbox,
         "Weight scaling",
         schemes,
         index=schemes.index(model.default_scaling),
@@ -248,7 +250,8 @@ def sidebar_settings() -> Settings:
         format_func=lambda s: s + (" (model default)" if s == model.default_scaling else ""),
         help="\n\n".join(f"**{s}**: {d}" for s, d in model.scaling_descriptions.items()),
     )
-    t_end = scenario.field(sb.number_input,
+    t_end = scenario.field(
+        sb.number_input,
         "Time horizon (min)",
         min_value=60.0,
         max_value=MAX_HORIZON_MIN,
@@ -258,7 +261,8 @@ def sidebar_settings() -> Settings:
         persist_state="session",
         help="Curves are simulated from 0 to this time on a 1-min grid.",
     )
-    n = scenario.field(sb.number_input,
+    n = scenario.field(
+        sb.number_input,
         "Virtual subjects per population",
         min_value=POP_N_RANGE[0],
         max_value=POP_N_RANGE[1],
@@ -268,7 +272,8 @@ def sidebar_settings() -> Settings:
         persist_state="session",
         help="More subjects: smaller Monte-Carlo error, slower.",
     )
-    seed = scenario.field(sb.number_input,
+    seed = scenario.field(
+        sb.number_input,
         "Random seed",
         min_value=0,
         max_value=2**31 - 1,

@@ -83,10 +83,19 @@ def library_couple(a_doses, b_doses, *, thresholds=None, block=(45.0, 90.0)):
     from pksim.sampling import Covariates
 
     (wa, sa, _), (wb, sb, _) = COUPLE["a"], COUPLE["b"]
-    return simulate_couple(a_doses, b_doses, a=Covariates(weight_kg=wa, sex=sa),
-                           b=Covariates(weight_kg=wb, sex=sb), n=N, seed=DEFAULT_SEED,
-                           model=load_model("ketamine"), block_min=block, t_end_min=240.0,
-                           thresholds=thresholds or {}, band_uncertainty=True)
+    return simulate_couple(
+        a_doses,
+        b_doses,
+        a=Covariates(weight_kg=wa, sex=sa),
+        b=Covariates(weight_kg=wb, sex=sb),
+        n=N,
+        seed=DEFAULT_SEED,
+        model=load_model("ketamine"),
+        block_min=block,
+        t_end_min=240.0,
+        thresholds=thresholds or {},
+        band_uncertainty=True,
+    )
 
 
 # --------------------------------------------------------------------------- every page
@@ -124,12 +133,15 @@ def test_couple_page_shows_the_library_numbers(couple_app, ketamine):
     shown = {label: (value, delta) for label, value, delta in metrics(at)[:4]}
     assert shown["Both in window ≥ 75 % of the block"] == (
         fmt.percent(cs["p_both_window_block_coverage"]),
-        fmt.se(cs["p_both_window_block_coverage_se"]))
+        fmt.se(cs["p_both_window_block_coverage_se"]),
+    )
     assert shown["Share of the block both in window"] == (
         fmt.percent(cs["block_fraction_both_in_window_mean"]),
-        fmt.se(cs["block_fraction_both_in_window_mean_se"]))
+        fmt.se(cs["block_fraction_both_in_window_mean_se"]),
+    )
     assert shown["Entry gap, B − A (median)"][0] == fmt.minutes(
-        cs["entry_gap_b_minus_a_min_median"], 1)
+        cs["entry_gap_b_minus_a_min_median"], 1
+    )
     assert shown["Either partner dissociates"][0] == fmt.percent(cs["p_either_dissociates"])
     # the page leads with the library's plain-language summary
     assert any(res.plain_summary(("A", "B")) == i.value for i in at.info)
@@ -137,21 +149,27 @@ def test_couple_page_shows_the_library_numbers(couple_app, ketamine):
     per_partner = metrics(at)[4:]
     for k, offset in (("a", 0), ("b", 3)):
         ps = getattr(res, k).summary()
-        got = per_partner[offset:offset + 3]
+        got = per_partner[offset : offset + 3]
         assert got[0] == ("P(window)", fmt.percent(ps["p_window"]), fmt.se(ps["p_window_se"]))
         assert got[1][1] == fmt.percent(ps["p_window_block_coverage"])
-        assert got[2] == ("P(dissociation)", fmt.percent(ps["p_dissociation"]),
-                          fmt.se(ps["p_dissociation_se"]))
+        assert got[2] == (
+            "P(dissociation)",
+            fmt.percent(ps["p_dissociation"]),
+            fmt.se(ps["p_dissociation_se"]),
+        )
     for table, k in zip(at.table, ("a", "b"), strict=True):
         w, sex, doses = COUPLE[k]
         typ = curve_summary(simulate(doses, weight_kg=w, sex=sex, model=ketamine))
         t = table.value
         assert t.loc["Onset: enters the window", "Typical person"] == fmt.minutes(
-            typ["window"]["onset_min"])
+            typ["window"]["onset_min"]
+        )
         assert t.loc["Effect-site peak", "Typical person"] == fmt.conc(
-            typ["effect_site"]["cmax_ng_per_ml"])
+            typ["effect_site"]["cmax_ng_per_ml"]
+        )
         assert t.loc["Time in the window", "Population median"] == fmt.minutes(
-            getattr(res, k).summary()["minutes_in_window_median"])
+            getattr(res, k).summary()["minutes_in_window_median"]
+        )
     specs = chart_specs(at)
     assert len(specs) == 3  # P(both) over time (centrepiece), timeline, the chosen partner's
     blocks = [lay for lay in specs[0]["layer"] if lay["mark"]["type"] == "rect"]
@@ -185,10 +203,12 @@ def test_changing_partner_a_dose_changes_the_numbers_accordingly():
         ps = library_couple(["sublingual:200mg"], COUPLE["b"][2]).a.summary()
         assert after[2][1] == fmt.percent(ps["p_dissociation"])
         assert float(after[2][1].split()[0]) > float(before["P(dissociation)"].split()[0])
-    typ = curve_summary(simulate(["sublingual:200mg"], weight_kg=82.0, sex="male",
-                                 model=load_model("ketamine")))
+    typ = curve_summary(
+        simulate(["sublingual:200mg"], weight_kg=82.0, sex="male", model=load_model("ketamine"))
+    )
     assert at.table[0].value.loc["Effect-site peak", "Typical person"] == fmt.conc(
-        typ["effect_site"]["cmax_ng_per_ml"])
+        typ["effect_site"]["cmax_ng_per_ml"]
+    )
 
 
 def test_booster_and_start_time_reach_the_library(ketamine):
@@ -198,13 +218,21 @@ def test_booster_and_start_time_reach_the_library(ketamine):
     at.selectbox(key="b_d2_route").set_value("intranasal")
     at.number_input(key="b_d1_start").set_value(10.0).run()
     assert_ok(at)
-    typ = curve_summary(simulate(["sublingual:75mg@10min", "intranasal:25mg@30min"],
-                                 weight_kg=64.0, sex="female", model=ketamine))
+    typ = curve_summary(
+        simulate(
+            ["sublingual:75mg@10min", "intranasal:25mg@30min"],
+            weight_kg=64.0,
+            sex="female",
+            model=ketamine,
+        )
+    )
     t = at.table[1].value
     assert t.loc["Onset: enters the window", "Typical person"] == fmt.minutes(
-        typ["window"]["onset_min"])
+        typ["window"]["onset_min"]
+    )
     assert t.loc["Effect-site peak", "Typical person"] == fmt.conc(
-        typ["effect_site"]["cmax_ng_per_ml"])
+        typ["effect_site"]["cmax_ng_per_ml"]
+    )
 
 
 def test_inputs_outside_the_validated_range_warn():
@@ -245,16 +273,22 @@ def test_routes_side_by_side_equal_the_library(ketamine):
     at = page(new_app().run(), "routes")
     at.number_input(key="rt_routes_amount").set_value(60.0).run()
     rows = _rows(at)
-    for route, name in (("sublingual", "Sublingual"), ("intranasal", "Intranasal"),
-                        ("oral", "Oral")):
+    for route, name in (
+        ("sublingual", "Sublingual"),
+        ("intranasal", "Intranasal"),
+        ("oral", "Oral"),
+    ):
         s = curve_summary(simulate([f"{route}:60mg"], weight_kg=70.0, sex="male", model=ketamine))
         assert cell(rows, name, "effect_site_cmax_ng_per_ml") == as_shown(
-        "effect_site_cmax_ng_per_ml", s["effect_site"]["cmax_ng_per_ml"])
+            "effect_site_cmax_ng_per_ml", s["effect_site"]["cmax_ng_per_ml"]
+        )
         assert cell(rows, name, "minutes_in_window") == as_shown(
-        "minutes_in_window", s["window"]["minutes_in_window"])
+            "minutes_in_window", s["window"]["minutes_in_window"]
+        )
     s = curve_summary(simulate(["iv:60mg@0min/40min"], weight_kg=70.0, sex="male", model=ketamine))
     assert cell(rows, "Intravenous over 40 min", "onset_min") == as_shown(
-        "onset_min", s["window"]["onset_min"])
+        "onset_min", s["window"]["onset_min"]
+    )
 
 
 @pytest.mark.parametrize("routes", [["iv", "oral"], ["iv", "sublingual", "intranasal"]])
@@ -265,8 +299,15 @@ def test_the_route_chart_turns_log_with_a_note_when_one_curve_dwarfs_the_rest(ro
     at.multiselect(key="rt_routes").set_value(routes)
     at.number_input(key="rt_routes_iv_min").set_value(0.0).run()
     assert_ok(at)
-    peaks = sorted((simulate([f"{r}:50mg"], weight_kg=70.0, sex="male", model=ketamine)
-                    .effect_site_ng_per_ml.max() for r in routes), reverse=True)
+    peaks = sorted(
+        (
+            simulate(
+                [f"{r}:50mg"], weight_kg=70.0, sex="male", model=ketamine
+            ).effect_site_ng_per_ml.max()
+            for r in routes
+        ),
+        reverse=True,
+    )
     expected = peaks[0] >= charts.DWARF_RATIO * peaks[1]
     noted = any("Log concentration axis: *Intravenous*" in c.value for c in at.caption)
     assert noted == expected
@@ -284,9 +325,11 @@ def test_route_explorer_tabs_equal_the_library(ketamine):
     for w in (50.0, 160.0):
         s = curve_summary(simulate(["sublingual:100mg"], weight_kg=w, sex="male", model=ketamine))
         assert cell(rows, f"{w:g} kg", "minutes_in_window") == as_shown(
-        "minutes_in_window", s["window"]["minutes_in_window"])
+            "minutes_in_window", s["window"]["minutes_in_window"]
+        )
         assert cell(rows, f"{w:g} kg", "effect_site_cmax_ng_per_ml") == as_shown(
-        "effect_site_cmax_ng_per_ml", s["effect_site"]["cmax_ng_per_ml"])
+            "effect_site_cmax_ng_per_ml", s["effect_site"]["cmax_ng_per_ml"]
+        )
     assert any("160 kg is outside" in w.value for w in at.warning)
 
     at.session_state["rt_tab"] = "Plasma vs effect site"
@@ -302,20 +345,35 @@ def test_route_explorer_tabs_equal_the_library(ketamine):
     at.run()
     assert_ok(at)
     rows = _rows(at)
-    s = curve_summary(simulate(["sublingual:100mg", "intranasal:50mg@60min"], weight_kg=70.0,
-                               sex="male", model=ketamine))
+    s = curve_summary(
+        simulate(
+            ["sublingual:100mg", "intranasal:50mg@60min"],
+            weight_kg=70.0,
+            sex="male",
+            model=ketamine,
+        )
+    )
     assert cell(rows, "booster at 60 min", "minutes_in_window") == as_shown(
-        "minutes_in_window", s["window"]["minutes_in_window"])
+        "minutes_in_window", s["window"]["minutes_in_window"]
+    )
 
     at.session_state["rt_tab"] = "Model dependence"
     at.run()
     assert_ok(at)
     cases = list(_rows(at).index)
     assert "ketamine · per_kg" in cases and "ketamine · allometric" in cases
-    s = curve_summary(simulate(["sublingual:100mg"], weight_kg=70.0, sex="male", model=ketamine,
-                               weight_scaling="allometric"))
+    s = curve_summary(
+        simulate(
+            ["sublingual:100mg"],
+            weight_kg=70.0,
+            sex="male",
+            model=ketamine,
+            weight_scaling="allometric",
+        )
+    )
     assert cell(_rows(at), "ketamine · allometric", "effect_site_cmax_ng_per_ml") == as_shown(
-        "effect_site_cmax_ng_per_ml", s["effect_site"]["cmax_ng_per_ml"])
+        "effect_site_cmax_ng_per_ml", s["effect_site"]["cmax_ng_per_ml"]
+    )
 
 
 # --------------------------------------------------------------------------- sweep explorer
@@ -335,8 +393,7 @@ def test_in_app_sweep_equals_the_library(ketamine):
     s = curve_summary(simulate(["sublingual:100mg"], weight_kg=85.0, sex="male", model=ketamine))
     # typical person = one subject without between-subject variability, run by pksim.sweep
     assert row["minutes_in_window_median"] == pytest.approx(s["window"]["minutes_in_window"])
-    assert row["effect_cmax_ng_per_ml_median"] == pytest.approx(
-        s["effect_site"]["cmax_ng_per_ml"])
+    assert row["effect_cmax_ng_per_ml_median"] == pytest.approx(s["effect_site"]["cmax_ng_per_ml"])
     assert "[grid]" in json.loads(at.json[0].value)["sweep_text"]
     spec = chart_specs(at)[0]
     assert spec["layer"][0]["encoding"]["x"]["title"] == "Dose amount (mg)"
@@ -359,9 +416,14 @@ def test_in_app_population_sweep_is_pksim_sweep(ketamine):
     table = at.dataframe[0].value
     assert len(table) == 4 and set(table["n_subjects"]) == {100}
     row = table[(table["dose_amount_mg"] == 150.0) & (table["weight_kg"] == 120.0)].iloc[0]
-    lib = simulate_population(["sublingual:150mg"], covariates=Covariates(weight_kg=120.0,
-                              sex="male"), n=100, seed=int(row["cell_seed"]), model=ketamine,
-                              block_min=(30.0, 60.0)).summary()
+    lib = simulate_population(
+        ["sublingual:150mg"],
+        covariates=Covariates(weight_kg=120.0, sex="male"),
+        n=100,
+        seed=int(row["cell_seed"]),
+        model=ketamine,
+        block_min=(30.0, 60.0),
+    ).summary()
     assert row["p_window_block"] == pytest.approx(lib["p_window_block"])
     assert row["p_dissociation"] == pytest.approx(lib["p_dissociation"])
     assert any("session block 30–60 min" in c.value for c in at.caption)
@@ -376,32 +438,48 @@ def test_sweep_refuses_too_large_a_grid():
     assert any("cells: at most" in e.value for e in at.error)
 
 
-@pytest.mark.parametrize("payload,message", [
-    (b"", "empty"),
-    (b"\xff\xfe\x00 binary", "neither a Parquet file"),
-    (b"words\nonly\n", "fewer than two columns"),
-    (b"a,b\nx,y\n", "no numeric columns"),
-    (b"PAR1 truncated garbage", "cannot be read"),
-])
+@pytest.mark.parametrize(
+    "payload,message",
+    [
+        (b"", "empty"),
+        (b"\xff\xfe\x00 binary", "neither a Parquet file"),
+        (b"words\nonly\n", "fewer than two columns"),
+        (b"a,b\nx,y\n", "no numeric columns"),
+        (b"PAR1 truncated garbage", "cannot be read"),
+    ],
+)
 def test_uploading_a_bad_file_gives_a_message(payload, message):
     at = page(new_app().run(), "sweep")
     at.segmented_control(key="sw_source").set_value("Open a results file").run()
-    at.file_uploader(key="sw_upload").set_value(("results.parquet", payload,
-                                                 "application/octet-stream")).run()
+    at.file_uploader(key="sw_upload").set_value(
+        ("results.parquet", payload, "application/octet-stream")
+    ).run()
     assert_ok(at)
     assert any(message in e.value for e in at.error), [e.value for e in at.error]
 
 
 def test_uploading_a_results_file_shows_heatmap_and_provenance(ketamine):
-    frame = pd.DataFrame({"dose_mg": np.repeat([50.0, 100.0], 3),
-                          "weight_kg": np.tile([60.0, 80.0, 100.0], 2),
-                          "route": "sublingual", "p_window": np.linspace(0.1, 0.9, 6)})
-    prov = export.provenance(model=ketamine, edges=be.band_thresholds(ketamine), seed=7,
-                             inputs={"test": True}, page="test", version=be.pksim_version())
+    frame = pd.DataFrame(
+        {
+            "dose_mg": np.repeat([50.0, 100.0], 3),
+            "weight_kg": np.tile([60.0, 80.0, 100.0], 2),
+            "route": "sublingual",
+            "p_window": np.linspace(0.1, 0.9, 6),
+        }
+    )
+    prov = export.provenance(
+        model=ketamine,
+        edges=be.band_thresholds(ketamine),
+        seed=7,
+        inputs={"test": True},
+        page="test",
+        version=be.pksim_version(),
+    )
     at = page(new_app().run(), "sweep")
     at.segmented_control(key="sw_source").set_value("Open a results file").run()
-    at.file_uploader(key="sw_upload").set_value(("r.parquet", export.parquet_bytes(frame, prov),
-                                                 "application/octet-stream")).run()
+    at.file_uploader(key="sw_upload").set_value(
+        ("r.parquet", export.parquet_bytes(frame, prov), "application/octet-stream")
+    ).run()
     assert_ok(at)
     assert not at.error
     shown = at.dataframe[0].value
@@ -413,15 +491,26 @@ def test_uploading_a_results_file_shows_heatmap_and_provenance(ketamine):
 
 def test_a_csv_results_file_loads_with_its_provenance(ketamine):
     """CSV as ``pksim sweep --csv`` writes it, or as the app's downloads (``# key: value``)."""
-    frame = pd.DataFrame({"dose_mg": np.repeat([50.0, 100.0], 2), "weight_kg": [60.0, 80.0] * 2,
-                          "p_window_block": [0.1, 0.2, 0.3, 0.4]})
-    prov = export.provenance(model=ketamine, edges=be.band_thresholds(ketamine), seed=11,
-                             inputs={"block_min": [30.0, 60.0]}, page="test",
-                             version=be.pksim_version())
+    frame = pd.DataFrame(
+        {
+            "dose_mg": np.repeat([50.0, 100.0], 2),
+            "weight_kg": [60.0, 80.0] * 2,
+            "p_window_block": [0.1, 0.2, 0.3, 0.4],
+        }
+    )
+    prov = export.provenance(
+        model=ketamine,
+        edges=be.band_thresholds(ketamine),
+        seed=11,
+        inputs={"block_min": [30.0, 60.0]},
+        page="test",
+        version=be.pksim_version(),
+    )
     at = page(new_app().run(), "sweep")
     at.segmented_control(key="sw_source").set_value("Open a results file").run()
-    at.file_uploader(key="sw_upload").set_value(("r.csv", export.csv_bytes(frame, prov),
-                                                 "text/csv")).run()
+    at.file_uploader(key="sw_upload").set_value(
+        ("r.csv", export.csv_bytes(frame, prov), "text/csv")
+    ).run()
     assert_ok(at)
     assert not at.error
     assert list(at.dataframe[0].value["p_window_block"]) == pytest.approx([0.1, 0.2, 0.3, 0.4])
@@ -429,8 +518,9 @@ def test_a_csv_results_file_loads_with_its_provenance(ketamine):
     assert any("session block 30–60 min" in c.value for c in at.caption)
     spec = chart_specs(at)[0]
     assert spec["layer"][0]["encoding"]["color"]["scale"]["domain"] == [0, 1]
-    at.file_uploader(key="sw_upload").set_value(("plain.csv", frame.to_csv(index=False).encode(),
-                                                 "text/csv")).run()
+    at.file_uploader(key="sw_upload").set_value(
+        ("plain.csv", frame.to_csv(index=False).encode(), "text/csv")
+    ).run()
     assert_ok(at)
     assert len(at.dataframe[0].value) == 4
 
@@ -444,21 +534,33 @@ def test_a_pksim_sweep_cells_table_is_explored_by_its_axes():
     for sl in (50.0, 100.0):
         for w in (60.0, 90.0):
             for b_mg, b_t in ((0.0, None), (40.0, 30.0), (40.0, 60.0)):
-                rows.append({"cell_index": len(rows), "cell_seed": 10**18 + len(rows),
-                             "model": "ketamine", "weight_kg": w, "sl_amount_mg": sl,
-                             "booster_amount_mg": b_mg, "booster_start_min": b_t,
-                             "regimen": f"sublingual:{sl:g}mg" + (f" + {b_mg:g}mg" if b_mg else ""),
-                             "n_subjects": 100, "p_window_block": (sl + w + b_mg) / 400,
-                             "p_window_block_se": 0.01, "window_lower_ng_per_ml": 50.0})
+                rows.append(
+                    {
+                        "cell_index": len(rows),
+                        "cell_seed": 10**18 + len(rows),
+                        "model": "ketamine",
+                        "weight_kg": w,
+                        "sl_amount_mg": sl,
+                        "booster_amount_mg": b_mg,
+                        "booster_start_min": b_t,
+                        "regimen": f"sublingual:{sl:g}mg" + (f" + {b_mg:g}mg" if b_mg else ""),
+                        "n_subjects": 100,
+                        "p_window_block": (sl + w + b_mg) / 400,
+                        "p_window_block_se": 0.01,
+                        "window_lower_ng_per_ml": 50.0,
+                    }
+                )
     table = pa.Table.from_pandas(pd.DataFrame(rows), preserve_index=False)
-    table = table.replace_schema_metadata({**table.schema.metadata,
-                                           b"pksim.provenance": json.dumps({"seed": 5}).encode()})
+    table = table.replace_schema_metadata(
+        {**table.schema.metadata, b"pksim.provenance": json.dumps({"seed": 5}).encode()}
+    )
     buf = io.BytesIO()
     pq.write_table(table, buf)
     at = page(new_app().run(), "sweep")
     at.segmented_control(key="sw_source").set_value("Open a results file").run()
-    at.file_uploader(key="sw_upload").set_value(("cells.parquet", buf.getvalue(),
-                                                 "application/octet-stream")).run()
+    at.file_uploader(key="sw_upload").set_value(
+        ("cells.parquet", buf.getvalue(), "application/octet-stream")
+    ).run()
     assert_ok(at)
     assert at.selectbox(key="sw_x").value == "sl_amount_mg"
     assert at.selectbox(key="sw_y").value == "weight_kg"
@@ -484,7 +586,11 @@ def test_models_page_lists_every_parameter_with_unit_tag_source(ketamine):
     row = params.set_index("parameter").loc["CL"]
     p = ketamine.parameters["CL"]
     assert (row["value"], row["unit"], row["tag"], row["source"]) == (
-        p.published_value, p.published_unit, p.tag, p.source)
+        p.published_value,
+        p.published_unit,
+        p.tag,
+        p.source,
+    )
 
 
 def test_threshold_edits_apply_to_every_page_for_this_session(ketamine):
@@ -493,10 +599,12 @@ def test_threshold_edits_apply_to_every_page_for_this_session(ketamine):
     assert_ok(at)
     assert any("60–150 ng/mL" in m.value and "edited" in m.value for m in at.sidebar.markdown)
     page(at, "couple")
-    typ = curve_summary(simulate(["sublingual:100mg"], weight_kg=82.0, sex="male",
-                                 model=ketamine), {"window": 60.0})
+    typ = curve_summary(
+        simulate(["sublingual:100mg"], weight_kg=82.0, sex="male", model=ketamine), {"window": 60.0}
+    )
     assert at.table[0].value.loc["Onset: enters the window", "Typical person"] == fmt.minutes(
-        typ["window"]["onset_min"])
+        typ["window"]["onset_min"]
+    )
     if be.feature("couple").available:
         ps = library_couple(COUPLE["a"][2], COUPLE["b"][2], thresholds={"window": 60.0}).a.summary()
         assert metrics(at)[4][1] == fmt.percent(ps["p_window"])
@@ -530,17 +638,34 @@ def _bands(model):
 def test_chart_specs_validate_and_carry_units(ketamine):
     c = simulate(["sublingual:100mg"], weight_kg=70, model=ketamine)
     lines = frames.curve_lines(c, "A")
-    bands_df = pd.DataFrame({"time_min": c.time_min,
-                             **{f"effect_site_p{p}_ng_per_ml": c.effect_site_ng_per_ml * f
-                                for p, f in ((5, .5), (25, .8), (50, 1), (75, 1.2), (95, 1.6))}})
+    bands_df = pd.DataFrame(
+        {
+            "time_min": c.time_min,
+            **{
+                f"effect_site_p{p}_ng_per_ml": c.effect_site_ng_per_ml * f
+                for p, f in ((5, 0.5), (25, 0.8), (50, 1), (75, 1.2), (95, 1.6))
+            },
+        }
+    )
     ribbons = frames.population_ribbons(bands_df, "A")
     frame = c.to_frame()
-    grid = pd.DataFrame({"dose_mg": [50.0, 50.0, 100.0, 100.0], "weight_kg": [60.0, 90.0] * 2,
-                         "p_window": [0.2, 0.1, 0.9, 0.7]})
+    grid = pd.DataFrame(
+        {
+            "dose_mg": [50.0, 50.0, 100.0, 100.0],
+            "weight_kg": [60.0, 90.0] * 2,
+            "p_window": [0.2, 0.1, 0.9, 0.7],
+        }
+    )
     po = pd.DataFrame({"arm": ["x", "y"], "cmax_obs": [10.0, 100.0], "cmax_pred": [12.0, 70.0]})
     for log_y in (False, True):
-        spec = charts.concentration_chart(lines, bands=_bands(ketamine), log_y=log_y,
-                                          ribbons=ribbons, block_min=(45, 90), title="t")
+        spec = charts.concentration_chart(
+            lines,
+            bands=_bands(ketamine),
+            log_y=log_y,
+            ribbons=ribbons,
+            block_min=(45, 90),
+            title="t",
+        )
         charts.validate_spec(spec)
         y = spec["layer"][-1]["encoding"]["y"]
         assert y["title"] == "Concentration (ng/mL)"
@@ -551,18 +676,35 @@ def test_chart_specs_validate_and_carry_units(ketamine):
         assert shaded[:2] == ["window", "dissociation"]
         h = charts.hysteresis_chart(frame, bands=_bands(ketamine), log_y=log_y)
         charts.validate_spec(h)
-    for spec in (charts.probability_chart(pd.DataFrame({"time_min": [0, 1], "p": [0, .5]}), y="p",
-                                          block_min=(0, 1)),
-                 charts.metric_lines_chart(grid, x="dose_mg", x_title="Dose (mg)", y="p_window",
-                                           y_title="P (–)", marker_x=50.0),
-                 charts.heatmap_chart(grid, x="dose_mg", y="weight_kg", colour="p_window",
-                                      x_title="Dose (mg)", y_title="Weight (kg)",
-                                      colour_title="P(window)"),
-                 charts.pred_obs_chart(po, predicted="cmax_pred", observed="cmax_obs",
-                                       label="arm", title_quantity="Cmax", unit="ng/mL")):
+    for spec in (
+        charts.probability_chart(
+            pd.DataFrame({"time_min": [0, 1], "p": [0, 0.5]}), y="p", block_min=(0, 1)
+        ),
+        charts.metric_lines_chart(
+            grid, x="dose_mg", x_title="Dose (mg)", y="p_window", y_title="P (–)", marker_x=50.0
+        ),
+        charts.heatmap_chart(
+            grid,
+            x="dose_mg",
+            y="weight_kg",
+            colour="p_window",
+            x_title="Dose (mg)",
+            y_title="Weight (kg)",
+            colour_title="P(window)",
+        ),
+        charts.pred_obs_chart(
+            po,
+            predicted="cmax_pred",
+            observed="cmax_obs",
+            label="arm",
+            title_quantity="Cmax",
+            unit="ng/mL",
+        ),
+    ):
         charts.validate_spec(spec)
-    assert charts.to_altair(charts.probability_chart(
-        pd.DataFrame({"time_min": [0, 1], "p": [0, .5]}), y="p")).to_dict()
+    assert charts.to_altair(
+        charts.probability_chart(pd.DataFrame({"time_min": [0, 1], "p": [0, 0.5]}), y="p")
+    ).to_dict()
 
 
 def test_bands_are_shaded_where_the_model_puts_them(ketamine):
@@ -579,14 +721,23 @@ def test_figures_match_the_charts(ketamine):
     fig = charts.concentration_figure(lines, bands=_bands(ketamine), log_y=True, footer="f")
     ax = fig.axes[0]
     assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_yscale()) == (
-        "Time (min)", "Concentration (ng/mL)", "log")
+        "Time (min)",
+        "Concentration (ng/mL)",
+        "log",
+    )
     assert len(ax.lines) == 2  # effect site and plasma, from the same frame as the chart
 
 
 def test_downloads_carry_model_thresholds_and_seed(ketamine):
     edges = be.band_thresholds(ketamine, {"window": 60.0})
-    prov = export.provenance(model=ketamine, edges=edges, seed=11, inputs={"dose": "x"},
-                             page="p", version=be.pksim_version())
+    prov = export.provenance(
+        model=ketamine,
+        edges=edges,
+        seed=11,
+        inputs={"dose": "x"},
+        page="p",
+        version=be.pksim_version(),
+    )
     frame = pd.DataFrame({"time_min": [0.0, 1.0], "effect_site_ng_per_ml": [0.0, math.pi]})
     text = export.csv_bytes(frame, prov).decode()
     assert f"# model_sha256: {ketamine.sha256}" in text
@@ -597,12 +748,17 @@ def test_downloads_carry_model_thresholds_and_seed(ketamine):
     meta = pq.read_table(io.BytesIO(export.parquet_bytes(frame, prov))).schema.metadata
     got = json.loads(meta[b"pksim"])
     assert (got["model_id"], got["seed"], got["thresholds_ng_per_ml"]["window"]) == (
-        "ketamine", 11, [60.0, 150.0])
+        "ketamine",
+        11,
+        [60.0, 150.0],
+    )
     from PIL import Image
 
-    fig = charts.concentration_figure(frames.curve_lines(simulate(
-        ["sublingual:100mg"], weight_kg=70, model=ketamine), "A"),
-        bands=frames.band_table(ketamine, edges), footer=export.footer_text(prov))
+    fig = charts.concentration_figure(
+        frames.curve_lines(simulate(["sublingual:100mg"], weight_kg=70, model=ketamine), "A"),
+        bands=frames.band_table(ketamine, edges),
+        footer=export.footer_text(prov),
+    )
     png = Image.open(io.BytesIO(export.png_bytes(fig, prov)))
     assert json.loads(png.text["Description"])["model_sha256"] == ketamine.sha256
     assert "window 60–150 ng/mL" in export.footer_text(prov)
@@ -628,9 +784,18 @@ def test_concurrent_population_calls_do_not_crash(ketamine):
 
     def run(i):
         try:
-            r = be.run_population(["sublingual:100mg"], weight_kg=60.0 + i, sex="female",
-                                  model=ketamine, scaling=None, n=N, seed=i, t_end_min=240.0,
-                                  thresholds={}, block_min=(45.0, 90.0))
+            r = be.run_population(
+                ["sublingual:100mg"],
+                weight_kg=60.0 + i,
+                sex="female",
+                model=ketamine,
+                scaling=None,
+                n=N,
+                seed=i,
+                t_end_min=240.0,
+                thresholds={},
+                block_min=(45.0, 90.0),
+            )
             results[i] = r.summary()["p_window"]
         except Exception as exc:  # noqa: BLE001 - collected and reported below
             errors.append(exc)
@@ -641,7 +806,16 @@ def test_concurrent_population_calls_do_not_crash(ketamine):
     for t in threads:
         t.join()
     assert not errors and all(r is not None for r in results)
-    again = be.run_population(["sublingual:100mg"], weight_kg=63.0, sex="female", model=ketamine,
-                              scaling=None, n=N, seed=3, t_end_min=240.0, thresholds={},
-                              block_min=(45.0, 90.0)).summary()["p_window"]
+    again = be.run_population(
+        ["sublingual:100mg"],
+        weight_kg=63.0,
+        sex="female",
+        model=ketamine,
+        scaling=None,
+        n=N,
+        seed=3,
+        t_end_min=240.0,
+        thresholds={},
+        block_min=(45.0, 90.0),
+    ).summary()["p_window"]
     assert again == results[3]

@@ -39,12 +39,19 @@ def comparison(at: AppTest) -> pd.DataFrame:
 
 
 def test_table_lists_changed_inputs_and_deltas():
-    lines = pd.DataFrame({"time_min": [0.0], "conc_ng_per_ml": [0.0], "series": ["x"],
-                          "site": ["Effect site"]})
-    a = compare.Snapshot({"w": 70.0, "sex": "male"}, (compare.Number("P", 0.25, "percent"),
-                                                      compare.Number("onset", 12.0, "min")), lines)
-    b = compare.Snapshot({"w": 80.0, "sex": "male"}, (compare.Number("P", 0.4, "percent"),
-                                                      compare.Number("onset", None, "min")), lines)
+    lines = pd.DataFrame(
+        {"time_min": [0.0], "conc_ng_per_ml": [0.0], "series": ["x"], "site": ["Effect site"]}
+    )
+    a = compare.Snapshot(
+        {"w": 70.0, "sex": "male"},
+        (compare.Number("P", 0.25, "percent"), compare.Number("onset", 12.0, "min")),
+        lines,
+    )
+    b = compare.Snapshot(
+        {"w": 80.0, "sex": "male"},
+        (compare.Number("P", 0.4, "percent"), compare.Number("onset", None, "min")),
+        lines,
+    )
     t = compare.table(a, b).set_index("")
     assert list(t.index) == ["input w", "P", "onset"]
     assert t.loc["input w", "A"] == "70" and t.loc["input w", "B"] == "80"
@@ -63,9 +70,12 @@ def test_couple_page_compares_two_snapshots_and_restores_one():
     assert t.loc["input a_d1_amount_mg", "A"] == "100"
     assert t.loc["input a_d1_amount_mg", "B"] == "150"
     model = load_model("ketamine")
-    peaks = [curve_summary(simulate([f"sublingual:{mg}mg"], weight_kg=82.0, sex="male",
-                                    model=model))["effect_site"]["cmax_ng_per_ml"]
-             for mg in (100, 150)]
+    peaks = [
+        curve_summary(simulate([f"sublingual:{mg}mg"], weight_kg=82.0, sex="male", model=model))[
+            "effect_site"
+        ]["cmax_ng_per_ml"]
+        for mg in (100, 150)
+    ]
     row = t.loc["Partner A: typical effect-site peak"]
     assert (row["A"], row["B"]) == (fmt.conc(peaks[0]), fmt.conc(peaks[1]))
     assert row["B − A"] == f"{peaks[1] - peaks[0]:+.3g} ng/mL"
@@ -82,5 +92,7 @@ def test_route_explorer_compares_two_snapshots():
     assert not at.exception, [e.value for e in at.exception]
     t = comparison(at)
     assert (t.loc["input rt_routes_amount", "A"], t.loc["input rt_routes_amount", "B"]) == (
-        "50", "80")
+        "50",
+        "80",
+    )
     assert "Sublingual: in window" in t.index

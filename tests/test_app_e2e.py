@@ -22,8 +22,15 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("PKSIM_CHROMIUM", "/usr/bin/chromium")
 SHOTS = ROOT / "screenshots"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 # page name -> (URL path, an element that shows the page has rendered its content)
 PAGES = {
     "couple": ("", "[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg"),
@@ -38,8 +45,10 @@ RESULTS_A = ".st-key-results_a [data-testid=stTable] tbody tr"
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not Path(CHROMIUM).is_file(),
-                       reason=f"no Chromium at {CHROMIUM} (apt-get install chromium; CI does)"),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).is_file(),
+        reason=f"no Chromium at {CHROMIUM} (apt-get install chromium; CI does)",
+    ),
 ]
 
 if str(ROOT) not in sys.path:
@@ -59,9 +68,23 @@ def server():
     SHOTS.mkdir(exist_ok=True)
     log = open(SHOTS / "streamlit.log", "w")  # noqa: SIM115 - closed after the server stops
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
@@ -100,7 +123,8 @@ def wait_idle(page, timeout_ms: int = RUN_TIMEOUT_MS) -> None:
         "() => { const a = document.querySelector('[data-testid=stApp]');"
         " return a && a.getAttribute('data-test-script-state') === 'notRunning'"
         " && a.getAttribute('data-test-connection-state') === 'CONNECTED'; }",
-        timeout=timeout_ms)
+        timeout=timeout_ms,
+    )
 
 
 def open_page(page, url: str, path: str, content: str = "h1") -> None:
@@ -123,8 +147,10 @@ def screenshot(page, name: str, width: int = 1400, height: int = 1000) -> Path:
     viewport), then back to ``width`` x ``height``."""
     page.set_viewport_size({"width": width, "height": height})
     page.wait_for_timeout(500)
-    full = page.evaluate("() => { const m = document.querySelector('[data-testid=stMain]');"
-                         " return m ? m.scrollHeight : 1200; }")
+    full = page.evaluate(
+        "() => { const m = document.querySelector('[data-testid=stMain]');"
+        " return m ? m.scrollHeight : 1200; }"
+    )
     page.set_viewport_size({"width": width, "height": min(int(full) + 40, 16000)})
     page.wait_for_timeout(800)  # charts re-layout to the new size
     path = SHOTS / f"{name}.png"
@@ -134,9 +160,11 @@ def screenshot(page, name: str, width: int = 1400, height: int = 1000) -> Path:
 
 
 def chart_widths(page) -> list[float]:
-    return page.evaluate("() => [...document.querySelectorAll('[data-testid=stVegaLiteChart]"
-                         " canvas, [data-testid=stVegaLiteChart] svg')]"
-                         ".map(c => c.getBoundingClientRect().width)")
+    return page.evaluate(
+        "() => [...document.querySelectorAll('[data-testid=stVegaLiteChart]"
+        " canvas, [data-testid=stVegaLiteChart] svg')]"
+        ".map(c => c.getBoundingClientRect().width)"
+    )
 
 
 def partner_numbers(page, key: str) -> dict[str, str]:
@@ -154,7 +182,9 @@ def partner_numbers(page, key: str) -> dict[str, str]:
                 out['typical: ' + cells[0]] = cells[1];
             }
             return out;
-        }""", key)
+        }""",
+        key,
+    )
 
 
 def test_every_page_opens_and_is_screenshotted(server, browser):
@@ -195,28 +225,36 @@ def test_changing_partner_a_dose_changes_the_numbers(server, browser):
     page.wait_for_function(
         """(old) => { const m = document.querySelector('.st-key-results_a [data-testid=stTable]');
                       return m && !m.innerText.includes(old); }""",
-        arg=before["typical: Effect-site peak"], timeout=RUN_TIMEOUT_MS)
+        arg=before["typical: Effect-site peak"],
+        timeout=RUN_TIMEOUT_MS,
+    )
     wait_idle(page)
     no_exception(page)
     after = partner_numbers(page, "a")
     model = load_model("ketamine")
-    typical = curve_summary(simulate(["sublingual:180mg"], weight_kg=82.0, sex="male",
-                                     model=model))
+    typical = curve_summary(simulate(["sublingual:180mg"], weight_kg=82.0, sex="male", model=model))
     assert after["typical: Effect-site peak"] == fmt.conc(typical["effect_site"]["cmax_ng_per_ml"])
     assert after["typical: Onset: enters the window"] == fmt.minutes(typical["window"]["onset_min"])
     if backend.feature("couple").available:
         from pksim.couple import simulate_couple
         from pksim.sampling import Covariates
 
-        res = simulate_couple(["sublingual:180mg"], ["sublingual:75mg"],
-                              a=Covariates(weight_kg=82.0, sex="male"),
-                              b=Covariates(weight_kg=64.0, sex="female"), n=DEFAULT_N,
-                              seed=DEFAULT_SEED, model=model, block_min=(45.0, 90.0),
-                              band_uncertainty=True)  # the app draws band edges by default
+        res = simulate_couple(
+            ["sublingual:180mg"],
+            ["sublingual:75mg"],
+            a=Covariates(weight_kg=82.0, sex="male"),
+            b=Covariates(weight_kg=64.0, sex="female"),
+            n=DEFAULT_N,
+            seed=DEFAULT_SEED,
+            model=model,
+            block_min=(45.0, 90.0),
+            band_uncertainty=True,
+        )  # the app draws band edges by default
         expected = res.a.summary()["p_dissociation"]
         assert after["P(dissociation)"] == fmt.percent(expected)
         assert float(after["P(dissociation)"].split()[0]) > float(
-            before["P(dissociation)"].split()[0])
+            before["P(dissociation)"].split()[0]
+        )
         # partner B's inputs did not change, nor did B's numbers
         assert partner_numbers(page, "b")["P(window)"] == fmt.percent(res.b.summary()["p_window"])
     screenshot(page, "couple_after_dose_change")
@@ -246,7 +284,9 @@ def test_eight_sessions_at_once(server, browser):
             """(old) => {
                 const t = document.querySelector('.st-key-results_a [data-testid=stTable]');
                 return t && !t.innerText.includes(old); }""",
-            arg=default_peak, timeout=RUN_TIMEOUT_MS)
+            arg=default_peak,
+            timeout=RUN_TIMEOUT_MS,
+        )
         wait_idle(p)
         no_exception(p)
         assert p.locator(".st-key-results_a [data-testid=stMetric]").count() >= 1
@@ -271,7 +311,9 @@ def test_a_copied_url_reopens_the_same_scenario_in_a_fresh_browser(server, brows
         box.press("Enter")
         page.wait_for_function(
             "([k, v]) => new URLSearchParams(location.search).get(k) === v",
-            arg=[key, value], timeout=RUN_TIMEOUT_MS)
+            arg=[key, value],
+            timeout=RUN_TIMEOUT_MS,
+        )
     wait_idle(page)
     copied = page.url
     shown = partner_numbers(page, "a")
@@ -294,8 +336,10 @@ def test_a_copied_url_reopens_the_same_scenario_in_a_fresh_browser(server, brows
     box = page.locator(".st-key-rt_weight input")
     box.fill("57")
     box.press("Enter")
-    page.wait_for_function("() => new URLSearchParams(location.search).get('rt_weight') === '57'",
-                           timeout=RUN_TIMEOUT_MS)
+    page.wait_for_function(
+        "() => new URLSearchParams(location.search).get('rt_weight') === '57'",
+        timeout=RUN_TIMEOUT_MS,
+    )
     copied = page.url
     ctx.close()
     fresh = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -318,8 +362,10 @@ def test_sweep_results_are_screenshotted(server, browser):
     box = page.locator(".st-key-sw_n input")
     box.fill("100")
     page.get_by_role("button", name="Run sweep").click()
-    page.wait_for_selector("[data-testid=stVegaLiteChart] canvas, "
-                           "[data-testid=stVegaLiteChart] svg", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_selector(
+        "[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg",
+        timeout=RUN_TIMEOUT_MS,
+    )
     wait_idle(page)
     no_exception(page)
     assert page.locator("[data-testid=stDataFrame]").count() == 1

@@ -47,8 +47,7 @@ def test_every_preset_is_a_valid_regimen_with_its_source():
         assert p.model is None or p.model in models
         assert p.fits(target), p.id
     couples = [p for p in presets if p.id.startswith("couples")]
-    assert couples and all("J Psychedelic Stud 2024;8(2):233" in p.source.citation
-                           for p in couples)
+    assert couples and all("J Psychedelic Stud 2024;8(2):233" in p.source.citation for p in couples)
     amounts = {d.route: set() for p in couples for d in p.doses}
     for p in couples:
         for d in p.doses:
@@ -68,8 +67,14 @@ def test_a_preset_fills_the_editor_and_the_page_uses_exactly_its_doses(pid):
     assert not at.exception, [e.value for e in at.exception]
     assert at.number_input(key="a_n_doses").value == len(preset.doses)
     assert any("Cornfield" in c.value or "Zarate" in c.value for c in at.caption)
-    s = curve_summary(simulate([d.spec() for d in preset.doses], weight_kg=82.0, sex="male",
-                               model=load_model("ketamine")))
+    s = curve_summary(
+        simulate(
+            [d.spec() for d in preset.doses],
+            weight_kg=82.0,
+            sex="male",
+            model=load_model("ketamine"),
+        )
+    )
     assert typical_row(at, 0, "Effect-site peak") == fmt.conc(s["effect_site"]["cmax_ng_per_ml"])
     assert typical_row(at, 0, "Onset: enters the window") == fmt.minutes(s["window"]["onset_min"])
 
@@ -92,10 +97,8 @@ def test_several_boosters_reach_the_library():
     assert not at.exception, [e.value for e in at.exception]
     specs = ["sublingual:100mg", "sublingual:50mg@45min", "intranasal:30mg@100min"]
     s = curve_summary(simulate(specs, weight_kg=82.0, sex="male", model=load_model("ketamine")))
-    assert typical_row(at, 0, "Offset: leaves the window") == fmt.minutes(
-        s["window"]["offset_min"])
-    assert typical_row(at, 0, "Time in the window") == fmt.minutes(
-        s["window"]["minutes_in_window"])
+    assert typical_row(at, 0, "Offset: leaves the window") == fmt.minutes(s["window"]["offset_min"])
+    assert typical_row(at, 0, "Time in the window") == fmt.minutes(s["window"]["minutes_in_window"])
 
 
 def test_route_options_from_the_model_reach_the_library():
@@ -108,8 +111,9 @@ def test_route_options_from_the_model_reach_the_library():
     at = new_app()
     at.text_input(key="a_d1_options").set_value("hold=10min").run()
     assert not at.exception, [e.value for e in at.exception]
-    s = curve_summary(simulate(["sublingual:100mg,hold=10min"], weight_kg=82.0, sex="male",
-                               model=model))
+    s = curve_summary(
+        simulate(["sublingual:100mg,hold=10min"], weight_kg=82.0, sex="male", model=model)
+    )
     assert typical_row(at, 0, "Effect-site peak") == fmt.conc(s["effect_site"]["cmax_ng_per_ml"])
     at.text_input(key="a_d1_options").set_value("hold=soon").run()
     assert not at.exception

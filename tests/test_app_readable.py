@@ -16,24 +16,40 @@ if str(ROOT) not in sys.path:
 from pksim_app import charts, frames  # noqa: E402
 
 
-@pytest.mark.parametrize("column,fmt", [
-    ("p_window", "percent"), ("p_window_block_se", "percent"), ("fraction_dissociated", "percent"),
-    ("onset_min_median", "%.0f"), ("minutes_in_window", "%.0f"), ("weight_kg", "%.0f"),
-    ("effect_site_cmax_ng_per_ml", "%.1f"), ("dose_mg", "%.1f"), ("rate_mg_per_h", "%.3f"),
-    ("cell_seed", "%d"),
-])
+@pytest.mark.parametrize(
+    "column,fmt",
+    [
+        ("p_window", "percent"),
+        ("p_window_block_se", "percent"),
+        ("fraction_dissociated", "percent"),
+        ("onset_min_median", "%.0f"),
+        ("minutes_in_window", "%.0f"),
+        ("weight_kg", "%.0f"),
+        ("effect_site_cmax_ng_per_ml", "%.1f"),
+        ("dose_mg", "%.1f"),
+        ("rate_mg_per_h", "%.3f"),
+        ("cell_seed", "%d"),
+    ],
+)
 def test_number_formats(column, fmt):
     assert frames.number_format(column) == fmt
 
 
 def _lines(peaks: dict[str, float]) -> pd.DataFrame:
-    return pd.DataFrame([{"time_min": t, "conc_ng_per_ml": p * t / 10, "series": s,
-                          "site": "Effect site"} for s, p in peaks.items() for t in range(11)])
+    return pd.DataFrame(
+        [
+            {"time_min": t, "conc_ng_per_ml": p * t / 10, "series": s, "site": "Effect site"}
+            for s, p in peaks.items()
+            for t in range(11)
+        ]
+    )
 
 
 def test_one_curve_dwarfing_the_rest_is_detected():
     assert charts.dwarfing(_lines({"IV bolus": 11000.0, "Sublingual": 60.0, "Oral": 50.0})) == (
-        "IV bolus", pytest.approx(11000.0 / 60.0))
+        "IV bolus",
+        pytest.approx(11000.0 / 60.0),
+    )
     assert charts.dwarfing(_lines({"A": 100.0, "B": 60.0})) is None
     assert charts.dwarfing(_lines({"A": 100.0})) is None
     ratio = charts.DWARF_RATIO
@@ -42,17 +58,40 @@ def test_one_curve_dwarfing_the_rest_is_detected():
 
 def test_probability_heatmap_is_on_a_fixed_scale():
     cells = pd.DataFrame({"x": [1, 1, 2, 2], "y": [1, 2, 1, 2], "p_window": [0.1, 0.2, 0.3, 0.54]})
-    spec = charts.heatmap_chart(cells, x="x", y="y", colour="p_window", x_title="X", y_title="Y",
-                                colour_title="P(window)", percent=True)
+    spec = charts.heatmap_chart(
+        cells,
+        x="x",
+        y="y",
+        colour="p_window",
+        x_title="X",
+        y_title="Y",
+        colour_title="P(window)",
+        percent=True,
+    )
     enc = spec["layer"][0]["encoding"]["color"]
     assert enc["scale"]["domain"] == [0, 1] and enc["legend"]["format"] == ".0%"
     charts.validate_spec(spec)
-    risk = charts.heatmap_chart(cells.rename(columns={"p_window": "p_dissociation"}), x="x",
-                                y="y", colour="p_dissociation", x_title="X", y_title="Y",
-                                colour_title="P(dissociation)", percent=True)
+    risk = charts.heatmap_chart(
+        cells.rename(columns={"p_window": "p_dissociation"}),
+        x="x",
+        y="y",
+        colour="p_dissociation",
+        x_title="X",
+        y_title="Y",
+        colour_title="P(dissociation)",
+        percent=True,
+    )
     assert risk["layer"][0]["encoding"]["color"]["scale"]["scheme"] != enc["scale"]["scheme"]
-    fig = charts.heatmap_figure(cells, x="x", y="y", colour="p_window", x_title="X",
-                                y_title="Y", colour_title="P(window)", percent=True)
+    fig = charts.heatmap_figure(
+        cells,
+        x="x",
+        y="y",
+        colour="p_window",
+        x_title="X",
+        y_title="Y",
+        colour_title="P(window)",
+        percent=True,
+    )
     assert fig.axes[0].images[0].get_clim() == (0.0, 1.0)
 
 
@@ -67,9 +106,16 @@ def test_figure_footer_does_not_overlap_the_axis_title():
     bands = frames.band_table(model, band_thresholds(model))
     lines = _lines({"Partner A": 120.0, "Partner B": 90.0})
     footer = "pksim 0.1 · model ketamine (sha256 0123456789ab) · seed 1 · " + "x" * 150
-    fig = charts.concentration_figure(lines, bands=bands, footer=footer, title="T",
-                                      dose_marks=[(0.0, "100 mg sublingual", "Partner A"),
-                                                  (0.0, "75 mg sublingual", "Partner B")])
+    fig = charts.concentration_figure(
+        lines,
+        bands=bands,
+        footer=footer,
+        title="T",
+        dose_marks=[
+            (0.0, "100 mg sublingual", "Partner A"),
+            (0.0, "75 mg sublingual", "Partner B"),
+        ],
+    )
     renderer = FigureCanvasAgg(fig).get_renderer()
     fig.draw(renderer)
     xlabel = fig.axes[0].xaxis.label.get_window_extent(renderer)

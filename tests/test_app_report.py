@@ -24,8 +24,10 @@ from pksim.sampling import Covariates  # noqa: E402
 from pksim.simulation import simulate  # noqa: E402
 from pksim_app import NOTICE, export, fmt, frames, report  # noqa: E402
 
-SPECS = {"Partner A": ["sublingual:100mg", "intranasal:40mg@40min"],
-         "Partner B": ["sublingual:75mg"]}
+SPECS = {
+    "Partner A": ["sublingual:100mg", "intranasal:40mg@40min"],
+    "Partner B": ["sublingual:75mg"],
+}
 PEOPLE = {"Partner A": (82.0, "male"), "Partner B": (64.0, "female")}
 BLOCK = (45.0, 90.0)
 
@@ -40,17 +42,25 @@ def pdf_text(data: bytes) -> tuple[int, str]:
 def couple_report():
     model = load_model("ketamine")
     edges = band_thresholds(model)
-    curves = {t: simulate(SPECS[t], weight_kg=w, sex=s, model=model)
-              for t, (w, s) in PEOPLE.items()}
+    curves = {
+        t: simulate(SPECS[t], weight_kg=w, sex=s, model=model) for t, (w, s) in PEOPLE.items()
+    }
     typical = {t: curve_summary(c) for t, c in curves.items()}
-    res = simulate_couple(SPECS["Partner A"], SPECS["Partner B"],
-                          a=Covariates(weight_kg=82.0, sex="male"),
-                          b=Covariates(weight_kg=64.0, sex="female"), n=200, seed=7,
-                          model=model, block_min=BLOCK)
+    res = simulate_couple(
+        SPECS["Partner A"],
+        SPECS["Partner B"],
+        a=Covariates(weight_kg=82.0, sex="male"),
+        b=Covariates(weight_kg=64.0, sex="female"),
+        n=200,
+        seed=7,
+        model=model,
+        block_min=BLOCK,
+    )
     cs = res.summary()
     pops = {"Partner A": cs["partner_a"], "Partner B": cs["partner_b"]}
-    prov = export.provenance(model=model, edges=edges, seed=7, inputs={}, page="Couple planner",
-                             version="test")
+    prov = export.provenance(
+        model=model, edges=edges, seed=7, inputs={}, page="Couple planner", version="test"
+    )
     lines = pd.concat([frames.curve_lines(c, t, ("effect_site",)) for t, c in curves.items()])
     answers = report.couple_answers(cs, BLOCK)
     marks = []
@@ -59,10 +69,16 @@ def couple_report():
         marks += report.dose_marks(t, SPECS[t])
     content = report.Report(
         title="Couple planner",
-        inputs=[f"{t}: {w:g} kg, {s}; regimen " + " + ".join(SPECS[t])
-                for t, (w, s) in PEOPLE.items()],
-        answers=answers, provenance=prov, lines=lines, bands=frames.band_table(model, edges),
-        block_min=BLOCK, dose_marks=marks)
+        inputs=[
+            f"{t}: {w:g} kg, {s}; regimen " + " + ".join(SPECS[t]) for t, (w, s) in PEOPLE.items()
+        ],
+        answers=answers,
+        provenance=prov,
+        lines=lines,
+        bands=frames.band_table(model, edges),
+        block_min=BLOCK,
+        dose_marks=marks,
+    )
     shots = ROOT / "screenshots"
     shots.mkdir(exist_ok=True)
     report.report_figure(content).savefig(shots / "report_couple.png", dpi=90)  # to look at
@@ -85,8 +101,10 @@ def test_the_report_is_one_page_with_notice_inputs_answers_and_provenance(couple
     assert f"{both} ± {se:.1f} %" in text
     assert f"at least {cs['coverage_percent']:g} % of the block" in text
     pa = cs["partner_a"]
-    assert (f"{fmt.percent(pa['p_dissociation'])} ± {100 * pa['p_dissociation_se']:.1f} % reach "
-            "the dissociation band") in text
+    assert (
+        f"{fmt.percent(pa['p_dissociation'])} ± {100 * pa['p_dissociation_se']:.1f} % reach "
+        "the dissociation band"
+    ) in text
     peak = fmt.conc(typical["Partner B"]["effect_site"]["cmax_ng_per_ml"])
     assert f"effect-site peak {peak}" in text
 

@@ -55,31 +55,42 @@ def test_encode_gives_short_url_text():
     assert scenario.encode(["iv", "oral"]) == "iv,oral"
 
 
-@pytest.mark.parametrize("kind,raw,kw,expected", [
-    ("number_input", "82", {"min_value": 20.0, "max_value": 300.0}, 82.0),
-    ("number_input", "7", {"min_value": 0, "max_value": 10, "step": 1}, 7),
-    ("slider", "45,90", {"min_value": 0, "max_value": 240, "value": (45, 90)}, (45, 90)),
-    ("checkbox", "false", {}, False),
-    ("selectbox", "male", {"options": ["female", "male"]}, "male"),
-    ("selectbox", "60", {"options": [10.0, 60.0]}, 60.0),
-    ("multiselect", "iv,oral", {"options": ["iv", "oral", "sublingual"]}, ["iv", "oral"]),
-])
+@pytest.mark.parametrize(
+    "kind,raw,kw,expected",
+    [
+        ("number_input", "82", {"min_value": 20.0, "max_value": 300.0}, 82.0),
+        ("number_input", "7", {"min_value": 0, "max_value": 10, "step": 1}, 7),
+        ("slider", "45,90", {"min_value": 0, "max_value": 240, "value": (45, 90)}, (45, 90)),
+        ("checkbox", "false", {}, False),
+        ("selectbox", "male", {"options": ["female", "male"]}, "male"),
+        ("selectbox", "60", {"options": [10.0, 60.0]}, 60.0),
+        ("multiselect", "iv,oral", {"options": ["iv", "oral", "sublingual"]}, ["iv", "oral"]),
+    ],
+)
 def test_coerce_accepts_what_the_widget_accepts(kind, raw, kw, expected):
     got = scenario.coerce(kind, raw, "label", (), kw, "k")
     assert got == expected and type(got) is type(expected)
 
 
-@pytest.mark.parametrize("kind,raw,kw,message", [
-    ("number_input", "500", {"min_value": 20.0, "max_value": 300.0}, "outside the allowed range"),
-    ("number_input", "nan", {"min_value": 20.0, "max_value": 300.0}, "finite"),
-    ("number_input", "heavy", {"min_value": 20.0, "max_value": 300.0}, "expected a number"),
-    ("number_input", "7.5", {"min_value": 0, "max_value": 10, "step": 1}, "whole number"),
-    ("slider", "90,45", {"min_value": 0, "max_value": 240, "value": (45, 90)}, "is after"),
-    ("slider", "45", {"min_value": 0, "max_value": 240, "value": (45, 90)}, "two numbers"),
-    ("checkbox", "maybe", {}, "true or false"),
-    ("selectbox", "rectal", {"options": ["iv", "oral"]}, "not one of iv, oral"),
-    ("multiselect", "iv,rectal", {"options": ["iv", "oral"]}, "not one of"),
-])
+@pytest.mark.parametrize(
+    "kind,raw,kw,message",
+    [
+        (
+            "number_input",
+            "500",
+            {"min_value": 20.0, "max_value": 300.0},
+            "outside the allowed range",
+        ),
+        ("number_input", "nan", {"min_value": 20.0, "max_value": 300.0}, "finite"),
+        ("number_input", "heavy", {"min_value": 20.0, "max_value": 300.0}, "expected a number"),
+        ("number_input", "7.5", {"min_value": 0, "max_value": 10, "step": 1}, "whole number"),
+        ("slider", "90,45", {"min_value": 0, "max_value": 240, "value": (45, 90)}, "is after"),
+        ("slider", "45", {"min_value": 0, "max_value": 240, "value": (45, 90)}, "two numbers"),
+        ("checkbox", "maybe", {}, "true or false"),
+        ("selectbox", "rectal", {"options": ["iv", "oral"]}, "not one of iv, oral"),
+        ("multiselect", "iv,rectal", {"options": ["iv", "oral"]}, "not one of"),
+    ],
+)
 def test_coerce_refuses_with_a_message(kind, raw, kw, message):
     with pytest.raises(scenario.ScenarioError, match=message):
         scenario.coerce(kind, raw, "label", (), kw, "k")
@@ -113,12 +124,24 @@ def test_a_pages_url_reopens_the_same_scenario_in_a_new_session(page):
 
 
 def test_bad_url_values_are_refused_with_messages_and_defaults_kept():
-    at = fresh({"a_weight": "900", "b_sex": "other", "a_d1_amount_mg": "abc", "nonsense": "1",
-                "edge_window": "5000", "a_age": "44"})
+    at = fresh(
+        {
+            "a_weight": "900",
+            "b_sex": "other",
+            "a_d1_amount_mg": "abc",
+            "nonsense": "1",
+            "edge_window": "5000",
+            "a_age": "44",
+        }
+    )
     text = refusals(at)
-    for part in ("'a_weight': 900 is outside", "'b_sex': 'other' is not one of",
-                 "'a_d1_amount_mg': expected a number", "no such input on this page: nonsense",
-                 "band edges"):
+    for part in (
+        "'a_weight': 900 is outside",
+        "'b_sex': 'other' is not one of",
+        "'a_d1_amount_mg': expected a number",
+        "no such input on this page: nonsense",
+        "band edges",
+    ):
         assert part in text, text
     assert at.number_input(key="a_weight").value == 82.0  # default kept
     assert at.number_input(key="a_age").value == 44.0  # the good value still applies
@@ -155,18 +178,29 @@ def test_scenario_file_round_trips():
     assert url(other) == {**before, "edge_window": "55"}
 
 
-@pytest.mark.parametrize("payload,message", [
-    (b"", "empty"),
-    (b"{not json", "not a JSON document"),
-    (b'{"schema": "something-else"}', "not a pksim scenario"),
-    (json.dumps({"schema": scenario.SCHEMA, "page": "couple", "inputs": {}}).encode(),
-     "for the page 'couple'"),
-    (json.dumps({"schema": scenario.SCHEMA, "page": "routes", "inputs": [1]}).encode(),
-     "must be JSON objects"),
-    (json.dumps({"schema": scenario.SCHEMA, "page": "routes",
-                 "inputs": {"rt_weight": {"x": 1}}}).encode(), "must be numbers"),
-    (b"x" * (scenario.MAX_FILE_BYTES + 1), "larger than"),
-])
+@pytest.mark.parametrize(
+    "payload,message",
+    [
+        (b"", "empty"),
+        (b"{not json", "not a JSON document"),
+        (b'{"schema": "something-else"}', "not a pksim scenario"),
+        (
+            json.dumps({"schema": scenario.SCHEMA, "page": "couple", "inputs": {}}).encode(),
+            "for the page 'couple'",
+        ),
+        (
+            json.dumps({"schema": scenario.SCHEMA, "page": "routes", "inputs": [1]}).encode(),
+            "must be JSON objects",
+        ),
+        (
+            json.dumps(
+                {"schema": scenario.SCHEMA, "page": "routes", "inputs": {"rt_weight": {"x": 1}}}
+            ).encode(),
+            "must be numbers",
+        ),
+        (b"x" * (scenario.MAX_FILE_BYTES + 1), "larger than"),
+    ],
+)
 def test_bad_scenario_files_are_refused(payload, message):
     with pytest.raises(scenario.ScenarioError, match=message):
         scenario.parse_file(payload, "routes")
@@ -174,16 +208,22 @@ def test_bad_scenario_files_are_refused(payload, message):
 
 def test_uploading_a_scenario_file_applies_it_or_says_why_not():
     at = fresh(page="routes")
-    good = json.dumps({"schema": scenario.SCHEMA, "page": "routes",
-                       "inputs": {"rt_weight": 61, "rt_sex": "female", "rt_w1": 999}}).encode()
+    good = json.dumps(
+        {
+            "schema": scenario.SCHEMA,
+            "page": "routes",
+            "inputs": {"rt_weight": 61, "rt_sex": "female", "rt_w1": 999},
+        }
+    ).encode()
     at.file_uploader(key="scn_upload_routes").set_value(("s.json", good, "application/json"))
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.number_input(key="rt_weight").value == 61.0
     assert at.selectbox(key="rt_sex").value == "female"
     assert "'rt_w1'" in refusals(at) or "rt_w1" in refusals(at)
-    at.file_uploader(key="scn_upload_routes").set_value(("bad.json", b"{oops",
-                                                         "application/json")).run()
+    at.file_uploader(key="scn_upload_routes").set_value(
+        ("bad.json", b"{oops", "application/json")
+    ).run()
     assert not at.exception
     assert "not a JSON document" in refusals(at)
 

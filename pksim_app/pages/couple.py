@@ -154,8 +154,14 @@ def partner_metrics(title: str, typical: dict, pop_summary: dict | None) -> None
 
 def _tile(col, label: str, cs: dict, key: str, help: str) -> None:
     """A probability tile with its Monte-Carlo error (keys as in :mod:`pksim.metrics`)."""
-    col.metric(label, fmt.percent(cs.get(key)), delta=fmt.se(cs.get(f"{key}_se")),
-               delta_color="off", delta_arrow="off", help=help)
+    col.metric(
+        label,
+        fmt.percent(cs.get(key)),
+        delta=fmt.se(cs.get(f"{key}_se")),
+        delta_color="off",
+        delta_arrow="off",
+        help=help,
+    )
 
 
 def _ends(cs: dict, key: str, scale: str = "percent") -> str | None:
@@ -184,9 +190,14 @@ def together_section(res, cs: dict, block_min: tuple[float, float], people: dict
     cov = cs.get("coverage_percent", 75.0)
     blk = f"{block_min[0]:g}–{block_min[1]:g} min"
     c = st.columns(4)
-    _tile(c[0], f"Both in window ≥ {cov:g} % of the block", cs, "p_both_window_block_coverage",
-          f"Share of simulated couples with both partners in the window together for at least "
-          f"{cov:g} % of the block {blk} (± Monte-Carlo s.e.).")
+    _tile(
+        c[0],
+        f"Both in window ≥ {cov:g} % of the block",
+        cs,
+        "p_both_window_block_coverage",
+        f"Share of simulated couples with both partners in the window together for at least "
+        f"{cov:g} % of the block {blk} (± Monte-Carlo s.e.).",
+    )
     c[1].metric(
         "Share of the block both in window",
         fmt.percent(cs.get("block_fraction_both_in_window_mean")),
@@ -203,9 +214,14 @@ def together_section(res, cs: dict, block_min: tuple[float, float], people: dict
         help="B's window onset minus A's: positive when A enters first.",
     )
     risk = cs.get("dissociation_risk_partner")
-    _tile(c[3], "Either partner dissociates", cs, "p_either_dissociates",
-          "Share of couples where at least one partner reaches the dissociation edge; the risk "
-          f"is carried by: {risk}.")
+    _tile(
+        c[3],
+        "Either partner dissociates",
+        cs,
+        "p_either_dissociates",
+        "Share of couples where at least one partner reaches the dissociation edge; the risk "
+        f"is carried by: {risk}.",
+    )
     notes = [
         f"Strictly throughout the block: {fmt.percent(cs.get('p_both_in_window_throughout_block'))}"
         f" {fmt.se(cs.get('p_both_in_window_throughout_block_se')) or ''}",
@@ -215,8 +231,9 @@ def together_section(res, cs: dict, block_min: tuple[float, float], people: dict
     ]
     sens = _ends(cs, "p_both_window_block_coverage")
     if sens:
-        notes.append(f"band edges at the ends of their published ranges (narrow – wide window): "
-                     f"{sens}")
+        notes.append(
+            f"band edges at the ends of their published ranges (narrow – wide window): {sens}"
+        )
     st.caption("; ".join(notes) + ".")
     spec = charts.probability_chart(
         res.both_in_window_over_time,
@@ -244,7 +261,8 @@ def main() -> None:
     with col_b:
         b = partner_column("b", s)
     hi = int(s.t_end_min)
-    block = scenario.field(st.slider,
+    block = scenario.field(
+        st.slider,
         "Session block (min)",
         min_value=0,
         max_value=hi,
@@ -377,9 +395,7 @@ def main() -> None:
     # ------------------------------------------------------------------ A vs B
     compare.panel(
         "couple",
-        compare.Snapshot(
-            scenario.values("couple"), key_numbers(typical, pop_summary, cs), lines
-        ),
+        compare.Snapshot(scenario.values("couple"), key_numbers(typical, pop_summary, cs), lines),
         bands=bands,
         log_y=log_y,
         chart=widgets.chart,
@@ -460,8 +476,19 @@ def main() -> None:
             "pksim_couple_report.pdf",
             "application/pdf",
             lambda: report.session_report_pdf(
-                session_report(s, people, typical, pop_summary, cs, block_min, prov, lines,
-                               ribbons, bands, log_y)
+                session_report(
+                    s,
+                    people,
+                    typical,
+                    pop_summary,
+                    cs,
+                    block_min,
+                    prov,
+                    lines,
+                    ribbons,
+                    bands,
+                    log_y,
+                )
             ),
         ),
     ]
@@ -536,41 +563,55 @@ def key_numbers(typical: dict, pop_summary: dict, cs: dict | None) -> tuple:
     out = []
     if cs:
         cov = cs.get("coverage_percent", 75.0)
-        out.append(compare.Number(f"Both in window ≥ {cov:g} % of the block",
-                                  cs.get("p_both_window_block_coverage"), "percent"))
+        out.append(
+            compare.Number(
+                f"Both in window ≥ {cov:g} % of the block",
+                cs.get("p_both_window_block_coverage"),
+                "percent",
+            )
+        )
     for k, t in typical.items():
         title, pop = PARTNERS[k]["title"], pop_summary.get(k) or {}
-        for key, label in (("p_window", "P(window)"),
-                           ("p_window_block_coverage", "P(most of the block)"),
-                           ("p_dissociation", "P(dissociation)")):
+        for key, label in (
+            ("p_window", "P(window)"),
+            ("p_window_block_coverage", "P(most of the block)"),
+            ("p_dissociation", "P(dissociation)"),
+        ):
             if key in pop:
                 out.append(compare.Number(f"{title}: {label}", pop[key], "percent"))
         out += [
             compare.Number(f"{title}: typical onset", t["window"]["onset_min"], "min"),
-            compare.Number(f"{title}: typical effect-site peak",
-                           t["effect_site"]["cmax_ng_per_ml"], "conc"),
+            compare.Number(
+                f"{title}: typical effect-site peak", t["effect_site"]["cmax_ng_per_ml"], "conc"
+            ),
             compare.Number(f"{title}: typical offset", t["window"]["offset_min"], "min"),
         ]
     return tuple(out)
 
 
-def session_report(s, people, typical, pop_summary, cs, block_min, prov, lines, ribbons, bands,
-                   log_y) -> report.Report:
+def session_report(
+    s, people, typical, pop_summary, cs, block_min, prov, lines, ribbons, bands, log_y
+) -> report.Report:
     """The one-page PDF's content: the same frames and summaries as the page."""
     inputs, marks = [], []
     for k, p in people.items():
         title = PARTNERS[k]["title"]
         specs = cache.specs(p.doses)
-        inputs.append(f"{title}: {p.weight_kg:g} kg, {p.sex}, {p.age_years:g} years; regimen "
-                      + " + ".join(specs))
+        inputs.append(
+            f"{title}: {p.weight_kg:g} kg, {p.sex}, {p.age_years:g} years; regimen "
+            + " + ".join(specs)
+        )
         marks += report.dose_marks(title, specs)
     n = f"{s.n:,} virtual people per partner" if pop_summary.get("a") else "typical people only"
-    inputs.append(f"Session block {block_min[0]:g}–{block_min[1]:g} min · {n} · model "
-                  f"{s.model_id} ({s.scaling} weight scaling) · horizon {s.t_end_min:g} min")
+    inputs.append(
+        f"Session block {block_min[0]:g}–{block_min[1]:g} min · {n} · model "
+        f"{s.model_id} ({s.scaling} weight scaling) · horizon {s.t_end_min:g} min"
+    )
     answers = report.couple_answers(cs, block_min)
     for k in people:
-        answers += report.partner_answers(PARTNERS[k]["title"], typical[k], pop_summary.get(k),
-                                          block_min)
+        answers += report.partner_answers(
+            PARTNERS[k]["title"], typical[k], pop_summary.get(k), block_min
+        )
     return report.Report(
         title=PAGE,
         inputs=inputs,

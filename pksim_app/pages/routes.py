@@ -40,7 +40,8 @@ P = {"persist_state": "session"}
 
 def person_row(model) -> tuple[float, str]:
     c1, c2, _ = st.columns([1, 1, 2])
-    w = scenario.field(c1.number_input,
+    w = scenario.field(
+        c1.number_input,
         "Weight (kg)",
         min_value=backend.WEIGHT_RANGE_KG[0],
         max_value=backend.WEIGHT_RANGE_KG[1],
@@ -152,7 +153,8 @@ def tab_routes(s, bands, weight_kg, sex):
         "for how long the effect site stays in the window."
     )
     c1, c2, c3 = st.columns([1, 2, 1])
-    amount = scenario.field(c1.number_input,
+    amount = scenario.field(
+        c1.number_input,
         "Dose (mg)",
         min_value=0.5,
         max_value=backend.MAX_DOSE_MG,
@@ -161,7 +163,8 @@ def tab_routes(s, bands, weight_kg, sex):
         key="rt_routes_amount",
         **P,
     )
-    routes = scenario.field(c2.multiselect,
+    routes = scenario.field(
+        c2.multiselect,
         "Routes",
         list(s.model.routes),
         default=list(s.model.routes),
@@ -169,7 +172,8 @@ def tab_routes(s, bands, weight_kg, sex):
         key="rt_routes",
         **P,
     )
-    iv_min = scenario.field(c3.number_input,
+    iv_min = scenario.field(
+        c3.number_input,
         "IV infusion duration (min, 0 = bolus)",
         min_value=0.0,
         max_value=backend.MAX_TIME_MIN,
@@ -415,7 +419,8 @@ def tab_weight(s, bands):
     if dose is None:
         return
     c1, c2, c3 = st.columns(3)
-    w1 = scenario.field(c1.number_input,
+    w1 = scenario.field(
+        c1.number_input,
         "Lighter person (kg)",
         min_value=backend.WEIGHT_RANGE_KG[0],
         max_value=backend.WEIGHT_RANGE_KG[1],
@@ -424,7 +429,8 @@ def tab_weight(s, bands):
         key="rt_w1",
         **P,
     )
-    w2 = scenario.field(c2.number_input,
+    w2 = scenario.field(
+        c2.number_input,
         "Heavier person (kg)",
         min_value=backend.WEIGHT_RANGE_KG[0],
         max_value=backend.WEIGHT_RANGE_KG[1],
@@ -433,8 +439,9 @@ def tab_weight(s, bands):
         key="rt_w2",
         **P,
     )
-    sex = scenario.field(c3.selectbox,
-                         "Sex (both)", ["female", "male"], index=1, key="rt_w_sex", **P)
+    sex = scenario.field(
+        c3.selectbox, "Sex (both)", ["female", "male"], index=1, key="rt_w_sex", **P
+    )
     for w in (w1, w2):
         widgets.validity(s.model, weight_kg=w)
     rows, parts = [], []

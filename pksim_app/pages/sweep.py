@@ -41,7 +41,8 @@ def sweep_form(s) -> None:
         st.markdown("**Grid**: dose × body weight for one route, optionally with a booster.")
         c = st.columns(4)
         routes = list(s.model.routes)
-        route = scenario.field(c[0].selectbox,
+        route = scenario.field(
+            c[0].selectbox,
             "Route",
             routes,
             index=routes.index("sublingual") if "sublingual" in routes else 0,
@@ -49,7 +50,8 @@ def sweep_form(s) -> None:
             key="sw_route",
             **P,
         )
-        d_lo = scenario.field(c[1].number_input,
+        d_lo = scenario.field(
+            c[1].number_input,
             "Dose from (mg)",
             min_value=0.5,
             max_value=backend.MAX_DOSE_MG,
@@ -58,7 +60,8 @@ def sweep_form(s) -> None:
             key="sw_dlo",
             **P,
         )
-        d_hi = scenario.field(c[2].number_input,
+        d_hi = scenario.field(
+            c[2].number_input,
             "Dose to (mg)",
             min_value=0.5,
             max_value=backend.MAX_DOSE_MG,
@@ -67,7 +70,8 @@ def sweep_form(s) -> None:
             key="sw_dhi",
             **P,
         )
-        d_step = scenario.field(c[3].number_input,
+        d_step = scenario.field(
+            c[3].number_input,
             "Dose step (mg)",
             min_value=1.0,
             max_value=1000.0,
@@ -78,7 +82,8 @@ def sweep_form(s) -> None:
         )
         c = st.columns(4)
         sex = scenario.field(c[0].selectbox, "Sex", ["female", "male"], index=1, key="sw_sex", **P)
-        w_lo = scenario.field(c[1].number_input,
+        w_lo = scenario.field(
+            c[1].number_input,
             "Weight from (kg)",
             min_value=backend.WEIGHT_RANGE_KG[0],
             max_value=backend.WEIGHT_RANGE_KG[1],
@@ -87,7 +92,8 @@ def sweep_form(s) -> None:
             key="sw_wlo",
             **P,
         )
-        w_hi = scenario.field(c[2].number_input,
+        w_hi = scenario.field(
+            c[2].number_input,
             "Weight to (kg)",
             min_value=backend.WEIGHT_RANGE_KG[0],
             max_value=backend.WEIGHT_RANGE_KG[1],
@@ -96,7 +102,8 @@ def sweep_form(s) -> None:
             key="sw_whi",
             **P,
         )
-        w_step = scenario.field(c[3].number_input,
+        w_step = scenario.field(
+            c[3].number_input,
             "Weight step (kg)",
             min_value=1.0,
             max_value=100.0,
@@ -107,7 +114,8 @@ def sweep_form(s) -> None:
         )
         c = st.columns(4)
         boost = scenario.field(c[0].checkbox, "Booster", value=False, key="sw_boost", **P)
-        b_route = scenario.field(c[1].selectbox,
+        b_route = scenario.field(
+            c[1].selectbox,
             "Booster route",
             list(s.model.routes),
             index=list(s.model.routes).index("intranasal") if "intranasal" in s.model.routes else 0,
@@ -115,7 +123,8 @@ def sweep_form(s) -> None:
             key="sw_broute",
             **P,
         )
-        b_mg = scenario.field(c[2].number_input,
+        b_mg = scenario.field(
+            c[2].number_input,
             "Booster (mg)",
             min_value=0.5,
             max_value=backend.MAX_DOSE_MG,
@@ -124,7 +133,8 @@ def sweep_form(s) -> None:
             key="sw_bmg",
             **P,
         )
-        b_min = scenario.field(c[3].number_input,
+        b_min = scenario.field(
+            c[3].number_input,
             "Booster time (min)",
             min_value=0.0,
             max_value=float(s.t_end_min),
@@ -148,9 +158,11 @@ def sweep_form(s) -> None:
         )
         kinds = ["Typical person"] + (["Population"] if f_pop.available else [])
         c = st.columns(2)
-        kind = scenario.field(c[0].radio,
-                              "Each cell is", kinds, horizontal=True, key="sw_kind", **P)
-        n_cell = scenario.field(c[1].number_input,
+        kind = scenario.field(
+            c[0].radio, "Each cell is", kinds, horizontal=True, key="sw_kind", **P
+        )
+        n_cell = scenario.field(
+            c[1].number_input,
             "Subjects per cell (population)",
             min_value=50,
             max_value=2000,
@@ -207,8 +219,12 @@ def sweep_form(s) -> None:
     except backend.PksimError as exc:
         st.error(str(exc))
         return
-    prov = {**prov, "notice": export.NOTICE, "model_sha256": s.model.sha256,
-            "cell": kind if population else "typical person (no between-subject variability)"}
+    prov = {
+        **prov,
+        "notice": export.NOTICE,
+        "model_sha256": s.model.sha256,
+        "cell": kind if population else "typical person (no between-subject variability)",
+    }
     st.session_state[RESULT_KEY] = {
         "frame": frame,
         "axes": [f"{DOSE_SLOT}_amount_mg", "weight_kg"],
@@ -261,8 +277,13 @@ def sweep_text(
     ]
     if booster is not None:
         b_route, b_mg, b_min = booster
-        lines += ["[[grid.dose]]", 'name = "booster"', f"route = {q(b_route)}",
-                  f"amount_mg = [{b_mg!r}]", f"start_min = [{b_min!r}]"]
+        lines += [
+            "[[grid.dose]]",
+            'name = "booster"',
+            f"route = {q(b_route)}",
+            f"amount_mg = [{b_mg!r}]",
+            f"start_min = [{b_min!r}]",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -423,8 +444,13 @@ def explore(s) -> None:
         default_m = next(
             (
                 m
-                for m in ("p_window_block_coverage", "p_window_block", "p_window",
-                          "minutes_in_window_median", "minutes_in_window")
+                for m in (
+                    "p_window_block_coverage",
+                    "p_window_block",
+                    "p_window",
+                    "minutes_in_window_median",
+                    "minutes_in_window",
+                )
                 if m in metrics
             ),
             metrics[0],
@@ -467,12 +493,18 @@ def explore(s) -> None:
         )
     first = tuple(axes) + ((colour,) if colour else ())
     key_cols = first + tuple(c for c in KEY_METRICS if c in frame.columns and c not in first)
-    show_all = st.toggle("All columns", value=False, key="sw_all_columns",
-                         help="Standard errors, percentiles, ids… (the downloads have them all).")
+    show_all = st.toggle(
+        "All columns",
+        value=False,
+        key="sw_all_columns",
+        help="Standard errors, percentiles, ids… (the downloads have them all).",
+    )
     hidden = () if show_all else tuple(c for c in frame.columns if c not in key_cols)
     widgets.dataframe(frame, "sw_table", first=key_cols, hide=hidden)
-    st.caption("Click a column header to sort."
-               + ("" if show_all else f" {len(hidden)} more columns with 'All columns'."))
+    st.caption(
+        "Click a column header to sort."
+        + ("" if show_all else f" {len(hidden)} more columns with 'All columns'.")
+    )
     prov = result.get("provenance") or {}
     dl = [
         Download(
@@ -521,7 +553,8 @@ def main() -> None:
         "window, and for how long."
     )
     widgets.scenario_bar(s)
-    source = scenario.field(st.segmented_control,
+    source = scenario.field(
+        st.segmented_control,
         "Source",
         ["Run a small sweep here", "Open a results file"],
         default="Run a small sweep here",
