@@ -297,6 +297,19 @@ def _check_options(model: Model, route: Route, dose: Dose) -> None:
         )
 
 
+def dose_of(route: str, amount_mg: float, start_min: float = 0.0) -> Dose:
+    """A dose by a route that may carry dose-spec options, e.g. ``"sublingual,hold=15min,spit"``
+    (how planners and sweeps name a way of giving a drug, not just its route)."""
+    name, _, options = route.partition(",")
+    text = f"{name}:{_fmt(float(amount_mg))}mg@{_fmt(float(start_min))}min"
+    return parse_dose_spec(text + (f",{options}" if options else ""))
+
+
+def route_name(route: str) -> str:
+    """The model route of a route text that may carry options (``"sublingual,hold=15min"``)."""
+    return route.partition(",")[0].strip().lower()
+
+
 @dataclass(frozen=True)
 class InputEvents:
     """Kernel inputs for ``n`` subjects: targets ``(n_ev,)``, the rest ``(n_subjects, n_ev)``."""

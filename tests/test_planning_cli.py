@@ -172,3 +172,25 @@ def test_bad_input_is_one_line_exit_2(capsys, argv):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "error" in err
+
+
+def test_plan_routes_take_dose_options(capsys):
+    """A hold and spitting change the plan's curves exactly as they change simulate's."""
+    code, out, _ = run(
+        capsys,
+        "person",
+        "--weight-kg",
+        "70",
+        "--route",
+        "sublingual,hold=15min,spit",
+        "--n",
+        "200",
+        "--json",
+    )
+    assert code == 0
+    s = json.loads(out)
+    assert any("hold=15min,spit" in str(v) for v in s.values()), s.keys()
+    with pytest.raises(SystemExit) as exit_info:  # argparse refuses the flag: usage + one line
+        run(capsys, "person", "--weight-kg", "70", "--route", "sublingual,gargle")
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "gargle" in err.strip().splitlines()[-1]

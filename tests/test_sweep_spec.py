@@ -184,7 +184,7 @@ def test_shipped_examples_are_valid():
             "start_min = [30, 60]\nduration_min = [10]",
             18,
             "grid.dose[1].duration_min",
-            "only allowed for IV",
+            "only allowed for infusions",
         ),
         (
             "start_min = [30, 60]",
@@ -354,3 +354,54 @@ def test_coverage_and_band_uncertainty_reach_the_cells_only_when_given():
     assert a["coverage_percent"] == 60.0 and a["band_uncertainty"] is True
     err = error_of(BASE + "\n[analysis]\ncoverage_percent = 0\n")
     assert "coverage_percent" in str(err)
+
+
+def test_hold_time_is_an_axis_and_hold_end_and_sprays_pass_through():
+    s = spec_of(
+        """\
+        [sweep]
+        seed = 3
+        n_subjects = 50
+
+        [grid]
+        weight_kg = [70]
+
+        [[grid.dose]]
+        name = "sl"
+        route = "sublingual"
+        amount_mg = [100]
+        hold_min = [5, 15]
+        hold_end = "spit"
+
+        [[grid.dose]]
+        name = "boost"
+        route = "intranasal"
+        amount_mg = [40]
+        start_min = [40]
+        sprays = 4
+        """
+    )
+    assert s.n_cells == 2
+    cells = [build_cell(s, i) for i in range(2)]
+    assert [c.columns["sl_hold_min"] for c in cells] == [5.0, 15.0]
+    assert [d.spec() for d in cells[1].doses["subject"]] == [
+        "sublingual:100mg,hold=15min,spit",
+        "intranasal:40mg@40min,sprays=4",
+    ]
+
+
+@pytest.mark.parametrize(
+    "entry, key",
+    [
+        ('route = "intranasal"\namount_mg = [40]\nhold_min = [5]', "hold_min"),
+        ('route = "oral"\namount_mg = [40]\nsprays = 2', "sprays"),
+        ('route = "sublingual"\namount_mg = [40]\nhold_end = "gargle"', "hold_end"),
+        ('route = "sublingual"\namount_mg = [40]\nhold_min = [90]', "hold_min"),
+    ],
+)
+def test_dose_options_a_route_does_not_take_name_the_key(entry, key):
+    err = error_of(
+        f"[sweep]\nseed = 1\nn_subjects = 5\n[grid]\nweight_kg = [70]\n"
+        f'[[grid.dose]]\nname = "x"\n{entry}\n'
+    )
+    assert key in str(err)

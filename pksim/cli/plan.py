@@ -148,9 +148,10 @@ def _person_args(p: argparse.ArgumentParser, prefix: str = "", who: str = "") ->
     p.add_argument(f"{flag}sex", choices=["female", "male", "mixed"], default=None)
     p.add_argument(
         f"{flag}route",
-        choices=tuple(route_options()),
+        type=_route,
         default="sublingual",
-        help=f"{who}route (default sublingual)",
+        help=f"{who}route, optionally with dose options, e.g. sublingual,hold=15min,spit "
+        "(default sublingual)",
     )
     p.add_argument(
         f"{flag}dose-step-mg",
@@ -178,7 +179,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "for the block) under a dissociation limit. " + DISCLAIMER,
     )
     _person_args(person)
-    person.add_argument("--booster-route", choices=tuple(route_options()), default=None)
+    person.add_argument("--booster-route", type=_route, default=None)
     person.add_argument("--booster-step-mg", type=positive_float("--booster-step-mg"))
     person.add_argument("--booster-min-mg", type=positive_float("--booster-min-mg"))
     person.add_argument(
@@ -290,6 +291,24 @@ def _covariates(args, prefix: str = ""):
         weight_sd_kg=get("weight_sd_kg"),
         sex=get("sex") or "mixed",
     )
+
+
+def _route(text: str) -> str:
+    """A route, optionally with dose options: ``sublingual`` or ``sublingual,hold=15min,spit``."""
+    from pksim.errors import InputError
+    from pksim.regimen import dose_of, route_name
+
+    name = route_name(text)
+    if name not in route_options():
+        raise argparse.ArgumentTypeError(
+            f"unknown route {name!r} (allowed: {', '.join(route_options())}, optionally with "
+            "dose options such as sublingual,hold=15min,spit)"
+        )
+    try:
+        dose_of(text, 1.0)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.strip()
 
 
 def _steps(args, route: str, prefix: str):

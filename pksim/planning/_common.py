@@ -11,7 +11,7 @@ import pandas as pd
 from pksim.analysis import band_thresholds
 from pksim.errors import InputError
 from pksim.model import Model
-from pksim.regimen import Dose
+from pksim.regimen import Dose, route_name
 from pksim.settings import RunSettings, resolve
 
 # Same text as pksim.cli._common.DISCLAIMER (the library must not import the front end;
@@ -98,16 +98,16 @@ def dose_steps(
     with_steps = {
         r.name: r.product_step_mg for r in m.routes.values() if r.product_step_mg is not None
     }
-    if route not in with_steps:
+    if route_name(route) not in with_steps:
         raise InputError(
             "route",
             f"model {m.id!r} has no route {route!r} with a product step",
             ", ".join(with_steps),
         )
-    step = with_steps[route] if step_mg is None else step_mg
+    step = with_steps[route_name(route)] if step_mg is None else step_mg
     lo = step if min_mg is None else min_mg
     units = DEFAULT_MAX_BOOSTER_UNITS if booster else DEFAULT_MAX_UNITS
-    hi = units * with_steps[route] if max_mg is None else max_mg
+    hi = units * with_steps[route_name(route)] if max_mg is None else max_mg
     return DoseSteps(route, step, lo, hi)
 
 

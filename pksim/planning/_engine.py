@@ -23,7 +23,7 @@ from pksim.individual import apply_random_effects, typical_parameters
 from pksim.model import Model
 from pksim.pd import PDDissociation, model_pd
 from pksim.planning import _kernels as _pk
-from pksim.regimen import Dose, input_events
+from pksim.regimen import dose_of, input_events, route_name
 from pksim.sampling import BlockDraws, Covariates
 from pksim.simulation import MG_PER_L_TO_NG_PER_ML
 from pksim.system import system_terms
@@ -76,11 +76,11 @@ def unit_curves(
     keep = np.array([model.state_index("effect_site")], dtype=np.int64)
     per_mg = {}
     for k, route in enumerate(routes):
-        if route not in model.routes:
+        if route_name(route) not in model.routes:
             raise InputError(
                 "route", f"model {model.id!r} has no route {route!r}", ", ".join(model.routes)
             )
-        ev = input_events(model, [Dose(route, 1.0)], params, wt)
+        ev = input_events(model, [dose_of(route, 1.0)], params, wt)
         ce = _kernels.solve_many(
             n_states,
             rows,

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -68,7 +68,7 @@ from pksim.planning.person import (
     check_plan_n,
     resolve_covariates,
 )
-from pksim.regimen import Dose
+from pksim.regimen import Dose, dose_of
 from pksim.sampling import Covariates, check_seed
 from pksim.settings import RunSettings
 from pksim.simulation import as_model, time_grid
@@ -463,8 +463,8 @@ def plan_couple(
         )
     s = float(best.stagger_min)
     off_a, off_b = max(0.0, -s), max(0.0, s)
-    a_reg = (Dose(a_route, float(best.a_dose_mg), start_min=off_a),)
-    b_reg = (Dose(b_route, float(best.b_dose_mg), start_min=off_b),)
+    a_reg = (dose_of(a_route, float(best.a_dose_mg), off_a),)
+    b_reg = (dose_of(b_route, float(best.b_dose_mg), off_b),)
     chosen = {
         k: (bool(v) if isinstance(v, (bool, np.bool_)) else float(v))
         for k, v in best.drop(labels="abs_stagger").items()
@@ -604,8 +604,8 @@ def _verify(
     except ImportError:  # the couple module is optional for the planner itself
         return None
     off_a, off_b = a_reg[0].start_min, b_reg[0].start_min
-    a0 = tuple(Dose(d.route, d.amount) for d in a_reg)
-    b0 = tuple(Dose(d.route, d.amount) for d in b_reg)
+    a0 = tuple(replace(d, start_min=0.0) for d in a_reg)
+    b0 = tuple(replace(d, start_min=0.0) for d in b_reg)
     res = simulate_couple(
         a0,
         b0,

@@ -55,7 +55,7 @@ from pksim.planning._common import (
     window_thresholds,
 )
 from pksim.planning._engine import block_points, grid_steps, pd_model, se, unit_curves
-from pksim.regimen import Dose
+from pksim.regimen import Dose, dose_of
 from pksim.sampling import Covariates, check_seed
 from pksim.settings import RunSettings
 from pksim.simulation import as_model, time_grid
@@ -447,11 +447,9 @@ def plan_person(
             message,
             time.perf_counter() - t0,
         )
-    regimen = [Dose(route, float(best.dose_mg))]
+    regimen = [dose_of(route, float(best.dose_mg))]
     if best.booster_mg > 0:
-        regimen.append(
-            Dose(booster_route, float(best.booster_mg), start_min=float(best.booster_time_min))
-        )
+        regimen.append(dose_of(booster_route, float(best.booster_mg), float(best.booster_time_min)))
     chosen = {
         k: (
             None

@@ -60,6 +60,7 @@ Schema
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import re
 import tomllib
@@ -69,7 +70,14 @@ from typing import Any
 
 from pksim.errors import InputError, PksimError
 from pksim.model import BAND_ROLES, DEFAULT_MODEL, route_options
-from pksim.regimen import MAX_DOSE_MG, MAX_DOSE_MG_PER_KG, MAX_TIME_MIN, Dose
+from pksim.regimen import (
+    HOLD_ENDS,
+    MAX_DOSE_MG,
+    MAX_DOSE_MG_PER_KG,
+    MAX_HOLD_MIN,
+    MAX_TIME_MIN,
+    Dose,
+)
 from pksim.simulation import WEIGHT_RANGE_KG, grid_end_min
 from pksim.sweep._toml_lines import KeyLines
 
@@ -117,6 +125,9 @@ _KEYS = {
         "amount_mg_per_kg",
         "start_min",
         "duration_min",
+        "hold_min",
+        "hold_end",
+        "sprays",
         "partner",
     },
     "pair": {"name", "a", "b"},
@@ -815,12 +826,27 @@ class _Validator:
                         f"analysis.t_end_min ({_num(horizon)} min, the end of "
                         "the simulation)",
                     )
+            takes = route_options()[route]  # dose options the route takes (model data)
+            for opt, what in (("hold_min", "hold"), ("hold_end", "hold"), ("sprays", "sprays")):
+                if opt in s and what not in takes:
+                    raise self.fail(k + (opt,), f"route {route!r} takes no {what} option")
+            holds: list[float | None] = [None]
+            if "hold_min" in s:
+                holds = self.numbers(
+                    s, k + ("hold_min",), lo=0.0, hi=MAX_HOLD_MIN, what="hold", unit=" min"
+                )
+            hold_end = self.get(s, k + ("hold_end",), str, None)
+            if hold_end is not None and hold_end not in HOLD_ENDS:
+                raise self.fail(
+                    k + ("hold_end",), f"unknown value {hold_end!r}", ", ".join(HOLD_ENDS)
+                )
+            sprays = self.get(s, k + ("sprays",), int, None)
             durations: list[float | None] = [None]
             if "duration_min" in s:
-                if route != "iv":
+                if "duration" not in takes:
                     raise self.fail(
                         k + ("duration_min",),
-                        f"a duration is only allowed for IV infusions, not {route!r}",
+                        f"a duration is only allowed for infusions, not {route!r}",
                     )
                 durations = self.numbers(
                     s,
@@ -833,7 +859,7 @@ class _Validator:
                 )
             n_options = amounts.count(0.0) + (len(amounts) - amounts.count(0.0)) * len(
                 starts
-            ) * len(durations)
+            ) * len(durations) * len(holds)
             cells_before *= n_options
             if cells_before > MAX_CELLS:
                 raise self.fail(
@@ -848,24 +874,30 @@ class _Validator:
                     cols = {acol: 0.0, f"{name}_start_min": math.nan}
                     if durations != [None]:
                         cols[f"{name}_duration_min"] = math.nan
+                    if holds != [None]:
+                        cols[f"{name}_hold_min"] = math.nan
                     options.append(Option(cols, {"dose": (partner, None)}))
                     continue
-                for t in starts:
-                    for d in durations:
-                        try:
-                            dose = Dose(
-                                route=route,
-                                amount=amount,
-                                amount_unit=unit,
-                                start_min=t,
-                                duration_min=d,
-                            )
-                        except InputError as exc:
-                            raise self.fail(k, exc.problem, exc.allowed) from None
-                        cols = {acol: amount, f"{name}_start_min": t}
-                        if durations != [None]:
-                            cols[f"{name}_duration_min"] = d
-                        options.append(Option(cols, {"dose": (partner, dose)}))
+                for t, d, h in itertools.product(starts, durations, holds):
+                    try:
+                        dose = Dose(
+                            route=route,
+                            amount=amount,
+                            amount_unit=unit,
+                            start_min=t,
+                            duration_min=d,
+                            hold_min=h,
+                            hold_end=hold_end,
+                            sprays=sprays,
+                        )
+                    except InputError as exc:
+                        raise self.fail(k, exc.problem, exc.allowed) from None
+                    cols = {acol: amount, f"{name}_start_min": t}
+                    if durations != [None]:
+                        cols[f"{name}_duration_min"] = d
+                    if holds != [None]:
+                        cols[f"{name}_hold_min"] = h
+                    options.append(Option(cols, {"dose": (partner, dose)}))
             if 0.0 not in amounts:
                 for p in ("a", "b") if partner in ("both", "subject") else (partner,):
                     can_be_empty[p] = False
