@@ -90,65 +90,6 @@ def _norm1(m):
 
 
 @njit(cache=True)
-def expm(m):
-    """Matrix exponential by scaling and squaring with Padé approximants (Higham 2005)."""
-    n = m.shape[0]
-    ident = np.eye(n)
-    nrm = _norm1(m)
-    if nrm == 0.0:
-        return ident
-    if nrm <= _THETA[3]:
-        a2 = m @ m
-        if nrm <= _THETA[0]:
-            b = _B3
-            u = m @ (b[3] * a2 + b[1] * ident)
-            v = b[2] * a2 + b[0] * ident
-        elif nrm <= _THETA[1]:
-            b = _B5
-            a4 = a2 @ a2
-            u = m @ (b[5] * a4 + b[3] * a2 + b[1] * ident)
-            v = b[4] * a4 + b[2] * a2 + b[0] * ident
-        elif nrm <= _THETA[2]:
-            b = _B7
-            a4 = a2 @ a2
-            a6 = a4 @ a2
-            u = m @ (b[7] * a6 + b[5] * a4 + b[3] * a2 + b[1] * ident)
-            v = b[6] * a6 + b[4] * a4 + b[2] * a2 + b[0] * ident
-        else:
-            b = _B9
-            a4 = a2 @ a2
-            a6 = a4 @ a2
-            a8 = a6 @ a2
-            u = m @ (b[9] * a8 + b[7] * a6 + b[5] * a4 + b[3] * a2 + b[1] * ident)
-            v = b[8] * a8 + b[6] * a6 + b[4] * a4 + b[2] * a2 + b[0] * ident
-        return np.ascontiguousarray(np.linalg.solve(v - u, v + u))
-    s = max(0, int(np.ceil(np.log2(nrm / _THETA[4]))))
-    a = m / (2.0**s)
-    b = _B13
-    a2 = a @ a
-    a4 = a2 @ a2
-    a6 = a4 @ a2
-    u = a @ (
-        a6 @ (b[13] * a6 + b[11] * a4 + b[9] * a2)
-        + b[7] * a6
-        + b[5] * a4
-        + b[3] * a2
-        + b[1] * ident
-    )
-    v = (
-        a6 @ (b[12] * a6 + b[10] * a4 + b[8] * a2)
-        + b[6] * a6
-        + b[4] * a4
-        + b[2] * a2
-        + b[0] * ident
-    )
-    r = np.ascontiguousarray(np.linalg.solve(v - u, v + u))
-    for _ in range(s):
-        r = r @ r
-    return r
-
-
-@njit(cache=True)
 def system_matrix(n_states, term_row, term_col, term_coef):
     """Assemble ``A`` from sparse terms ``A[row, col] += coef`` (one subject)."""
     a = np.zeros((n_states, n_states))
@@ -213,13 +154,13 @@ def _affine_propagator(a, rate, h, with_input):
         for i in range(n):
             for j in range(n):
                 ah[i, j] = a[i, j] * h
-        return expm_small(ah), u
+        return expm(ah), u
     m = np.zeros((n + 1, n + 1))
     for i in range(n):
         for j in range(n):
             m[i, j] = a[i, j] * h
         m[i, n] = rate[i] / scale * h
-    e = expm_small(m)
+    e = expm(m)
     phi = np.empty((n, n))
     for i in range(n):
         for j in range(n):
@@ -524,10 +465,10 @@ def _lu_solve(p, q):
 
 
 @njit(cache=True)
-def expm_small(m):
-    """``expm`` for small matrices: same algorithm (Higham 2005 scaling and squaring with
-    Padé approximants, same degree selection), written with explicit loops so that a 7x7
-    exponential needs no BLAS/LAPACK calls and few allocations (it runs once per subject).
+def expm(m):
+    """Matrix exponential by scaling and squaring with Padé approximants (Higham 2005), written
+    with explicit loops so that a 12x12 exponential needs no BLAS/LAPACK calls and few
+    allocations (it runs once per subject). The one exponential of every kernel here.
     """
     n = m.shape[0]
     nrm = _norm1(m)
@@ -636,7 +577,7 @@ def _propagate(a, rate, h, with_input, phi, u):
             m[i, j] = a[i, j] * h
         if with_input:
             m[i, n] = rate[i] * h
-    e = expm_small(m)
+    e = expm(m)
     for i in range(n):
         for j in range(n):
             phi[i, j] = e[i, j]
@@ -694,7 +635,7 @@ def _grid_propagators(a, ev_target, ev_duration, ev_amount, dt, phi, gam_t):
             m[i, j] = a[i, j] * dt
     for c in range(p):
         m[cols[c], n + c] = dt
-    e = expm_small(m)
+    e = expm(m)
     for i in range(n):
         for j in range(n):
             phi[i, j] = e[i, j]

@@ -52,15 +52,13 @@ def _rel_err(a: np.ndarray, b: np.ndarray) -> float:
 # ----------------------------------------------------------------------------- expm
 
 
-# expm (BLAS/LAPACK) and expm_small (explicit loops, for the small per-step matrices): the same
+# expm (BLAS/LAPACK) and expm (explicit loops, for the small per-step matrices): the same
 # algorithm, held to the same oracle.
-EXPMS = {"expm": K.expm, "expm_small": K.expm_small}
 
 
-@pytest.mark.parametrize("impl", list(EXPMS))
 @pytest.mark.parametrize("branch", list(BRANCH_NORMS))
 @pytest.mark.parametrize("n", [1, 2, 5, 7, 14])
-def test_expm_matches_scipy_on_random_matrices(branch, n, impl):
+def test_expm_matches_scipy_on_random_matrices(branch, n):
     rng = np.random.default_rng(np.random.SeedSequence([2, n, list(BRANCH_NORMS).index(branch)]))
     for _ in range(4):
         cases = [
@@ -73,7 +71,7 @@ def test_expm_matches_scipy_on_random_matrices(branch, n, impl):
             cases.append(_scaled(rng.standard_normal((n, n)), BRANCH_NORMS[branch]))
         for m in cases:
             assert K._norm1(m) == pytest.approx(BRANCH_NORMS[branch], rel=1e-12)
-            got = EXPMS[impl](m)
+            got = K.expm(m)
             assert got.shape == (n, n) and np.all(np.isfinite(got))
             assert _rel_err(got, scipy.linalg.expm(m)) < 1e-11
 
@@ -88,42 +86,38 @@ def test_expm_branch_norms_really_hit_each_branch():
     assert squarings == [0, 4, 8]
 
 
-@pytest.mark.parametrize("impl", list(EXPMS))
-def test_expm_of_zero_is_identity(impl):
-    np.testing.assert_array_equal(EXPMS[impl](np.zeros((4, 4))), np.eye(4))
+def test_expm_of_zero_is_identity():
+    np.testing.assert_array_equal(K.expm(np.zeros((4, 4))), np.eye(4))
 
 
-@pytest.mark.parametrize("impl", list(EXPMS))
 @pytest.mark.parametrize("t", [1e-4, 0.3, 2.0, 7.5, 60.0, 900.0])
 @pytest.mark.parametrize("k", [0.0146, 0.4381, 1.7])
-def test_expm_defective_jordan_block_closed_form(k, t, impl):
+def test_expm_defective_jordan_block_closed_form(k, t):
     # J = [[-k, 1, 0], [0, -k, 1], [0, 0, -k]]: a triple eigenvalue with one eigenvector.
     # e^{J t} = e^{-kt} [[1, t, t^2/2], [0, 1, t], [0, 0, 1]] exactly.
     j = np.array([[-k, 1.0, 0.0], [0.0, -k, 1.0], [0.0, 0.0, -k]]) * t
     exact = math.exp(-k * t) * np.array([[1.0, t, t * t / 2], [0.0, 1.0, t], [0.0, 0.0, 1.0]])
-    np.testing.assert_allclose(EXPMS[impl](j), exact, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(K.expm(j), exact, rtol=1e-12, atol=1e-300)
 
 
-@pytest.mark.parametrize("impl", list(EXPMS))
 @pytest.mark.parametrize("t", [0.01, 1.0, 37.0, 240.0])
-def test_expm_absorption_chain_with_equal_rates(t, impl):
+def test_expm_absorption_chain_with_equal_rates(t):
     # depot -> central with ka == k (the mrgsolve #1179 case): A = [[-k, 0], [k, -k]],
     # e^{At} = e^{-kt} [[1, 0], [kt, 1]]; the central entry is the Bateman limit k t e^{-kt}.
     k = 0.0835
     a = np.array([[-k, 0.0], [k, -k]]) * t
     exact = math.exp(-k * t) * np.array([[1.0, 0.0], [k * t, 1.0]])
-    np.testing.assert_allclose(EXPMS[impl](a), exact, rtol=1e-13, atol=1e-14 * np.abs(exact).max())
+    np.testing.assert_allclose(K.expm(a), exact, rtol=1e-13, atol=1e-14 * np.abs(exact).max())
 
 
-@pytest.mark.parametrize("impl", list(EXPMS))
-def test_expm_coincident_eigenvalues_diagonalisable(impl):
+def test_expm_coincident_eigenvalues_diagonalisable():
     rng = np.random.default_rng(7)
     q, _ = np.linalg.qr(rng.standard_normal((6, 6)))
     lam = np.array([-0.5, -0.5, -0.5, -2.0, -2.0, -0.01])
     for scale in (0.01, 1.0, 30.0):
         m = np.ascontiguousarray(q @ np.diag(lam * scale) @ q.T)
         exact = q @ np.diag(np.exp(lam * scale)) @ q.T
-        np.testing.assert_allclose(EXPMS[impl](m), exact, rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(K.expm(m), exact, rtol=1e-10, atol=1e-13)
 
 
 # ----------------------------------------------------------------------------- propagators
@@ -351,7 +345,6 @@ def _kernel_cases():
     return {
         "_norm1": (a,),
         "expm": (np.ascontiguousarray(a * 3.0),),
-        "expm_small": (np.ascontiguousarray(a * 3.0),),
         "system_matrix": (n, rows, cols, coef[0]),
         "propagators": (a, 0.37, True),
         "_same_time": (1.0, 1.0 + 1e-12),
