@@ -33,7 +33,8 @@ from pksim.metrics import json_number, sensitivity_summary
 from pksim.model import Model
 from pksim.pd import PDDissociation, model_pd
 from pksim.regimen import Dose, input_events
-from pksim.sampling import BlockDraws, Covariates
+from pksim.sampling import BlockDraws, Covariates, check_seed
+from pksim.settings import RunSettings, resolve
 from pksim.simulation import MG_PER_L_TO_NG_PER_ML, Curve, as_doses, as_model, simulate, time_grid
 from pksim.system import central_volume_l, system_terms, systemic_fraction
 
@@ -130,6 +131,24 @@ class Settings:
     def context(self) -> dict:
         """What derived metrics need (:func:`pksim.metrics.derive`)."""
         return {"coverage": self.coverage, "block_min": self.block_min}
+
+
+def prepare_run(settings: RunSettings | None, **keywords) -> tuple[RunSettings, int, int, Settings]:
+    """A population or couple call's settings, checked once: ``(run settings, n, seed, grid and
+    bands)``. ``keywords``: the call's own settings arguments (:func:`pksim.settings.resolve`)."""
+    rs = resolve(settings, **keywords)
+    n = check_n(rs.n)
+    seed = check_seed(rs.seed)
+    s = resolve_settings(
+        rs.model,
+        rs.t_end_min,
+        rs.dt_min,
+        rs.thresholds_dict,
+        rs.block_min,
+        rs.coverage_percent,
+        rs.band_uncertainty,
+    )
+    return rs, n, seed, s
 
 
 def resolve_settings(

@@ -28,12 +28,11 @@ from pksim._popengine import (
     Accumulator,
     PopulationResult,
     check_keep,
-    check_n,
     config_of,
     finish,
     make_arm,
+    prepare_run,
     resolve_chunk_size,
-    resolve_settings,
     subjects_frame,
     typical_curve,
 )
@@ -41,8 +40,8 @@ from pksim.dose_timing import check_doses_in_horizon
 from pksim.errors import InputError
 from pksim.metrics import json_number, sensitivity_summary
 from pksim.regimen import MAX_TIME_MIN, Dose
-from pksim.sampling import Covariates, check_seed
-from pksim.settings import RunSettings, resolve
+from pksim.sampling import Covariates
+from pksim.settings import RunSettings
 
 PARTNER_A, PARTNER_B = 0, 1  # RNG partner keys: A shares its stream with simulate_population
 
@@ -285,7 +284,7 @@ def simulate_couple(
     >>> 0.0 <= r.summary()["p_both_window_block_coverage"] <= 1.0
     True
     """
-    rs = resolve(
+    rs, n, seed, s = prepare_run(
         settings,
         n=n,
         seed=seed,
@@ -300,17 +299,6 @@ def simulate_couple(
         pd_dissociation=pd_dissociation,
         coverage_percent=coverage_percent,
         band_uncertainty=band_uncertainty,
-    )
-    n = check_n(rs.n)
-    seed = check_seed(rs.seed)
-    s = resolve_settings(
-        rs.model,
-        rs.t_end_min,
-        rs.dt_min,
-        rs.thresholds_dict,
-        rs.block_min,
-        rs.coverage_percent,
-        rs.band_uncertainty,
     )
     off_a = _check_offset(a_start_offset_min, "a_start_offset_min")
     off_b = _check_offset(b_start_offset_min, "b_start_offset_min")

@@ -29,16 +29,16 @@ from pksim._popengine import (
     dose_cv_percent,
     finish,
     make_arm,
+    prepare_run,
     resolve_chunk_size,
-    resolve_settings,
     typical_curve,
 )
 from pksim.analysis import band_edge_ends, band_edge_ranges
 from pksim.dose_timing import check_doses_in_horizon
 from pksim.model import Model
 from pksim.regimen import Dose
-from pksim.sampling import Covariates, check_seed
-from pksim.settings import RunSettings, resolve
+from pksim.sampling import Covariates
+from pksim.settings import RunSettings
 
 __all__ = [
     "MAX_SUBJECTS",
@@ -124,7 +124,7 @@ def simulate_population(
     >>> 0.0 <= r.summary()["p_window"] <= 1.0
     True
     """
-    rs = resolve(
+    rs, n, seed, s = prepare_run(
         settings,
         n=n,
         seed=seed,
@@ -139,17 +139,6 @@ def simulate_population(
         pd_dissociation=pd_dissociation,
         coverage_percent=coverage_percent,
         band_uncertainty=band_uncertainty,
-    )
-    n = check_n(rs.n)
-    seed = check_seed(rs.seed)
-    s = resolve_settings(
-        rs.model,
-        rs.t_end_min,
-        rs.dt_min,
-        rs.thresholds_dict,
-        rs.block_min,
-        rs.coverage_percent,
-        rs.band_uncertainty,
     )
     arm = make_arm(
         doses,

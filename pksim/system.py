@@ -59,10 +59,8 @@ def system_terms(
     ke0 = params[model.ke0]
     n_sub = np.asarray(ke0).size
     coef = np.empty((n_sub, rows.size))
-    for j, (num, den, factor) in enumerate(recipes):
-        k = params[num] if num is not None else factor
-        if den is not None:
-            k = k / params[den]
+    for j, recipe in enumerate(recipes):
+        k = _rate(recipe, params)
         coef[:, 2 * j] = -k
         coef[:, 2 * j + 1] = k
     coef[:, -2] = ke0 / vc
@@ -76,16 +74,22 @@ def central_volume_l(model: Model, params: dict[str, np.ndarray]) -> np.ndarray:
     return np.asarray(params[vname], dtype=float)
 
 
+def _rate(recipe: tuple, params: dict[str, np.ndarray]):
+    """One transfer's first-order rate (1/min) from its recipe (see :func:`_rate_recipes`)."""
+    num, den, factor = recipe
+    k = params[num] if num is not None else factor
+    return k / params[den] if den is not None else k
+
+
 def outflow_rate_per_min(
     model: Model, params: dict[str, np.ndarray], compartment: str
 ) -> np.ndarray:
     """Total first-order rate (1/min) at which ``compartment`` loses drug, per subject."""
+    recipes = _rate_recipes(model)[2]
     total = 0.0
-    for t in model.transfers:
+    for t, recipe in zip(model.transfers, recipes, strict=True):
         if t.source == compartment:
-            total = total + (
-                params[t.rate] if t.rate is not None else t.steps / params[t.mean_time]
-            )
+            total = total + _rate(recipe, params)
     return total
 
 
