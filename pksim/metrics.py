@@ -17,8 +17,8 @@ Kernel columns
 :data:`PERSON_COLUMNS` and :data:`COUPLE_COLUMNS` fix the order of the per-subject arrays the
 kernels write; ``pksim._kernels`` takes its column indices from :data:`PERSON_INDEX` and
 :data:`COUPLE_INDEX` (compile-time constants: after changing either order, clear the Numba cache
-— ``tests/test_metrics.py`` compares the compiled kernel with its Python source to catch a
-stale one).
+— ``tests/population/test_metrics.py`` compares the compiled kernel with its Python source to
+catch a stale one).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ Dose spec
   devices ``every`` apart (default: the model's interval); later sprays may be absorbed less
   (the model's ``later_factor`` on the nasal fraction).
 
-Event semantics (written down here, tested in ``tests/test_regimen.py``)
+Event semantics (written down here, tested in ``tests/simulation/test_regimen.py``)
 -----------------------------------------------------------------------
 * A dose is split over its route's *pathways* (model data, e.g. sublingual = mucosal part +
   swallowed part). Each pathway gets ``amount_mg * fraction * bioavailability``: bioavailability

@@ -5,7 +5,7 @@ simulated with a model's typical parameters; Cmax, Tmax and AUC are read from th
 plasma curve by non-compartmental analysis (:func:`pksim.nca.nca`) and compared with the
 observed values.
 
-Rules (written down here, tested in ``tests/test_validation.py``)
+Rules (written down here, tested in ``tests/validation/test_validation.py``)
 ----------------------------------------------------------------
 * **Which arms a model sees.** A model is compared only with arms of its own drug (a racemic
   model with racemic arms, an esketamine model with esketamine arms).

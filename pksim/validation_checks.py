@@ -1,7 +1,7 @@
 """Validation beyond typical-value ratios: what is in-sample per route, leave-one-study-out
 cross-validation, curve shape, and between-subject spread of Cmax.
 
-Rules (tested in ``tests/test_validation.py``)
+Rules (tested in ``tests/validation/test_validation.py``)
 ----------------------------------------------
 * **In-sample** arms and statistics are the model's ``[calibration]`` targets; every other arm
   of the model's drug is external.

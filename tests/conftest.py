@@ -22,3 +22,17 @@ def _warm_kernels():
 
     with np.errstate(all="raise"):
         warm_all()
+
+
+@pytest.fixture
+def bare_main(monkeypatch):
+    """A ``__main__`` without a file, as a real CLI run has.
+
+    Spawned worker processes re-import ``__main__`` by path; after the app's AppTest tests that
+    is app.py, which must not run in a worker.
+    """
+    import sys
+
+    main = sys.modules["__main__"]
+    monkeypatch.setattr(main, "__spec__", None, raising=False)
+    monkeypatch.delattr(main, "__file__", raising=False)

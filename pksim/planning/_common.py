@@ -15,7 +15,7 @@ from pksim.regimen import Dose, route_name
 from pksim.settings import RunSettings, resolve
 
 # Same text as pksim.cli._common.DISCLAIMER (the library must not import the front end;
-# tests/test_planning_tci.py checks the two agree).
+# tests/planning/test_planning_tci.py checks the two agree).
 NOTICE = "Research and teaching tool - not dosing advice."
 
 #: Default search range in product units (the step is the route's ``product_step_mg`` in the

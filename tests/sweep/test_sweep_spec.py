@@ -15,7 +15,7 @@ from pksim.sweep._toml_lines import KeyLines
 from pksim.sweep.grid import chunk_bounds, option_indices
 from pksim.sweep.spec import MAX_SUBJECT_CURVES, default_chunk_cells
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 BASE = """\
 [sweep]

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 import pytest
-from test_model_files import one_compartment_toml, write_model
+from model_fixtures import one_compartment_toml, write_model
 
 from pksim.errors import InputError
 from pksim.individual import typical_parameters

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
 if str(ROOT) not in sys.path:  # pksim_app lives beside app.py, like `streamlit run` sees it
     sys.path.insert(0, str(ROOT))

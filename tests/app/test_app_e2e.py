@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("PKSIM_CHROMIUM", "/usr/bin/chromium")
 SHOTS = ROOT / "screenshots"
 CHROMIUM_ARGS = [

@@ -30,7 +30,7 @@ from pksim.validation import (
     validate,
 )
 
-SHARED_CSV = Path(__file__).resolve().parents[2] / "shared" / "reference" / "observed-pk.csv"
+SHARED_CSV = Path(__file__).resolve().parents[3] / "shared" / "reference" / "observed-pk.csv"
 HEADER = ",".join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
 
 
@@ -370,7 +370,7 @@ def test_library_bad_data_raises_input_error(tmp_path):
 
 # ----------------------------------------------------------------------------- honest validation
 
-FROZEN = Path(__file__).parent / "data" / "ketamine_calibration.toml"
+FROZEN = Path(__file__).parents[1] / "data" / "ketamine_calibration.toml"
 
 
 def _frozen_variant(tmp_path: Path, calibration: str | None = None, top: str = "") -> Path:

@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from test_model_files import one_compartment_toml
+from model_fixtures import one_compartment_toml
 
 from pksim.cli import main
 
@@ -609,7 +609,7 @@ UPLOADS: dict[str, tuple[Callable[[], bytes], str]] = {
 def _sweep_page():
     from streamlit.testing.v1 import AppTest
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     at = AppTest.from_file(str(root / "app.py"), default_timeout=120)

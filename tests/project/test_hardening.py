@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_model_files import one_compartment_toml, write_model
+from model_fixtures import one_compartment_toml, write_model
 
 from pksim.cli import main
 from pksim.couple import simulate_couple
@@ -48,7 +48,7 @@ from pksim.sweep import parse_sweep, run_sweep
 from pksim.sweep import results as results_mod
 from pksim.sweep import runner as runner_mod
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # ----------------------------------------------------------------------------- 1. model files
 
@@ -364,15 +364,9 @@ def test_the_app_listens_on_loopback_only_by_default():
 
 
 @pytest.mark.cluster
-def test_the_dask_dashboard_binds_where_the_scheduler_binds(monkeypatch):
+def test_the_dask_dashboard_binds_where_the_scheduler_binds(bare_main):
     pytest.importorskip("distributed")
     from pksim.sweep.executors import DaskExecutor
-
-    # Spawned workers re-import ``__main__`` by path; after the app's AppTest tests that is
-    # app.py, which must not run in a worker. A bare main module is what a real CLI run has.
-    main = sys.modules["__main__"]
-    monkeypatch.setattr(main, "__spec__", None, raising=False)
-    monkeypatch.delattr(main, "__file__", raising=False)
 
     ex = DaskExecutor(workers=1)
     try:

@@ -18,7 +18,7 @@ import pytest
 from pksim.cli import main
 from pksim.sweep import plots, read_table
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 TINY = """\
 [sweep]

@@ -24,7 +24,7 @@ from pksim.validation import (
     spread_log_sd,
 )
 
-FROZEN = Path(__file__).parent / "data" / "ketamine_calibration.toml"
+FROZEN = Path(__file__).parents[1] / "data" / "ketamine_calibration.toml"
 HEADER = ",".join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
 
 

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from model_fixtures import one_compartment_toml, write_model
 from scipy.integrate import solve_ivp
-from test_model_files import one_compartment_toml, write_model
 
 from pksim import _kernels
 from pksim.individual import sex_code, typical_parameters

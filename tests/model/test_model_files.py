@@ -2,8 +2,9 @@
 
 Malformed files are small one-compartment models written to ``tmp_path``; every rejection must be
 a :class:`~pksim.errors.ModelFileError` that names the file and the offending field, because a
-researcher editing a TOML file needs to know where to look. :func:`one_compartment_toml` is also
-the fixture model of the closed-form tests in ``test_simulate.py`` and ``test_regimen.py``.
+researcher editing a TOML file needs to know where to look. The fixture model
+(:func:`model_fixtures.one_compartment_toml`) is also the model of the closed-form tests in
+``test_simulate.py`` and ``test_regimen.py``.
 """
 
 from __future__ import annotations
@@ -14,196 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from model_fixtures import one_compartment_toml, write_model
 
 from pksim.errors import InputError, ModelFileError
 from pksim.model import TAGS, Model, available_models, load_model, models_dir, route_options
-
-
-def one_compartment_toml(
-    *,
-    v_l: float = 10.0,
-    cl_l_per_min: float = 2.0,
-    ka_per_min: float = 0.5,
-    ke0_per_min: float = 0.3,
-    f_oral: float = 0.6,
-    tlag_min: float = 5.0,
-    f_iv: float = 1.0,
-) -> str:
-    """A valid one-compartment model (gut depot -> central -> elimination, effect site).
-
-    Units are absolute (L, L/min, 1/min) and the scaling scheme has no exponents, so the
-    parameters do not depend on body weight: closed forms can be written with them directly.
-    """
-    return f"""
-schema_version = 1
-id = "onecmt"
-name = "One-compartment test model"
-drug = "racemic"
-analyte = "test analyte"
-description = "Fixture for pksim tests"
-primary_reference = "fixture"
-
-[validity]
-weight_kg = [20, 300]
-age_years = [18, 65]
-population = "none (test fixture)"
-
-[references.fixture]
-citation = "pksim test fixture"
-
-[parameters.V]
-value = {v_l!r}
-unit = "L"
-description = "Central volume"
-source = "fixture"
-tag = "assumed"
-
-[parameters.CL]
-value = {cl_l_per_min!r}
-unit = "L/min"
-description = "Clearance"
-source = "fixture"
-tag = "assumed"
-
-[parameters.ka]
-value = {ka_per_min!r}
-unit = "1/min"
-description = "Absorption rate"
-source = "fixture"
-tag = "assumed"
-
-[parameters.ke0]
-value = {ke0_per_min!r}
-unit = "1/min"
-description = "Effect-site rate"
-source = "fixture"
-tag = "assumed"
-
-[parameters.F]
-value = {f_oral!r}
-unit = "fraction"
-description = "Oral bioavailability"
-source = "fixture"
-tag = "assumed"
-
-[parameters.tlag]
-value = {tlag_min!r}
-unit = "min"
-description = "Oral lag"
-source = "fixture"
-tag = "assumed"
-
-[[compartments]]
-name = "gut"
-kind = "depot"
-
-[[compartments]]
-name = "central"
-kind = "central"
-volume = "V"
-
-[[transfers]]
-from = "gut"
-to = "central"
-rate = "ka"
-
-[[transfers]]
-from = "central"
-to = "elimination"
-clearance = "CL"
-
-[effect_site]
-ke0 = "ke0"
-
-[routes.iv]
-description = "IV bolus or infusion"
-allows_duration = true
-[[routes.iv.pathways]]
-name = "systemic"
-target = "central"
-fraction = 1.0
-bioavailability = {f_iv!r}
-
-[routes.oral]
-description = "Oral"
-[[routes.oral.pathways]]
-name = "swallowed"
-target = "gut"
-fraction = 1.0
-bioavailability = "F"
-lag = "tlag"
-
-[weight_scaling]
-reference_weight_kg = 70
-default = "none"
-
-[weight_scaling.schemes.none]
-description = "No weight scaling"
-exponents = {{}}
-
-[[variability.parameters]]
-parameter = "CL"
-distribution = "lognormal"
-cv_percent = 30.0
-source = "fixture"
-tag = "assumed"
-
-[[variability.parameters]]
-parameter = "V"
-distribution = "lognormal"
-cv_percent = 30.0
-source = "fixture"
-tag = "assumed"
-
-[[variability.parameters]]
-parameter = "ka"
-distribution = "lognormal"
-cv_percent = 50.0
-source = "fixture"
-tag = "assumed"
-
-[[variability.correlations]]
-a = "CL"
-b = "V"
-r = 0.5
-source = "fixture"
-
-[[bands]]
-role = "below_window"
-label = "below"
-lower_ng_per_ml = 0
-source = "fixture"
-
-[[bands]]
-role = "window"
-label = "window"
-lower_ng_per_ml = 50
-source = "fixture"
-
-[[bands]]
-role = "dissociation"
-label = "dissociation"
-lower_ng_per_ml = 150
-source = "fixture"
-
-[[bands]]
-role = "hypnosis"
-label = "hypnosis"
-lower_ng_per_ml = 640
-source = "fixture"
-
-[[bands]]
-role = "anaesthesia"
-label = "anaesthesia"
-lower_ng_per_ml = 1640
-source = "fixture"
-"""
-
-
-def write_model(tmp_path: Path, text: str, name: str = "onecmt.toml") -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def _edit(text: str, old: str, new: str) -> str:
