@@ -7,17 +7,22 @@ partial file — the CLI's "no partial output" rule and the sweep runner's resum
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 from pksim.errors import InputError
 
 
-def new_file_mode() -> int:
-    """Permissions of an ordinary new file under the current umask (mkstemp files start 0600)."""
+def _umask() -> int:
     umask = os.umask(0)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
+
+
+def new_file_mode() -> int:
+    """Permissions of an ordinary new file under the current umask (mkstemp files start 0600)."""
+    return 0o666 & ~_umask()
 
 
 def fsync_replace(tmp: str, target: Path) -> None:
@@ -67,4 +72,36 @@ def atomic_write(path: str | os.PathLike, writer, field: str = "out") -> None:
             raise InputError(
                 field, f"cannot write {str(target)!r}: {exc.strerror or exc}"
             ) from None
+        raise
+
+
+def atomic_write_dir(out: str | os.PathLike, writers: dict, field: str = "out") -> None:
+    """Write ``{file name: writer(path)}`` into the directory ``out`` without partial files.
+
+    A new directory is filled under a temporary name and renamed into place; in an existing
+    directory every file goes through :func:`atomic_write`.
+    """
+    target = Path(out)
+    if target.is_dir():
+        for name, writer in writers.items():
+            atomic_write(target / name, writer, field)
+        return
+    try:
+        target.resolve().parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(
+            tempfile.mkdtemp(dir=target.resolve().parent, prefix=f".{target.name}.", suffix=".tmp")
+        )
+    except OSError as exc:
+        raise InputError(field, f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
+    try:
+        for name, writer in writers.items():
+            writer(str(tmp / name))
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give an ordinary directory
+        for name in writers:
+            os.chmod(tmp / name, new_file_mode())
+        os.replace(tmp, target)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise InputError(field, f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
         raise

@@ -26,22 +26,19 @@ from pksim import _kernels
 from pksim import metrics as _metrics
 from pksim._popengine import (
     Accumulator,
-    PopulationResult,
     check_keep,
-    config_of,
-    finish,
     make_arm,
     prepare_run,
     resolve_chunk_size,
-    subjects_frame,
     typical_curve,
 )
+from pksim._popresult import PopulationResult, config_of, finish, subjects_frame
 from pksim.dose_timing import check_doses_in_horizon
 from pksim.errors import InputError
 from pksim.metrics import json_number, sensitivity_summary
 from pksim.regimen import MAX_TIME_MIN, Dose
 from pksim.sampling import Covariates
-from pksim.settings import RunSettings
+from pksim.settings import RunSettings, arguments
 
 PARTNER_A, PARTNER_B = 0, 1  # RNG partner keys: A shares its stream with simulate_population
 
@@ -284,49 +281,27 @@ def simulate_couple(
     >>> 0.0 <= r.summary()["p_both_window_block_coverage"] <= 1.0
     True
     """
-    rs, n, seed, s = prepare_run(
-        settings,
-        n=n,
-        seed=seed,
-        model=model,
-        t_end_min=t_end_min,
-        dt_min=dt_min,
-        thresholds=thresholds,
-        variability=variability,
-        dose_variability=dose_variability,
-        block_min=block_min,
-        weight_scaling=weight_scaling,
-        pd_dissociation=pd_dissociation,
-        coverage_percent=coverage_percent,
-        band_uncertainty=band_uncertainty,
-    )
+    rs, n, seed, s = prepare_run(settings, **arguments(locals()))
     off_a = _check_offset(a_start_offset_min, "a_start_offset_min")
     off_b = _check_offset(b_start_offset_min, "b_start_offset_min")
-    arm_a = make_arm(
-        a_doses,
-        a,
-        seed,
-        PARTNER_A,
-        rs.variability,
-        rs.dose_variability,
-        rs.weight_scaling,
-        s.model,
-        off_a,
-        "a ",
-        rs.pd_dict,
-    )
-    arm_b = make_arm(
-        b_doses,
-        b,
-        seed,
-        PARTNER_B,
-        rs.variability,
-        rs.dose_variability,
-        rs.weight_scaling,
-        s.model,
-        off_b,
-        "b ",
-        rs.pd_dict,
+    arm_a, arm_b = (
+        make_arm(
+            doses,
+            cov,
+            seed,
+            partner,
+            rs.variability,
+            rs.dose_variability,
+            rs.weight_scaling,
+            s.model,
+            offset,
+            f"{tag} ",
+            rs.pd_dict,
+        )
+        for tag, doses, cov, partner, offset in (
+            ("a", a_doses, a, PARTNER_A, off_a),
+            ("b", b_doses, b, PARTNER_B, off_b),
+        )
     )
     for tag, arm in (("a", arm_a), ("b", arm_b)):
         check_doses_in_horizon(arm.doses, float(s.time_min[-1]), f"{tag} dose (with its offset)")
@@ -402,8 +377,8 @@ def simulate_couple(
         acc_b.add(start, stop, ib, met_b, buf_b, alt_b)
         joint_alt[:, start:stop] = alt_j
         _kernels.count_codes(both, both_counts)
-    cfg_a = config_of(s, arm_a, n, seed, chunk)
-    cfg_b = config_of(s, arm_b, n, seed, chunk)
+    cfg_a = config_of(s, arm_a, n, seed)
+    cfg_b = config_of(s, arm_b, n, seed)
     cfg_a["start_offset_min"], cfg_b["start_offset_min"] = off_a, off_b
     res_a = finish(acc_a, s, typical_curve(s, arm_a), cfg_a, arm_a.pd)
     res_b = finish(acc_b, s, typical_curve(s, arm_b), cfg_b, arm_b.pd)

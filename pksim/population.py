@@ -22,23 +22,21 @@ from pksim._histogram import hist_quantiles
 from pksim._popengine import (
     MAX_SUBJECTS,
     Accumulator,
-    PopulationResult,
     check_keep,
     check_n,
-    config_of,
     dose_cv_percent,
-    finish,
     make_arm,
     prepare_run,
     resolve_chunk_size,
     typical_curve,
 )
+from pksim._popresult import PopulationResult, config_of, finish
 from pksim.analysis import band_edge_ends, band_edge_ranges
 from pksim.dose_timing import check_doses_in_horizon
 from pksim.model import Model
 from pksim.regimen import Dose
 from pksim.sampling import Covariates
-from pksim.settings import RunSettings
+from pksim.settings import RunSettings, arguments
 
 __all__ = [
     "MAX_SUBJECTS",
@@ -124,22 +122,7 @@ def simulate_population(
     >>> 0.0 <= r.summary()["p_window"] <= 1.0
     True
     """
-    rs, n, seed, s = prepare_run(
-        settings,
-        n=n,
-        seed=seed,
-        model=model,
-        t_end_min=t_end_min,
-        dt_min=dt_min,
-        thresholds=thresholds,
-        variability=variability,
-        dose_variability=dose_variability,
-        block_min=block_min,
-        weight_scaling=weight_scaling,
-        pd_dissociation=pd_dissociation,
-        coverage_percent=coverage_percent,
-        band_uncertainty=band_uncertainty,
-    )
+    rs, n, seed, s = prepare_run(settings, **arguments(locals()))
     arm = make_arm(
         doses,
         covariates,
@@ -196,4 +179,4 @@ def simulate_population(
             buf["code"],
         )
         acc.add(start, stop, inp, metrics, buf, alt)
-    return finish(acc, s, typical, config_of(s, arm, n, seed, chunk), arm.pd)
+    return finish(acc, s, typical, config_of(s, arm, n, seed), arm.pd)

@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
@@ -75,12 +76,7 @@ class RunSettings:
         set_ = object.__setattr__  # frozen: normalise once, here
         set_(self, "thresholds", _pairs(self.thresholds) or None)
         set_(self, "pd_dissociation", _pairs(self.pd_dissociation) or None)
-        try:
-            set_(self, "block_min", tuple(float(x) for x in self.block_min))
-        except (TypeError, ValueError):
-            raise InputError(
-                "block-min", f"{self.block_min!r} is not a pair of minutes", "e.g. 45-90"
-            ) from None
+        set_(self, "block_min", _minutes_pair(self.block_min))
 
     @property
     def thresholds_dict(self) -> dict[str, float] | None:
@@ -96,6 +92,35 @@ class RunSettings:
 
 
 _DEFAULTS = {f.name: f.default for f in fields(RunSettings)}
+
+
+def _minutes_pair(block_min) -> tuple[float, float]:
+    try:
+        b0, b1 = (float(x) for x in block_min)
+    except (TypeError, ValueError):
+        raise InputError(
+            "block-min", f"{block_min!r} is not a pair of minutes", "e.g. 45-90"
+        ) from None
+    return b0, b1
+
+
+def check_block(block_min, t_end_min: float) -> tuple[float, float]:
+    """The session block as ``(start, end)`` minutes within ``0..t_end_min``."""
+    b0, b1 = _minutes_pair(block_min)
+    if not (math.isfinite(b0) and math.isfinite(b1) and 0 <= b0 < b1 <= t_end_min):
+        raise InputError(
+            "block-min",
+            f"{b0:g}-{b1:g} min",
+            f"START-END with 0 <= START < END <= t_end ({t_end_min:g} min)",
+        )
+    return b0, b1
+
+
+def arguments(call_locals: Mapping) -> dict:
+    """The run-setting keywords among a function's arguments: ``arguments(locals())`` as the
+    first statement of a function that takes the settings as keywords (for compatibility) or as
+    one ``settings=`` (:func:`resolve` refuses both)."""
+    return {k: call_locals[k] for k in _DEFAULTS if k in call_locals}
 
 
 def resolve(

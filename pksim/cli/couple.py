@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
-from pksim.cli._common import DISCLAIMER, finite_float, print_json
+from pksim.cli._common import DISCLAIMER, finish, finite_float, pick, write_results
 from pksim.cli.population import (
     add_common,
     add_covariates,
-    check_out_dir,
     covariates_from_args,
     metric_rows,
-    thresholds_from_args,
-    write_outputs,
+    settings_from_args,
 )
 from pksim.regimen import SPEC_HELP
 
@@ -42,29 +38,15 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from pksim.couple import simulate_couple
-    from pksim.population import check_n
 
-    check_n(args.n)
-    check_out_dir(args.out)
+    settings = settings_from_args(args)
     result = simulate_couple(
         args.a_dose,
         args.b_dose,
         a=covariates_from_args(args, "a"),
         b=covariates_from_args(args, "b"),
-        n=args.n,
-        seed=args.seed,
-        model=args.model,
-        block_min=args.block_min,
-        t_end_min=args.t_end_min,
-        dt_min=args.dt_min,
-        thresholds=thresholds_from_args(args),
-        variability=not args.no_variability,
-        a_start_offset_min=args.a_start_offset_min,
-        b_start_offset_min=args.b_start_offset_min,
-        dose_variability=args.dose_cv_percent,
-        weight_scaling=args.weight_scaling,
-        coverage_percent=args.coverage_percent,
-        band_uncertainty=args.band_uncertainty,
+        **pick(args, "a_start_offset_min", "b_start_offset_min"),
+        settings=settings,
     )
     summary = result.summary()
     summary["notice"] = DISCLAIMER
@@ -81,22 +63,9 @@ def run(args: argparse.Namespace) -> int:
             ],
             axis=1,
         )
-        write_outputs(
-            args.out,
-            {
-                "subjects.parquet": lambda p: subjects.to_parquet(p, index=False),
-                "couples.parquet": lambda p: result.couples.to_parquet(p, index=False),
-                "bands.csv": lambda p: bands.to_csv(p, index=False),
-                "summary.json": lambda p: Path(p).write_text(
-                    json.dumps(summary, indent=2, allow_nan=False)
-                ),
-            },
-        )
-    if args.json:
-        print_json(summary)
-    else:
-        print(format_table(summary))
-    return 0
+        files = {"subjects.parquet": subjects, "couples.parquet": result.couples}
+        write_results(args.out, {**files, "bands.csv": bands, "summary.json": summary})
+    return finish(args, summary, format_table)
 
 
 COUPLE_TABLE = (

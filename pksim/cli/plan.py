@@ -12,8 +12,18 @@ from __future__ import annotations
 import argparse
 import math
 
-from pksim._io import atomic_write as write_atomic
-from pksim.cli._common import DISCLAIMER, finite_float, positive_float, print_json
+from pksim.cli._common import (
+    DISCLAIMER,
+    finish,
+    finite_float,
+    pick,
+    positive_float,
+    run_settings,
+    thresholds_from,
+    write_csv,
+)
+from pksim.cli._plan_tables import format_couple, format_person, format_tci
+from pksim.cli.population import block_range
 from pksim.model import DEFAULT_MODEL, route_options
 
 
@@ -27,17 +37,6 @@ def _probability(text: str) -> float:
     if not (math.isfinite(value) and 0 <= value <= 1):
         raise argparse.ArgumentTypeError(f"must be within 0-1 (or 0-100%), got {text!r}")
     return value
-
-
-def _block(text: str) -> tuple[float, float]:
-    parts = text.split("-")
-    try:
-        b0, b1 = (float(p) for p in parts)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected START-END in minutes like 45-90, got {text!r}"
-        ) from None
-    return b0, b1
 
 
 def _times(text: str) -> list[float]:
@@ -80,7 +79,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _population_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--block-min",
-        type=_block,
+        type=block_range,
         default=(45.0, 90.0),
         metavar="START-END",
         help="session block (min); in the window means for all of it (default 45-90)",
@@ -253,12 +252,7 @@ FIELD_FLAGS = {"window_ng_per_ml": "--window-lower-ng-per-ml"}
 
 
 def _thresholds(args) -> dict[str, float] | None:
-    th = {}
-    if args.window_lower_ng_per_ml is not None:
-        th["window"] = args.window_lower_ng_per_ml
-    if args.dissociation_ng_per_ml is not None:
-        th["dissociation"] = args.dissociation_ng_per_ml
-    return th or None
+    return thresholds_from(args.window_lower_ng_per_ml, args.dissociation_ng_per_ml)
 
 
 def _pd(args) -> dict[str, float] | None:
@@ -329,6 +323,14 @@ def run(args: argparse.Namespace) -> int:
     return {"person": _run_person, "couple": _run_couple, "tci": _run_tci}[args.plan_kind](args)
 
 
+# what a person or couple plan takes besides who, the routes and the dose steps
+_PLAN_FLAGS = ("dissociation_limit", "dissociation", "min_p_goal")
+
+
+def _settings(args):
+    return run_settings(args, _thresholds(args), pd_dissociation=_pd(args))
+
+
 def _run_person(args) -> int:
     from pksim.planning import plan_person
 
@@ -339,32 +341,13 @@ def _run_person(args) -> int:
         covariates=_covariates(args),
         route=args.route,
         dose=_steps(args, args.route, "dose-"),
-        booster_route=args.booster_route,
         booster=booster,
-        booster_times_min=args.booster_times_min,
-        block_min=args.block_min,
-        dissociation_limit=args.dissociation_limit,
-        n=args.n,
-        seed=args.seed,
-        model=args.model,
-        thresholds=_thresholds(args),
-        variability=not args.no_variability,
-        dose_variability=args.dose_cv_percent,
-        t_end_min=args.t_end_min,
-        dt_min=args.dt_min,
-        weight_scaling=args.weight_scaling,
-        dissociation=args.dissociation,
-        pd_dissociation=_pd(args),
-        min_p_goal=args.min_p_goal,
+        **pick(args, "booster_route", "booster_times_min", *_PLAN_FLAGS),
+        settings=_settings(args),
     )
     if args.out:
-        write_atomic(args.out, lambda path: plan.candidates.to_csv(path, index=False))
-    summary = plan.summary()
-    if args.json:
-        print_json(summary)
-    else:
-        print(format_person(summary))
-    return 0
+        write_csv(args.out, plan.candidates)
+    return finish(args, plan.summary(), format_person)
 
 
 def _run_couple(args) -> int:
@@ -378,29 +361,12 @@ def _run_couple(args) -> int:
         b_route=args.b_route,
         b_dose=_steps(args, args.b_route, "b-dose-"),
         staggers_min=args.stagger_min,
-        block_min=args.block_min,
-        dissociation_limit=args.dissociation_limit,
-        n=args.n,
-        seed=args.seed,
-        model=args.model,
-        thresholds=_thresholds(args),
-        variability=not args.no_variability,
-        dose_variability=args.dose_cv_percent,
-        t_end_min=args.t_end_min,
-        dt_min=args.dt_min,
-        weight_scaling=args.weight_scaling,
-        dissociation=args.dissociation,
-        pd_dissociation=_pd(args),
-        min_p_goal=args.min_p_goal,
+        **pick(args, *_PLAN_FLAGS),
+        settings=_settings(args),
     )
     if args.out:
-        write_atomic(args.out, lambda path: plan.candidates.to_csv(path, index=False))
-    summary = plan.summary()
-    if args.json:
-        print_json(summary)
-    else:
-        print(format_couple(summary, plan.timeline))
-    return 0
+        write_csv(args.out, plan.candidates)
+    return finish(args, plan.summary(), lambda s: format_couple(s, plan.timeline))
 
 
 def _run_tci(args) -> int:
@@ -408,221 +374,12 @@ def _run_tci(args) -> int:
 
     plan = plan_tci(
         args.target_ng_per_ml,
-        weight_kg=args.weight_kg,
-        model=args.model,
-        sex=args.sex,
-        duration_min=args.duration_min,
-        step_s=args.step_s,
-        washout_min=args.washout_min,
+        **pick(args, "weight_kg", "model", "sex", "duration_min", "step_s", "washout_min"),
         thresholds=_thresholds(args),
         weight_scaling=args.weight_scaling,
     )
     if args.out:
-        write_atomic(args.out, lambda path: plan.schedule.to_csv(path, index=False))
+        write_csv(args.out, plan.schedule)
     if args.curves_out:
-        write_atomic(
-            args.curves_out, lambda path: plan.curves.to_csv(path, index=False), field="curves_out"
-        )
-    summary = plan.summary()
-    if args.json:
-        print_json(summary)
-    else:
-        print(format_tci(summary))
-    return 0
-
-
-# ----------------------------------------------------------------------------- tables
-
-
-def _pct(p, s=None) -> str:
-    if p is None:
-        return "-"
-    return f"{p:6.1%}" + (f" ± {s:.1%}" if s is not None else "")
-
-
-def _header(s: dict) -> list[str]:
-    th = s["thresholds_ng_per_ml"]
-    lines = [
-        f"pksim {s['pksim_version']} - plan {s['plan']} - model {s['model']}",
-        f"window {th['window_lower_ng_per_ml']:g} to <{th['dissociation_ng_per_ml']:g} "
-        "ng/mL (effect site)",
-    ]
-    if s.get("seed") is not None:
-        measure = "" if s.get("dissociation_measure") != "pd" else " (PD model)"
-        lines[-1] += (
-            f"; block {s['block_min'][0]:g}-{s['block_min'][1]:g} min; dissociation "
-            f"limit{measure} {s['dissociation_limit']:.0%}; n {s['n']}, "
-            f"seed {s['seed']}"
-        )
-    return lines
-
-
-def _verdict(s: dict) -> list[str]:
-    """The plan's verdict first: met (P(goal) >= the minimum) or plainly not met."""
-    mark = "GOAL MET" if s.get("meets_goal") else "GOAL NOT MET"
-    return ["", f"{mark} (minimum P(goal) {s['min_p_goal']:.0%}): {s['message']}", ""]
-
-
-def _near_lines(s: dict, goal: str, pcol: str, describe) -> list[str]:
-    rows = s.get("near_misses") or []
-    if not rows:
-        return []
-    out = ["near-misses (over the dissociation limit by less than 2 Monte-Carlo SEs):"]
-    for r in rows:
-        out.append(
-            f"  {describe(r)}: P(goal) {_pct(r[goal])} ± {_pct(r[goal + '_se'])}, "
-            f"P(dissociation) {_pct(r[pcol])} ± {_pct(r[pcol + '_se'])}"
-        )
-    return [*out, ""]
-
-
-def format_person(s: dict) -> str:
-    lines = _header(s) + _verdict(s)
-    pcol = "p_dissociation_pd" if s.get("dissociation_measure") == "pd" else "p_dissociation"
-    lines += _near_lines(
-        s,
-        "p_window_throughout_block",
-        pcol,
-        lambda r: (
-            f"{s['route']} {r['dose_mg']:g} mg"
-            + (
-                f" + {r['booster_mg']:g} mg at {r['booster_time_min']:g} min"
-                if r["booster_mg"]
-                else ""
-            )
-        ),
-    )
-    if s["regimen"]:
-        lines.append("regimen: " + ", ".join(d["spec"] for d in s["regimen"]))
-        pop = s.get("population") or {}
-        if pop:
-            lines.append(
-                f"median window onset {pop.get('onset_min_median') or float('nan'):.0f} "
-                f"min, median minutes in window "
-                f"{pop.get('minutes_in_window_median') or 0:.0f}"
-            )
-        lines.append("")
-    pd_mode = s.get("dissociation_measure") == "pd"
-    lines.append("trade-off (same virtual people for every dose):")
-    lines.append(
-        f"{'dose mg':>8}{'booster':>16}{'P(window block)':>20}{'P(dissociation)':>20}"
-        + (f"{'P(diss.) PD':>16}" if pd_mode else "")
-        + "  within limit"
-    )
-    for r in s["tradeoff"]:
-        boost = "-" if not r["booster_mg"] else f"{r['booster_mg']:g} mg@{r['booster_time_min']:g}"
-        lines.append(
-            f"{r['dose_mg']:>8g}{boost:>16}{_pct(r['p_window_throughout_block']):>20}"
-            f"{_pct(r['p_dissociation']):>20}"
-            + (f"{_pct(r['p_dissociation_pd']):>16}" if pd_mode else "")
-            + f"  {'yes' if r['meets_limit'] else 'no'}"
-        )
-    lines += ["", s["notice"]]
-    return "\n".join(lines)
-
-
-def _bar(times, values_a, lower, upper, b0, b1, width_min: float) -> str:
-    out = []
-    for t, v in zip(times, values_a, strict=True):
-        ch = "." if v < lower else ("=" if v < upper else "!")
-        if b0 <= t <= b1 and ch == ".":
-            ch = ":"
-        out.append(ch)
-    return "".join(out)
-
-
-def format_couple(s: dict, timeline) -> str:
-    lines = _header(s) + _verdict(s)
-    pcol = (
-        "p_either_dissociates_pd"
-        if s.get("dissociation_measure") == "pd"
-        else "p_either_dissociates"
-    )
-    lines += _near_lines(
-        s,
-        "p_both_in_window_throughout_block",
-        pcol,
-        lambda r: (
-            f"A {r['a_dose_mg']:g} mg, B {r['b_dose_mg']:g} mg, stagger {r['stagger_min']:g} min"
-        ),
-    )
-    if s["a_regimen"]:
-        lines.append(
-            "timeline (median effect site per 5 min; . below  = window  ! dissociation;"
-            " : block below window)"
-        )
-        th = s["thresholds_ng_per_ml"]
-        lo, hi = th["window_lower_ng_per_ml"], th["dissociation_ng_per_ml"]
-        b0, b1 = s["block_min"]
-        step = 5.0
-        t_show = min(s["t_end_min"], max(b1 + 60.0, 120.0))
-        sel = timeline[(timeline["time_min"] % step == 0) & (timeline["time_min"] <= t_show)]
-        times = sel["time_min"].to_numpy()
-        ruler = "".join("|" if t % 30 == 0 else " " for t in times)
-        lines.append(f"{'min':>6} {ruler}  (| every 30 min)")
-        block = "".join("#" if b0 <= t <= b1 else " " for t in times)
-        lines.append(f"{'block':>6} {block}")
-        for who in ("a", "b"):
-            bar = _bar(
-                times, sel[f"{who}_effect_site_p50_ng_per_ml"].to_numpy(), lo, hi, b0, b1, step
-            )
-            lines.append(f"{who.upper():>6} {bar}")
-        for e in s["timeline_events"]:
-            lines.append(f"  {e['time_min']:>6g} min  {e['who']:<4} {e['event']}")
-        lines.append("")
-    pcol = (
-        "p_either_dissociates_pd"
-        if s.get("dissociation_measure") == "pd"
-        else "p_either_dissociates"
-    )
-    lines.append("best plan at each stagger (B start - A start):")
-    lines.append(
-        f"{'stagger':>8}{'A mg':>7}{'B mg':>7}{'P(both in block)':>19}{'P(either diss.)':>18}"
-    )
-    for r in s["by_stagger"]:
-        if not r["p_both_in_window_throughout_block"]:
-            lines.append(f"{r['stagger_min']:>8g}{'-':>7}{'-':>7}{_pct(0.0):>19}{'-':>18}")
-            continue
-        lines.append(
-            f"{r['stagger_min']:>8g}{r['a_dose_mg']:>7g}{r['b_dose_mg']:>7g}"
-            f"{_pct(r['p_both_in_window_throughout_block']):>19}{_pct(r[pcol]):>18}"
-        )
-    lines += ["", s["notice"]]
-    return "\n".join(lines)
-
-
-def format_tci(s: dict) -> str:
-    m = s["metrics"]
-    lines = _header(s) + [
-        f"target {s['target_ng_per_ml']:g} ng/mL effect site, {s['weight_kg']:g} kg"
-        + (f" {s['sex']}" if s["sex"] else "")
-        + f", pump step {s['step_s']:g} s, "
-        f"{s['duration_min']:g} min",
-        "",
-        f"bolus {s['bolus_mg']:.2f} mg at 0 min; infused {m['infused_mg']:.2f} mg; "
-        f"total {m['total_mg']:.2f} mg",
-        f"target reached (±{m['tolerance_percent']:g} %) at {m['time_to_target_min']:.2f} min; "
-        f"overshoot {max(0.0, m['overshoot_percent']):.2f} %; held within "
-        f"{m['hold_min_percent']:+.2f} % / {m['hold_max_percent']:+.2f} %; "
-        f"plasma peak {m['plasma_max_ng_per_ml']:.0f} ng/mL",
-        "",
-        (
-            "pump schedule, one row per step:"
-            if s["step_s"] >= 60
-            else f"pump schedule, mean rate per minute (the {s['step_s']:g}-s steps are in "
-            "--out/--json):"
-        ),
-        f"{'from min':>9}{'to min':>9}{'bolus mg':>10}{'rate mg/h':>11}",
-    ]
-    rows = s["schedule"]
-    per = max(1, round(60.0 / s["step_s"]))  # steps per table row
-    for i in range(0, len(rows), per):
-        group = rows[i : i + per]
-        rate = sum(r["rate_mg_per_h"] for r in group) / len(group)
-        bolus = sum(r["bolus_mg"] for r in group)
-        lines.append(
-            f"{group[0]['start_min']:>9.2f}{group[-1]['end_min']:>9.2f}{bolus:>10.2f}{rate:>11.2f}"
-        )
-    lines.append(f"{s['duration_min']:>9.2f}{'':>9}{'':>10}{0.0:>11.2f}  (pump stops)")
-    lines += [*(f"note: {n}" for n in s["notes"]), "", s["notice"]]
-    return "\n".join(lines)
+        write_csv(args.curves_out, plan.curves, field="curves_out")
+    return finish(args, plan.summary(), format_tci)

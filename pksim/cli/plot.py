@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pksim.cli._common import check_parents, integer
+
 FORMATS = ("png", "svg", "pdf")
 # kept here so that building the parser does not import matplotlib (tests check they agree)
 KINDS = ("heatmap", "bands", "onset")
 DEFAULT_METRIC = "p_window_no_dissociation"
+DPI_RANGE = (20, 1200)  # a figure is ~8x5 in: 1200 dpi is ~60 megapixels already
 
 
 def _where(text: str) -> tuple[str, str]:
@@ -68,25 +71,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--dpi",
-        type=_dpi,
+        type=integer("--dpi", *DPI_RANGE),
         default=150,
         help=f"PNG resolution, {DPI_RANGE[0]}-{DPI_RANGE[1]} (default 150)",
     )
-
-
-DPI_RANGE = (20, 1200)  # a figure is ~8x5 in: 1200 dpi is ~60 megapixels already
-
-
-def _dpi(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--dpi must be an integer, got {text!r}") from None
-    if not DPI_RANGE[0] <= value <= DPI_RANGE[1]:
-        raise argparse.ArgumentTypeError(
-            f"--dpi must be within {DPI_RANGE[0]} to {DPI_RANGE[1]}, got {text!r}"
-        )
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -102,9 +90,7 @@ def run(args: argparse.Namespace) -> int:
             f"unknown figure format {Path(args.out).suffix or '(none)'!r}",
             ", ".join(f".{f}" for f in FORMATS),
         )
-    for parent in Path(args.out).resolve().parents:  # missing ones are created when writing
-        if parent.exists() and not parent.is_dir():
-            raise InputError("out", f"{str(parent)!r} is a file, not a directory")
+    check_parents(args.out)
     cells = read_table(args.results, "cells")
     where = dict(args.where or [])
     if args.kind == "heatmap":

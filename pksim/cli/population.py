@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
-import tempfile
-from pathlib import Path
 
-from pksim._io import atomic_write as write_atomic
-from pksim.cli._common import DISCLAIMER, finite_float, positive_float, print_json
+from pksim.cli._common import (
+    DISCLAIMER,
+    check_out_dir,
+    finish,
+    finite_float,
+    integer,
+    positive_float,
+    run_settings,
+    thresholds_from,
+    write_results,
+)
 from pksim.errors import InputError
 from pksim.model import DEFAULT_MODEL
 from pksim.regimen import SPEC_HELP
-
-
-def count(name: str):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
-        return value
-
-    return parse
 
 
 def block_range(text: str) -> tuple[float, float]:
@@ -44,9 +38,11 @@ def add_common(p: argparse.ArgumentParser) -> None:
     """Options shared by ``population`` and ``couple``."""
     p.add_argument("--model", default=DEFAULT_MODEL, help="model id (see `pksim models`)")
     p.add_argument(
-        "--n", type=count("--n"), required=True, help="number of subjects/couples, 1 to 10^7"
+        "--n", type=integer("--n"), required=True, help="number of subjects/couples, 1 to 10^7"
     )
-    p.add_argument("--seed", type=count("--seed"), required=True, help="random seed (integer >= 0)")
+    p.add_argument(
+        "--seed", type=integer("--seed"), required=True, help="random seed (integer >= 0)"
+    )
     p.add_argument("--t-end-min", type=positive_float("--t-end-min"), default=240.0)
     p.add_argument("--dt-min", type=positive_float("--dt-min"), default=1.0)
     p.add_argument(
@@ -192,100 +188,43 @@ def covariates_from_args(args, prefix: str = ""):
 
 
 def thresholds_from_args(args) -> dict[str, float] | None:
-    out = {}
-    if args.window_ng_per_ml is not None:
-        out["window"] = args.window_ng_per_ml
-    if args.dissociation_ng_per_ml is not None:
-        out["dissociation"] = args.dissociation_ng_per_ml
-    return out or None
+    return thresholds_from(args.window_ng_per_ml, args.dissociation_ng_per_ml)
 
 
-def check_out_dir(out: str | None) -> None:
-    """Fail before simulating when the output directory cannot be created."""
-    if out is None:
-        return
-    target = Path(out)
-    if target.exists() and not target.is_dir():
-        raise InputError("out", f"{out!r} exists and is not a directory")
-    for parent in target.resolve().parents:  # missing parents are created when writing
-        if parent.exists() and not parent.is_dir():
-            raise InputError("out", f"{str(parent)!r} is a file, not a directory")
-
-
-def write_outputs(out: str, writers: dict) -> None:
-    """Write ``{file name: writer(path)}`` into ``out`` without leaving partial files.
-
-    A new directory is filled under a temporary name and renamed into place; in an existing
-    directory every file is written to a temporary name and renamed.
-    """
-    target = Path(out)
-    if target.is_dir():
-        for name, writer in writers.items():
-            write_atomic(target / name, writer)
-        return
-    try:
-        target.resolve().parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(
-            tempfile.mkdtemp(dir=target.resolve().parent, prefix=f".{target.name}.", suffix=".tmp")
-        )
-    except OSError as exc:
-        raise InputError("out", f"cannot write {out!r}: {exc.strerror or exc}") from None
-    try:
-        for name, writer in writers.items():
-            writer(str(tmp / name))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; give an ordinary directory
-        for name in writers:
-            os.chmod(tmp / name, 0o666 & ~umask)
-        os.replace(tmp, target)
-    except BaseException as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, OSError):
-            raise InputError("out", f"cannot write {out!r}: {exc.strerror or exc}") from None
-        raise
-
-
-def run(args: argparse.Namespace) -> int:
-    from pksim.population import check_n, simulate_population
+def settings_from_args(args):
+    """The run settings of ``population`` and ``couple``, checked before anything runs."""
+    from pksim.population import check_n
 
     check_n(args.n)
     check_out_dir(args.out)
-    result = simulate_population(
-        args.dose,
-        model=args.model,
-        covariates=covariates_from_args(args),
-        n=args.n,
-        seed=args.seed,
-        t_end_min=args.t_end_min,
-        dt_min=args.dt_min,
-        thresholds=thresholds_from_args(args),
-        variability=not args.no_variability,
-        dose_variability=args.dose_cv_percent,
-        block_min=args.block_min,
-        weight_scaling=args.weight_scaling,
+    return run_settings(
+        args,
+        thresholds_from_args(args),
         coverage_percent=args.coverage_percent,
         band_uncertainty=args.band_uncertainty,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from pksim.population import simulate_population
+
+    settings = settings_from_args(args)
+    result = simulate_population(
+        args.dose, covariates=covariates_from_args(args), settings=settings
     )
     summary = result.summary()
     summary["notice"] = DISCLAIMER
     if args.out:
-        write_outputs(
+        write_results(
             args.out,
             {
-                "subjects.parquet": lambda p: result.subjects.to_parquet(p, index=False),
-                "bands.csv": lambda p: result.bands.to_csv(p, index=False),
-                "band_probability.csv": lambda p: result.band_probability.to_csv(p, index=False),
-                "summary.json": lambda p: Path(p).write_text(
-                    json.dumps(summary, indent=2, allow_nan=False)
-                ),
+                "subjects.parquet": result.subjects,
+                "bands.csv": result.bands,
+                "band_probability.csv": result.band_probability,
+                "summary.json": summary,
             },
         )
-    if args.json:
-        print_json(summary)
-    else:
-        print(format_table(summary))
-    return 0
+    return finish(args, summary, format_table)
 
 
 def _f(x, fmt: str = ".1f") -> str:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 
 from pksim import __version__
-from pksim._io import atomic_write as write_atomic
-from pksim.cli._common import DISCLAIMER, positive_float, print_json
+from pksim.cli._common import DISCLAIMER, finish, pick, positive_float, write_csv
 from pksim.model import DEFAULT_MODEL
 from pksim.regimen import SPEC_HELP
 
@@ -45,24 +44,14 @@ def run(args: argparse.Namespace) -> int:
 
     curve = simulate(
         args.dose,
-        weight_kg=args.weight_kg,
-        model=args.model,
-        sex=args.sex,
-        t_end_min=args.t_end_min,
-        dt_min=args.dt_min,
-        weight_scaling=args.weight_scaling,
+        **pick(args, "weight_kg", "model", "sex", "t_end_min", "dt_min", "weight_scaling"),
     )
     summary = curve_summary(curve)
     summary["pksim_version"] = __version__
     summary["notice"] = DISCLAIMER
     if args.out:
-        frame = curve.to_frame()
-        write_atomic(args.out, lambda path: frame.to_csv(path, index=False))
-    if args.json:
-        print_json(summary)
-    else:
-        print(format_table(summary))
-    return 0
+        write_csv(args.out, curve.to_frame())
+    return finish(args, summary, format_table)
 
 
 def _t(x) -> str:

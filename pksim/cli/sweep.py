@@ -12,20 +12,10 @@ import argparse
 import json
 import sys
 
-from pksim.cli._common import DISCLAIMER
+from pksim.cli._common import DISCLAIMER, integer
 
 # kept here so that building the parser imports nothing heavy (tests check they agree)
 EXECUTORS = ("serial", "processes", "dask")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--workers must be an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"--workers must be >= 1, got {text!r}")
-    return value
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -46,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--workers",
-        type=_positive_int,
+        type=integer("--workers", lo=1),
         metavar="N",
         help="local worker processes (processes / Dask LocalCluster; default: CPUs)",
     )

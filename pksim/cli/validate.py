@@ -7,7 +7,7 @@ import shlex
 from pathlib import Path
 
 from pksim._io import atomic_write as write_atomic
-from pksim.cli._common import DISCLAIMER
+from pksim.cli._common import DISCLAIMER, integer
 from pksim.errors import InputError
 
 DEFAULT_OUT = "validation-report"
@@ -42,21 +42,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--spread-n",
-        type=_count,
+        type=integer("--spread-n", 0, 100_000),
         default=200,
         metavar="N",
         help="virtual people per arm for the predicted Cmax spread (0: skip; default 200)",
     )
-
-
-def _count(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"spread-n must be a whole number, got {text!r}") from None
-    if not 0 <= n <= 100_000:
-        raise argparse.ArgumentTypeError(f"spread-n must be within 0 to 100000, got {n}")
-    return n
 
 
 def _command(args: argparse.Namespace) -> str:
