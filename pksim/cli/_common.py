@@ -52,6 +52,73 @@ def integer(name: str, lo: int | None = None, hi: int | None = None):
     return parse
 
 
+def block_range(text: str) -> tuple[float, float]:
+    """``"45-90"`` -> (45.0, 90.0)."""
+    parts = text.replace(",", "-").split("-")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        return float(parts[0]), float(parts[1])
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--block-min must look like 45-90, got {text!r}"
+        ) from None
+
+
+def add_model_flag(p: argparse.ArgumentParser) -> None:
+    from pksim.model import DEFAULT_MODEL
+
+    p.add_argument("--model", default=DEFAULT_MODEL, help="model id (see `pksim models`)")
+
+
+def add_run_flags(
+    p: argparse.ArgumentParser,
+    n_help: str,
+    block_help: str,
+    n_default: int | None = None,
+    seed_default: int | None = None,
+) -> None:
+    """The run-settings flags of ``population``, ``couple`` and ``plan`` (read back by
+    :func:`run_settings`); ``--n`` and ``--seed`` are required when they have no default."""
+    required = n_default is None
+    p.add_argument("--n", type=integer("--n"), default=n_default, required=required, help=n_help)
+    seed_help = "random seed (integer >= 0)" + ("" if required else f"; default {seed_default}")
+    p.add_argument(
+        "--seed", type=integer("--seed"), default=seed_default, required=required, help=seed_help
+    )
+    p.add_argument("--t-end-min", type=positive_float("--t-end-min"), default=240.0)
+    p.add_argument("--dt-min", type=positive_float("--dt-min"), default=1.0)
+    p.add_argument(
+        "--block-min",
+        type=block_range,
+        default=(45.0, 90.0),
+        metavar="START-END",
+        help=block_help,
+    )
+    p.add_argument(
+        "--no-variability",
+        action="store_true",
+        help="typical parameters for every subject (covariates still sampled)",
+    )
+    p.add_argument(
+        "--dose-cv-percent",
+        type=finite_float("--dose-cv-percent"),
+        default=0.0,
+        help="CV of the delivered dose (spray loss etc.), 0-100 (default 0)",
+    )
+    p.add_argument("--weight-scaling", default=None, help="scaling scheme of the model")
+
+
+def add_data_flag(p: argparse.ArgumentParser) -> None:
+    """``--data``: the observed-PK table of ``validate`` and ``calibrate``."""
+    p.add_argument(
+        "--data",
+        metavar="FILE",
+        help="observations CSV with the columns of the packaged observed_pk.csv "
+        "(default: the packaged file)",
+    )
+
+
 def pick(args: argparse.Namespace, *names: str) -> dict:
     """The named flags as keywords (flag and library names agree)."""
     return {name: getattr(args, name) for name in names}

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 from pksim._io import atomic_write
-from pksim.cli._common import DISCLAIMER, positive_float, print_json
+from pksim.cli._common import DISCLAIMER, add_data_flag, positive_float, print_json
 from pksim.errors import InputError
 
 
@@ -18,12 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="model id or .toml path (default: ketamine)",
     )
-    p.add_argument(
-        "--data",
-        metavar="FILE",
-        help="observations CSV with the columns of the packaged observed_pk.csv "
-        "(default: the packaged file)",
-    )
+    add_data_flag(p)
     p.add_argument(
         "--fit",
         metavar="P1,P2",

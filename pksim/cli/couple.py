@@ -9,6 +9,7 @@ from pksim.cli.population import (
     add_common,
     add_covariates,
     covariates_from_args,
+    header,
     metric_rows,
     settings_from_args,
 )
@@ -91,14 +92,8 @@ PARTNER_TABLE = (
 
 
 def format_table(s: dict) -> str:
-    lo, hi = s["window_ng_per_ml"]
-    b0, b1 = s["block_min"]
     lines = [
-        f"pksim {s['pksim_version']} - model {s['model']} - {s['n']} simulated couples, "
-        f"seed {s['seed']}",
-        "A doses: " + ", ".join(s["a_doses"]),
-        "B doses: " + ", ".join(s["b_doses"]),
-        f"relational window {lo:g}-{hi:g} ng/mL (effect site), session block {b0:g}-{b1:g} min",
+        *header(s, "simulated couples", {"A doses": "a_doses", "B doses": "b_doses"}),
         "",
         *metric_rows(COUPLE_TABLE, s),
         f"{'dissociation risk carried by':<46} {s['dissociation_risk_partner']}",

@@ -14,6 +14,8 @@ import math
 
 from pksim.cli._common import (
     DISCLAIMER,
+    add_model_flag,
+    add_run_flags,
     finish,
     finite_float,
     pick,
@@ -23,8 +25,10 @@ from pksim.cli._common import (
     write_csv,
 )
 from pksim.cli._plan_tables import format_couple, format_person, format_tci
-from pksim.cli.population import block_range
-from pksim.model import DEFAULT_MODEL, route_options
+from pksim.model import route_options
+
+# the planners' defaults (pksim.planning._common; importing it here would load the kernels)
+DEFAULT_N, DEFAULT_SEED = 2000, 20240601
 
 
 def _probability(text: str) -> float:
@@ -61,7 +65,7 @@ def _times(text: str) -> list[float]:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=DEFAULT_MODEL, help="model id (see `pksim models`)")
+    add_model_flag(p)
     p.add_argument(
         "--window-lower-ng-per-ml",
         type=positive_float("--window-lower-ng-per-ml"),
@@ -72,17 +76,16 @@ def _common(p: argparse.ArgumentParser) -> None:
         type=positive_float("--dissociation-ng-per-ml"),
         help="override the dissociation threshold (the window's upper edge)",
     )
-    p.add_argument("--weight-scaling", default=None, help="scaling scheme of the model")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _population_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--block-min",
-        type=block_range,
-        default=(45.0, 90.0),
-        metavar="START-END",
-        help="session block (min); in the window means for all of it (default 45-90)",
+    add_run_flags(
+        p,
+        f"virtual subjects / couples (default {DEFAULT_N})",
+        "session block (min); in the window means for all of it (default 45-90)",
+        DEFAULT_N,
+        DEFAULT_SEED,
     )
     p.add_argument(
         "--dissociation-limit",
@@ -91,21 +94,6 @@ def _population_options(p: argparse.ArgumentParser) -> None:
         metavar="P",
         help="largest acceptable P(dissociation), e.g. 0.1 or 10%% (default 0.1)",
     )
-    p.add_argument("--n", type=int, default=2000, help="virtual subjects / couples (default 2000)")
-    p.add_argument("--seed", type=int, default=20240601, help="random seed (default 20240601)")
-    p.add_argument(
-        "--no-variability",
-        action="store_true",
-        help="typical parameters for every subject (covariates still sampled)",
-    )
-    p.add_argument(
-        "--dose-cv-percent",
-        type=finite_float("--dose-cv-percent"),
-        default=0.0,
-        help="delivered-dose variability (CV %%, e.g. spray loss); default 0",
-    )
-    p.add_argument("--t-end-min", type=positive_float("--t-end-min"), default=240.0)
-    p.add_argument("--dt-min", type=positive_float("--dt-min"), default=1.0)
     p.add_argument(
         "--dissociation",
         choices=["threshold", "pd"],
@@ -244,6 +232,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     tci.add_argument("--washout-min", type=positive_float("--washout-min"), default=60.0)
     tci.add_argument("--out", metavar="CSV", help="write the pump schedule as CSV")
     tci.add_argument("--curves-out", metavar="CSV", help="write the curves as CSV")
+    tci.add_argument("--weight-scaling", default=None, help="scaling scheme of the model")
     _common(tci)
 
 

@@ -7,50 +7,24 @@ import os
 
 from pksim.cli._common import (
     DISCLAIMER,
+    add_model_flag,
+    add_run_flags,
     check_out_dir,
     finish,
     finite_float,
-    integer,
-    positive_float,
     run_settings,
     thresholds_from,
     write_results,
 )
 from pksim.errors import InputError
-from pksim.model import DEFAULT_MODEL
 from pksim.regimen import SPEC_HELP
-
-
-def block_range(text: str) -> tuple[float, float]:
-    """``"45-90"`` -> (45.0, 90.0)."""
-    parts = text.replace(",", "-").split("-")
-    try:
-        if len(parts) != 2:
-            raise ValueError
-        return float(parts[0]), float(parts[1])
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--block-min must look like 45-90, got {text!r}"
-        ) from None
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
     """Options shared by ``population`` and ``couple``."""
-    p.add_argument("--model", default=DEFAULT_MODEL, help="model id (see `pksim models`)")
-    p.add_argument(
-        "--n", type=integer("--n"), required=True, help="number of subjects/couples, 1 to 10^7"
-    )
-    p.add_argument(
-        "--seed", type=integer("--seed"), required=True, help="random seed (integer >= 0)"
-    )
-    p.add_argument("--t-end-min", type=positive_float("--t-end-min"), default=240.0)
-    p.add_argument("--dt-min", type=positive_float("--dt-min"), default=1.0)
-    p.add_argument(
-        "--block-min",
-        type=block_range,
-        default=(45.0, 90.0),
-        metavar="START-END",
-        help="session block in minutes (default 45-90)",
+    add_model_flag(p)
+    add_run_flags(
+        p, "number of subjects/couples, 1 to 10^7", "session block in minutes (default 45-90)"
     )
     p.add_argument(
         "--window-ng-per-ml",
@@ -64,18 +38,6 @@ def add_common(p: argparse.ArgumentParser) -> None:
         default=None,
         help="dissociation threshold = upper edge of the window",
     )
-    p.add_argument(
-        "--no-variability",
-        action="store_true",
-        help="typical parameters for every subject (covariates still sampled)",
-    )
-    p.add_argument(
-        "--dose-cv-percent",
-        type=finite_float("--dose-cv-percent"),
-        default=0.0,
-        help="CV of the delivered dose (spray loss etc.), 0-100 (default 0)",
-    )
-    p.add_argument("--weight-scaling", default=None, help="scaling scheme of the model")
     p.add_argument(
         "--coverage-percent",
         type=finite_float("--coverage-percent"),
@@ -296,15 +258,19 @@ PERSON_TABLE = (
 )
 
 
-def format_table(s: dict) -> str:
+def header(s: dict, who: str, doses: dict[str, str]) -> list[str]:
+    """The first lines of a population or couple table: run, doses, window and block."""
     lo, hi = s["window_ng_per_ml"]
     b0, b1 = s["block_min"]
-    lines = [
-        f"pksim {s['pksim_version']} - model {s['model']} - {s['n']} virtual subjects, "
-        f"seed {s['seed']}",
-        "doses: " + ", ".join(s["doses"]),
+    return [
+        f"pksim {s['pksim_version']} - model {s['model']} - {s['n']} {who}, seed {s['seed']}",
+        *(f"{label}: " + ", ".join(s[key]) for label, key in doses.items()),
         f"relational window {lo:g}-{hi:g} ng/mL (effect site), session block {b0:g}-{b1:g} min",
     ]
+
+
+def format_table(s: dict) -> str:
+    lines = header(s, "virtual subjects", {"doses": "doses"})
     if s.get("band_uncertainty"):
         lines.append(
             "band edges drawn per person from "

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 
 from pksim import __version__
-from pksim.cli._common import DISCLAIMER, finish, pick, positive_float, write_csv
-from pksim.model import DEFAULT_MODEL
+from pksim.cli._common import DISCLAIMER, add_model_flag, finish, pick, positive_float, write_csv
 from pksim.regimen import SPEC_HELP
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=DEFAULT_MODEL, help="model id (see `pksim models`)")
+    add_model_flag(p)
     p.add_argument("--weight-kg", type=_weight_kg, required=True, help="body weight, 20-300 kg")
     p.add_argument("--sex", choices=["female", "male"], default=None)
     p.add_argument("--dose", action="append", required=True, metavar="SPEC", help=SPEC_HELP)

@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 
-from pksim.cli._common import DISCLAIMER, integer
+from pksim.cli._common import DISCLAIMER, integer, pick
 
 # kept here so that building the parser imports nothing heavy (tests check they agree)
 EXECUTORS = ("serial", "processes", "dask")
@@ -91,12 +91,7 @@ def run(args: argparse.Namespace) -> int:
         report = run_sweep(
             spec,
             args.out,
-            executor=args.executor,
-            workers=args.workers,
-            scheduler=args.scheduler,
-            resume=args.resume,
-            csv=args.csv,
-            progress=args.progress,
+            **pick(args, "executor", "workers", "scheduler", "resume", "csv", "progress"),
         )
     except KeyboardInterrupt:
         sys.stderr.write(

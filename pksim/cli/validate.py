@@ -7,7 +7,7 @@ import shlex
 from pathlib import Path
 
 from pksim._io import atomic_write as write_atomic
-from pksim.cli._common import DISCLAIMER, integer
+from pksim.cli._common import DISCLAIMER, add_data_flag, integer
 from pksim.errors import InputError
 
 DEFAULT_OUT = "validation-report"
@@ -20,12 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="model id (repeatable; default: every model, see `pksim models`)",
     )
-    p.add_argument(
-        "--data",
-        metavar="FILE",
-        help="observations CSV with the columns of the packaged observed_pk.csv "
-        "(default: the packaged file)",
-    )
+    add_data_flag(p)
     p.add_argument(
         "--out",
         metavar="DIR",

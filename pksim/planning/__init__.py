@@ -34,29 +34,29 @@ __all__ = [
 
 def warmup() -> None:
     """Compile (or load from Numba's cache) the planner kernels with a tiny plan of each kind."""
+    from dataclasses import replace
+
+    from pksim.settings import RunSettings
+
+    tiny = RunSettings(n=2, seed=0, model=None, t_end_min=4, block_min=(1, 2))
+    sl, nasal = DoseSteps("sublingual", 25, 25, 25), DoseSteps("intranasal", 10, 10, 20)
     plan_person(
         weight_kg=70,
         route="intranasal",
-        dose=DoseSteps("intranasal", 10, 10, 20),
+        dose=nasal,
         booster_route="intranasal",
-        booster=DoseSteps("intranasal", 10, 10, 10),
+        booster=replace(nasal, max_mg=10),
         booster_times_min=[2],
-        block_min=(1, 2),
-        n=2,
-        seed=0,
-        t_end_min=4,
+        settings=tiny,
         verify=False,
     )
     plan_couple(
         a_weight_kg=70,
         b_weight_kg=70,
-        a_dose=DoseSteps("sublingual", 25, 25, 25),
-        b_dose=DoseSteps("sublingual", 25, 25, 25),
+        a_dose=sl,
+        b_dose=sl,
         staggers_min=[0],
-        block_min=(1, 2),
-        n=2,
-        seed=0,
-        t_end_min=4,
+        settings=tiny,
         verify=False,
     )
     plan_tci(100.0, weight_kg=70, duration_min=60, step_s=60, washout_min=1)

@@ -1,18 +1,21 @@
-"""Shared pieces of the planners: dose constraints, thresholds, provenance, the notice."""
+"""Shared pieces of the planners: dose constraints, the checked run every plan starts from,
+messages, the re-simulation check, provenance, the notice."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from pksim.analysis import band_thresholds
-from pksim.errors import InputError
+from pksim.errors import ConsistencyError, InputError
 from pksim.model import Model
 from pksim.regimen import Dose, route_name
-from pksim.settings import RunSettings, resolve
+from pksim.sampling import Covariates, check_seed
+from pksim.settings import RunSettings, check_block, resolve
 
 # Same text as pksim.cli._common.DISCLAIMER (the library must not import the front end;
 # tests/planning/test_planning_tci.py checks the two agree).
@@ -26,6 +29,10 @@ MAX_CANDIDATES = 2000
 DEFAULT_N = 2000  # planners: virtual people per plan
 DEFAULT_SEED = 20240601
 MAX_NEAR_MISSES = 5  # near-misses a plan reports
+DEFAULT_LIMIT = 0.10
+DEFAULT_MIN_P_GOAL = 0.5  # P(goal) a plan must reach to count as meeting the goal
+MAX_PLAN_SUBJECTS = 200_000
+MEASURES = ("threshold", "pd")  # what the dissociation limit applies to
 
 
 @dataclass(frozen=True)
@@ -204,3 +211,161 @@ def plan_settings(settings: RunSettings | None, **keywords) -> RunSettings:
             "band_uncertainty False, coverage_percent None",
         )
     return rs
+
+
+def _probability(value, field: str, example: str) -> float:
+    if not (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value <= 1
+    ):
+        raise InputError(field, f"{value!r}", f"a probability from 0 to 1, e.g. {example}")
+    return float(value)
+
+
+def check_limit(limit) -> float:
+    return _probability(limit, "dissociation-limit", "0.1")
+
+
+def check_min_p_goal(value) -> float:
+    return _probability(value, "min-p-goal", "0.5")
+
+
+def check_measure(measure) -> str:
+    if measure not in MEASURES:
+        raise InputError("dissociation", f"unknown measure {measure!r}", ", ".join(MEASURES))
+    return measure
+
+
+def check_plan_n(n) -> int:
+    if (
+        isinstance(n, bool)
+        or not isinstance(n, (int, np.integer))
+        or not 1 <= n <= MAX_PLAN_SUBJECTS
+    ):
+        raise InputError("n", f"{n!r} subjects", f"1 to {MAX_PLAN_SUBJECTS:,} for a plan")
+    return int(n)
+
+
+def resolve_covariates(
+    weight_kg: float | None, sex: str | None, covariates: Covariates | None, field_prefix: str = ""
+) -> Covariates:
+    """A fixed person (weight, sex) or a given :class:`Covariates`; exactly one of the two."""
+    if covariates is not None:
+        if weight_kg is not None or sex is not None:
+            raise InputError(
+                f"{field_prefix}covariates", "give either weight_kg/sex or covariates, not both"
+            )
+        if not isinstance(covariates, Covariates):
+            raise InputError(f"{field_prefix}covariates", "expected a pksim.sampling.Covariates")
+        return covariates
+    if weight_kg is None:
+        raise InputError(
+            f"{field_prefix}weight-kg", "a weight (or a weight distribution) is required"
+        )
+    return Covariates(weight_kg=weight_kg, sex=sex or "mixed")
+
+
+@dataclass(frozen=True)
+class PlanRun:
+    """A plan's inputs, checked once: the run settings, who is planned for, the output grid,
+    the block, the window and the limit (the same for the person and the couple planner)."""
+
+    settings: RunSettings
+    model: Model
+    people: tuple[Covariates, ...]
+    time_min: np.ndarray
+    block: tuple[float, float]
+    window: dict[str, float]  # window_lower_ng_per_ml, dissociation_ng_per_ml
+    limit: float
+    min_goal: float
+    measure: str
+    dose_cv: float
+
+    @property
+    def n(self) -> int:
+        return self.settings.n
+
+    def record(self, pd_info: dict | None) -> dict:
+        """The settings every plan summary reports (after the plan's own)."""
+        rs = self.settings
+        return {
+            "block_min": list(self.block),
+            "thresholds_ng_per_ml": self.window,
+            "dissociation_limit": self.limit,
+            "dissociation_measure": self.measure,
+            "pd_model": pd_info,
+            "n": rs.n,
+            "seed": rs.seed,
+            "min_p_goal": self.min_goal,
+            "variability": bool(rs.variability),
+            "dose_cv_percent": self.dose_cv,
+            "t_end_min": float(self.time_min[-1]),
+            "dt_min": float(rs.dt_min),
+            "weight_scaling": rs.weight_scaling or self.model.default_scaling,
+        }
+
+    def simulation_settings(self) -> RunSettings:
+        """The settings a re-simulation of the chosen plan runs with (same people, same seed)."""
+        return self.settings.replace(model=self.model, block_min=self.block)
+
+
+def prepare_plan(
+    settings: RunSettings | None,
+    keywords: dict,
+    people: Sequence[tuple],
+    dissociation_limit,
+    min_p_goal,
+    dissociation,
+) -> PlanRun:
+    """Check a plan's inputs. ``keywords``: the planner's run-setting arguments
+    (:func:`pksim.settings.arguments`); ``people``: ``(weight_kg, sex, covariates, flag prefix)``
+    per person planned for."""
+    from pksim.population import dose_cv_percent
+    from pksim.simulation import as_model, time_grid
+
+    rs = plan_settings(settings, **keywords)
+    m = as_model(rs.model)
+    covs = tuple(resolve_covariates(*person) for person in people)
+    limit = check_limit(dissociation_limit)
+    min_goal = check_min_p_goal(min_p_goal)
+    measure = check_measure(dissociation)
+    rs = rs.replace(n=check_plan_n(rs.n), seed=check_seed(rs.seed))
+    t = time_grid(rs.t_end_min, rs.dt_min)
+    block = check_block(rs.block_min, float(t[-1]))
+    window = window_thresholds(m, rs.thresholds_dict)
+    dose_cv = dose_cv_percent(rs.dose_variability)
+    return PlanRun(rs, m, covs, t, block, window, limit, min_goal, measure, dose_cv)
+
+
+def goal_message(result: str, meets: bool, what: str, goal: str, run: PlanRun, n_near: int) -> str:
+    """The plan's sentence: ``result`` when it meets the goal, else plainly that nothing does."""
+    if meets:
+        return result
+    return (
+        f"No {what} reaches the goal: {goal} >= {run.min_goal:.0%} within the "
+        f"{run.limit:.0%} dissociation limit. Best: {result}"
+        + (
+            f" {n_near} near-miss(es) within Monte-Carlo error of the limit do better."
+            if n_near
+            else ""
+        )
+    )
+
+
+def check_agreement(planned: dict, simulated: dict, n: int, keys: Sequence[str], what: str):
+    """The re-simulation must reproduce the planner's counts (same people, same doses).
+
+    ``keys``: the goal, the threshold dissociation and the PD dissociation probability.
+    Superposition is exact, so the only possible differences are subjects sitting within
+    rounding error of a threshold; more than that means the draws diverged, which is a bug.
+    """
+    for key, tol in zip(keys, (2.5 / n, 2.5 / n, 1e-9), strict=True):
+        if key in planned and key in simulated and abs(planned[key] - simulated[key]) > tol:
+            raise ConsistencyError(
+                f"planner and {what} disagree on {key}: "
+                f"{planned[key]} vs {simulated[key]} (n = {n}); the same people and "
+                "doses must give the same result, so a kernel is wrong or Numba "
+                "loaded a stale cache (clear NUMBA_CACHE_DIR / __pycache__)"
+            )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from pksim.regimen import dose_of, input_events, route_name
 from pksim.sampling import BlockDraws, Covariates
 from pksim.simulation import MG_PER_L_TO_NG_PER_ML
 from pksim.system import system_terms
+
+if TYPE_CHECKING:
+    from pksim.planning._common import PlanRun
 
 
 @dataclass(frozen=True)
@@ -137,3 +141,23 @@ def pd_model(model: Model, overrides: dict[str, float] | None) -> PDDissociation
 def se(p: np.ndarray, n: int) -> np.ndarray:
     """Binomial Monte-Carlo standard error ``sqrt(p (1 - p) / n)``."""
     return np.sqrt(p * (1.0 - p) / n)
+
+
+def run_unit_curves(
+    run: PlanRun, covariates: Covariates, routes: Sequence[str], partner: int = 0
+) -> UnitCurves:
+    """:func:`unit_curves` with a checked plan run's model, grid, people count, seed and
+    variability settings."""
+    rs = run.settings
+    return unit_curves(
+        run.model,
+        covariates,
+        rs.n,
+        rs.seed,
+        routes,
+        time_min=run.time_min,
+        partner=partner,
+        variability=rs.variability,
+        dose_cv_percent=run.dose_cv,
+        weight_scaling=rs.weight_scaling,
+    )

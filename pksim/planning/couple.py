@@ -35,43 +35,29 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from pksim.errors import ConsistencyError, InputError
+from pksim.errors import InputError
 from pksim.model import Model
 from pksim.planning import _kernels as _pk
 from pksim.planning._common import (
-    NOTICE,
-    DoseSteps,
-    dose_dict,
-    dose_steps,
-    near_misses,
-    plan_settings,
-    provenance,
-    records,
-    window_thresholds,
-)
-from pksim.planning._engine import (
-    block_points,
-    grid_steps,
-    pd_model,
-    se,
-    unit_curves,
-)
-from pksim.planning.person import (
     DEFAULT_LIMIT,
     DEFAULT_MIN_P_GOAL,
     DEFAULT_N,
     DEFAULT_SEED,
-    check_block,
-    check_limit,
-    check_measure,
-    check_min_p_goal,
-    check_plan_n,
-    resolve_covariates,
+    NOTICE,
+    DoseSteps,
+    check_agreement,
+    dose_dict,
+    dose_steps,
+    goal_message,
+    near_misses,
+    prepare_plan,
+    provenance,
+    records,
 )
+from pksim.planning._engine import block_points, grid_steps, pd_model, run_unit_curves, se
 from pksim.regimen import Dose, dose_of
-from pksim.sampling import Covariates, check_seed
-from pksim.settings import RunSettings
-from pksim.simulation import as_model, time_grid
+from pksim.sampling import Covariates
+from pksim.settings import RunSettings, arguments
 
 PARTNER_A, PARTNER_B = 0, 1  # RNG partner streams, as in pksim.couple
 MAX_STAGGERS = 241
@@ -220,35 +206,23 @@ def plan_couple(
     CouplePlan
     """
     t0 = time.perf_counter()
-    rs = plan_settings(
+    run = prepare_plan(
         settings,
-        n=n,
-        seed=seed,
-        model=model,
-        thresholds=thresholds,
-        variability=variability,
-        dose_variability=dose_variability,
-        t_end_min=t_end_min,
-        dt_min=dt_min,
-        weight_scaling=weight_scaling,
-        block_min=block_min,
-        pd_dissociation=pd_dissociation,
+        arguments(locals()),
+        [(a_weight_kg, a_sex, a_covariates, "a-"), (b_weight_kg, b_sex, b_covariates, "b-")],
+        dissociation_limit,
+        min_p_goal,
+        dissociation,
     )
-    n, seed, model, t_end_min, dt_min = rs.n, rs.seed, rs.model, rs.t_end_min, rs.dt_min
-    thresholds, variability = rs.thresholds_dict, rs.variability
-    dose_variability = rs.dose_variability
-    block_min, weight_scaling, pd_dissociation = rs.block_min, rs.weight_scaling, rs.pd_dict
-    m = as_model(model)
-    cov_a = resolve_covariates(a_weight_kg, a_sex, a_covariates, "a-")
-    cov_b = resolve_covariates(b_weight_kg, b_sex, b_covariates, "b-")
-    limit = check_limit(dissociation_limit)
-    min_goal = check_min_p_goal(min_p_goal)
-    measure = check_measure(dissociation)
-    n = check_plan_n(n)
-    seed = check_seed(seed)
-    t = time_grid(t_end_min, dt_min)
-    block = check_block(block_min, float(t[-1]))
-    th = window_thresholds(m, thresholds)
+    m, t, block, n, limit, measure = (
+        run.model,
+        run.time_min,
+        run.block,
+        run.n,
+        run.limit,
+        run.measure,
+    )
+    dt_min = run.settings.dt_min
     steps_a = a_dose if a_dose is not None else dose_steps(a_route, model=m)
     steps_b = b_dose if b_dose is not None else dose_steps(b_route, model=m)
     for who, steps, route in (("a", steps_a, a_route), ("b", steps_b, b_route)):
@@ -273,43 +247,19 @@ def plan_couple(
     k_a = grid_steps(np.maximum(0.0, -stag), float(dt_min), "stagger-min")
     k_b = grid_steps(np.maximum(0.0, stag), float(dt_min), "stagger-min")
 
-    from pksim.population import dose_cv_percent
-
-    dose_cv = dose_cv_percent(dose_variability)
-    ua = unit_curves(
-        m,
-        cov_a,
-        n,
-        seed,
-        [a_route],
-        time_min=t,
-        partner=PARTNER_A,
-        variability=variability,
-        dose_cv_percent=dose_cv,
-        weight_scaling=weight_scaling,
-    )
-    ub = unit_curves(
-        m,
-        cov_b,
-        n,
-        seed,
-        [b_route],
-        time_min=t,
-        partner=PARTNER_B,
-        variability=variability,
-        dose_cv_percent=dose_cv,
-        weight_scaling=weight_scaling,
-    )
+    cov_a, cov_b = run.people
+    ua = run_unit_curves(run, cov_a, [a_route], PARTNER_A)
+    ub = run_unit_curves(run, cov_b, [b_route], PARTNER_B)
     ua_c, ub_c = ua.per_mg[a_route], ub.per_mg[b_route]
     blk_j, blk_w = block_points(t, block)
-    lower, upper = th["window_lower_ng_per_ml"], th["dissociation_ng_per_ml"]
+    lower, upper = run.window["window_lower_ng_per_ml"], run.window["dissociation_ng_per_ml"]
     da, db = steps_a.values_mg(), steps_b.values_mg()
     zero_v = np.zeros((1, 1))
     no_shift, no_boost = np.zeros(1, dtype=np.int64), np.zeros(1)
 
     pd_info = None
     if measure == "pd":
-        pdm = pd_model(m, pd_dissociation)
+        pdm = pd_model(m, run.settings.pd_dict)
         pd_info = pdm.as_dict()
         # running maximum: a partner starting k steps late sees u over [0, n_t - k)
         peak_a, peak_b = np.maximum.accumulate(ua_c, axis=1), np.maximum.accumulate(ub_c, axis=1)
@@ -384,19 +334,7 @@ def plan_couple(
         "b": {"route": b_route, "dose_steps": steps_b.as_dict(), "covariates": cov_b.describe()},
         "staggers_min": [float(x) for x in stag],
         "stagger_definition": "B's start minus A's start (min); the earlier partner starts at 0",
-        "block_min": list(block),
-        "thresholds_ng_per_ml": th,
-        "dissociation_limit": limit,
-        "dissociation_measure": measure,
-        "pd_model": pd_info,
-        "min_p_goal": min_goal,
-        "n": n,
-        "seed": seed,
-        "variability": bool(variability),
-        "dose_cv_percent": dose_cv,
-        "t_end_min": float(t[-1]),
-        "dt_min": float(dt_min),
-        "weight_scaling": weight_scaling or m.default_scaling,
+        **run.record(pd_info),
         "objective": "maximise P(both partners' effect sites in the window for the whole block) "
         "subject to P(either partner dissociates in the horizon"
         + (") <= limit" if measure == "threshold" else ", PD model) <= limit"),
@@ -414,6 +352,21 @@ def plan_couple(
         .sort_values("stagger_min")
         .reset_index(drop=True)
     )
+    goal = "p_both_in_window_throughout_block"
+
+    def plan(message: str, **found) -> CouplePlan:
+        found = {"feasible": False, "a_regimen": None, "b_regimen": None, "chosen": None, **found}
+        return CouplePlan(
+            m,
+            settings,
+            candidates=cand,
+            by_stagger=by_stagger,
+            timeline=found.pop("timeline", None),
+            message=message,
+            elapsed_s=time.perf_counter() - t0,
+            **found,
+        )
+
     if ok.empty:
         low = cand.sort_values([pcol, "total_mg"]).iloc[0]
         message = (
@@ -422,22 +375,8 @@ def plan_couple(
             f"{low.a_dose_mg:g} mg, B {b_route} {low.b_dose_mg:g} mg). Lower the minimum "
             "doses or reconsider the limit."
         )
-        return CouplePlan(
-            m,
-            settings,
-            False,
-            None,
-            None,
-            None,
-            cand,
-            by_stagger,
-            None,
-            None,
-            message,
-            time.perf_counter() - t0,
-            near_misses=near_misses(
-                cand, None, limit, goal="p_both_in_window_throughout_block", limit_column=pcol
-            ),
+        return plan(
+            message, near_misses=near_misses(cand, None, limit, goal=goal, limit_column=pcol)
         )
     best = ordered.iloc[0]
     if best.p_both_in_window_throughout_block == 0.0:
@@ -447,20 +386,7 @@ def plan_couple(
             f"{block[1]:g} min block; try a shorter block, other routes or wider dose "
             "ranges."
         )
-        return CouplePlan(
-            m,
-            settings,
-            False,
-            None,
-            None,
-            None,
-            cand,
-            by_stagger,
-            None,
-            None,
-            message,
-            time.perf_counter() - t0,
-        )
+        return plan(message)
     s = float(best.stagger_min)
     off_a, off_b = max(0.0, -s), max(0.0, s)
     a_reg = (dose_of(a_route, float(best.a_dose_mg), off_a),)
@@ -480,27 +406,7 @@ def plan_couple(
         lower,
         upper,
     )
-    couple = None
-    if verify:
-        couple = _verify(
-            a_reg,
-            b_reg,
-            cov_a,
-            cov_b,
-            n,
-            seed,
-            m,
-            block,
-            t_end_min,
-            dt_min,
-            thresholds,
-            variability,
-            dose_variability,
-            weight_scaling,
-            chosen,
-            pd_dissociation,
-        )
-    goal = "p_both_in_window_throughout_block"
+    couple = _verify(run, a_reg, b_reg, chosen) if verify else None
     result = (
         f"A {a_route} {best.a_dose_mg:g} mg at {off_a:g} min, B {b_route} "
         f"{best.b_dose_mg:g} mg at {off_b:g} min: P(both in window for the block) = "
@@ -508,34 +414,16 @@ def plan_couple(
         f"{_EITHER[measure]} = {best[pcol]:.1%} ± {best[pcol + '_se']:.1%} "
         f"(limit {limit:.0%})."
     )
-    meets = bool(best[goal] >= min_goal)
+    meets = bool(best[goal] >= run.min_goal)
     near = near_misses(cand, best, limit, goal=goal, limit_column=pcol)
-    message = (
-        result
-        if meets
-        else (
-            f"No dose pair reaches the goal: P(both in window for the block) >= {min_goal:.0%} "
-            f"within the {limit:.0%} dissociation limit. Best: {result}"
-            + (
-                f" {len(near)} near-miss(es) within Monte-Carlo error of the limit do better."
-                if len(near)
-                else ""
-            )
-        )
-    )
-    return CouplePlan(
-        m,
-        settings,
-        True,
-        a_reg,
-        b_reg,
-        chosen,
-        cand,
-        by_stagger,
-        timeline,
-        couple,
-        message,
-        time.perf_counter() - t0,
+    return plan(
+        goal_message(result, meets, "dose pair", "P(both in window for the block)", run, len(near)),
+        feasible=True,
+        a_regimen=a_reg,
+        b_regimen=b_reg,
+        chosen=chosen,
+        timeline=timeline,
+        couple=couple,
         meets_goal=meets,
         near_misses=near,
     )
@@ -580,62 +468,23 @@ def _timeline(t, ua, ub, dose_a, dose_b, k_a, k_b, lower, upper) -> pd.DataFrame
 _EITHER = {"threshold": "P(either dissociates)", "pd": "P(either dissociates, PD model)"}
 
 
-def _verify(
-    a_reg,
-    b_reg,
-    cov_a,
-    cov_b,
-    n,
-    seed,
-    m,
-    block,
-    t_end_min,
-    dt_min,
-    thresholds,
-    variability,
-    dose_variability,
-    weight_scaling,
-    chosen,
-    pd_dissociation=None,
-) -> dict | None:
+def _verify(run, a_reg, b_reg, chosen: dict) -> dict:
     """Summary of ``simulate_couple`` for the chosen plan, checked against the planner's counts."""
-    try:
-        from pksim.couple import simulate_couple
-    except ImportError:  # the couple module is optional for the planner itself
-        return None
-    off_a, off_b = a_reg[0].start_min, b_reg[0].start_min
-    a0 = tuple(replace(d, start_min=0.0) for d in a_reg)
-    b0 = tuple(replace(d, start_min=0.0) for d in b_reg)
+    from pksim.couple import simulate_couple
+
+    cov_a, cov_b = run.people
     res = simulate_couple(
-        a0,
-        b0,
+        tuple(replace(d, start_min=0.0) for d in a_reg),
+        tuple(replace(d, start_min=0.0) for d in b_reg),
         a=cov_a,
         b=cov_b,
-        n=n,
-        seed=seed,
-        model=m,
-        block_min=block,
-        t_end_min=t_end_min,
-        dt_min=dt_min,
-        thresholds=thresholds,
-        variability=variability,
-        dose_variability=dose_variability,
-        weight_scaling=weight_scaling,
-        a_start_offset_min=off_a,
-        b_start_offset_min=off_b,
-        pd_dissociation=pd_dissociation,
+        a_start_offset_min=a_reg[0].start_min,
+        b_start_offset_min=b_reg[0].start_min,
+        settings=run.simulation_settings(),
     )
     summary = {k: v for k, v in res.summary().items() if k not in ("partner_a", "partner_b")}
-    for key, tol in (
-        ("p_both_in_window_throughout_block", 2.5 / n),
-        ("p_either_dissociates", 2.5 / n),
-        ("p_either_dissociates_pd", 1e-9),
-    ):
-        if key in summary and key in chosen and abs(summary[key] - chosen[key]) > tol:
-            raise ConsistencyError(
-                f"planner and couple simulation disagree on {key}: "
-                f"{chosen[key]} vs {summary[key]} (n = {n}); the same people and "
-                "doses must give the same result, so a kernel is wrong or Numba "
-                "loaded a stale cache (clear NUMBA_CACHE_DIR / __pycache__)"
-            )
+    check_agreement(chosen, summary, run.n, _AGREE, "couple simulation")
     return summary
+
+
+_AGREE = ("p_both_in_window_throughout_block", "p_either_dissociates", "p_either_dissociates_pd")

@@ -38,88 +38,31 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pksim.errors import ConsistencyError, InputError
+from pksim.errors import InputError
 from pksim.model import Model
 from pksim.planning import _kernels as _pk
 from pksim.planning._common import (
+    DEFAULT_LIMIT,
+    DEFAULT_MIN_P_GOAL,
     DEFAULT_N,
     DEFAULT_SEED,
     NOTICE,
     DoseSteps,
+    check_agreement,
     dose_dict,
     dose_steps,
+    goal_message,
     near_misses,
-    plan_settings,
+    prepare_plan,
     provenance,
     records,
-    window_thresholds,
 )
-from pksim.planning._engine import block_points, grid_steps, pd_model, se, unit_curves
+from pksim.planning._engine import block_points, grid_steps, pd_model, run_unit_curves, se
 from pksim.regimen import Dose, dose_of
-from pksim.sampling import Covariates, check_seed
-from pksim.settings import RunSettings
-from pksim.simulation import as_model, time_grid
+from pksim.sampling import Covariates
+from pksim.settings import RunSettings, arguments
 
-DEFAULT_LIMIT = 0.10
-DEFAULT_MIN_P_GOAL = 0.5  # P(goal) a plan must reach to count as meeting the goal
-MAX_PLAN_SUBJECTS = 200_000
 MAX_EVALUATIONS = 2_000_000_000  # subjects x time points x booster settings
-
-
-def check_limit(limit) -> float:
-    if not (
-        isinstance(limit, (int, float))
-        and not isinstance(limit, bool)
-        and math.isfinite(limit)
-        and 0 <= limit <= 1
-    ):
-        raise InputError("dissociation-limit", f"{limit!r}", "a probability from 0 to 1, e.g. 0.1")
-    return float(limit)
-
-
-def check_plan_n(n) -> int:
-    if (
-        isinstance(n, bool)
-        or not isinstance(n, (int, np.integer))
-        or not 1 <= n <= MAX_PLAN_SUBJECTS
-    ):
-        raise InputError("n", f"{n!r} subjects", f"1 to {MAX_PLAN_SUBJECTS:,} for a plan")
-    return int(n)
-
-
-def resolve_covariates(
-    weight_kg: float | None, sex: str | None, covariates: Covariates | None, field_prefix: str = ""
-) -> Covariates:
-    """A fixed person (weight, sex) or a given :class:`Covariates`; exactly one of the two."""
-    if covariates is not None:
-        if weight_kg is not None or sex is not None:
-            raise InputError(
-                f"{field_prefix}covariates", "give either weight_kg/sex or covariates, not both"
-            )
-        if not isinstance(covariates, Covariates):
-            raise InputError(f"{field_prefix}covariates", "expected a pksim.sampling.Covariates")
-        return covariates
-    if weight_kg is None:
-        raise InputError(
-            f"{field_prefix}weight-kg", "a weight (or a weight distribution) is required"
-        )
-    return Covariates(weight_kg=weight_kg, sex=sex or "mixed")
-
-
-def check_block(block_min, t_end_min: float) -> tuple[float, float]:
-    try:
-        b0, b1 = (float(x) for x in block_min)
-    except (TypeError, ValueError):
-        raise InputError(
-            "block-min", f"{block_min!r} is not a pair of minutes", "e.g. 45-90"
-        ) from None
-    if not (math.isfinite(b0) and math.isfinite(b1) and 0 <= b0 < b1 <= t_end_min):
-        raise InputError(
-            "block-min",
-            f"{b0:g}-{b1:g} min",
-            f"START-END with 0 <= START < END <= t_end ({t_end_min:g} min)",
-        )
-    return b0, b1
 
 
 @dataclass(frozen=True)
@@ -253,34 +196,16 @@ def plan_person(
     'sublingual'
     """
     t0 = time.perf_counter()
-    rs = plan_settings(
+    run = prepare_plan(
         settings,
-        n=n,
-        seed=seed,
-        model=model,
-        thresholds=thresholds,
-        variability=variability,
-        dose_variability=dose_variability,
-        t_end_min=t_end_min,
-        dt_min=dt_min,
-        weight_scaling=weight_scaling,
-        block_min=block_min,
-        pd_dissociation=pd_dissociation,
+        arguments(locals()),
+        [(weight_kg, sex, covariates)],
+        dissociation_limit,
+        min_p_goal,
+        dissociation,
     )
-    n, seed, model, t_end_min, dt_min = rs.n, rs.seed, rs.model, rs.t_end_min, rs.dt_min
-    thresholds, variability = rs.thresholds_dict, rs.variability
-    dose_variability = rs.dose_variability
-    block_min, weight_scaling, pd_dissociation = rs.block_min, rs.weight_scaling, rs.pd_dict
-    m = as_model(model)
-    cov = resolve_covariates(weight_kg, sex, covariates)
-    limit = check_limit(dissociation_limit)
-    min_goal = check_min_p_goal(min_p_goal)
-    measure = check_measure(dissociation)
-    n = check_plan_n(n)
-    seed = check_seed(seed)
-    t = time_grid(t_end_min, dt_min)
-    block = check_block(block_min, float(t[-1]))
-    th = window_thresholds(m, thresholds)
+    m, t, block, n, limit = run.model, run.time_min, run.block, run.n, run.limit
+    measure = run.measure
     steps = dose if dose is not None else dose_steps(route, model=m)
     if steps.route != route:
         raise InputError("dose steps", f"steps are for {steps.route!r}, the route is {route!r}")
@@ -307,7 +232,7 @@ def plan_person(
                 f"{times.max():g} min is not before the end of the simulation",
                 f"< t-end-min ({t[-1]:g} min)",
             )
-        shifts = grid_steps(times, float(dt_min), "booster-times-min")
+        shifts = grid_steps(times, float(run.settings.dt_min), "booster-times-min")
         boosts = np.r_[0.0, bsteps.values_mg()]
         routes.append(booster_route)
     else:
@@ -324,31 +249,18 @@ def plan_person(
             "too many subjects x time points x booster settings",
             "fewer booster times/doses, a smaller n or a coarser grid",
         )
-    from pksim.population import dose_cv_percent
-
-    dose_cv = dose_cv_percent(dose_variability)
-    uc = unit_curves(
-        m,
-        cov,
-        n,
-        seed,
-        routes,
-        time_min=t,
-        variability=variability,
-        dose_cv_percent=dose_cv,
-        weight_scaling=weight_scaling,
-    )
+    uc = run_unit_curves(run, run.people[0], routes)
     per_mg = list(uc.per_mg.values())
     u = per_mg[0]
     v = per_mg[1] if len(per_mg) > 1 else np.zeros_like(u)
     blk_j, blk_w = block_points(t, block)
-    lower, upper = th["window_lower_ng_per_ml"], th["dissociation_ng_per_ml"]
+    lower, upper = run.window["window_lower_ng_per_ml"], run.window["dissociation_ng_per_ml"]
     bounds = _pk.dose_bounds(u, 0, v, shifts, boosts, blk_j, blk_w, lower, upper, upper)
     doses_mg = steps.values_mg()
     counts = _pk.count_candidates(bounds, doses_mg)
     pd_info, pd_sums = None, None
     if measure == "pd":
-        pdm = pd_model(m, pd_dissociation)
+        pdm = pd_model(m, run.settings.pd_dict)
         pd_info = pdm.as_dict()
         order = np.ascontiguousarray(np.argsort(u, axis=1, kind="stable"))
         pd_sums = _pk.pd_sums(u, order, v, shifts, boosts, doses_mg, pdm.c50_ng_per_ml, pdm.omega)
@@ -368,20 +280,8 @@ def plan_person(
         "dose_steps": steps.as_dict(),
         "booster_steps": None if bsteps is None else bsteps.as_dict(),
         "booster_times_min": None if booster_route is None else [float(x) for x in times],
-        "covariates": cov.describe(),
-        "block_min": list(block),
-        "thresholds_ng_per_ml": th,
-        "dissociation_limit": limit,
-        "dissociation_measure": measure,
-        "pd_model": pd_info,
-        "n": n,
-        "seed": seed,
-        "min_p_goal": min_goal,
-        "variability": bool(variability),
-        "dose_cv_percent": dose_cv,
-        "t_end_min": float(t[-1]),
-        "dt_min": float(dt_min),
-        "weight_scaling": weight_scaling or m.default_scaling,
+        "covariates": run.people[0].describe(),
+        **run.record(pd_info),
         "objective": "maximise P(effect site in the window for the whole block) subject to "
         + (
             "P(dissociation at any time in the horizon) <= limit"
@@ -389,9 +289,22 @@ def plan_person(
             else "mean PD P(dissociation at the effect-site peak) <= limit"
         ),
     }
+    pcol = _LIMIT_COLUMN[measure]
+
+    def plan(message: str, trade: pd.DataFrame, **found) -> PersonPlan:
+        found = {"feasible": False, "regimen": None, "chosen": None, "population": None, **found}
+        return PersonPlan(
+            m,
+            settings,
+            candidates=cand,
+            tradeoff=trade,
+            message=message,
+            elapsed_s=time.perf_counter() - t0,
+            **found,
+        )
+
     feasible_rows = cand[cand["meets_limit"]]
     if feasible_rows.empty:
-        pcol = _LIMIT_COLUMN[measure]
         best_safe = cand.sort_values([pcol, "total_mg"]).iloc[0]
         message = (
             f"No candidate meets the dissociation limit of {limit:.0%}: even the lowest, "
@@ -400,20 +313,7 @@ def plan_person(
             "the minimum dose, use a smaller dose step, or reconsider the limit."
         )
         trade = cand[cand["booster_mg"] == 0.0].reset_index(drop=True)
-        return PersonPlan(
-            m,
-            settings,
-            False,
-            None,
-            None,
-            cand,
-            trade,
-            None,
-            None,
-            message,
-            time.perf_counter() - t0,
-            near_misses=near_misses(cand, None, limit, limit_column=pcol),
-        )
+        return plan(message, trade, near_misses=near_misses(cand, None, limit, limit_column=pcol))
     best = feasible_rows.sort_values(
         ["p_window_throughout_block", "total_mg", "booster_mg", "booster_time_min"],
         ascending=[False, True, True, True],
@@ -434,19 +334,7 @@ def plan_person(
             f"{block[0]:g}-{block[1]:g} min "
             "block; try a shorter block, another route, or a booster."
         )
-        return PersonPlan(
-            m,
-            settings,
-            False,
-            None,
-            None,
-            cand,
-            trade,
-            None,
-            None,
-            message,
-            time.perf_counter() - t0,
-        )
+        return plan(message, trade)
     regimen = [dose_of(route, float(best.dose_mg))]
     if best.booster_mg > 0:
         regimen.append(dose_of(booster_route, float(best.booster_mg), float(best.booster_time_min)))
@@ -465,70 +353,29 @@ def plan_person(
         from pksim.population import simulate_population
 
         pop_result = simulate_population(
-            regimen,
-            model=m,
-            covariates=cov,
-            n=n,
-            seed=seed,
-            t_end_min=t_end_min,
-            dt_min=dt_min,
-            thresholds=thresholds,
-            variability=variability,
-            dose_variability=dose_variability,
-            block_min=block,
-            weight_scaling=weight_scaling,
-            pd_dissociation=pd_dissociation,
+            regimen, covariates=run.people[0], settings=run.simulation_settings()
         )
         population = pop_result.summary()
-        _check_agreement(chosen, population, n)
-    pcol = _LIMIT_COLUMN[measure]
-    meets = bool(best.p_window_throughout_block >= min_goal)
+        check_agreement(chosen, population, n, _AGREE, "population")
     result = (
         f"{_describe_row(best, route, booster_route)}: P(in window for the block) = "
         f"{best.p_window_throughout_block:.1%} ± {best.p_window_throughout_block_se:.1%}, "
         f"{_LIMIT_LABEL[measure]} = {best[pcol]:.1%} ± {best[pcol + '_se']:.1%} "
         f"(limit {limit:.0%})."
     )
-    near = near_misses(cand, best, limit, limit_column=_LIMIT_COLUMN[measure])
-    message = (
-        result
-        if meets
-        else (
-            f"No regimen reaches the goal: P(in window for the block) >= {min_goal:.0%} within the "
-            f"{limit:.0%} dissociation limit. Best: {result}"
-            + (
-                f" {len(near)} near-miss(es) within Monte-Carlo error of the limit do better."
-                if len(near)
-                else ""
-            )
-        )
-    )
-    return PersonPlan(
-        m,
-        settings,
-        True,
-        tuple(regimen),
-        chosen,
-        cand,
+    near = near_misses(cand, best, limit, limit_column=pcol)
+    meets = bool(best.p_window_throughout_block >= run.min_goal)
+    return plan(
+        goal_message(result, meets, "regimen", "P(in window for the block)", run, len(near)),
         trade,
-        population,
-        pop_result,
-        message,
-        time.perf_counter() - t0,
+        feasible=True,
+        regimen=tuple(regimen),
+        chosen=chosen,
+        population=population,
+        population_result=pop_result,
         meets_goal=meets,
         near_misses=near,
     )
-
-
-def check_min_p_goal(value) -> float:
-    if not (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and 0 <= value <= 1
-    ):
-        raise InputError("min-p-goal", f"{value!r}", "a probability from 0 to 1, e.g. 0.5")
-    return float(value)
 
 
 def _candidate_frame(
@@ -584,29 +431,4 @@ def _describe_row(row, route: str, booster_route: str | None) -> str:
 
 _LIMIT_COLUMN = {"threshold": "p_dissociation", "pd": "p_dissociation_pd"}
 _LIMIT_LABEL = {"threshold": "P(dissociation)", "pd": "P(dissociation, PD model)"}
-
-
-def check_measure(measure) -> str:
-    if measure not in _LIMIT_COLUMN:
-        raise InputError("dissociation", f"unknown measure {measure!r}", "threshold, pd")
-    return measure
-
-
-def _check_agreement(chosen: dict, population: dict, n: int) -> None:
-    """The population re-simulation must reproduce the planner's counts (same people, same doses).
-
-    Superposition is exact, so the only possible differences are subjects sitting within
-    rounding error of a threshold; more than that means the draws diverged, which is a bug.
-    """
-    for key, tol in (
-        ("p_window_throughout_block", 2.5 / n),
-        ("p_dissociation", 2.5 / n),
-        ("p_dissociation_pd", 1e-9),
-    ):
-        if key in chosen and abs(chosen[key] - population[key]) > tol:
-            raise ConsistencyError(
-                f"planner and population disagree on {key}: "
-                f"{chosen[key]} vs {population[key]} (n = {n}); the same people and "
-                "doses must give the same result, so a kernel is wrong or Numba "
-                "loaded a stale cache (clear NUMBA_CACHE_DIR / __pycache__)"
-            )
+_AGREE = ("p_window_throughout_block", "p_dissociation", "p_dissociation_pd")

@@ -91,13 +91,16 @@ class KeyLines:
                 table = self._resolve(keys)
                 self._record(table)
             else:
-                keys = self._dotted_key("=")
-                path = table + tuple(keys)
-                for j in range(len(table) + 1, len(path) + 1):
-                    self._record(path[:j])
-                self._skip_space(newlines=False)
-                self._advance()  # "="
-                self._value(path)
+                self._key_value(table)
+
+    def _key_value(self, base: Path) -> None:
+        """``key = value`` in a table or an inline table at ``base``; records every prefix."""
+        path = base + tuple(self._dotted_key("="))
+        for j in range(len(base) + 1, len(path) + 1):
+            self._record(path[:j])
+        self._skip_space(newlines=False)
+        self._advance()  # "="
+        self._value(path)
 
     def _resolve(self, keys: list[str]) -> Path:
         path: Path = ()
@@ -181,13 +184,7 @@ class KeyLines:
                 if self._peek() in ("}", ""):
                     self._advance()
                     return
-                keys = self._dotted_key("=")
-                sub = path + tuple(keys)
-                for j in range(len(path) + 1, len(sub) + 1):
-                    self._record(sub[:j])
-                self._skip_space(newlines=False)
-                self._advance()  # "="
-                self._value(sub)
+                self._key_value(path)
                 self._skip_space(newlines=True)
                 if self._peek() == ",":
                     self._advance()

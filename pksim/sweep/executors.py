@@ -46,7 +46,7 @@ def set_numba_threads(n: int | None) -> None:
     numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
 
 
-def _init_process_worker() -> None:
+def init_process_worker() -> None:
     """Worker start-up: one Numba/BLAS thread. Runs before Numba is imported in the worker
     (this module and :mod:`pksim.sweep` import nothing heavy); changing ``NUMBA_NUM_THREADS``
     after Numba has started its threads would be an error."""
@@ -136,7 +136,7 @@ class ProcessExecutor(Executor):
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=mp.get_context("spawn"),
-            initializer=_init_process_worker,
+            initializer=init_process_worker,
         )
 
     def map_unordered(self, fn, items):

@@ -14,34 +14,23 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from sweep_fixtures import sweep_toml
 
 from pksim.cli import main
 from pksim.sweep import plots, read_table
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
-TINY = """\
-[sweep]
-seed = 2
-n_subjects = 40
-[analysis]
-t_end_min = 120
-[output]
-subjects = true
-bands = true
-[grid]
-weight_kg = [60, 90]
-sex = ["female", "male"]
-[[grid.dose]]
-name = "sl"
-route = "sublingual"
-amount_mg = [50, 100]
-[[grid.dose]]
-name = "nasal"
-route = "intranasal"
-amount_mg = [0, 30]
-start_min = [30]
-"""
+TINY = sweep_toml(
+    {"seed": 2, "n_subjects": 40},
+    [
+        {"name": "sl", "route": "sublingual", "amount_mg": [50, 100]},
+        {"name": "nasal", "route": "intranasal", "amount_mg": [0, 30], "start_min": [30]},
+    ],
+    analysis={"t_end_min": 120},
+    output={"subjects": True, "bands": True},
+    grid={"weight_kg": [60, 90], "sex": ["female", "male"]},
+)
 
 
 @pytest.fixture(scope="module")

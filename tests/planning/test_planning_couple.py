@@ -28,23 +28,28 @@ KW = dict(
 )
 
 
+def _simulated(row, **kw) -> dict:
+    """The couple summary of one candidate (same couples: n, seed; the stagger as offsets)."""
+    s = row.stagger_min
+    return simulate_couple(
+        [f"sublingual:{row.a_dose_mg:g}mg"],
+        [f"intranasal:{row.b_dose_mg:g}mg"],
+        a=A,
+        b=B,
+        n=N,
+        seed=SEED,
+        a_start_offset_min=max(0.0, -s),
+        b_start_offset_min=max(0.0, s),
+        **kw,
+    ).summary()
+
+
 def test_every_candidate_equals_simulate_couple_and_the_plan_is_the_optimum():
     plan = plan_couple(**KW)
     assert len(plan.candidates) == 3 * 3 * 3
     best = None
     for row in plan.candidates.itertuples():
-        s = row.stagger_min
-        res = simulate_couple(
-            [f"sublingual:{row.a_dose_mg:g}mg"],
-            [f"intranasal:{row.b_dose_mg:g}mg"],
-            a=A,
-            b=B,
-            n=N,
-            seed=SEED,
-            a_start_offset_min=max(0.0, -s),
-            b_start_offset_min=max(0.0, s),
-        )
-        sm = res.summary()
+        sm = _simulated(row)
         goal = "p_both_in_window_throughout_block"
         assert sm[goal] == pytest.approx(getattr(row, goal), abs=1e-12)
         assert sm["p_either_dissociates"] == pytest.approx(row.p_either_dissociates, abs=1e-12)
@@ -114,18 +119,7 @@ def test_pd_either_dissociates_matches_simulate_couple():
     kw = {**KW, "dissociation": "pd", "pd_dissociation": pd_over, "dissociation_limit": 0.4}
     plan = plan_couple(**kw)
     for row in plan.candidates.iloc[::4].itertuples():
-        s = row.stagger_min
-        sm = simulate_couple(
-            [f"sublingual:{row.a_dose_mg:g}mg"],
-            [f"intranasal:{row.b_dose_mg:g}mg"],
-            a=A,
-            b=B,
-            n=N,
-            seed=SEED,
-            a_start_offset_min=max(0.0, -s),
-            b_start_offset_min=max(0.0, s),
-            pd_dissociation=pd_over,
-        ).summary()
+        sm = _simulated(row, pd_dissociation=pd_over)
         assert sm["p_either_dissociates_pd"] == pytest.approx(row.p_either_dissociates_pd, rel=1e-9)
         assert sm["p_either_dissociates_pd_se"] == pytest.approx(
             row.p_either_dissociates_pd_se, rel=1e-6

@@ -67,28 +67,33 @@ def test_superposition_equals_population_simulation_per_subject(cov, cv):
         np.testing.assert_array_equal(dissociated, s["dissociated"].to_numpy())
 
 
+# a 70-kg man, sublingual with an intranasal booster (the brute-force comparisons)
+BOOSTED = dict(weight_kg=70, sex="male", route="sublingual", booster_route="intranasal")
+
+
+def _simulated(row, **kw) -> dict:
+    """The population summary of one candidate of a BOOSTED plan (same people: n, seed)."""
+    regimen = [f"sublingual:{row.dose_mg:g}mg"]
+    if row.booster_mg:
+        regimen.append(f"intranasal:{row.booster_mg:g}mg@{row.booster_time_min:g}min")
+    cov = Covariates(weight_kg=70, sex="male")
+    return simulate_population(regimen, covariates=cov, n=N, seed=SEED, **kw).summary()
+
+
 def test_plan_is_the_brute_force_optimum():
-    kw = dict(
-        weight_kg=70,
-        sex="male",
-        route="sublingual",
+    plan = plan_person(
+        **BOOSTED,
         dose=DoseSteps("sublingual", 25.0, 25.0, 125.0),
-        booster_route="intranasal",
         booster=DoseSteps("intranasal", 20.0, 20.0, 40.0),
         booster_times_min=[30, 45],
         n=N,
         seed=SEED,
         dissociation_limit=0.2,
     )
-    plan = plan_person(**kw)
     assert plan.feasible
-    cov = Covariates(weight_kg=70, sex="male")
     best = None
     for row in plan.candidates.itertuples():
-        regimen = [f"sublingual:{row.dose_mg:g}mg"]
-        if row.booster_mg:
-            regimen.append(f"intranasal:{row.booster_mg:g}mg@{row.booster_time_min:g}min")
-        sm = simulate_population(regimen, covariates=cov, n=N, seed=SEED).summary()
+        sm = _simulated(row)
         goal = sm["p_window_throughout_block"]
         assert goal == pytest.approx(row.p_window_throughout_block, abs=1e-12)
         assert sm["p_dissociation"] == pytest.approx(row.p_dissociation, abs=1e-12)
@@ -196,11 +201,8 @@ def test_pd_limit_matches_population_pd_probability_for_every_candidate():
     """The envelope kernel's peaks give exactly the population's per-subject PD probability."""
     pd_over = {"c50_ng_per_ml": 150.0, "omega": 0.4}
     plan = plan_person(
-        weight_kg=70,
-        sex="male",
-        route="sublingual",
+        **BOOSTED,
         dose=DoseSteps("sublingual", 50.0, 50.0, 150.0),
-        booster_route="intranasal",
         booster=DoseSteps("intranasal", 30.0, 30.0, 30.0),
         booster_times_min=[40],
         n=N,
@@ -209,14 +211,8 @@ def test_pd_limit_matches_population_pd_probability_for_every_candidate():
         pd_dissociation=pd_over,
         dissociation_limit=0.3,
     )
-    cov = Covariates(weight_kg=70, sex="male")
     for row in plan.candidates.itertuples():
-        regimen = [f"sublingual:{row.dose_mg:g}mg"]
-        if row.booster_mg:
-            regimen.append(f"intranasal:{row.booster_mg:g}mg@{row.booster_time_min:g}min")
-        sm = simulate_population(
-            regimen, covariates=cov, n=N, seed=SEED, pd_dissociation=pd_over
-        ).summary()
+        sm = _simulated(row, pd_dissociation=pd_over)
         assert sm["p_dissociation_pd"] == pytest.approx(row.p_dissociation_pd, rel=1e-9)
         assert sm["p_dissociation_pd_se"] == pytest.approx(row.p_dissociation_pd_se, rel=1e-6)
         assert row.meets_limit == (row.p_dissociation_pd <= 0.3)

@@ -7,15 +7,13 @@ process (``pksim.cli.main``) and checks the contract every front end promises:
 * exit status 2 and exactly one line on stderr, naming the field or flag, no traceback;
 * nothing written: the directory holds only the inputs the case created.
 
-Uploads go through the app (``streamlit.testing.v1.AppTest``): one error message, no
-exception, nothing kept in the session.
+Uploads of result files into the app are in ``test_bad_uploads.py``.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,60 +24,29 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from model_fixtures import one_compartment_toml
+from sweep_fixtures import HUGE_SLOT_SWEEP, sweep_toml
 
 from pksim.cli import main
 
 # ----------------------------------------------------------------------------- inputs
 
-SWEEP_OK = """
-[sweep]
-seed = 1
-n_subjects = 20
-[analysis]
-t_end_min = 120
-[grid]
-weight_kg = [70]
-[[grid.dose]]
-route = "iv"
-amount_mg = [10]
-"""
+SWEEP_OK = sweep_toml(
+    {"seed": 1, "n_subjects": 20},
+    [{"route": "iv", "amount_mg": [10]}],
+    analysis={"t_end_min": 120},
+    grid={"weight_kg": [70]},
+)
 
-COUPLE_OK = """
-[sweep]
-kind = "couple"
-seed = 1
-n_subjects = 20
-[analysis]
-t_end_min = 120
-[[grid.pair]]
-a = {sex = "female", weight_kg = 60}
-b = {sex = "male", weight_kg = 80}
-[[grid.dose]]
-route = "iv"
-amount_mg = [10]
-start_min = [30]
-"""
+COUPLE_OK = sweep_toml(
+    {"kind": "couple", "seed": 1, "n_subjects": 20},
+    [{"route": "iv", "amount_mg": [10], "start_min": [30]}],
+    analysis={"t_end_min": 120},
+    pairs=[{"a": {"sex": "female", "weight_kg": 60}, "b": {"sex": "male", "weight_kg": 80}}],
+)
 
 
 def _values(n: int, step: float) -> str:
     return "[" + ", ".join(f"{step * (i + 1):g}" for i in range(n)) + "]"
-
-
-# The issue's 3.4 KB file: 200 amounts x 200 starts x 200 durations in one slot (8 M options).
-SWEEP_HUGE_SLOT = f"""
-[sweep]
-seed = 1
-n_subjects = 10
-[analysis]
-t_end_min = 10000
-[grid]
-weight_kg = [70]
-[[grid.dose]]
-route = "iv"
-amount_mg = {_values(200, 1)}
-start_min = {_values(200, 1)}
-duration_min = {_values(200, 1)}
-"""
 
 
 def _model(**kw) -> str:
@@ -112,415 +79,277 @@ def _results_dir(path: Path) -> None:
 class Case:
     interface: str
     argv: list[str]
+    message: str  # a fragment the one line must contain (the field or flag)
     files: dict[str, str | bytes | Callable[[Path], None]] = field(default_factory=dict)
-    message: str = ""  # a fragment the one line must contain (the field or flag)
 
 
-SIM = ["simulate", "--weight-kg", "70", "--dose", "iv:10mg"]
+def _table(interface: str, rows: dict) -> dict[str, Case]:
+    """Cases from ``name: (argv, message[, files])`` rows of one interface."""
+    return {name: Case(interface, *row) for name, row in rows.items()}
+
+
+def _with_file(interface: str, argv: list[str], file: str, rows: dict) -> dict[str, Case]:
+    """Cases that run ``argv`` with ``file`` holding each row's content (None: no such file),
+    from ``name: (content, message)`` rows."""
+    return {
+        name: Case(interface, argv, message, {} if content is None else {file: content})
+        for name, (content, message) in rows.items()
+    }
+
+
+def _sim(weight: str = "70", dose: str = "iv:10mg") -> list[str]:
+    return ["simulate", "--weight-kg", weight, "--dose", dose]
+
+
+SIM = _sim()
 POP = ["population", "--dose", "iv:10mg", "--weight-kg", "70", "--n", "20", "--seed", "1"]
-COUPLE = [
-    "couple",
-    "--a-dose",
-    "iv:10mg",
-    "--a-weight-kg",
-    "60",
-    "--b-dose",
-    "iv:10mg",
-    "--b-weight-kg",
-    "80",
-    "--n",
-    "20",
-    "--seed",
-    "1",
-]
+POP_SAMPLED = POP[:3] + ["--weight-mean-kg", "70", "--weight-sd-kg", "5"] + POP[5:]
+COUPLE = ["couple", "--a-dose", "iv:10mg", "--a-weight-kg", "60", "--b-dose", "iv:10mg"]
+COUPLE += ["--b-weight-kg", "80", "--n", "20", "--seed", "1"]
 PLAN = ["plan", "person", "--weight-kg", "70", "--n", "50"]
+PLAN_COUPLE = ["plan", "couple", "--a-weight-kg", "70"]
+MODEL_ARGS = ["--model", "m.toml"]
+WEIGHT_TABLE = POP[:3] + ["--weight-table", "w.csv"] + POP[5:]
+PLOT_OUT = ["--out", "p.png"]
+RESULTS = {"res": _results_dir}
 
 CASES: dict[str, Case] = {
-    # --- CLI flags: simulate
-    "sim_weight_nan": Case(
-        "cli", ["simulate", "--weight-kg", "nan", "--dose", "iv:10mg"], message="--weight-kg"
-    ),
-    "sim_weight_high": Case(
-        "cli", ["simulate", "--weight-kg", "500", "--dose", "iv:10mg"], message="--weight-kg"
-    ),
-    "sim_weight_text": Case(
-        "cli", ["simulate", "--weight-kg", "heavy", "--dose", "iv:10mg"], message="--weight-kg"
-    ),
-    "sim_dose_garbage": Case(
-        "cli", ["simulate", "--weight-kg", "70", "--dose", "lots"], message="dose"
-    ),
-    "sim_dose_route": Case(
-        "cli", ["simulate", "--weight-kg", "70", "--dose", "rectal:10mg"], message="route"
-    ),
-    "sim_dose_huge": Case(
-        "cli", ["simulate", "--weight-kg", "70", "--dose", "iv:1e9mg"], message="dose amount"
-    ),
-    "sim_dose_zero": Case(
-        "cli", ["simulate", "--weight-kg", "70", "--dose", "iv:0mg"], message="dose amount"
-    ),
-    "sim_dose_negative_start": Case(
-        "cli", ["simulate", "--weight-kg", "70", "--dose", "iv:10mg@-5min"], message="dose"
-    ),
-    "sim_duration_not_iv": Case(
+    **_table(
         "cli",
-        ["simulate", "--weight-kg", "70", "--dose", "sublingual:10mg/5min"],
-        message="duration",
-    ),
-    "sim_dose_after_horizon": Case(
-        "cli", SIM[:-1] + ["iv:10mg@300min"], message="not before the end of the simulation"
-    ),
-    "sim_dose_at_horizon": Case(
-        "cli",
-        SIM[:-1] + ["iv:10mg@60min", "--t-end-min", "60"],
-        message="--dose: iv:10mg@60min starts at 60 min",
-    ),
-    "sim_t_end_negative": Case("cli", SIM + ["--t-end-min", "-1"], message="--t-end-min"),
-    "sim_dt_zero": Case("cli", SIM + ["--dt-min", "0"], message="--dt-min"),
-    "sim_too_many_points": Case(
-        "cli", SIM + ["--t-end-min", "1e9", "--dt-min", "1"], message="points"
-    ),
-    "sim_model_unknown": Case("cli", SIM + ["--model", "nope"], message="--model"),
-    "sim_model_missing_file": Case("cli", SIM + ["--model", "missing.toml"], message="--model"),
-    "sim_scaling_unknown": Case(
-        "cli", SIM + ["--weight-scaling", "cubic"], message="--weight-scaling"
-    ),
-    "sim_sex_unknown": Case("cli", SIM + ["--sex", "other"], message="--sex"),
-    "sim_out_existing_dir": Case(
-        "cli", SIM + ["--out", "adir"], {"adir/keep.txt": "x"}, message="--out"
-    ),
-    "sim_out_proc": Case("cli", SIM + ["--out", "/proc/x.csv"], message="--out"),
-    "sim_out_under_file": Case(
-        "cli", SIM + ["--out", "afile/c.csv"], {"afile": "x"}, message="--out"
-    ),
-    "sim_unknown_flag": Case("cli", SIM + ["--colour", "red"], message="unrecognized"),
-    # --- CLI flags: population, couple, plan
-    "pop_n_zero": Case("cli", POP[:-4] + ["--n", "0", "--seed", "1"], message="--n"),
-    "pop_n_huge": Case("cli", POP[:-4] + ["--n", "1e12", "--seed", "1"], message="--n"),
-    "pop_seed_negative": Case("cli", POP[:-2] + ["--seed", "-1"], message="--seed"),
-    "pop_window_negative": Case(
-        "cli", POP + ["--window-ng-per-ml", "-5"], message="--window-ng-per-ml"
-    ),
-    "pop_window_above_dissociation": Case(
-        "cli", POP + ["--window-ng-per-ml", "500"], message="--window-ng-per-ml"
-    ),
-    "pop_dissociation_below_window": Case(
-        "cli", POP + ["--dissociation-ng-per-ml", "1"], message="--dissociation-ng-per-ml"
-    ),
-    "pop_window_nan": Case(
-        "cli", POP + ["--window-ng-per-ml", "nan"], message="--window-ng-per-ml"
-    ),
-    "pop_block_garbage": Case("cli", POP + ["--block-min", "soon"], message="--block-min"),
-    "pop_block_past_horizon": Case("cli", POP + ["--block-min", "45-900"], message="block"),
-    "pop_two_weights": Case(
-        "cli", POP + ["--weight-mean-kg", "70", "--weight-sd-kg", "10"], message="--weight-kg"
-    ),
-    "pop_dose_after_horizon": Case(
-        "cli", POP[:2] + ["iv:10mg@500min"] + POP[3:], message="not before the end"
-    ),
-    "pop_out_under_file": Case(
-        "cli", POP + ["--out", "afile/run"], {"afile": "x"}, message="--out"
-    ),
-    "couple_offset_negative": Case(
-        "cli", COUPLE + ["--b-start-offset-min", "-5"], message="--b-start-offset-min"
-    ),
-    "couple_offset_past_horizon": Case(
-        "cli", COUPLE + ["--b-start-offset-min", "300"], message="b dose"
-    ),
-    "couple_missing_weight": Case("cli", COUPLE[:3] + COUPLE[5:], message="--a-weight"),
-    "plan_booster_at_horizon": Case(
-        "cli",
-        PLAN + ["--booster-route", "intranasal", "--booster-times-min", "240"],
-        message="--booster-times-min",
-    ),
-    "plan_limit_above_one": Case(
-        "cli", PLAN + ["--dissociation-limit", "1.5"], message="--dissociation-limit"
-    ),
-    "plan_window_above_dissociation": Case(
-        "cli", PLAN + ["--window-lower-ng-per-ml", "900"], message="--window-lower-ng-per-ml"
-    ),
-    "plan_couple_no_weight": Case(
-        "cli",
-        ["plan", "couple", "--a-weight-kg", "70"],
-        message="pksim plan couple: error: --b-weight-kg",
-    ),
-    "plan_couple_stagger": Case(
-        "cli",
-        [
-            "plan",
-            "couple",
-            "--a-weight-kg",
-            "70",
-            "--b-weight-kg",
-            "60",
-            "--stagger-min=-500:500:5",
-        ],
-        message="--stagger-min",
-    ),
-    "plan_tci_negative_target": Case(
-        "cli", ["plan", "tci", "--target-ng-per-ml", "-1", "--weight-kg", "70"], message="target"
-    ),
-    "models_unknown": Case("cli", ["models", "nope"], message="nope"),
-    "warmup_unknown_flag": Case("cli", ["warmup", "--fast"], message="unrecognized"),
-    "validate_model_unknown": Case("cli", ["validate", "--model", "nope"], message="--model"),
-    "validate_data_missing": Case(
-        "result file", ["validate", "--data", "arms.csv"], message="arms.csv"
-    ),
-    "validate_data_columns": Case(
-        "result file",
-        ["validate", "--data", "arms.csv"],
-        {"arms.csv": "a,b\n1,2\n"},
-        message="missing column",
-    ),
-    "validate_data_binary": Case(
-        "result file",
-        ["validate", "--data", "arms.csv"],
-        {"arms.csv": bytes(range(128, 256)) * 4},
-        message="arms.csv",
-    ),
-    # --- weight tables
-    "weights_missing": Case(
-        "weight table", POP[:3] + ["--weight-table", "w.csv"] + POP[5:], message="--weight-table"
-    ),
-    "weights_text": Case(
-        "weight table",
-        POP[:3] + ["--weight-table", "w.csv"] + POP[5:],
-        {"w.csv": "weight_kg\nheavy\nlight\n"},
-        message="--weight-table",
-    ),
-    "weights_negative": Case(
-        "weight table",
-        POP[:3] + ["--weight-table", "w.csv"] + POP[5:],
-        {"w.csv": "weight_kg\n70\n-5\n"},
-        message="weight",
-    ),
-    "weights_empty": Case(
-        "weight table",
-        POP[:3] + ["--weight-table", "w.csv"] + POP[5:],
-        {"w.csv": ""},
-        message="--weight-table",
-    ),
-    "weights_binary": Case(
-        "weight table",
-        POP[:3] + ["--weight-table", "w.csv"] + POP[5:],
-        {"w.csv": bytes(range(256)) * 4},
-        message="--weight-table",
-    ),
-    "weights_too_large": Case(
-        "weight table",
-        POP[:3] + ["--weight-table", "w.csv"] + POP[5:],
-        {"w.csv": "70\n" * 4_000_000},
-        message="--weight-table",
-    ),
-    # --- model files
-    "model_v_zero": Case(
-        "model file",
-        SIM + ["--model", "m.toml"],
-        {"m.toml": _model(v_l=0.0)},
-        message="parameters.V.value",
-    ),
-    "model_v_zero_json": Case(
-        "model file",
-        SIM + ["--model", "m.toml", "--json", "--out", "c.csv"],
-        {"m.toml": _model(v_l=0.0)},
-        message="parameters.V.value",
-    ),
-    "model_v_huge": Case(
-        "model file",
-        SIM + ["--model", "m.toml"],
-        {"m.toml": _model(v_l=1e308)},
-        message="parameters.V.value",
-    ),
-    "model_v_typo_1000x": Case(
-        "model file",
-        SIM + ["--model", "m.toml"],
-        {"m.toml": _model(v_l=10000.0 * 1000)},
-        message="parameters.V.value",
-    ),
-    "model_cl_huge": Case(
-        "model file",
-        SIM + ["--model", "m.toml"],
-        {"m.toml": _model(cl_l_per_min=1e300)},
-        message="parameters.CL.value",
-    ),
-    "model_ke0_zero": Case(
-        "model file",
-        SIM + ["--model", "m.toml"],
-        {"m.toml": _model(ke0_per_min=0.0)},
-        message="parameters.ke0.value",
-    ),
-    "model_bioavailability_zero": Case(
-        "model file",
-        SIM + ["--model", "m.toml"],
-        {"m.toml": _model(f_iv=0.0)},
-        message="bioavailability",
-    ),
-    "model_fraction_param_above_one": Case(
-        "model file",
-        SIM + ["--model", "m.toml"],
-        {"m.toml": _model(f_oral=1.5)},
-        message="parameters.F.value",
-    ),
-    "model_lag_years": Case(
-        "model file",
-        SIM + ["--model", "m.toml"],
-        {"m.toml": _model(tlag_min=1e7)},
-        message="parameters.tlag.value",
-    ),
-    "model_exponent_300": Case(
-        "model file",
-        POP[:3]
-        + ["--weight-mean-kg", "70", "--weight-sd-kg", "5"]
-        + POP[5:]
-        + ["--model", "m.toml"],
-        {"m.toml": _model_edit("exponents = {}", "exponents = {CL = 300}")},
-        message="exponents.CL",
-    ),
-    "model_not_toml": Case(
-        "model file", SIM + ["--model", "m.toml"], {"m.toml": "V = = 1"}, message="not valid TOML"
-    ),
-    "model_not_utf8": Case(
-        "model file", SIM + ["--model", "m.toml"], {"m.toml": b"\xff\xfe"}, message="m.toml"
-    ),
-    "model_too_large": Case(
-        "model file",
-        SIM + ["--model", "m.toml"],
-        {"m.toml": one_compartment_toml() + "#" * 1_100_000},
-        message="too large",
-    ),
-    "model_many_tables": Case(
-        "model file",
-        SIM + ["--model", "m.toml"],
         {
-            "m.toml": one_compartment_toml()
-            + "known_biases = []\n"
-            + "".join(f"[references.r{i}]\ncitation = 'x'\n" for i in range(6000))
+            # simulate
+            "sim_weight_nan": (_sim(weight="nan"), "--weight-kg"),
+            "sim_weight_high": (_sim(weight="500"), "--weight-kg"),
+            "sim_weight_text": (_sim(weight="heavy"), "--weight-kg"),
+            "sim_dose_garbage": (_sim(dose="lots"), "dose"),
+            "sim_dose_route": (_sim(dose="rectal:10mg"), "route"),
+            "sim_dose_huge": (_sim(dose="iv:1e9mg"), "dose amount"),
+            "sim_dose_zero": (_sim(dose="iv:0mg"), "dose amount"),
+            "sim_dose_negative_start": (_sim(dose="iv:10mg@-5min"), "dose"),
+            "sim_duration_not_iv": (_sim(dose="sublingual:10mg/5min"), "duration"),
+            "sim_dose_after_horizon": (
+                _sim(dose="iv:10mg@300min"),
+                "not before the end of the simulation",
+            ),
+            "sim_dose_at_horizon": (
+                _sim(dose="iv:10mg@60min") + ["--t-end-min", "60"],
+                "--dose: iv:10mg@60min starts at 60 min",
+            ),
+            "sim_t_end_negative": (SIM + ["--t-end-min", "-1"], "--t-end-min"),
+            "sim_dt_zero": (SIM + ["--dt-min", "0"], "--dt-min"),
+            "sim_too_many_points": (SIM + ["--t-end-min", "1e9", "--dt-min", "1"], "points"),
+            "sim_model_unknown": (SIM + ["--model", "nope"], "--model"),
+            "sim_model_missing_file": (SIM + ["--model", "missing.toml"], "--model"),
+            "sim_scaling_unknown": (SIM + ["--weight-scaling", "cubic"], "--weight-scaling"),
+            "sim_sex_unknown": (SIM + ["--sex", "other"], "--sex"),
+            "sim_out_existing_dir": (SIM + ["--out", "adir"], "--out", {"adir/keep.txt": "x"}),
+            "sim_out_proc": (SIM + ["--out", "/proc/x.csv"], "--out"),
+            "sim_out_under_file": (SIM + ["--out", "afile/c.csv"], "--out", {"afile": "x"}),
+            "sim_unknown_flag": (SIM + ["--colour", "red"], "unrecognized"),
+            # population, couple, plan
+            "pop_n_zero": (POP[:-4] + ["--n", "0", "--seed", "1"], "--n"),
+            "pop_n_huge": (POP[:-4] + ["--n", "1e12", "--seed", "1"], "--n"),
+            "pop_seed_negative": (POP[:-2] + ["--seed", "-1"], "--seed"),
+            "pop_window_negative": (POP + ["--window-ng-per-ml", "-5"], "--window-ng-per-ml"),
+            "pop_window_above_dissociation": (
+                POP + ["--window-ng-per-ml", "500"],
+                "--window-ng-per-ml",
+            ),
+            "pop_dissociation_below_window": (
+                POP + ["--dissociation-ng-per-ml", "1"],
+                "--dissociation-ng-per-ml",
+            ),
+            "pop_window_nan": (POP + ["--window-ng-per-ml", "nan"], "--window-ng-per-ml"),
+            "pop_block_garbage": (POP + ["--block-min", "soon"], "--block-min"),
+            "pop_block_past_horizon": (POP + ["--block-min", "45-900"], "block"),
+            "pop_two_weights": (
+                POP + ["--weight-mean-kg", "70", "--weight-sd-kg", "10"],
+                "--weight-kg",
+            ),
+            "pop_dose_after_horizon": (
+                POP[:2] + ["iv:10mg@500min"] + POP[3:],
+                "not before the end",
+            ),
+            "pop_out_under_file": (POP + ["--out", "afile/run"], "--out", {"afile": "x"}),
+            "couple_offset_negative": (
+                COUPLE + ["--b-start-offset-min", "-5"],
+                "--b-start-offset-min",
+            ),
+            "couple_offset_past_horizon": (COUPLE + ["--b-start-offset-min", "300"], "b dose"),
+            "couple_missing_weight": (COUPLE[:3] + COUPLE[5:], "--a-weight"),
+            "plan_booster_at_horizon": (
+                PLAN + ["--booster-route", "intranasal", "--booster-times-min", "240"],
+                "--booster-times-min",
+            ),
+            "plan_limit_above_one": (
+                PLAN + ["--dissociation-limit", "1.5"],
+                "--dissociation-limit",
+            ),
+            "plan_window_above_dissociation": (
+                PLAN + ["--window-lower-ng-per-ml", "900"],
+                "--window-lower-ng-per-ml",
+            ),
+            "plan_couple_no_weight": (PLAN_COUPLE, "pksim plan couple: error: --b-weight-kg"),
+            "plan_couple_stagger": (
+                PLAN_COUPLE + ["--b-weight-kg", "60", "--stagger-min=-500:500:5"],
+                "--stagger-min",
+            ),
+            "plan_tci_negative_target": (
+                ["plan", "tci", "--target-ng-per-ml", "-1", "--weight-kg", "70"],
+                "target",
+            ),
+            "models_unknown": (["models", "nope"], "nope"),
+            "warmup_unknown_flag": (["warmup", "--fast"], "unrecognized"),
+            "validate_model_unknown": (["validate", "--model", "nope"], "--model"),
+            # sweep runs
+            "sweep_no_out": (["sweep", "s.toml"], "--out", {"s.toml": SWEEP_OK}),
+            "sweep_out_is_file": (
+                ["sweep", "s.toml", "--out", "afile"],
+                "--out",
+                {"s.toml": SWEEP_OK, "afile": "x"},
+            ),
+            "sweep_workers_zero": (
+                ["sweep", "s.toml", "--out", "o", "--workers", "0"],
+                "--workers",
+                {"s.toml": SWEEP_OK},
+            ),
+            "sweep_scheduler_serial": (
+                ["sweep", "s.toml", "--out", "o", "--scheduler", "tcp://127.0.0.1:1"],
+                "--scheduler",
+                {"s.toml": SWEEP_OK},
+            ),
+            "sweep_locked_out": (
+                ["sweep", "s.toml", "--out", "locked"],
+                "another pksim sweep is running",
+                {"s.toml": SWEEP_OK, "locked/": ""},
+            ),
         },
-        message="m.toml",
     ),
-    # --- sweep files
-    "sweep_huge_slot": Case(
-        "sweep file", ["sweep", "s.toml", "--check"], {"s.toml": SWEEP_HUGE_SLOT}, message="cells"
-    ),
-    "sweep_unknown_key": Case(
-        "sweep file",
-        ["sweep", "s.toml", "--check"],
-        {"s.toml": SWEEP_OK.replace("seed = 1", "seed = 1\ncolour = 2")},
-        message="sweep.colour",
-    ),
-    "sweep_negative_dose": Case(
-        "sweep file",
-        ["sweep", "s.toml", "--check"],
-        {"s.toml": SWEEP_OK.replace("[10]", "[-10]")},
-        message="amount_mg",
-    ),
-    "sweep_start_at_horizon": Case(
-        "sweep file",
-        ["sweep", "s.toml", "--check"],
-        {"s.toml": SWEEP_OK + "start_min = [120]\n"},
-        message="t_end_min",
-    ),
-    "sweep_offset_past_horizon": Case(
-        "sweep file",
-        ["sweep", "s.toml", "--check"],
+    **_with_file(
+        "weight table",
+        WEIGHT_TABLE,
+        "w.csv",
         {
-            "s.toml": COUPLE_OK.replace(
-                "[[grid.pair]]", "[grid]\nb_start_offset_min = [0, 90]\n[[grid.pair]]"
-            )
+            "weights_missing": (None, "--weight-table"),
+            "weights_text": ("weight_kg\nheavy\nlight\n", "--weight-table"),
+            "weights_negative": ("weight_kg\n70\n-5\n", "weight"),
+            "weights_empty": ("", "--weight-table"),
+            "weights_binary": (bytes(range(256)) * 4, "--weight-table"),
+            "weights_too_large": ("70\n" * 4_000_000, "--weight-table"),
         },
-        message="b_start_offset_min",
     ),
-    "sweep_not_toml": Case(
-        "sweep file", ["sweep", "s.toml", "--check"], {"s.toml": "[sweep"}, message="not valid TOML"
+    **_with_file(
+        "model file",
+        SIM + MODEL_ARGS,
+        "m.toml",
+        {
+            "model_v_zero": (_model(v_l=0.0), "parameters.V.value"),
+            "model_v_huge": (_model(v_l=1e308), "parameters.V.value"),
+            "model_v_typo_1000x": (_model(v_l=10000.0 * 1000), "parameters.V.value"),
+            "model_cl_huge": (_model(cl_l_per_min=1e300), "parameters.CL.value"),
+            "model_ke0_zero": (_model(ke0_per_min=0.0), "parameters.ke0.value"),
+            "model_bioavailability_zero": (_model(f_iv=0.0), "bioavailability"),
+            "model_fraction_param_above_one": (_model(f_oral=1.5), "parameters.F.value"),
+            "model_lag_years": (_model(tlag_min=1e7), "parameters.tlag.value"),
+            "model_not_toml": ("V = = 1", "not valid TOML"),
+            "model_not_utf8": (b"\xff\xfe", "m.toml"),
+            "model_too_large": (one_compartment_toml() + "#" * 1_100_000, "too large"),
+            "model_many_tables": (
+                one_compartment_toml()
+                + "known_biases = []\n"
+                + "".join(f"[references.r{i}]\ncitation = 'x'\n" for i in range(6000)),
+                "m.toml",
+            ),
+        },
     ),
-    "sweep_not_utf8": Case(
-        "sweep file", ["sweep", "s.toml", "--check"], {"s.toml": b"\xff" * 10}, message="UTF-8"
+    **_table(
+        "model file",
+        {
+            "model_v_zero_json": (
+                SIM + MODEL_ARGS + ["--json", "--out", "c.csv"],
+                "parameters.V.value",
+                {"m.toml": _model(v_l=0.0)},
+            ),
+            "model_exponent_300": (
+                POP_SAMPLED + MODEL_ARGS,
+                "exponents.CL",
+                {"m.toml": _model_edit("exponents = {}", "exponents = {CL = 300}")},
+            ),
+        },
     ),
-    "sweep_too_large": Case(
+    **_with_file(
         "sweep file",
         ["sweep", "s.toml", "--check"],
-        {"s.toml": SWEEP_OK + "#" * 1_100_000},
-        message="bytes",
+        "s.toml",
+        {
+            "sweep_huge_slot": (HUGE_SLOT_SWEEP, "cells"),
+            "sweep_unknown_key": (
+                SWEEP_OK.replace("seed = 1", "seed = 1\ncolour = 2"),
+                "sweep.colour",
+            ),
+            "sweep_negative_dose": (SWEEP_OK.replace("[10]", "[-10]"), "amount_mg"),
+            "sweep_start_at_horizon": (SWEEP_OK + "start_min = [120]\n", "t_end_min"),
+            "sweep_offset_past_horizon": (
+                COUPLE_OK.replace(
+                    "[[grid.pair]]", "[grid]\nb_start_offset_min = [0, 90]\n[[grid.pair]]"
+                ),
+                "b_start_offset_min",
+            ),
+            "sweep_not_toml": ("[sweep", "not valid TOML"),
+            "sweep_not_utf8": (b"\xff" * 10, "UTF-8"),
+            "sweep_too_large": (SWEEP_OK + "#" * 1_100_000, "bytes"),
+            "sweep_long_axis": (
+                SWEEP_OK.replace("weight_kg = [70]", "weight_kg = " + _values(20_000, 0.001)),
+                "weight_kg",
+            ),
+            "sweep_missing_file": (None, "sweep file"),
+        },
     ),
-    "sweep_long_axis": Case(
-        "sweep file",
-        ["sweep", "s.toml", "--check"],
-        {"s.toml": SWEEP_OK.replace("weight_kg = [70]", "weight_kg = " + _values(20_000, 0.001))},
-        message="weight_kg",
-    ),
-    "sweep_missing_file": Case(
-        "sweep file", ["sweep", "nope.toml", "--check"], message="sweep file"
-    ),
-    "sweep_no_out": Case("cli", ["sweep", "s.toml"], {"s.toml": SWEEP_OK}, message="--out"),
-    "sweep_out_is_file": Case(
-        "cli",
-        ["sweep", "s.toml", "--out", "afile"],
-        {"s.toml": SWEEP_OK, "afile": "x"},
-        message="--out",
-    ),
-    "sweep_workers_zero": Case(
-        "cli",
-        ["sweep", "s.toml", "--out", "o", "--workers", "0"],
-        {"s.toml": SWEEP_OK},
-        message="--workers",
-    ),
-    "sweep_scheduler_serial": Case(
-        "cli",
-        ["sweep", "s.toml", "--out", "o", "--scheduler", "tcp://127.0.0.1:1"],
-        {"s.toml": SWEEP_OK},
-        message="--scheduler",
-    ),
-    "sweep_locked_out": Case(
-        "cli",
-        ["sweep", "s.toml", "--out", "locked"],
-        {"s.toml": SWEEP_OK, "locked/": ""},
-        message="another pksim sweep is running",
-    ),
-    # --- result files (pksim plot)
-    "plot_csv": Case(
+    **_table(
         "result file",
-        ["plot", "x.csv", "--out", "p.png"],
-        {"x.csv": "a,b\n1,2\n"},
-        message="cannot be read as Parquet",
-    ),
-    "plot_random_parquet": Case(
-        "result file",
-        ["plot", "r.parquet", "--out", "p.png"],
-        {"r.parquet": np.random.default_rng(0).bytes(2000)},
-        message="cannot be read as Parquet",
-    ),
-    "plot_truncated_parquet": Case(
-        "result file",
-        ["plot", "r.parquet", "--out", "p.png"],
-        {"r.parquet": b"PAR1" + b"\0" * 100 + b"PAR1"},
-        message="results",
-    ),
-    "plot_missing": Case("result file", ["plot", "none", "--out", "p.png"], message="results"),
-    "plot_dir_without_cells": Case(
-        "result file",
-        ["plot", "d", "--out", "p.png"],
-        {"d/notes.txt": "x"},
-        message="cells.parquet",
-    ),
-    "plot_dpi_huge": Case(
-        "result file",
-        ["plot", "res", "--out", "p.png", "--dpi", "100000"],
-        {"res": _results_dir},
-        message="--dpi",
-    ),
-    "plot_dpi_negative": Case(
-        "result file",
-        ["plot", "res", "--out", "p.png", "--dpi=-5"],
-        {"res": _results_dir},
-        message="--dpi",
-    ),
-    "plot_bad_format": Case(
-        "result file", ["plot", "res", "--out", "p.gif"], {"res": _results_dir}, message="--out"
-    ),
-    "plot_unknown_metric": Case(
-        "result file",
-        ["plot", "res", "--out", "p.png", "--metric", "nope"],
-        {"res": _results_dir},
-        message="nope",
+        {
+            "validate_data_missing": (["validate", "--data", "arms.csv"], "arms.csv"),
+            "validate_data_columns": (
+                ["validate", "--data", "arms.csv"],
+                "missing column",
+                {"arms.csv": "a,b\n1,2\n"},
+            ),
+            "validate_data_binary": (
+                ["validate", "--data", "arms.csv"],
+                "arms.csv",
+                {"arms.csv": bytes(range(128, 256)) * 4},
+            ),
+            # pksim plot
+            "plot_csv": (
+                ["plot", "x.csv", *PLOT_OUT],
+                "cannot be read as Parquet",
+                {"x.csv": "a,b\n1,2\n"},
+            ),
+            "plot_random_parquet": (
+                ["plot", "r.parquet", *PLOT_OUT],
+                "cannot be read as Parquet",
+                {"r.parquet": np.random.default_rng(0).bytes(2000)},
+            ),
+            "plot_truncated_parquet": (
+                ["plot", "r.parquet", *PLOT_OUT],
+                "results",
+                {"r.parquet": b"PAR1" + b"\0" * 100 + b"PAR1"},
+            ),
+            "plot_missing": (["plot", "none", *PLOT_OUT], "results"),
+            "plot_dir_without_cells": (
+                ["plot", "d", *PLOT_OUT],
+                "cells.parquet",
+                {"d/notes.txt": "x"},
+            ),
+            "plot_dpi_huge": (["plot", "res", *PLOT_OUT, "--dpi", "100000"], "--dpi", RESULTS),
+            "plot_dpi_negative": (["plot", "res", *PLOT_OUT, "--dpi=-5"], "--dpi", RESULTS),
+            "plot_bad_format": (["plot", "res", "--out", "p.gif"], "--out", RESULTS),
+            "plot_unknown_metric": (
+                ["plot", "res", *PLOT_OUT, "--metric", "nope"],
+                "nope",
+                RESULTS,
+            ),
+        },
     ),
 }
 
@@ -574,64 +403,3 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(name, tmp_path, monkeyp
 def test_corpus_covers_every_interface():
     interfaces = {c.interface for c in CASES.values()}
     assert interfaces == {"cli", "weight table", "model file", "sweep file", "result file"}
-    assert len(CASES) + len(UPLOADS) >= 60
-
-
-# ----------------------------------------------------------------------------- uploads (app)
-
-
-def _parquet(frame: pd.DataFrame, **kw) -> bytes:
-    sink = pa.BufferOutputStream()
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink, **kw)
-    return sink.getvalue().to_pybytes()
-
-
-SMALL_LIMITS = dict(rows=1000, columns=20, cells=5000, decompressed_bytes=100_000)
-UPLOADS: dict[str, tuple[Callable[[], bytes], str]] = {
-    "empty": (lambda: b"", "empty"),
-    "csv_no_numbers": (lambda: b"a,b\nx,y\n", "numeric"),  # CSV results load; this has no data
-    "truncated": (lambda: b"PAR1 truncated garbage", "cannot be read"),
-    "too_many_rows": (lambda: _parquet(pd.DataFrame({"x": np.zeros(5000)})), "rows"),
-    "too_many_columns": (
-        lambda: _parquet(pd.DataFrame({f"c{i}": [1.0] for i in range(50)})),
-        "columns",
-    ),
-    "zip_bomb": (
-        lambda: _parquet(
-            pd.DataFrame({"x": np.zeros(500), "s": ["a" * 1000] * 500}), compression="zstd"
-        ),
-        "decompressed bytes",
-    ),
-    "no_numbers": (lambda: _parquet(pd.DataFrame({"s": ["a", "b"]})), "numeric"),
-}
-
-
-def _sweep_page():
-    from streamlit.testing.v1 import AppTest
-
-    root = Path(__file__).resolve().parents[2]
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    at = AppTest.from_file(str(root / "app.py"), default_timeout=120)
-    at.run()
-    at.switch_page("pksim_app/pages/sweep.py").run()
-    at.segmented_control(key="sw_source").set_value("Open a results file").run()
-    return at
-
-
-@pytest.mark.parametrize("name", list(UPLOADS))
-def test_bad_upload_is_one_message_and_nothing_kept(name, monkeypatch):
-    pytest.importorskip("streamlit.testing.v1")
-    from pksim.sweep import results
-
-    monkeypatch.setattr(results, "UPLOAD_LIMITS", results.TableLimits(**SMALL_LIMITS))
-    make, message = UPLOADS[name]
-    at = _sweep_page()
-    at.file_uploader(key="sw_upload").set_value(
-        (f"{name}.parquet", make(), "application/octet-stream")
-    ).run()
-    assert not at.exception, [e.value for e in at.exception]
-    errors = [e.value for e in at.error]
-    assert len(errors) == 1 and message in errors[0], errors
-    assert "\n" not in errors[0]
-    assert "sweep_result" not in at.session_state  # pksim_app.pages.sweep.RESULT_KEY: no table

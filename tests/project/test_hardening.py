@@ -34,6 +34,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from model_fixtures import one_compartment_toml, write_model
+from sweep_fixtures import HUGE_SLOT_SWEEP, sweep_toml
 
 from pksim.cli import main
 from pksim.couple import simulate_couple
@@ -154,17 +155,11 @@ def test_a_dose_after_the_horizon_is_refused_by_every_interface():
     for call in calls:
         with pytest.raises(InputError, match="not before the end of the simulation"):
             call()
-    sweep = textwrap.dedent("""
-        [sweep]
-        seed = 1
-        n_subjects = 10
-        [grid]
-        weight_kg = [70]
-        [[grid.dose]]
-        route = "iv"
-        amount_mg = [10]
-        start_min = [300]
-    """)
+    sweep = sweep_toml(
+        {"seed": 1, "n_subjects": 10},
+        [{"route": "iv", "amount_mg": [10], "start_min": [300]}],
+        grid={"weight_kg": [70]},
+    )
     with pytest.raises(InputError, match="not before analysis.t_end_min"):
         parse_sweep(sweep)
     # just before the horizon is fine, everywhere
@@ -175,21 +170,7 @@ def test_a_dose_after_the_horizon_is_refused_by_every_interface():
 
 
 def test_a_small_sweep_file_with_an_enormous_grid_is_refused_before_building_it():
-    values = "[" + ", ".join(str(i + 1) for i in range(200)) + "]"
-    text = textwrap.dedent(f"""
-        [sweep]
-        seed = 1
-        n_subjects = 10
-        [analysis]
-        t_end_min = 10000
-        [grid]
-        weight_kg = [70]
-        [[grid.dose]]
-        route = "iv"
-        amount_mg = {values}
-        start_min = {values}
-        duration_min = {values}
-    """)
+    text = HUGE_SLOT_SWEEP
     assert len(text) < 4000
     tracemalloc.start()
     t0 = time.perf_counter()
@@ -236,20 +217,13 @@ def test_uploads_cap_the_decoded_size_of_repeated_text(tmp_path):
 
 # ----------------------------------------------------------------------------- 5. sweeps finish
 
-SWEEP = textwrap.dedent("""
-    [sweep]
-    seed = 5
-    n_subjects = 20
-    [analysis]
-    t_end_min = 100
-    [output]
-    chunk_cells = 1
-    [grid]
-    weight_kg = [60, 80]
-    [[grid.dose]]
-    route = "iv"
-    amount_mg = [10, 20]
-""")
+SWEEP = sweep_toml(
+    {"seed": 5, "n_subjects": 20},
+    [{"route": "iv", "amount_mg": [10, 20]}],
+    analysis={"t_end_min": 100},
+    output={"chunk_cells": 1},
+    grid={"weight_kg": [60, 80]},
+)
 
 
 def _fake_cell(cell):
@@ -309,10 +283,10 @@ def test_a_full_disk_is_one_line_and_nothing_half_written(tmp_path, monkeypatch,
 
 WORKER_SCRIPT = textwrap.dedent("""
     import multiprocessing as mp, os, sys, time
-    from pksim.sweep.executors import _init_process_worker
+    from pksim.sweep.executors import init_process_worker
 
     def child(q):
-        _init_process_worker()
+        init_process_worker()
         q.put(os.getpid())
         time.sleep(120)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pyarrow.parquet as pq
 import pytest
+from sweep_fixtures import sweep_toml
 
 from pksim.errors import InputError
 from pksim.sweep import parse_sweep, run_sweep
@@ -17,33 +18,19 @@ from pksim.sweep.executors import (
     set_numba_threads,
 )
 
-SWEEP = """\
-[sweep]
-seed = 5
-n_subjects = 80
-
-[analysis]
-t_end_min = 150
-
-[output]
-subjects = true
-bands = true
-chunk_cells = 2
-
-[grid]
-weight_distributions = [{mean_kg = 60, sd_kg = 8}, {mean_kg = 90, sd_kg = 12}]
-sex = ["female", "male"]
-
-[[grid.dose]]
-route = "sublingual"
-amount_mg = [75, 125]
-
-[[grid.dose]]
-route = "iv"
-amount_mg_per_kg = [0, 0.2]
-start_min = [60]
-duration_min = [20]
-"""
+SWEEP = sweep_toml(
+    {"seed": 5, "n_subjects": 80},
+    [
+        {"route": "sublingual", "amount_mg": [75, 125]},
+        {"route": "iv", "amount_mg_per_kg": [0, 0.2], "start_min": [60], "duration_min": [20]},
+    ],
+    analysis={"t_end_min": 150},
+    output={"subjects": True, "bands": True, "chunk_cells": 2},
+    grid={
+        "weight_distributions": [{"mean_kg": 60, "sd_kg": 8}, {"mean_kg": 90, "sd_kg": 12}],
+        "sex": ["female", "male"],
+    },
+)
 
 
 @pytest.fixture(scope="module")

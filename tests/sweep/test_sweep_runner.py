@@ -9,38 +9,22 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from sweep_fixtures import sweep_toml
 
 from pksim.errors import InputError
 from pksim.sweep import parse_sweep, read_provenance, read_table, run_sweep
 from pksim.sweep import runner as runner_mod
 
-SWEEP = """\
-[sweep]
-seed = 11
-n_subjects = 60
-
-[analysis]
-t_end_min = 120
-
-[output]
-subjects = true
-bands = true
-chunk_cells = 2
-
-[grid]
-weight_kg = [55, 85]
-
-[[grid.dose]]
-name = "sl"
-route = "sublingual"
-amount_mg = [60, 120]
-
-[[grid.dose]]
-name = "boost"
-route = "intranasal"
-amount_mg = [0, 40]
-start_min = [40]
-"""
+SWEEP = sweep_toml(
+    {"seed": 11, "n_subjects": 60},
+    [
+        {"name": "sl", "route": "sublingual", "amount_mg": [60, 120]},
+        {"name": "boost", "route": "intranasal", "amount_mg": [0, 40], "start_min": [40]},
+    ],
+    analysis={"t_end_min": 120},
+    output={"subjects": True, "bands": True, "chunk_cells": 2},
+    grid={"weight_kg": [55, 85]},
+)
 
 
 def spec_of(text: str = SWEEP, path: str = "sweep.toml"):
@@ -258,32 +242,29 @@ def test_real_run_tables_provenance_and_csv(tmp_path):
     assert cells.loc[3, "onset_min_median"] == direct["onset_min_median"]
 
 
-COUPLES = """\
-[sweep]
-kind = "couple"
-seed = 8
-n_subjects = 50
-[analysis]
-t_end_min = 150
-[output]
-subjects = true
-[grid]
-b_start_offset_min = [0, 20]
-[[grid.pair]]
-name = "fm"
-a = {sex = "female", weight_kg = 60}
-b = {sex = "male", weight_mean_kg = 85, weight_sd_kg = 10}
-[[grid.dose]]
-name = "both"
-route = "sublingual"
-amount_mg = [75, 125]
-[[grid.dose]]
-name = "boost_b"
-route = "intranasal"
-amount_mg = [0, 30]
-start_min = [40]
-partner = "b"
-"""
+COUPLES = sweep_toml(
+    {"kind": "couple", "seed": 8, "n_subjects": 50},
+    [
+        {"name": "both", "route": "sublingual", "amount_mg": [75, 125]},
+        {
+            "name": "boost_b",
+            "route": "intranasal",
+            "amount_mg": [0, 30],
+            "start_min": [40],
+            "partner": "b",
+        },
+    ],
+    analysis={"t_end_min": 150},
+    output={"subjects": True},
+    grid={"b_start_offset_min": [0, 20]},
+    pairs=[
+        {
+            "name": "fm",
+            "a": {"sex": "female", "weight_kg": 60},
+            "b": {"sex": "male", "weight_mean_kg": 85, "weight_sd_kg": 10},
+        }
+    ],
+)
 
 
 def test_couple_sweep_matches_direct_simulate_couple(tmp_path):
