@@ -20,6 +20,7 @@ from pksim.metrics import REGISTRY, quantile_se
 from pksim.model import load_model
 from pksim.population import hist_quantiles, simulate_population
 from pksim.sampling import Covariates, sample_subjects
+from pksim.settings import RunSettings
 from pksim.simulation import simulate
 
 DOSES = ["sublingual:100mg", "intranasal:50mg@40min", "iv:0.2mg/kg@33.3min/7.25min"]
@@ -234,25 +235,14 @@ def test_quantile_se_order_statistic():
 
 
 def test_thresholds_and_dose_variability():
-    r = simulate_population(
-        DOSES[:1],
-        covariates=Covariates(weight_kg=70),
-        n=400,
-        seed=2,
-        thresholds={"window": 60, "dissociation": 180},
-        dose_variability=30.0,
-    )
+    rs = RunSettings(n=400, seed=2, thresholds={"window": 60, "dissociation": 180})
+    cov = Covariates(weight_kg=70)
+    r = simulate_population(DOSES[:1], covariates=cov, settings=rs.replace(dose_variability=30.0))
     s = r.summary()
     assert s["window_ng_per_ml"] == [60.0, 180.0] and s["dose_cv_percent"] == 30.0
     dose = r.subjects.administered_dose_mg
     assert dose.std() > 10 and abs(dose.mean() - 100) < 4.5 * 30 / math.sqrt(400)
-    fixed = simulate_population(
-        DOSES[:1],
-        covariates=Covariates(weight_kg=70),
-        n=400,
-        seed=2,
-        thresholds={"window": 60, "dissociation": 180},
-    )
+    fixed = simulate_population(DOSES[:1], covariates=cov, settings=rs)
     assert np.all(fixed.subjects.administered_dose_mg == 100)
 
 

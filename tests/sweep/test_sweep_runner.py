@@ -54,6 +54,17 @@ def fake_run_cell(calls: list):
     return run
 
 
+def dying_at(index: int, exc: type[BaseException], calls: list):
+    """A ``run_cell`` double that raises ``exc`` when it reaches cell ``index`` (a killed run)."""
+
+    def run(cell):
+        if cell.index == index:
+            raise exc
+        return fake_run_cell(calls)(cell)
+
+    return run
+
+
 def tables(out: Path) -> dict[str, pd.DataFrame]:
     return {p.stem: pq.read_table(p).to_pandas() for p in sorted(out.glob("*.parquet"))}
 
@@ -100,12 +111,8 @@ def test_resume_skips_listed_chunks_and_never_reads_unlisted_or_partial_ones(tmp
     class Killed(BaseException):
         pass
 
-    def dying(cell):  # dies while computing chunk 2 (cells 4, 5)
-        if cell.index == 4:
-            raise Killed
-        return fake_run_cell(calls)(cell)
-
-    monkeypatch.setattr(runner_mod, "run_cell", dying)
+    # dies while computing chunk 2 (cells 4, 5)
+    monkeypatch.setattr(runner_mod, "run_cell", dying_at(4, Killed, calls))
     with pytest.raises(Killed):
         run_sweep(s, out, progress=False)
     manifest = json.loads((out / "manifest.json").read_text())
@@ -133,12 +140,7 @@ def test_a_damaged_listed_chunk_is_detected_and_recomputed(tmp_path, monkeypatch
     s = spec_of(SWEEP.replace("bands = true", "bands = false"))
     out = tmp_path / "out"
 
-    def dying(cell):
-        if cell.index == 6:
-            raise KeyboardInterrupt
-        return fake_run_cell(calls)(cell)
-
-    monkeypatch.setattr(runner_mod, "run_cell", dying)
+    monkeypatch.setattr(runner_mod, "run_cell", dying_at(6, KeyboardInterrupt, calls))
     with pytest.raises(KeyboardInterrupt):
         run_sweep(s, out, progress=False)
     (out / "chunks" / "cells-000001.parquet").write_bytes(b"bit rot")
