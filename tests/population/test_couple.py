@@ -49,21 +49,17 @@ def test_identical_partners_share_every_minute():
     np.testing.assert_array_equal(r.both_in_window_over_time.p_both_in_window, inside.astype(float))
 
 
+def _twins(a_doses, b_doses, sex: str, **kw):
+    """Couples of two identical typical 70-kg people (no variability): hand-computable."""
+    cov = Covariates(weight_kg=70, sex=sex)
+    return simulate_couple(a_doses, b_doses, a=cov, b=cov, n=2, seed=0, variability=False, **kw)
+
+
 def test_shifted_partner_hand_computed():
     """B takes A's regimen 30 min later: B's window is A's shifted by 30 min, so the gap is
     30 min and (single window interval) the shared time is A's minutes minus 30."""
-    cov = Covariates(weight_kg=70, sex="female")
-    r = simulate_couple(
-        ["sublingual:100mg"],
-        ["sublingual:100mg"],
-        a=cov,
-        b=cov,
-        n=3,
-        seed=1,
-        variability=False,
-        b_start_offset_min=30,
-        t_end_min=400,
-    )
+    sl = ["sublingual:100mg"]
+    r = _twins(sl, sl, "female", b_start_offset_min=30, t_end_min=400)
     a, b = r.a.subjects.iloc[0], r.b.subjects.iloc[0]
     assert b.window_onset_min == pytest.approx(a.window_onset_min + 30, abs=1e-9)
     assert b.window_offset_min == pytest.approx(a.window_offset_min + 30, abs=1e-9)
@@ -77,18 +73,7 @@ def test_shifted_partner_hand_computed():
 
 def test_never_overlapping_partners():
     """A's window is over before B doses: no shared minutes, not both throughout the block."""
-    cov = Covariates(weight_kg=70, sex="male")
-    r = simulate_couple(
-        ["iv:10mg"],
-        ["iv:10mg@200min"],
-        a=cov,
-        b=cov,
-        n=2,
-        seed=0,
-        variability=False,
-        t_end_min=300,
-        thresholds={"window": 20},
-    )
+    r = _twins(["iv:10mg"], ["iv:10mg@200min"], "male", t_end_min=300, thresholds={"window": 20})
     row = r.couples.iloc[0]
     a, b = r.a.subjects.iloc[0], r.b.subjects.iloc[0]
     assert a.window_offset_min < 200 <= b.window_onset_min

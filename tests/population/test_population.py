@@ -356,39 +356,29 @@ def test_pd_dissociation_probability_hand_computed(model):
     from scipy.stats import norm
 
     cov = Covariates(weight_kg=70, sex="male")
-    base = simulate_population(["iv:20mg/20min"], covariates=cov, n=5, seed=1, variability=False)
+
+    def typical(pd_dissociation=None):  # five typical men, one 20-mg infusion
+        return simulate_population(
+            ["iv:20mg/20min"],
+            covariates=cov,
+            n=5,
+            seed=1,
+            variability=False,
+            pd_dissociation=pd_dissociation,
+        )
+
+    base = typical()
     cmax = float(base.subjects.effect_cmax_ng_per_ml.iloc[0])
-    half = simulate_population(
-        ["iv:20mg/20min"],
-        covariates=cov,
-        n=5,
-        seed=1,
-        variability=False,
-        pd_dissociation={"c50_ng_per_ml": cmax},
-    )
+    half = typical({"c50_ng_per_ml": cmax})
     np.testing.assert_allclose(half.subjects.p_dissociation_pd, 0.5, rtol=1e-12)
     params = model.pd["dissociation"].parameters
     c50, omega = params["c50_ng_per_ml"].value, params["omega"].value
     np.testing.assert_allclose(
         base.subjects.p_dissociation_pd, norm.cdf(np.log(cmax / c50) / omega), rtol=1e-12
     )
-    step = simulate_population(
-        ["iv:20mg/20min"],
-        covariates=cov,
-        n=5,
-        seed=1,
-        variability=False,
-        pd_dissociation={"c50_ng_per_ml": cmax * 1.01, "omega": 0.0},
-    )
+    step = typical({"c50_ng_per_ml": cmax * 1.01, "omega": 0.0})
     assert np.all(step.subjects.p_dissociation_pd == 0.0)
-    hi = simulate_population(
-        ["iv:20mg/20min"],
-        covariates=cov,
-        n=5,
-        seed=1,
-        variability=False,
-        pd_dissociation={"c50_ng_per_ml": 2 * c50},
-    )
+    hi = typical({"c50_ng_per_ml": 2 * c50})
     assert np.all(hi.subjects.p_dissociation_pd < base.subjects.p_dissociation_pd)
     s = simulate_population(["iv:20mg/20min"], covariates=cov, n=200, seed=1).summary()
     assert 0 < s["p_dissociation_pd"] < 1 and s["p_dissociation_pd_se"] > 0
