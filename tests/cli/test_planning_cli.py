@@ -194,3 +194,17 @@ def test_plan_routes_take_dose_options(capsys):
         run(capsys, "person", "--weight-kg", "70", "--route", "sublingual,gargle")
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and "gargle" in err.strip().splitlines()[-1]
+
+
+def test_plan_flag_defaults_are_the_planners_own():
+    """``pksim plan`` spells the planners' n and seed defaults without importing the planners
+    (building the parser must stay light); they must agree."""
+    import inspect
+
+    from pksim.cli import plan as plan_cli
+    from pksim.planning import plan_couple, plan_person
+
+    for planner in (plan_person, plan_couple):
+        params = inspect.signature(planner).parameters
+        assert params["n"].default == plan_cli.DEFAULT_N
+        assert params["seed"].default == plan_cli.DEFAULT_SEED
