@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -24,16 +25,16 @@ def _warm_kernels():
         warm_all()
 
 
+_MAIN_MODULE = sys.modules["__main__"]
+
+
 @pytest.fixture(autouse=True)
 def _restore_main_module():
-    """Put back the ``__main__`` module a test replaced.
+    """Put back the session's own ``__main__`` module after every test.
 
-    Streamlit's script runner (AppTest) installs the app as ``sys.modules["__main__"]`` and
-    leaves it there; worker processes started later by spawn re-import ``__main__`` by path and
-    would run app.py. A real CLI run has its own main module, so each test gets the original.
+    Streamlit's script runner (AppTest, also in module-scoped fixtures) installs the app as
+    ``sys.modules["__main__"]`` and leaves it there; worker processes started later by spawn
+    re-import ``__main__`` by path and would run app.py. A real CLI run has its own main module.
     """
-    import sys
-
-    main = sys.modules["__main__"]
     yield
-    sys.modules["__main__"] = main
+    sys.modules["__main__"] = _MAIN_MODULE
