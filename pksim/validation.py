@@ -61,6 +61,7 @@ from pksim.arm_prediction import (
     FOLD_LOOSE,
     FOLD_TIGHT,
     RESULT_COLUMNS,
+    RESULT_TYPES,
     predict_arm,
     within,
 )
@@ -175,35 +176,11 @@ def run_validation(
             if curve is not None:
                 curves[(model.id, arm.id)] = curve
     frame = pd.DataFrame.from_records(records, columns=list(RESULT_COLUMNS))
-    for col in ("tmax_ok", "within_1_25", "within_2", "auc_within_2"):
-        frame[col] = frame[col].astype("boolean")
-    for col in ("paediatric", "held_against_model", "used_in_calibration"):
-        frame[col] = frame[col].astype(bool)
-    for col in (
-        "dose_mg",
-        "weight_kg",
-        "cmax_obs_ng_per_ml",
-        "cmax_pred_ng_per_ml",
-        "cmax_ratio",
-        "tmax_obs_min",
-        "tmax_pred_min",
-        "conc_at_tmax_obs_pred_ng_per_ml",
-        "auc_obs_ng_h_per_ml",
-        "auc_pred_ng_h_per_ml",
-        "auc_ratio",
-        "bioavailability_obs",
-        "bioavailability_pred",
-    ):
-        frame[col] = frame[col].astype(float)
-    for col in (
-        "tmax_check",
-        "auc_definition",
-        "note",
-        "calibration_statistics",
-        "sampling_arm",
-        "sampling_model",
-    ):
-        frame[col] = frame[col].astype(object).fillna("")  # all-missing columns are float
+    for col, kind in RESULT_TYPES.items():
+        if kind == "text":
+            frame[col] = frame[col].astype(object).fillna("")  # all-missing columns are float
+        elif kind != "object":
+            frame[col] = frame[col].astype(kind)
     extra = None
     if checks:
         extra = run_checks(model_list, arms, spread_n=spread_n, cross_validation=cross_validation)

@@ -17,9 +17,9 @@ FROZEN_MODEL = Path(__file__).parent / "data" / "ketamine_calibration.toml"
 
 
 def observation_row(**values) -> str:
-    """One quoted CSV row: a synthetic adult arm; columns not given are empty."""
+    """One quoted CSV row: a synthetic racemic adult arm; columns not given are empty."""
     row = {c: "" for c in COLUMNS}
-    row.update({"population": "adults", "source": "Synthetic A et al. 2024"})
+    row.update({"drug": "racemic", "population": "adults", "source": "Synthetic A et al. 2024"})
     row.update({k: str(v) for k, v in values.items()})
     return ",".join(f'"{row[c]}"' for c in COLUMNS)
 

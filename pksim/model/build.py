@@ -121,11 +121,9 @@ def build_model(data: dict, path: str, sha: str) -> Model:
 
     schemes, scheme_desc = {}, {}
     raw_schemes = r.get(scaling, "schemes", "weight_scaling", dict)
-    for sname, sdef in raw_schemes.items():
-        where = f"weight_scaling.schemes.{sname}"
-        if not isinstance(sdef, dict):
-            raise r.fail(where, "expected a table")
-        r.check_keys(sdef, {"description", "exponents"}, where)
+    for sname, sdef, where in r.tables(
+        raw_schemes, "weight_scaling.schemes", {"description", "exponents"}
+    ):
         scheme_desc[sname] = r.get(sdef, "description", where, str)
         exps = r.get(sdef, "exponents", where, dict)
         for p, e in exps.items():

@@ -55,11 +55,12 @@ def read_calibration(
     if len(set(names)) != len(names):
         raise r.fail("calibration.parameters", "a parameter is listed twice")
     targets = []
-    for i, t in enumerate(r.get(table, "targets", "calibration", list, required=False, default=[])):
-        where = f"calibration.targets[{i}]"
-        if not isinstance(t, dict):
-            raise r.fail(where, "expected a table with arm and statistics")
-        r.check_keys(t, {"arm", "statistics"}, where)
+    for _, t, where in r.tables(
+        r.get(table, "targets", "calibration", list, required=False, default=[]),
+        "calibration.targets",
+        {"arm", "statistics"},
+        "expected a table with arm and statistics",
+    ):
         arm = r.get(t, "arm", where, str)
         stats = r.get(t, "statistics", where, list)
         bad = [x for x in stats if x not in CALIBRATION_STATISTICS]
@@ -123,11 +124,9 @@ def read_pd(r: TableReader, data: dict, refs: dict) -> dict[str, PDEffect] | Non
 
 def read_references(r: TableReader, data: dict) -> dict[str, Reference]:
     refs = {}
-    for key, ref in r.get(data, "references", "", dict).items():
-        where = f"references.{key}"
-        if not isinstance(ref, dict):
-            raise r.fail(where, "expected a table")
-        r.check_keys(ref, {"citation", "doi", "pmid", "note"}, where)
+    for key, ref, where in r.tables(
+        r.get(data, "references", "", dict), "references", {"citation", "doi", "pmid", "note"}
+    ):
         doi = r.get(ref, "doi", where, str, required=False)
         pmid = r.get(ref, "pmid", where, str, required=False)
         refs[key] = Reference(
@@ -144,15 +143,12 @@ def read_references(r: TableReader, data: dict) -> dict[str, Reference]:
 
 def read_parameters(r: TableReader, data: dict, refs: dict, ref_wt: float) -> dict[str, Parameter]:
     params = {}
-    for name, p in r.get(data, "parameters", "", dict).items():
-        where = f"parameters.{name}"
-        if not isinstance(p, dict):
-            raise r.fail(where, "expected a table with value, unit, description, source, tag")
-        r.check_keys(
-            p,
-            {"value", "unit", "description", "source", "source_detail", "tag", "note", "range"},
-            where,
-        )
+    for name, p, where in r.tables(
+        r.get(data, "parameters", "", dict),
+        "parameters",
+        {"value", "unit", "description", "source", "source_detail", "tag", "note", "range"},
+        "expected a table with value, unit, description, source, tag",
+    ):
         value = r.get(p, "value", where, float)
         unit = r.get(p, "unit", where, str)
         try:
@@ -290,15 +286,11 @@ def read_variability(r: TableReader, data: dict, params: dict, refs: dict):
 
 def read_bands(r: TableReader, data: dict, refs: dict) -> tuple[Band, ...]:
     bands = []
-    for i, b in enumerate(r.get(data, "bands", "", list)):
-        where = f"bands[{i}]"
-        if not isinstance(b, dict):
-            raise r.fail(where, "expected a table")
-        r.check_keys(
-            b,
-            {"role", "label", "lower_ng_per_ml", "lower_range_ng_per_ml", "source", "note"},
-            where,
-        )
+    for i, b, where in r.tables(
+        r.get(data, "bands", "", list),
+        "bands",
+        {"role", "label", "lower_ng_per_ml", "lower_range_ng_per_ml", "source", "note"},
+    ):
         role = r.get(b, "role", where, str)
         if role != BAND_ROLES[i] if i < len(BAND_ROLES) else True:
             raise r.fail(f"{where}.role", f"bands must be, in order: {', '.join(BAND_ROLES)}")

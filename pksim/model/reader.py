@@ -7,7 +7,7 @@ outside its allowed set or a dangling reference reads the same in every section.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pksim.errors import ModelFileError
@@ -74,6 +74,23 @@ class TableReader:
         if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
             raise self.fail(f"{where}.{key}", f"expected low <= high, got [{lo}, {hi}]")
         return lo, hi
+
+    def tables(
+        self,
+        entries: dict | list,
+        prefix: str,
+        allowed: set[str],
+        problem: str = "expected a table",
+    ) -> Iterator[tuple[Any, dict, str]]:
+        """``(key or index, table, where)`` of each entry of a table of tables or an array of
+        tables, each checked to be a table with only ``allowed`` keys."""
+        items = entries.items() if isinstance(entries, dict) else enumerate(entries)
+        for key, table in items:
+            where = f"{prefix}.{key}" if isinstance(entries, dict) else f"{prefix}[{key}]"
+            if not isinstance(table, dict):
+                raise self.fail(where, problem)
+            self.check_keys(table, allowed, where)
+            yield key, table, where
 
     def one_of(
         self, table: dict, key: str, where: str, allowed: Sequence[str], noun: str, **kw: Any

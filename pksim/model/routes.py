@@ -67,43 +67,35 @@ def read_routes(
         return bio
 
     routes = {}
-    for rname, rdef in r.get(data, "routes", "", dict).items():
-        where = f"routes.{rname}"
-        if not isinstance(rdef, dict):
-            raise r.fail(where, "expected a table")
-        r.check_keys(
-            rdef,
-            {
-                "description",
-                "allows_duration",
-                "pathways",
-                "hold",
-                "sprays",
-                "label",
-                "product_step_mg",
-            },
-            where,
-        )
+    for rname, rdef, where in r.tables(
+        r.get(data, "routes", "", dict),
+        "routes",
+        {
+            "description",
+            "allows_duration",
+            "pathways",
+            "hold",
+            "sprays",
+            "label",
+            "product_step_mg",
+        },
+    ):
         pathways = []
         n_rest = 0
-        for i, p in enumerate(r.get(rdef, "pathways", where, list)):
-            pw = f"{where}.pathways[{i}]"
-            if not isinstance(p, dict):
-                raise r.fail(pw, "expected a table")
-            r.check_keys(
-                p,
-                {
-                    "name",
-                    "target",
-                    "fraction",
-                    "bioavailability",
-                    "lag",
-                    "input",
-                    "duration",
-                    "description",
-                },
-                pw,
-            )
+        for _, p, pw in r.tables(
+            r.get(rdef, "pathways", where, list),
+            f"{where}.pathways",
+            {
+                "name",
+                "target",
+                "fraction",
+                "bioavailability",
+                "lag",
+                "input",
+                "duration",
+                "description",
+            },
+        ):
             tgt = target(r.get(p, "target", pw, str), f"{pw}.target")
             fraction = r.get(p, "fraction", pw, (float, str))
             if fraction == "rest":

@@ -13,11 +13,7 @@ from pksim.model.schema import COMPARTMENT_KINDS, SINK, Compartment, Transfer, T
 def read_compartments(r: TableReader, data: dict, param_ref) -> list[Compartment]:
     comps = []
     raw = r.get(data, "compartments", "", list)
-    for i, c in enumerate(raw):
-        where = f"compartments[{i}]"
-        if not isinstance(c, dict):
-            raise r.fail(where, "expected a table")
-        r.check_keys(c, {"name", "kind", "volume", "description"}, where)
+    for _, c, where in r.tables(raw, "compartments", {"name", "kind", "volume", "description"}):
         name = r.get(c, "name", where, str)
         kind = r.one_of(c, "kind", where, COMPARTMENT_KINDS, "kind")
         vol = r.get(c, "volume", where, str, required=kind in ("central", "liver"))
@@ -36,11 +32,9 @@ def read_transfers(
 ) -> list[Transfer]:
     out = []
     volume_of = {c.name: c.volume for c in comps}
-    for i, t in enumerate(r.get(data, "transfers", "", list)):
-        where = f"transfers[{i}]"
-        if not isinstance(t, dict):
-            raise r.fail(where, "expected a table")
-        r.check_keys(t, {"from", "to", "rate", "clearance"}, where)
+    for _, t, where in r.tables(
+        r.get(data, "transfers", "", list), "transfers", {"from", "to", "rate", "clearance"}
+    ):
         src = r.get(t, "from", where, str)
         dst = r.get(t, "to", where, str)
         if src not in names:
@@ -86,11 +80,11 @@ def read_transit_chains(
     r: TableReader, data: dict, names: list[str], param_ref
 ) -> list[TransitChain]:
     chains = []
-    for i, c in enumerate(r.get(data, "transit_chains", "", list, required=False, default=[])):
-        where = f"transit_chains[{i}]"
-        if not isinstance(c, dict):
-            raise r.fail(where, "expected a table")
-        r.check_keys(c, {"name", "n", "mean_transit_time", "to", "description"}, where)
+    for _, c, where in r.tables(
+        r.get(data, "transit_chains", "", list, required=False, default=[]),
+        "transit_chains",
+        {"name", "n", "mean_transit_time", "to", "description"},
+    ):
         name = r.get(c, "name", where, str)
         n = r.get(c, "n", where, int)
         if not 1 <= n <= 20:

@@ -22,7 +22,7 @@ from pksim.observations import load_observations, spread_log_sd
 
 
 def _row(**kw) -> str:
-    return observation_row(**{"drug": "racemic", "n": 10, **kw})
+    return observation_row(**{"n": 10, **kw})
 
 
 # ----------------------------------------------------------------------------- curve helpers
@@ -367,47 +367,15 @@ def test_loader_accepts_a_sampling_site(tmp_path):
 def test_cli_fits_and_writes_a_model(tmp_path, capsys):
     _, truth, data = _synthetic_truth(tmp_path)
     out = tmp_path / "fitted.toml"
-    assert (
-        main(
-            [
-                "calibrate",
-                "--model",
-                str(FROZEN_MODEL),
-                "--data",
-                str(data),
-                "--fit",
-                "ka_oral,f_nasal",
-                "--targets",
-                "a2020-po:cmax,tmax",
-                "b2021-in:cmax",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    base = ["calibrate", "--model", str(FROZEN_MODEL), "--data", str(data)]
+    fit = ["--fit", "ka_oral,f_nasal", "--targets", "a2020-po:cmax,tmax", "b2021-in:cmax"]
+    assert main(base + fit + ["--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "f_nasal" in printed and "b2021-in:cmax" in printed and "wrote" in printed
     fitted = load_model(out)
     for name, value in truth.items():
         assert fitted.parameters[name].value == pytest.approx(value, rel=3e-3)
-    assert (
-        main(
-            [
-                "calibrate",
-                "--model",
-                str(FROZEN_MODEL),
-                "--data",
-                str(data),
-                "--fit",
-                "f_nasal",
-                "--targets",
-                "b2021-in:cmax",
-                "--json",
-            ]
-        )
-        == 0
-    )
+    assert main(base + ["--fit", "f_nasal", "--targets", "b2021-in:cmax", "--json"]) == 0
     assert '"weighted_sse"' in capsys.readouterr().out
 
 

@@ -67,8 +67,8 @@ def test_library_bad_data_raises_input_error(tmp_path):
     bad = write_observations(
         tmp_path / "dup.csv",
         [
-            observation_row(id="a", drug="racemic", route="iv", dose_mg=1),
-            observation_row(id="a", drug="racemic", route="iv", dose_mg=1),
+            observation_row(id="a", route="iv", dose_mg=1),
+            observation_row(id="a", route="iv", dose_mg=1),
         ],
     )
     with pytest.raises(InputError, match="duplicate id"):

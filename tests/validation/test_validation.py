@@ -100,7 +100,6 @@ def test_synthetic_file_with_known_answers(tmp_path):
         [
             _row(
                 id="bolus",
-                drug="racemic",
                 route="iv",
                 dose_mg=100,
                 weight_kg=80,
@@ -111,7 +110,6 @@ def test_synthetic_file_with_known_answers(tmp_path):
             ),
             _row(
                 id="infusion",
-                drug="racemic",
                 route="iv",
                 dose_mg_per_kg=1,
                 infusion_min=60,
@@ -121,7 +119,6 @@ def test_synthetic_file_with_known_answers(tmp_path):
             ),
             _row(
                 id="sl",
-                drug="racemic",
                 route="sublingual",
                 dose_mg=25,
                 tmax_min=45,
@@ -130,7 +127,6 @@ def test_synthetic_file_with_known_answers(tmp_path):
             ),
             _row(
                 id="twice",
-                drug="racemic",
                 route="intranasal",
                 dose_mg=20,
                 n_doses=2,
@@ -143,7 +139,6 @@ def test_synthetic_file_with_known_answers(tmp_path):
             ),
             _row(
                 id="kids",
-                drug="racemic",
                 route="iv",
                 dose_mg_per_kg=1,
                 cmax_ng_per_ml=100,
@@ -246,19 +241,17 @@ def test_cli_writes_the_report(tmp_path, capsys):
         pytest.param(None, "file not found", id="missing-file"),
         pytest.param("id,drug\nx,racemic\n", "missing column", id="missing-columns"),
         pytest.param(
-            HEADER + "\n" + _row(id="a", drug="racemic", route="rectal", dose_mg=10),
+            HEADER + "\n" + _row(id="a", route="rectal", dose_mg=10),
             "column route",
             id="unknown-route",
         ),
         pytest.param(
-            HEADER + "\n" + _row(id="a", drug="racemic", route="iv", dose_mg=10, dose_mg_per_kg=1),
+            HEADER + "\n" + _row(id="a", route="iv", dose_mg=10, dose_mg_per_kg=1),
             "dose_mg/dose_mg_per_kg",
             id="two-doses",
         ),
         pytest.param(
-            HEADER
-            + "\n"
-            + _row(id="a", drug="racemic", route="iv", dose_mg=10, cmax_ng_per_ml="x"),
+            HEADER + "\n" + _row(id="a", route="iv", dose_mg=10, cmax_ng_per_ml="x"),
             "column cmax_ng_per_ml",
             id="not-a-number",
         ),
@@ -324,7 +317,7 @@ def test_sampling_site_mismatch_is_noted(tmp_path):
     data = write_observations(
         tmp_path / "sites.csv",
         [
-            _row(id=i, drug="racemic", route="iv", dose_mg=10, cmax_ng_per_ml=100, sampling=site)
+            _row(id=i, route="iv", dose_mg=10, cmax_ng_per_ml=100, sampling=site)
             for i, site in sites.items()
         ],
     )

@@ -38,13 +38,12 @@ def _consistent_data(tmp_path: Path, model, f_true: float) -> Path:
     for arm_id, dose in (("a2020-in", 20), ("b2021-in", 60)):
         draft = write_observations(
             tmp_path / "draft.csv",
-            [_row(id=arm_id, drug="racemic", route="intranasal", dose_mg=dose, cmax_ng_per_ml=1)],
+            [_row(id=arm_id, route="intranasal", dose_mg=dose, cmax_ng_per_ml=1)],
         )
         arm = load_observations(draft)[0]
         rows.append(
             _row(
                 id=arm_id,
-                drug="racemic",
                 route="intranasal",
                 dose_mg=dose,
                 n=8,
@@ -53,14 +52,7 @@ def _consistent_data(tmp_path: Path, model, f_true: float) -> Path:
             )
         )
     rows.append(
-        _row(
-            id="c2019-iv",
-            drug="racemic",
-            route="iv",
-            dose_mg=10,
-            cmax_ng_per_ml=500,
-            cmax_spread="SD 100",
-        )
+        _row(id="c2019-iv", route="iv", dose_mg=10, cmax_ng_per_ml=500, cmax_spread="SD 100")
     )
     return write_observations(tmp_path / "consistent.csv", rows)
 
@@ -119,10 +111,9 @@ def test_shape_checks_count_peaks_per_dose_event(tmp_path):
     data = write_observations(
         tmp_path / "shape.csv",
         [
-            _row(id="po", drug="racemic", route="oral", dose_mg=50, cmax_ng_per_ml=10),
+            _row(id="po", route="oral", dose_mg=50, cmax_ng_per_ml=10),
             _row(
                 id="po-twice",
-                drug="racemic",
                 route="oral",
                 dose_mg=100,
                 n_doses=2,
@@ -131,7 +122,6 @@ def test_shape_checks_count_peaks_per_dose_event(tmp_path):
             ),
             _row(
                 id="iv",
-                drug="racemic",
                 route="iv",
                 dose_mg_per_kg=0.5,
                 infusion_min=40,
@@ -176,7 +166,6 @@ def test_population_spread_of_an_iv_bolus_is_the_spread_of_1_over_v1(tmp_path):
         [
             _row(
                 id="bolus",
-                drug="racemic",
                 route="iv",
                 dose_mg=10,
                 weight_kg=70,
@@ -185,7 +174,6 @@ def test_population_spread_of_an_iv_bolus_is_the_spread_of_1_over_v1(tmp_path):
             ),
             _row(
                 id="po",
-                drug="racemic",
                 route="oral",
                 dose_mg=50,
                 cmax_ng_per_ml=10,
