@@ -241,7 +241,7 @@ def test_cli_writes_the_report(tmp_path, capsys):
         pytest.param(None, "file not found", id="missing-file"),
         pytest.param("id,drug\nx,racemic\n", "missing column", id="missing-columns"),
         pytest.param(
-            HEADER + "\n" + _row(id="a", route="rectal", dose_mg=10),
+            HEADER + "\n" + _row(id="a", route="intrathecal", dose_mg=10),
             "column route",
             id="unknown-route",
         ),
