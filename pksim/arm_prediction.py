@@ -77,6 +77,19 @@ def covers_population(model: Model, arm: Arm) -> bool:
     return lo < ADULT_AGE_YEARS if arm.paediatric else hi >= ADULT_AGE_YEARS
 
 
+def enters_central_at_once(model: Model, arm: Arm) -> bool:
+    """True for a bolus straight into the central compartment (no infusion, lag or absorption):
+    its predicted Cmax is the instantaneous-mixing value at t = 0, which no sample can see."""
+    route = model.routes.get(arm.route)
+    return (
+        not arm.infusion_min
+        and route is not None
+        and any(
+            p.target == model.central and p.input == "bolus" and p.lag == 0 for p in route.pathways
+        )
+    )
+
+
 def calibration_statistics(model: Model, arm: Arm) -> tuple[str, ...]:
     """The arm's statistics that the model's ``[calibration]`` lists as targets (in-sample).
 
@@ -149,7 +162,7 @@ def predict_arm(model: Model, arm: Arm) -> tuple[dict, Curve | None]:
     ):
         held = False
         notes.append("not held: nothing comparable observed")
-    if arm.route == "iv" and not arm.infusion_min:
+    if enters_central_at_once(model, arm):
         notes.append(
             "IV bolus: predicted Cmax is the instantaneous-mixing value at t = 0; an "
             "observed venous Cmax depends on the first sampling time"
@@ -223,7 +236,7 @@ def predict_arm(model: Model, arm: Arm) -> tuple[dict, Curve | None]:
         rec["tmax_check"] = rule
         rec["tmax_ok"] = lo - 1e-9 <= rec["tmax_pred_min"] <= hi + 1e-9
         rec["conc_at_tmax_obs_pred_ng_per_ml"] = float(np.interp(t0 + arm.tmax_min, t, c))
-        if arm.route == "iv" and not arm.infusion_min:
+        if enters_central_at_once(model, arm):
             notes.append(
                 f"model concentration at the observed Tmax ({arm.tmax_min:g} min): "
                 f"{rec['conc_at_tmax_obs_pred_ng_per_ml']:.3g} ng/mL"

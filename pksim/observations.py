@@ -163,7 +163,7 @@ class Arm:
                 amount=amount / self.n_doses,
                 amount_unit=unit,
                 start_min=i * self.dose_interval_min,
-                duration_min=self.infusion_min if self.route == "iv" else None,
+                duration_min=self.infusion_min if route and route.allows_duration else None,
             )
             for i in range(self.n_doses)
         ]
@@ -272,9 +272,12 @@ def _parse_row(row: dict, where: str) -> Arm:
             "dose_mg > 0 or dose_mg_per_kg > 0",
         )
     infusion = number("infusion_min", 0, 7 * 24 * 60)
-    if infusion is not None and route != "iv":
+    if infusion is not None and "duration" not in route_options()[route]:
+        takes = [r for r, options in route_options().items() if "duration" in options]
         raise InputError(
-            f"{where} column infusion_min", f"given for route {route!r}", "empty unless route is iv"
+            f"{where} column infusion_min",
+            f"given for route {route!r}",
+            f"empty unless the route takes a duration ({', '.join(takes)})",
         )
     n = number("n", 0, 1e6)
     n_doses = number("n_doses", 0, 100)

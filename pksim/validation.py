@@ -17,13 +17,15 @@ Rules (written down here, tested in ``tests/validation/test_validation.py``)
   simulated and reported, with the reason in ``note``.
 * **Weight.** ``weight_kg`` if the arm gives it, else 70 kg (said in ``note``). mg/kg doses are
   resolved at that weight.
-* **Dose.** The arm's route is the model's route of that name (its absorption pathways). IV
-  arms with ``infusion_min`` are infusions of that duration, otherwise boluses. ``n_doses`` equal
-  administrations ``dose_interval_min`` apart share the total dose.
+* **Dose.** The arm's route is the model's route of that name (its absorption pathways). Arms
+  with ``infusion_min`` (only on a route whose model entry ``allows_duration``, i.e. IV) are
+  infusions of that duration, otherwise boluses. ``n_doses`` equal administrations
+  ``dose_interval_min`` apart share the total dose.
 * **Prediction.** The curve runs 24 h after the last dose (longer if the observed AUC horizon is
   longer), on a 0.25-min grid for the first 4 h and a 5-min grid after. Cmax and Tmax are the
   NCA values of that curve; Tmax is counted from the first or the last dose (``tmax_after``).
-  A bolus Cmax is the model's instantaneous-mixing value at t = 0.
+  A bolus straight into the central compartment has as Cmax the model's instantaneous-mixing
+  value at t = 0 (said in ``note``).
 * **AUC** is compared only where an AUC was observed: AUC0-horizon when ``auc_horizon_h`` is
   given, else the NCA AUC0-inf of the simulated curve.
 * **Ratios** are predicted / observed. ``within_1_25``: 0.8 <= ratio <= 1.25; ``within_2``:
