@@ -69,10 +69,12 @@ RESULT_COLUMNS = tuple(RESULT_TYPES)
 
 
 def within(ratio: float, fold: float) -> bool:
+    """``ratio`` within ``fold``-fold either way; the 1e-12 keeps an exact 2.0 or 0.5 inside."""
     return 1.0 / fold - 1e-12 <= ratio <= fold + 1e-12
 
 
 def covers_population(model: Model, arm: Arm) -> bool:
+    """Whether the model's validity ages include the arm's people (children or adults)."""
     lo, hi = model.validity_age_years
     return lo < ADULT_AGE_YEARS if arm.paediatric else hi >= ADULT_AGE_YEARS
 
