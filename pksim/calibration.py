@@ -1,7 +1,7 @@
 """Calibration: fit named model parameters to observed study arms (``pksim calibrate``).
 
 Each target is one summary statistic of one arm (Cmax, Tmax, AUC or F). The typical person of
-the arm is simulated exactly as validation does (:func:`pksim.validation.simulate_arm`), and the
+the arm is simulated exactly as validation does (:func:`pksim.arm_prediction.simulate_arm`), and the
 parameters minimise the weighted sum of squares of ``(log predicted - log observed) / SE``
 (:func:`scipy.optimize.least_squares`), where SE is the standard error of the log statistic
 implied by the data's spread:
@@ -39,18 +39,11 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
-from pksim.analysis import refined_peak
+from pksim.calibration_targets import Target, predict_all, predict_statistic, resolve_targets
 from pksim.errors import InputError
-from pksim.model import CALIBRATION_STATISTICS, CalibrationSpec, Model, load_model
-from pksim.nca import auc_linear_up_log_down, nca
+from pksim.model import CalibrationSpec, Model, load_model
+from pksim.observations import Arm, default_data_path, load_observations
 from pksim.units import to_internal
-from pksim.validation import (
-    Arm,
-    default_data_path,
-    load_observations,
-    simulate_arm,
-    spread_log_sd,
-)
 
 __all__ = [
     "CalibrationResult",
@@ -64,152 +57,6 @@ __all__ = [
 
 DIFF_STEP = 1e-3  # relative finite-difference step on the transformed scale
 START_STEP = 0.1  # extra starts: each parameter moved by this on the transformed scale
-_STAT_LABEL = {"cmax": "Cmax ng/mL", "tmax": "Tmax min", "auc": "AUC ng*h/mL", "f": "F"}
-
-
-@dataclass(frozen=True)
-class Target:
-    """One observed statistic of one arm, with the SE of its log (the fit's weight)."""
-
-    arm: Arm
-    statistic: str  # one of CALIBRATION_STATISTICS
-    observed: float
-    se_log: float
-    weight_basis: str  # in words, e.g. "GSD 2.29 / sqrt(10)"
-
-    @property
-    def label(self) -> str:
-        return f"{self.arm.id}:{self.statistic}"
-
-
-def _observed(arm: Arm, statistic: str) -> tuple[float | None, str, str]:
-    """(value, spread text, stat text) of a statistic in the data."""
-    if statistic == "cmax":
-        return arm.cmax_ng_per_ml, arm.cmax_spread, arm.cmax_stat
-    if statistic == "tmax":
-        return arm.tmax_min, arm.tmax_spread, arm.tmax_stat
-    if statistic == "auc":
-        return arm.auc_ng_h_per_ml, "", ""
-    return arm.bioavailability, "", ""
-
-
-def _target(arm: Arm, statistic: str, default_log_sd: float | None) -> Target:
-    value, spread, stat = _observed(arm, statistic)
-    where = f"target {arm.id}:{statistic}"
-    if value is None or not value > 0:
-        raise InputError(
-            where,
-            "the data give no positive value for this statistic",
-            "statistics the arm reports",
-        )
-    log_sd, basis = None, ""
-    for text in (spread, stat):
-        log_sd = spread_log_sd(value, text)
-        if log_sd is not None:
-            basis = text
-            break
-    if log_sd is None:
-        if default_log_sd is None:
-            raise InputError(
-                where,
-                "the data give no spread (GSD, SD or range) to weight it",
-                "give a default log-SD (--default-log-sd)",
-            )
-        log_sd, basis = default_log_sd, f"default log-SD {default_log_sd:g}"
-    if not log_sd > 0:
-        raise InputError(where, f"spread {basis!r} gives a log-SD of 0", "a spread > 0")
-    if arm.n:
-        return Target(
-            arm, statistic, value, log_sd / math.sqrt(arm.n), f"{basis} / sqrt(n {arm.n})"
-        )
-    return Target(arm, statistic, value, log_sd, f"{basis} (n not given: SE = SD)")
-
-
-def resolve_targets(
-    model: Model,
-    targets: Sequence[tuple[str, Sequence[str]]],
-    arms: Sequence[Arm],
-    default_log_sd: float | None = None,
-) -> tuple[Target, ...]:
-    """Turn ``(arm id, statistics)`` pairs into weighted :class:`Target` objects.
-
-    Raises
-    ------
-    InputError
-        Unknown arm id, an arm of another drug or a route the model lacks, an unknown
-        statistic, or a statistic the arm does not report.
-    """
-    by_id = {a.id: a for a in arms}
-    out = []
-    for arm_id, stats in targets:
-        if arm_id not in by_id:
-            raise InputError(
-                "targets",
-                f"unknown arm id {arm_id!r}",
-                ", ".join(sorted(by_id)) or "ids of the data file",
-            )
-        arm = by_id[arm_id]
-        if arm.drug != model.drug:
-            raise InputError(
-                "targets",
-                f"arm {arm_id!r} is {arm.drug}, model {model.id!r} is {model.drug}",
-                f"{model.drug} arms",
-            )
-        if arm.route not in model.routes:
-            raise InputError(
-                "targets",
-                f"arm {arm_id!r}: model {model.id!r} has no {arm.route!r} route",
-                ", ".join(model.routes),
-            )
-        if not stats:
-            raise InputError(
-                "targets", f"arm {arm_id!r}: no statistic", ", ".join(CALIBRATION_STATISTICS)
-            )
-        for s in stats:
-            if s not in CALIBRATION_STATISTICS:
-                raise InputError(
-                    "targets",
-                    f"unknown statistic {s!r} for arm {arm_id!r}",
-                    ", ".join(CALIBRATION_STATISTICS),
-                )
-            out.append(_target(arm, s, default_log_sd))
-    if not out:
-        raise InputError("targets", "no target to fit", "ARM:STAT[,STAT...]")
-    labels = [t.label for t in out]
-    if len(set(labels)) != len(labels):
-        raise InputError("targets", "a target is listed twice", "each ARM:STAT once")
-    return tuple(out)
-
-
-# ----------------------------------------------------------------------------- prediction
-
-
-def predict_statistic(model: Model, arm: Arm, statistic: str, curve=None) -> float:
-    """One statistic of the arm's typical-person curve (Cmax/Tmax parabola-refined)."""
-    curve = curve if curve is not None else simulate_arm(arm, model)
-    t, c = curve.time_min, curve.plasma_ng_per_ml
-    if statistic in ("cmax", "tmax"):
-        tmax, cmax = refined_peak(t, c)
-        if statistic == "cmax":
-            return cmax
-        t0 = arm.last_dose_min if arm.tmax_after == "last dose" else 0.0
-        return tmax - t0
-    if statistic == "auc":
-        if arm.auc_horizon_h is not None:
-            keep = t <= 60.0 * arm.auc_horizon_h + 1e-9
-            return auc_linear_up_log_down(t[keep], c[keep]) / 60.0
-        res = nca(t, c)
-        return res.auc_0_inf_ng_h_per_ml or res.auc_0_t_ng_h_per_ml
-    return curve.bioavailable_dose_mg / float(sum(curve.doses_mg))
-
-
-def _predict_all(model: Model, targets: Sequence[Target]) -> np.ndarray:
-    curves, out = {}, []
-    for tg in targets:
-        if tg.arm.id not in curves:
-            curves[tg.arm.id] = simulate_arm(tg.arm, model)
-        out.append(predict_statistic(model, tg.arm, tg.statistic, curves[tg.arm.id]))
-    return np.asarray(out, float)
 
 
 # ----------------------------------------------------------------------------- parameters
@@ -418,7 +265,7 @@ def _objective(model: Model, free: Sequence[_Free], targets: Sequence[Target]):
 
     def residuals(x: np.ndarray) -> np.ndarray:
         m = with_values(model, {f.name: f.to_value(xi) for f, xi in zip(free, x, strict=True)})
-        pred = _predict_all(m, targets)
+        pred = predict_all(m, targets)
         return (np.log(np.maximum(pred, 1e-300)) - log_obs) / se
 
     return residuals
@@ -540,7 +387,7 @@ def calibrate(
         identifiable={f.name: bool(i) for f, i in zip(free, identifiable, strict=True)},
         at_bound=at_bound,
         targets=tgs,
-        predicted=_predict_all(calibrated, tgs),
+        predicted=predict_all(calibrated, tgs),
         cost=float(2 * best.cost),
         n_starts=len(starts),
         message=str(best.message),

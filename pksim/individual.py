@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from pksim.errors import InputError
-from pksim.model import Model
+from pksim.model.schema import Model
 
 SEX_CODES = {"male": 0, "female": 1, None: -1}
 

@@ -24,6 +24,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from pksim.analysis import band_thresholds
+from pksim.errors import InputError
 from pksim.model import Model
 from pksim.pd import PDDissociation
 from pksim.population import simulate_population
@@ -102,7 +103,11 @@ def calibrate(model: Model | str = "ketamine", spec: dict | None = None) -> Cali
             elif tg["kind"] == "probability_at_edge":
                 out.append(float(pd.probability(edges[tg["role"]])))
             else:
-                raise ValueError(f"unknown target kind {tg['kind']!r} in {TARGETS_FILE.name}")
+                raise InputError(
+                    f"{TARGETS_FILE.name} targets kind",
+                    f"unknown kind {tg['kind']!r}",
+                    "relative_probability, probability_at_edge",
+                )
         return np.array(out), pd, p_t
 
     sd = np.array([tg["sd"] for tg in targets])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pksim.model import SINK, Model
+from pksim.model.schema import SINK, Model
 
 
 def _rate_recipes(model: Model) -> tuple[np.ndarray, np.ndarray, tuple]:

@@ -8,7 +8,7 @@ Rules (tested in ``tests/validation/test_validation.py``)
 * **Leave-one-study-out** (a study is the arm id up to the first '-'): for each study with
   calibration targets, the model's ``[calibration]`` parameters are refitted
   (:func:`pksim.calibration.calibrate`) on the other studies' targets and the left-out study's
-  arms are predicted with the refitted values (:func:`pksim.validation.predict_arm`). Arms
+  arms are predicted with the refitted values (:func:`pksim.arm_prediction.predict_arm`). Arms
   of studies without targets are already out-of-sample: their prediction is the model's own.
   A parameter that the remaining targets carry no information on keeps the file's value,
   which was fitted with the left-out study: such rows say so (not a true out-of-sample
@@ -34,23 +34,20 @@ import numpy as np
 import pandas as pd
 
 from pksim.analysis import count_local_maxima
-from pksim.errors import PksimError
-from pksim.model import Model
-from pksim.regimen import parse_dose_spec
-from pksim.simulation import simulate
-from pksim.validation import (
-    _GSD,
-    _SD,
+from pksim.arm_prediction import (
     DEFAULT_WEIGHT_KG,
     FOLD_LOOSE,
-    Arm,
-    _covers_population,
-    _grid_min,
     calibration_statistics,
-    cv_from_log_sd,
+    covers_population,
+    grid_min,
     predict_arm,
-    study_of,
+    within,
 )
+from pksim.errors import PksimError
+from pksim.model import Model
+from pksim.observations import GSD_SPREAD, SD_SPREAD, Arm, cv_from_log_sd, study_of
+from pksim.regimen import parse_dose_spec
+from pksim.simulation import simulate
 
 __all__ = [
     "CV_COLUMNS",
@@ -121,7 +118,7 @@ def _own_arms(model: Model, arms: Sequence[Arm]) -> list[Arm]:
     return [
         a
         for a in arms
-        if a.drug == model.drug and a.route in model.routes and _covers_population(model, a)
+        if a.drug == model.drug and a.route in model.routes and covers_population(model, a)
     ]
 
 
@@ -250,7 +247,7 @@ def cross_validate(model: Model, arms: Sequence[Arm], **fit_options) -> pd.DataF
             )
             r = rec["cmax_ratio_cv"]
             if r is not None:
-                rec["cmax_cv_within_2"] = 1 / FOLD_LOOSE - 1e-12 <= r <= FOLD_LOOSE + 1e-12
+                rec["cmax_cv_within_2"] = within(r, FOLD_LOOSE)
         rec["note"] = "; ".join(notes)
         rows.append(rec)
     frame = pd.DataFrame.from_records(rows, columns=list(CV_COLUMNS))
@@ -312,7 +309,7 @@ def shape_checks(
             continue
         seen.add(key)
         rows.append(
-            _shape_row(model, arm.route, arm.id, arm.doses(model), _grid_min(arm), arm.n_doses)
+            _shape_row(model, arm.route, arm.id, arm.doses(model), grid_min(arm), arm.n_doses)
         )
     for specs in regimens:
         doses = [parse_dose_spec(s) for s in specs]
@@ -339,9 +336,9 @@ def observed_cv(value: float | None, spread: str) -> tuple[float, str] | None:
     """
     if value is None or not value > 0 or not spread:
         return None
-    if m := _GSD.match(spread):
+    if m := GSD_SPREAD.match(spread):
         return cv_from_log_sd(math.log(float(m.group(1)))), "geometric"
-    if m := _SD.match(spread):
+    if m := SD_SPREAD.match(spread):
         return float(m.group(1)) / value, "arithmetic"
     return None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -24,15 +25,16 @@ def _warm_kernels():
         warm_all()
 
 
-@pytest.fixture
-def bare_main(monkeypatch):
-    """A ``__main__`` without a file, as a real CLI run has.
+_MAIN_MODULE = sys.modules["__main__"]
 
-    Spawned worker processes re-import ``__main__`` by path; after the app's AppTest tests that
-    is app.py, which must not run in a worker.
+
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """Put back the session's own ``__main__`` module after every test.
+
+    Streamlit's script runner (AppTest, also in module-scoped fixtures) installs the app as
+    ``sys.modules["__main__"]`` and leaves it there; worker processes started later by spawn
+    re-import ``__main__`` by path and would run app.py. A real CLI run has its own main module.
     """
-    import sys
-
-    main = sys.modules["__main__"]
-    monkeypatch.setattr(main, "__spec__", None, raising=False)
-    monkeypatch.delattr(main, "__file__", raising=False)
+    yield
+    sys.modules["__main__"] = _MAIN_MODULE

@@ -338,7 +338,7 @@ def test_the_app_listens_on_loopback_only_by_default():
 
 
 @pytest.mark.cluster
-def test_the_dask_dashboard_binds_where_the_scheduler_binds(bare_main):
+def test_the_dask_dashboard_binds_where_the_scheduler_binds():
     pytest.importorskip("distributed")
     from pksim.sweep.executors import DaskExecutor
 

@@ -46,7 +46,7 @@ def test_the_readme_has_commands_for_every_subcommand_it_documents():
 
 
 @pytest.mark.slow
-def test_every_readme_command_runs_as_written(tmp_path, monkeypatch, capsys, bare_main):
+def test_every_readme_command_runs_as_written(tmp_path, monkeypatch, capsys):
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     (tmp_path / "pksim" / "data").mkdir(parents=True)
     shutil.copy(ROOT / "pksim" / "data" / "observed_pk.csv", tmp_path / "pksim" / "data")

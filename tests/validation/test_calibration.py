@@ -9,37 +9,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from observation_rows import FROZEN_MODEL, observation_row, write_observations
 from scipy.signal import find_peaks
 
 from pksim.analysis import count_local_maxima, refined_peak
+from pksim.arm_prediction import simulate_arm
 from pksim.calibration import calibrate, calibrated_toml, resolve_targets, with_values
 from pksim.cli import main
 from pksim.errors import InputError, ModelFileError
 from pksim.model import available_models, load_model
-from pksim.validation import (
-    OPTIONAL_COLUMNS,
-    REQUIRED_COLUMNS,
-    load_observations,
-    simulate_arm,
-    spread_log_sd,
-)
-
-FROZEN = Path(__file__).parents[1] / "data" / "ketamine_calibration.toml"
-HEADER = ",".join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
+from pksim.observations import load_observations, spread_log_sd
 
 
 def _row(**kw) -> str:
-    values = {c: "" for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS}
-    values.update(
-        {"drug": "racemic", "population": "adults", "source": "Synthetic A 2024", "n": "10"}
-    )
-    values.update({k: str(v) for k, v in kw.items()})
-    return ",".join(f'"{values[c]}"' for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
-
-
-def _csv(path: Path, rows: list[str]) -> Path:
-    path.write_text(HEADER + "\n" + "\n".join(rows) + "\n")
-    return path
+    return observation_row(**{"n": 10, **kw})
 
 
 # ----------------------------------------------------------------------------- curve helpers
@@ -112,7 +95,7 @@ def test_spread_log_sd(value, spread, expected):
 
 def test_target_weights_follow_spread_and_n():
     arms = load_observations()
-    model = load_model(FROZEN)
+    model = load_model(FROZEN_MODEL)
     t = resolve_targets(
         model, [("singh2022-in50", ["cmax", "tmax"]), ("grant1981-po0.5mgkg", ["cmax"])], arms
     )
@@ -137,7 +120,7 @@ def test_target_weights_follow_spread_and_n():
 )
 def test_bad_targets_raise_input_error(targets, needle):
     with pytest.raises(InputError, match=needle):
-        resolve_targets(load_model(FROZEN), targets, load_observations())
+        resolve_targets(load_model(FROZEN_MODEL), targets, load_observations())
 
 
 # ----------------------------------------------------------------------------- fit
@@ -145,12 +128,12 @@ def test_bad_targets_raise_input_error(targets, needle):
 
 def _synthetic_truth(tmp_path: Path):
     """Arms whose 'observations' are the model's own predictions at known parameter values."""
-    model = load_model(FROZEN)
+    model = load_model(FROZEN_MODEL)
     truth = {"ka_oral": model.parameters["ka_oral"].value * 0.6, "f_nasal": 0.25}
     true_model = with_values(model, truth)
     rows = []
     for arm_id, route, dose in (("a2020-po", "oral", 40), ("b2021-in", "intranasal", 30)):
-        draft = _csv(
+        draft = write_observations(
             tmp_path / "draft.csv",
             [_row(id=arm_id, route=route, dose_mg=dose, cmax_ng_per_ml=1, tmax_min=1)],
         )
@@ -168,7 +151,7 @@ def _synthetic_truth(tmp_path: Path):
                 tmax_spread="GSD 1.8",
             )
         )
-    return model, truth, _csv(tmp_path / "synthetic.csv", rows)
+    return model, truth, write_observations(tmp_path / "synthetic.csv", rows)
 
 
 def test_fit_recovers_known_values_and_its_ses_match_a_finite_difference_jacobian(tmp_path):
@@ -230,7 +213,7 @@ def test_range_bounds_the_fit(tmp_path):
     free = r.estimates["f_nasal"]
     # A range above the free optimum: the fit stops at its lower end (the file's value, 0.137,
     # lies outside too and is pulled inside as the start).
-    text = FROZEN.read_text().replace("range = [0.05, 0.54]", "range = [0.3, 0.5]")
+    text = FROZEN_MODEL.read_text().replace("range = [0.05, 0.54]", "range = [0.3, 0.5]")
     narrow = tmp_path / "narrow.toml"
     narrow.write_text(text)
     r = calibrate(load_model(narrow), ["f_nasal"], [("b2021-in", ["cmax"])], data, start_step=0.0)
@@ -240,9 +223,9 @@ def test_range_bounds_the_fit(tmp_path):
 
 def test_unknown_parameter_and_empty_fit():
     with pytest.raises(InputError, match="unknown parameter 'nope'"):
-        calibrate(FROZEN, ["nope"], [("singh2022-in50", ["cmax"])])
+        calibrate(FROZEN_MODEL, ["nope"], [("singh2022-in50", ["cmax"])])
     with pytest.raises(InputError, match="no parameter"):
-        calibrate(FROZEN, [], [("singh2022-in50", ["cmax"])])
+        calibrate(FROZEN_MODEL, [], [("singh2022-in50", ["cmax"])])
 
 
 @pytest.mark.parametrize(
@@ -280,7 +263,7 @@ def test_calibrated_toml_edits_values_in_place_and_records_the_fit(tmp_path):
         data,
         start_step=0.0,
     )
-    before = FROZEN.read_text()
+    before = FROZEN_MODEL.read_text()
     after = calibrated_toml(before, r)
     changed = [
         ln
@@ -321,7 +304,7 @@ def test_calibrated_toml_edits_values_in_place_and_records_the_fit(tmp_path):
 
 def test_calibrated_toml_replaces_a_legacy_calibration_string(tmp_path):
     model, _, data = _synthetic_truth(tmp_path)
-    text = FROZEN.read_text()
+    text = FROZEN_MODEL.read_text()
     text = text[: text.index("\n[calibration]\n") + 1]
     text = text.replace(
         'primary_reference = "domino1984"\n',
@@ -356,7 +339,7 @@ def test_calibrated_toml_replaces_a_legacy_calibration_string(tmp_path):
     ],
 )
 def test_loader_rejects_bad_calibration_tables(tmp_path, table, needle):
-    text = FROZEN.read_text()
+    text = FROZEN_MODEL.read_text()
     path = tmp_path / "bad.toml"
     path.write_text(text[: text.index("\n[calibration]\n") + 1] + table)
     with pytest.raises(ModelFileError, match=needle):
@@ -364,7 +347,7 @@ def test_loader_rejects_bad_calibration_tables(tmp_path, table, needle):
 
 
 def test_loader_accepts_a_sampling_site(tmp_path):
-    text = FROZEN.read_text()
+    text = FROZEN_MODEL.read_text()
     for site, ok in (("arterial", True), ("venous", True), ("capillary", False)):
         path = tmp_path / f"{site}.toml"
         path.write_text(
@@ -375,7 +358,7 @@ def test_loader_accepts_a_sampling_site(tmp_path):
         else:
             with pytest.raises(ModelFileError, match="sampling"):
                 load_model(path)
-    assert load_model(FROZEN).sampling is None
+    assert load_model(FROZEN_MODEL).sampling is None
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -384,47 +367,15 @@ def test_loader_accepts_a_sampling_site(tmp_path):
 def test_cli_fits_and_writes_a_model(tmp_path, capsys):
     _, truth, data = _synthetic_truth(tmp_path)
     out = tmp_path / "fitted.toml"
-    assert (
-        main(
-            [
-                "calibrate",
-                "--model",
-                str(FROZEN),
-                "--data",
-                str(data),
-                "--fit",
-                "ka_oral,f_nasal",
-                "--targets",
-                "a2020-po:cmax,tmax",
-                "b2021-in:cmax",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    base = ["calibrate", "--model", str(FROZEN_MODEL), "--data", str(data)]
+    fit = ["--fit", "ka_oral,f_nasal", "--targets", "a2020-po:cmax,tmax", "b2021-in:cmax"]
+    assert main(base + fit + ["--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "f_nasal" in printed and "b2021-in:cmax" in printed and "wrote" in printed
     fitted = load_model(out)
     for name, value in truth.items():
         assert fitted.parameters[name].value == pytest.approx(value, rel=3e-3)
-    assert (
-        main(
-            [
-                "calibrate",
-                "--model",
-                str(FROZEN),
-                "--data",
-                str(data),
-                "--fit",
-                "f_nasal",
-                "--targets",
-                "b2021-in:cmax",
-                "--json",
-            ]
-        )
-        == 0
-    )
+    assert main(base + ["--fit", "f_nasal", "--targets", "b2021-in:cmax", "--json"]) == 0
     assert '"weighted_sse"' in capsys.readouterr().out
 
 
@@ -442,7 +393,7 @@ def test_cli_fits_and_writes_a_model(tmp_path, capsys):
 def test_cli_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, args, needle):
     (tmp_path / "bad.csv").write_text("id,drug\nx,racemic\n")
     out = tmp_path / "out.toml"
-    argv = ["calibrate", "--model", str(FROZEN), "--out", str(out)]
+    argv = ["calibrate", "--model", str(FROZEN_MODEL), "--out", str(out)]
     argv += [a.replace("{tmp}", str(tmp_path)) for a in args]
     assert main(argv) == 2
     err = capsys.readouterr().err
