@@ -18,9 +18,6 @@ from pksim.sweep.executors import (
     set_numba_threads,
 )
 
-# workers are spawned: they must not re-import an app script left as __main__ by AppTest
-pytestmark = pytest.mark.usefixtures("bare_main")
-
 SWEEP = sweep_toml(
     {"seed": 5, "n_subjects": 80},
     [
