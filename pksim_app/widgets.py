@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from pksim_app import NOTICE, NOTICE_LONG, backend, cache, charts, fmt, frames, scenario
+from pksim_app import NOTICE, NOTICE_LONG, backend, cache, fmt, frames, scales, scenario
 from pksim_app.glossary import GLOSSARY
 
 THRESHOLDS_KEY = "pksim_thresholds"  # {model_id: {role: lower edge ng/mL}}, per session
@@ -437,7 +437,7 @@ def log_axis(s: Settings, lines) -> bool:
     """The sidebar's axis choice, or a log axis (said in a note) when one curve dwarfs the rest."""
     if s.log_y:
         return True
-    big = charts.dwarfing(lines)
+    big = scales.dwarfing(lines)
     if big is None:
         return False
     st.caption(

@@ -15,9 +15,11 @@ from pksim_app import (
     compare,
     dose_editor,
     export,
+    figures,
     fmt,
     frames,
     report,
+    scales,
     scenario,
     widgets,
 )
@@ -40,7 +42,7 @@ PARTNERS = {  # defaults; the second dose is what a new booster row starts from
         regimen=("sublingual:75mg", "sublingual:25mg@45min"),
     ),
 }
-PALETTE = {"Partner A": charts.SERIES_PALETTE[0], "Partner B": charts.SERIES_PALETTE[1]}
+PALETTE = {"Partner A": scales.SERIES_PALETTE[0], "Partner B": scales.SERIES_PALETTE[1]}
 IQR = "25–75th percentile"
 
 
@@ -428,7 +430,7 @@ def main() -> None:
     )
 
     def timeline_png() -> bytes:
-        fig = charts.concentration_figure(
+        fig = figures.concentration_figure(
             lines,
             bands=bands,
             log_y=log_y,

@@ -18,8 +18,10 @@ from pksim_app import (
     compare,
     dose_editor,
     export,
+    figures,
     fmt,
     frames,
+    scales,
     scenario,
     widgets,
 )
@@ -102,7 +104,7 @@ def downloads(
     )
 
     def png() -> bytes:
-        fig = charts.concentration_figure(
+        fig = figures.concentration_figure(
             lines, bands=bands, log_y=log_y, title=title, footer=export.footer_text(prov)
         )
         return export.png_bytes(fig, prov)
@@ -201,7 +203,7 @@ def tab_routes(s, bands, weight_kg, sex):
             lines,
             bands=bands,
             log_y=log_y,
-            title=f"Effect-site concentration after {amount:g} mg by each route",
+            title="Effect-site concentration of the same amount by each route",
         ),
         height=380,
     )
@@ -305,7 +307,7 @@ def tab_lag(s, bands, weight_kg, sex) -> None:
                 "pksim_hysteresis.png",
                 "image/png",
                 lambda: export.png_bytes(
-                    charts.hysteresis_figure(
+                    figures.hysteresis_figure(
                         frame, bands=bands, log_y=s.log_y, footer=export.footer_text(prov)
                     ),
                     prov,
@@ -578,7 +580,7 @@ def tab_body(s, bands, tab: int) -> None:
                 scenario.values("routes"), compare.case_numbers(table, MAX_COMPARED_CASES), lines
             ),
             bands=bands,
-            log_y=s.log_y or charts.dwarfing(lines) is not None,
+            log_y=s.log_y or scales.dwarfing(lines) is not None,
             chart=widgets.chart,
         )
     scenario.sync_url(widgets.session_overrides(s.model))

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pksim_app import backend, cache, charts, dose_editor, export, frames, scenario, widgets
+from pksim.sweep import plots
+from pksim_app import backend, cache, dose_editor, export, frames, scenario, widgets
 from pksim_app.widgets import Download
 
 PAGE = "Sweep explorer"
@@ -415,7 +416,7 @@ def explore(s) -> None:
             st.json(result["provenance"])
     axes = result.get("axes") or grid_columns(frame)
     metrics = metric_columns(frame, axes)
-    cells = x = y = colour = None
+    cells = titled = None
     if len(axes) < 2 or not metrics:
         st.warning(
             "This table has fewer than two grid axes (columns with 2 to "
@@ -478,17 +479,17 @@ def explore(s) -> None:
         if plot.duplicated([x, y]).any():
             st.caption("Several rows share a cell; the heatmap shows their mean.")
         cells = plot.groupby([x, y], as_index=False)[colour].mean()
+        titled = dict(
+            x=x,
+            y=y,
+            value=colour,
+            **{
+                f"{a}_title": frames.unit_label(c)
+                for a, c in (("x", x), ("y", y), ("value", colour))
+            },
+        )
         widgets.chart(
-            charts.heatmap_chart(
-                cells,
-                x=x,
-                y=y,
-                colour=colour,
-                x_title=frames.unit_label(x),
-                y_title=frames.unit_label(y),
-                colour_title=frames.unit_label(colour),
-                percent=frames.is_probability(colour),
-            ),
+            plots.heatmap_spec(cells, **titled),
             height=420,
         )
     first = tuple(axes) + ((colour,) if colour else ())
@@ -527,17 +528,7 @@ def explore(s) -> None:
                 "pksim_sweep_heatmap.png",
                 "image/png",
                 lambda: export.png_bytes(
-                    charts.heatmap_figure(
-                        cells,
-                        x=x,
-                        y=y,
-                        colour=colour,
-                        x_title=frames.unit_label(x),
-                        y_title=frames.unit_label(y),
-                        colour_title=frames.unit_label(colour),
-                        footer=export.footer_text(prov),
-                        percent=frames.is_probability(colour),
-                    ),
+                    plots.heatmap_figure(cells, **titled, footer=export.footer_text(prov)),
                     prov,
                 ),
             )

@@ -31,7 +31,8 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from pksim.analysis import curve_summary  # noqa: E402
 from pksim.model import load_model  # noqa: E402
 from pksim.simulation import simulate  # noqa: E402
-from pksim_app import NOTICE, charts, export, fmt, frames, widgets  # noqa: E402
+from pksim.sweep import plots  # noqa: E402
+from pksim_app import NOTICE, charts, export, figures, fmt, frames, scales, vega, widgets  # noqa: E402
 from pksim_app import backend as be  # noqa: E402
 from pksim_app.widgets import DEFAULT_SEED  # noqa: E402
 
@@ -308,7 +309,7 @@ def test_the_route_chart_turns_log_with_a_note_when_one_curve_dwarfs_the_rest(ro
         ),
         reverse=True,
     )
-    expected = peaks[0] >= charts.DWARF_RATIO * peaks[1]
+    expected = peaks[0] >= scales.DWARF_RATIO * peaks[1]
     noted = any("Log concentration axis: *Intravenous*" in c.value for c in at.caption)
     assert noted == expected
     scale = chart_specs(at)[0]["layer"][-1]["encoding"]["y"].get("scale", {})
@@ -666,7 +667,7 @@ def test_chart_specs_validate_and_carry_units(ketamine):
             block_min=(45, 90),
             title="t",
         )
-        charts.validate_spec(spec)
+        vega.validate_spec(spec)
         y = spec["layer"][-1]["encoding"]["y"]
         assert y["title"] == "Concentration (ng/mL)"
         assert y["scale"]["type"] == ("log" if log_y else "linear")
@@ -675,7 +676,7 @@ def test_chart_specs_validate_and_carry_units(ketamine):
         shaded = [v["role"] for v in spec["layer"][0]["data"]["values"]]
         assert shaded[:2] == ["window", "dissociation"]
         h = charts.hysteresis_chart(frame, bands=_bands(ketamine), log_y=log_y)
-        charts.validate_spec(h)
+        vega.validate_spec(h)
     for spec in (
         charts.probability_chart(
             pd.DataFrame({"time_min": [0, 1], "p": [0, 0.5]}), y="p", block_min=(0, 1)
@@ -683,14 +684,14 @@ def test_chart_specs_validate_and_carry_units(ketamine):
         charts.metric_lines_chart(
             grid, x="dose_mg", x_title="Dose (mg)", y="p_window", y_title="P (–)", marker_x=50.0
         ),
-        charts.heatmap_chart(
+        plots.heatmap_spec(
             grid,
             x="dose_mg",
             y="weight_kg",
-            colour="p_window",
+            value="p_window",
             x_title="Dose (mg)",
             y_title="Weight (kg)",
-            colour_title="P(window)",
+            value_title="P(window)",
         ),
         charts.pred_obs_chart(
             po,
@@ -701,14 +702,14 @@ def test_chart_specs_validate_and_carry_units(ketamine):
             unit="ng/mL",
         ),
     ):
-        charts.validate_spec(spec)
-    assert charts.to_altair(
+        vega.validate_spec(spec)
+    assert vega.to_altair(
         charts.probability_chart(pd.DataFrame({"time_min": [0, 1], "p": [0, 0.5]}), y="p")
     ).to_dict()
 
 
 def test_bands_are_shaded_where_the_model_puts_them(ketamine):
-    vis = charts.visible_bands(_bands(ketamine), (0.0, 200.0))
+    vis = scales.visible_bands(_bands(ketamine), (0.0, 200.0))
     assert list(vis["role"]) == ["window", "dissociation"]
     assert list(vis["lower_ng_per_ml"]) == [50.0, 150.0]
     assert list(vis["upper_ng_per_ml"]) == [150.0, 200.0]
@@ -718,7 +719,7 @@ def test_bands_are_shaded_where_the_model_puts_them(ketamine):
 def test_figures_match_the_charts(ketamine):
     c = simulate(["sublingual:100mg"], weight_kg=70, model=ketamine)
     lines = frames.curve_lines(c, "A")
-    fig = charts.concentration_figure(lines, bands=_bands(ketamine), log_y=True, footer="f")
+    fig = figures.concentration_figure(lines, bands=_bands(ketamine), log_y=True, footer="f")
     ax = fig.axes[0]
     assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_yscale()) == (
         "Time (min)",
@@ -754,7 +755,7 @@ def test_downloads_carry_model_thresholds_and_seed(ketamine):
     )
     from PIL import Image
 
-    fig = charts.concentration_figure(
+    fig = figures.concentration_figure(
         frames.curve_lines(simulate(["sublingual:100mg"], weight_kg=70, model=ketamine), "A"),
         bands=frames.band_table(ketamine, edges),
         footer=export.footer_text(prov),

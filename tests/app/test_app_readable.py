@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from pksim_app import charts, frames  # noqa: E402
+from pksim.sweep import plots  # noqa: E402
+from pksim_app import figures, frames, scales, vega  # noqa: E402
 
 
 @pytest.mark.parametrize(
@@ -46,53 +47,31 @@ def _lines(peaks: dict[str, float]) -> pd.DataFrame:
 
 
 def test_one_curve_dwarfing_the_rest_is_detected():
-    assert charts.dwarfing(_lines({"IV bolus": 11000.0, "Sublingual": 60.0, "Oral": 50.0})) == (
+    assert scales.dwarfing(_lines({"IV bolus": 11000.0, "Sublingual": 60.0, "Oral": 50.0})) == (
         "IV bolus",
         pytest.approx(11000.0 / 60.0),
     )
-    assert charts.dwarfing(_lines({"A": 100.0, "B": 60.0})) is None
-    assert charts.dwarfing(_lines({"A": 100.0})) is None
-    ratio = charts.DWARF_RATIO
-    assert charts.dwarfing(_lines({"A": ratio * 10.0, "B": 10.0})) is not None
+    assert scales.dwarfing(_lines({"A": 100.0, "B": 60.0})) is None
+    assert scales.dwarfing(_lines({"A": 100.0})) is None
+    ratio = scales.DWARF_RATIO
+    assert scales.dwarfing(_lines({"A": ratio * 10.0, "B": 10.0})) is not None
 
 
 def test_probability_heatmap_is_on_a_fixed_scale():
     cells = pd.DataFrame({"x": [1, 1, 2, 2], "y": [1, 2, 1, 2], "p_window": [0.1, 0.2, 0.3, 0.54]})
-    spec = charts.heatmap_chart(
-        cells,
-        x="x",
-        y="y",
-        colour="p_window",
-        x_title="X",
-        y_title="Y",
-        colour_title="P(window)",
-        percent=True,
-    )
+    titles = dict(x="x", y="y", x_title="X", y_title="Y", value_title="P")
+    spec = plots.heatmap_spec(cells, value="p_window", **titles)
     enc = spec["layer"][0]["encoding"]["color"]
     assert enc["scale"]["domain"] == [0, 1] and enc["legend"]["format"] == ".0%"
-    charts.validate_spec(spec)
-    risk = charts.heatmap_chart(
-        cells.rename(columns={"p_window": "p_dissociation"}),
-        x="x",
-        y="y",
-        colour="p_dissociation",
-        x_title="X",
-        y_title="Y",
-        colour_title="P(dissociation)",
-        percent=True,
+    vega.validate_spec(spec)
+    risk = plots.heatmap_spec(
+        cells.rename(columns={"p_window": "p_dissociation"}), value="p_dissociation", **titles
     )
     assert risk["layer"][0]["encoding"]["color"]["scale"]["scheme"] != enc["scale"]["scheme"]
-    fig = charts.heatmap_figure(
-        cells,
-        x="x",
-        y="y",
-        colour="p_window",
-        x_title="X",
-        y_title="Y",
-        colour_title="P(window)",
-        percent=True,
-    )
+    fig = plots.heatmap_figure(cells, value="p_window", **titles)
     assert fig.axes[0].images[0].get_clim() == (0.0, 1.0)
+    shown = [t.get_text() for t in fig.axes[0].texts]
+    assert shown == ["10 %", "30 %", "20 %", "54 %"]  # rows from the bottom: y = 1, then 2
 
 
 def test_figure_footer_does_not_overlap_the_axis_title():
@@ -106,7 +85,7 @@ def test_figure_footer_does_not_overlap_the_axis_title():
     bands = frames.band_table(model, band_thresholds(model))
     lines = _lines({"Partner A": 120.0, "Partner B": 90.0})
     footer = "pksim 0.1 · model ketamine (sha256 0123456789ab) · seed 1 · " + "x" * 150
-    fig = charts.concentration_figure(
+    fig = figures.concentration_figure(
         lines,
         bands=bands,
         footer=footer,
