@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from pksim_app import backend
@@ -97,109 +98,10 @@ def typical_curve(
     )
 
 
-@st.cache_resource(
-    max_entries=64, ttl=RESULT_TTL_S, show_spinner="Simulating the virtual population…"
-)
-def _population(
-    dose_specs,
-    weight_kg,
-    sex,
-    model_id,
-    scaling,
-    n,
-    seed,
-    t_end_min,
-    thresholds,
-    block_min,
-    model_sha,
-    band_uncertainty=True,
-):
-    return _summarised(
-        backend.run_population(
-            dose_specs,
-            weight_kg=weight_kg,
-            sex=sex,
-            model=model(model_id),
-            scaling=scaling,
-            n=n,
-            seed=seed,
-            t_end_min=t_end_min,
-            thresholds=dict(thresholds),
-            block_min=block_min,
-            band_uncertainty=band_uncertainty,
-        )
-    )
-
-
-def population(
-    dose_specs: tuple[str, ...],
-    weight_kg: float,
-    sex: str,
-    model_id: str,
-    scaling: str | None,
-    n: int,
-    seed: int,
-    t_end_min: float,
-    thresholds: tuple[tuple[str, float], ...],
-    block_min: tuple[float, float],
-    band_uncertainty: bool = True,
-):
-    """Cached :func:`pksim_app.backend.run_population` with its summary (band edges drawn
-    from their published ranges unless ``band_uncertainty`` is False).
-
-    Returns
-    -------
-    Summarised or None
-        None when populations are unavailable.
-    """
-    return _population(
-        tuple(dose_specs),
-        float(weight_kg),
-        sex,
-        model_id,
-        scaling,
-        int(n),
-        int(seed),
-        float(t_end_min),
-        tuple(thresholds),
-        tuple(block_min),
-        model(model_id).sha256,
-        bool(band_uncertainty),
-    )
-
-
 @st.cache_resource(max_entries=64, ttl=RESULT_TTL_S, show_spinner="Simulating the couples…")
-def _couple(
-    a_specs,
-    b_specs,
-    a,
-    b,
-    model_id,
-    scaling,
-    n,
-    seed,
-    t_end_min,
-    thresholds,
-    block_min,
-    model_sha,
-    band_uncertainty=True,
-):
-    return _summarised(
-        backend.run_couple(
-            a_specs,
-            b_specs,
-            a=a,
-            b=b,
-            model=model(model_id),
-            scaling=scaling,
-            n=n,
-            seed=seed,
-            t_end_min=t_end_min,
-            thresholds=dict(thresholds),
-            block_min=block_min,
-            band_uncertainty=band_uncertainty,
-        )
-    )
+def _couple(a_specs, b_specs, a, b, model_id, model_sha, settings: tuple):
+    run = backend.RunSettings(model=model(model_id), **dict(settings))
+    return _summarised(backend.run_couple(a_specs, b_specs, a=a, b=b, settings=run))
 
 
 def couple(
@@ -208,31 +110,35 @@ def couple(
     a: tuple[float, str],
     b: tuple[float, str],
     model_id: str,
-    scaling: str | None,
+    *,
+    weight_scaling: str | None,
     n: int,
     seed: int,
     t_end_min: float,
     thresholds: tuple[tuple[str, float], ...],
     block_min: tuple[float, float],
     band_uncertainty: bool = True,
-):
+) -> Summarised:
     """Cached :func:`pksim_app.backend.run_couple` with its summary (which nests each partner's
-    as ``partner_a`` / ``partner_b``); None when couples are unavailable. Band edges are drawn
-    from their published ranges unless ``band_uncertainty`` is False."""
+    as ``partner_a`` / ``partner_b``). Band edges are drawn from their published ranges unless
+    ``band_uncertainty`` is False."""
+    settings = (
+        ("weight_scaling", weight_scaling),
+        ("n", int(n)),
+        ("seed", int(seed)),
+        ("t_end_min", float(t_end_min)),
+        ("thresholds", tuple(thresholds)),
+        ("block_min", tuple(float(t) for t in block_min)),
+        ("band_uncertainty", bool(band_uncertainty)),
+    )
     return _couple(
         tuple(a_specs),
         tuple(b_specs),
-        tuple(a),
-        tuple(b),
+        (float(a[0]), a[1]),
+        (float(b[0]), b[1]),
         model_id,
-        scaling,
-        int(n),
-        int(seed),
-        float(t_end_min),
-        tuple(thresholds),
-        tuple(block_min),
         model(model_id).sha256,
-        bool(band_uncertainty),
+        settings,
     )
 
 
@@ -246,15 +152,9 @@ def sweep(text: str, model_sha: str):
 @st.cache_resource(
     max_entries=16, ttl=RESULT_TTL_S, show_spinner="Running the model against published studies…"
 )
-def evidence_table(model_id: str, model_sha: str):
+def evidence_table(model_id: str, model_sha: str) -> pd.DataFrame:
     """Cached :func:`pksim_app.backend.evidence_table` (keyed on the model file's hash)."""
     return backend.evidence_table(model_id)
-
-
-def feature(name: str) -> backend.Feature:
-    """Feature detection is cheap after the first import; not cached so a newly landed module
-    is picked up without restarting the server."""
-    return backend.feature(name)
 
 
 def specs(doses: Sequence) -> tuple[str, ...]:

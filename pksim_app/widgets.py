@@ -23,7 +23,6 @@ MAX_HORIZON_MIN = 1440.0
 DEFAULT_N = 1000
 DEFAULT_SEED = 20240601
 POP_N_RANGE = (100, 5000)
-DOWNLOADS_PER_ROW = 3
 
 
 @dataclass(frozen=True)
@@ -194,7 +193,7 @@ def scenario_bar(s: Settings) -> None:
         if up is not None:
             scenario.load_file(up.getvalue(), page)
 
-    with st.expander("Scenario: share, save or open", icon=":material/share:"):
+    with st.popover("Scenario: share, save or open", icon=":material/share:"):
         st.caption(
             "The address bar holds every input of this page: copy it to share or bookmark "
             "this scenario. A scenario file holds the same inputs."
@@ -333,15 +332,6 @@ def validity(
     return msgs
 
 
-def unavailable(feature: backend.Feature, what: str) -> None:
-    """Say plainly that a part of the page waits for a library module."""
-    st.info(
-        f"{what} needs the library's `{feature.name}` module: {feature.reason} "
-        "The rest of the page works without it.",
-        icon=":material/hourglass_empty:",
-    )
-
-
 # --------------------------------------------------------------------------- downloads
 
 
@@ -353,22 +343,31 @@ class Download:
     make: Callable[[], bytes]
 
 
-def downloads(items: list[Download], key: str) -> None:
-    """Rows of download buttons (three a row, so labels are not cut); the bytes are produced
-    only when a button is clicked."""
-    cols = []
-    for start in range(0, len(items), DOWNLOADS_PER_ROW):
-        cols += st.columns(DOWNLOADS_PER_ROW)[: len(items[start : start + DOWNLOADS_PER_ROW])]
-    for i, (col, item) in enumerate(zip(cols, items, strict=True)):
-        col.download_button(
-            item.label,
-            data=item.make,
-            file_name=item.file_name,
-            mime=item.mime,
-            key=f"{key}_dl{i}",
-            on_click="ignore",
-            icon=":material/download:",
-        )
+def downloads(items: list[Download], key: str, note: str | None = None) -> None:
+    """The page's downloads behind one button: a popover is drawn only when opened, which keeps
+    the buttons out of every re-render; the bytes are produced only when a button is clicked."""
+    with st.popover("Downloads", icon=":material/download:"):
+        if note:
+            st.caption(note)
+        for i, item in enumerate(items):
+            st.download_button(
+                item.label,
+                data=item.make,
+                file_name=item.file_name,
+                mime=item.mime,
+                key=f"{key}_dl{i}",
+                on_click="ignore",
+                icon=":material/download:",
+                width="stretch",
+            )
+
+
+def end_fragment(s: Settings) -> None:
+    """End of a fragment's run: a preset that switched the model, or a restored scenario with
+    values for the sidebar, needs the whole page; otherwise the URL is brought up to date."""
+    if st.session_state.get("model_id", s.model_id) != s.model_id:
+        st.rerun(scope="app")
+    scenario.finish_fragment(session_overrides(s.model))
 
 
 def dataframe(

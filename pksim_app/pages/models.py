@@ -130,16 +130,12 @@ def show_evidence(model) -> None:
         "Each published study arm of this model's drug, simulated for a typical person "
         "and compared with what was observed (`pksim validate`)."
     )
-    f = cache.feature("validation")
-    if not f.available:
-        widgets.unavailable(f, "The validation table and plots")
-        return
     try:
         table = cache.evidence_table(model.id, model.sha256)
-    except Exception as exc:  # noqa: BLE001 - another work stream's module; never a traceback
+    except backend.PksimError as exc:
         st.warning(f"The evidence table could not be built: {exc}")
         return
-    if table is None or table.empty:
+    if table.empty:
         st.info(f"No published observations are matched to model '{model.id}' yet.")
         return
     held = table["held_against_model"].astype(bool) if "held_against_model" in table else None
@@ -310,7 +306,6 @@ def main() -> None:
     prov = export.provenance(
         model=model, edges=s.edges, seed=None, inputs={}, page=PAGE, version=backend.pksim_version()
     )
-    st.subheader("Downloads")
     widgets.downloads(
         [
             Download(

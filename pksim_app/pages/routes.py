@@ -583,7 +583,7 @@ def tab_body(s, bands, tab: int) -> None:
             log_y=s.log_y or scales.dwarfing(lines) is not None,
             chart=widgets.chart,
         )
-    scenario.sync_url(widgets.session_overrides(s.model))
+    widgets.end_fragment(s)
 
 
 main()

@@ -37,7 +37,6 @@ def axis_values(lo: float, hi: float, step: float) -> np.ndarray:
 
 
 def sweep_form(s) -> None:
-    f_pop = cache.feature("population")
     with st.form("sweep_form"):
         st.markdown("**Grid**: dose × body weight for one route, optionally with a booster.")
         c = st.columns(4)
@@ -157,10 +156,14 @@ def sweep_form(s) -> None:
             "(population cells).",
             **P,
         )
-        kinds = ["Typical person"] + (["Population"] if f_pop.available else [])
         c = st.columns(2)
         kind = scenario.field(
-            c[0].radio, "Each cell is", kinds, horizontal=True, key="sw_kind", **P
+            c[0].radio,
+            "Each cell is",
+            ["Typical person", "Population"],
+            horizontal=True,
+            key="sw_kind",
+            **P,
         )
         n_cell = scenario.field(
             c[1].number_input,
@@ -173,11 +176,6 @@ def sweep_form(s) -> None:
             **P,
         )
         submitted = st.form_submit_button("Run sweep", type="primary")
-    if not f_pop.available:
-        st.caption(
-            f"Population cells become available with the library's population module "
-            f"({f_pop.reason})"
-        )
     if not submitted:
         return
     doses = axis_values(d_lo, d_hi, d_step)

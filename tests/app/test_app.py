@@ -127,8 +127,6 @@ def test_every_number_input_is_bounded():
 
 def test_couple_page_shows_the_library_numbers(couple_app, ketamine):
     at = couple_app
-    if not be.feature("couple").available:
-        pytest.skip("pksim.couple not available")
     res = library_couple(COUPLE["a"][2], COUPLE["b"][2])
     cs = res.summary()
     shown = {label: (value, delta) for label, value, delta in metrics(at)[:4]}
@@ -200,10 +198,9 @@ def test_changing_partner_a_dose_changes_the_numbers_accordingly():
     at.number_input(key="a_d1_amount_mg").set_value(200.0).run()
     assert_ok(at)
     after = metrics(at)[4:7]
-    if be.feature("couple").available:
-        ps = library_couple(["sublingual:200mg"], COUPLE["b"][2]).a.summary()
-        assert after[2][1] == fmt.percent(ps["p_dissociation"])
-        assert float(after[2][1].split()[0]) > float(before["P(dissociation)"].split()[0])
+    ps = library_couple(["sublingual:200mg"], COUPLE["b"][2]).a.summary()
+    assert after[2][1] == fmt.percent(ps["p_dissociation"])
+    assert float(after[2][1].split()[0]) > float(before["P(dissociation)"].split()[0])
     typ = curve_summary(
         simulate(["sublingual:200mg"], weight_kg=82.0, sex="male", model=load_model("ketamine"))
     )
@@ -606,9 +603,8 @@ def test_threshold_edits_apply_to_every_page_for_this_session(ketamine):
     assert at.table[0].value.loc["Onset: enters the window", "Typical person"] == fmt.minutes(
         typ["window"]["onset_min"]
     )
-    if be.feature("couple").available:
-        ps = library_couple(COUPLE["a"][2], COUPLE["b"][2], thresholds={"window": 60.0}).a.summary()
-        assert metrics(at)[4][1] == fmt.percent(ps["p_window"])
+    ps = library_couple(COUPLE["a"][2], COUPLE["b"][2], thresholds={"window": 60.0}).a.summary()
+    assert metrics(at)[4][1] == fmt.percent(ps["p_window"])
     # edges that do not increase are refused with the library's message
     page(at, "models")
     at.number_input(key="thr_ketamine_window").set_value(400.0).run()
@@ -622,11 +618,8 @@ def test_threshold_edits_apply_to_every_page_for_this_session(ketamine):
 
 def test_models_page_shows_evidence_when_validation_exists():
     at = page(new_app().run(), "models")
-    if be.feature("validation").available:
-        assert any(m.label == "Cmax within 2-fold" for m in at.metric)
-        assert chart_specs(at), "predicted-vs-observed plots"
-    else:
-        assert any("validation" in i.value for i in at.info)
+    assert any(m.label == "Cmax within 2-fold" for m in at.metric)
+    assert chart_specs(at), "predicted-vs-observed plots"
 
 
 # --------------------------------------------------------------------------- pure pieces
@@ -771,52 +764,31 @@ def test_unit_labels():
     assert frames.unit_label("effect_site_cmax_ng_per_ml") == "Effect site Cmax (ng/mL)"
 
 
-def test_feature_detection_degrades_with_a_reason(monkeypatch):
-    monkeypatch.setitem(be._FEATURES, "nothing", ("pksim.not_a_module", ()))
-    f = be.feature("nothing")
-    assert not f.available and "not part of this pksim build" in f.reason
-
-
-def test_concurrent_population_calls_do_not_crash(ketamine):
+def test_concurrent_couple_calls_do_not_crash(ketamine):
     """Streamlit serves each session from its own thread: eight at once must be safe."""
-    if not be.feature("population").available:
-        pytest.skip("pksim.population not available")
     results, errors = [None] * 8, []
 
-    def run(i):
+    def run(i: int, seed: int):
+        settings = be.RunSettings(model=ketamine, n=N, seed=seed, block_min=(45.0, 90.0))
+        return be.run_couple(
+            ["sublingual:100mg"],
+            ["sublingual:75mg"],
+            a=(60.0 + i, "female"),
+            b=(64.0, "female"),
+            settings=settings,
+        ).summary()["partner_a"]["p_window"]
+
+    def thread(i):
         try:
-            r = be.run_population(
-                ["sublingual:100mg"],
-                weight_kg=60.0 + i,
-                sex="female",
-                model=ketamine,
-                scaling=None,
-                n=N,
-                seed=i,
-                t_end_min=240.0,
-                thresholds={},
-                block_min=(45.0, 90.0),
-            )
-            results[i] = r.summary()["p_window"]
+            results[i] = run(i, i)
         except Exception as exc:  # noqa: BLE001 - collected and reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
+    threads = [threading.Thread(target=thread, args=(i,)) for i in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert not errors and all(r is not None for r in results)
-    again = be.run_population(
-        ["sublingual:100mg"],
-        weight_kg=63.0,
-        sex="female",
-        model=ketamine,
-        scaling=None,
-        n=N,
-        seed=3,
-        t_end_min=240.0,
-        thresholds={},
-        block_min=(45.0, 90.0),
-    ).summary()["p_window"]
+    again = run(3, 3)
     assert again == results[3]

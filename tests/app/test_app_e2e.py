@@ -211,7 +211,7 @@ def test_changing_partner_a_dose_changes_the_numbers(server, browser):
     from pksim.analysis import curve_summary
     from pksim.model import load_model
     from pksim.simulation import simulate
-    from pksim_app import backend, fmt
+    from pksim_app import fmt
     from pksim_app.widgets import DEFAULT_N, DEFAULT_SEED
 
     url, _ = server
@@ -235,28 +235,25 @@ def test_changing_partner_a_dose_changes_the_numbers(server, browser):
     typical = curve_summary(simulate(["sublingual:180mg"], weight_kg=82.0, sex="male", model=model))
     assert after["typical: Effect-site peak"] == fmt.conc(typical["effect_site"]["cmax_ng_per_ml"])
     assert after["typical: Onset: enters the window"] == fmt.minutes(typical["window"]["onset_min"])
-    if backend.feature("couple").available:
-        from pksim.couple import simulate_couple
-        from pksim.sampling import Covariates
+    from pksim.couple import simulate_couple
+    from pksim.sampling import Covariates
 
-        res = simulate_couple(
-            ["sublingual:180mg"],
-            ["sublingual:75mg"],
-            a=Covariates(weight_kg=82.0, sex="male"),
-            b=Covariates(weight_kg=64.0, sex="female"),
-            n=DEFAULT_N,
-            seed=DEFAULT_SEED,
-            model=model,
-            block_min=(45.0, 90.0),
-            band_uncertainty=True,
-        )  # the app draws band edges by default
-        expected = res.a.summary()["p_dissociation"]
-        assert after["P(dissociation)"] == fmt.percent(expected)
-        assert float(after["P(dissociation)"].split()[0]) > float(
-            before["P(dissociation)"].split()[0]
-        )
-        # partner B's inputs did not change, nor did B's numbers
-        assert partner_numbers(page, "b")["P(window)"] == fmt.percent(res.b.summary()["p_window"])
+    res = simulate_couple(
+        ["sublingual:180mg"],
+        ["sublingual:75mg"],
+        a=Covariates(weight_kg=82.0, sex="male"),
+        b=Covariates(weight_kg=64.0, sex="female"),
+        n=DEFAULT_N,
+        seed=DEFAULT_SEED,
+        model=model,
+        block_min=(45.0, 90.0),
+        band_uncertainty=True,
+    )  # the app draws band edges by default
+    expected = res.a.summary()["p_dissociation"]
+    assert after["P(dissociation)"] == fmt.percent(expected)
+    assert float(after["P(dissociation)"].split()[0]) > float(before["P(dissociation)"].split()[0])
+    # partner B's inputs did not change, nor did B's numbers
+    assert partner_numbers(page, "b")["P(window)"] == fmt.percent(res.b.summary()["p_window"])
     screenshot(page, "couple_after_dose_change")
     page.close()
 
