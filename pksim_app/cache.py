@@ -98,9 +98,28 @@ def typical_curve(
     )
 
 
+def run_settings(s, block_min: tuple[float, float], **extra) -> tuple:
+    """The sidebar's settings (a ``widgets.Settings``), a session block and ``extra`` settings
+    as hashable ``(name, value)`` pairs of :class:`~pksim.settings.RunSettings` (the model
+    travels as its id and file hash, the cache key)."""
+    return (
+        ("weight_scaling", s.scaling_arg),
+        ("n", int(s.n)),
+        ("seed", int(s.seed)),
+        ("t_end_min", float(s.t_end_min)),
+        ("thresholds", tuple(s.thresholds_key)),
+        ("block_min", tuple(float(t) for t in block_min)),
+        *sorted(extra.items()),
+    )
+
+
+def _settings(model_id: str, settings: tuple) -> backend.RunSettings:
+    return backend.RunSettings(model=model(model_id), **dict(settings))
+
+
 @st.cache_resource(max_entries=64, ttl=RESULT_TTL_S, show_spinner="Simulating the couples…")
 def _couple(a_specs, b_specs, a, b, model_id, model_sha, settings: tuple):
-    run = backend.RunSettings(model=model(model_id), **dict(settings))
+    run = _settings(model_id, settings)
     return _summarised(backend.run_couple(a_specs, b_specs, a=a, b=b, settings=run))
 
 
@@ -110,36 +129,33 @@ def couple(
     a: tuple[float, str],
     b: tuple[float, str],
     model_id: str,
-    *,
-    weight_scaling: str | None,
-    n: int,
-    seed: int,
-    t_end_min: float,
-    thresholds: tuple[tuple[str, float], ...],
-    block_min: tuple[float, float],
-    band_uncertainty: bool = True,
+    settings: tuple,
 ) -> Summarised:
     """Cached :func:`pksim_app.backend.run_couple` with its summary (which nests each partner's
-    as ``partner_a`` / ``partner_b``). Band edges are drawn from their published ranges unless
-    ``band_uncertainty`` is False."""
-    settings = (
-        ("weight_scaling", weight_scaling),
-        ("n", int(n)),
-        ("seed", int(seed)),
-        ("t_end_min", float(t_end_min)),
-        ("thresholds", tuple(thresholds)),
-        ("block_min", tuple(float(t) for t in block_min)),
-        ("band_uncertainty", bool(band_uncertainty)),
-    )
-    return _couple(
-        tuple(a_specs),
-        tuple(b_specs),
-        (float(a[0]), a[1]),
-        (float(b[0]), b[1]),
-        model_id,
-        model(model_id).sha256,
-        settings,
-    )
+    as ``partner_a`` / ``partner_b``); ``settings`` from :func:`run_settings`."""
+    a, b = (float(a[0]), a[1]), (float(b[0]), b[1])
+    sha = model(model_id).sha256
+    return _couple(tuple(a_specs), tuple(b_specs), a, b, model_id, sha, settings)
+
+
+@st.cache_resource(max_entries=64, ttl=RESULT_TTL_S, show_spinner=False)
+def _plan(kind: str, model_id: str, model_sha: str, settings: tuple, request: tuple):
+    from pksim import planning
+
+    kw = dict(request)
+    if settings:
+        kw["settings"] = _settings(model_id, settings)
+    else:
+        kw["model"] = model(model_id)
+    return getattr(planning, f"plan_{kind}")(**kw)
+
+
+def plan(kind: str, model_id: str, settings: tuple = (), **kw):
+    """Cached :func:`pksim.planning.plan_person` (``kind`` ``person``), ``plan_couple`` or
+    ``plan_tci`` with the run ``settings`` of :func:`run_settings` (none for ``tci``) and the
+    planner's own keyword arguments, keyed on them and the model file's hash."""
+    request = tuple(sorted(kw.items()))
+    return _plan(kind, model_id, model(model_id).sha256, settings, request)
 
 
 @st.cache_resource(max_entries=16, ttl=RESULT_TTL_S, show_spinner="Running the sweep…")

@@ -54,12 +54,7 @@ def simulate(s: widgets.Settings, people: dict, block_min: tuple[float, float]):
             *(cache.specs(p.doses) for p in people.values()),
             *((p.weight_kg, p.sex) for p in people.values()),
             s.model_id,
-            weight_scaling=s.scaling_arg,
-            n=s.n,
-            seed=s.seed,
-            t_end_min=s.t_end_min,
-            thresholds=s.thresholds_key,
-            block_min=block_min,
+            cache.run_settings(s, block_min, band_uncertainty=True),
         )
     except backend.PksimError as exc:
         st.error(f"Population simulation refused the inputs: {exc}")
