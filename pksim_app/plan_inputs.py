@@ -10,7 +10,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from pksim_app import backend, cache, dose_editor, export, fmt, scenario
+from pksim_app import backend, cache, dose_editor, export, fmt, scenario, widgets
 
 PAGE = "Dose planner"
 P = {"persist_state": "session"}
@@ -54,42 +54,18 @@ def steps_inputs(key: str, route: str, model, label: str = "Dose") -> tuple[floa
         **P,
         help="One lozenge, one spray puff, …: doses are whole multiples.",
     )
-    lo = scenario.field(
-        c2.number_input,
-        f"{label} min (mg)",
-        min_value=0.5,
-        max_value=backend.MAX_DOSE_MG,
-        value=lo0,
-        step=step,
-        key=f"{key}_min_{route}",
-        **P,
+    lo, hi = (
+        widgets.mg_input(col, f"{label} {end} (mg)", f"{key}_{end}_{route}", value, step=step)
+        for col, end, value in ((c2, "min", lo0), (c3, "max", hi0))
     )
-    hi = scenario.field(
-        c3.number_input,
-        f"{label} max (mg)",
-        min_value=0.5,
-        max_value=backend.MAX_DOSE_MG,
-        value=hi0,
-        step=step,
-        key=f"{key}_max_{route}",
-        **P,
-    )
-    return float(step), float(lo), float(hi)
+    return float(step), lo, hi
 
 
 def common_inputs(key: str, t_end_min: float, model) -> tuple[tuple[float, float], float, str]:
     has_pd = bool((getattr(model, "pd", None) or {}).get("dissociation"))
     c1, c2, c3 = st.columns([2, 2, 1])
-    b0, b1 = scenario.field(
-        c1.slider,
-        "Session block (min)",
-        min_value=0.0,
-        max_value=float(t_end_min),
-        value=(45.0, 90.0),
-        step=5.0,
-        key=f"{key}_block",
-        **P,
-        help="'In the window' means inside it for the whole block.",
+    block = widgets.block_slider(
+        c1, f"{key}_block", t_end_min, "'In the window' means inside it for the whole block."
     )
     limit = scenario.field(
         c2.slider,
@@ -116,41 +92,16 @@ def common_inputs(key: str, t_end_min: float, model) -> tuple[tuple[float, float
             "their effect-site peak (log-normal threshold calibrated to the "
             "IV time course, see Models & evidence).",
         )
-    return (float(b0), float(b1)), float(limit) / 100.0, measure
+    return block, float(limit) / 100.0, measure
 
 
 def person_inputs(key: str, title: str, route: str, weight: float, sex: str, model):
+    """A person of a plan: weight, sex and the route searched."""
     st.markdown(f"**{title}**")
     c1, c2, c3 = st.columns(3)
-    w = scenario.field(
-        c1.number_input,
-        "Weight (kg)",
-        min_value=backend.WEIGHT_RANGE_KG[0],
-        max_value=backend.WEIGHT_RANGE_KG[1],
-        value=weight,
-        step=1.0,
-        key=f"{key}_weight",
-        **P,
-    )
-    sx = scenario.field(
-        c2.selectbox,
-        "Sex",
-        ["female", "male"],
-        index=["female", "male"].index(sex),
-        key=f"{key}_sex",
-        **P,
-    )
-    routes = list(model.routes)
-    r = scenario.field(
-        c3.selectbox,
-        "Route",
-        routes,
-        index=routes.index(route) if route in routes else 0,
-        key=f"{key}_route",
-        format_func=dose_editor.route_label,
-        **P,
-    )
-    return float(w), sx, r
+    w = widgets.weight_input(c1, f"{key}_weight", weight)
+    sx = widgets.sex_input(c2, f"{key}_sex", sex)
+    return w, sx, dose_editor.route_input(c3, "Route", f"{key}_route", model, route)
 
 
 def provenance(s, inputs: dict, title: str, seed) -> dict:

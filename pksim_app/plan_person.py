@@ -44,16 +44,7 @@ def person_tab_inputs(s):
     booster, times = None, ()
     if use_booster:
         c1, c2 = st.columns([1, 2])
-        routes = list(s.model.routes)
-        b_route = scenario.field(
-            c1.selectbox,
-            "Booster route",
-            routes,
-            index=routes.index("intranasal") if "intranasal" in routes else 0,
-            key="pl_p_broute",
-            format_func=dose_editor.route_label,
-            **P,
-        )
+        b_route = dose_editor.route_input(c1, "Booster route", "pl_p_broute", s.model, "intranasal")
         t0, t1 = scenario.field(
             c2.slider,
             "Booster times (min, every 5)",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pksim_app import backend, charts, export, fmt, frames, scenario, widgets
+from pksim_app import charts, export, fmt, frames, scenario, widgets
 from pksim_app.plan_inputs import (
     P,
     provenance,
@@ -35,17 +35,8 @@ def tab_tci(s) -> None:
         **P,
         help=f"Must lie inside the window, {lo:g} to below {hi:g} ng/mL.",
     )
-    w = scenario.field(
-        c2.number_input,
-        "Weight (kg)",
-        min_value=backend.WEIGHT_RANGE_KG[0],
-        max_value=backend.WEIGHT_RANGE_KG[1],
-        value=70.0,
-        step=1.0,
-        key="pl_t_weight",
-        **P,
-    )
-    sx = scenario.field(c3.selectbox, "Sex", ["female", "male"], index=1, key="pl_t_sex", **P)
+    w = widgets.weight_input(c2, "pl_t_weight", 70.0)
+    sx = widgets.sex_input(c3, "pl_t_sex")
     widgets.validity(s.model, weight_kg=w)
     c1, c2 = st.columns(2)
     duration = scenario.field(

@@ -332,6 +332,63 @@ def validity(
     return msgs
 
 
+SEXES = ["female", "male"]
+P = {"persist_state": "session"}  # inputs keep their value when the user visits another page
+
+
+def weight_input(where, key: str, value: float, label: str = "Weight (kg)") -> float:
+    """A body weight (kg) within the library's range."""
+    lo, hi = backend.WEIGHT_RANGE_KG
+    w = scenario.field(
+        where.number_input,
+        label,
+        min_value=lo,
+        max_value=hi,
+        value=float(value),
+        step=1.0,
+        key=key,
+        **P,
+    )
+    return float(w)
+
+
+def sex_input(where, key: str, sex: str = "male", label: str = "Sex") -> str:
+    return scenario.field(where.selectbox, label, SEXES, index=SEXES.index(sex), key=key, **P)
+
+
+def mg_input(where, label: str, key: str, value: float, step: float = 5.0, **kw) -> float:
+    """A dose (mg) within the library's limit."""
+    mg = scenario.field(
+        where.number_input,
+        label,
+        min_value=0.5,
+        max_value=backend.MAX_DOSE_MG,
+        value=float(value),
+        step=step,
+        key=key,
+        **P,
+        **kw,
+    )
+    return float(mg)
+
+
+def block_slider(where, key: str, t_end_min: float, help: str) -> tuple[float, float]:
+    """The session block (min), 45–90 min by default, within the time horizon."""
+    hi = float(t_end_min)
+    b0, b1 = scenario.field(
+        where.slider,
+        "Session block (min)",
+        min_value=0.0,
+        max_value=hi,
+        value=(min(45.0, hi - 15.0), min(90.0, hi)),
+        step=5.0,
+        key=key,
+        help=help,
+        **P,
+    )
+    return float(b0), float(b1)
+
+
 # --------------------------------------------------------------------------- downloads
 
 

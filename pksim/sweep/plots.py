@@ -267,11 +267,7 @@ def heatmap_figure(
     ax.set_xlabel(x_title)
     ax.set_ylabel(y_title)
     _colour_bar(fig, image, ax, value_title, percent)
-    if footer:
-        fig.get_layout_engine().set(rect=(0, 0.045, 1, 0.955))
-        fig.text(
-            0.01, 0.005, footer, fontsize=6, color="#555555", ha="left", va="bottom", wrap=True
-        )
+    add_footer(fig, footer)
     return fig
 
 

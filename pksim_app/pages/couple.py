@@ -81,18 +81,9 @@ def body(s: widgets.Settings) -> None:
     for col, k in zip(cols, TITLES, strict=True):
         with col:
             people[k] = partner_column(k, s)
-    hi = int(s.t_end_min)
-    block = scenario.field(
-        st.slider,
-        "Session block (min)",
-        min_value=0,
-        max_value=hi,
-        value=(min(45, hi - 15), min(90, hi)),
-        step=5,
-        key="block_min",
-        help="The time both partners should be in the window together.",
+    block_min = widgets.block_slider(
+        st, "block_min", s.t_end_min, "The time both partners should be in the window together."
     )
-    block_min = (float(block[0]), float(block[1]))
     for k, p in people.items():
         widgets.validity(s.model, weight_kg=p.weight_kg, age_years=p.age_years, who=TITLES[k])
     try:

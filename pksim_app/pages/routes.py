@@ -42,19 +42,10 @@ P = {"persist_state": "session"}
 
 def person_row(model) -> tuple[float, str]:
     c1, c2, _ = st.columns([1, 1, 2])
-    w = scenario.field(
-        c1.number_input,
-        "Weight (kg)",
-        min_value=backend.WEIGHT_RANGE_KG[0],
-        max_value=backend.WEIGHT_RANGE_KG[1],
-        value=70.0,
-        step=1.0,
-        key="rt_weight",
-        **P,
-    )
-    sex = scenario.field(c2.selectbox, "Sex", ["female", "male"], index=1, key="rt_sex", **P)
+    w = widgets.weight_input(c1, "rt_weight", 70.0)
+    sex = widgets.sex_input(c2, "rt_sex")
     widgets.validity(model, weight_kg=w)
-    return float(w), sex
+    return w, sex
 
 
 def summary_row(name: str, summ: dict) -> dict:
@@ -155,16 +146,7 @@ def tab_routes(s, bands, weight_kg, sex):
         "for how long the effect site stays in the window."
     )
     c1, c2, c3 = st.columns([1, 2, 1])
-    amount = scenario.field(
-        c1.number_input,
-        "Dose (mg)",
-        min_value=0.5,
-        max_value=backend.MAX_DOSE_MG,
-        value=50.0,
-        step=5.0,
-        key="rt_routes_amount",
-        **P,
-    )
+    amount = widgets.mg_input(c1, "Dose (mg)", "rt_routes_amount", 50.0)
     routes = scenario.field(
         c2.multiselect,
         "Routes",
@@ -421,34 +403,14 @@ def tab_weight(s, bands):
     if dose is None:
         return
     c1, c2, c3 = st.columns(3)
-    w1 = scenario.field(
-        c1.number_input,
-        "Lighter person (kg)",
-        min_value=backend.WEIGHT_RANGE_KG[0],
-        max_value=backend.WEIGHT_RANGE_KG[1],
-        value=50.0,
-        step=1.0,
-        key="rt_w1",
-        **P,
-    )
-    w2 = scenario.field(
-        c2.number_input,
-        "Heavier person (kg)",
-        min_value=backend.WEIGHT_RANGE_KG[0],
-        max_value=backend.WEIGHT_RANGE_KG[1],
-        value=120.0,
-        step=1.0,
-        key="rt_w2",
-        **P,
-    )
-    sex = scenario.field(
-        c3.selectbox, "Sex (both)", ["female", "male"], index=1, key="rt_w_sex", **P
-    )
+    w1 = widgets.weight_input(c1, "rt_w1", 50.0, "Lighter person (kg)")
+    w2 = widgets.weight_input(c2, "rt_w2", 120.0, "Heavier person (kg)")
+    sex = widgets.sex_input(c3, "rt_w_sex", label="Sex (both)")
     for w in (w1, w2):
         widgets.validity(s.model, weight_kg=w)
     rows, parts = [], []
     for w in (w1, w2):
-        c = curve(s, [dose.spec()], float(w), sex)
+        c = curve(s, [dose.spec()], w, sex)
         name = f"{w:g} kg"
         rows.append(summary_row(name, backend.curve_summary(c, s.overrides)))
         parts.append(frames.curve_lines(c, name))

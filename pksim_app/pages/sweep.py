@@ -40,35 +40,13 @@ def sweep_form(s) -> None:
     with st.form("sweep_form"):
         st.markdown("**Grid**: dose × body weight for one route, optionally with a booster.")
         c = st.columns(4)
-        routes = list(s.model.routes)
-        route = scenario.field(
-            c[0].selectbox,
-            "Route",
-            routes,
-            index=routes.index("sublingual") if "sublingual" in routes else 0,
-            format_func=dose_editor.route_label,
-            key="sw_route",
-            **P,
-        )
-        d_lo = scenario.field(
-            c[1].number_input,
-            "Dose from (mg)",
-            min_value=0.5,
-            max_value=backend.MAX_DOSE_MG,
-            value=50.0,
-            step=5.0,
-            key="sw_dlo",
-            **P,
-        )
-        d_hi = scenario.field(
-            c[2].number_input,
-            "Dose to (mg)",
-            min_value=0.5,
-            max_value=backend.MAX_DOSE_MG,
-            value=150.0,
-            step=5.0,
-            key="sw_dhi",
-            **P,
+        route = dose_editor.route_input(c[0], "Route", "sw_route", s.model, "sublingual")
+        d_lo, d_hi = (
+            widgets.mg_input(col, f"Dose {end} (mg)", key, value)
+            for col, end, key, value in (
+                (c[1], "from", "sw_dlo", 50.0),
+                (c[2], "to", "sw_dhi", 150.0),
+            )
         )
         d_step = scenario.field(
             c[3].number_input,
@@ -81,26 +59,13 @@ def sweep_form(s) -> None:
             **P,
         )
         c = st.columns(4)
-        sex = scenario.field(c[0].selectbox, "Sex", ["female", "male"], index=1, key="sw_sex", **P)
-        w_lo = scenario.field(
-            c[1].number_input,
-            "Weight from (kg)",
-            min_value=backend.WEIGHT_RANGE_KG[0],
-            max_value=backend.WEIGHT_RANGE_KG[1],
-            value=50.0,
-            step=5.0,
-            key="sw_wlo",
-            **P,
-        )
-        w_hi = scenario.field(
-            c[2].number_input,
-            "Weight to (kg)",
-            min_value=backend.WEIGHT_RANGE_KG[0],
-            max_value=backend.WEIGHT_RANGE_KG[1],
-            value=120.0,
-            step=5.0,
-            key="sw_whi",
-            **P,
+        sex = widgets.sex_input(c[0], "sw_sex")
+        w_lo, w_hi = (
+            widgets.weight_input(col, key, value, f"Weight {end} (kg)")
+            for col, end, key, value in (
+                (c[1], "from", "sw_wlo", 50.0),
+                (c[2], "to", "sw_whi", 120.0),
+            )
         )
         w_step = scenario.field(
             c[3].number_input,
@@ -114,25 +79,8 @@ def sweep_form(s) -> None:
         )
         c = st.columns(4)
         boost = scenario.field(c[0].checkbox, "Booster", value=False, key="sw_boost", **P)
-        b_route = scenario.field(
-            c[1].selectbox,
-            "Booster route",
-            list(s.model.routes),
-            index=list(s.model.routes).index("intranasal") if "intranasal" in s.model.routes else 0,
-            format_func=dose_editor.route_label,
-            key="sw_broute",
-            **P,
-        )
-        b_mg = scenario.field(
-            c[2].number_input,
-            "Booster (mg)",
-            min_value=0.5,
-            max_value=backend.MAX_DOSE_MG,
-            value=50.0,
-            step=5.0,
-            key="sw_bmg",
-            **P,
-        )
+        b_route = dose_editor.route_input(c[1], "Booster route", "sw_broute", s.model, "intranasal")
+        b_mg = widgets.mg_input(c[2], "Booster (mg)", "sw_bmg", 50.0)
         b_min = scenario.field(
             c[3].number_input,
             "Booster time (min)",
@@ -143,18 +91,12 @@ def sweep_form(s) -> None:
             key="sw_bmin",
             **P,
         )
-        hi = float(s.t_end_min)
-        block = scenario.field(
-            st.slider,
-            "Session block (min)",
-            min_value=0.0,
-            max_value=hi,
-            value=(min(45.0, hi - 15.0), min(90.0, hi)),
-            step=5.0,
-            key="sw_block",
-            help="P(window for the block) counts people in the window for this whole block "
+        block = widgets.block_slider(
+            st,
+            "sw_block",
+            s.t_end_min,
+            "P(window for the block) counts people in the window for this whole block "
             "(population cells).",
-            **P,
         )
         c = st.columns(2)
         kind = scenario.field(
@@ -197,7 +139,7 @@ def sweep_form(s) -> None:
             "`pksim sweep`."
         )
         return
-    block_min = (float(block[0]), float(block[1]))
+    block_min = block
     text = sweep_text(
         model_id=s.model_id,
         route=route,
