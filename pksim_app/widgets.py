@@ -67,6 +67,13 @@ PHONE_CSS = """<style>
   [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] [data-testid="stMetric"]):not(
       :has([data-testid="stTable"], [data-testid="stDataFrame"])) > [data-testid="stColumn"] {
     min-width: calc(50% - 0.25rem) !important; flex: 1 1 calc(50% - 0.25rem) !important; }
+  /* static tables shrink to the screen: long words and codes wrap instead of scrolling */
+  [data-testid="stTable"] table { width: 100% !important; }
+  [data-testid="stTable"] th, [data-testid="stTable"] td { padding: 0.3rem 0.4rem !important; }
+  [data-testid="stTable"] th, [data-testid="stTable"] td, [data-testid="stTable"] table * {
+    white-space: normal !important; overflow-wrap: anywhere !important; }
+  /* the band editor's column headings: on a phone each row says it (label, edge, source) */
+  .st-key-thr_head { display: none; }
 }
 </style>"""
 
@@ -128,7 +135,8 @@ def threshold_editor(model) -> None:
     # Three columns that still read in order when a phone stacks them: band, its edge, and
     # the literature value with its range and source.
     widths = [1.6, 1.4, 4.6]
-    head = st.columns(widths)
+    with st.container(key="thr_head"):
+        head = st.columns(widths)
     for col, text in zip(
         head,
         ("Band", "Lower edge, this session (ng/mL)", "Literature value, range and source"),

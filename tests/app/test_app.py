@@ -579,16 +579,13 @@ def test_a_pksim_sweep_cells_table_is_explored_by_its_axes():
 
 def test_models_page_lists_every_parameter_with_unit_tag_source(ketamine):
     at = page(new_app().run(), "models")
-    params = next(d.value for d in at.dataframe if "parameter" in d.value.columns)
-    assert set(params["parameter"]) == set(ketamine.parameters)
-    row = params.set_index("parameter").loc["CL"]
+    params = next(t.value for t in at.table if t.value.index.name == "Parameter")
+    assert set(params.index) == set(ketamine.parameters)
     p = ketamine.parameters["CL"]
-    assert (row["value"], row["unit"], row["tag"], row["source"]) == (
-        p.published_value,
-        p.published_unit,
-        p.tag,
-        p.source,
-    )
+    row = params.loc["CL"]
+    assert row["Value"] == f"{p.published_value:.4g} {p.published_unit}"
+    assert row["Tag: source"] == f"{p.tag}: {p.source}"
+    assert row["What it is"].startswith(p.description)
 
 
 def test_threshold_edits_apply_to_every_page_for_this_session(ketamine):

@@ -30,7 +30,7 @@ PAGES = {
     "plan": ("plan", "h1"),
     "routes": ("routes", CHART),
     "sweep": ("sweep", "[data-testid=stForm]"),
-    "models": ("models", "[data-testid=stDataFrame]"),
+    "models": ("models", "[data-testid=stTable]"),
 }
 RUN_TIMEOUT_MS = 120_000
 RESULTS_A = ".st-key-results_a [data-testid=stTable] tbody tr"

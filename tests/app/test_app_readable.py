@@ -100,3 +100,30 @@ def test_figure_footer_does_not_overlap_the_axis_title():
     xlabel = fig.axes[0].xaxis.label.get_window_extent(renderer)
     foot = fig.texts[-1].get_window_extent(renderer)
     assert foot.y1 <= xlabel.y0
+
+
+def test_evidence_view_reads_observed_to_predicted_per_arm():
+    from pksim_app.model_tables import evidence_view
+
+    table = pd.DataFrame(
+        {
+            "arm_id": ["a-iv10", "b-sl25"],
+            "route": ["iv", "sublingual"],
+            "dose": ["10 mg", "25 mg"],
+            "cmax_obs_ng_per_ml": [156.0, float("nan")],
+            "cmax_pred_ng_per_ml": [81.53, 31.5],
+            "cmax_ratio": [0.5226, float("nan")],
+            "tmax_obs_min": [14.4, 45.0],
+            "tmax_pred_min": [0.0, 39.5],
+            "tmax_ok": [False, True],
+            "held_against_model": [False, True],
+            "reason": ["weight not reported", ""],
+        }
+    )
+    view = evidence_view(table)
+    assert list(view.index) == ["a-iv10", "b-sl25"]
+    assert view.loc["a-iv10", "Cmax (ng/mL), observed → predicted"] == "156 → 81.53 (×0.52)"
+    assert view.loc["b-sl25", "Cmax (ng/mL), observed → predicted"] == "—"
+    assert view.loc["a-iv10", "Tmax (min), observed → predicted"] == "14.4 → 0 ✗"
+    assert view.loc["b-sl25", "Tmax (min), observed → predicted"] == "45 → 39.5 ✓"
+    assert list(view["Held against the model"]) == ["no: weight not reported", "yes"]
