@@ -1,7 +1,5 @@
 """pksim app entry point: ``streamlit run app.py``.
 
-Research and teaching tool — not dosing advice.
-
 This script runs on every interaction: page config, kernel warm-up (once per server), the
 shared sidebar settings, the notice, then the selected page from ``pksim_app/pages/``, and last
 the page's scenario is written into the URL (:mod:`pksim_app.scenario`). To add a page, put its

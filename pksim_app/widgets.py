@@ -72,6 +72,8 @@ PHONE_CSS = """<style>
   [data-testid="stTable"] th, [data-testid="stTable"] td { padding: 0.3rem 0.4rem !important; }
   [data-testid="stTable"] th, [data-testid="stTable"] td, [data-testid="stTable"] table * {
     white-space: normal !important; overflow-wrap: anywhere !important; }
+  /* tables of many numbers: their key columns (the first six) */
+  .st-key-phone_key_columns [data-testid="stTable"] tr > :nth-child(n+7) { display: none; }
   /* the band editor's column headings: on a phone each row says it (label, edge, source) */
   .st-key-thr_head { display: none; }
 }
@@ -84,7 +86,7 @@ def phone_layout() -> None:
 
 
 def notice() -> None:
-    """The 'research and teaching tool — not dosing advice' banner (every page)."""
+    """The library's notice as a banner (every page)."""
     st.info(NOTICE_LONG, icon=":material/science:")
 
 

@@ -1,7 +1,5 @@
 """Models & evidence: each model's parameters with units, tags and sources; the concentration
 bands, editable for this session; validation against published studies where available.
-
-Research and teaching tool — not dosing advice.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Route & timing explorer (educators): routes side by side, plasma vs effect site, booster
 timing, body weight, and how much the answer depends on the model.
 
-Research and teaching tool — not dosing advice. Typical (median-parameter) people only: the
-point is to see mechanisms, not spread.
+Typical (median-parameter) people only: the point is to see mechanisms, not spread.
 """
 
 from __future__ import annotations
@@ -68,9 +67,10 @@ def summary_row(name: str, summ: dict) -> dict:
 def show_table(rows: list[dict]) -> pd.DataFrame:
     """The tab's summary table (key columns, rounded); returns the unrounded rows."""
     table = pd.DataFrame(rows)
-    widgets.table(
-        table, first=tuple(frames.SUMMARY_LABELS), labels=frames.SUMMARY_LABELS, index="case"
-    )
+    with st.container(key="phone_key_columns"):  # a phone shows the first six columns
+        widgets.table(
+            table, first=tuple(frames.SUMMARY_LABELS), labels=frames.SUMMARY_LABELS, index="case"
+        )
     st.caption(frames.SUMMARY_NOTE)
     return table
 

@@ -1,7 +1,5 @@
 """Sweep explorer (researchers): run a small dose × weight sweep here, or open a Parquet results
 file (e.g. from ``pksim sweep``); heatmaps and sortable tables.
-
-Research and teaching tool — not dosing advice.
 """
 
 from __future__ import annotations
