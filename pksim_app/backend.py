@@ -237,19 +237,13 @@ def validity_warnings(
     """Messages for inputs outside the model's validated ranges (empty when all are inside)."""
     out = []
     prefix = f"{who}: " if who else ""
-    if weight_kg is not None:
-        lo, hi = model.validity_weight_kg
-        if not lo <= weight_kg <= hi:
+    for what, x, (lo, hi), unit in (
+        ("weight", weight_kg, model.validity_weight_kg, "kg"),
+        ("age", age_years, model.validity_age_years, "years"),
+    ):
+        if x is not None and not lo <= x <= hi:
             out.append(
-                f"{prefix}weight {weight_kg:g} kg is outside the range model "
-                f"'{model.id}' was built on ({lo:g}–{hi:g} kg); treat its output as an "
-                "extrapolation."
-            )
-    if age_years is not None:
-        lo, hi = model.validity_age_years
-        if not lo <= age_years <= hi:
-            out.append(
-                f"{prefix}age {age_years:g} years is outside the range model '{model.id}' "
-                f"was built on ({lo:g}–{hi:g} years); treat its output as an extrapolation."
+                f"{prefix}{what} {x:g} {unit} is outside the range model '{model.id}' was "
+                f"built on ({lo:g}–{hi:g} {unit}); treat its output as an extrapolation."
             )
     return out

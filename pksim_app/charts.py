@@ -153,24 +153,7 @@ def concentration_chart(
     if len(vis):
         layers += _band_layers(vis, y, log_y)
     if block_min is not None:
-        block = pd.DataFrame(
-            {
-                "start_min": [block_min[0]],
-                "end_min": [block_min[1]],
-                "label": [f"Session block {block_min[0]:g}–{block_min[1]:g} min"],
-            }
-        )
-        layers.append(
-            {
-                "data": inline(block),
-                "mark": {"type": "rect", "opacity": 0.10, "color": BLOCK_COLOUR},
-                "encoding": {
-                    "x": quant("start_min", scale=xscale),
-                    "x2": {"field": "end_min"},
-                    "tooltip": [tooltip("label", "Block", "nominal")],
-                },
-            }
-        )
+        layers.append(_block_layer(block_min, xscale))
     if has_ribbons:
         rib = mask_for_log(ribbons, ["lo_ng_per_ml", "hi_ng_per_ml"], log_y)
         if log_y:  # keep the lower edge on the axis so the ribbon is closed
@@ -240,6 +223,26 @@ def concentration_chart(
     return spec
 
 
+def _block_layer(block_min: tuple[float, float], xscale: dict) -> dict:
+    """The session block, shaded grey, with its edges in the tooltip."""
+    block = pd.DataFrame(
+        {
+            "start_min": [block_min[0]],
+            "end_min": [block_min[1]],
+            "label": [f"Session block {block_min[0]:g}–{block_min[1]:g} min"],
+        }
+    )
+    return {
+        "data": inline(block),
+        "mark": {"type": "rect", "opacity": 0.10, "color": BLOCK_COLOUR},
+        "encoding": {
+            "x": quant("start_min", scale=xscale),
+            "x2": {"field": "end_min"},
+            "tooltip": [tooltip("label", "Block", "nominal")],
+        },
+    }
+
+
 def probability_chart(
     frame: pd.DataFrame,
     *,
@@ -256,16 +259,7 @@ def probability_chart(
     )
     xscale = {"domain": [0.0, float(data["time_min"].max())], "nice": False}
     datasets = {"p": data}
-    layers = []
-    if block_min is not None:
-        block = pd.DataFrame({"start_min": [block_min[0]], "end_min": [block_min[1]]})
-        layers.append(
-            {
-                "data": inline(block),
-                "mark": {"type": "rect", "opacity": 0.10, "color": BLOCK_COLOUR},
-                "encoding": {"x": quant("start_min", scale=xscale), "x2": {"field": "end_min"}},
-            }
-        )
+    layers = [] if block_min is None else [_block_layer(block_min, xscale)]
     layers.append(
         {
             "data": {"name": "p"},

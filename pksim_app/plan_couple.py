@@ -8,19 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from pksim.planning import DoseSteps
-from pksim_app import cache, charts, export, frames, report, scenario, widgets
-from pksim_app.plan_inputs import (
-    PAGE,
-    P,
-    common_inputs,
-    goal_input,
-    headline,
-    json_bytes,
-    person_inputs,
-    provenance,
-    run,
-    steps_inputs,
-)
+from pksim_app import cache, charts, export, frames, plan_inputs, report, scenario, widgets
 from pksim_app.widgets import Download
 
 PERSON = ("weight_kg", "sex", "route")  # what person_inputs returns
@@ -34,11 +22,11 @@ def tab_couple(s) -> None:
     )
     cols = st.columns(2)
     with cols[0]:
-        a = person_inputs("pl_ca", "Partner A", "sublingual", 82.0, "male", s.model)
-        a_steps = steps_inputs("pl_ca", a[2], s.model)
+        a = plan_inputs.person_inputs("pl_ca", "Partner A", "sublingual", 82.0, "male", s.model)
+        a_steps = plan_inputs.steps_inputs("pl_ca", a[2], s.model)
     with cols[1]:
-        b = person_inputs("pl_cb", "Partner B", "intranasal", 64.0, "female", s.model)
-        b_steps = steps_inputs("pl_cb", b[2], s.model)
+        b = plan_inputs.person_inputs("pl_cb", "Partner B", "intranasal", 64.0, "female", s.model)
+        b_steps = plan_inputs.steps_inputs("pl_cb", b[2], s.model)
     widgets.validity(s.model, weight_kg=a[0], who="Partner A")
     widgets.validity(s.model, weight_kg=b[0], who="Partner B")
     g0, g1 = scenario.field(
@@ -49,12 +37,12 @@ def tab_couple(s) -> None:
         value=(-60.0, 60.0),
         step=5.0,
         key="pl_c_stagger",
-        **P,
+        **plan_inputs.P,
     )
     staggers = tuple(float(x) for x in range(int(g0), int(g1) + 1, 5))
-    block, limit, measure = common_inputs("pl_c", s.t_end_min, s.model)
-    min_goal = goal_input("pl_c")
-    plan = run(
+    block, limit, measure = plan_inputs.common_inputs("pl_c", s.t_end_min, s.model)
+    min_goal = plan_inputs.goal_input("pl_c")
+    plan = plan_inputs.run(
         "couple",
         s,
         cache.run_settings(s, block),
@@ -68,7 +56,7 @@ def tab_couple(s) -> None:
     )
     if plan is None:
         return
-    headline(
+    plan_inputs.headline(
         plan,
         "p_both_in_window_throughout_block",
         lambda r: (
@@ -131,7 +119,7 @@ def tab_couple(s) -> None:
     stag = plan.by_stagger
     widgets.dataframe(stag, "pl_c_stag", hide=tuple(c for c in stag.columns if c.endswith("_se")))
     st.caption("Monte-Carlo standard errors are in the CSV download.")
-    prov = provenance(s, plan.settings, "couple", s.seed)
+    prov = plan_inputs.provenance(s, plan.settings, "couple", s.seed)
     items = [
         Download(
             "All candidates (CSV)",
@@ -143,7 +131,7 @@ def tab_couple(s) -> None:
             "Plan (JSON)",
             "pksim_plan_couple.json",
             "application/json",
-            lambda: json_bytes(plan.summary()),
+            lambda: plan_inputs.json_bytes(plan.summary()),
         ),
     ]
     if plan.feasible:
@@ -156,7 +144,7 @@ def tab_couple(s) -> None:
                 answers += report.partner_answers(who, None, cs.get(k), block)
             return report.session_report_pdf(
                 report.Report(
-                    title=f"{PAGE} (couple)",
+                    title=f"{plan_inputs.PAGE} (couple)",
                     inputs=[
                         f"Partner A: {a[0]:g} kg, {a[1]}; Partner B: {b[0]:g} kg, {b[1]}",
                         *(

@@ -16,31 +16,24 @@ from pksim_app import (
     export,
     fmt,
     frames,
+    plan_inputs,
     report,
     scenario,
     widgets,
-)
-from pksim_app.plan_inputs import (
-    PAGE,
-    P,
-    common_inputs,
-    goal_input,
-    headline,
-    json_bytes,
-    person_inputs,
-    provenance,
-    run,
-    steps_inputs,
 )
 from pksim_app.widgets import Download
 
 
 def person_tab_inputs(s):
     """The one-person tab's inputs: person, dose steps, booster search, block and limit."""
-    w, sx, route = person_inputs("pl_p", "Person", "sublingual", 70.0, "female", s.model)
+    w, sx, route = plan_inputs.person_inputs(
+        "pl_p", "Person", "sublingual", 70.0, "female", s.model
+    )
     widgets.validity(s.model, weight_kg=w)
-    steps = steps_inputs("pl_p", route, s.model)
-    use_booster = scenario.field(st.toggle, "Consider a booster", value=True, key="pl_p_boost", **P)
+    steps = plan_inputs.steps_inputs("pl_p", route, s.model)
+    use_booster = scenario.field(
+        st.toggle, "Consider a booster", value=True, key="pl_p_boost", **plan_inputs.P
+    )
     booster, times = None, ()
     if use_booster:
         c1, c2 = st.columns([1, 2])
@@ -53,11 +46,11 @@ def person_tab_inputs(s):
             value=(10.0, 90.0),
             step=5.0,
             key="pl_p_btimes",
-            **P,
+            **plan_inputs.P,
         )
-        booster = (b_route, steps_inputs("pl_pb", b_route, s.model, "Booster"))
+        booster = (b_route, plan_inputs.steps_inputs("pl_pb", b_route, s.model, "Booster"))
         times = tuple(float(x) for x in range(int(t0), int(t1) + 1, 5))
-    block, limit, measure = common_inputs("pl_p", s.t_end_min, s.model)
+    block, limit, measure = plan_inputs.common_inputs("pl_p", s.t_end_min, s.model)
     return w, sx, route, steps, booster, times, block, limit, measure
 
 
@@ -70,8 +63,8 @@ def tab_person(s) -> None:
     )
     with st.container(key="inputs_pl_p"):  # two fields a row on phones
         w, sx, route, steps, booster, times, block, limit, measure = person_tab_inputs(s)
-        min_goal = goal_input("pl_p")
-    plan = run(
+        min_goal = plan_inputs.goal_input("pl_p")
+    plan = plan_inputs.run(
         "person",
         s,
         cache.run_settings(s, block),
@@ -88,7 +81,7 @@ def tab_person(s) -> None:
     )
     if plan is None:
         return
-    headline(
+    plan_inputs.headline(
         plan,
         "p_window_throughout_block",
         lambda r: (
@@ -185,7 +178,7 @@ def tab_person(s) -> None:
         "are in the CSV download."
     )
     inputs = plan.settings
-    prov = provenance(s, inputs, "one person", s.seed)
+    prov = plan_inputs.provenance(s, inputs, "one person", s.seed)
     items = [
         Download(
             "All candidates (CSV)",
@@ -197,7 +190,7 @@ def tab_person(s) -> None:
             "Plan (JSON)",
             "pksim_plan_person.json",
             "application/json",
-            lambda: json_bytes(plan.summary()),
+            lambda: plan_inputs.json_bytes(plan.summary()),
         ),
     ]
     if plan.feasible and plan.population_result is not None:
@@ -206,7 +199,7 @@ def tab_person(s) -> None:
             series = " + ".join(d.spec() for d in plan.regimen)
             return report.session_report_pdf(
                 report.Report(
-                    title=f"{PAGE} (one person)",
+                    title=f"{plan_inputs.PAGE} (one person)",
                     inputs=[
                         f"Person: {w:g} kg, {sx}; chosen regimen {series}",
                         *report.settings_lines(inputs),

@@ -7,12 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pksim_app import charts, export, fmt, frames, scenario, widgets
-from pksim_app.plan_inputs import (
-    P,
-    provenance,
-    run,
-)
+from pksim_app import charts, export, fmt, frames, plan_inputs, scenario, widgets
 from pksim_app.widgets import Download
 
 
@@ -32,7 +27,7 @@ def tab_tci(s) -> None:
         value=float(round((lo + hi) / 2)),
         step=5.0,
         key="pl_t_target",
-        **P,
+        **plan_inputs.P,
         help=f"Must lie inside the window, {lo:g} to below {hi:g} ng/mL.",
     )
     w = widgets.weight_input(c2, "pl_t_weight", 70.0)
@@ -47,17 +42,17 @@ def tab_tci(s) -> None:
         value=60.0,
         step=5.0,
         key="pl_t_duration",
-        **P,
+        **plan_inputs.P,
     )
     step_s = scenario.field(
         c2.selectbox,
         "Pump step",
         [10.0, 60.0],
         key="pl_t_step",
-        **P,
+        **plan_inputs.P,
         format_func=lambda x: f"{x:g} s",
     )
-    plan = run(
+    plan = plan_inputs.run(
         "tci",
         s,
         target_ng_per_ml=float(target),
@@ -119,7 +114,7 @@ def tab_tci(s) -> None:
     )
     st.markdown("**Pump schedule** (mean rate per minute; every step is in the CSV)")
     widgets.dataframe(per_min, "pl_t_sched")
-    prov = provenance(
+    prov = plan_inputs.provenance(
         s,
         {
             "target_ng_per_ml": target,

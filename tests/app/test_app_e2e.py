@@ -9,18 +9,15 @@ installs it.
 
 from __future__ import annotations
 
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from pksim_app import serve
 
-from pksim_app import serve  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 SHOTS = ROOT / "screenshots"
 CHART = serve.CHART

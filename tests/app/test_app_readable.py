@@ -3,18 +3,11 @@ used to flatten every other curve on the route explorer."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from pksim.sweep import plots  # noqa: E402
-from pksim_app import figures, frames, scales, vega  # noqa: E402
+from pksim.sweep import plots
+from pksim_app import figures, frames, scales, vega
 
 
 @pytest.mark.parametrize(
