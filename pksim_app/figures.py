@@ -145,30 +145,6 @@ def draw_concentration(
     ax.grid(alpha=0.25)
 
 
-def probability_figure(
-    frame: pd.DataFrame,
-    *,
-    y: str,
-    title: str | None = None,
-    block_min: tuple[float, float] | None = None,
-    footer: str = "",
-) -> Figure:
-    """matplotlib twin of :func:`probability_chart`."""
-    fig = Figure(figsize=(8, 3.2), dpi=110, layout="constrained")
-    ax = fig.add_subplot()
-    if block_min is not None:
-        ax.axvspan(*block_min, color=BLOCK_COLOUR, alpha=0.10, lw=0, label="Session block")
-    ax.plot(frame["time_min"], 100.0 * frame[y].astype(float), color="#37474f", lw=1.8)
-    ax.set_ylim(0, 100)
-    ax.set_xlabel(TIME_TITLE)
-    ax.set_ylabel("Probability (%)")
-    if title:
-        ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.25)
-    add_footer(fig, footer)
-    return fig
-
-
 def hysteresis_figure(
     curve: pd.DataFrame, *, bands: pd.DataFrame, log_y: bool = False, footer: str = ""
 ) -> Figure:

@@ -120,3 +120,29 @@ def test_evidence_view_reads_observed_to_predicted_per_arm():
     assert view.loc["a-iv10", "Tmax (min), observed → predicted"] == "14.4 → 0 ✗"
     assert view.loc["b-sl25", "Tmax (min), observed → predicted"] == "45 → 39.5 ✓"
     assert list(view["Held against the model"]) == ["no: weight not reported", "yes"]
+
+
+@pytest.mark.parametrize(
+    "top,nice",
+    [(10.5, 15.0), (99.0, 100.0), (100.0, 100.0), (101.0, 150.0), (251.0, 300.0), (0.7, 0.8)],
+)
+def test_axis_tops_are_round_so_small_input_changes_keep_the_chart(top, nice):
+    assert scales.nice_ceiling(top) == pytest.approx(nice)
+
+
+def test_a_few_milligrams_more_swap_the_data_not_the_chart():
+    """The browser rebuilds a chart only when its spec (everything but the datasets) changes."""
+    from pksim.analysis import band_thresholds
+    from pksim.model import load_model
+    from pksim.simulation import simulate
+    from pksim_app import charts
+
+    model = load_model("ketamine")
+    bands = frames.band_table(model, band_thresholds(model))
+
+    def spec(mg):
+        c = simulate([f"sublingual:{mg}mg"], weight_kg=70.0, model=model)
+        s = charts.concentration_chart(frames.curve_lines(c, "A"), bands=bands, title="t")
+        return {k: v for k, v in s.items() if k != "datasets"}
+
+    assert spec(100) == spec(103)
