@@ -75,6 +75,31 @@ def show_table(rows: list[dict]) -> pd.DataFrame:
     return table
 
 
+def show_cases(
+    s,
+    bands,
+    rows: list[dict],
+    parts: list[pd.DataFrame],
+    *,
+    key: str,
+    title: str,
+    chart_title: str,
+    inputs: dict,
+    note: str = "",
+):
+    """A tab's cases: their curves (log axis when one dwarfs the rest), the summary table and
+    the downloads; returns the curves and the table (the comparison's snapshot)."""
+    lines = pd.concat(parts, ignore_index=True)
+    log_y = widgets.log_axis(s, lines)
+    spec = charts.concentration_chart(lines, bands=bands, log_y=log_y, title=chart_title)
+    widgets.chart(spec, height=380)
+    if note:
+        st.caption(note)
+    table = show_table(rows)
+    downloads(key, s, lines, table, inputs, title, bands, log_y)
+    return lines, table
+
+
 def downloads(
     key: str,
     s,
@@ -178,35 +203,17 @@ def tab_routes(s, bands, weight_kg, sex):
         name = dose_editor.route_label(r) + (f" over {iv_min:g} min" if dose.duration_min else "")
         rows.append(summary_row(name, backend.curve_summary(c, s.overrides)))
         parts.append(frames.curve_lines(c, name, ("effect_site",)))
-    lines = pd.concat(parts, ignore_index=True)
-    log_y = widgets.log_axis(s, lines)
-    widgets.chart(
-        charts.concentration_chart(
-            lines,
-            bands=bands,
-            log_y=log_y,
-            title="Effect-site concentration of the same amount by each route",
-        ),
-        height=380,
-    )
-    table = show_table(rows)
-    downloads(
-        "routes",
+    inputs = {"amount_mg": amount, "routes": routes, "iv_duration_min": iv_min}
+    return show_cases(
         s,
-        lines,
-        table,
-        {
-            "amount_mg": amount,
-            "routes": routes,
-            "iv_duration_min": iv_min,
-            "weight_kg": weight_kg,
-            "sex": sex,
-        },
-        "Routes side by side",
         bands,
-        log_y,
+        rows,
+        parts,
+        key="routes",
+        title="Routes side by side",
+        chart_title="Effect-site concentration of the same amount by each route",
+        inputs={**inputs, "weight_kg": weight_kg, "sex": sex},
     )
-    return lines, table
 
 
 def tab_lag(s, bands, weight_kg, sex) -> None:
@@ -414,29 +421,16 @@ def tab_weight(s, bands):
         name = f"{w:g} kg"
         rows.append(summary_row(name, backend.curve_summary(c, s.overrides)))
         parts.append(frames.curve_lines(c, name))
-    lines = pd.concat(parts, ignore_index=True)
-    log_y = widgets.log_axis(s, lines)
-    widgets.chart(
-        charts.concentration_chart(
-            lines,
-            bands=bands,
-            log_y=log_y,
-            title=f"{dose.spec()}: effect site (solid) and plasma (dashed)",
-        ),
-        height=380,
-    )
-    table = show_table(rows)
-    downloads(
-        "weight",
+    return show_cases(
         s,
-        lines,
-        table,
-        {"dose": dose.spec(), "weights_kg": [w1, w2], "sex": sex},
-        "Body weight",
         bands,
-        log_y,
+        rows,
+        parts,
+        key="weight",
+        title="Body weight",
+        chart_title=f"{dose.spec()}: effect site (solid) and plasma (dashed)",
+        inputs={"dose": dose.spec(), "weights_kg": [w1, w2], "sex": sex},
     )
-    return lines, table
 
 
 def tab_models(s, bands, weight_kg, sex):
@@ -470,37 +464,20 @@ def tab_models(s, bands, weight_kg, sex):
     if not parts:
         st.info("No model in the library has this route.")
         return
-    lines = pd.concat(parts, ignore_index=True)
-    log_y = widgets.log_axis(s, lines)
-    widgets.chart(
-        charts.concentration_chart(
-            lines,
-            bands=bands,
-            log_y=log_y,
-            title=f"{dose.spec()} at {weight_kg:g} kg: effect site by model and scaling",
-        ),
-        height=380,
-    )
-    st.caption(
-        "Bands shaded are those of the model chosen in the sidebar; each row of the table "
-        "uses its own model's bands."
-    )
-    table = show_table(rows)
-    if len(cache.model_ids()) == 1:
-        st.caption(
-            "The library holds one model so far; the comparison covers its weight-scaling schemes."
-        )
-    downloads(
-        "models",
+    one = len(cache.model_ids()) == 1
+    return show_cases(
         s,
-        lines,
-        table,
-        {"dose": dose.spec(), "weight_kg": weight_kg, "sex": sex},
-        "Model dependence",
         bands,
-        log_y,
+        rows,
+        parts,
+        key="models",
+        title="Model dependence",
+        chart_title=f"{dose.spec()} at {weight_kg:g} kg: effect site by model and scaling",
+        inputs={"dose": dose.spec(), "weight_kg": weight_kg, "sex": sex},
+        note="Bands shaded are those of the model chosen in the sidebar; each row of the table "
+        "uses its own model's bands."
+        + (" The library holds one model: the rows are its weight-scaling schemes." if one else ""),
     )
-    return lines, table
 
 
 def main() -> None:
