@@ -264,19 +264,20 @@ def _json_or_text(text: str):
         return text
 
 
-KEY_METRICS = (  # shown by default beside the axes; "All columns" shows the rest
+KEY_METRICS = (  # beside the axes and the heatmap's metric, the first that exist, in this order
     "p_window_block_coverage",
-    "p_window_throughout_block",
-    "p_window_block",
-    "p_window",
     "p_dissociation",
+    "p_window_throughout_block",
     "minutes_in_window_median",
     "onset_min_median",
+    "p_window_block",
+    "p_window",
     "minutes_in_window",
     "onset_min",
     "minutes_dissociated",
     "effect_site_cmax_ng_per_ml",
 )
+SHOWN_METRICS = 3  # with the axes and the heatmap's metric, the table fits 1,400 px unscrolled
 ID_COLUMNS = ("cell_index", "cell_seed", "n_subjects", "subject", "couple", "seed")
 # Labels that `pksim sweep` derives from the axes (filtering on them would fix the axes too).
 DERIVED_COLUMNS = ("regimen", "routes", "a_regimen", "b_regimen", "a_routes", "b_routes")
@@ -431,7 +432,8 @@ def explore(s) -> None:
             height=420,
         )
     first = tuple(axes) + ((colour,) if colour else ())
-    key_cols = first + tuple(c for c in KEY_METRICS if c in frame.columns and c not in first)
+    extra = [c for c in KEY_METRICS if c in frame.columns and c not in first]
+    key_cols = first + tuple(extra[:SHOWN_METRICS])
     show_all = st.toggle(
         "All columns",
         value=False,
