@@ -1,7 +1,5 @@
 """pksim app entry point: ``streamlit run app.py``.
 
-Research and teaching tool — not dosing advice.
-
 This script runs on every interaction: page config, kernel warm-up (once per server), the
 shared sidebar settings, the notice, then the selected page from ``pksim_app/pages/``, and last
 the page's scenario is written into the URL (:mod:`pksim_app.scenario`). To add a page, put its
@@ -19,10 +17,6 @@ os.environ.setdefault("NUMBA_THREADING_LAYER", "threadsafe")
 import streamlit as st  # noqa: E402
 
 from pksim_app import cache, scenario, widgets  # noqa: E402
-
-st.set_page_config(
-    page_title="pksim — ketamine dose–exposure simulator", page_icon="💊", layout="wide"
-)
 
 PAGES = {
     "Plan": [
@@ -56,12 +50,23 @@ PAGE_IDS = {
     "Models & evidence": "models",
 }
 
-page = st.navigation(PAGES)
-scenario.begin(PAGE_IDS[page.title])
-cache.warm_kernels()
-settings = widgets.sidebar_settings()
-widgets.phone_layout()
-widgets.notice()
-messages = st.container()  # scenario values that were refused, shown above the page
-page.run()
-scenario.finish(widgets.session_overrides(settings.model), where=messages)
+
+def main() -> None:
+    st.set_page_config(
+        page_title="pksim — ketamine dose–exposure simulator", page_icon="💊", layout="wide"
+    )
+    page = st.navigation(PAGES)
+    scenario.begin(PAGE_IDS[page.title])
+    cache.warm_kernels()
+    settings = widgets.sidebar_settings()
+    widgets.phone_layout()
+    widgets.notice()
+    messages = st.container()  # scenario values that were refused, shown above the page
+    page.run()
+    scenario.finish(widgets.session_overrides(settings.model), where=messages)
+
+
+# Streamlit runs this file as __main__. A worker process that multiprocessing spawns re-runs the
+# parent's main file as __mp_main__ (after AppTest, that is this file): it must not start the app.
+if __name__ == "__main__":
+    main()

@@ -27,33 +27,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 os.environ.setdefault("NUMBA_THREADING_LAYER", "threadsafe")
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("PKSIM_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+sys.path.insert(0, str(ROOT))
+
+from pksim_app import serve  # noqa: E402
+
 READY = ".st-key-results_a [data-testid=stTable] tbody tr"
-CHART = "[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg"
-IDLE = (
-    "() => { const a = document.querySelector('[data-testid=stApp]');"
-    " return a && a.getAttribute('data-test-script-state') === 'notRunning'; }"
-)
 # Partner A's typical effect-site peak cell differs from ``old`` and the run has finished (the
 # cell, not the whole table: a population percentile can show the same text as the old peak).
 CHANGED = (
@@ -66,52 +52,7 @@ CHANGED = (
     " return false; }"
 )
 TIMEOUT_MS = 180_000
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start(port: int) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def _wait_health(url: str, proc: subprocess.Popen) -> None:
-    while proc.poll() is None:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("streamlit exited")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+BASELINE = "AppTest re-run, cached input (server side)"
 
 
 def _peak(page) -> str:
@@ -137,7 +78,7 @@ def _set_n(page, n: int) -> None:
         box.fill(str(n))
         box.press("Enter")
         page.wait_for_timeout(500)
-        page.wait_for_function(IDLE, timeout=TIMEOUT_MS)
+        page.wait_for_function(serve.IDLE, timeout=TIMEOUT_MS)
 
 
 def _fmt(values: list[float]) -> str:
@@ -158,20 +99,14 @@ def bench_browser(starts: int, changes: int, n: int) -> dict[str, list[float]]:
         "re-render (cached input)": [],
     }
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = serve.browser(p)
         for i in range(starts):
-            port = _port()
-            url = f"http://127.0.0.1:{port}"
             t0 = time.perf_counter()
-            proc = _start(port)
+            proc, url = serve.start()
             try:
-                _wait_health(url, proc)
                 out["server up"].append(time.perf_counter() - t0)
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.goto(url)
-                page.wait_for_selector(READY, timeout=TIMEOUT_MS)
-                page.wait_for_selector(CHART, timeout=TIMEOUT_MS)
-                page.wait_for_function(IDLE, timeout=TIMEOUT_MS)
+                _load(page, url)
                 out["first page"].append(time.perf_counter() - t0)
                 if i < starts - 1:
                     continue
@@ -199,17 +134,22 @@ def bench_browser(starts: int, changes: int, n: int) -> dict[str, list[float]]:
                 out.update(_new_sessions(browser, url, changes))
                 out.update(_route_explorer(browser, url, changes))
             finally:
-                _stop(proc)
+                serve.stop(proc)
         browser.close()
     return out
 
 
-def _first_page(page, url: str) -> float:
-    t0 = time.perf_counter()
+def _load(page, url: str) -> None:
+    """Open the default page and wait for partner A's numbers, a chart and the run's end."""
     page.goto(url)
     page.wait_for_selector(READY, timeout=TIMEOUT_MS)
-    page.wait_for_selector(CHART, timeout=TIMEOUT_MS)
-    page.wait_for_function(IDLE, timeout=TIMEOUT_MS)
+    page.wait_for_selector(serve.CHART, timeout=TIMEOUT_MS)
+    page.wait_for_function(serve.IDLE, timeout=TIMEOUT_MS)
+
+
+def _first_page(page, url: str) -> float:
+    t0 = time.perf_counter()
+    _load(page, url)
     return time.perf_counter() - t0
 
 
@@ -238,8 +178,8 @@ def _route_explorer(browser, url: str, changes: int) -> dict[str, list[float]]:
     """Route explorer, "Routes side by side": a new amount (every route simulated again)."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{url}/routes")
-    page.wait_for_selector(CHART, timeout=TIMEOUT_MS)
-    page.wait_for_function(IDLE, timeout=TIMEOUT_MS)
+    page.wait_for_selector(serve.CHART, timeout=TIMEOUT_MS)
+    page.wait_for_function(serve.IDLE, timeout=TIMEOUT_MS)
     box = page.locator(".st-key-rt_routes_amount input")
     times = []
     for k in range(changes + 1):
@@ -310,28 +250,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--changes", type=int, default=7, help="input changes to time")
     ap.add_argument("--n", type=int, default=1000, help="subjects per partner")
     args = ap.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
 
     from pksim.warm import warm_all
 
     warm_all()  # the README runs `pksim warmup` first: the server loads cached kernels
+    load_before = os.getloadavg()
     results: dict[str, list[float]] = {}
-    if Path(CHROMIUM).is_file():
+    if Path(serve.CHROMIUM).is_file():
         results.update(bench_browser(args.starts, args.changes, args.n))
     else:
-        print(f"no Chromium at {CHROMIUM}: browser timings skipped")
+        print(f"no Chromium at {serve.CHROMIUM}: browser timings skipped")
     results.update(bench_library(args.n, args.changes))
     results.update(bench_apptest(args.n, args.changes))
 
+    loads = " ".join(f"{x:.2f}" for x in (*load_before, *os.getloadavg()))
     print(
-        f"pksim app latency — {os.cpu_count()} cores, load average "
-        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}, {args.n} subjects per partner"
+        f"pksim app latency — {os.cpu_count()} cores, load average (1, 5, 15 min) at start and "
+        f"end {loads}, {args.n} subjects per partner"
     )
+    base = statistics.median(results[BASELINE])
     width = max(len(k) for k in results)
     for name, values in results.items():
         if values:
-            print(f"  {name:<{width}}  {_fmt(values)}")
+            ratio = statistics.median(values) / base
+            print(f"  {name:<{width}}  {_fmt(values)}  ({ratio:5.1f}× the baseline)")
     print(
+        f"baseline: the median '{BASELINE}' of this run, timed on the same loaded machine.\n"
         "targets (issue 14): re-render < 300 ms on the route explorer and < 500 ms on the "
         "couple page at 1,000 people per partner; a new session's first page < 2 s with a "
         "warm kernel cache"

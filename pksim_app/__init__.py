@@ -1,7 +1,5 @@
 """pksim's Streamlit front end (``streamlit run app.py``).
 
-Research and teaching tool — not dosing advice.
-
 Layout
 ------
 ``app.py`` (entry: page config, kernel warm-up, sidebar settings, ``st.navigation``) runs one of
@@ -23,8 +21,9 @@ Nothing in :mod:`pksim` imports Streamlit; this package is the front-end layer.
 
 from __future__ import annotations
 
-NOTICE = "Research and teaching tool — not dosing advice."
+from pksim.planning import NOTICE  # the library's notice, shown and written as it is
+
 NOTICE_LONG = (
-    "**Research and teaching tool — not dosing advice.** pksim shows what published "
-    "pharmacokinetic models predict for virtual people; it does not tell anyone what to give."
+    f"**{NOTICE}** pksim shows what published pharmacokinetic models predict for virtual "
+    "people; it does not tell anyone what to give."
 )

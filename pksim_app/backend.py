@@ -1,22 +1,17 @@
 """The app's single door into the pksim library (no Streamlit here, no PK maths either).
 
 Pages never import :mod:`pksim` submodules directly; they call these functions (through the
-caching layer in :mod:`pksim_app.cache`). Optional library modules that other work streams are
-still building — populations, couples, validation, sweeps — are detected here, so a page can say
-"not available yet" instead of raising.
+caching layer in :mod:`pksim_app.cache`).
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
 
 from pksim.analysis import band_thresholds, curve_summary
+from pksim.couple import CoupleResult, simulate_couple
 from pksim.errors import InputError, PksimError
 from pksim.model import Model, available_models, load_model
 from pksim.regimen import (
@@ -27,6 +22,8 @@ from pksim.regimen import (
     Dose,
     parse_dose_spec,
 )
+from pksim.sampling import Covariates
+from pksim.settings import RunSettings
 from pksim.simulation import WEIGHT_RANGE_KG, Curve, simulate
 
 __all__ = [
@@ -46,10 +43,8 @@ __all__ = [
     "load_model",
     "parse_dose_spec",
     "simulate",
-    "feature",
-    "Feature",
+    "RunSettings",
     "typical_curve",
-    "run_population",
     "run_couple",
     "evidence_table",
     "run_sweep",
@@ -57,50 +52,6 @@ __all__ = [
     "validity_warnings",
     "pksim_version",
 ]
-
-# Optional library modules and the functions the app needs from each.
-_FEATURES = {
-    "population": ("pksim.population", ("simulate_population", "Covariates")),
-    "couple": ("pksim.couple", ("simulate_couple",)),
-    "validation": ("pksim.validation", ("evidence_table",)),
-    "sweep": ("pksim.sweep", ()),
-}
-
-
-@dataclass(frozen=True)
-class Feature:
-    """Whether an optional library module can be used, and why not when it cannot."""
-
-    name: str
-    available: bool
-    module: Any = None
-    reason: str = ""
-
-
-def feature(name: str) -> Feature:
-    """Detect an optional library module (``population``, ``couple``, ``validation``, ``sweep``).
-
-    Parameters
-    ----------
-    name : key of the feature
-
-    Returns
-    -------
-    Feature
-        ``available`` is False, with a one-line ``reason``, when the module is missing, fails to
-        import, or lacks a function the app calls.
-    """
-    module_name, needed = _FEATURES[name]
-    if importlib.util.find_spec(module_name) is None:
-        return Feature(name, False, None, f"`{module_name}` is not part of this pksim build yet.")
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:  # a half-finished module must not take the page down
-        return Feature(name, False, None, f"`{module_name}` failed to import: {exc}")
-    missing = [f for f in needed if not hasattr(module, f)]
-    if missing:
-        return Feature(name, False, module, f"`{module_name}` lacks {', '.join(missing)}.")
-    return Feature(name, True, module, "")
 
 
 def pksim_version() -> str:
@@ -131,92 +82,22 @@ def typical_curve(
     )
 
 
-def run_population(
-    dose_specs: Sequence[str],
-    *,
-    weight_kg: float,
-    sex: str,
-    model: Model,
-    scaling: str | None,
-    n: int,
-    seed: int,
-    t_end_min: float,
-    thresholds: dict[str, float],
-    block_min: tuple[float, float],
-    dt_min: float = 1.0,
-    band_uncertainty: bool = False,
-):
-    """A virtual population of one person's covariates (fixed weight and sex, sampled PK);
-    ``band_uncertainty`` draws each person's band edges (and adds the sensitivity ends).
-
-    Returns
-    -------
-    PopulationResult or None
-        None when :mod:`pksim.population` is not available.
-    """
-    f = feature("population")
-    if not f.available:
-        return None
-    return f.module.simulate_population(
-        [parse_dose_spec(s) for s in dose_specs],
-        covariates=f.module.Covariates(weight_kg=weight_kg, sex=sex),
-        settings=f.module.RunSettings(
-            model=model,
-            n=n,
-            seed=seed,
-            t_end_min=t_end_min,
-            dt_min=dt_min,
-            thresholds=dict(thresholds),
-            block_min=tuple(block_min),
-            weight_scaling=scaling,
-            band_uncertainty=band_uncertainty,
-        ),
-    )
-
-
 def run_couple(
     a_specs: Sequence[str],
     b_specs: Sequence[str],
     *,
     a: tuple[float, str],
     b: tuple[float, str],
-    model: Model,
-    scaling: str | None,
-    n: int,
-    seed: int,
-    t_end_min: float,
-    thresholds: dict[str, float],
-    block_min: tuple[float, float],
-    dt_min: float = 1.0,
-    band_uncertainty: bool = False,
-):
-    """Simulated couples: partner A ``(weight_kg, sex)`` with ``a_specs``, B likewise
-    (``band_uncertainty`` as in :func:`run_population`).
-
-    Returns
-    -------
-    CoupleResult or None
-        None when :mod:`pksim.couple` (or :mod:`pksim.population`) is not available.
-    """
-    fc, fp = feature("couple"), feature("population")
-    if not (fc.available and fp.available):
-        return None
-    return fc.module.simulate_couple(
+    settings: RunSettings,
+) -> CoupleResult:
+    """Simulated couples: partner A ``(weight_kg, sex)`` with ``a_specs``, B likewise, under
+    one set of run settings (model, n, seed, horizon, band edges, block, scaling)."""
+    return simulate_couple(
         [parse_dose_spec(s) for s in a_specs],
         [parse_dose_spec(s) for s in b_specs],
-        a=fp.module.Covariates(weight_kg=a[0], sex=a[1]),
-        b=fp.module.Covariates(weight_kg=b[0], sex=b[1]),
-        settings=fp.module.RunSettings(
-            model=model,
-            n=n,
-            seed=seed,
-            t_end_min=t_end_min,
-            dt_min=dt_min,
-            thresholds=dict(thresholds),
-            block_min=tuple(block_min),
-            weight_scaling=scaling,
-            band_uncertainty=band_uncertainty,
-        ),
+        a=Covariates(weight_kg=a[0], sex=a[1]),
+        b=Covariates(weight_kg=b[0], sex=b[1]),
+        settings=settings,
     )
 
 
@@ -246,13 +127,11 @@ def run_sweep(text: str) -> tuple[pd.DataFrame, dict]:
     return cells, prov
 
 
-def evidence_table(model_id: str) -> pd.DataFrame | None:
-    """Predicted vs observed per published study arm, or None when validation is not available."""
-    f = feature("validation")
-    if not f.available:
-        return None
-    table = f.module.evidence_table(model_id)
-    return table if isinstance(table, pd.DataFrame) else pd.DataFrame(table)
+def evidence_table(model_id: str) -> pd.DataFrame:
+    """Predicted vs observed per published study arm (``pksim validate``'s table)."""
+    from pksim.validation import evidence_table as table
+
+    return table(model_id)
 
 
 class ResultsFileError(PksimError, ValueError):
@@ -358,19 +237,13 @@ def validity_warnings(
     """Messages for inputs outside the model's validated ranges (empty when all are inside)."""
     out = []
     prefix = f"{who}: " if who else ""
-    if weight_kg is not None:
-        lo, hi = model.validity_weight_kg
-        if not lo <= weight_kg <= hi:
+    for what, x, (lo, hi), unit in (
+        ("weight", weight_kg, model.validity_weight_kg, "kg"),
+        ("age", age_years, model.validity_age_years, "years"),
+    ):
+        if x is not None and not lo <= x <= hi:
             out.append(
-                f"{prefix}weight {weight_kg:g} kg is outside the range model "
-                f"'{model.id}' was built on ({lo:g}–{hi:g} kg); treat its output as an "
-                "extrapolation."
-            )
-    if age_years is not None:
-        lo, hi = model.validity_age_years
-        if not lo <= age_years <= hi:
-            out.append(
-                f"{prefix}age {age_years:g} years is outside the range model '{model.id}' "
-                f"was built on ({lo:g}–{hi:g} years); treat its output as an extrapolation."
+                f"{prefix}{what} {x:g} {unit} is outside the range model '{model.id}' was "
+                f"built on ({lo:g}–{hi:g} {unit}); treat its output as an extrapolation."
             )
     return out

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from pksim_app import backend
@@ -97,109 +98,29 @@ def typical_curve(
     )
 
 
-@st.cache_resource(
-    max_entries=64, ttl=RESULT_TTL_S, show_spinner="Simulating the virtual population…"
-)
-def _population(
-    dose_specs,
-    weight_kg,
-    sex,
-    model_id,
-    scaling,
-    n,
-    seed,
-    t_end_min,
-    thresholds,
-    block_min,
-    model_sha,
-    band_uncertainty=True,
-):
-    return _summarised(
-        backend.run_population(
-            dose_specs,
-            weight_kg=weight_kg,
-            sex=sex,
-            model=model(model_id),
-            scaling=scaling,
-            n=n,
-            seed=seed,
-            t_end_min=t_end_min,
-            thresholds=dict(thresholds),
-            block_min=block_min,
-            band_uncertainty=band_uncertainty,
-        )
+def run_settings(s, block_min: tuple[float, float], **extra) -> tuple:
+    """The sidebar's settings (a ``widgets.Settings``), a session block and ``extra`` settings
+    as hashable ``(name, value)`` pairs of :class:`~pksim.settings.RunSettings` (the model
+    travels as its id and file hash, the cache key)."""
+    return (
+        ("weight_scaling", s.scaling_arg),
+        ("n", int(s.n)),
+        ("seed", int(s.seed)),
+        ("t_end_min", float(s.t_end_min)),
+        ("thresholds", tuple(s.thresholds_key)),
+        ("block_min", tuple(float(t) for t in block_min)),
+        *sorted(extra.items()),
     )
 
 
-def population(
-    dose_specs: tuple[str, ...],
-    weight_kg: float,
-    sex: str,
-    model_id: str,
-    scaling: str | None,
-    n: int,
-    seed: int,
-    t_end_min: float,
-    thresholds: tuple[tuple[str, float], ...],
-    block_min: tuple[float, float],
-    band_uncertainty: bool = True,
-):
-    """Cached :func:`pksim_app.backend.run_population` with its summary (band edges drawn
-    from their published ranges unless ``band_uncertainty`` is False).
-
-    Returns
-    -------
-    Summarised or None
-        None when populations are unavailable.
-    """
-    return _population(
-        tuple(dose_specs),
-        float(weight_kg),
-        sex,
-        model_id,
-        scaling,
-        int(n),
-        int(seed),
-        float(t_end_min),
-        tuple(thresholds),
-        tuple(block_min),
-        model(model_id).sha256,
-        bool(band_uncertainty),
-    )
+def _settings(model_id: str, settings: tuple) -> backend.RunSettings:
+    return backend.RunSettings(model=model(model_id), **dict(settings))
 
 
 @st.cache_resource(max_entries=64, ttl=RESULT_TTL_S, show_spinner="Simulating the couples…")
-def _couple(
-    a_specs,
-    b_specs,
-    a,
-    b,
-    model_id,
-    scaling,
-    n,
-    seed,
-    t_end_min,
-    thresholds,
-    block_min,
-    model_sha,
-    band_uncertainty=True,
-):
-    return _summarised(
-        backend.run_couple(
-            a_specs,
-            b_specs,
-            a=a,
-            b=b,
-            model=model(model_id),
-            scaling=scaling,
-            n=n,
-            seed=seed,
-            t_end_min=t_end_min,
-            thresholds=dict(thresholds),
-            block_min=block_min,
-            band_uncertainty=band_uncertainty,
-        )
-    )
+def _couple(a_specs, b_specs, a, b, model_id, model_sha, settings: tuple):
+    run = _settings(model_id, settings)
+    return _summarised(backend.run_couple(a_specs, b_specs, a=a, b=b, settings=run))
 
 
 def couple(
@@ -208,32 +129,33 @@ def couple(
     a: tuple[float, str],
     b: tuple[float, str],
     model_id: str,
-    scaling: str | None,
-    n: int,
-    seed: int,
-    t_end_min: float,
-    thresholds: tuple[tuple[str, float], ...],
-    block_min: tuple[float, float],
-    band_uncertainty: bool = True,
-):
+    settings: tuple,
+) -> Summarised:
     """Cached :func:`pksim_app.backend.run_couple` with its summary (which nests each partner's
-    as ``partner_a`` / ``partner_b``); None when couples are unavailable. Band edges are drawn
-    from their published ranges unless ``band_uncertainty`` is False."""
-    return _couple(
-        tuple(a_specs),
-        tuple(b_specs),
-        tuple(a),
-        tuple(b),
-        model_id,
-        scaling,
-        int(n),
-        int(seed),
-        float(t_end_min),
-        tuple(thresholds),
-        tuple(block_min),
-        model(model_id).sha256,
-        bool(band_uncertainty),
-    )
+    as ``partner_a`` / ``partner_b``); ``settings`` from :func:`run_settings`."""
+    a, b = (float(a[0]), a[1]), (float(b[0]), b[1])
+    sha = model(model_id).sha256
+    return _couple(tuple(a_specs), tuple(b_specs), a, b, model_id, sha, settings)
+
+
+@st.cache_resource(max_entries=64, ttl=RESULT_TTL_S, show_spinner=False)
+def _plan(kind: str, model_id: str, model_sha: str, settings: tuple, request: tuple):
+    from pksim import planning
+
+    kw = dict(request)
+    if settings:
+        kw["settings"] = _settings(model_id, settings)
+    else:
+        kw["model"] = model(model_id)
+    return getattr(planning, f"plan_{kind}")(**kw)
+
+
+def plan(kind: str, model_id: str, settings: tuple = (), **kw):
+    """Cached :func:`pksim.planning.plan_person` (``kind`` ``person``), ``plan_couple`` or
+    ``plan_tci`` with the run ``settings`` of :func:`run_settings` (none for ``tci``) and the
+    planner's own keyword arguments, keyed on them and the model file's hash."""
+    request = tuple(sorted(kw.items()))
+    return _plan(kind, model_id, model(model_id).sha256, settings, request)
 
 
 @st.cache_resource(max_entries=16, ttl=RESULT_TTL_S, show_spinner="Running the sweep…")
@@ -246,15 +168,9 @@ def sweep(text: str, model_sha: str):
 @st.cache_resource(
     max_entries=16, ttl=RESULT_TTL_S, show_spinner="Running the model against published studies…"
 )
-def evidence_table(model_id: str, model_sha: str):
+def evidence_table(model_id: str, model_sha: str) -> pd.DataFrame:
     """Cached :func:`pksim_app.backend.evidence_table` (keyed on the model file's hash)."""
     return backend.evidence_table(model_id)
-
-
-def feature(name: str) -> backend.Feature:
-    """Feature detection is cheap after the first import; not cached so a newly landed module
-    is picked up without restarting the server."""
-    return backend.feature(name)
 
 
 def specs(doses: Sequence) -> tuple[str, ...]:

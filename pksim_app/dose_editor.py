@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from pksim_app import backend, scenario
+from pksim_app import backend, scenario, widgets
 from pksim_app.presets import Preset, load_presets
 
 ROUTE_NAMES = {  # short: they must fit a narrow select box (unknown routes show their own name)
@@ -30,6 +30,15 @@ P = {"persist_state": "session"}
 
 def route_label(route: str) -> str:
     return ROUTE_NAMES.get(route, route.replace("_", " ").capitalize())
+
+
+def route_input(where, label: str, key: str, model, default: str) -> str:
+    """One of the model's routes (``default`` when the model has it)."""
+    routes = list(model.routes)
+    index = routes.index(default) if default in routes else 0
+    return scenario.field(
+        where.selectbox, label, routes, index=index, key=key, format_func=route_label, **P
+    )
 
 
 def allows_duration(model, route: str) -> bool:
@@ -254,18 +263,8 @@ def person_inputs(
     half its amount, 30 min later); ``n_doses`` how many rows show at first.
     """
     c1, c2, c3 = st.columns(3)
-    w = scenario.field(
-        c1.number_input,
-        "Weight (kg)",
-        min_value=backend.WEIGHT_RANGE_KG[0],
-        max_value=backend.WEIGHT_RANGE_KG[1],
-        value=float(weight_kg),
-        step=1.0,
-        key=f"{key}_weight",
-        **P,
-    )
-    sexes = ["female", "male"]
-    s = scenario.field(c2.selectbox, "Sex", sexes, index=sexes.index(sex), key=f"{key}_sex", **P)
+    w = widgets.weight_input(c1, f"{key}_weight", weight_kg)
+    s = widgets.sex_input(c2, f"{key}_sex", sex)
     age = scenario.field(
         c3.number_input,
         "Age (years)",
@@ -313,4 +312,4 @@ def person_inputs(
         )
         if dose is not None:
             doses.append(dose)
-    return Person(float(w), s, float(age), tuple(doses))
+    return Person(w, s, float(age), tuple(doses))

@@ -131,7 +131,7 @@ SUMMARY_LABELS = {
 SUMMARY_NOTE = (
     "Onset and offset: the effect site enters and leaves the relational window; peak: the "
     "effect-site peak; bioavailable: the part of the dose that reaches the blood. Plasma peaks "
-    "are in the CSV."
+    "are in the CSV (on a phone, so are the peak time and the bioavailable dose)."
 )
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 from matplotlib.backends.backend_pdf import FigureCanvasPdf
 from matplotlib.figure import Figure
 
-from pksim_app import NOTICE, charts, fmt
+from pksim_app import NOTICE, figures, fmt
 
 A4_IN = (8.27, 11.69)
 WRAP = 128  # characters per line at the report's font size
@@ -200,7 +200,7 @@ def report_figure(r: Report) -> Figure:
     chart_top = y - 0.012 * rows - 0.01
     chart_h = 0.32
     ax = fig.add_axes((0.1, chart_top - chart_h, 0.85, chart_h))
-    charts.draw_concentration(
+    figures.draw_concentration(
         ax,
         r.lines,
         bands=r.bands,

@@ -257,6 +257,18 @@ def sync_url(overrides: dict[str, float] | None = None) -> None:
         st.query_params.from_dict(q)
 
 
+def finish_fragment(overrides: dict[str, float] | None = None) -> None:
+    """End of a fragment's rerun: pending values for inputs outside the fragment (a restored
+    snapshot's sidebar settings) need the whole page, which then applies and reports them;
+    otherwise the URL is brought up to date."""
+    s = _state()
+    pending = s.get(PENDING_KEY) or {}
+    fields = s.get(FIELDS_KEY, {}).get(s.get(PAGE_KEY, ""), [])
+    if any(k in pending for k in fields) or any(k.startswith(EDGE_PREFIX) for k in pending):
+        st.rerun(scope="app")
+    sync_url(overrides)
+
+
 # --------------------------------------------------------------------------- files
 
 

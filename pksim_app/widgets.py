@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from pksim_app import NOTICE, NOTICE_LONG, backend, cache, charts, fmt, frames, scenario
+from pksim_app import NOTICE, NOTICE_LONG, backend, cache, fmt, frames, scales, scenario
 from pksim_app.glossary import GLOSSARY
 
 THRESHOLDS_KEY = "pksim_thresholds"  # {model_id: {role: lower edge ng/mL}}, per session
@@ -23,7 +23,6 @@ MAX_HORIZON_MIN = 1440.0
 DEFAULT_N = 1000
 DEFAULT_SEED = 20240601
 POP_N_RANGE = (100, 5000)
-DOWNLOADS_PER_ROW = 3
 
 
 @dataclass(frozen=True)
@@ -68,6 +67,15 @@ PHONE_CSS = """<style>
   [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] [data-testid="stMetric"]):not(
       :has([data-testid="stTable"], [data-testid="stDataFrame"])) > [data-testid="stColumn"] {
     min-width: calc(50% - 0.25rem) !important; flex: 1 1 calc(50% - 0.25rem) !important; }
+  /* static tables shrink to the screen: long words and codes wrap instead of scrolling */
+  [data-testid="stTable"] table { width: 100% !important; }
+  [data-testid="stTable"] th, [data-testid="stTable"] td { padding: 0.3rem 0.4rem !important; }
+  [data-testid="stTable"] th, [data-testid="stTable"] td, [data-testid="stTable"] table * {
+    white-space: normal !important; overflow-wrap: anywhere !important; }
+  /* tables of many numbers: their key columns (the first six) */
+  .st-key-phone_key_columns [data-testid="stTable"] tr > :nth-child(n+7) { display: none; }
+  /* the band editor's column headings: on a phone each row says it (label, edge, source) */
+  .st-key-thr_head { display: none; }
 }
 </style>"""
 
@@ -78,7 +86,7 @@ def phone_layout() -> None:
 
 
 def notice() -> None:
-    """The 'research and teaching tool — not dosing advice' banner (every page)."""
+    """The library's notice as a banner (every page)."""
     st.info(NOTICE_LONG, icon=":material/science:")
 
 
@@ -129,7 +137,8 @@ def threshold_editor(model) -> None:
     # Three columns that still read in order when a phone stacks them: band, its edge, and
     # the literature value with its range and source.
     widths = [1.6, 1.4, 4.6]
-    head = st.columns(widths)
+    with st.container(key="thr_head"):
+        head = st.columns(widths)
     for col, text in zip(
         head,
         ("Band", "Lower edge, this session (ng/mL)", "Literature value, range and source"),
@@ -194,7 +203,7 @@ def scenario_bar(s: Settings) -> None:
         if up is not None:
             scenario.load_file(up.getvalue(), page)
 
-    with st.expander("Scenario: share, save or open", icon=":material/share:"):
+    with st.popover("Scenario: share, save or open", icon=":material/share:"):
         st.caption(
             "The address bar holds every input of this page: copy it to share or bookmark "
             "this scenario. A scenario file holds the same inputs."
@@ -333,13 +342,61 @@ def validity(
     return msgs
 
 
-def unavailable(feature: backend.Feature, what: str) -> None:
-    """Say plainly that a part of the page waits for a library module."""
-    st.info(
-        f"{what} needs the library's `{feature.name}` module: {feature.reason} "
-        "The rest of the page works without it.",
-        icon=":material/hourglass_empty:",
+SEXES = ["female", "male"]
+P = {"persist_state": "session"}  # inputs keep their value when the user visits another page
+
+
+def weight_input(where, key: str, value: float, label: str = "Weight (kg)") -> float:
+    """A body weight (kg) within the library's range."""
+    lo, hi = backend.WEIGHT_RANGE_KG
+    w = scenario.field(
+        where.number_input,
+        label,
+        min_value=lo,
+        max_value=hi,
+        value=float(value),
+        step=1.0,
+        key=key,
+        **P,
     )
+    return float(w)
+
+
+def sex_input(where, key: str, sex: str = "male", label: str = "Sex") -> str:
+    return scenario.field(where.selectbox, label, SEXES, index=SEXES.index(sex), key=key, **P)
+
+
+def mg_input(where, label: str, key: str, value: float, step: float = 5.0, **kw) -> float:
+    """A dose (mg) within the library's limit."""
+    mg = scenario.field(
+        where.number_input,
+        label,
+        min_value=0.5,
+        max_value=backend.MAX_DOSE_MG,
+        value=float(value),
+        step=step,
+        key=key,
+        **P,
+        **kw,
+    )
+    return float(mg)
+
+
+def block_slider(where, key: str, t_end_min: float, help: str) -> tuple[float, float]:
+    """The session block (min), 45–90 min by default, within the time horizon."""
+    hi = float(t_end_min)
+    b0, b1 = scenario.field(
+        where.slider,
+        "Session block (min)",
+        min_value=0.0,
+        max_value=hi,
+        value=(min(45.0, hi - 15.0), min(90.0, hi)),
+        step=5.0,
+        key=key,
+        help=help,
+        **P,
+    )
+    return float(b0), float(b1)
 
 
 # --------------------------------------------------------------------------- downloads
@@ -353,22 +410,31 @@ class Download:
     make: Callable[[], bytes]
 
 
-def downloads(items: list[Download], key: str) -> None:
-    """Rows of download buttons (three a row, so labels are not cut); the bytes are produced
-    only when a button is clicked."""
-    cols = []
-    for start in range(0, len(items), DOWNLOADS_PER_ROW):
-        cols += st.columns(DOWNLOADS_PER_ROW)[: len(items[start : start + DOWNLOADS_PER_ROW])]
-    for i, (col, item) in enumerate(zip(cols, items, strict=True)):
-        col.download_button(
-            item.label,
-            data=item.make,
-            file_name=item.file_name,
-            mime=item.mime,
-            key=f"{key}_dl{i}",
-            on_click="ignore",
-            icon=":material/download:",
-        )
+def downloads(items: list[Download], key: str, note: str | None = None) -> None:
+    """The page's downloads behind one button: a popover is drawn only when opened, which keeps
+    the buttons out of every re-render; the bytes are produced only when a button is clicked."""
+    with st.popover("Downloads", icon=":material/download:"):
+        if note:
+            st.caption(note)
+        for i, item in enumerate(items):
+            st.download_button(
+                item.label,
+                data=item.make,
+                file_name=item.file_name,
+                mime=item.mime,
+                key=f"{key}_dl{i}",
+                on_click="ignore",
+                icon=":material/download:",
+                width="stretch",
+            )
+
+
+def end_fragment(s: Settings) -> None:
+    """End of a fragment's run: a preset that switched the model, or a restored scenario with
+    values for the sidebar, needs the whole page; otherwise the URL is brought up to date."""
+    if st.session_state.get("model_id", s.model_id) != s.model_id:
+        st.rerun(scope="app")
+    scenario.finish_fragment(session_overrides(s.model))
 
 
 def dataframe(
@@ -437,7 +503,7 @@ def log_axis(s: Settings, lines) -> bool:
     """The sidebar's axis choice, or a log axis (said in a note) when one curve dwarfs the rest."""
     if s.log_y:
         return True
-    big = charts.dwarfing(lines)
+    big = scales.dwarfing(lines)
     if big is None:
         return False
     st.caption(

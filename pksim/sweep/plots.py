@@ -1,7 +1,10 @@
 """Figures from sweep results (pure builders: DataFrames in, matplotlib ``Figure`` out).
 
 * :func:`heatmap` — one metric over two grid axes (default: P(in window without dissociation)
-  over dose x weight), one panel per combination of the other axes that vary;
+  over dose x weight), one panel per combination of the other axes that vary. It is the one
+  heatmap of pksim: :func:`draw_heatmap` draws a panel from a tidy frame (one row a cell), and
+  the app shows the same heatmap (:func:`heatmap_spec`, Vega-Lite; :func:`heatmap_figure`, its
+  PNG download): probabilities on a fixed 0–100 % scale, dissociation in warm colours;
 * :func:`bands` — percentile bands of the effect-site (or plasma) concentration over time for
   a few cells, with the relational window drawn in;
 * :func:`onset` — distributions (empirical CDFs) of the window-onset time, grouped by route (or
@@ -24,7 +27,6 @@ from matplotlib.figure import Figure
 from pksim.errors import InputError
 from pksim.metrics import label as metric_label
 
-NOTICE = "Research and teaching tool - not dosing advice."
 KINDS = ("heatmap", "bands", "onset")
 DEFAULT_METRIC = "p_window_no_dissociation"
 MAX_PANELS = 24
@@ -60,7 +62,17 @@ def _label(value: Any) -> str:
     return str(value)
 
 
+def add_footer(fig: Figure, text: str) -> None:
+    """A provenance line under the axes of a constrained-layout figure (room is made for it,
+    so it never overlaps the x-axis title)."""
+    if text:
+        fig.get_layout_engine().set(rect=(0, 0.045, 1, 0.955))
+        fig.text(0.01, 0.005, text, fontsize=6, color="0.35", ha="left", va="bottom", wrap=True)
+
+
 def _footer(fig: Figure, cells: pd.DataFrame, extra: str = "") -> None:
+    from pksim.planning import NOTICE  # the library's one notice (importing it loads numba)
+
     prov = cells.attrs.get("provenance") or {}
     bits = [extra] if extra else []
     if "n_subjects" in cells:
@@ -69,16 +81,7 @@ def _footer(fig: Figure, cells: pd.DataFrame, extra: str = "") -> None:
         bits.append(f"seed {prov['seed']}")
     if "pksim_version" in prov:
         bits.append(f"pksim {prov['pksim_version']}")
-    fig.get_layout_engine().set(rect=(0, 0.04, 1, 0.96))  # room for the footer
-    fig.text(
-        0.01,
-        0.005,
-        "; ".join(bits) + ". " + NOTICE,
-        fontsize=7,
-        color="0.35",
-        ha="left",
-        va="bottom",
-    )
+    add_footer(fig, "; ".join(bits) + ". " + NOTICE)
 
 
 def apply_where(cells: pd.DataFrame, where: dict[str, str] | None) -> pd.DataFrame:
@@ -151,9 +154,9 @@ def heatmap(
             f"{len(groups)} panels (other axes vary: {', '.join(facets)})",
             f"at most {MAX_PANELS}; fix some with --where COLUMN=VALUE",
         )
-    prob = metric.startswith("p_") and not metric.endswith("_se")
+    percent = is_probability(metric)
     values = cells[metric].to_numpy(float)
-    vmin, vmax = (0.0, 1.0) if prob else (np.nanmin(values), np.nanmax(values))
+    limits = (0.0, 1.0) if percent else (np.nanmin(values), np.nanmax(values))
     ncol = min(4, len(groups))
     nrow = math.ceil(len(groups) / ncol)
     fig = Figure(figsize=(3.6 * ncol + 1.2, 3.0 * nrow + 1.0), layout="constrained")
@@ -162,29 +165,9 @@ def heatmap(
     ys = sorted(cells[y].unique(), key=_sort_key) if y else [None]
     image = None
     for ax, (key, frame) in zip(axes, groups, strict=False):
-        grid = np.full((len(ys), len(xs)), np.nan)
-        for _, row in frame.iterrows():
-            i = ys.index(row[y]) if y else 0
-            j = _index(xs, row[x])
-            grid[i if y else 0, j] = row[metric]
-        image = ax.imshow(grid, origin="lower", aspect="auto", vmin=vmin, vmax=vmax, cmap="viridis")
-        ax.set_xticks(range(len(xs)), [_label(v) for v in xs], fontsize=8)
-        ax.set_yticks(range(len(ys)), [_label(v) for v in ys] if y else [""], fontsize=8)
+        image = draw_heatmap(ax, frame, x=x, y=y, value=metric, limits=limits, xs=xs, ys=ys)
         ax.set_xlabel(x)
         ax.set_ylabel(y or "")
-        if grid.size <= 150:
-            for (i, j), v in np.ndenumerate(grid):
-                if np.isfinite(v):
-                    shade = (v - vmin) / (vmax - vmin) if vmax > vmin else 0.5
-                    ax.text(
-                        j,
-                        i,
-                        f"{v:.2f}" if abs(v) < 10 else f"{v:.0f}",
-                        ha="center",
-                        va="center",
-                        fontsize=7,
-                        color="black" if shade > 0.6 else "white",
-                    )
         keys = key if isinstance(key, tuple) else (key,)
         hidden = _PAIR_DETAIL if "pair" in facets else ()  # the pair name says it
         title = ", ".join(
@@ -195,10 +178,152 @@ def heatmap(
         ax.set_title(textwrap.fill(title, 60), fontsize=8)
     for ax in axes[len(groups) :]:
         ax.set_visible(False)
-    fig.colorbar(image, ax=list(axes[: len(groups)]), label=metric_label(metric), shrink=0.9)
+    _colour_bar(fig, image, list(axes[: len(groups)]), metric_label(metric), percent)
     fig.suptitle(metric_label(metric))
     _footer(fig, cells)
     return fig
+
+
+def is_probability(column: str) -> bool:
+    """A probability or a share (drawn on a fixed 0–100 % scale, printed as a percentage);
+    not its Monte-Carlo standard error."""
+    return column.startswith(("p_", "fraction_")) and not column.endswith("_se")
+
+
+def heatmap_scheme(value: str) -> str:
+    """Warm colours for dissociation (a risk view), viridis for everything else."""
+    return "orangered" if "dissoc" in value else "viridis"
+
+
+def _cell_text(v: float, percent: bool) -> str:
+    return f"{100 * v:.0f} %" if percent else f"{v:.3g}"
+
+
+def draw_heatmap(
+    ax,
+    frame: pd.DataFrame,
+    *,
+    x: str,
+    y: str | None,
+    value: str,
+    limits: tuple[float, float],
+    xs: list | None = None,
+    ys: list | None = None,
+):
+    """One heatmap panel on a matplotlib axes from a tidy frame (one row a cell: ``x``, ``y``,
+    ``value``); rows are ``y`` ascending from the bottom, each cell printed when there are at
+    most 150. Returns the image (for a colour bar).
+
+    ``limits`` is the colour range: (0, 1) for probabilities, so the same colour means the same
+    probability in every heatmap. ``xs`` / ``ys`` fix the axis levels (default: the frame's).
+    """
+    xs = sorted(frame[x].unique(), key=_sort_key) if xs is None else xs
+    ys = (sorted(frame[y].unique(), key=_sort_key) if y else [None]) if ys is None else ys
+    grid = np.full((len(ys), len(xs)), np.nan)
+    for row in frame[[c for c in (x, y, value) if c]].itertuples(index=False):
+        grid[_index(ys, row[1]) if y else 0, _index(xs, row[0])] = row[-1]
+    cmap = {"orangered": "OrRd"}.get(heatmap_scheme(value), "viridis")
+    image = ax.imshow(
+        grid, origin="lower", aspect="auto", vmin=limits[0], vmax=limits[1], cmap=cmap
+    )
+    ax.set_xticks(range(len(xs)), [_label(v) for v in xs], fontsize=8)
+    ax.set_yticks(range(len(ys)), [_label(v) for v in ys] if y else [""], fontsize=8)
+    if grid.size <= 150:
+        percent = is_probability(value)
+        for (i, j), v in np.ndenumerate(grid):
+            if np.isfinite(v):
+                r, g, b, _ = image.cmap(image.norm(v))
+                ink = "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
+                ax.text(
+                    j, i, _cell_text(v, percent), ha="center", va="center", fontsize=7, color=ink
+                )
+    return image
+
+
+def _colour_bar(fig: Figure, image, axes, label: str, percent: bool) -> None:
+    bar = fig.colorbar(image, ax=axes, label=label, shrink=0.9)
+    if percent:
+        bar.ax.yaxis.set_major_formatter(lambda v, _pos: f"{100 * v:.0f} %")
+
+
+def heatmap_figure(
+    frame: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    value: str,
+    x_title: str,
+    y_title: str,
+    value_title: str,
+    footer: str = "",
+) -> Figure:
+    """A single-panel heatmap of a tidy frame (the app's PNG download: the chart it shows)."""
+    percent = is_probability(value)
+    values = pd.to_numeric(frame[value], errors="coerce")
+    limits = (0.0, 1.0) if percent else (float(values.min()), float(values.max()))
+    fig = Figure(figsize=(7.5, 5), dpi=110, layout="constrained")
+    ax = fig.add_subplot()
+    image = draw_heatmap(ax, frame, x=x, y=y, value=value, limits=limits)
+    ax.set_xlabel(x_title)
+    ax.set_ylabel(y_title)
+    _colour_bar(fig, image, ax, value_title, percent)
+    add_footer(fig, footer)
+    return fig
+
+
+def heatmap_spec(
+    frame: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    value: str,
+    x_title: str,
+    y_title: str,
+    value_title: str,
+) -> dict:
+    """The same heatmap as a Vega-Lite spec (a plain dict; the app shows it interactively),
+    the value printed in each cell, probabilities on the fixed 0–100 % scale."""
+    percent = is_probability(value)
+    data = frame[[x, y, value]].copy()
+    finite = pd.to_numeric(data[value], errors="coerce")
+    mid = 0.5 if percent else (float(np.nanmedian(finite)) if finite.notna().any() else 0.0)
+    xe = {"field": x, "type": "ordinal", "title": x_title, "sort": "ascending"}
+    xe["axis"] = {"labelAngle": 0}
+    ye = {"field": y, "type": "ordinal", "title": y_title, "sort": "descending"}
+    scale = {"scheme": heatmap_scheme(value)}
+    legend = {"orient": "bottom", "title": value_title, "gradientLength": 240}
+    if percent:
+        scale["domain"] = [0, 1]
+        legend["format"] = ".0%"
+    tips = [
+        {"field": x, "type": "ordinal", "title": x_title},
+        {"field": y, "type": "ordinal", "title": y_title},
+        {"field": value, "type": "quantitative", "title": value_title},
+    ]
+    tips[-1]["format"] = ".1%" if percent else ".3g"
+    colour = {"field": value, "type": "quantitative", "title": value_title}
+    ink = {"condition": {"test": f"datum[{value!r}] > {mid!r}", "value": "black"}, "value": "white"}
+    text = {"field": value, "type": "quantitative", "format": ".0%" if percent else ".3g"}
+    return {
+        "datasets": {"cells": data},
+        "layer": [
+            {
+                "data": {"name": "cells"},
+                "mark": {"type": "rect"},
+                "encoding": {
+                    "x": xe,
+                    "y": ye,
+                    "color": {**colour, "scale": scale, "legend": legend},
+                    "tooltip": tips,
+                },
+            },
+            {
+                "data": {"name": "cells"},
+                "mark": {"type": "text", "fontSize": 10},
+                "encoding": {"x": xe, "y": ye, "text": text, "color": ink},
+            },
+        ],
+    }
 
 
 def _sort_key(v: Any):

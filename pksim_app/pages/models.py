@@ -1,18 +1,14 @@
 """Models & evidence: each model's parameters with units, tags and sources; the concentration
 bands, editable for this session; validation against published studies where available.
-
-Research and teaching tool — not dosing advice.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pksim_app import backend, cache, charts, export, frames, widgets
+from pksim_app import backend, cache, charts, export, model_tables, widgets
 from pksim_app.widgets import Download
 
 PAGE = "Models & evidence"
@@ -25,123 +21,21 @@ TAG_HELP = {
 }
 
 
-def parameter_table(model) -> pd.DataFrame:
-    rows = []
-    for p in model.parameters.values():
-        rows.append(
-            {
-                "parameter": p.name,
-                "description": p.description,
-                "value": p.published_value,
-                "unit": p.published_unit,
-                "internal_value": p.value,
-                "internal_unit": p.unit,
-                "plausible_range": (
-                    f"{p.range[0]:g}–{p.range[1]:g} {p.published_unit}" if p.range else ""
-                ),
-                "tag": p.tag,
-                "source": p.source,
-                "source_detail": p.source_detail or "",
-                "note": p.note or "",
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def variability_table(model) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {
-                "parameter": v.parameter,
-                "distribution": v.distribution,
-                "cv_percent": v.cv_percent if v.cv_percent is not None else math.nan,
-                "sd_eta": v.sd,
-                "tag": v.tag,
-                "source": v.source,
-                "note": v.note or "",
-            }
-            for v in model.variability
-        ]
-    )
-
-
-def route_table(model) -> pd.DataFrame:
-    rows = []
-    for r in model.routes.values():
-        for p in r.pathways:
-            rows.append(
-                {
-                    "route": r.name,
-                    "pathway": p.name,
-                    "into": p.target,
-                    "fraction": "rest" if p.fraction is None else str(p.fraction),
-                    "bioavailability": str(p.bioavailability),
-                    "lag": str(p.lag),
-                    "input": p.input,
-                    "duration": "" if p.duration is None else str(p.duration),
-                    "route_description": r.description,
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-def reference_table(model) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {
-                "key": r.key,
-                "citation": r.citation,
-                "doi": f"https://doi.org/{r.doi}" if r.doi else None,
-                "pmid": f"https://pubmed.ncbi.nlm.nih.gov/{r.pmid}/" if r.pmid else None,
-                "note": r.note or "",
-            }
-            for r in model.references.values()
-        ]
-    )
-
-
-EVIDENCE_VIEW = (
-    "arm_id",
-    "route",
-    "dose",
-    "population",
-    "held_against_model",
-    "cmax_obs_ng_per_ml",
-    "cmax_pred_ng_per_ml",
-    "cmax_ratio",
-    "within_2",
-    "tmax_obs_min",
-    "tmax_pred_min",
-    "tmax_ok",
-    "auc_obs_ng_h_per_ml",
-    "auc_pred_ng_h_per_ml",
-    "auc_ratio",
-    "reproduces",
-    "does_not_reproduce",
-    "reason",
-    "source",
-)
-QUANTITIES = (("cmax", "Cmax", "ng/mL"), ("tmax", "Tmax", "min"), ("auc", "AUC", "ng·h/mL"))
-
-
-def show_evidence(model) -> None:
+def show_evidence(model) -> pd.DataFrame | None:
+    """Predicted against observed, per published study arm; returns the full table."""
     st.header("Evidence: predicted against observed")
     st.caption(
         "Each published study arm of this model's drug, simulated for a typical person "
         "and compared with what was observed (`pksim validate`)."
     )
-    f = cache.feature("validation")
-    if not f.available:
-        widgets.unavailable(f, "The validation table and plots")
-        return
     try:
         table = cache.evidence_table(model.id, model.sha256)
-    except Exception as exc:  # noqa: BLE001 - another work stream's module; never a traceback
+    except backend.PksimError as exc:
         st.warning(f"The evidence table could not be built: {exc}")
-        return
-    if table is None or table.empty:
+        return None
+    if table.empty:
         st.info(f"No published observations are matched to model '{model.id}' yet.")
-        return
+        return None
     held = table["held_against_model"].astype(bool) if "held_against_model" in table else None
     if held is not None and "within_2" in table:
         cmax_held = (
@@ -161,8 +55,8 @@ def show_evidence(model) -> None:
     plot = table.assign(
         held=np.where(held, "held against it", "not held") if held is not None else "reported"
     )
-    cols = st.columns(len(QUANTITIES))
-    for col, (q, name, unit) in zip(cols, QUANTITIES, strict=True):
+    cols = st.columns(len(model_tables.QUANTITIES))
+    for col, (q, name, unit) in zip(cols, model_tables.QUANTITIES, strict=True):
         pred = next(
             (
                 c
@@ -195,18 +89,12 @@ def show_evidence(model) -> None:
         "outside the axes' edges are clipped; arms with a zero or missing value are "
         "not plotted."
     )
-    view = [c for c in EVIDENCE_VIEW if c in table.columns]
-    config = {}
-    for c in view:
-        if pd.api.types.is_float_dtype(table[c]):
-            config[c] = st.column_config.NumberColumn(
-                frames.unit_label(c), format="%.2f" if c.endswith("ratio") else "%.1f"
-            )
-        else:
-            config[c] = frames.unit_label(c)
-    st.dataframe(
-        table[view], hide_index=True, key="evidence_table", column_config=config, placeholder="—"
+    st.table(model_tables.evidence_view(table))
+    st.caption(
+        "✓ / ✗: the predicted Tmax is / is not within the check the study allows; ×: predicted "
+        "over observed. Sources, spreads and the full reasons are in the evidence download."
     )
+    return table
 
 
 def main() -> None:
@@ -247,41 +135,14 @@ def main() -> None:
 
     st.header("Parameters")
     st.caption("Tags: " + "; ".join(f"**{k}** — {v}" for k, v in TAG_HELP.items()))
-    params = parameter_table(model)
-    st.dataframe(
-        params,
-        hide_index=True,
-        key="param_table",
-        placeholder="—",
-        column_config={
-            "parameter": "Parameter",
-            "description": "Description",
-            "value": st.column_config.NumberColumn("Published value", format="%.6g"),
-            "unit": "Published unit",
-            "internal_value": st.column_config.NumberColumn("Internal value", format="%.6g"),
-            "internal_unit": "Internal unit",
-            "plausible_range": "Plausible range",
-            "tag": "Tag",
-            "source": "Source",
-            "source_detail": "Source detail",
-            "note": "Note",
-        },
-    )
+    params = model_tables.parameter_table(model)
+    st.table(model_tables.parameter_view(params))
+    st.caption("Internal values and units, source details and notes are in the downloads.")
     with st.expander("Between-subject variability"):
-        st.dataframe(
-            variability_table(model),
-            hide_index=True,
-            key="var_table",
-            placeholder="—",
-            column_config={
-                "cv_percent": st.column_config.NumberColumn("CV (%)", format="%.1f"),
-                "sd_eta": st.column_config.NumberColumn(
-                    "SD of η (log or logit scale)", format="%.3f"
-                ),
-            },
-        )
+        st.table(model_tables.variability_view(model))
     with st.expander("Routes: how a dose enters the body"):
-        st.dataframe(route_table(model), hide_index=True, key="route_table", placeholder="—")
+        st.markdown("\n".join(f"- **{r.name}**: {r.description}" for r in model.routes.values()))
+        st.table(model_tables.route_view(model))
     with st.expander("Weight scaling schemes"):
         for name, desc in model.scaling_descriptions.items():
             exps = ", ".join(
@@ -293,47 +154,44 @@ def main() -> None:
                 f"{desc}  \n`{exps}`"
             )
     st.header("References")
-    refs = reference_table(model)
-    st.dataframe(
-        refs,
-        hide_index=True,
-        key="ref_table",
-        placeholder="—",
-        column_config={
-            "doi": st.column_config.LinkColumn("DOI"),
-            "pmid": st.column_config.LinkColumn("PubMed"),
-        },
-    )
+    st.markdown("\n".join(model_tables.reference_lines(model)))
+    refs = model_tables.reference_table(model)
 
-    show_evidence(model)
+    evidence = show_evidence(model)
 
     prov = export.provenance(
         model=model, edges=s.edges, seed=None, inputs={}, page=PAGE, version=backend.pksim_version()
     )
-    st.subheader("Downloads")
-    widgets.downloads(
-        [
+    items = [
+        Download(
+            "Parameters (CSV)",
+            f"pksim_{model.id}_parameters.csv",
+            "text/csv",
+            lambda: export.csv_bytes(params, prov),
+        ),
+        Download(
+            "Parameters (Parquet)",
+            f"pksim_{model.id}_parameters.parquet",
+            "application/octet-stream",
+            lambda: export.parquet_bytes(params, prov),
+        ),
+        Download(
+            "References (CSV)",
+            f"pksim_{model.id}_references.csv",
+            "text/csv",
+            lambda: export.csv_bytes(refs, prov),
+        ),
+    ]
+    if evidence is not None and not evidence.empty:
+        items.append(
             Download(
-                "Parameters (CSV)",
-                f"pksim_{model.id}_parameters.csv",
+                "Evidence (CSV)",
+                f"pksim_{model.id}_evidence.csv",
                 "text/csv",
-                lambda: export.csv_bytes(params, prov),
-            ),
-            Download(
-                "Parameters (Parquet)",
-                f"pksim_{model.id}_parameters.parquet",
-                "application/octet-stream",
-                lambda: export.parquet_bytes(params, prov),
-            ),
-            Download(
-                "References (CSV)",
-                f"pksim_{model.id}_references.csv",
-                "text/csv",
-                lambda: export.csv_bytes(refs, prov),
-            ),
-        ],
-        key="models",
-    )
+                lambda: export.csv_bytes(evidence, prov),
+            )
+        )
+    widgets.downloads(items, key="models")
 
 
 main()

@@ -1,8 +1,7 @@
 """Route & timing explorer (educators): routes side by side, plasma vs effect site, booster
 timing, body weight, and how much the answer depends on the model.
 
-Research and teaching tool — not dosing advice. Typical (median-parameter) people only: the
-point is to see mechanisms, not spread.
+Typical (median-parameter) people only: the point is to see mechanisms, not spread.
 """
 
 from __future__ import annotations
@@ -18,8 +17,10 @@ from pksim_app import (
     compare,
     dose_editor,
     export,
+    figures,
     fmt,
     frames,
+    scales,
     scenario,
     widgets,
 )
@@ -40,19 +41,10 @@ P = {"persist_state": "session"}
 
 def person_row(model) -> tuple[float, str]:
     c1, c2, _ = st.columns([1, 1, 2])
-    w = scenario.field(
-        c1.number_input,
-        "Weight (kg)",
-        min_value=backend.WEIGHT_RANGE_KG[0],
-        max_value=backend.WEIGHT_RANGE_KG[1],
-        value=70.0,
-        step=1.0,
-        key="rt_weight",
-        **P,
-    )
-    sex = scenario.field(c2.selectbox, "Sex", ["female", "male"], index=1, key="rt_sex", **P)
+    w = widgets.weight_input(c1, "rt_weight", 70.0)
+    sex = widgets.sex_input(c2, "rt_sex")
     widgets.validity(model, weight_kg=w)
-    return float(w), sex
+    return w, sex
 
 
 def summary_row(name: str, summ: dict) -> dict:
@@ -75,11 +67,37 @@ def summary_row(name: str, summ: dict) -> dict:
 def show_table(rows: list[dict]) -> pd.DataFrame:
     """The tab's summary table (key columns, rounded); returns the unrounded rows."""
     table = pd.DataFrame(rows)
-    widgets.table(
-        table, first=tuple(frames.SUMMARY_LABELS), labels=frames.SUMMARY_LABELS, index="case"
-    )
+    with st.container(key="phone_key_columns"):  # a phone shows the first six columns
+        widgets.table(
+            table, first=tuple(frames.SUMMARY_LABELS), labels=frames.SUMMARY_LABELS, index="case"
+        )
     st.caption(frames.SUMMARY_NOTE)
     return table
+
+
+def show_cases(
+    s,
+    bands,
+    rows: list[dict],
+    parts: list[pd.DataFrame],
+    *,
+    key: str,
+    title: str,
+    chart_title: str,
+    inputs: dict,
+    note: str = "",
+):
+    """A tab's cases: their curves (log axis when one dwarfs the rest), the summary table and
+    the downloads; returns the curves and the table (the comparison's snapshot)."""
+    lines = pd.concat(parts, ignore_index=True)
+    log_y = widgets.log_axis(s, lines)
+    spec = charts.concentration_chart(lines, bands=bands, log_y=log_y, title=chart_title)
+    widgets.chart(spec, height=380)
+    if note:
+        st.caption(note)
+    table = show_table(rows)
+    downloads(key, s, lines, table, inputs, title, bands, log_y)
+    return lines, table
 
 
 def downloads(
@@ -102,7 +120,7 @@ def downloads(
     )
 
     def png() -> bytes:
-        fig = charts.concentration_figure(
+        fig = figures.concentration_figure(
             lines, bands=bands, log_y=log_y, title=title, footer=export.footer_text(prov)
         )
         return export.png_bytes(fig, prov)
@@ -153,16 +171,7 @@ def tab_routes(s, bands, weight_kg, sex):
         "for how long the effect site stays in the window."
     )
     c1, c2, c3 = st.columns([1, 2, 1])
-    amount = scenario.field(
-        c1.number_input,
-        "Dose (mg)",
-        min_value=0.5,
-        max_value=backend.MAX_DOSE_MG,
-        value=50.0,
-        step=5.0,
-        key="rt_routes_amount",
-        **P,
-    )
+    amount = widgets.mg_input(c1, "Dose (mg)", "rt_routes_amount", 50.0)
     routes = scenario.field(
         c2.multiselect,
         "Routes",
@@ -194,35 +203,17 @@ def tab_routes(s, bands, weight_kg, sex):
         name = dose_editor.route_label(r) + (f" over {iv_min:g} min" if dose.duration_min else "")
         rows.append(summary_row(name, backend.curve_summary(c, s.overrides)))
         parts.append(frames.curve_lines(c, name, ("effect_site",)))
-    lines = pd.concat(parts, ignore_index=True)
-    log_y = widgets.log_axis(s, lines)
-    widgets.chart(
-        charts.concentration_chart(
-            lines,
-            bands=bands,
-            log_y=log_y,
-            title=f"Effect-site concentration after {amount:g} mg by each route",
-        ),
-        height=380,
-    )
-    table = show_table(rows)
-    downloads(
-        "routes",
+    inputs = {"amount_mg": amount, "routes": routes, "iv_duration_min": iv_min}
+    return show_cases(
         s,
-        lines,
-        table,
-        {
-            "amount_mg": amount,
-            "routes": routes,
-            "iv_duration_min": iv_min,
-            "weight_kg": weight_kg,
-            "sex": sex,
-        },
-        "Routes side by side",
         bands,
-        log_y,
+        rows,
+        parts,
+        key="routes",
+        title="Routes side by side",
+        chart_title="Effect-site concentration of the same amount by each route",
+        inputs={**inputs, "weight_kg": weight_kg, "sex": sex},
     )
-    return lines, table
 
 
 def tab_lag(s, bands, weight_kg, sex) -> None:
@@ -305,7 +296,7 @@ def tab_lag(s, bands, weight_kg, sex) -> None:
                 "pksim_hysteresis.png",
                 "image/png",
                 lambda: export.png_bytes(
-                    charts.hysteresis_figure(
+                    figures.hysteresis_figure(
                         frame, bands=bands, log_y=s.log_y, footer=export.footer_text(prov)
                     ),
                     prov,
@@ -419,60 +410,27 @@ def tab_weight(s, bands):
     if dose is None:
         return
     c1, c2, c3 = st.columns(3)
-    w1 = scenario.field(
-        c1.number_input,
-        "Lighter person (kg)",
-        min_value=backend.WEIGHT_RANGE_KG[0],
-        max_value=backend.WEIGHT_RANGE_KG[1],
-        value=50.0,
-        step=1.0,
-        key="rt_w1",
-        **P,
-    )
-    w2 = scenario.field(
-        c2.number_input,
-        "Heavier person (kg)",
-        min_value=backend.WEIGHT_RANGE_KG[0],
-        max_value=backend.WEIGHT_RANGE_KG[1],
-        value=120.0,
-        step=1.0,
-        key="rt_w2",
-        **P,
-    )
-    sex = scenario.field(
-        c3.selectbox, "Sex (both)", ["female", "male"], index=1, key="rt_w_sex", **P
-    )
+    w1 = widgets.weight_input(c1, "rt_w1", 50.0, "Lighter person (kg)")
+    w2 = widgets.weight_input(c2, "rt_w2", 120.0, "Heavier person (kg)")
+    sex = widgets.sex_input(c3, "rt_w_sex", label="Sex (both)")
     for w in (w1, w2):
         widgets.validity(s.model, weight_kg=w)
     rows, parts = [], []
     for w in (w1, w2):
-        c = curve(s, [dose.spec()], float(w), sex)
+        c = curve(s, [dose.spec()], w, sex)
         name = f"{w:g} kg"
         rows.append(summary_row(name, backend.curve_summary(c, s.overrides)))
         parts.append(frames.curve_lines(c, name))
-    lines = pd.concat(parts, ignore_index=True)
-    log_y = widgets.log_axis(s, lines)
-    widgets.chart(
-        charts.concentration_chart(
-            lines,
-            bands=bands,
-            log_y=log_y,
-            title=f"{dose.spec()}: effect site (solid) and plasma (dashed)",
-        ),
-        height=380,
-    )
-    table = show_table(rows)
-    downloads(
-        "weight",
+    return show_cases(
         s,
-        lines,
-        table,
-        {"dose": dose.spec(), "weights_kg": [w1, w2], "sex": sex},
-        "Body weight",
         bands,
-        log_y,
+        rows,
+        parts,
+        key="weight",
+        title="Body weight",
+        chart_title=f"{dose.spec()}: effect site (solid) and plasma (dashed)",
+        inputs={"dose": dose.spec(), "weights_kg": [w1, w2], "sex": sex},
     )
-    return lines, table
 
 
 def tab_models(s, bands, weight_kg, sex):
@@ -506,37 +464,20 @@ def tab_models(s, bands, weight_kg, sex):
     if not parts:
         st.info("No model in the library has this route.")
         return
-    lines = pd.concat(parts, ignore_index=True)
-    log_y = widgets.log_axis(s, lines)
-    widgets.chart(
-        charts.concentration_chart(
-            lines,
-            bands=bands,
-            log_y=log_y,
-            title=f"{dose.spec()} at {weight_kg:g} kg: effect site by model and scaling",
-        ),
-        height=380,
-    )
-    st.caption(
-        "Bands shaded are those of the model chosen in the sidebar; each row of the table "
-        "uses its own model's bands."
-    )
-    table = show_table(rows)
-    if len(cache.model_ids()) == 1:
-        st.caption(
-            "The library holds one model so far; the comparison covers its weight-scaling schemes."
-        )
-    downloads(
-        "models",
+    one = len(cache.model_ids()) == 1
+    return show_cases(
         s,
-        lines,
-        table,
-        {"dose": dose.spec(), "weight_kg": weight_kg, "sex": sex},
-        "Model dependence",
         bands,
-        log_y,
+        rows,
+        parts,
+        key="models",
+        title="Model dependence",
+        chart_title=f"{dose.spec()} at {weight_kg:g} kg: effect site by model and scaling",
+        inputs={"dose": dose.spec(), "weight_kg": weight_kg, "sex": sex},
+        note="Bands shaded are those of the model chosen in the sidebar; each row of the table "
+        "uses its own model's bands."
+        + (" The library holds one model: the rows are its weight-scaling schemes." if one else ""),
     )
-    return lines, table
 
 
 def main() -> None:
@@ -578,10 +519,10 @@ def tab_body(s, bands, tab: int) -> None:
                 scenario.values("routes"), compare.case_numbers(table, MAX_COMPARED_CASES), lines
             ),
             bands=bands,
-            log_y=s.log_y or charts.dwarfing(lines) is not None,
+            log_y=s.log_y or scales.dwarfing(lines) is not None,
             chart=widgets.chart,
         )
-    scenario.sync_url(widgets.session_overrides(s.model))
+    widgets.end_fragment(s)
 
 
 main()

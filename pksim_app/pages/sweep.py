@@ -1,7 +1,5 @@
 """Sweep explorer (researchers): run a small dose × weight sweep here, or open a Parquet results
 file (e.g. from ``pksim sweep``); heatmaps and sortable tables.
-
-Research and teaching tool — not dosing advice.
 """
 
 from __future__ import annotations
@@ -12,7 +10,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pksim_app import backend, cache, charts, dose_editor, export, frames, scenario, widgets
+from pksim.sweep import plots
+from pksim_app import backend, cache, dose_editor, export, frames, scenario, widgets
 from pksim_app.widgets import Download
 
 PAGE = "Sweep explorer"
@@ -36,39 +35,16 @@ def axis_values(lo: float, hi: float, step: float) -> np.ndarray:
 
 
 def sweep_form(s) -> None:
-    f_pop = cache.feature("population")
     with st.form("sweep_form"):
         st.markdown("**Grid**: dose × body weight for one route, optionally with a booster.")
         c = st.columns(4)
-        routes = list(s.model.routes)
-        route = scenario.field(
-            c[0].selectbox,
-            "Route",
-            routes,
-            index=routes.index("sublingual") if "sublingual" in routes else 0,
-            format_func=dose_editor.route_label,
-            key="sw_route",
-            **P,
-        )
-        d_lo = scenario.field(
-            c[1].number_input,
-            "Dose from (mg)",
-            min_value=0.5,
-            max_value=backend.MAX_DOSE_MG,
-            value=50.0,
-            step=5.0,
-            key="sw_dlo",
-            **P,
-        )
-        d_hi = scenario.field(
-            c[2].number_input,
-            "Dose to (mg)",
-            min_value=0.5,
-            max_value=backend.MAX_DOSE_MG,
-            value=150.0,
-            step=5.0,
-            key="sw_dhi",
-            **P,
+        route = dose_editor.route_input(c[0], "Route", "sw_route", s.model, "sublingual")
+        d_lo, d_hi = (
+            widgets.mg_input(col, f"Dose {end} (mg)", key, value)
+            for col, end, key, value in (
+                (c[1], "from", "sw_dlo", 50.0),
+                (c[2], "to", "sw_dhi", 150.0),
+            )
         )
         d_step = scenario.field(
             c[3].number_input,
@@ -81,26 +57,13 @@ def sweep_form(s) -> None:
             **P,
         )
         c = st.columns(4)
-        sex = scenario.field(c[0].selectbox, "Sex", ["female", "male"], index=1, key="sw_sex", **P)
-        w_lo = scenario.field(
-            c[1].number_input,
-            "Weight from (kg)",
-            min_value=backend.WEIGHT_RANGE_KG[0],
-            max_value=backend.WEIGHT_RANGE_KG[1],
-            value=50.0,
-            step=5.0,
-            key="sw_wlo",
-            **P,
-        )
-        w_hi = scenario.field(
-            c[2].number_input,
-            "Weight to (kg)",
-            min_value=backend.WEIGHT_RANGE_KG[0],
-            max_value=backend.WEIGHT_RANGE_KG[1],
-            value=120.0,
-            step=5.0,
-            key="sw_whi",
-            **P,
+        sex = widgets.sex_input(c[0], "sw_sex")
+        w_lo, w_hi = (
+            widgets.weight_input(col, key, value, f"Weight {end} (kg)")
+            for col, end, key, value in (
+                (c[1], "from", "sw_wlo", 50.0),
+                (c[2], "to", "sw_whi", 120.0),
+            )
         )
         w_step = scenario.field(
             c[3].number_input,
@@ -114,25 +77,8 @@ def sweep_form(s) -> None:
         )
         c = st.columns(4)
         boost = scenario.field(c[0].checkbox, "Booster", value=False, key="sw_boost", **P)
-        b_route = scenario.field(
-            c[1].selectbox,
-            "Booster route",
-            list(s.model.routes),
-            index=list(s.model.routes).index("intranasal") if "intranasal" in s.model.routes else 0,
-            format_func=dose_editor.route_label,
-            key="sw_broute",
-            **P,
-        )
-        b_mg = scenario.field(
-            c[2].number_input,
-            "Booster (mg)",
-            min_value=0.5,
-            max_value=backend.MAX_DOSE_MG,
-            value=50.0,
-            step=5.0,
-            key="sw_bmg",
-            **P,
-        )
+        b_route = dose_editor.route_input(c[1], "Booster route", "sw_broute", s.model, "intranasal")
+        b_mg = widgets.mg_input(c[2], "Booster (mg)", "sw_bmg", 50.0)
         b_min = scenario.field(
             c[3].number_input,
             "Booster time (min)",
@@ -143,23 +89,21 @@ def sweep_form(s) -> None:
             key="sw_bmin",
             **P,
         )
-        hi = float(s.t_end_min)
-        block = scenario.field(
-            st.slider,
-            "Session block (min)",
-            min_value=0.0,
-            max_value=hi,
-            value=(min(45.0, hi - 15.0), min(90.0, hi)),
-            step=5.0,
-            key="sw_block",
-            help="P(window for the block) counts people in the window for this whole block "
+        block = widgets.block_slider(
+            st,
+            "sw_block",
+            s.t_end_min,
+            "P(window for the block) counts people in the window for this whole block "
             "(population cells).",
-            **P,
         )
-        kinds = ["Typical person"] + (["Population"] if f_pop.available else [])
         c = st.columns(2)
         kind = scenario.field(
-            c[0].radio, "Each cell is", kinds, horizontal=True, key="sw_kind", **P
+            c[0].radio,
+            "Each cell is",
+            ["Typical person", "Population"],
+            horizontal=True,
+            key="sw_kind",
+            **P,
         )
         n_cell = scenario.field(
             c[1].number_input,
@@ -172,11 +116,6 @@ def sweep_form(s) -> None:
             **P,
         )
         submitted = st.form_submit_button("Run sweep", type="primary")
-    if not f_pop.available:
-        st.caption(
-            f"Population cells become available with the library's population module "
-            f"({f_pop.reason})"
-        )
     if not submitted:
         return
     doses = axis_values(d_lo, d_hi, d_step)
@@ -198,7 +137,7 @@ def sweep_form(s) -> None:
             "`pksim sweep`."
         )
         return
-    block_min = (float(block[0]), float(block[1]))
+    block_min = block
     text = sweep_text(
         model_id=s.model_id,
         route=route,
@@ -325,19 +264,20 @@ def _json_or_text(text: str):
         return text
 
 
-KEY_METRICS = (  # shown by default beside the axes; "All columns" shows the rest
+KEY_METRICS = (  # beside the axes and the heatmap's metric, the first that exist, in this order
     "p_window_block_coverage",
-    "p_window_throughout_block",
-    "p_window_block",
-    "p_window",
     "p_dissociation",
+    "p_window_throughout_block",
     "minutes_in_window_median",
     "onset_min_median",
+    "p_window_block",
+    "p_window",
     "minutes_in_window",
     "onset_min",
     "minutes_dissociated",
     "effect_site_cmax_ng_per_ml",
 )
+SHOWN_METRICS = 3  # with the axes and the heatmap's metric, the table fits 1,400 px unscrolled
 ID_COLUMNS = ("cell_index", "cell_seed", "n_subjects", "subject", "couple", "seed")
 # Labels that `pksim sweep` derives from the axes (filtering on them would fix the axes too).
 DERIVED_COLUMNS = ("regimen", "routes", "a_regimen", "b_regimen", "a_routes", "b_routes")
@@ -415,7 +355,7 @@ def explore(s) -> None:
             st.json(result["provenance"])
     axes = result.get("axes") or grid_columns(frame)
     metrics = metric_columns(frame, axes)
-    cells = x = y = colour = None
+    cells = titled = None
     if len(axes) < 2 or not metrics:
         st.warning(
             "This table has fewer than two grid axes (columns with 2 to "
@@ -478,21 +418,22 @@ def explore(s) -> None:
         if plot.duplicated([x, y]).any():
             st.caption("Several rows share a cell; the heatmap shows their mean.")
         cells = plot.groupby([x, y], as_index=False)[colour].mean()
+        titled = dict(
+            x=x,
+            y=y,
+            value=colour,
+            **{
+                f"{a}_title": frames.unit_label(c)
+                for a, c in (("x", x), ("y", y), ("value", colour))
+            },
+        )
         widgets.chart(
-            charts.heatmap_chart(
-                cells,
-                x=x,
-                y=y,
-                colour=colour,
-                x_title=frames.unit_label(x),
-                y_title=frames.unit_label(y),
-                colour_title=frames.unit_label(colour),
-                percent=frames.is_probability(colour),
-            ),
+            plots.heatmap_spec(cells, **titled),
             height=420,
         )
     first = tuple(axes) + ((colour,) if colour else ())
-    key_cols = first + tuple(c for c in KEY_METRICS if c in frame.columns and c not in first)
+    extra = [c for c in KEY_METRICS if c in frame.columns and c not in first]
+    key_cols = first + tuple(extra[:SHOWN_METRICS])
     show_all = st.toggle(
         "All columns",
         value=False,
@@ -527,17 +468,7 @@ def explore(s) -> None:
                 "pksim_sweep_heatmap.png",
                 "image/png",
                 lambda: export.png_bytes(
-                    charts.heatmap_figure(
-                        cells,
-                        x=x,
-                        y=y,
-                        colour=colour,
-                        x_title=frames.unit_label(x),
-                        y_title=frames.unit_label(y),
-                        colour_title=frames.unit_label(colour),
-                        footer=export.footer_text(prov),
-                        percent=frames.is_probability(colour),
-                    ),
+                    plots.heatmap_figure(cells, **titled, footer=export.footer_text(prov)),
                     prov,
                 ),
             )

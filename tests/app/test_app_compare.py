@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pandas as pd
-import pytest
+from streamlit.testing.v1 import AppTest
+
+from pksim.analysis import curve_summary
+from pksim.model import load_model
+from pksim.simulation import simulate
+from pksim_app import compare, fmt
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-pytest.importorskip("streamlit.testing.v1")
-
-from streamlit.testing.v1 import AppTest  # noqa: E402
-
-from pksim.analysis import curve_summary  # noqa: E402
-from pksim.model import load_model  # noqa: E402
-from pksim.simulation import simulate  # noqa: E402
-from pksim_app import compare, fmt  # noqa: E402
 
 
 def new_app(page: str | None = None) -> AppTest:

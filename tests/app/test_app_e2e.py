@@ -9,102 +9,49 @@ installs it.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from pksim_app import serve
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("PKSIM_CHROMIUM", "/usr/bin/chromium")
+
 SHOTS = ROOT / "screenshots"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+CHART = serve.CHART
 # page name -> (URL path, an element that shows the page has rendered its content)
 PAGES = {
-    "couple": ("", "[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg"),
+    "couple": ("", CHART),
     "plan": ("plan", "h1"),
-    "routes": ("routes", "[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg"),
+    "routes": ("routes", CHART),
     "sweep": ("sweep", "[data-testid=stForm]"),
-    "models": ("models", "[data-testid=stDataFrame]"),
+    "models": ("models", "[data-testid=stTable]"),
 }
-START_TIMEOUT_S = 180  # a cold Numba cache compiles the kernels in the server first
 RUN_TIMEOUT_MS = 120_000
 RESULTS_A = ".st-key-results_a [data-testid=stTable] tbody tr"
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(
-        not Path(CHROMIUM).is_file(),
-        reason=f"no Chromium at {CHROMIUM} (apt-get install chromium; CI does)",
+        not Path(serve.CHROMIUM).is_file(),
+        reason=f"no Chromium at {serve.CHROMIUM} (apt-get install chromium; CI does)",
     ),
 ]
-
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server():
     # conftest.py has warmed every kernel into Numba's on-disk cache: the server loads them.
-    port = _free_port()
     SHOTS.mkdir(exist_ok=True)
-    log = open(SHOTS / "streamlit.log", "w")  # noqa: SIM115 - closed after the server stops
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-        ],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
+    with open(SHOTS / "streamlit.log", "w") as log:
         try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
+            proc, url = serve.start(log)
+        except RuntimeError:
             pytest.fail(f"streamlit did not start (see {SHOTS / 'streamlit.log'})")
-        time.sleep(0.3)
-    yield url, proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        yield url, proc
+        serve.stop(proc)
 
 
 @pytest.fixture(scope="module")
@@ -112,19 +59,14 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        b = serve.browser(p)
         yield b
         b.close()
 
 
 def wait_idle(page, timeout_ms: int = RUN_TIMEOUT_MS) -> None:
     """Wait until the script run of this session has finished."""
-    page.wait_for_function(
-        "() => { const a = document.querySelector('[data-testid=stApp]');"
-        " return a && a.getAttribute('data-test-script-state') === 'notRunning'"
-        " && a.getAttribute('data-test-connection-state') === 'CONNECTED'; }",
-        timeout=timeout_ms,
-    )
+    page.wait_for_function(serve.IDLE, timeout=timeout_ms)
 
 
 def open_page(page, url: str, path: str, content: str = "h1") -> None:
@@ -211,7 +153,7 @@ def test_changing_partner_a_dose_changes_the_numbers(server, browser):
     from pksim.analysis import curve_summary
     from pksim.model import load_model
     from pksim.simulation import simulate
-    from pksim_app import backend, fmt
+    from pksim_app import fmt
     from pksim_app.widgets import DEFAULT_N, DEFAULT_SEED
 
     url, _ = server
@@ -235,28 +177,25 @@ def test_changing_partner_a_dose_changes_the_numbers(server, browser):
     typical = curve_summary(simulate(["sublingual:180mg"], weight_kg=82.0, sex="male", model=model))
     assert after["typical: Effect-site peak"] == fmt.conc(typical["effect_site"]["cmax_ng_per_ml"])
     assert after["typical: Onset: enters the window"] == fmt.minutes(typical["window"]["onset_min"])
-    if backend.feature("couple").available:
-        from pksim.couple import simulate_couple
-        from pksim.sampling import Covariates
+    from pksim.couple import simulate_couple
+    from pksim.sampling import Covariates
 
-        res = simulate_couple(
-            ["sublingual:180mg"],
-            ["sublingual:75mg"],
-            a=Covariates(weight_kg=82.0, sex="male"),
-            b=Covariates(weight_kg=64.0, sex="female"),
-            n=DEFAULT_N,
-            seed=DEFAULT_SEED,
-            model=model,
-            block_min=(45.0, 90.0),
-            band_uncertainty=True,
-        )  # the app draws band edges by default
-        expected = res.a.summary()["p_dissociation"]
-        assert after["P(dissociation)"] == fmt.percent(expected)
-        assert float(after["P(dissociation)"].split()[0]) > float(
-            before["P(dissociation)"].split()[0]
-        )
-        # partner B's inputs did not change, nor did B's numbers
-        assert partner_numbers(page, "b")["P(window)"] == fmt.percent(res.b.summary()["p_window"])
+    res = simulate_couple(
+        ["sublingual:180mg"],
+        ["sublingual:75mg"],
+        a=Covariates(weight_kg=82.0, sex="male"),
+        b=Covariates(weight_kg=64.0, sex="female"),
+        n=DEFAULT_N,
+        seed=DEFAULT_SEED,
+        model=model,
+        block_min=(45.0, 90.0),
+        band_uncertainty=True,
+    )  # the app draws band edges by default
+    expected = res.a.summary()["p_dissociation"]
+    assert after["P(dissociation)"] == fmt.percent(expected)
+    assert float(after["P(dissociation)"].split()[0]) > float(before["P(dissociation)"].split()[0])
+    # partner B's inputs did not change, nor did B's numbers
+    assert partner_numbers(page, "b")["P(window)"] == fmt.percent(res.b.summary()["p_window"])
     screenshot(page, "couple_after_dose_change")
     page.close()
 
@@ -362,10 +301,7 @@ def test_sweep_results_are_screenshotted(server, browser):
     box = page.locator(".st-key-sw_n input")
     box.fill("100")
     page.get_by_role("button", name="Run sweep").click()
-    page.wait_for_selector(
-        "[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg",
-        timeout=RUN_TIMEOUT_MS,
-    )
+    page.wait_for_selector(CHART, timeout=RUN_TIMEOUT_MS)
     wait_idle(page)
     no_exception(page)
     assert page.locator("[data-testid=stDataFrame]").count() == 1

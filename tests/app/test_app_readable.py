@@ -3,17 +3,11 @@ used to flatten every other curve on the route explorer."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from pksim_app import charts, frames  # noqa: E402
+from pksim.sweep import plots
+from pksim_app import figures, frames, scales, vega
 
 
 @pytest.mark.parametrize(
@@ -46,53 +40,31 @@ def _lines(peaks: dict[str, float]) -> pd.DataFrame:
 
 
 def test_one_curve_dwarfing_the_rest_is_detected():
-    assert charts.dwarfing(_lines({"IV bolus": 11000.0, "Sublingual": 60.0, "Oral": 50.0})) == (
+    assert scales.dwarfing(_lines({"IV bolus": 11000.0, "Sublingual": 60.0, "Oral": 50.0})) == (
         "IV bolus",
         pytest.approx(11000.0 / 60.0),
     )
-    assert charts.dwarfing(_lines({"A": 100.0, "B": 60.0})) is None
-    assert charts.dwarfing(_lines({"A": 100.0})) is None
-    ratio = charts.DWARF_RATIO
-    assert charts.dwarfing(_lines({"A": ratio * 10.0, "B": 10.0})) is not None
+    assert scales.dwarfing(_lines({"A": 100.0, "B": 60.0})) is None
+    assert scales.dwarfing(_lines({"A": 100.0})) is None
+    ratio = scales.DWARF_RATIO
+    assert scales.dwarfing(_lines({"A": ratio * 10.0, "B": 10.0})) is not None
 
 
 def test_probability_heatmap_is_on_a_fixed_scale():
     cells = pd.DataFrame({"x": [1, 1, 2, 2], "y": [1, 2, 1, 2], "p_window": [0.1, 0.2, 0.3, 0.54]})
-    spec = charts.heatmap_chart(
-        cells,
-        x="x",
-        y="y",
-        colour="p_window",
-        x_title="X",
-        y_title="Y",
-        colour_title="P(window)",
-        percent=True,
-    )
+    titles = dict(x="x", y="y", x_title="X", y_title="Y", value_title="P")
+    spec = plots.heatmap_spec(cells, value="p_window", **titles)
     enc = spec["layer"][0]["encoding"]["color"]
     assert enc["scale"]["domain"] == [0, 1] and enc["legend"]["format"] == ".0%"
-    charts.validate_spec(spec)
-    risk = charts.heatmap_chart(
-        cells.rename(columns={"p_window": "p_dissociation"}),
-        x="x",
-        y="y",
-        colour="p_dissociation",
-        x_title="X",
-        y_title="Y",
-        colour_title="P(dissociation)",
-        percent=True,
+    vega.validate_spec(spec)
+    risk = plots.heatmap_spec(
+        cells.rename(columns={"p_window": "p_dissociation"}), value="p_dissociation", **titles
     )
     assert risk["layer"][0]["encoding"]["color"]["scale"]["scheme"] != enc["scale"]["scheme"]
-    fig = charts.heatmap_figure(
-        cells,
-        x="x",
-        y="y",
-        colour="p_window",
-        x_title="X",
-        y_title="Y",
-        colour_title="P(window)",
-        percent=True,
-    )
+    fig = plots.heatmap_figure(cells, value="p_window", **titles)
     assert fig.axes[0].images[0].get_clim() == (0.0, 1.0)
+    shown = [t.get_text() for t in fig.axes[0].texts]
+    assert shown == ["10 %", "30 %", "20 %", "54 %"]  # rows from the bottom: y = 1, then 2
 
 
 def test_figure_footer_does_not_overlap_the_axis_title():
@@ -106,7 +78,7 @@ def test_figure_footer_does_not_overlap_the_axis_title():
     bands = frames.band_table(model, band_thresholds(model))
     lines = _lines({"Partner A": 120.0, "Partner B": 90.0})
     footer = "pksim 0.1 · model ketamine (sha256 0123456789ab) · seed 1 · " + "x" * 150
-    fig = charts.concentration_figure(
+    fig = figures.concentration_figure(
         lines,
         bands=bands,
         footer=footer,
@@ -121,3 +93,56 @@ def test_figure_footer_does_not_overlap_the_axis_title():
     xlabel = fig.axes[0].xaxis.label.get_window_extent(renderer)
     foot = fig.texts[-1].get_window_extent(renderer)
     assert foot.y1 <= xlabel.y0
+
+
+def test_evidence_view_reads_observed_to_predicted_per_arm():
+    from pksim_app.model_tables import evidence_view
+
+    table = pd.DataFrame(
+        {
+            "arm_id": ["a-iv10", "b-sl25"],
+            "route": ["iv", "sublingual"],
+            "dose": ["10 mg", "25 mg"],
+            "cmax_obs_ng_per_ml": [156.0, float("nan")],
+            "cmax_pred_ng_per_ml": [81.53, 31.5],
+            "cmax_ratio": [0.5226, float("nan")],
+            "tmax_obs_min": [14.4, 45.0],
+            "tmax_pred_min": [0.0, 39.5],
+            "tmax_ok": [False, True],
+            "held_against_model": [False, True],
+            "reason": ["weight not reported", ""],
+        }
+    )
+    view = evidence_view(table)
+    assert list(view.index) == ["a-iv10", "b-sl25"]
+    assert view.loc["a-iv10", "Cmax (ng/mL), observed → predicted"] == "156 → 81.53 (×0.52)"
+    assert view.loc["b-sl25", "Cmax (ng/mL), observed → predicted"] == "—"
+    assert view.loc["a-iv10", "Tmax (min), observed → predicted"] == "14.4 → 0 ✗"
+    assert view.loc["b-sl25", "Tmax (min), observed → predicted"] == "45 → 39.5 ✓"
+    assert list(view["Held against the model"]) == ["no: weight not reported", "yes"]
+
+
+@pytest.mark.parametrize(
+    "top,nice",
+    [(10.5, 15.0), (99.0, 100.0), (100.0, 100.0), (101.0, 150.0), (251.0, 300.0), (0.7, 0.8)],
+)
+def test_axis_tops_are_round_so_small_input_changes_keep_the_chart(top, nice):
+    assert scales.nice_ceiling(top) == pytest.approx(nice)
+
+
+def test_a_few_milligrams_more_swap_the_data_not_the_chart():
+    """The browser rebuilds a chart only when its spec (everything but the datasets) changes."""
+    from pksim.analysis import band_thresholds
+    from pksim.model import load_model
+    from pksim.simulation import simulate
+    from pksim_app import charts
+
+    model = load_model("ketamine")
+    bands = frames.band_table(model, band_thresholds(model))
+
+    def spec(mg):
+        c = simulate([f"sublingual:{mg}mg"], weight_kg=70.0, model=model)
+        s = charts.concentration_chart(frames.curve_lines(c, "A"), bands=bands, title="t")
+        return {k: v for k, v in s.items() if k != "datasets"}
+
+    assert spec(100) == spec(103)

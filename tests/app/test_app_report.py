@@ -5,24 +5,20 @@ from __future__ import annotations
 
 import io
 import re
-import sys
 from pathlib import Path
 
 import pandas as pd
+import pypdf
 import pytest
 
+from pksim.analysis import band_thresholds, curve_summary
+from pksim.couple import simulate_couple
+from pksim.model import load_model
+from pksim.sampling import Covariates
+from pksim.simulation import simulate
+from pksim_app import NOTICE, export, fmt, frames, report
+
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-pypdf = pytest.importorskip("pypdf")
-
-from pksim.analysis import band_thresholds, curve_summary  # noqa: E402
-from pksim.couple import simulate_couple  # noqa: E402
-from pksim.model import load_model  # noqa: E402
-from pksim.sampling import Covariates  # noqa: E402
-from pksim.simulation import simulate  # noqa: E402
-from pksim_app import NOTICE, export, fmt, frames, report  # noqa: E402
 
 SPECS = {
     "Partner A": ["sublingual:100mg", "intranasal:40mg@40min"],

@@ -6,21 +6,15 @@ traceback. Runs the app with ``streamlit.testing.v1.AppTest`` (small populations
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
+
+from pksim_app import scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-pytest.importorskip("streamlit.testing.v1")
-
-from streamlit.testing.v1 import AppTest  # noqa: E402
-
-from pksim_app import scenario  # noqa: E402
 
 N = 100
 PAGES = {"couple": None, "routes": "routes", "sweep": "sweep", "plan": "plan", "models": "models"}

@@ -9,8 +9,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "pksim_app" / "pages" / "plan.py"
 
-pytest.importorskip("streamlit.testing.v1")
-
 
 @pytest.mark.skipif(not PAGE.is_file(), reason="app page not present")
 def test_plan_page_renders_all_tabs(monkeypatch):

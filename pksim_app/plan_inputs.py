@@ -1,0 +1,175 @@
+"""The Dose planner's shared pieces: search-range, block and limit inputs, a person's inputs,
+the verdict with its near-misses, and how a planner is called (cached, errors as messages).
+All the maths is in :mod:`pksim.planning`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from pksim_app import backend, cache, dose_editor, export, fmt, scenario, widgets
+
+PAGE = "Dose planner"
+P = {"persist_state": "session"}
+# Search grid for a route without a product step in the model file (e.g. an infusion).
+FALLBACK_STEP, FALLBACK_MAX = 5.0, 100.0
+
+
+def run(kind: str, s, settings: tuple = (), **kw):
+    """Call a planner through the cache; show the library's one-line message instead of a
+    traceback."""
+    try:
+        with st.spinner("Planning…"):
+            return cache.plan(kind, s.model_id, settings, **kw)
+    except backend.InputError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return None
+
+
+def _defaults(route: str, model, booster: bool) -> tuple[float, float, float]:
+    """Step, min and max (mg) of the search: the library's, from the route's product step."""
+    from pksim.planning import dose_steps
+
+    try:
+        d = dose_steps(route, booster=booster, model=model)
+    except backend.InputError:  # the route has no product step in this model
+        return FALLBACK_STEP, FALLBACK_STEP, FALLBACK_MAX
+    return d.step_mg, d.min_mg, d.max_mg
+
+
+def steps_inputs(key: str, route: str, model, label: str = "Dose") -> tuple[float, float, float]:
+    step0, lo0, hi0 = _defaults(route, model, booster=label == "Booster")
+    c1, c2, c3 = st.columns(3)
+    step = scenario.field(
+        c1.number_input,
+        f"{label} step (mg)",
+        min_value=0.5,
+        max_value=500.0,
+        value=step0,
+        step=0.5,
+        key=f"{key}_step_{route}",
+        **P,
+        help="One lozenge, one spray puff, …: doses are whole multiples.",
+    )
+    lo, hi = (
+        widgets.mg_input(col, f"{label} {end} (mg)", f"{key}_{end}_{route}", value, step=step)
+        for col, end, value in ((c2, "min", lo0), (c3, "max", hi0))
+    )
+    return float(step), lo, hi
+
+
+def common_inputs(key: str, t_end_min: float, model) -> tuple[tuple[float, float], float, str]:
+    has_pd = bool((getattr(model, "pd", None) or {}).get("dissociation"))
+    c1, c2, c3 = st.columns([2, 2, 1])
+    block = widgets.block_slider(
+        c1, f"{key}_block", t_end_min, "'In the window' means inside it for the whole block."
+    )
+    limit = scenario.field(
+        c2.slider,
+        "Dissociation limit (%)",
+        min_value=0.0,
+        max_value=50.0,
+        value=10.0,
+        step=1.0,
+        key=f"{key}_limit",
+        **P,
+        help="Largest acceptable probability of dissociation.",
+    )
+    measure = "threshold"
+    if has_pd:
+        measure = scenario.field(
+            c3.radio,
+            "Dissociation means",
+            ["threshold", "pd"],
+            key=f"{key}_measure",
+            format_func=lambda m: {"threshold": "reaching the band", "pd": "PD model"}[m],
+            **P,
+            help="Reaching the dissociation band at any time, or the model's "
+            "probability that a person's dissociation threshold lies below "
+            "their effect-site peak (log-normal threshold calibrated to the "
+            "IV time course, see Models & evidence).",
+        )
+    return block, float(limit) / 100.0, measure
+
+
+def person_inputs(key: str, title: str, route: str, weight: float, sex: str, model):
+    """A person of a plan: weight, sex and the route searched."""
+    st.markdown(f"**{title}**")
+    c1, c2, c3 = st.columns(3)
+    w = widgets.weight_input(c1, f"{key}_weight", weight)
+    sx = widgets.sex_input(c2, f"{key}_sex", sex)
+    return w, sx, dose_editor.route_input(c3, "Route", f"{key}_route", model, route)
+
+
+def provenance(s, inputs: dict, title: str, seed) -> dict:
+    """A plan's provenance (its settings without the objective text)."""
+    return export.provenance(
+        model=s.model,
+        edges=s.edges,
+        seed=seed,
+        inputs={k: v for k, v in inputs.items() if k != "objective"},
+        page=f"{PAGE} — {title}",
+        version=backend.pksim_version(),
+    )
+
+
+def goal_input(key: str) -> float:
+    """The smallest P(goal) that counts as meeting it (the planner's ``min_p_goal``)."""
+    return (
+        scenario.field(
+            st.slider,
+            "Minimum P(goal) to count as met (%)",
+            min_value=0.0,
+            max_value=100.0,
+            value=50.0,
+            step=5.0,
+            key=f"{key}_min_goal",
+            **P,
+            help="A plan is marked as meeting the goal only when its probability "
+            "reaches this minimum.",
+        )
+        / 100.0
+    )
+
+
+def headline(plan, goal: str, describe) -> None:
+    """The verdict: a success mark only when the plan meets the goal (P(goal) >= the minimum);
+    otherwise a plain statement that no regimen reaches it, and the near-misses."""
+    if plan.meets_goal:
+        st.success(plan.message, icon=":material/check_circle:")
+    else:
+        st.warning(plan.message, icon=":material/block:")
+    near = plan.near_misses
+    if near is not None and len(near):
+        st.markdown(
+            "**Near-misses** — over the dissociation limit by less than two "
+            "Monte-Carlo standard errors (the limit cannot tell them apart):"
+        )
+        pcol = next(
+            c
+            for c in near.columns
+            if c.startswith("p_") and "dissociat" in c and not c.endswith("_se")
+        )
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "Plan": [describe(r) for r in near.itertuples()],
+                    "P(goal)": [
+                        f"{fmt.percent(p)} ± {fmt.percent(e)}"
+                        for p, e in zip(near[goal], near[goal + "_se"], strict=True)
+                    ],
+                    "P(dissociation)": [
+                        f"{fmt.percent(p)} ± {fmt.percent(e)}"
+                        for p, e in zip(near[pcol], near[pcol + "_se"], strict=True)
+                    ],
+                }
+            ),
+            hide_index=True,
+        )
+
+
+def json_bytes(obj) -> bytes:
+    return json.dumps(export.json_safe(obj), indent=2).encode()
