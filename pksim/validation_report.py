@@ -13,13 +13,12 @@ import pandas as pd
 
 from pksim import __version__
 from pksim.arm_prediction import FOLD_LOOSE
+from pksim.notice import NOTICE
 from pksim.observations import default_data_path
 from pksim.validation import ValidationRun, acceptance, evidence_from_run
 from pksim.validation_figures import cmax_figure, overlay_figure, png_bytes
 
 __all__ = ["build_report", "render_markdown", "summary_table"]
-
-DISCLAIMER = "Research and teaching tool - not dosing advice."
 
 
 def _safe(model_id: str) -> str:
@@ -93,7 +92,7 @@ def render_markdown(run: ValidationRun, command: str = "pksim validate") -> str:
     L: list[str] = [
         "# pksim validation report: predicted vs published ketamine PK",
         "",
-        f"> **{DISCLAIMER}**",
+        f"> **{NOTICE}**",
         "",
     ]
     L += [

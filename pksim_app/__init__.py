@@ -21,7 +21,7 @@ Nothing in :mod:`pksim` imports Streamlit; this package is the front-end layer.
 
 from __future__ import annotations
 
-from pksim.planning import NOTICE  # the library's notice, shown and written as it is
+from pksim.notice import NOTICE  # the library's notice, shown and written as it is
 
 NOTICE_LONG = (
     f"**{NOTICE}** pksim shows what published pharmacokinetic models predict for virtual "

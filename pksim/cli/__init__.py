@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from pksim.errors import InputError, PksimError
+from pksim.notice import NOTICE
 
 # name -> module under pksim.cli providing add_arguments(parser) and run(args) -> int
 SUBCOMMANDS = {
@@ -36,8 +37,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pksim",
-        description="Ketamine dose-exposure simulator. "
-        "Research and teaching tool - not dosing advice.",
+        description="Ketamine dose-exposure simulator. " + NOTICE,
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, help_text in SUBCOMMANDS.items():

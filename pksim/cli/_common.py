@@ -9,8 +9,6 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-DISCLAIMER = "Research and teaching tool - not dosing advice."
-
 
 def _number(name: str, positive: bool):
     def parse(text: str) -> float:

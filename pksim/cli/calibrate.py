@@ -7,8 +7,9 @@ import math
 from pathlib import Path
 
 from pksim._io import atomic_write
-from pksim.cli._common import DISCLAIMER, add_data_flag, positive_float, print_json
+from pksim.cli._common import add_data_flag, positive_float, print_json
 from pksim.errors import InputError
+from pksim.notice import NOTICE
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -135,5 +136,5 @@ def run(args: argparse.Namespace) -> int:
         )
     if out is not None:
         print(f"\nwrote {out}")
-    print(DISCLAIMER)
+    print(NOTICE)
     return 0

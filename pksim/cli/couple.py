@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pksim.cli._common import DISCLAIMER, finish, finite_float, pick, write_results
+from pksim.cli._common import finish, finite_float, pick, write_results
 from pksim.cli.population import (
     add_common,
     add_covariates,
@@ -13,6 +13,7 @@ from pksim.cli.population import (
     metric_rows,
     settings_from_args,
 )
+from pksim.notice import NOTICE
 from pksim.regimen import SPEC_HELP
 
 
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         settings=settings,
     )
     summary = result.summary()
-    summary["notice"] = DISCLAIMER
+    summary["notice"] = NOTICE
     if args.out:
         subjects = pd.concat(
             [result.a.subjects.assign(partner="a"), result.b.subjects.assign(partner="b")],
@@ -101,5 +102,5 @@ def format_table(s: dict) -> str:
     ]
     for who in ("a", "b"):
         lines += metric_rows(PARTNER_TABLE, s, prefix=f"{who}_", who=f"{who.upper()}: ")
-    lines += ["", DISCLAIMER]
+    lines += ["", NOTICE]
     return "\n".join(lines)

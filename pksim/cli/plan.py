@@ -13,7 +13,6 @@ import argparse
 import math
 
 from pksim.cli._common import (
-    DISCLAIMER,
     add_model_flag,
     add_run_flags,
     finish,
@@ -26,6 +25,7 @@ from pksim.cli._common import (
 )
 from pksim.cli._plan_tables import format_couple, format_person, format_tci
 from pksim.model import route_options
+from pksim.notice import NOTICE
 
 # the planners' defaults (pksim.planning._common; importing it here would load the kernels)
 DEFAULT_N, DEFAULT_SEED = 2000, 20240601
@@ -163,7 +163,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "person",
         help="dose (+ booster) for one person",
         description="Dose (and optional booster) maximising P(in the window "
-        "for the block) under a dissociation limit. " + DISCLAIMER,
+        "for the block) under a dissociation limit. " + NOTICE,
     )
     _person_args(person)
     person.add_argument("--booster-route", type=_route, default=None)
@@ -188,7 +188,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="both partners' doses and the stagger",
         description="Doses for partners A and B and the stagger between "
         "their starts maximising P(both in the window for the block) under a "
-        "dissociation limit. " + DISCLAIMER,
+        "dissociation limit. " + NOTICE,
     )
     _person_args(couple, "a-", "partner A's ")
     _person_args(couple, "b-", "partner B's ")
@@ -207,7 +207,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="IV effect-site targeting pump schedule",
         description="Bolus + piecewise-constant infusion holding a typical "
         "patient's effect-site concentration at a target inside the window "
-        "(Shafer & Gregg 1992). " + DISCLAIMER,
+        "(Shafer & Gregg 1992). " + NOTICE,
     )
     tci.add_argument(
         "--target-ng-per-ml",

@@ -6,7 +6,6 @@ import argparse
 import os
 
 from pksim.cli._common import (
-    DISCLAIMER,
     add_model_flag,
     add_run_flags,
     check_out_dir,
@@ -17,6 +16,7 @@ from pksim.cli._common import (
     write_results,
 )
 from pksim.errors import InputError
+from pksim.notice import NOTICE
 from pksim.regimen import SPEC_HELP
 
 
@@ -175,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
         args.dose, covariates=covariates_from_args(args), settings=settings
     )
     summary = result.summary()
-    summary["notice"] = DISCLAIMER
+    summary["notice"] = NOTICE
     if args.out:
         write_results(
             args.out,
@@ -277,5 +277,5 @@ def format_table(s: dict) -> str:
             + ", ".join(f"{r} {a:g}-{b:g} ng/mL" for r, (a, b) in s["band_uncertainty"].items())
             + "; [band edges: narrow - wide window]"
         )
-    lines += ["", *metric_rows(PERSON_TABLE, s), "", DISCLAIMER]
+    lines += ["", *metric_rows(PERSON_TABLE, s), "", NOTICE]
     return "\n".join(lines)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from pksim import __version__
-from pksim.cli._common import DISCLAIMER, add_model_flag, finish, pick, positive_float, write_csv
+from pksim.cli._common import add_model_flag, finish, pick, positive_float, write_csv
+from pksim.notice import NOTICE
 from pksim.regimen import SPEC_HELP
 
 
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     )
     summary = curve_summary(curve)
     summary["pksim_version"] = __version__
-    summary["notice"] = DISCLAIMER
+    summary["notice"] = NOTICE
     if args.out:
         write_csv(args.out, curve.to_frame())
     return finish(args, summary, format_table)

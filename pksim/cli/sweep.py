@@ -12,7 +12,8 @@ import argparse
 import json
 import sys
 
-from pksim.cli._common import DISCLAIMER, integer, pick
+from pksim.cli._common import integer, pick
+from pksim.notice import NOTICE
 
 # kept here so that building the parser imports nothing heavy (tests check they agree)
 EXECUTORS = ("serial", "processes", "dask")
@@ -113,12 +114,12 @@ def run(args: argparse.Namespace) -> int:
                     "executor": report.executor,
                     "already_complete": report.already_complete,
                     "files": [str(f) for f in report.files],
-                    "notice": DISCLAIMER,
+                    "notice": NOTICE,
                 },
                 indent=2,
                 allow_nan=True,
             )
         )
     else:
-        print("\n".join(report.lines() + [DISCLAIMER]))
+        print("\n".join(report.lines() + [NOTICE]))
     return 0

@@ -7,8 +7,9 @@ import shlex
 from pathlib import Path
 
 from pksim._io import atomic_write as write_atomic
-from pksim.cli._common import DISCLAIMER, add_data_flag, integer
+from pksim.cli._common import add_data_flag, integer
 from pksim.errors import InputError
+from pksim.notice import NOTICE
 
 DEFAULT_OUT = "validation-report"
 
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
                 "(cross_validation.csv)"
             )
     print(f"\nreport: {out / 'report.md'} ({len(files)} files)")
-    print(DISCLAIMER)
+    print(NOTICE)
     return 0
 
 

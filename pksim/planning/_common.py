@@ -17,10 +17,6 @@ from pksim.regimen import Dose, route_name
 from pksim.sampling import Covariates, check_seed
 from pksim.settings import RunSettings, check_block, resolve
 
-# Same text as pksim.cli._common.DISCLAIMER (the library must not import the front end;
-# tests/planning/test_planning_tci.py checks the two agree).
-NOTICE = "Research and teaching tool - not dosing advice."
-
 #: Default search range in product units (the step is the route's ``product_step_mg`` in the
 #: model file: one lozenge, one spray): up to 16 units for a dose, 8 for a booster, which tops up.
 DEFAULT_MAX_UNITS = 16

@@ -37,13 +37,13 @@ import pandas as pd
 
 from pksim.errors import InputError
 from pksim.model import Model
+from pksim.notice import NOTICE
 from pksim.planning import _kernels as _pk
 from pksim.planning._common import (
     DEFAULT_LIMIT,
     DEFAULT_MIN_P_GOAL,
     DEFAULT_N,
     DEFAULT_SEED,
-    NOTICE,
     DoseSteps,
     check_agreement,
     dose_dict,

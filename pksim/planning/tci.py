@@ -48,12 +48,8 @@ from pksim import _kernels
 from pksim.errors import InputError
 from pksim.individual import sex_code, typical_parameters
 from pksim.model import Model
-from pksim.planning._common import (
-    NOTICE,
-    check_weight_validity,
-    provenance,
-    window_thresholds,
-)
+from pksim.notice import NOTICE
+from pksim.planning._common import check_weight_validity, provenance, window_thresholds
 from pksim.regimen import Dose, input_events
 from pksim.simulation import MG_PER_L_TO_NG_PER_ML, as_model, check_weight
 from pksim.system import central_volume_l, system_terms

@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 
 from pksim.errors import InputError
 from pksim.metrics import label as metric_label
+from pksim.notice import NOTICE
 
 KINDS = ("heatmap", "bands", "onset")
 DEFAULT_METRIC = "p_window_no_dissociation"
@@ -71,8 +72,6 @@ def add_footer(fig: Figure, text: str) -> None:
 
 
 def _footer(fig: Figure, cells: pd.DataFrame, extra: str = "") -> None:
-    from pksim.planning import NOTICE  # the library's one notice (importing it loads numba)
-
     prov = cells.attrs.get("provenance") or {}
     bits = [extra] if extra else []
     if "n_subjects" in cells:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from pksim.cli import main
-from pksim.cli._common import DISCLAIMER
+from pksim.notice import NOTICE
 from pksim.planning import plan_tci
 
 
@@ -38,7 +38,7 @@ def test_tci_json_and_csv(capsys, tmp_path):
     )
     assert code == 0
     s = json.loads(out)
-    assert s["plan"] == "tci" and s["notice"] == DISCLAIMER and s["model"] == "ketamine"
+    assert s["plan"] == "tci" and s["notice"] == NOTICE and s["model"] == "ketamine"
     assert s["metrics"]["held_within_tolerance"]
     sched = pd.read_csv(out_csv)
     assert list(sched.columns) == [
@@ -69,7 +69,7 @@ def test_tci_table(capsys):
     assert code == 0
     bolus = plan_tci(100.0, weight_kg=70, duration_min=40, step_s=60).bolus_mg
     assert f"bolus {bolus:.2f} mg" in out and "pump stops" in out
-    assert out.rstrip().endswith(DISCLAIMER)
+    assert out.rstrip().endswith(NOTICE)
 
 
 def test_person_json_and_candidates_csv(capsys, tmp_path):
@@ -104,7 +104,7 @@ def test_person_json_and_candidates_csv(capsys, tmp_path):
     assert code == 0
     s = json.loads(out)
     assert s["feasible"] and s["seed"] == 9 and s["dissociation_limit"] == 0.15
-    assert s["regimen"][0]["route"] == "sublingual" and s["notice"] == DISCLAIMER
+    assert s["regimen"][0]["route"] == "sublingual" and s["notice"] == NOTICE
     assert s["booster_times_min"] == [30.0, 40.0]
     assert len(pd.read_csv(path)) == 4 * (1 + 4 * 2)
 
@@ -125,7 +125,7 @@ def test_person_table_with_weight_distribution(capsys):
         "2",
     )
     assert code == 0
-    assert "trade-off" in out and "seed 2" in out and out.rstrip().endswith(DISCLAIMER)
+    assert "trade-off" in out and "seed 2" in out and out.rstrip().endswith(NOTICE)
 
 
 def test_couple_table_shows_timeline(capsys):

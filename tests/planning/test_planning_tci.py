@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pksim.cli._common import DISCLAIMER
 from pksim.errors import InputError
 from pksim.model import load_model
 from pksim.planning import NOTICE, plan_tci, tci_metrics
@@ -100,7 +99,7 @@ def test_summary_names_model_thresholds_and_notice():
         "window_lower_ng_per_ml": 50.0,
         "dissociation_ng_per_ml": 150.0,
     }
-    assert s["seed"] is None and s["notice"] == NOTICE == DISCLAIMER
+    assert s["seed"] is None and s["notice"] == NOTICE
     assert s["schedule"][0]["bolus_mg"] > 0 and "rate_mg_per_h" in s["schedule"][0]
 
 
