@@ -40,19 +40,36 @@ def typical_parameters(
         raise InputError(
             "weight_scaling", f"unknown scheme {scheme_name!r}", ", ".join(model.scaling_schemes)
         )
-    exponents = model.scaling_schemes[scheme_name]
+    names, base, exponents, is_sex = _scaling_plan(model, scheme_name)
     wt = np.asarray(weight_kg, dtype=float)
     ratio = wt / model.reference_weight_kg
-    out = {}
-    for name, p in model.parameters.items():
-        e = exponents.get(name, 0.0)
-        out[name] = p.value * ratio**e if e != 0.0 else np.full(wt.shape, p.value)
+    # one (n_parameters, n_subjects) product instead of a numpy call per parameter: rows are
+    # contiguous, so each subject vector handed on is a plain 1-D array
+    values = base[:, None] * ratio.reshape(1, -1) ** exponents[:, None]
     if sex_effect and model.sex_female_factor is not None:
-        female = np.asarray(sex) == 1
+        female = np.asarray(sex).reshape(-1) == 1
         factor = np.where(female, model.parameters[model.sex_female_factor].value, 1.0)
-        for name in model.sex_parameters:
-            out[name] = out[name] * factor
-    return out
+        values[is_sex] *= factor
+    return dict(zip(names, values.reshape((len(names),) + wt.shape), strict=True))
+
+
+def _scaling_plan(model: Model, scheme_name: str) -> tuple:
+    """Model-static part of :func:`typical_parameters` for one scaling scheme: parameter names,
+    reference values, weight exponents and which parameters the sex factor multiplies. Cached
+    on the (immutable) model, as ``functools.cached_property`` would."""
+    plans = model.__dict__.setdefault("_scaling_plans", {})
+    plan = plans.get(scheme_name)
+    if plan is None:
+        exponents = model.scaling_schemes[scheme_name]
+        names = tuple(model.parameters)
+        plan = (
+            names,
+            np.array([model.parameters[n].value for n in names], dtype=float),
+            np.array([float(exponents.get(n, 0.0)) for n in names]),
+            np.array([n in model.sex_parameters for n in names]),
+        )
+        plans[scheme_name] = plan
+    return plan
 
 
 def apply_random_effects(

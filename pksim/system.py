@@ -11,11 +11,16 @@ import numpy as np
 from pksim.model import SINK, Model
 
 
-def _rate_recipes(model: Model) -> tuple[np.ndarray, np.ndarray, tuple]:
-    """Model-static part of :func:`system_terms`: the ``(rows, cols)`` of every term and, per
-    transfer, how its rate is made from parameters ``(numerator, denominator, factor)``:
-    ``factor * p[numerator] / p[denominator]`` (denominator None: 1). Cached on the model, so a
-    single curve does not rebuild it (the model is immutable)."""
+def _rate_recipes(model: Model) -> tuple:
+    """Model-static part of :func:`system_terms`, cached on the (immutable) model as
+    ``functools.cached_property`` would, so a single curve does not rebuild it.
+
+    Returns ``(rows, cols, recipes, names, num, den)``: the ``(rows, cols)`` of every term; per
+    transfer, how its rate is made from parameters, ``(numerator, denominator, factor)`` for
+    ``factor * p[numerator] / p[denominator]`` (a None denominator is 1); and the same recipes as
+    index arrays into a stack of the parameter vectors ``names`` followed by one row per constant
+    (``num``, ``den``), so that all rates are one vectorised division.
+    """
     cached = model.__dict__.get("_rate_recipes")
     if cached is not None:
         return cached
@@ -35,12 +40,29 @@ def _rate_recipes(model: Model) -> tuple[np.ndarray, np.ndarray, tuple]:
     e, c = index["effect_site"], index[model.central]
     rows += [e, e]
     cols += [c, e]
-    rows_a, cols_a = np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64)
-    rows_a.setflags(write=False)
-    cols_a.setflags(write=False)
-    out = (rows_a, cols_a, tuple(recipes))
-    model.__dict__["_rate_recipes"] = out  # as functools.cached_property does
+    vc = next(c.volume for c in model.compartments if c.name == model.central)
+    names = list(dict.fromkeys([model.ke0, vc] + [n for r in recipes for n in r[:2] if n]))
+    constants = sorted({r[2] for r in recipes if r[0] is None} | {1.0})
+    slot = {n: i for i, n in enumerate(names)}
+    slot.update({("const", v): len(names) + i for i, v in enumerate(constants)})
+    num = [slot[r[0]] if r[0] is not None else slot[("const", r[2])] for r in recipes]
+    den = [slot[r[1]] if r[1] is not None else slot[("const", 1.0)] for r in recipes]
+    out = (
+        _frozen(rows),
+        _frozen(cols),
+        tuple(recipes),
+        (tuple(names), np.array(constants)),
+        _frozen(num),
+        _frozen(den),
+    )
+    model.__dict__["_rate_recipes"] = out
     return out
+
+
+def _frozen(values: list[int]) -> np.ndarray:
+    a = np.array(values, dtype=np.int64)
+    a.setflags(write=False)
+    return a
 
 
 def system_terms(
@@ -54,17 +76,19 @@ def system_terms(
     ``dCe/dt = ke0 (A_central / V_central - Ce)`` (Sheiner et al. 1979,
     doi:10.1002/cpt1979253358), which removes no drug from the central compartment.
     """
-    rows, cols, recipes = _rate_recipes(model)
-    vc = params[next(c.volume for c in model.compartments if c.name == model.central)]
-    ke0 = params[model.ke0]
-    n_sub = np.asarray(ke0).size
+    rows, cols, _, (names, constants), num, den = _rate_recipes(model)
+    ke0 = np.asarray(params[names[0]], dtype=float)
+    n_sub = ke0.size
+    stack = np.empty((len(names) + constants.size, n_sub))
+    for i, name in enumerate(names):
+        stack[i] = params[name]
+    stack[len(names) :] = constants[:, None]
+    k = stack[num] / stack[den]  # (n_transfers, n_subjects); x / 1.0 is exact
     coef = np.empty((n_sub, rows.size))
-    for j, recipe in enumerate(recipes):
-        k = _rate(recipe, params)
-        coef[:, 2 * j] = -k
-        coef[:, 2 * j + 1] = k
-    coef[:, -2] = ke0 / vc
-    coef[:, -1] = -ke0
+    coef[:, 0:-2:2] = -k.T
+    coef[:, 1:-2:2] = k.T
+    coef[:, -2] = stack[0] / stack[1]
+    coef[:, -1] = -stack[0]
     return rows, cols, coef
 
 
