@@ -101,89 +101,289 @@ def system_matrix(n_states, term_row, term_col, term_coef):
 
 
 @njit(cache=True)
-def propagators(a, h, with_input):
-    """``(Phi(h), Gamma(h))``; Gamma is only computed when an input rate is active."""
+def _mm(a, b, out):
+    """``out = a @ b``, skipping the exact zeros of ``a`` (the system matrices are sparse and
+    their powers keep the zeros of the compartment graph); each ``out[i, j]`` still sums its
+    products in ``k`` order, so the result is the dense product bit for bit."""
     n = a.shape[0]
-    phi = np.empty((n, n))
-    gam = np.zeros((n, n))
-    if not with_input:
-        ah = np.empty((n, n))
-        for i in range(n):
-            for j in range(n):
-                ah[i, j] = a[i, j] * h
-        e = expm(ah)
-        for i in range(n):
-            for j in range(n):
-                phi[i, j] = e[i, j]
-        return phi, gam
-    aug = np.zeros((2 * n, 2 * n))
     for i in range(n):
         for j in range(n):
-            aug[i, j] = a[i, j] * h
-        aug[i, n + i] = h
-    e = expm(aug)
-    for i in range(n):
-        for j in range(n):
-            phi[i, j] = e[i, j]
-            gam[i, j] = e[i, n + j]
-    return phi, gam
+            out[i, j] = 0.0
+        for k in range(n):
+            aik = a[i, k]
+            if aik != 0.0:
+                for j in range(n):
+                    out[i, j] += aik * b[k, j]
 
 
 @njit(cache=True)
+def _lu_solve(p, q):
+    """Solve ``p X = q`` in place (q becomes X) by Gaussian elimination, partial pivoting."""
+    n = p.shape[0]
+    for c in range(n):
+        piv = c
+        best = abs(p[c, c])
+        for r in range(c + 1, n):
+            if abs(p[r, c]) > best:
+                best = abs(p[r, c])
+                piv = r
+        if piv != c:
+            for j in range(n):
+                tmp = p[c, j]
+                p[c, j] = p[piv, j]
+                p[piv, j] = tmp
+                tmp = q[c, j]
+                q[c, j] = q[piv, j]
+                q[piv, j] = tmp
+        d = p[c, c]
+        for r in range(c + 1, n):
+            f = p[r, c] / d
+            if f != 0.0:
+                for j in range(c, n):
+                    p[r, j] -= f * p[c, j]
+                for j in range(n):
+                    q[r, j] -= f * q[c, j]
+    for c in range(n - 1, -1, -1):  # back substitution, zeros of p skipped, k order kept
+        for k in range(c + 1, n):
+            pck = p[c, k]
+            if pck != 0.0:
+                for j in range(n):
+                    q[c, j] -= pck * q[k, j]
+        d = p[c, c]
+        for j in range(n):
+            q[c, j] = q[c, j] / d
+
+
+@njit(cache=True)
+def expm(m):
+    """Matrix exponential by scaling and squaring with Padé approximants (Higham 2005), written
+    with explicit loops so that a 12x12 exponential needs no BLAS/LAPACK calls and one scratch
+    allocation. The one exponential of every kernel here.
+    """
+    n = m.shape[0]
+    nrm = _norm1(m)
+    out = np.eye(n)
+    if nrm == 0.0:
+        return out
+    s = 0
+    if nrm > _THETA[3]:
+        s = max(0, int(np.ceil(np.log2(nrm / _THETA[4]))))
+    work = np.empty((8, n, n))
+    a, a2, a4, a6, a8, tmp, u, v = (
+        work[0],
+        work[1],
+        work[2],
+        work[3],
+        work[4],
+        work[5],
+        work[6],
+        work[7],
+    )
+    scale = 2.0**s
+    for i in range(n):
+        for j in range(n):
+            a[i, j] = m[i, j] / scale
+    _mm(a, a, a2)
+    if nrm <= _THETA[3]:
+        if nrm <= _THETA[0]:
+            b = _B3
+            for i in range(n):
+                for j in range(n):
+                    tmp[i, j] = b[3] * a2[i, j]
+                    v[i, j] = b[2] * a2[i, j]
+                tmp[i, i] += b[1]
+                v[i, i] += b[0]
+        elif nrm <= _THETA[1]:
+            b = _B5
+            _mm(a2, a2, a4)
+            for i in range(n):
+                for j in range(n):
+                    tmp[i, j] = b[5] * a4[i, j] + b[3] * a2[i, j]
+                    v[i, j] = b[4] * a4[i, j] + b[2] * a2[i, j]
+                tmp[i, i] += b[1]
+                v[i, i] += b[0]
+        elif nrm <= _THETA[2]:
+            b = _B7
+            _mm(a2, a2, a4)
+            _mm(a4, a2, a6)
+            for i in range(n):
+                for j in range(n):
+                    tmp[i, j] = b[7] * a6[i, j] + b[5] * a4[i, j] + b[3] * a2[i, j]
+                    v[i, j] = b[6] * a6[i, j] + b[4] * a4[i, j] + b[2] * a2[i, j]
+                tmp[i, i] += b[1]
+                v[i, i] += b[0]
+        else:
+            b = _B9
+            _mm(a2, a2, a4)
+            _mm(a4, a2, a6)
+            _mm(a6, a2, a8)
+            for i in range(n):
+                for j in range(n):
+                    tmp[i, j] = (
+                        b[9] * a8[i, j] + b[7] * a6[i, j] + b[5] * a4[i, j] + b[3] * a2[i, j]
+                    )
+                    v[i, j] = b[8] * a8[i, j] + b[6] * a6[i, j] + b[4] * a4[i, j] + b[2] * a2[i, j]
+                tmp[i, i] += b[1]
+                v[i, i] += b[0]
+        _mm(a, tmp, u)
+    else:
+        b = _B13
+        w = a8
+        _mm(a2, a2, a4)
+        _mm(a4, a2, a6)
+        for i in range(n):
+            for j in range(n):
+                tmp[i, j] = b[13] * a6[i, j] + b[11] * a4[i, j] + b[9] * a2[i, j]
+        _mm(a6, tmp, w)
+        for i in range(n):
+            for j in range(n):
+                w[i, j] += b[7] * a6[i, j] + b[5] * a4[i, j] + b[3] * a2[i, j]
+            w[i, i] += b[1]
+        _mm(a, w, u)
+        for i in range(n):
+            for j in range(n):
+                tmp[i, j] = b[12] * a6[i, j] + b[10] * a4[i, j] + b[8] * a2[i, j]
+        _mm(a6, tmp, v)
+        for i in range(n):
+            for j in range(n):
+                v[i, j] += b[6] * a6[i, j] + b[4] * a4[i, j] + b[2] * a2[i, j]
+            v[i, i] += b[0]
+    # r = (v - u)^{-1} (v + u)
+    for i in range(n):
+        for j in range(n):
+            tmp[i, j] = v[i, j] - u[i, j]
+            out[i, j] = v[i, j] + u[i, j]
+    _lu_solve(tmp, out)
+    for _ in range(s):
+        _mm(out, out, tmp)
+        for i in range(n):
+            for j in range(n):
+                out[i, j] = tmp[i, j]
+    return out
+
+
+@njit(cache=True, inline="always")
 def _same_time(a, b):
     return abs(a - b) <= _TIME_TOL * max(1.0, abs(a), abs(b))
 
 
 @njit(cache=True)
-def _affine_propagator(a, rate, h, with_input):
-    """``(Phi(h), Gamma(h) rate)`` for a constant input ``rate`` (mg/min per state).
+def propagate_into(a, h, inputs, phi, gam):
+    """The one propagator: ``phi = Phi(h) = e^{A h}`` and ``gam = Gamma(h) @ inputs``
+    (``Gamma(h) = int_0^h e^{A s} ds``; ``inputs`` is ``(n, p)``, p >= 0 input directions).
 
-    One exponential of the (n+1)-augmented matrix ``[[A h, v h], [0, 0]]`` whose last column
-    holds ``Gamma(h) v`` (the affine form of Van Loan 1978): half the size of the 2n block used
-    by :func:`propagators`, which matters because the solver needs one at every event off the
-    grid. ``v = rate / |rate|_1`` is the input direction at unit norm, so a large rate does not
-    inflate the norm (and the number of squarings); ``Gamma(h) rate = |rate|_1 Gamma(h) v``.
-    Without input only ``Phi`` is computed and the input term is zero.
+    Both come from one exponential of ``[[A h, B h], [0, 0]]`` (Van Loan 1978), whose last p
+    columns hold ``Gamma(h) B``. Each column of ``B`` enters at unit 1-norm and is scaled back
+    afterwards, so a large input rate does not inflate the norm (and the number of squarings);
+    an all-zero column is left out of the exponential and gives a zero column. Every kernel
+    gets its steps here: the uniform grid step with one unit column per zero-order target
+    (:func:`_grid_propagators`), an event off the grid with its rate (or rate change) as the
+    one column, the target-controlled infusion planner with the identity (all of Gamma).
     """
     n = a.shape[0]
-    u = np.zeros(n)
-    scale = 0.0
-    if with_input:
+    p = inputs.shape[1]
+    scale = np.zeros(p)
+    k = n
+    for c in range(p):
         for i in range(n):
-            scale += abs(rate[i])
-    if scale == 0.0:
-        ah = np.empty((n, n))
-        for i in range(n):
-            for j in range(n):
-                ah[i, j] = a[i, j] * h
-        return expm(ah), u
-    m = np.zeros((n + 1, n + 1))
+            scale[c] += abs(inputs[i, c])
+        if scale[c] > 0.0:
+            k += 1
+    m = np.zeros((k, k))
     for i in range(n):
         for j in range(n):
             m[i, j] = a[i, j] * h
-        m[i, n] = rate[i] / scale * h
+    col = n
+    for c in range(p):
+        if scale[c] > 0.0:
+            for i in range(n):
+                m[i, col] = inputs[i, c] / scale[c] * h
+            col += 1
     e = expm(m)
-    phi = np.empty((n, n))
     for i in range(n):
         for j in range(n):
             phi[i, j] = e[i, j]
-        u[i] = e[i, n] * scale
-    return phi, u
+    col = n
+    for c in range(p):
+        if scale[c] > 0.0:
+            for i in range(n):
+                gam[i, c] = e[i, col] * scale[c]
+            col += 1
+        else:
+            for i in range(n):
+                gam[i, c] = 0.0
 
 
 @njit(cache=True)
-def _step_affine(phi, u, x, with_input, work):
-    """``x <- Phi x + u`` with the input term ``u = Gamma r`` computed once per rate change."""
-    n = x.size
-    for i in range(n):
+def propagators(a, h, inputs):
+    """``(Phi(h), Gamma(h) @ inputs)`` as new arrays (see :func:`propagate_into`)."""
+    n = a.shape[0]
+    phi = np.empty((n, n))
+    gam = np.empty((n, inputs.shape[1]))
+    propagate_into(a, h, inputs, phi, gam)
+    return phi, gam
+
+
+@njit(cache=True, inline="always")
+def _step(phi_t, u, src, i_src, dst, i_dst):
+    """``dst[i_dst] = Phi src[i_src] + u`` (``phi_t`` is Phi transposed; ``u = Gamma r``,
+    computed once per rate change, zero without input). Four rows at a time share each load of
+    a state and run four independent sums, each still in state order and then ``+ u``: the
+    plain row-by-row product, bit for bit, at about half the time."""
+    n = u.size
+    n4 = n - n % 4
+    for i in range(0, n4, 4):
+        s0 = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        s3 = 0.0
+        for j in range(n):
+            xj = src[i_src, j]
+            s0 += phi_t[j, i] * xj
+            s1 += phi_t[j, i + 1] * xj
+            s2 += phi_t[j, i + 2] * xj
+            s3 += phi_t[j, i + 3] * xj
+        dst[i_dst, i] = s0 + u[i]
+        dst[i_dst, i + 1] = s1 + u[i + 1]
+        dst[i_dst, i + 2] = s2 + u[i + 2]
+        dst[i_dst, i + 3] = s3 + u[i + 3]
+    for i in range(n4, n):
         s = 0.0
         for j in range(n):
-            s += phi[i, j] * x[j]
-        if with_input:
-            s += u[i]
-        work[i] = s
+            s += phi_t[j, i] * src[i_src, j]
+        dst[i_dst, i] = s + u[i]
+
+
+@njit(cache=True)
+def _grid_propagators(a, ev_target, ev_duration, ev_amount, dt, phi, gam_t):
+    """``phi = Phi(dt)``; row j of ``gam_t`` = ``Gamma(dt) e_j`` for zero-order targets j."""
+    n = a.shape[0]
+    is_target = np.zeros(n, dtype=np.bool_)
+    for e in range(ev_target.size):
+        if ev_duration[e] > 0.0 and ev_amount[e] != 0.0:
+            is_target[ev_target[e]] = True
+    cols = np.nonzero(is_target)[0]
+    unit = np.zeros((n, cols.size))
+    for c in range(cols.size):
+        unit[cols[c], c] = 1.0
+    gam = np.empty((n, cols.size))
+    propagate_into(a, dt, unit, phi, gam)
+    for c in range(cols.size):
+        for i in range(n):
+            gam_t[cols[c], i] = gam[i, c]
+
+
+@njit(cache=True)
+def _input_term(gam_t, rate, u):
+    """``u = Gamma(dt) rate`` from the precomputed columns (rates only enter targets)."""
+    n = u.size
     for i in range(n):
-        x[i] = work[i]
+        u[i] = 0.0
+    for j in range(n):
+        r = rate[j]
+        if r != 0.0:
+            for i in range(n):
+                u[i] += gam_t[j, i] * r
 
 
 @njit(cache=True)
@@ -212,22 +412,27 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
     bp = np.sort(bp[:nb])
     # boluses in time order
     bol_order = np.argsort(ev_start)
-    x = np.zeros(n)
-    work = np.zeros(n)
+    xb = np.zeros((2, n))  # the state (row 0) and the next one (row 1)
+    x = xb[0]
     rate = np.zeros(n)
     t = t_out[0]
     if nb > 0 and bp[0] < t:
         t = bp[0]
     dt = t_out[1] - t_out[0] if n_out > 1 else 0.0
     have_grid = dt > 0.0
+    t_abs = max(abs(t_out[0]), abs(t_out[n_out - 1]))
+    tol_dt = 0.5 * _TIME_TOL * max(1.0, dt)
     # Grid steps: Phi(dt) and Gamma(dt) e_j for every zero-order target j from one exponential
     # (shared with the population kernels); Gamma(dt) rate is then a small sum per rate change.
-    phi_g = np.eye(n)
+    phi_g = np.eye(n)  # transposed for :func:`_step`
     gam_t = np.zeros((n, n))
     u_g = np.zeros(n)
+    phi = np.empty((n, n))  # an off-grid interval's Phi, then transposed into phi_h
+    phi_h = np.empty((n, n))
+    u = np.empty((n, 1))
     if have_grid:
-        _grid_propagators(a, ev_target, ev_duration, ev_amount, dt, phi_g, gam_t)
-    active = False
+        _grid_propagators(a, ev_target, ev_duration, ev_amount, dt, phi, gam_t)
+        phi_g[:, :] = phi.T
     rate_bp = -1  # value of i_bp the current rate was computed for
     i_out = 0
     i_bp = 0
@@ -258,7 +463,6 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
             # Every infusion start and end is a breakpoint, so the set of active zero-order
             # inputs over [t, t_next] only changes when i_bp does: recompute it only then.
             rate_bp = i_bp
-            active = False
             for k in range(n):
                 rate[k] = 0.0
             for e in range(n_ev):
@@ -268,15 +472,38 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
                         t_end >= t_next or _same_time(t_end, t_next)
                     ):
                         rate[ev_target[e]] += ev_amount[e] / ev_duration[e]
-                        active = True
-            if have_grid and active:
-                _input_term(gam_t, rate, u_g)
-        if have_grid and _same_time(h, dt):
-            _step_affine(phi_g, u_g, x, active, work)
-        else:
-            phi, u = _affine_propagator(a, rate, h, active)
-            _step_affine(phi, u, x, active, work)
+            _input_term(gam_t, rate, u_g)  # zero when no input is active
+        if not (have_grid and _same_time(h, dt)):  # an interval cut by an event
+            propagate_into(a, h, rate.reshape((n, 1)), phi, u)
+            phi_h[:, :] = phi.T
+            _step(phi_h, u[:, 0], xb, 0, xb, 1)
+            x[:] = xb[1]
+            t = t_next
+            continue
+        _step(phi_g, u_g, xb, 0, xb, 1)
+        x[:] = xb[1]
         t = t_next
+        # A run of plain grid steps: while the next output is one dt on and no breakpoint falls
+        # at or before it, step from one output row straight into the next, without the event
+        # bookkeeping above (the input rate cannot change inside the run). Same arithmetic.
+        # Conservative bounds: below ``cut`` a time is before the next breakpoint and not the
+        # "same time" as it; a step within ``tol_dt`` of dt is a grid step. Anything closer to
+        # the edge goes the exact way above.
+        nxt = bp[i_bp] if i_bp < nb else np.inf
+        cut = nxt - 2.0 * _TIME_TOL * max(1.0, abs(nxt), t_abs)
+        i_run = i_out
+        if _same_time(t, t_out[i_run]):
+            out[i_run] = x
+            while i_run + 1 < n_out:
+                t_next = t_out[i_run + 1]
+                if not (t_next < cut and abs(t_next - t - dt) <= tol_dt):
+                    break
+                _step(phi_g, u_g, out, i_run, out, i_run + 1)
+                i_run += 1
+                t = t_next
+        if i_run > i_out:
+            i_out = i_run
+            x[:] = out[i_out]
     return out
 
 
@@ -420,185 +647,6 @@ HIST_BINS = HIST_HI_BITS - HIST_LO_BITS + 2
 
 
 @njit(cache=True)
-def _mm(a, b, out):
-    n = a.shape[0]
-    for i in range(n):
-        for j in range(n):
-            s = 0.0
-            for k in range(n):
-                s += a[i, k] * b[k, j]
-            out[i, j] = s
-
-
-@njit(cache=True)
-def _lu_solve(p, q):
-    """Solve ``p X = q`` in place (q becomes X) by Gaussian elimination, partial pivoting."""
-    n = p.shape[0]
-    for c in range(n):
-        piv = c
-        best = abs(p[c, c])
-        for r in range(c + 1, n):
-            if abs(p[r, c]) > best:
-                best = abs(p[r, c])
-                piv = r
-        if piv != c:
-            for j in range(n):
-                tmp = p[c, j]
-                p[c, j] = p[piv, j]
-                p[piv, j] = tmp
-                tmp = q[c, j]
-                q[c, j] = q[piv, j]
-                q[piv, j] = tmp
-        d = p[c, c]
-        for r in range(c + 1, n):
-            f = p[r, c] / d
-            if f != 0.0:
-                for j in range(c, n):
-                    p[r, j] -= f * p[c, j]
-                for j in range(n):
-                    q[r, j] -= f * q[c, j]
-    for c in range(n - 1, -1, -1):
-        d = p[c, c]
-        for j in range(n):
-            s = q[c, j]
-            for k in range(c + 1, n):
-                s -= p[c, k] * q[k, j]
-            q[c, j] = s / d
-
-
-@njit(cache=True)
-def expm(m):
-    """Matrix exponential by scaling and squaring with Padé approximants (Higham 2005), written
-    with explicit loops so that a 12x12 exponential needs no BLAS/LAPACK calls and few
-    allocations (it runs once per subject). The one exponential of every kernel here.
-    """
-    n = m.shape[0]
-    nrm = _norm1(m)
-    out = np.eye(n)
-    if nrm == 0.0:
-        return out
-    s = 0
-    if nrm > _THETA[3]:
-        s = max(0, int(np.ceil(np.log2(nrm / _THETA[4]))))
-    a = m / (2.0**s)
-    a2 = np.empty((n, n))
-    a4 = np.empty((n, n))
-    a6 = np.empty((n, n))
-    tmp = np.empty((n, n))
-    u = np.empty((n, n))
-    v = np.empty((n, n))
-    _mm(a, a, a2)
-    if nrm <= _THETA[3]:
-        if nrm <= _THETA[0]:
-            b = _B3
-            for i in range(n):
-                for j in range(n):
-                    tmp[i, j] = b[3] * a2[i, j]
-                    v[i, j] = b[2] * a2[i, j]
-                tmp[i, i] += b[1]
-                v[i, i] += b[0]
-        elif nrm <= _THETA[1]:
-            b = _B5
-            _mm(a2, a2, a4)
-            for i in range(n):
-                for j in range(n):
-                    tmp[i, j] = b[5] * a4[i, j] + b[3] * a2[i, j]
-                    v[i, j] = b[4] * a4[i, j] + b[2] * a2[i, j]
-                tmp[i, i] += b[1]
-                v[i, i] += b[0]
-        elif nrm <= _THETA[2]:
-            b = _B7
-            _mm(a2, a2, a4)
-            _mm(a4, a2, a6)
-            for i in range(n):
-                for j in range(n):
-                    tmp[i, j] = b[7] * a6[i, j] + b[5] * a4[i, j] + b[3] * a2[i, j]
-                    v[i, j] = b[6] * a6[i, j] + b[4] * a4[i, j] + b[2] * a2[i, j]
-                tmp[i, i] += b[1]
-                v[i, i] += b[0]
-        else:
-            b = _B9
-            a8 = np.empty((n, n))
-            _mm(a2, a2, a4)
-            _mm(a4, a2, a6)
-            _mm(a6, a2, a8)
-            for i in range(n):
-                for j in range(n):
-                    tmp[i, j] = (
-                        b[9] * a8[i, j] + b[7] * a6[i, j] + b[5] * a4[i, j] + b[3] * a2[i, j]
-                    )
-                    v[i, j] = b[8] * a8[i, j] + b[6] * a6[i, j] + b[4] * a4[i, j] + b[2] * a2[i, j]
-                tmp[i, i] += b[1]
-                v[i, i] += b[0]
-        _mm(a, tmp, u)
-    else:
-        b = _B13
-        _mm(a2, a2, a4)
-        _mm(a4, a2, a6)
-        w = np.empty((n, n))
-        for i in range(n):
-            for j in range(n):
-                tmp[i, j] = b[13] * a6[i, j] + b[11] * a4[i, j] + b[9] * a2[i, j]
-        _mm(a6, tmp, w)
-        for i in range(n):
-            for j in range(n):
-                w[i, j] += b[7] * a6[i, j] + b[5] * a4[i, j] + b[3] * a2[i, j]
-            w[i, i] += b[1]
-        _mm(a, w, u)
-        for i in range(n):
-            for j in range(n):
-                tmp[i, j] = b[12] * a6[i, j] + b[10] * a4[i, j] + b[8] * a2[i, j]
-        _mm(a6, tmp, v)
-        for i in range(n):
-            for j in range(n):
-                v[i, j] += b[6] * a6[i, j] + b[4] * a4[i, j] + b[2] * a2[i, j]
-            v[i, i] += b[0]
-    # r = (v - u)^{-1} (v + u)
-    for i in range(n):
-        for j in range(n):
-            tmp[i, j] = v[i, j] - u[i, j]
-            out[i, j] = v[i, j] + u[i, j]
-    _lu_solve(tmp, out)
-    for _ in range(s):
-        _mm(out, out, tmp)
-        for i in range(n):
-            for j in range(n):
-                out[i, j] = tmp[i, j]
-    return out
-
-
-@njit(cache=True)
-def _propagate(a, rate, h, with_input, phi, u):
-    """``phi = e^{A h}`` and (with input) ``u = int_0^h e^{A s} ds rate``, the latter read
-    off the last column of the exponential of ``[[A, rate], [0, 0]] h`` (Van Loan 1978)."""
-    n = a.shape[0]
-    k = n + 1 if with_input else n
-    m = np.zeros((k, k))
-    for i in range(n):
-        for j in range(n):
-            m[i, j] = a[i, j] * h
-        if with_input:
-            m[i, n] = rate[i] * h
-    e = expm(m)
-    for i in range(n):
-        for j in range(n):
-            phi[i, j] = e[i, j]
-        u[i] = e[i, n] if with_input else 0.0
-
-
-@njit(cache=True)
-def _advance(phi, u, x, active, work):
-    n = x.size
-    for i in range(n):
-        s = u[i] if active else 0.0
-        for j in range(n):
-            s += phi[i, j] * x[j]
-        work[i] = s
-    for i in range(n):
-        x[i] = work[i]
-
-
-@njit(cache=True)
 def _rate_after(t, ev_target, ev_start, ev_duration, ev_amount, rate):
     """Input rate (mg/min per state) of the zero-order inputs running just after ``t``."""
     active = False
@@ -619,44 +667,6 @@ def _rate_after(t, ev_target, ev_start, ev_duration, ev_amount, rate):
 def _axpy(y, a, x, m):
     for k in range(m):
         y[k] += a[k] * x[k]
-
-
-@njit(cache=True)
-def _grid_propagators(a, ev_target, ev_duration, ev_amount, dt, phi, gam_t):
-    """``phi = Phi(dt)``; row j of ``gam_t`` = ``Gamma(dt) e_j`` for zero-order targets j."""
-    n = a.shape[0]
-    is_target = np.zeros(n, dtype=np.bool_)
-    for e in range(ev_target.size):
-        if ev_duration[e] > 0.0 and ev_amount[e] != 0.0:
-            is_target[ev_target[e]] = True
-    cols = np.nonzero(is_target)[0]
-    p = cols.size
-    m = np.zeros((n + p, n + p))
-    for i in range(n):
-        for j in range(n):
-            m[i, j] = a[i, j] * dt
-    for c in range(p):
-        m[cols[c], n + c] = dt
-    e = expm(m)
-    for i in range(n):
-        for j in range(n):
-            phi[i, j] = e[i, j]
-    for c in range(p):
-        for i in range(n):
-            gam_t[cols[c], i] = e[i, n + c]
-
-
-@njit(cache=True)
-def _input_term(gam_t, rate, u):
-    """``u = Gamma(dt) rate`` from the precomputed columns (rates only enter targets)."""
-    n = u.size
-    for i in range(n):
-        u[i] = 0.0
-    for j in range(n):
-        r = rate[j]
-        if r != 0.0:
-            for i in range(n):
-                u[i] += gam_t[j, i] * r
 
 
 @njit(cache=True)
@@ -721,6 +731,7 @@ def march_group(
     actives = np.zeros(m, dtype=np.bool_)
     phi = np.empty((n, n))
     u = np.zeros(n)
+    u_e = np.zeros((n, 1))
     x = np.zeros(n)
     work = np.zeros(n)
     t0 = t_out[0]
@@ -813,9 +824,10 @@ def march_group(
                     for i in range(n):
                         ys[i, k] += x[i]
                 else:
-                    _propagate(amat[k], work, t_b - t_e, d_active, phi, u)
+                    # a zero rate change is an all-zero input column: Gamma is not formed
+                    propagate_into(amat[k], t_b - t_e, work.reshape((n, 1)), phi, u_e)
                     for i in range(n):
-                        acc = u[i]
+                        acc = u_e[i, 0]
                         for j in range(n):
                             acc += phi[i, j] * x[j]
                         ys[i, k] += acc

@@ -128,47 +128,44 @@ def _gamma_by_quadrature(a: np.ndarray, h: float) -> np.ndarray:
     return val
 
 
-@pytest.mark.parametrize("h", [1e-3, 0.37, 1.0, 26.0, 240.0])
-def test_propagators_against_quadrature(h):
-    # A singular system matrix (the elimination sink has a zero column), so Gamma cannot be
-    # written as A^{-1}(Phi - I): this is exactly what the Van Loan block exponential is for.
-    rng = np.random.default_rng(11)
+def _drained(seed: int) -> np.ndarray:
+    """A singular system matrix (the elimination sink has a zero column), so Gamma cannot be
+    written as A^{-1}(Phi - I): this is exactly what the Van Loan block exponential is for."""
+    rng = np.random.default_rng(seed)
     a = _compartmental(rng, 5)
     a = np.pad(a, ((0, 1), (0, 1)))
     a[5, :5] = -a[:5, :5].sum(axis=0)  # sink collects what drains
-    a = np.ascontiguousarray(a * 0.3)
-    phi, gam = K.propagators(a, h, True)
+    return np.ascontiguousarray(a * 0.3)
+
+
+@pytest.mark.parametrize("h", [1e-3, 0.37, 1.0, 26.0, 240.0])
+def test_propagators_against_quadrature(h):
+    a = _drained(11)
+    phi, gam = K.propagators(a, h, np.eye(6))
     np.testing.assert_allclose(phi, scipy.linalg.expm(a * h), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(gam, _gamma_by_quadrature(a, h), rtol=1e-9, atol=1e-12 * h)
     # d/dh Gamma = Phi and A Gamma = Phi - I: the identity holds for singular A too.
     np.testing.assert_allclose(a @ gam, phi - np.eye(6), atol=1e-11 * max(1.0, h))
-    phi0, gam0 = K.propagators(a, h, False)
+    phi0, gam0 = K.propagators(a, h, np.zeros((6, 0)))  # no input: Phi alone
     np.testing.assert_allclose(phi0, phi, rtol=1e-12, atol=1e-14)
-    assert not gam0.any()
+    assert gam0.shape == (6, 0)
 
 
 @pytest.mark.parametrize("rate_scale", [1e-3, 1.0, 1e4])
 @pytest.mark.parametrize("h", [1e-3, 0.37, 1.0, 26.0, 240.0])
-def test_affine_propagator_against_quadrature(h, rate_scale):
-    # The solver's step: Phi(h) and the vector Gamma(h) r from one (n+1)-sized exponential.
-    rng = np.random.default_rng(13)
-    a = _compartmental(rng, 5)
-    a = np.pad(a, ((0, 1), (0, 1)))
-    a[5, :5] = -a[:5, :5].sum(axis=0)
-    a = np.ascontiguousarray(a * 0.3)
-    rate = np.array([0.0, 2.0, 0.0, 0.5, 0.0, 0.0]) * rate_scale
-    phi, u = K._affine_propagator(a, rate, h, True)
+def test_propagators_with_rate_columns_against_quadrature(h, rate_scale):
+    # The solver's steps: Phi(h) and Gamma(h) r for a few rates r from one exponential; each
+    # rate enters at unit norm, so its size does not change the accuracy.
+    a = _drained(13)
+    rates = np.zeros((6, 3))
+    rates[:, 0] = np.array([0.0, 2.0, 0.0, 0.5, 0.0, 0.0]) * rate_scale
+    rates[2, 2] = -7.0 * rate_scale  # column 1 stays zero: no input, zero output
+    phi, gr = K.propagators(a, h, rates)
     np.testing.assert_allclose(phi, scipy.linalg.expm(a * h), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(
-        u, _gamma_by_quadrature(a, h) @ rate, rtol=1e-9, atol=1e-12 * h * rate_scale
+        gr, _gamma_by_quadrature(a, h) @ rates, rtol=1e-9, atol=1e-12 * h * rate_scale
     )
-    phi0, u0 = K._affine_propagator(a, rate, h, False)
-    np.testing.assert_allclose(phi0, phi, rtol=1e-12, atol=1e-14)
-    assert not u0.any()
-    # a zero rate is no input, whatever the flag says
-    phi_z, u_z = K._affine_propagator(a, np.zeros(6), h, True)
-    np.testing.assert_allclose(phi_z, phi, rtol=1e-12, atol=1e-14)
-    assert not u_z.any()
+    assert not gr[:, 1].any()
 
 
 def test_propagators_ketamine_matrix_with_gut_rate_equal_ke0():
@@ -182,7 +179,7 @@ def test_propagators_ketamine_matrix_with_gut_rate_equal_ke0():
     rows, cols, coef = system_terms(m, p)
     a = K.system_matrix(len(m.state_names), rows, cols, coef[0])
     for h in (1.0, 12.37):
-        phi, gam = K.propagators(a, h, True)
+        phi, gam = K.propagators(a, h, np.eye(a.shape[0]))
         np.testing.assert_allclose(phi, scipy.linalg.expm(a * h), rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(gam, _gamma_by_quadrature(a, h), rtol=1e-9, atol=1e-13)
 
@@ -346,10 +343,11 @@ def _kernel_cases():
         "_norm1": (a,),
         "expm": (np.ascontiguousarray(a * 3.0),),
         "system_matrix": (n, rows, cols, coef[0]),
-        "propagators": (a, 0.37, True),
+        "propagators": (a, 0.37, np.stack([x, np.zeros(n), -x * 2.0], axis=1)),
+        "propagate_into": (a, 12.37, np.eye(n), np.empty((n, n)), np.empty((n, n))),
         "_same_time": (1.0, 1.0 + 1e-12),
-        "_affine_propagator": (a, x * 2.0, 0.37, True),
-        "_step_affine": (a, x * 2.0, x.copy(), True, np.zeros(n)),
+        "_step": (a, x * 2.0, np.stack([x, -x]), 1, np.zeros((3, n)), 2),
+        "_mm": (a, a * 3.0, np.empty((n, n))),
         "solve_into": (
             a,
             ev.target,
