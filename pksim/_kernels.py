@@ -489,8 +489,9 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
         # Conservative bounds: below ``cut`` a time is before the next breakpoint and not the
         # "same time" as it; a step within ``tol_dt`` of dt is a grid step. Anything closer to
         # the edge goes the exact way above.
-        nxt = bp[i_bp] if i_bp < nb else np.inf
-        cut = nxt - 2.0 * _TIME_TOL * max(1.0, abs(nxt), t_abs)
+        cut = np.inf
+        if i_bp < nb:
+            cut = bp[i_bp] - 2.0 * _TIME_TOL * max(1.0, abs(bp[i_bp]), t_abs)
         i_run = i_out
         if _same_time(t, t_out[i_run]):
             out[i_run] = x
@@ -636,7 +637,11 @@ _MIN_WINDOW = _P["minutes_in_window"]
 _BLOCK_FRACTION = _P["block_fraction_in_window"]
 _THROUGHOUT = _P["in_window_throughout_block"]
 _DISS_ONSET, _MIN_DISS = _P["dissociation_onset_min"], _P["minutes_dissociated"]
-_MIN_DISS_BLOCK = _P["minutes_dissociated_in_block"]
+# the registry's BandMinutes columns: (column, band, start, end, block) as arrays
+_BM_COL = np.array([r[0] for r in _metrics.BAND_MINUTES], dtype=np.int64)
+_BM_BAND = np.array([r[1] for r in _metrics.BAND_MINUTES], dtype=np.int64)
+_BM_SPAN = np.array([r[2:4] for r in _metrics.BAND_MINUTES], dtype=np.float64).reshape(-1, 2)
+_BM_BLOCK = np.array([r[4] for r in _metrics.BAND_MINUTES], dtype=np.bool_)
 _RECOVERY = _P["recovery_min"]
 _BOTH_MIN, _BOTH_MIN_BLOCK = _C["minutes_both_in_window"], _C["minutes_both_in_window_block"]
 _BOTH_THROUGHOUT = _C["both_in_window_throughout_block"]
@@ -937,7 +942,14 @@ def subject_metrics(t, cp, ce, win_lo, win_hi, block_lo, block_hi, out):
     d_on, _, d_min = band_times(t, ce, win_hi, np.inf)
     out[_DISS_ONSET] = d_on
     out[_MIN_DISS] = d_min
-    out[_MIN_DISS_BLOCK] = minutes_in_band_between(t, ce, win_hi, np.inf, block_lo, block_hi)
+    for q in range(_BM_COL.size):  # declared "minutes in a band" columns (BandMinutes)
+        band = _BM_BAND[q]  # metrics.BANDS: below the window, the window, dissociation
+        lo = -np.inf if band == 0 else (win_lo if band == 1 else win_hi)
+        hi = win_lo if band == 0 else (win_hi if band == 1 else np.inf)
+        b0, b1 = block_lo, block_hi
+        if not _BM_BLOCK[q]:
+            b0, b1 = t[0] + _BM_SPAN[q, 0], t[0] + _BM_SPAN[q, 1]
+        out[_BM_COL[q]] = minutes_in_band_between(t, ce, lo, hi, b0, b1)
     out[_RECOVERY] = recovery_time(t, ce, win_lo)
 
 
@@ -960,6 +972,45 @@ def _store_group(s0, m, cp, ce, band_lower, out_cp, out_ce, out_code):
             out_cp[j, s0 + k] = cp[j, k]
             out_ce[j, s0 + k] = ce[j, k]
             out_code[j, s0 + k] = _band_code(ce[j, k], band_lower[s0 + k])
+
+
+@njit(cache=True)
+def _group_curves(
+    structure, coef, events, s0, m, t_out, scale, band_lower, out_cp, out_ce, out_code
+):
+    """March subjects ``s0 .. s0 + m`` (:func:`march_group`) and store their curves and band
+    codes (:func:`_store_group`); returns the group's float64 time-major ``(cp, ce)``.
+
+    ``structure`` is ``(n_states, term_row, term_col, pair_i, pair_j, i_central, i_effect)``,
+    ``events`` is ``(target, start, duration, amount)``: what one person of a population or one
+    partner of a couple has."""
+    n_states, term_row, term_col, pair_i, pair_j, i_central, i_effect = structure
+    target, start, duration, amount = events
+    n_t = t_out.size
+    cp = np.empty((n_t, m))
+    ce = np.empty((n_t, m))
+    march_group(
+        n_states,
+        term_row,
+        term_col,
+        coef,
+        pair_i,
+        pair_j,
+        s0,
+        m,
+        target,
+        start,
+        duration,
+        amount,
+        t_out,
+        i_central,
+        i_effect,
+        scale,
+        cp,
+        ce,
+    )
+    _store_group(s0, m, cp, ce, band_lower, out_cp, out_ce, out_code)
+    return cp, ce
 
 
 @njit(cache=True, parallel=True)
@@ -1005,29 +1056,19 @@ def population_chunk(
     for g in prange(n_groups):
         s0 = g * GROUP
         m = min(GROUP, n_sub - s0)
-        cp = np.empty((n_t, m))
-        ce = np.empty((n_t, m))
-        march_group(
-            n_states,
-            term_row,
-            term_col,
+        cp, ce = _group_curves(
+            (n_states, term_row, term_col, pair_i, pair_j, i_central, i_effect),
             term_coef,
-            pair_i,
-            pair_j,
+            (ev_target, ev_start, ev_duration, ev_amount),
             s0,
             m,
-            ev_target,
-            ev_start,
-            ev_duration,
-            ev_amount,
             t_out,
-            i_central,
-            i_effect,
             plasma_scale,
-            cp,
-            ce,
+            band_lower,
+            out_cp,
+            out_ce,
+            out_code,
         )
-        _store_group(s0, m, cp, ce, band_lower, out_cp, out_ce, out_code)
         cpk = np.empty(n_t)
         cek = np.empty(n_t)
         for k in range(m):
@@ -1148,52 +1189,15 @@ def couple_chunk(
     for g in prange(n_groups):
         s0 = g * GROUP
         m = min(GROUP, n_sub - s0)
-        cpa = np.empty((n_t, m))
-        cea = np.empty((n_t, m))
-        cpb = np.empty((n_t, m))
-        ceb = np.empty((n_t, m))
-        march_group(
-            n_states,
-            term_row,
-            term_col,
-            a_coef,
-            pair_i,
-            pair_j,
-            s0,
-            m,
-            a_target,
-            a_start,
-            a_duration,
-            a_amount,
-            t_out,
-            i_central,
-            i_effect,
-            a_scale,
-            cpa,
-            cea,
+        structure = (n_states, term_row, term_col, pair_i, pair_j, i_central, i_effect)
+        a_events = (a_target, a_start, a_duration, a_amount)
+        b_events = (b_target, b_start, b_duration, b_amount)
+        cpa, cea = _group_curves(
+            structure, a_coef, a_events, s0, m, t_out, a_scale, a_band_lower, a_cp, a_ce, a_code
         )
-        march_group(
-            n_states,
-            term_row,
-            term_col,
-            b_coef,
-            pair_i,
-            pair_j,
-            s0,
-            m,
-            b_target,
-            b_start,
-            b_duration,
-            b_amount,
-            t_out,
-            i_central,
-            i_effect,
-            b_scale,
-            cpb,
-            ceb,
+        cpb, ceb = _group_curves(
+            structure, b_coef, b_events, s0, m, t_out, b_scale, b_band_lower, b_cp, b_ce, b_code
         )
-        _store_group(s0, m, cpa, cea, a_band_lower, a_cp, a_ce, a_code)
-        _store_group(s0, m, cpb, ceb, b_band_lower, b_cp, b_ce, b_code)
         for k in range(m):
             lo_a = a_band_lower[s0 + k, i_window]
             hi_a = a_band_lower[s0 + k, i_window + 1]

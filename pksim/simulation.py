@@ -11,10 +11,10 @@ import numpy as np
 from pksim import _kernels
 from pksim.dose_timing import check_doses_in_horizon
 from pksim.errors import InputError
-from pksim.individual import sex_code, typical_parameters
+from pksim.individual import sex_code, typical_values
 from pksim.model import DEFAULT_MODEL, SINK, Model, load_model
 from pksim.regimen import Dose, InputEvents, input_events, parse_dose_spec
-from pksim.system import system_terms, systemic_fraction
+from pksim.system import all_systemic, systemic_fraction, terms_from_values
 
 WEIGHT_RANGE_KG = (20.0, 300.0)
 MAX_POINTS = 10_000_000
@@ -146,31 +146,22 @@ def simulate(
         dose_list, float(t[-1]), horizon_name="t-end-min" if time_min is None else "time_min[-1]"
     )
     wt_a = np.array([wt])
-    p = typical_parameters(m, wt_a, np.array([sex_code(sex)]), weight_scaling, sex_effect)
+    names, values = typical_values(m, wt_a, np.array([sex_code(sex)]), weight_scaling, sex_effect)
     for name, value in (params or {}).items():
-        if name not in p:
-            raise InputError("params", f"unknown parameter {name!r}", ", ".join(p))
-        p[name] = np.array([float(value)])
+        if name not in m.parameters:
+            raise InputError("params", f"unknown parameter {name!r}", ", ".join(names))
+        values[names.index(name)] = float(value)
+    p = dict(zip(names, values, strict=True))
     ev = _events_one(m, dose_list, p, wt_a)
-    rows, cols, coef = system_terms(m, p)
-    states = _kernels.solve(
-        len(m.state_names),
-        rows,
-        cols,
-        coef[0],
-        ev.target,
-        ev.start_min[0],
-        ev.duration_min[0],
-        ev.amount_mg[0],
-        t,
-    )
-    if not np.isfinite(states.sum()):  # one reduction: a NaN or inf anywhere shows in the sum
+    states = _kernels.solve(*solve_arguments(m, values[:, 0], ev, t))
+    if not math.isfinite(states.sum()):  # one reduction: a NaN or inf anywhere shows in the sum
         raise InputError(
             "model",
             f"{m.id!r} gives non-finite amounts for these inputs",
             "volumes, clearances and rates within the model-file bounds",
         )
     ic, ie, isink, vc = _curve_layout(m)
+    states = states.T.copy()  # one contiguous time series per state
     return Curve(
         model=m,
         weight_kg=wt,
@@ -179,12 +170,39 @@ def simulate(
         doses=dose_list,
         doses_mg=tuple(d.amount_mg_one(wt) for d in dose_list),
         time_min=t,
-        plasma_ng_per_ml=states[:, ic] / p[vc][0] * MG_PER_L_TO_NG_PER_ML,
-        effect_site_ng_per_ml=states[:, ie] * MG_PER_L_TO_NG_PER_ML,
-        amounts_mg={c.name: states[:, i] for i, c in enumerate(m.compartments)},
-        eliminated_mg=states[:, isink],
-        bioavailable_dose_mg=float(ev.bioavailable_mg(systemic_fraction(m, p))[0]),
+        plasma_ng_per_ml=states[ic] / p[vc][0] * MG_PER_L_TO_NG_PER_ML,
+        effect_site_ng_per_ml=states[ie] * MG_PER_L_TO_NG_PER_ML,
+        amounts_mg=dict(zip(_compartment_names(m), states, strict=False)),
+        eliminated_mg=states[isink],
+        bioavailable_dose_mg=float(ev.amount_mg[0].sum())
+        if all_systemic(m)
+        else float(ev.bioavailable_mg(systemic_fraction(m, p))[0]),
     )
+
+
+def solve_arguments(
+    model: Model, values: np.ndarray, events: InputEvents, time_min: np.ndarray
+) -> tuple:
+    """The arguments of :func:`pksim._kernels.solve` for one subject: parameter vector
+    ``values`` (model order, :func:`~pksim.individual.typical_values`) and the first subject of
+    ``events`` (the bare kernel call of :func:`simulate`, also for benchmarks and tests)."""
+    rows, cols, coef = terms_from_values(model, values)
+    return (
+        len(model.state_names),
+        rows,
+        cols,
+        coef,
+        events.target,
+        events.start_min[0],
+        events.duration_min[0],
+        events.amount_mg[0],
+        time_min,
+    )
+
+
+def _compartment_names(model: Model) -> tuple[str, ...]:
+    """Compartment names: the first states, in state order."""
+    return model.state_names[: len(model.compartments)]
 
 
 def _curve_layout(model: Model) -> tuple[int, int, int, str]:

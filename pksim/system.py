@@ -15,11 +15,13 @@ def _rate_recipes(model: Model) -> tuple:
     """Model-static part of :func:`system_terms`, cached on the (immutable) model as
     ``functools.cached_property`` would, so a single curve does not rebuild it.
 
-    Returns ``(rows, cols, recipes, names, num, den)``: the ``(rows, cols)`` of every term; per
-    transfer, how its rate is made from parameters, ``(numerator, denominator, factor)`` for
-    ``factor * p[numerator] / p[denominator]`` (a None denominator is 1); and the same recipes as
-    index arrays into a stack of the parameter vectors ``names`` followed by one row per constant
-    (``num``, ``den``), so that all rates are one vectorised division.
+    Returns ``(rows, cols, recipes, names, plan, by_order)``: the ``(rows, cols)`` of every
+    term; per transfer, how its rate is made from parameters, ``(numerator, denominator,
+    factor)`` for ``factor * p[numerator] / p[denominator]`` (a None denominator is 1); the
+    parameters the terms read; ``plan = (constants, num, den, sign)``, every term as
+    ``sign * slot[num] / slot[den]`` over the slots ``names + constants``, so that all
+    coefficients are one vectorised division (dividing by 1 and multiplying by -1 are exact);
+    and ``by_order``, the ``(num, den)`` of the same plan over ``model.parameters + constants``.
     """
     cached = model.__dict__.get("_rate_recipes")
     if cached is not None:
@@ -41,20 +43,27 @@ def _rate_recipes(model: Model) -> tuple:
     rows += [e, e]
     cols += [c, e]
     vc = next(c.volume for c in model.compartments if c.name == model.central)
-    names = list(dict.fromkeys([model.ke0, vc] + [n for r in recipes for n in r[:2] if n]))
+    names = tuple(dict.fromkeys([model.ke0, vc] + [n for r in recipes for n in r[:2] if n]))
     constants = sorted({r[2] for r in recipes if r[0] is None} | {1.0})
     slot = {n: i for i, n in enumerate(names)}
     slot.update({("const", v): len(names) + i for i, v in enumerate(constants)})
-    num = [slot[r[0]] if r[0] is not None else slot[("const", r[2])] for r in recipes]
-    den = [slot[r[1]] if r[1] is not None else slot[("const", 1.0)] for r in recipes]
-    out = (
-        _frozen(rows),
-        _frozen(cols),
-        tuple(recipes),
-        (tuple(names), np.array(constants)),
-        _frozen(num),
-        _frozen(den),
-    )
+    one = slot[("const", 1.0)]
+    num, den, sign = [], [], []
+    for r in recipes:  # A[i,i] -= k, A[j,i] += k
+        top = slot[r[0]] if r[0] is not None else slot[("const", r[2])]
+        bottom = slot[r[1]] if r[1] is not None else one
+        num += [top, top]
+        den += [bottom, bottom]
+        sign += [-1.0, 1.0]
+    num += [slot[model.ke0], slot[model.ke0]]  # ke0 / V_central, then -ke0
+    den += [slot[vc], one]
+    sign += [1.0, -1.0]
+    plan = (np.array(constants), _frozen(num), _frozen(den), np.array(sign))
+    # the same plan over the slots ``model.parameters + constants`` (see terms_from_values)
+    order = {n: i for i, n in enumerate(model.parameters)}
+    moved = [order[n] for n in names] + [len(order) + i for i in range(len(constants))]
+    by_order = (_frozen([moved[i] for i in num]), _frozen([moved[i] for i in den]))
+    out = (_frozen(rows), _frozen(cols), tuple(recipes), names, plan, by_order)
     model.__dict__["_rate_recipes"] = out
     return out
 
@@ -76,19 +85,26 @@ def system_terms(
     ``dCe/dt = ke0 (A_central / V_central - Ce)`` (Sheiner et al. 1979,
     doi:10.1002/cpt1979253358), which removes no drug from the central compartment.
     """
-    rows, cols, _, (names, constants), num, den = _rate_recipes(model)
-    ke0 = np.asarray(params[names[0]], dtype=float)
-    n_sub = ke0.size
-    stack = np.empty((len(names) + constants.size, n_sub))
+    rows, cols, _, names, (constants, num, den, sign), _ = _rate_recipes(model)
+    slots = np.empty((np.size(params[names[0]]), len(names) + constants.size))
     for i, name in enumerate(names):
-        stack[i] = params[name]
-    stack[len(names) :] = constants[:, None]
-    k = stack[num] / stack[den]  # (n_transfers, n_subjects); x / 1.0 is exact
-    coef = np.empty((n_sub, rows.size))
-    coef[:, 0:-2:2] = -k.T
-    coef[:, 1:-2:2] = k.T
-    coef[:, -2] = stack[0] / stack[1]
-    coef[:, -1] = -stack[0]
+        slots[:, i] = params[name]
+    slots[:, len(names) :] = constants
+    coef = slots[:, num] / slots[:, den]
+    coef *= sign
+    return rows, cols, coef
+
+
+def terms_from_values(
+    model: Model, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`system_terms` of one subject whose parameters are ``values`` in the order of
+    ``model.parameters`` (as :func:`pksim.individual.typical_values` gives them): the same
+    divisions, bit for bit, without a mapping. ``coef`` is ``(n_terms,)``."""
+    rows, cols, _, _, (constants, _, _, sign), (num, den) = _rate_recipes(model)
+    slots = np.concatenate((values, constants))
+    coef = slots[num] / slots[den]
+    coef *= sign
     return rows, cols, coef
 
 
@@ -117,6 +133,16 @@ def outflow_rate_per_min(
     return total
 
 
+def all_systemic(model: Model) -> bool:
+    """True when everything leaves through the central compartment (``AUC_c x CL = amount``),
+    so every state's systemic fraction is 1 whatever the parameters (cached on the model)."""
+    flag = model.__dict__.get("_all_systemic")
+    if flag is None:
+        flag = all(t.source == model.central for t in model.transfers if t.target == SINK)
+        model.__dict__["_all_systemic"] = flag
+    return flag
+
+
 def systemic_fraction(model: Model, params: dict[str, np.ndarray]) -> np.ndarray:
     """``(n_subjects, n_states)``: fraction of an amount placed in each state that reaches the
     systemic circulation, as the ratio of central AUCs ``AUC(unit into j) / AUC(unit IV)``.
@@ -126,8 +152,7 @@ def systemic_fraction(model: Model, params: dict[str, np.ndarray]) -> np.ndarray
     pass through any liver compartment, 1 for a depot that only feeds the central compartment.
     """
     n_sub = np.asarray(next(iter(params.values()))).size
-    if all(t.source == model.central for t in model.transfers if t.target == SINK):
-        # everything leaves through the central compartment: AUC_c x CL = amount, so F = 1
+    if all_systemic(model):
         return np.ones((n_sub, len(model.state_names)))
     rows, cols, coef = system_terms(model, params)
     n = len(model.compartments)  # compartments come first in the state order

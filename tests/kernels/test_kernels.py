@@ -202,39 +202,26 @@ def _one_cmt_arrays(k: float):
     return rows, cols, np.array([-k, k])
 
 
-def test_solve_zero_amount_gives_exact_zero():
-    rows, cols, coef = _one_cmt_arrays(0.3)
-    t = np.arange(0.0, 50.0, 0.5)
-    out = K.solve(
-        2,
-        rows,
-        cols,
-        coef,
-        np.array([0, 0], dtype=np.int64),
-        np.array([0.0, 3.3]),
-        np.array([0.0, 10.0]),
-        np.array([0.0, 0.0]),
-        t,
+def _one_cmt_two_doses(k: float, start, duration, amount, t: np.ndarray) -> np.ndarray:
+    """Two doses into the central compartment of :func:`_one_cmt_arrays`."""
+    rows, cols, coef = _one_cmt_arrays(k)
+    target = np.array([0, 0], dtype=np.int64)
+    return K.solve(
+        2, rows, cols, coef, target, *(np.array(v, float) for v in (start, duration, amount)), t
     )
+
+
+def test_solve_zero_amount_gives_exact_zero():
+    t = np.arange(0.0, 50.0, 0.5)
+    out = _one_cmt_two_doses(0.3, [0.0, 3.3], [0.0, 10.0], [0.0, 0.0], t)
     assert out.shape == (t.size, 2)
     assert not out.any()
 
 
 def test_solve_bolus_and_infusion_one_compartment():
     k, dose, t_inf, dur = 0.2, 10.0, 7.25, 12.5
-    rows, cols, coef = _one_cmt_arrays(k)
     t = np.linspace(0.0, 60.0, 241)
-    out = K.solve(
-        2,
-        rows,
-        cols,
-        coef,
-        np.array([0, 0], dtype=np.int64),
-        np.array([0.0, t_inf]),
-        np.array([0.0, dur]),
-        np.array([dose, dose]),
-        t,
-    )
+    out = _one_cmt_two_doses(k, [0.0, t_inf], [0.0, dur], [dose, dose], t)
     rate = dose / dur
     inf = np.where(
         t < t_inf,
@@ -320,22 +307,23 @@ def test_band_times_linear_interpolation():
 
 def _kernel_cases():
     """Arguments for every jitted function, from a realistic ketamine problem."""
-    from pksim.individual import typical_parameters
+    from pksim.individual import typical_values
     from pksim.model import load_model
     from pksim.regimen import input_events, parse_dose_spec
-    from pksim.system import system_terms
+    from pksim.simulation import solve_arguments
 
     m = load_model("ketamine")
-    p = typical_parameters(m, np.array([70.0]), np.array([-1]))
+    names, values = typical_values(m, np.array([70.0]), np.array([-1]), None, True)
     doses = [
         parse_dose_spec(s)
         for s in ("sublingual:100mg", "intranasal:50mg@40min", "iv:5mg@12.37min/7.7min")
     ]
-    ev = input_events(m, doses, p, np.array([70.0]))
-    rows, cols, coef = system_terms(m, p)
-    n = len(m.state_names)
-    a = K.system_matrix(n, rows, cols, coef[0])
+    ev = input_events(m, doses, dict(zip(names, values, strict=True)), np.array([70.0]))
     t = np.arange(0.0, 121.0, 1.0)
+    one = solve_arguments(m, values[:, 0], ev, t)
+    n, rows, cols, coef = one[:4]
+    coef = coef[None]
+    a = K.system_matrix(n, rows, cols, coef[0])
     c = np.sin(t / 20.0) * 100.0 + 80.0
     rng = np.random.default_rng(3)
     x = rng.uniform(size=n)
@@ -348,26 +336,8 @@ def _kernel_cases():
         "_same_time": (1.0, 1.0 + 1e-12),
         "_step": (a, x * 2.0, np.stack([x, -x]), 1, np.zeros((3, n)), 2),
         "_mm": (a, a * 3.0, np.empty((n, n))),
-        "solve_into": (
-            a,
-            ev.target,
-            ev.start_min[0],
-            ev.duration_min[0],
-            ev.amount_mg[0],
-            t,
-            np.zeros((t.size, n)),
-        ),
-        "solve": (
-            n,
-            rows,
-            cols,
-            coef[0],
-            ev.target,
-            ev.start_min[0],
-            ev.duration_min[0],
-            ev.amount_mg[0],
-            t,
-        ),
+        "solve_into": (a, *one[4:], np.zeros((t.size, n))),
+        "solve": one,
         "solve_many": (
             n,
             rows,

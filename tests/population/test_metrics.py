@@ -39,16 +39,27 @@ def brute(t, c, lo, hi, b0, b1):
     imax = int(np.argmax(c))
     after = (td >= t[imax]) & (cd < lo)
     rec = td[np.argmax(after)] if c[imax] >= lo and after.any() else math.nan
-    return {
+    out = {
         "minutes_in_window": inside[:-1].sum() * h,
         "block_fraction_in_window": (inside & blk)[:-1].sum() * h / (b1 - b0),
         "in_window_throughout_block": bool(inside[(td >= b0) & (td <= b1)].all()),
         "minutes_dissociated": above[:-1].sum() * h,
-        "minutes_dissociated_in_block": (above & blk)[:-1].sum() * h,
         "recovery_min": rec,
         "window_onset_min": td[np.argmax(inside)] if inside.any() else math.nan,
         "dissociation_onset_min": td[np.argmax(above)] if above.any() else math.nan,
     }
+    edges = {"below_window": (-math.inf, lo), "window": (lo, hi), "dissociation": (hi, math.inf)}
+    for m in M.PERSON:  # every declared "minutes in a band" column, from its declaration
+        if m.minutes is not None:
+            e0, e1 = edges[m.minutes.band]
+            s0, s1 = (
+                (b0, b1)
+                if m.minutes.block
+                else (t[0] + m.minutes.start_min, t[0] + m.minutes.end_min)
+            )
+            span = (td >= s0) & (td < s1)
+            out[m.name] = ((cd >= e0) & (cd < e1) & span)[:-1].sum() * h
+    return out
 
 
 def kernel_row(t, c, lo, hi, b0, b1):
