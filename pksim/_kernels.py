@@ -31,23 +31,22 @@ from numba import njit, prange
 from pksim import metrics as _metrics
 
 # Padé coefficients b_k and the 1-norm bounds theta_m of Higham (2005), Table 2.3 / eq. 2.2.
-_B3 = np.array([120.0, 60.0, 12.0, 1.0])
-_B5 = np.array([30240.0, 15120.0, 3360.0, 420.0, 30.0, 1.0])
-_B7 = np.array([17297280.0, 8648640.0, 1995840.0, 277200.0, 25200.0, 1512.0, 56.0, 1.0])
-_B9 = np.array(
-    [
-        17643225600.0,
-        8821612800.0,
-        2075673600.0,
-        302702400.0,
-        30270240.0,
-        2162160.0,
-        110880.0,
-        3960.0,
-        90.0,
-        1.0,
-    ]
-)
+_B3 = [120.0, 60.0, 12.0, 1.0]
+_B5 = [30240.0, 15120.0, 3360.0, 420.0, 30.0, 1.0]
+_B7 = [17297280.0, 8648640.0, 1995840.0, 277200.0, 25200.0, 1512.0, 56.0, 1.0]
+_B9 = [
+    17643225600.0,
+    8821612800.0,
+    2075673600.0,
+    302702400.0,
+    30270240.0,
+    2162160.0,
+    110880.0,
+    3960.0,
+    90.0,
+    1.0,
+]
+_B_LOW = np.array([b + [0.0] * (10 - len(b)) for b in (_B3, _B5, _B7, _B9)])  # one row a degree
 _B13 = np.array(
     [
         64764752532480000.0,
@@ -185,46 +184,27 @@ def expm(m):
             a[i, j] = m[i, j] / scale
     _mm(a, a, a2)
     if nrm <= _THETA[3]:
-        if nrm <= _THETA[0]:
-            b = _B3
-            for i in range(n):
-                for j in range(n):
-                    tmp[i, j] = b[3] * a2[i, j]
-                    v[i, j] = b[2] * a2[i, j]
-                tmp[i, i] += b[1]
-                v[i, i] += b[0]
-        elif nrm <= _THETA[1]:
-            b = _B5
-            _mm(a2, a2, a4)
-            for i in range(n):
-                for j in range(n):
-                    tmp[i, j] = b[5] * a4[i, j] + b[3] * a2[i, j]
-                    v[i, j] = b[4] * a4[i, j] + b[2] * a2[i, j]
-                tmp[i, i] += b[1]
-                v[i, i] += b[0]
-        elif nrm <= _THETA[2]:
-            b = _B7
-            _mm(a2, a2, a4)
-            _mm(a4, a2, a6)
-            for i in range(n):
-                for j in range(n):
-                    tmp[i, j] = b[7] * a6[i, j] + b[5] * a4[i, j] + b[3] * a2[i, j]
-                    v[i, j] = b[6] * a6[i, j] + b[4] * a4[i, j] + b[2] * a2[i, j]
-                tmp[i, i] += b[1]
-                v[i, i] += b[0]
-        else:
-            b = _B9
-            _mm(a2, a2, a4)
-            _mm(a4, a2, a6)
-            _mm(a6, a2, a8)
-            for i in range(n):
-                for j in range(n):
-                    tmp[i, j] = (
-                        b[9] * a8[i, j] + b[7] * a6[i, j] + b[5] * a4[i, j] + b[3] * a2[i, j]
-                    )
-                    v[i, j] = b[8] * a8[i, j] + b[6] * a6[i, j] + b[4] * a4[i, j] + b[2] * a2[i, j]
-                tmp[i, i] += b[1]
-                v[i, i] += b[0]
+        # degree 2d + 3 (3, 5, 7, 9): the lowest whose bound theta holds; with the even powers
+        # work[q] = A^{2q}, U = A (b1 I + b3 A^2 + ...) and V = b0 I + b2 A^2 + ..., each sum
+        # taken from the highest power down (Higham 2005, eq. 2.2)
+        d = 0
+        while nrm > _THETA[d]:
+            d += 1
+        b = _B_LOW[d]
+        top = d + 1  # highest even power used: A^{2 top}
+        for q in range(2, top + 1):
+            _mm(work[q - 1], a2, work[q])
+        for i in range(n):
+            for j in range(n):
+                tv = b[2 * top + 1] * work[top, i, j]
+                vv = b[2 * top] * work[top, i, j]
+                for q in range(top - 1, 0, -1):
+                    tv += b[2 * q + 1] * work[q, i, j]
+                    vv += b[2 * q] * work[q, i, j]
+                tmp[i, j] = tv
+                v[i, j] = vv
+            tmp[i, i] += b[1]
+            v[i, i] += b[0]
         _mm(a, tmp, u)
     else:
         b = _B13
