@@ -14,13 +14,21 @@ system ``x' = A x + r`` has a constant input rate ``r``, so the exact step is
     x(t + h) = Phi(h) x(t) + Gamma(h) r,   Phi = e^{A h},   Gamma = int_0^h e^{A s} ds,
 
 both read off one matrix exponential of an augmented matrix (Van Loan 1978,
-doi:10.1109/TAC.1978.1101743): ``[[A, I], [0, 0]] h`` gives all of Gamma (:func:`propagators`),
-``[[A, r], [0, 0]] h`` gives ``Phi`` and the vector ``Gamma r`` at half the size (what the solver
-uses). The exponential is computed by scaling and squaring with Padé approximants (Higham 2005,
-doi:10.1137/04061101X), so the result stays exact and finite when rate constants coincide
+doi:10.1109/TAC.1978.1101743): ``[[A, B], [0, 0]] h`` gives ``Phi`` and ``Gamma B`` for any input
+directions ``B`` — the one propagator, :func:`propagate_into`, used with ``B`` = the zero-order
+targets (grid steps), a rate (an interval cut by an event) or ``I`` (all of Gamma, the TCI
+planner). The exponential is computed by scaling and squaring with Padé approximants (Higham
+2005, doi:10.1137/04061101X), so the result stays exact and finite when rate constants coincide
 (ka = an eigenvalue of the disposition, ka = ke0), where sums of exponentials divide by zero
 (mrgsolve issue #1179). A uniform output grid reuses ``Phi(dt)`` and, for each input rate,
 ``Gamma(dt) r``; only intervals cut by an event off the grid cost extra exponentials.
+
+Two solver loops share these steps, and must stay two: :func:`solve_into` (single curves) takes
+any sorted output times, events before the first one, and keeps every state; :func:`march_group`
+(populations, couples) needs a uniform grid and marches a group of subjects in lockstep with the
+subject index innermost, which is what vectorises there, and keeps the two curves the metrics
+read. One loop would give up either arbitrary grids for single curves or, for populations, the
+subject-innermost layout that lets the march vectorise.
 """
 
 from __future__ import annotations

@@ -235,22 +235,10 @@ def test_who_carries_the_dissociation_risk():
     from pksim.couple import dissociation_risk_partner
 
     base = {"p_a_dissociation_se": 0.01, "p_b_dissociation_se": 0.01}
-    assert (
-        dissociation_risk_partner({**base, "p_a_dissociation": 0.3, "p_b_dissociation": 0.05})
-        == "A"
-    )
-    assert (
-        dissociation_risk_partner({**base, "p_a_dissociation": 0.05, "p_b_dissociation": 0.3})
-        == "B"
-    )
-    assert (
-        dissociation_risk_partner({**base, "p_a_dissociation": 0.30, "p_b_dissociation": 0.31})
-        == "both"
-    )
-    assert (
-        dissociation_risk_partner({**base, "p_a_dissociation": 0.0, "p_b_dissociation": 0.005})
-        == "neither"
-    )
+    cases = {(0.3, 0.05): "A", (0.05, 0.3): "B", (0.30, 0.31): "both", (0.0, 0.005): "neither"}
+    for (p_a, p_b), who in cases.items():
+        p = {**base, "p_a_dissociation": p_a, "p_b_dissociation": p_b}
+        assert dissociation_risk_partner(p) == who, (p_a, p_b)
 
 
 # ----------------------------------------------------------------------------- band edges
