@@ -162,6 +162,16 @@ def _lu_solve(p, q):
 
 
 @njit(cache=True)
+def _even_sum(c6, c4, c2, a6, a4, a2, out, add):
+    """``out = c6 A6 + c4 A4 + c2 A2`` (``add``: ``out +=`` the same sum), elementwise."""
+    n = out.shape[0]
+    for i in range(n):
+        for j in range(n):
+            t = c6 * a6[i, j] + c4 * a4[i, j] + c2 * a2[i, j]
+            out[i, j] = out[i, j] + t if add else t
+
+
+@njit(cache=True)
 def expm(m):
     """Matrix exponential by scaling and squaring with Padé approximants (Higham 2005), written
     with explicit loops so that a 12x12 exponential needs no BLAS/LAPACK calls and one scratch
@@ -215,26 +225,22 @@ def expm(m):
             v[i, i] += b[0]
         _mm(a, tmp, u)
     else:
+        # U = A [A6 (b13 A6 + b11 A4 + b9 A2) + b7 A6 + b5 A4 + b3 A2 + b1 I], V likewise with
+        # the even coefficients (Higham 2005, eq. 2.3 and 2.4)
         b = _B13
         w = a8
         _mm(a2, a2, a4)
         _mm(a4, a2, a6)
-        for i in range(n):
-            for j in range(n):
-                tmp[i, j] = b[13] * a6[i, j] + b[11] * a4[i, j] + b[9] * a2[i, j]
+        _even_sum(b[13], b[11], b[9], a6, a4, a2, tmp, False)
         _mm(a6, tmp, w)
+        _even_sum(b[7], b[5], b[3], a6, a4, a2, w, True)
         for i in range(n):
-            for j in range(n):
-                w[i, j] += b[7] * a6[i, j] + b[5] * a4[i, j] + b[3] * a2[i, j]
             w[i, i] += b[1]
         _mm(a, w, u)
-        for i in range(n):
-            for j in range(n):
-                tmp[i, j] = b[12] * a6[i, j] + b[10] * a4[i, j] + b[8] * a2[i, j]
+        _even_sum(b[12], b[10], b[8], a6, a4, a2, tmp, False)
         _mm(a6, tmp, v)
+        _even_sum(b[6], b[4], b[2], a6, a4, a2, v, True)
         for i in range(n):
-            for j in range(n):
-                v[i, j] += b[6] * a6[i, j] + b[4] * a4[i, j] + b[2] * a2[i, j]
             v[i, i] += b[0]
     # r = (v - u)^{-1} (v + u)
     for i in range(n):
