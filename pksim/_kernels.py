@@ -679,26 +679,7 @@ def _next_event(bps, i_bp, n_bp, m):
 
 
 @njit(cache=True)
-def march_group(
-    n_states,
-    term_row,
-    term_col,
-    term_coef,
-    pair_i,
-    pair_j,
-    s0,
-    m,
-    ev_target,
-    ev_start,
-    ev_duration,
-    ev_amount,
-    t_out,
-    i_central,
-    i_effect,
-    plasma_scale,
-    cp,
-    ce,
-):
+def march_group(structure, term_coef, events, s0, m, t_out, plasma_scale, cp, ce):
     """Exact plasma and effect-site curves (ng/mL) of subjects ``s0 .. s0 + m`` in lockstep.
 
     Same semantics as :func:`solve_into` (boluses right-continuous, zero-order inputs over
@@ -708,8 +689,11 @@ def march_group(
     (independent chains, vectorised), using only the entries ``(pair_i, pair_j)`` of Phi that
     are not structurally zero (state j reaches state i; the others are exactly 0). ``Phi_k(dt)``
     is computed once per subject and ``Gamma_k(dt) r_k`` whenever subject k's input rate
-    changes. Results are written time-major: ``cp[i, k]``, ``ce[i, k]``.
+    changes. Results are written time-major: ``cp[i, k]``, ``ce[i, k]``. ``structure`` and
+    ``events`` are the tuples of :func:`_group_curves`.
     """
+    n_states, term_row, term_col, pair_i, pair_j, i_central, i_effect = structure
+    ev_target, ev_start, ev_duration, ev_amount = events
     n = n_states
     n_t = t_out.size
     n_ev = ev_target.size
@@ -978,31 +962,10 @@ def _group_curves(
     ``structure`` is ``(n_states, term_row, term_col, pair_i, pair_j, i_central, i_effect)``,
     ``events`` is ``(target, start, duration, amount)``: what one person of a population or one
     partner of a couple has."""
-    n_states, term_row, term_col, pair_i, pair_j, i_central, i_effect = structure
-    target, start, duration, amount = events
     n_t = t_out.size
     cp = np.empty((n_t, m))
     ce = np.empty((n_t, m))
-    march_group(
-        n_states,
-        term_row,
-        term_col,
-        coef,
-        pair_i,
-        pair_j,
-        s0,
-        m,
-        target,
-        start,
-        duration,
-        amount,
-        t_out,
-        i_central,
-        i_effect,
-        scale,
-        cp,
-        ce,
-    )
+    march_group(structure, coef, events, s0, m, t_out, scale, cp, ce)
     _store_group(s0, m, cp, ce, band_lower, out_cp, out_ce, out_code)
     return cp, ce
 
