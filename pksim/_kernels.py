@@ -231,17 +231,16 @@ def expm(m):
         w = a8
         _mm(a2, a2, a4)
         _mm(a4, a2, a6)
-        _even_sum(b[13], b[11], b[9], a6, a4, a2, tmp, False)
-        _mm(a6, tmp, w)
-        _even_sum(b[7], b[5], b[3], a6, a4, a2, w, True)
-        for i in range(n):
-            w[i, i] += b[1]
-        _mm(a, w, u)
-        _even_sum(b[12], b[10], b[8], a6, a4, a2, tmp, False)
-        _mm(a6, tmp, v)
-        _even_sum(b[6], b[4], b[2], a6, a4, a2, v, True)
-        for i in range(n):
-            v[i, i] += b[0]
+        for odd in (1, 0):  # U's bracket (then times A), then V
+            _even_sum(b[12 + odd], b[10 + odd], b[8 + odd], a6, a4, a2, tmp, False)
+            _mm(a6, tmp, w)
+            _even_sum(b[6 + odd], b[4 + odd], b[2 + odd], a6, a4, a2, w, True)
+            for i in range(n):
+                w[i, i] += b[odd]
+            if odd:
+                _mm(a, w, u)
+            else:
+                v[:, :] = w
     # r = (v - u)^{-1} (v + u)
     for i in range(n):
         for j in range(n):
