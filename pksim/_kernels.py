@@ -14,13 +14,21 @@ system ``x' = A x + r`` has a constant input rate ``r``, so the exact step is
     x(t + h) = Phi(h) x(t) + Gamma(h) r,   Phi = e^{A h},   Gamma = int_0^h e^{A s} ds,
 
 both read off one matrix exponential of an augmented matrix (Van Loan 1978,
-doi:10.1109/TAC.1978.1101743): ``[[A, I], [0, 0]] h`` gives all of Gamma (:func:`propagators`),
-``[[A, r], [0, 0]] h`` gives ``Phi`` and the vector ``Gamma r`` at half the size (what the solver
-uses). The exponential is computed by scaling and squaring with Padé approximants (Higham 2005,
-doi:10.1137/04061101X), so the result stays exact and finite when rate constants coincide
+doi:10.1109/TAC.1978.1101743): ``[[A, B], [0, 0]] h`` gives ``Phi`` and ``Gamma B`` for any input
+directions ``B`` — the one propagator, :func:`propagate_into`, used with ``B`` = the zero-order
+targets (grid steps), a rate (an interval cut by an event) or ``I`` (all of Gamma, the TCI
+planner). The exponential is computed by scaling and squaring with Padé approximants (Higham
+2005, doi:10.1137/04061101X), so the result stays exact and finite when rate constants coincide
 (ka = an eigenvalue of the disposition, ka = ke0), where sums of exponentials divide by zero
 (mrgsolve issue #1179). A uniform output grid reuses ``Phi(dt)`` and, for each input rate,
 ``Gamma(dt) r``; only intervals cut by an event off the grid cost extra exponentials.
+
+Two solver loops share these steps, and must stay two: :func:`solve_into` (single curves) takes
+any sorted output times, events before the first one, and keeps every state; :func:`march_group`
+(populations, couples) needs a uniform grid and marches a group of subjects in lockstep with the
+subject index innermost, which is what vectorises there, and keeps the two curves the metrics
+read. One loop would give up either arbitrary grids for single curves or, for populations, the
+subject-innermost layout that lets the march vectorise.
 """
 
 from __future__ import annotations
@@ -31,23 +39,22 @@ from numba import njit, prange
 from pksim import metrics as _metrics
 
 # Padé coefficients b_k and the 1-norm bounds theta_m of Higham (2005), Table 2.3 / eq. 2.2.
-_B3 = np.array([120.0, 60.0, 12.0, 1.0])
-_B5 = np.array([30240.0, 15120.0, 3360.0, 420.0, 30.0, 1.0])
-_B7 = np.array([17297280.0, 8648640.0, 1995840.0, 277200.0, 25200.0, 1512.0, 56.0, 1.0])
-_B9 = np.array(
-    [
-        17643225600.0,
-        8821612800.0,
-        2075673600.0,
-        302702400.0,
-        30270240.0,
-        2162160.0,
-        110880.0,
-        3960.0,
-        90.0,
-        1.0,
-    ]
-)
+_B3 = [120.0, 60.0, 12.0, 1.0]
+_B5 = [30240.0, 15120.0, 3360.0, 420.0, 30.0, 1.0]
+_B7 = [17297280.0, 8648640.0, 1995840.0, 277200.0, 25200.0, 1512.0, 56.0, 1.0]
+_B9 = [
+    17643225600.0,
+    8821612800.0,
+    2075673600.0,
+    302702400.0,
+    30270240.0,
+    2162160.0,
+    110880.0,
+    3960.0,
+    90.0,
+    1.0,
+]
+_B_LOW = np.array([b + [0.0] * (10 - len(b)) for b in (_B3, _B5, _B7, _B9)])  # one row a degree
 _B13 = np.array(
     [
         64764752532480000.0,
@@ -101,89 +108,275 @@ def system_matrix(n_states, term_row, term_col, term_coef):
 
 
 @njit(cache=True)
-def propagators(a, h, with_input):
-    """``(Phi(h), Gamma(h))``; Gamma is only computed when an input rate is active."""
+def _mm(a, b, out):
+    """``out = a @ b``, skipping the exact zeros of ``a`` (the system matrices are sparse and
+    their powers keep the zeros of the compartment graph); each ``out[i, j]`` still sums its
+    products in ``k`` order, so the result is the dense product bit for bit."""
     n = a.shape[0]
-    phi = np.empty((n, n))
-    gam = np.zeros((n, n))
-    if not with_input:
-        ah = np.empty((n, n))
-        for i in range(n):
-            for j in range(n):
-                ah[i, j] = a[i, j] * h
-        e = expm(ah)
-        for i in range(n):
-            for j in range(n):
-                phi[i, j] = e[i, j]
-        return phi, gam
-    aug = np.zeros((2 * n, 2 * n))
     for i in range(n):
         for j in range(n):
-            aug[i, j] = a[i, j] * h
-        aug[i, n + i] = h
-    e = expm(aug)
-    for i in range(n):
-        for j in range(n):
-            phi[i, j] = e[i, j]
-            gam[i, j] = e[i, n + j]
-    return phi, gam
+            out[i, j] = 0.0
+        for k in range(n):
+            aik = a[i, k]
+            if aik != 0.0:
+                for j in range(n):
+                    out[i, j] += aik * b[k, j]
 
 
 @njit(cache=True)
+def _lu_solve(p, q):
+    """Solve ``p X = q`` in place (q becomes X) by Gaussian elimination, partial pivoting."""
+    n = p.shape[0]
+    for c in range(n):
+        piv = c
+        best = abs(p[c, c])
+        for r in range(c + 1, n):
+            if abs(p[r, c]) > best:
+                best = abs(p[r, c])
+                piv = r
+        if piv != c:
+            for j in range(n):
+                tmp = p[c, j]
+                p[c, j] = p[piv, j]
+                p[piv, j] = tmp
+                tmp = q[c, j]
+                q[c, j] = q[piv, j]
+                q[piv, j] = tmp
+        d = p[c, c]
+        for r in range(c + 1, n):
+            f = p[r, c] / d
+            if f != 0.0:
+                for j in range(c, n):
+                    p[r, j] -= f * p[c, j]
+                for j in range(n):
+                    q[r, j] -= f * q[c, j]
+    for c in range(n - 1, -1, -1):  # back substitution, zeros of p skipped, k order kept
+        for k in range(c + 1, n):
+            pck = p[c, k]
+            if pck != 0.0:
+                for j in range(n):
+                    q[c, j] -= pck * q[k, j]
+        d = p[c, c]
+        for j in range(n):
+            q[c, j] = q[c, j] / d
+
+
+@njit(cache=True)
+def _even_sum(c6, c4, c2, a6, a4, a2, out, add):
+    """``out = c6 A6 + c4 A4 + c2 A2`` (``add``: ``out +=`` the same sum), elementwise."""
+    n = out.shape[0]
+    for i in range(n):
+        for j in range(n):
+            t = c6 * a6[i, j] + c4 * a4[i, j] + c2 * a2[i, j]
+            out[i, j] = out[i, j] + t if add else t
+
+
+@njit(cache=True)
+def expm(m):
+    """Matrix exponential by scaling and squaring with Padé approximants (Higham 2005), written
+    with explicit loops so that a 12x12 exponential needs no BLAS/LAPACK calls and one scratch
+    allocation. The one exponential of every kernel here.
+    """
+    n = m.shape[0]
+    nrm = _norm1(m)
+    out = np.eye(n)
+    if nrm == 0.0:
+        return out
+    s = 0
+    if nrm > _THETA[3]:
+        s = max(0, int(np.ceil(np.log2(nrm / _THETA[4]))))
+    work = np.empty((8, n, n))
+    a, a2, a4, a6, a8, tmp, u, v = (
+        work[0],
+        work[1],
+        work[2],
+        work[3],
+        work[4],
+        work[5],
+        work[6],
+        work[7],
+    )
+    scale = 2.0**s
+    for i in range(n):
+        for j in range(n):
+            a[i, j] = m[i, j] / scale
+    _mm(a, a, a2)
+    if nrm <= _THETA[3]:
+        # degree 2d + 3 (3, 5, 7, 9): the lowest whose bound theta holds; with the even powers
+        # work[q] = A^{2q}, U = A (b1 I + b3 A^2 + ...) and V = b0 I + b2 A^2 + ..., each sum
+        # taken from the highest power down (Higham 2005, eq. 2.2)
+        d = 0
+        while nrm > _THETA[d]:
+            d += 1
+        b = _B_LOW[d]
+        top = d + 1  # highest even power used: A^{2 top}
+        for q in range(2, top + 1):
+            _mm(work[q - 1], a2, work[q])
+        for i in range(n):
+            for j in range(n):
+                tv = b[2 * top + 1] * work[top, i, j]
+                vv = b[2 * top] * work[top, i, j]
+                for q in range(top - 1, 0, -1):
+                    tv += b[2 * q + 1] * work[q, i, j]
+                    vv += b[2 * q] * work[q, i, j]
+                tmp[i, j] = tv
+                v[i, j] = vv
+            tmp[i, i] += b[1]
+            v[i, i] += b[0]
+        _mm(a, tmp, u)
+    else:
+        # U = A [A6 (b13 A6 + b11 A4 + b9 A2) + b7 A6 + b5 A4 + b3 A2 + b1 I], V likewise with
+        # the even coefficients (Higham 2005, eq. 2.3 and 2.4)
+        b = _B13
+        w = a8
+        _mm(a2, a2, a4)
+        _mm(a4, a2, a6)
+        for odd in (1, 0):  # U's bracket (then times A), then V
+            _even_sum(b[12 + odd], b[10 + odd], b[8 + odd], a6, a4, a2, tmp, False)
+            _mm(a6, tmp, w)
+            _even_sum(b[6 + odd], b[4 + odd], b[2 + odd], a6, a4, a2, w, True)
+            for i in range(n):
+                w[i, i] += b[odd]
+            if odd:
+                _mm(a, w, u)
+            else:
+                v[:, :] = w
+    # r = (v - u)^{-1} (v + u)
+    for i in range(n):
+        for j in range(n):
+            tmp[i, j] = v[i, j] - u[i, j]
+            out[i, j] = v[i, j] + u[i, j]
+    _lu_solve(tmp, out)
+    for _ in range(s):
+        _mm(out, out, tmp)
+        for i in range(n):
+            for j in range(n):
+                out[i, j] = tmp[i, j]
+    return out
+
+
+@njit(cache=True, inline="always")
 def _same_time(a, b):
     return abs(a - b) <= _TIME_TOL * max(1.0, abs(a), abs(b))
 
 
 @njit(cache=True)
-def _affine_propagator(a, rate, h, with_input):
-    """``(Phi(h), Gamma(h) rate)`` for a constant input ``rate`` (mg/min per state).
+def propagate_into(a, h, inputs, phi, gam):
+    """The one propagator: ``phi = Phi(h) = e^{A h}`` and ``gam = Gamma(h) @ inputs``
+    (``Gamma(h) = int_0^h e^{A s} ds``; ``inputs`` is ``(n, p)``, p >= 0 input directions).
 
-    One exponential of the (n+1)-augmented matrix ``[[A h, v h], [0, 0]]`` whose last column
-    holds ``Gamma(h) v`` (the affine form of Van Loan 1978): half the size of the 2n block used
-    by :func:`propagators`, which matters because the solver needs one at every event off the
-    grid. ``v = rate / |rate|_1`` is the input direction at unit norm, so a large rate does not
-    inflate the norm (and the number of squarings); ``Gamma(h) rate = |rate|_1 Gamma(h) v``.
-    Without input only ``Phi`` is computed and the input term is zero.
+    Both come from one exponential of ``[[A h, B h], [0, 0]]`` (Van Loan 1978), whose last p
+    columns hold ``Gamma(h) B``. Each column of ``B`` enters at unit 1-norm and is scaled back
+    afterwards, so a large input rate does not inflate the norm (and the number of squarings);
+    an all-zero column is left out of the exponential and gives a zero column. Every kernel
+    gets its steps here: the uniform grid step with one unit column per zero-order target
+    (:func:`_grid_propagators`), an event off the grid with its rate (or rate change) as the
+    one column, the target-controlled infusion planner with the identity (all of Gamma).
     """
     n = a.shape[0]
-    u = np.zeros(n)
-    scale = 0.0
-    if with_input:
+    p = inputs.shape[1]
+    scale = np.zeros(p)
+    k = n
+    for c in range(p):
         for i in range(n):
-            scale += abs(rate[i])
-    if scale == 0.0:
-        ah = np.empty((n, n))
-        for i in range(n):
-            for j in range(n):
-                ah[i, j] = a[i, j] * h
-        return expm(ah), u
-    m = np.zeros((n + 1, n + 1))
+            scale[c] += abs(inputs[i, c])
+        if scale[c] > 0.0:
+            k += 1
+    m = np.zeros((k, k))
     for i in range(n):
         for j in range(n):
             m[i, j] = a[i, j] * h
-        m[i, n] = rate[i] / scale * h
+    col = n
+    for c in range(p):
+        if scale[c] > 0.0:
+            for i in range(n):
+                m[i, col] = inputs[i, c] / scale[c] * h
+            col += 1
     e = expm(m)
-    phi = np.empty((n, n))
     for i in range(n):
         for j in range(n):
             phi[i, j] = e[i, j]
-        u[i] = e[i, n] * scale
-    return phi, u
+    col = n
+    for c in range(p):
+        if scale[c] > 0.0:
+            for i in range(n):
+                gam[i, c] = e[i, col] * scale[c]
+            col += 1
+        else:
+            for i in range(n):
+                gam[i, c] = 0.0
 
 
 @njit(cache=True)
-def _step_affine(phi, u, x, with_input, work):
-    """``x <- Phi x + u`` with the input term ``u = Gamma r`` computed once per rate change."""
-    n = x.size
-    for i in range(n):
+def propagators(a, h, inputs):
+    """``(Phi(h), Gamma(h) @ inputs)`` as new arrays (see :func:`propagate_into`)."""
+    n = a.shape[0]
+    phi = np.empty((n, n))
+    gam = np.empty((n, inputs.shape[1]))
+    propagate_into(a, h, inputs, phi, gam)
+    return phi, gam
+
+
+@njit(cache=True, inline="always")
+def _step(phi_t, u, src, i_src, dst, i_dst):
+    """``dst[i_dst] = Phi src[i_src] + u`` (``phi_t`` is Phi transposed; ``u = Gamma r``,
+    computed once per rate change, zero without input). Four rows at a time share each load of
+    a state and run four independent sums, each still in state order and then ``+ u``: the
+    plain row-by-row product, bit for bit, at about half the time."""
+    n = u.size
+    n4 = n - n % 4
+    for i in range(0, n4, 4):
+        s0 = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        s3 = 0.0
+        for j in range(n):
+            xj = src[i_src, j]
+            s0 += phi_t[j, i] * xj
+            s1 += phi_t[j, i + 1] * xj
+            s2 += phi_t[j, i + 2] * xj
+            s3 += phi_t[j, i + 3] * xj
+        dst[i_dst, i] = s0 + u[i]
+        dst[i_dst, i + 1] = s1 + u[i + 1]
+        dst[i_dst, i + 2] = s2 + u[i + 2]
+        dst[i_dst, i + 3] = s3 + u[i + 3]
+    for i in range(n4, n):
         s = 0.0
         for j in range(n):
-            s += phi[i, j] * x[j]
-        if with_input:
-            s += u[i]
-        work[i] = s
+            s += phi_t[j, i] * src[i_src, j]
+        dst[i_dst, i] = s + u[i]
+
+
+@njit(cache=True)
+def _grid_propagators(a, ev_target, ev_duration, ev_amount, dt, phi, gam_t):
+    """``phi = Phi(dt)``; row j of ``gam_t`` = ``Gamma(dt) e_j`` for zero-order targets j."""
+    n = a.shape[0]
+    is_target = np.zeros(n, dtype=np.bool_)
+    for e in range(ev_target.size):
+        if ev_duration[e] > 0.0 and ev_amount[e] != 0.0:
+            is_target[ev_target[e]] = True
+    cols = np.nonzero(is_target)[0]
+    unit = np.zeros((n, cols.size))
+    for c in range(cols.size):
+        unit[cols[c], c] = 1.0
+    gam = np.empty((n, cols.size))
+    propagate_into(a, dt, unit, phi, gam)
+    for c in range(cols.size):
+        for i in range(n):
+            gam_t[cols[c], i] = gam[i, c]
+
+
+@njit(cache=True)
+def _input_term(gam_t, rate, u):
+    """``u = Gamma(dt) rate`` from the precomputed columns (rates only enter targets)."""
+    n = u.size
     for i in range(n):
-        x[i] = work[i]
+        u[i] = 0.0
+    for j in range(n):
+        r = rate[j]
+        if r != 0.0:
+            for i in range(n):
+                u[i] += gam_t[j, i] * r
 
 
 @njit(cache=True)
@@ -212,22 +405,27 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
     bp = np.sort(bp[:nb])
     # boluses in time order
     bol_order = np.argsort(ev_start)
-    x = np.zeros(n)
-    work = np.zeros(n)
+    xb = np.zeros((2, n))  # the state (row 0) and the next one (row 1)
+    x = xb[0]
     rate = np.zeros(n)
     t = t_out[0]
     if nb > 0 and bp[0] < t:
         t = bp[0]
     dt = t_out[1] - t_out[0] if n_out > 1 else 0.0
     have_grid = dt > 0.0
+    t_abs = max(abs(t_out[0]), abs(t_out[n_out - 1]))
+    tol_dt = 0.5 * _TIME_TOL * max(1.0, dt)
     # Grid steps: Phi(dt) and Gamma(dt) e_j for every zero-order target j from one exponential
     # (shared with the population kernels); Gamma(dt) rate is then a small sum per rate change.
-    phi_g = np.eye(n)
+    phi_g = np.eye(n)  # transposed for :func:`_step`
     gam_t = np.zeros((n, n))
     u_g = np.zeros(n)
+    phi = np.empty((n, n))  # an off-grid interval's Phi, then transposed into phi_h
+    phi_h = np.empty((n, n))
+    u = np.empty((n, 1))
     if have_grid:
-        _grid_propagators(a, ev_target, ev_duration, ev_amount, dt, phi_g, gam_t)
-    active = False
+        _grid_propagators(a, ev_target, ev_duration, ev_amount, dt, phi, gam_t)
+        phi_g[:, :] = phi.T
     rate_bp = -1  # value of i_bp the current rate was computed for
     i_out = 0
     i_bp = 0
@@ -258,7 +456,6 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
             # Every infusion start and end is a breakpoint, so the set of active zero-order
             # inputs over [t, t_next] only changes when i_bp does: recompute it only then.
             rate_bp = i_bp
-            active = False
             for k in range(n):
                 rate[k] = 0.0
             for e in range(n_ev):
@@ -268,15 +465,39 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
                         t_end >= t_next or _same_time(t_end, t_next)
                     ):
                         rate[ev_target[e]] += ev_amount[e] / ev_duration[e]
-                        active = True
-            if have_grid and active:
-                _input_term(gam_t, rate, u_g)
-        if have_grid and _same_time(h, dt):
-            _step_affine(phi_g, u_g, x, active, work)
-        else:
-            phi, u = _affine_propagator(a, rate, h, active)
-            _step_affine(phi, u, x, active, work)
+            _input_term(gam_t, rate, u_g)  # zero when no input is active
+        if not (have_grid and _same_time(h, dt)):  # an interval cut by an event
+            propagate_into(a, h, rate.reshape((n, 1)), phi, u)
+            phi_h[:, :] = phi.T
+            _step(phi_h, u[:, 0], xb, 0, xb, 1)
+            x[:] = xb[1]
+            t = t_next
+            continue
+        _step(phi_g, u_g, xb, 0, xb, 1)
+        x[:] = xb[1]
         t = t_next
+        # A run of plain grid steps: while the next output is one dt on and no breakpoint falls
+        # at or before it, step from one output row straight into the next, without the event
+        # bookkeeping above (the input rate cannot change inside the run). Same arithmetic.
+        # Conservative bounds: below ``cut`` a time is before the next breakpoint and not the
+        # "same time" as it; a step within ``tol_dt`` of dt is a grid step. Anything closer to
+        # the edge goes the exact way above.
+        cut = np.inf
+        if i_bp < nb:
+            cut = bp[i_bp] - 2.0 * _TIME_TOL * max(1.0, abs(bp[i_bp]), t_abs)
+        i_run = i_out
+        if _same_time(t, t_out[i_run]):
+            out[i_run] = x
+            while i_run + 1 < n_out:
+                t_next = t_out[i_run + 1]
+                if not (t_next < cut and abs(t_next - t - dt) <= tol_dt):
+                    break
+                _step(phi_g, u_g, out, i_run, out, i_run + 1)
+                i_run += 1
+                t = t_next
+        if i_run > i_out:
+            i_out = i_run
+            x[:] = out[i_out]
     return out
 
 
@@ -409,7 +630,11 @@ _MIN_WINDOW = _P["minutes_in_window"]
 _BLOCK_FRACTION = _P["block_fraction_in_window"]
 _THROUGHOUT = _P["in_window_throughout_block"]
 _DISS_ONSET, _MIN_DISS = _P["dissociation_onset_min"], _P["minutes_dissociated"]
-_MIN_DISS_BLOCK = _P["minutes_dissociated_in_block"]
+# the registry's BandMinutes columns: (column, band, start, end, block) as arrays
+_BM_COL = np.array([r[0] for r in _metrics.BAND_MINUTES], dtype=np.int64)
+_BM_BAND = np.array([r[1] for r in _metrics.BAND_MINUTES], dtype=np.int64)
+_BM_SPAN = np.array([r[2:4] for r in _metrics.BAND_MINUTES], dtype=np.float64).reshape(-1, 2)
+_BM_BLOCK = np.array([r[4] for r in _metrics.BAND_MINUTES], dtype=np.bool_)
 _RECOVERY = _P["recovery_min"]
 _BOTH_MIN, _BOTH_MIN_BLOCK = _C["minutes_both_in_window"], _C["minutes_both_in_window_block"]
 _BOTH_THROUGHOUT = _C["both_in_window_throughout_block"]
@@ -417,185 +642,6 @@ HIST_SHIFT = 15  # float32 bits >> 15 keeps sign, exponent and 8 mantissa bits
 HIST_LO_BITS = 117 << 8  # 2**-10 (0.000977 ng/mL): values below share the underflow bin
 HIST_HI_BITS = 144 << 8  # 2**17 (131072 ng/mL): values at/above share the overflow bin
 HIST_BINS = HIST_HI_BITS - HIST_LO_BITS + 2
-
-
-@njit(cache=True)
-def _mm(a, b, out):
-    n = a.shape[0]
-    for i in range(n):
-        for j in range(n):
-            s = 0.0
-            for k in range(n):
-                s += a[i, k] * b[k, j]
-            out[i, j] = s
-
-
-@njit(cache=True)
-def _lu_solve(p, q):
-    """Solve ``p X = q`` in place (q becomes X) by Gaussian elimination, partial pivoting."""
-    n = p.shape[0]
-    for c in range(n):
-        piv = c
-        best = abs(p[c, c])
-        for r in range(c + 1, n):
-            if abs(p[r, c]) > best:
-                best = abs(p[r, c])
-                piv = r
-        if piv != c:
-            for j in range(n):
-                tmp = p[c, j]
-                p[c, j] = p[piv, j]
-                p[piv, j] = tmp
-                tmp = q[c, j]
-                q[c, j] = q[piv, j]
-                q[piv, j] = tmp
-        d = p[c, c]
-        for r in range(c + 1, n):
-            f = p[r, c] / d
-            if f != 0.0:
-                for j in range(c, n):
-                    p[r, j] -= f * p[c, j]
-                for j in range(n):
-                    q[r, j] -= f * q[c, j]
-    for c in range(n - 1, -1, -1):
-        d = p[c, c]
-        for j in range(n):
-            s = q[c, j]
-            for k in range(c + 1, n):
-                s -= p[c, k] * q[k, j]
-            q[c, j] = s / d
-
-
-@njit(cache=True)
-def expm(m):
-    """Matrix exponential by scaling and squaring with Padé approximants (Higham 2005), written
-    with explicit loops so that a 12x12 exponential needs no BLAS/LAPACK calls and few
-    allocations (it runs once per subject). The one exponential of every kernel here.
-    """
-    n = m.shape[0]
-    nrm = _norm1(m)
-    out = np.eye(n)
-    if nrm == 0.0:
-        return out
-    s = 0
-    if nrm > _THETA[3]:
-        s = max(0, int(np.ceil(np.log2(nrm / _THETA[4]))))
-    a = m / (2.0**s)
-    a2 = np.empty((n, n))
-    a4 = np.empty((n, n))
-    a6 = np.empty((n, n))
-    tmp = np.empty((n, n))
-    u = np.empty((n, n))
-    v = np.empty((n, n))
-    _mm(a, a, a2)
-    if nrm <= _THETA[3]:
-        if nrm <= _THETA[0]:
-            b = _B3
-            for i in range(n):
-                for j in range(n):
-                    tmp[i, j] = b[3] * a2[i, j]
-                    v[i, j] = b[2] * a2[i, j]
-                tmp[i, i] += b[1]
-                v[i, i] += b[0]
-        elif nrm <= _THETA[1]:
-            b = _B5
-            _mm(a2, a2, a4)
-            for i in range(n):
-                for j in range(n):
-                    tmp[i, j] = b[5] * a4[i, j] + b[3] * a2[i, j]
-                    v[i, j] = b[4] * a4[i, j] + b[2] * a2[i, j]
-                tmp[i, i] += b[1]
-                v[i, i] += b[0]
-        elif nrm <= _THETA[2]:
-            b = _B7
-            _mm(a2, a2, a4)
-            _mm(a4, a2, a6)
-            for i in range(n):
-                for j in range(n):
-                    tmp[i, j] = b[7] * a6[i, j] + b[5] * a4[i, j] + b[3] * a2[i, j]
-                    v[i, j] = b[6] * a6[i, j] + b[4] * a4[i, j] + b[2] * a2[i, j]
-                tmp[i, i] += b[1]
-                v[i, i] += b[0]
-        else:
-            b = _B9
-            a8 = np.empty((n, n))
-            _mm(a2, a2, a4)
-            _mm(a4, a2, a6)
-            _mm(a6, a2, a8)
-            for i in range(n):
-                for j in range(n):
-                    tmp[i, j] = (
-                        b[9] * a8[i, j] + b[7] * a6[i, j] + b[5] * a4[i, j] + b[3] * a2[i, j]
-                    )
-                    v[i, j] = b[8] * a8[i, j] + b[6] * a6[i, j] + b[4] * a4[i, j] + b[2] * a2[i, j]
-                tmp[i, i] += b[1]
-                v[i, i] += b[0]
-        _mm(a, tmp, u)
-    else:
-        b = _B13
-        _mm(a2, a2, a4)
-        _mm(a4, a2, a6)
-        w = np.empty((n, n))
-        for i in range(n):
-            for j in range(n):
-                tmp[i, j] = b[13] * a6[i, j] + b[11] * a4[i, j] + b[9] * a2[i, j]
-        _mm(a6, tmp, w)
-        for i in range(n):
-            for j in range(n):
-                w[i, j] += b[7] * a6[i, j] + b[5] * a4[i, j] + b[3] * a2[i, j]
-            w[i, i] += b[1]
-        _mm(a, w, u)
-        for i in range(n):
-            for j in range(n):
-                tmp[i, j] = b[12] * a6[i, j] + b[10] * a4[i, j] + b[8] * a2[i, j]
-        _mm(a6, tmp, v)
-        for i in range(n):
-            for j in range(n):
-                v[i, j] += b[6] * a6[i, j] + b[4] * a4[i, j] + b[2] * a2[i, j]
-            v[i, i] += b[0]
-    # r = (v - u)^{-1} (v + u)
-    for i in range(n):
-        for j in range(n):
-            tmp[i, j] = v[i, j] - u[i, j]
-            out[i, j] = v[i, j] + u[i, j]
-    _lu_solve(tmp, out)
-    for _ in range(s):
-        _mm(out, out, tmp)
-        for i in range(n):
-            for j in range(n):
-                out[i, j] = tmp[i, j]
-    return out
-
-
-@njit(cache=True)
-def _propagate(a, rate, h, with_input, phi, u):
-    """``phi = e^{A h}`` and (with input) ``u = int_0^h e^{A s} ds rate``, the latter read
-    off the last column of the exponential of ``[[A, rate], [0, 0]] h`` (Van Loan 1978)."""
-    n = a.shape[0]
-    k = n + 1 if with_input else n
-    m = np.zeros((k, k))
-    for i in range(n):
-        for j in range(n):
-            m[i, j] = a[i, j] * h
-        if with_input:
-            m[i, n] = rate[i] * h
-    e = expm(m)
-    for i in range(n):
-        for j in range(n):
-            phi[i, j] = e[i, j]
-        u[i] = e[i, n] if with_input else 0.0
-
-
-@njit(cache=True)
-def _advance(phi, u, x, active, work):
-    n = x.size
-    for i in range(n):
-        s = u[i] if active else 0.0
-        for j in range(n):
-            s += phi[i, j] * x[j]
-        work[i] = s
-    for i in range(n):
-        x[i] = work[i]
 
 
 @njit(cache=True)
@@ -622,44 +668,6 @@ def _axpy(y, a, x, m):
 
 
 @njit(cache=True)
-def _grid_propagators(a, ev_target, ev_duration, ev_amount, dt, phi, gam_t):
-    """``phi = Phi(dt)``; row j of ``gam_t`` = ``Gamma(dt) e_j`` for zero-order targets j."""
-    n = a.shape[0]
-    is_target = np.zeros(n, dtype=np.bool_)
-    for e in range(ev_target.size):
-        if ev_duration[e] > 0.0 and ev_amount[e] != 0.0:
-            is_target[ev_target[e]] = True
-    cols = np.nonzero(is_target)[0]
-    p = cols.size
-    m = np.zeros((n + p, n + p))
-    for i in range(n):
-        for j in range(n):
-            m[i, j] = a[i, j] * dt
-    for c in range(p):
-        m[cols[c], n + c] = dt
-    e = expm(m)
-    for i in range(n):
-        for j in range(n):
-            phi[i, j] = e[i, j]
-    for c in range(p):
-        for i in range(n):
-            gam_t[cols[c], i] = e[i, n + c]
-
-
-@njit(cache=True)
-def _input_term(gam_t, rate, u):
-    """``u = Gamma(dt) rate`` from the precomputed columns (rates only enter targets)."""
-    n = u.size
-    for i in range(n):
-        u[i] = 0.0
-    for j in range(n):
-        r = rate[j]
-        if r != 0.0:
-            for i in range(n):
-                u[i] += gam_t[j, i] * r
-
-
-@njit(cache=True)
 def _next_event(bps, i_bp, n_bp, m):
     """Earliest pending event time of a group (inf when none is left)."""
     best = np.inf
@@ -670,26 +678,7 @@ def _next_event(bps, i_bp, n_bp, m):
 
 
 @njit(cache=True)
-def march_group(
-    n_states,
-    term_row,
-    term_col,
-    term_coef,
-    pair_i,
-    pair_j,
-    s0,
-    m,
-    ev_target,
-    ev_start,
-    ev_duration,
-    ev_amount,
-    t_out,
-    i_central,
-    i_effect,
-    plasma_scale,
-    cp,
-    ce,
-):
+def march_group(structure, term_coef, events, s0, m, t_out, plasma_scale, cp, ce):
     """Exact plasma and effect-site curves (ng/mL) of subjects ``s0 .. s0 + m`` in lockstep.
 
     Same semantics as :func:`solve_into` (boluses right-continuous, zero-order inputs over
@@ -699,8 +688,11 @@ def march_group(
     (independent chains, vectorised), using only the entries ``(pair_i, pair_j)`` of Phi that
     are not structurally zero (state j reaches state i; the others are exactly 0). ``Phi_k(dt)``
     is computed once per subject and ``Gamma_k(dt) r_k`` whenever subject k's input rate
-    changes. Results are written time-major: ``cp[i, k]``, ``ce[i, k]``.
+    changes. Results are written time-major: ``cp[i, k]``, ``ce[i, k]``. ``structure`` and
+    ``events`` are the tuples of :func:`_group_curves`.
     """
+    n_states, term_row, term_col, pair_i, pair_j, i_central, i_effect = structure
+    ev_target, ev_start, ev_duration, ev_amount = events
     n = n_states
     n_t = t_out.size
     n_ev = ev_target.size
@@ -721,6 +713,7 @@ def march_group(
     actives = np.zeros(m, dtype=np.bool_)
     phi = np.empty((n, n))
     u = np.zeros(n)
+    u_e = np.zeros((n, 1))
     x = np.zeros(n)
     work = np.zeros(n)
     t0 = t_out[0]
@@ -813,9 +806,10 @@ def march_group(
                     for i in range(n):
                         ys[i, k] += x[i]
                 else:
-                    _propagate(amat[k], work, t_b - t_e, d_active, phi, u)
+                    # a zero rate change is an all-zero input column: Gamma is not formed
+                    propagate_into(amat[k], t_b - t_e, work.reshape((n, 1)), phi, u_e)
                     for i in range(n):
-                        acc = u[i]
+                        acc = u_e[i, 0]
                         for j in range(n):
                             acc += phi[i, j] * x[j]
                         ys[i, k] += acc
@@ -925,7 +919,14 @@ def subject_metrics(t, cp, ce, win_lo, win_hi, block_lo, block_hi, out):
     d_on, _, d_min = band_times(t, ce, win_hi, np.inf)
     out[_DISS_ONSET] = d_on
     out[_MIN_DISS] = d_min
-    out[_MIN_DISS_BLOCK] = minutes_in_band_between(t, ce, win_hi, np.inf, block_lo, block_hi)
+    for q in range(_BM_COL.size):  # declared "minutes in a band" columns (BandMinutes)
+        band = _BM_BAND[q]  # metrics.BANDS: below the window, the window, dissociation
+        lo = -np.inf if band == 0 else (win_lo if band == 1 else win_hi)
+        hi = win_lo if band == 0 else (win_hi if band == 1 else np.inf)
+        b0, b1 = block_lo, block_hi
+        if not _BM_BLOCK[q]:
+            b0, b1 = t[0] + _BM_SPAN[q, 0], t[0] + _BM_SPAN[q, 1]
+        out[_BM_COL[q]] = minutes_in_band_between(t, ce, lo, hi, b0, b1)
     out[_RECOVERY] = recovery_time(t, ce, win_lo)
 
 
@@ -948,6 +949,24 @@ def _store_group(s0, m, cp, ce, band_lower, out_cp, out_ce, out_code):
             out_cp[j, s0 + k] = cp[j, k]
             out_ce[j, s0 + k] = ce[j, k]
             out_code[j, s0 + k] = _band_code(ce[j, k], band_lower[s0 + k])
+
+
+@njit(cache=True)
+def _group_curves(
+    structure, coef, events, s0, m, t_out, scale, band_lower, out_cp, out_ce, out_code
+):
+    """March subjects ``s0 .. s0 + m`` (:func:`march_group`) and store their curves and band
+    codes (:func:`_store_group`); returns the group's float64 time-major ``(cp, ce)``.
+
+    ``structure`` is ``(n_states, term_row, term_col, pair_i, pair_j, i_central, i_effect)``,
+    ``events`` is ``(target, start, duration, amount)``: what one person of a population or one
+    partner of a couple has."""
+    n_t = t_out.size
+    cp = np.empty((n_t, m))
+    ce = np.empty((n_t, m))
+    march_group(structure, coef, events, s0, m, t_out, scale, cp, ce)
+    _store_group(s0, m, cp, ce, band_lower, out_cp, out_ce, out_code)
+    return cp, ce
 
 
 @njit(cache=True, parallel=True)
@@ -993,29 +1012,19 @@ def population_chunk(
     for g in prange(n_groups):
         s0 = g * GROUP
         m = min(GROUP, n_sub - s0)
-        cp = np.empty((n_t, m))
-        ce = np.empty((n_t, m))
-        march_group(
-            n_states,
-            term_row,
-            term_col,
+        cp, ce = _group_curves(
+            (n_states, term_row, term_col, pair_i, pair_j, i_central, i_effect),
             term_coef,
-            pair_i,
-            pair_j,
+            (ev_target, ev_start, ev_duration, ev_amount),
             s0,
             m,
-            ev_target,
-            ev_start,
-            ev_duration,
-            ev_amount,
             t_out,
-            i_central,
-            i_effect,
             plasma_scale,
-            cp,
-            ce,
+            band_lower,
+            out_cp,
+            out_ce,
+            out_code,
         )
-        _store_group(s0, m, cp, ce, band_lower, out_cp, out_ce, out_code)
         cpk = np.empty(n_t)
         cek = np.empty(n_t)
         for k in range(m):
@@ -1136,52 +1145,15 @@ def couple_chunk(
     for g in prange(n_groups):
         s0 = g * GROUP
         m = min(GROUP, n_sub - s0)
-        cpa = np.empty((n_t, m))
-        cea = np.empty((n_t, m))
-        cpb = np.empty((n_t, m))
-        ceb = np.empty((n_t, m))
-        march_group(
-            n_states,
-            term_row,
-            term_col,
-            a_coef,
-            pair_i,
-            pair_j,
-            s0,
-            m,
-            a_target,
-            a_start,
-            a_duration,
-            a_amount,
-            t_out,
-            i_central,
-            i_effect,
-            a_scale,
-            cpa,
-            cea,
+        structure = (n_states, term_row, term_col, pair_i, pair_j, i_central, i_effect)
+        a_events = (a_target, a_start, a_duration, a_amount)
+        b_events = (b_target, b_start, b_duration, b_amount)
+        cpa, cea = _group_curves(
+            structure, a_coef, a_events, s0, m, t_out, a_scale, a_band_lower, a_cp, a_ce, a_code
         )
-        march_group(
-            n_states,
-            term_row,
-            term_col,
-            b_coef,
-            pair_i,
-            pair_j,
-            s0,
-            m,
-            b_target,
-            b_start,
-            b_duration,
-            b_amount,
-            t_out,
-            i_central,
-            i_effect,
-            b_scale,
-            cpb,
-            ceb,
+        cpb, ceb = _group_curves(
+            structure, b_coef, b_events, s0, m, t_out, b_scale, b_band_lower, b_cp, b_ce, b_code
         )
-        _store_group(s0, m, cpa, cea, a_band_lower, a_cp, a_ce, a_code)
-        _store_group(s0, m, cpb, ceb, b_band_lower, b_cp, b_ce, b_code)
         for k in range(m):
             lo_a = a_band_lower[s0 + k, i_window]
             hi_a = a_band_lower[s0 + k, i_window + 1]

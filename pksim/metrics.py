@@ -16,8 +16,10 @@ Kernel columns
 --------------
 :data:`PERSON_COLUMNS` and :data:`COUPLE_COLUMNS` fix the order of the per-subject arrays the
 kernels write; ``pksim._kernels`` takes its column indices from :data:`PERSON_INDEX` and
-:data:`COUPLE_INDEX` (compile-time constants: after changing either order, clear the Numba cache
-— ``tests/population/test_metrics.py`` compares the compiled kernel with its Python source to
+:data:`COUPLE_INDEX`, and evaluates every "minutes in a band" column declared with
+:class:`BandMinutes` from :data:`BAND_MINUTES`, so such a metric is one entry here, its README
+line and its test. These are compile-time constants: after changing them, clear the Numba cache
+(``tests/population/test_metrics.py`` compares the compiled kernel with its Python source to
 catch a stale one).
 """
 
@@ -34,6 +36,23 @@ COVERAGE_PERCENT_DEFAULT = 75.0
 
 #: summary kinds: how a population reports a metric
 PROBABILITY, MEDIAN, MEAN_PROBABILITY, NONE = "probability", "median", "mean_probability", "none"
+
+
+@dataclass(frozen=True)
+class BandMinutes:
+    """How the kernels compute a "minutes in a band" metric, as data: minutes with the
+    effect-site concentration in ``band`` (``"below_window"``, ``"window"`` or
+    ``"dissociation"``, edges of the subject's own window) within ``[start_min, end_min]`` from
+    the first output time, or within the block when ``block``. A metric declared with one needs
+    no kernel code (:func:`pksim._kernels.subject_metrics` evaluates :data:`BAND_MINUTES`)."""
+
+    band: str
+    start_min: float = 0.0
+    end_min: float = math.inf
+    block: bool = False
+
+
+BANDS = ("below_window", "window", "dissociation")
 
 
 @dataclass(frozen=True)
@@ -55,6 +74,8 @@ class Metric:
         columns and the run context (``coverage``, ``block_min``); None for kernel columns
     also_mean : the summary also reports the mean (``<key>_mean``, ``<key>_mean_se``)
     deprecated_key : the JSON key this metric's summary had before (kept one release)
+    minutes : for a kernel column that is a :class:`BandMinutes`, its declaration (the kernels
+        fill it with no code of their own); None for the columns the kernels compute by name
     """
 
     name: str
@@ -67,6 +88,7 @@ class Metric:
     derive: Callable | None = None
     also_mean: bool = False
     deprecated_key: str | None = None
+    minutes: BandMinutes | None = None
 
     @property
     def kernel(self) -> bool:
@@ -201,6 +223,7 @@ PERSON = (
         "minutes_dissociated_in_block",
         "Minutes at or above the dissociation edge within the block.",
         also_mean=True,
+        minutes=BandMinutes("dissociation", block=True),
     ),
     _m(
         "recovery_min",
@@ -419,6 +442,14 @@ PERSON_COLUMNS = tuple(m.name for m in PERSON if m.kernel)
 COUPLE_COLUMNS = tuple(m.name for m in COUPLE if m.kernel)
 PERSON_INDEX = {name: i for i, name in enumerate(PERSON_COLUMNS)}
 COUPLE_INDEX = {name: i for i, name in enumerate(COUPLE_COLUMNS)}
+#: the :class:`BandMinutes` person columns as ``(column, band index in BANDS, start_min,
+#: end_min, block)`` rows, the table :func:`pksim._kernels.subject_metrics` evaluates
+BAND_MINUTES = tuple(
+    (PERSON_INDEX[m.name], BANDS.index(m.minutes.band), m.minutes.start_min, m.minutes.end_min)
+    + (m.minutes.block,)
+    for m in PERSON
+    if m.minutes is not None
+)
 
 
 def derive(metrics: tuple[Metric, ...], frame: dict, ctx: dict) -> dict:

@@ -275,20 +275,18 @@ def _hold_end(
 
 def _check_options(model: Model, route: Route, dose: Dose) -> None:
     """Refuse options the dose's route does not take in this model (routes are model data)."""
-    if route.hold is None and (dose.hold_min is not None or dose.hold_end is not None):
-        with_hold = [r.name for r in model.routes.values() if r.hold is not None]
-        raise InputError(
-            "dose hold",
-            f"route {route.name!r} of model {model.id!r} has no hold in the mouth",
-            "routes " + (", ".join(with_hold) or "none"),
-        )
-    if route.sprays is None and (dose.sprays is not None or dose.spray_interval_min is not None):
-        with_sprays = [r.name for r in model.routes.values() if r.sprays is not None]
-        raise InputError(
-            "dose sprays",
-            f"route {route.name!r} of model {model.id!r} is not given as sprays",
-            "routes " + (", ".join(with_sprays) or "none"),
-        )
+    # (route attribute, the dose's fields that need it, error field, what the route lacks)
+    for attr, fields, field, lacks in (
+        ("hold", ("hold_min", "hold_end"), "dose hold", "has no hold in the mouth"),
+        ("sprays", ("sprays", "spray_interval_min"), "dose sprays", "is not given as sprays"),
+    ):
+        if getattr(route, attr) is None and any(getattr(dose, f) is not None for f in fields):
+            having = [r.name for r in model.routes.values() if getattr(r, attr) is not None]
+            raise InputError(
+                field,
+                f"route {route.name!r} of model {model.id!r} {lacks}",
+                "routes " + (", ".join(having) or "none"),
+            )
     if dose.salt is not None and model.dose_basis is None:
         raise InputError(
             "dose salt form",

@@ -11,10 +11,10 @@ import numpy as np
 from pksim import _kernels
 from pksim.dose_timing import check_doses_in_horizon
 from pksim.errors import InputError
-from pksim.individual import sex_code, typical_parameters
+from pksim.individual import sex_code, typical_values
 from pksim.model import DEFAULT_MODEL, SINK, Model, load_model
 from pksim.regimen import Dose, InputEvents, input_events, parse_dose_spec
-from pksim.system import central_volume_l, system_terms, systemic_fraction
+from pksim.system import all_systemic, systemic_fraction, terms_from_values
 
 WEIGHT_RANGE_KG = (20.0, 300.0)
 MAX_POINTS = 10_000_000
@@ -145,23 +145,23 @@ def simulate(
     check_doses_in_horizon(
         dose_list, float(t[-1]), horizon_name="t-end-min" if time_min is None else "time_min[-1]"
     )
-    p = typical_parameters(m, np.array([wt]), np.array([sex_code(sex)]), weight_scaling, sex_effect)
+    wt_a = np.array([wt])
+    names, values = typical_values(m, wt_a, np.array([sex_code(sex)]), weight_scaling, sex_effect)
     for name, value in (params or {}).items():
-        if name not in p:
-            raise InputError("params", f"unknown parameter {name!r}", ", ".join(p))
-        p[name] = np.array([float(value)])
-    ev = input_events(m, dose_list, p, np.array([wt]))
-    states = solve_states(m, p, ev, t)[0]
-    if not np.all(np.isfinite(states)):
+        if name not in m.parameters:
+            raise InputError("params", f"unknown parameter {name!r}", ", ".join(names))
+        values[names.index(name)] = float(value)
+    p = dict(zip(names, values, strict=True))
+    ev = _events_one(m, dose_list, p, wt_a)
+    states = _kernels.solve(*solve_arguments(m, values[:, 0], ev, t))
+    if not math.isfinite(states.sum()):  # one reduction: a NaN or inf anywhere shows in the sum
         raise InputError(
             "model",
             f"{m.id!r} gives non-finite amounts for these inputs",
             "volumes, clearances and rates within the model-file bounds",
         )
-    vc = central_volume_l(m, p)[0]
-    names = m.state_names
-    ic, ie, isink = names.index(m.central), names.index("effect_site"), names.index(SINK)
-    amounts = {c.name: states[:, i] for i, c in enumerate(m.compartments)}
+    ic, ie, isink, vc = _curve_layout(m)
+    states = states.T.copy()  # one contiguous time series per state
     return Curve(
         model=m,
         weight_kg=wt,
@@ -170,45 +170,102 @@ def simulate(
         doses=dose_list,
         doses_mg=tuple(d.amount_mg_one(wt) for d in dose_list),
         time_min=t,
-        plasma_ng_per_ml=states[:, ic] / vc * MG_PER_L_TO_NG_PER_ML,
-        effect_site_ng_per_ml=states[:, ie] * MG_PER_L_TO_NG_PER_ML,
-        amounts_mg=amounts,
-        eliminated_mg=states[:, isink],
-        bioavailable_dose_mg=float(ev.bioavailable_mg(systemic_fraction(m, p))[0]),
+        plasma_ng_per_ml=states[ic] / p[vc][0] * MG_PER_L_TO_NG_PER_ML,
+        effect_site_ng_per_ml=states[ie] * MG_PER_L_TO_NG_PER_ML,
+        amounts_mg=dict(zip(_compartment_names(m), states, strict=False)),
+        eliminated_mg=states[isink],
+        bioavailable_dose_mg=float(ev.amount_mg[0].sum())
+        if all_systemic(m)
+        else float(ev.bioavailable_mg(systemic_fraction(m, p))[0]),
     )
 
 
-def solve_states(
-    model: Model, params: dict[str, np.ndarray], events: InputEvents, time_min: np.ndarray
-) -> np.ndarray:
-    """All states for every subject: ``(n_subjects, n_times, n_states)``."""
-    rows, cols, coef = system_terms(model, params)
-    n_states = len(model.state_names)
-    if coef.shape[0] == 1:
-        out = _kernels.solve(
-            n_states,
-            rows,
-            cols,
-            coef[0],
-            events.target,
-            events.start_min[0],
-            events.duration_min[0],
-            events.amount_mg[0],
-            time_min,
-        )
-        return out[None]
-    keep = np.arange(n_states, dtype=np.int64)
-    return _kernels.solve_many(
-        n_states,
+def solve_arguments(
+    model: Model, values: np.ndarray, events: InputEvents, time_min: np.ndarray
+) -> tuple:
+    """The arguments of :func:`pksim._kernels.solve` for one subject: parameter vector
+    ``values`` (model order, :func:`~pksim.individual.typical_values`) and the first subject of
+    ``events`` (the bare kernel call of :func:`simulate`, also for benchmarks and tests)."""
+    rows, cols, coef = terms_from_values(model, values)
+    return (
+        len(model.state_names),
         rows,
         cols,
         coef,
         events.target,
-        events.start_min,
-        events.duration_min,
-        events.amount_mg,
+        events.start_min[0],
+        events.duration_min[0],
+        events.amount_mg[0],
         time_min,
-        keep,
+    )
+
+
+def _compartment_names(model: Model) -> tuple[str, ...]:
+    """Compartment names: the first states, in state order."""
+    return model.state_names[: len(model.compartments)]
+
+
+def _curve_layout(model: Model) -> tuple[int, int, int, str]:
+    """State indices of the central compartment, effect site and sink, and the central volume's
+    parameter name (model-static: cached on the immutable model)."""
+    layout = model.__dict__.get("_curve_layout")
+    if layout is None:
+        names = model.state_names
+        vc = next(c.volume for c in model.compartments if c.name == model.central)
+        layout = (names.index(model.central), names.index("effect_site"), names.index(SINK), vc)
+        model.__dict__["_curve_layout"] = layout
+    return layout
+
+
+class _Reads(dict):
+    """A parameter mapping that notes which names are read (see :func:`_events_one`)."""
+
+    def __init__(self, params):
+        super().__init__(params)
+        self.read: list[str] = []
+
+    def __getitem__(self, name):
+        self.read.append(name)
+        return super().__getitem__(name)
+
+
+_EVENT_MEMO_SIZE = 256
+
+
+def _events_one(
+    model: Model, doses: tuple[Dose, ...], params: dict[str, np.ndarray], weight_kg: np.ndarray
+) -> InputEvents:
+    """:func:`~pksim.regimen.input_events` for one subject, memoised on what it reads.
+
+    The event list is a pure function of the doses, the parameter values the routes name and,
+    for mg/kg doses, the weight; which parameters those are depends on the model and the doses
+    only. The first call records them, later calls with the same values reuse the events (a new
+    weight that changes none of them, as for plain-mg doses on unscaled absorption, costs a
+    lookup instead of the Python walk over routes and pathways). Holds ``_EVENT_MEMO_SIZE``
+    entries per model, oldest dropped first.
+    """
+    reads, memo = model.__dict__.setdefault("_events_one", ({}, {}))
+    seen = reads.get(doses)
+    if seen is not None:
+        ev = memo.get(_event_key(doses, seen, params, weight_kg))
+        if ev is not None:
+            return ev
+    recorder = _Reads(params)
+    ev = input_events(model, doses, recorder, weight_kg)
+    seen = (tuple(dict.fromkeys(recorder.read)), any(d.amount_unit == "mg/kg" for d in doses))
+    for table in (reads, memo):  # bounded: drop the older half when full
+        if len(table) >= _EVENT_MEMO_SIZE:
+            for old in list(table)[: _EVENT_MEMO_SIZE // 2]:
+                table.pop(old, None)
+    reads[doses] = seen
+    memo[_event_key(doses, seen, params, weight_kg)] = ev
+    return ev
+
+
+def _event_key(doses: tuple[Dose, ...], seen: tuple, params, weight_kg: np.ndarray) -> tuple:
+    names, per_kg = seen
+    return (doses, float(weight_kg[0]) if per_kg else None) + tuple(
+        float(params[n][0]) for n in names
     )
 
 

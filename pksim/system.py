@@ -11,11 +11,18 @@ import numpy as np
 from pksim.model.schema import SINK, Model
 
 
-def _rate_recipes(model: Model) -> tuple[np.ndarray, np.ndarray, tuple]:
-    """Model-static part of :func:`system_terms`: the ``(rows, cols)`` of every term and, per
-    transfer, how its rate is made from parameters ``(numerator, denominator, factor)``:
-    ``factor * p[numerator] / p[denominator]`` (denominator None: 1). Cached on the model, so a
-    single curve does not rebuild it (the model is immutable)."""
+def _rate_recipes(model: Model) -> tuple:
+    """Model-static part of :func:`system_terms`, cached on the (immutable) model as
+    ``functools.cached_property`` would, so a single curve does not rebuild it.
+
+    Returns ``(rows, cols, recipes, names, plan, by_order)``: the ``(rows, cols)`` of every
+    term; per transfer, how its rate is made from parameters, ``(numerator, denominator,
+    factor)`` for ``factor * p[numerator] / p[denominator]`` (a None denominator is 1); the
+    parameters the terms read; ``plan = (constants, num, den, sign)``, every term as
+    ``sign * slot[num] / slot[den]`` over the slots ``names + constants``, so that all
+    coefficients are one vectorised division (dividing by 1 and multiplying by -1 are exact);
+    and ``by_order``, the ``(num, den)`` of the same plan over ``model.parameters + constants``.
+    """
     cached = model.__dict__.get("_rate_recipes")
     if cached is not None:
         return cached
@@ -35,12 +42,36 @@ def _rate_recipes(model: Model) -> tuple[np.ndarray, np.ndarray, tuple]:
     e, c = index["effect_site"], index[model.central]
     rows += [e, e]
     cols += [c, e]
-    rows_a, cols_a = np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64)
-    rows_a.setflags(write=False)
-    cols_a.setflags(write=False)
-    out = (rows_a, cols_a, tuple(recipes))
-    model.__dict__["_rate_recipes"] = out  # as functools.cached_property does
+    vc = next(c.volume for c in model.compartments if c.name == model.central)
+    names = tuple(dict.fromkeys([model.ke0, vc] + [n for r in recipes for n in r[:2] if n]))
+    constants = sorted({r[2] for r in recipes if r[0] is None} | {1.0})
+    slot = {n: i for i, n in enumerate(names)}
+    slot.update({("const", v): len(names) + i for i, v in enumerate(constants)})
+    one = slot[("const", 1.0)]
+    num, den, sign = [], [], []
+    for r in recipes:  # A[i,i] -= k, A[j,i] += k
+        top = slot[r[0]] if r[0] is not None else slot[("const", r[2])]
+        bottom = slot[r[1]] if r[1] is not None else one
+        num += [top, top]
+        den += [bottom, bottom]
+        sign += [-1.0, 1.0]
+    num += [slot[model.ke0], slot[model.ke0]]  # ke0 / V_central, then -ke0
+    den += [slot[vc], one]
+    sign += [1.0, -1.0]
+    plan = (np.array(constants), _frozen(num), _frozen(den), np.array(sign))
+    # the same plan over the slots ``model.parameters + constants`` (see terms_from_values)
+    order = {n: i for i, n in enumerate(model.parameters)}
+    moved = [order[n] for n in names] + [len(order) + i for i in range(len(constants))]
+    by_order = (_frozen([moved[i] for i in num]), _frozen([moved[i] for i in den]))
+    out = (_frozen(rows), _frozen(cols), tuple(recipes), names, plan, by_order)
+    model.__dict__["_rate_recipes"] = out
     return out
+
+
+def _frozen(values: list[int]) -> np.ndarray:
+    a = np.array(values, dtype=np.int64)
+    a.setflags(write=False)
+    return a
 
 
 def system_terms(
@@ -54,17 +85,26 @@ def system_terms(
     ``dCe/dt = ke0 (A_central / V_central - Ce)`` (Sheiner et al. 1979,
     doi:10.1002/cpt1979253358), which removes no drug from the central compartment.
     """
-    rows, cols, recipes = _rate_recipes(model)
-    vc = params[next(c.volume for c in model.compartments if c.name == model.central)]
-    ke0 = params[model.ke0]
-    n_sub = np.asarray(ke0).size
-    coef = np.empty((n_sub, rows.size))
-    for j, recipe in enumerate(recipes):
-        k = _rate(recipe, params)
-        coef[:, 2 * j] = -k
-        coef[:, 2 * j + 1] = k
-    coef[:, -2] = ke0 / vc
-    coef[:, -1] = -ke0
+    rows, cols, _, names, (constants, num, den, sign), _ = _rate_recipes(model)
+    slots = np.empty((np.size(params[names[0]]), len(names) + constants.size))
+    for i, name in enumerate(names):
+        slots[:, i] = params[name]
+    slots[:, len(names) :] = constants
+    coef = slots[:, num] / slots[:, den]
+    coef *= sign
+    return rows, cols, coef
+
+
+def terms_from_values(
+    model: Model, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`system_terms` of one subject whose parameters are ``values`` in the order of
+    ``model.parameters`` (as :func:`pksim.individual.typical_values` gives them): the same
+    divisions, bit for bit, without a mapping. ``coef`` is ``(n_terms,)``."""
+    rows, cols, _, _, (constants, _, _, sign), (num, den) = _rate_recipes(model)
+    slots = np.concatenate((values, constants))
+    coef = slots[num] / slots[den]
+    coef *= sign
     return rows, cols, coef
 
 
@@ -93,6 +133,16 @@ def outflow_rate_per_min(
     return total
 
 
+def all_systemic(model: Model) -> bool:
+    """True when everything leaves through the central compartment (``AUC_c x CL = amount``),
+    so every state's systemic fraction is 1 whatever the parameters (cached on the model)."""
+    flag = model.__dict__.get("_all_systemic")
+    if flag is None:
+        flag = all(t.source == model.central for t in model.transfers if t.target == SINK)
+        model.__dict__["_all_systemic"] = flag
+    return flag
+
+
 def systemic_fraction(model: Model, params: dict[str, np.ndarray]) -> np.ndarray:
     """``(n_subjects, n_states)``: fraction of an amount placed in each state that reaches the
     systemic circulation, as the ratio of central AUCs ``AUC(unit into j) / AUC(unit IV)``.
@@ -102,8 +152,7 @@ def systemic_fraction(model: Model, params: dict[str, np.ndarray]) -> np.ndarray
     pass through any liver compartment, 1 for a depot that only feeds the central compartment.
     """
     n_sub = np.asarray(next(iter(params.values()))).size
-    if all(t.source == model.central for t in model.transfers if t.target == SINK):
-        # everything leaves through the central compartment: AUC_c x CL = amount, so F = 1
+    if all_systemic(model):
         return np.ones((n_sub, len(model.state_names)))
     rows, cols, coef = system_terms(model, params)
     n = len(model.compartments)  # compartments come first in the state order

@@ -249,7 +249,7 @@ def plan_tci(
     vc = float(central_volume_l(m, p)[0])
     ie, ic = m.state_index("effect_site"), m.state_index(m.central)
     dt = step_s / 60.0
-    phi, gam = _kernels.propagators(a, dt, True)
+    phi, gam = _kernels.propagators(a, dt, np.eye(n))
     gb = gam @ b  # state after one step of unit rate (1 mg/min) from zero
 
     # Effect-site rows of Phi^j (j = 0..H): Ce at t + j dt from any state is rows[j] @ x.

@@ -128,47 +128,44 @@ def _gamma_by_quadrature(a: np.ndarray, h: float) -> np.ndarray:
     return val
 
 
-@pytest.mark.parametrize("h", [1e-3, 0.37, 1.0, 26.0, 240.0])
-def test_propagators_against_quadrature(h):
-    # A singular system matrix (the elimination sink has a zero column), so Gamma cannot be
-    # written as A^{-1}(Phi - I): this is exactly what the Van Loan block exponential is for.
-    rng = np.random.default_rng(11)
+def _drained(seed: int) -> np.ndarray:
+    """A singular system matrix (the elimination sink has a zero column), so Gamma cannot be
+    written as A^{-1}(Phi - I): this is exactly what the Van Loan block exponential is for."""
+    rng = np.random.default_rng(seed)
     a = _compartmental(rng, 5)
     a = np.pad(a, ((0, 1), (0, 1)))
     a[5, :5] = -a[:5, :5].sum(axis=0)  # sink collects what drains
-    a = np.ascontiguousarray(a * 0.3)
-    phi, gam = K.propagators(a, h, True)
+    return np.ascontiguousarray(a * 0.3)
+
+
+@pytest.mark.parametrize("h", [1e-3, 0.37, 1.0, 26.0, 240.0])
+def test_propagators_against_quadrature(h):
+    a = _drained(11)
+    phi, gam = K.propagators(a, h, np.eye(6))
     np.testing.assert_allclose(phi, scipy.linalg.expm(a * h), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(gam, _gamma_by_quadrature(a, h), rtol=1e-9, atol=1e-12 * h)
     # d/dh Gamma = Phi and A Gamma = Phi - I: the identity holds for singular A too.
     np.testing.assert_allclose(a @ gam, phi - np.eye(6), atol=1e-11 * max(1.0, h))
-    phi0, gam0 = K.propagators(a, h, False)
+    phi0, gam0 = K.propagators(a, h, np.zeros((6, 0)))  # no input: Phi alone
     np.testing.assert_allclose(phi0, phi, rtol=1e-12, atol=1e-14)
-    assert not gam0.any()
+    assert gam0.shape == (6, 0)
 
 
 @pytest.mark.parametrize("rate_scale", [1e-3, 1.0, 1e4])
 @pytest.mark.parametrize("h", [1e-3, 0.37, 1.0, 26.0, 240.0])
-def test_affine_propagator_against_quadrature(h, rate_scale):
-    # The solver's step: Phi(h) and the vector Gamma(h) r from one (n+1)-sized exponential.
-    rng = np.random.default_rng(13)
-    a = _compartmental(rng, 5)
-    a = np.pad(a, ((0, 1), (0, 1)))
-    a[5, :5] = -a[:5, :5].sum(axis=0)
-    a = np.ascontiguousarray(a * 0.3)
-    rate = np.array([0.0, 2.0, 0.0, 0.5, 0.0, 0.0]) * rate_scale
-    phi, u = K._affine_propagator(a, rate, h, True)
+def test_propagators_with_rate_columns_against_quadrature(h, rate_scale):
+    # The solver's steps: Phi(h) and Gamma(h) r for a few rates r from one exponential; each
+    # rate enters at unit norm, so its size does not change the accuracy.
+    a = _drained(13)
+    rates = np.zeros((6, 3))
+    rates[:, 0] = np.array([0.0, 2.0, 0.0, 0.5, 0.0, 0.0]) * rate_scale
+    rates[2, 2] = -7.0 * rate_scale  # column 1 stays zero: no input, zero output
+    phi, gr = K.propagators(a, h, rates)
     np.testing.assert_allclose(phi, scipy.linalg.expm(a * h), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(
-        u, _gamma_by_quadrature(a, h) @ rate, rtol=1e-9, atol=1e-12 * h * rate_scale
+        gr, _gamma_by_quadrature(a, h) @ rates, rtol=1e-9, atol=1e-12 * h * rate_scale
     )
-    phi0, u0 = K._affine_propagator(a, rate, h, False)
-    np.testing.assert_allclose(phi0, phi, rtol=1e-12, atol=1e-14)
-    assert not u0.any()
-    # a zero rate is no input, whatever the flag says
-    phi_z, u_z = K._affine_propagator(a, np.zeros(6), h, True)
-    np.testing.assert_allclose(phi_z, phi, rtol=1e-12, atol=1e-14)
-    assert not u_z.any()
+    assert not gr[:, 1].any()
 
 
 def test_propagators_ketamine_matrix_with_gut_rate_equal_ke0():
@@ -182,7 +179,7 @@ def test_propagators_ketamine_matrix_with_gut_rate_equal_ke0():
     rows, cols, coef = system_terms(m, p)
     a = K.system_matrix(len(m.state_names), rows, cols, coef[0])
     for h in (1.0, 12.37):
-        phi, gam = K.propagators(a, h, True)
+        phi, gam = K.propagators(a, h, np.eye(a.shape[0]))
         np.testing.assert_allclose(phi, scipy.linalg.expm(a * h), rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(gam, _gamma_by_quadrature(a, h), rtol=1e-9, atol=1e-13)
 
@@ -205,39 +202,26 @@ def _one_cmt_arrays(k: float):
     return rows, cols, np.array([-k, k])
 
 
-def test_solve_zero_amount_gives_exact_zero():
-    rows, cols, coef = _one_cmt_arrays(0.3)
-    t = np.arange(0.0, 50.0, 0.5)
-    out = K.solve(
-        2,
-        rows,
-        cols,
-        coef,
-        np.array([0, 0], dtype=np.int64),
-        np.array([0.0, 3.3]),
-        np.array([0.0, 10.0]),
-        np.array([0.0, 0.0]),
-        t,
+def _one_cmt_two_doses(k: float, start, duration, amount, t: np.ndarray) -> np.ndarray:
+    """Two doses into the central compartment of :func:`_one_cmt_arrays`."""
+    rows, cols, coef = _one_cmt_arrays(k)
+    target = np.array([0, 0], dtype=np.int64)
+    return K.solve(
+        2, rows, cols, coef, target, *(np.array(v, float) for v in (start, duration, amount)), t
     )
+
+
+def test_solve_zero_amount_gives_exact_zero():
+    t = np.arange(0.0, 50.0, 0.5)
+    out = _one_cmt_two_doses(0.3, [0.0, 3.3], [0.0, 10.0], [0.0, 0.0], t)
     assert out.shape == (t.size, 2)
     assert not out.any()
 
 
 def test_solve_bolus_and_infusion_one_compartment():
     k, dose, t_inf, dur = 0.2, 10.0, 7.25, 12.5
-    rows, cols, coef = _one_cmt_arrays(k)
     t = np.linspace(0.0, 60.0, 241)
-    out = K.solve(
-        2,
-        rows,
-        cols,
-        coef,
-        np.array([0, 0], dtype=np.int64),
-        np.array([0.0, t_inf]),
-        np.array([0.0, dur]),
-        np.array([dose, dose]),
-        t,
-    )
+    out = _one_cmt_two_doses(k, [0.0, t_inf], [0.0, dur], [dose, dose], t)
     rate = dose / dur
     inf = np.where(
         t < t_inf,
@@ -323,22 +307,23 @@ def test_band_times_linear_interpolation():
 
 def _kernel_cases():
     """Arguments for every jitted function, from a realistic ketamine problem."""
-    from pksim.individual import typical_parameters
+    from pksim.individual import typical_values
     from pksim.model import load_model
     from pksim.regimen import input_events, parse_dose_spec
-    from pksim.system import system_terms
+    from pksim.simulation import solve_arguments
 
     m = load_model("ketamine")
-    p = typical_parameters(m, np.array([70.0]), np.array([-1]))
+    names, values = typical_values(m, np.array([70.0]), np.array([-1]), None, True)
     doses = [
         parse_dose_spec(s)
         for s in ("sublingual:100mg", "intranasal:50mg@40min", "iv:5mg@12.37min/7.7min")
     ]
-    ev = input_events(m, doses, p, np.array([70.0]))
-    rows, cols, coef = system_terms(m, p)
-    n = len(m.state_names)
-    a = K.system_matrix(n, rows, cols, coef[0])
+    ev = input_events(m, doses, dict(zip(names, values, strict=True)), np.array([70.0]))
     t = np.arange(0.0, 121.0, 1.0)
+    one = solve_arguments(m, values[:, 0], ev, t)
+    n, rows, cols, coef = one[:4]
+    coef = coef[None]
+    a = K.system_matrix(n, rows, cols, coef[0])
     c = np.sin(t / 20.0) * 100.0 + 80.0
     rng = np.random.default_rng(3)
     x = rng.uniform(size=n)
@@ -346,30 +331,13 @@ def _kernel_cases():
         "_norm1": (a,),
         "expm": (np.ascontiguousarray(a * 3.0),),
         "system_matrix": (n, rows, cols, coef[0]),
-        "propagators": (a, 0.37, True),
+        "propagators": (a, 0.37, np.stack([x, np.zeros(n), -x * 2.0], axis=1)),
+        "propagate_into": (a, 12.37, np.eye(n), np.empty((n, n)), np.empty((n, n))),
         "_same_time": (1.0, 1.0 + 1e-12),
-        "_affine_propagator": (a, x * 2.0, 0.37, True),
-        "_step_affine": (a, x * 2.0, x.copy(), True, np.zeros(n)),
-        "solve_into": (
-            a,
-            ev.target,
-            ev.start_min[0],
-            ev.duration_min[0],
-            ev.amount_mg[0],
-            t,
-            np.zeros((t.size, n)),
-        ),
-        "solve": (
-            n,
-            rows,
-            cols,
-            coef[0],
-            ev.target,
-            ev.start_min[0],
-            ev.duration_min[0],
-            ev.amount_mg[0],
-            t,
-        ),
+        "_step": (a, x * 2.0, np.stack([x, -x]), 1, np.zeros((3, n)), 2),
+        "_mm": (a, a * 3.0, np.empty((n, n))),
+        "solve_into": (a, *one[4:], np.zeros((t.size, n))),
+        "solve": one,
         "solve_many": (
             n,
             rows,

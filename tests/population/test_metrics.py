@@ -39,16 +39,27 @@ def brute(t, c, lo, hi, b0, b1):
     imax = int(np.argmax(c))
     after = (td >= t[imax]) & (cd < lo)
     rec = td[np.argmax(after)] if c[imax] >= lo and after.any() else math.nan
-    return {
+    out = {
         "minutes_in_window": inside[:-1].sum() * h,
         "block_fraction_in_window": (inside & blk)[:-1].sum() * h / (b1 - b0),
         "in_window_throughout_block": bool(inside[(td >= b0) & (td <= b1)].all()),
         "minutes_dissociated": above[:-1].sum() * h,
-        "minutes_dissociated_in_block": (above & blk)[:-1].sum() * h,
         "recovery_min": rec,
         "window_onset_min": td[np.argmax(inside)] if inside.any() else math.nan,
         "dissociation_onset_min": td[np.argmax(above)] if above.any() else math.nan,
     }
+    edges = {"below_window": (-math.inf, lo), "window": (lo, hi), "dissociation": (hi, math.inf)}
+    for m in M.PERSON:  # every declared "minutes in a band" column, from its declaration
+        if m.minutes is not None:
+            e0, e1 = edges[m.minutes.band]
+            s0, s1 = (
+                (b0, b1)
+                if m.minutes.block
+                else (t[0] + m.minutes.start_min, t[0] + m.minutes.end_min)
+            )
+            span = (td >= s0) & (td < s1)
+            out[m.name] = ((cd >= e0) & (cd < e1) & span)[:-1].sum() * h
+    return out
 
 
 def kernel_row(t, c, lo, hi, b0, b1):
@@ -224,22 +235,10 @@ def test_who_carries_the_dissociation_risk():
     from pksim.couple import dissociation_risk_partner
 
     base = {"p_a_dissociation_se": 0.01, "p_b_dissociation_se": 0.01}
-    assert (
-        dissociation_risk_partner({**base, "p_a_dissociation": 0.3, "p_b_dissociation": 0.05})
-        == "A"
-    )
-    assert (
-        dissociation_risk_partner({**base, "p_a_dissociation": 0.05, "p_b_dissociation": 0.3})
-        == "B"
-    )
-    assert (
-        dissociation_risk_partner({**base, "p_a_dissociation": 0.30, "p_b_dissociation": 0.31})
-        == "both"
-    )
-    assert (
-        dissociation_risk_partner({**base, "p_a_dissociation": 0.0, "p_b_dissociation": 0.005})
-        == "neither"
-    )
+    cases = {(0.3, 0.05): "A", (0.05, 0.3): "B", (0.30, 0.31): "both", (0.0, 0.005): "neither"}
+    for (p_a, p_b), who in cases.items():
+        p = {**base, "p_a_dissociation": p_a, "p_b_dissociation": p_b}
+        assert dissociation_risk_partner(p) == who, (p_a, p_b)
 
 
 # ----------------------------------------------------------------------------- band edges

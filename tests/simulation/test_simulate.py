@@ -23,10 +23,10 @@ from model_fixtures import one_compartment_toml, write_model
 from scipy.integrate import solve_ivp
 
 from pksim import _kernels
-from pksim.individual import sex_code, typical_parameters
+from pksim.individual import sex_code, typical_parameters, typical_values
 from pksim.model import SINK, Model, available_models, load_model, route_options
 from pksim.regimen import Dose, input_events, parse_dose_spec
-from pksim.simulation import simulate
+from pksim.simulation import simulate, solve_arguments
 from pksim.system import system_terms
 
 NG_PER_ML_PER_MG_PER_L = 1000.0
@@ -538,37 +538,22 @@ def test_zero_dose_gives_zero(model_id):
     # exactly zero, and adding them to a real regimen changes nothing.
     model = load_model(model_id)
     wt = weight_for(model)
-    p = typical_parameters(model, np.array([wt]), np.array([-1]))
+    names, values = typical_values(model, np.array([wt]), np.array([-1]), None, True)
+    p = dict(zip(names, values, strict=True))
     routes = [r for r in model.routes if r in route_options()]
     doses = [Dose(r, 10.0, start_min=3.5 * i) for i, r in enumerate(routes)]
     ev = input_events(model, doses, p, np.array([wt]))
-    rows, cols, coef = system_terms(model, p)
-    n = len(model.state_names)
-    t = np.arange(0.0, 241.0)
-    zero = _kernels.solve(
-        n,
-        rows,
-        cols,
-        coef[0],
-        ev.target,
-        ev.start_min[0],
-        ev.duration_min[0],
-        np.zeros_like(ev.amount_mg[0]),
-        t,
-    )
+    args = solve_arguments(model, values[:, 0], ev, np.arange(0.0, 241.0))
+    n, rows, cols, coef, target, start, duration, amount, t = args
+    zero = _kernels.solve(*args[:7], np.zeros_like(amount), t)
     assert zero.shape == (t.size, n) and not zero.any()
-    real = _kernels.solve(
-        n, rows, cols, coef[0], ev.target, ev.start_min[0], ev.duration_min[0], ev.amount_mg[0], t
-    )
+    real = _kernels.solve(*args)
     padded = _kernels.solve(
-        n,
-        rows,
-        cols,
-        coef[0],
-        np.r_[ev.target, ev.target],
-        np.r_[ev.start_min[0], ev.start_min[0] + 1.23],
-        np.r_[ev.duration_min[0], ev.duration_min[0] + 4.0],
-        np.r_[ev.amount_mg[0], np.zeros_like(ev.amount_mg[0])],
+        *args[:4],
+        np.r_[target, target],
+        np.r_[start, start + 1.23],
+        np.r_[duration, duration + 4.0],
+        np.r_[amount, np.zeros_like(amount)],
         t,
     )
     np.testing.assert_array_equal(padded, real)
