@@ -51,40 +51,12 @@ def setup(n: int, seed: int = 1):
 
 def run_numba(s, inp) -> np.ndarray:
     from pksim import _kernels
+    from pksim._popengine import Accumulator, run_chunk
 
-    st = s.structure
     n, n_t = inp["coef"].shape[0], s.time_min.size
     metrics = np.empty((n, len(_kernels.POP_METRICS)))
-    cp = np.empty((n_t, n), dtype=np.float32)
-    ce = np.empty((n_t, n), dtype=np.float32)
-    code = np.empty((n_t, n), dtype=np.uint8)
     alt = np.empty((len(s.alt_edges), n, len(_kernels.POP_METRICS)))
-    _kernels.population_chunk(
-        st.n_states,
-        st.rows,
-        st.cols,
-        inp["coef"],
-        st.pair_i,
-        st.pair_j,
-        inp["target"],
-        inp["start"],
-        inp["duration"],
-        inp["amount"],
-        s.time_min,
-        st.i_central,
-        st.i_effect,
-        inp["plasma_scale"],
-        inp["band_lower"],
-        s.i_window,
-        45.0,
-        90.0,
-        s.alt_edges,
-        metrics,
-        alt,
-        cp,
-        ce,
-        code,
-    )
+    run_chunk(s, inp, metrics, alt, Accumulator.buffers(n, n_t))
     return metrics
 
 

@@ -437,3 +437,37 @@ def make_arm(
         weight_scaling,
         model_pd(model, pd_overrides),
     )
+
+
+def run_chunk(s: Settings, inp: dict, metrics: np.ndarray, alt: np.ndarray, buf: dict) -> None:
+    """Solve one chunk of subjects in the kernel, filling ``metrics``, ``alt`` and ``buf``.
+
+    The one place that spells out the kernel's argument order, for the engine and the benchmark.
+    """
+    st = s.structure
+    _kernels.population_chunk(
+        st.n_states,
+        st.rows,
+        st.cols,
+        inp["coef"],
+        st.pair_i,
+        st.pair_j,
+        inp["target"],
+        inp["start"],
+        inp["duration"],
+        inp["amount"],
+        s.time_min,
+        st.i_central,
+        st.i_effect,
+        inp["plasma_scale"],
+        inp["band_lower"],
+        s.i_window,
+        s.block_min[0],
+        s.block_min[1],
+        s.alt_edges,
+        metrics,
+        alt,
+        buf["cp"],
+        buf["ce"],
+        buf["code"],
+    )

@@ -28,6 +28,7 @@ from pksim._popengine import (
     make_arm,
     prepare_run,
     resolve_chunk_size,
+    run_chunk,
     typical_curve,
 )
 from pksim._popresult import PopulationResult, config_of, finish
@@ -144,7 +145,6 @@ def simulate_population(
     m_max = min(chunk, n)
     buf = Accumulator.buffers(m_max, n_t)
     metrics = np.empty((m_max, len(_kernels.POP_METRICS)))
-    st = s.structure
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
         inp = arm.inputs(s, start, stop)
@@ -152,31 +152,6 @@ def simulate_population(
         if buf["cp"].shape[1] != m:  # last, shorter chunk: contiguous buffers of its size
             buf = Accumulator.buffers(m, n_t)
         alt = np.empty((n_alt, m, metrics.shape[1]))  # band-edge sensitivity metrics
-        _kernels.population_chunk(
-            st.n_states,
-            st.rows,
-            st.cols,
-            inp["coef"],
-            st.pair_i,
-            st.pair_j,
-            inp["target"],
-            inp["start"],
-            inp["duration"],
-            inp["amount"],
-            s.time_min,
-            st.i_central,
-            st.i_effect,
-            inp["plasma_scale"],
-            inp["band_lower"],
-            s.i_window,
-            s.block_min[0],
-            s.block_min[1],
-            s.alt_edges,
-            metrics[:m],
-            alt,
-            buf["cp"],
-            buf["ce"],
-            buf["code"],
-        )
+        run_chunk(s, inp, metrics[:m], alt, buf)
         acc.add(start, stop, inp, metrics, buf, alt)
     return finish(acc, s, typical, config_of(s, arm, n, seed), arm.pd)
