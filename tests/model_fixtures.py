@@ -23,6 +23,18 @@ def one_compartment_toml(
     Units are absolute (L, L/min, 1/min) and the scaling scheme has no exponents, so the
     parameters do not depend on body weight: closed forms can be written with them directly.
     """
+    parameters = "\n".join(
+        f'[parameters.{name}]\nvalue = {value!r}\nunit = "{unit}"\n'
+        f'description = "{description}"\nsource = "fixture"\ntag = "assumed"\n'
+        for name, value, unit, description in (
+            ("V", v_l, "L", "Central volume"),
+            ("CL", cl_l_per_min, "L/min", "Clearance"),
+            ("ka", ka_per_min, "1/min", "Absorption rate"),
+            ("ke0", ke0_per_min, "1/min", "Effect-site rate"),
+            ("F", f_oral, "fraction", "Oral bioavailability"),
+            ("tlag", tlag_min, "min", "Oral lag"),
+        )
+    )
     return f"""
 schema_version = 1
 id = "onecmt"
@@ -40,48 +52,7 @@ population = "none (test fixture)"
 [references.fixture]
 citation = "pksim test fixture"
 
-[parameters.V]
-value = {v_l!r}
-unit = "L"
-description = "Central volume"
-source = "fixture"
-tag = "assumed"
-
-[parameters.CL]
-value = {cl_l_per_min!r}
-unit = "L/min"
-description = "Clearance"
-source = "fixture"
-tag = "assumed"
-
-[parameters.ka]
-value = {ka_per_min!r}
-unit = "1/min"
-description = "Absorption rate"
-source = "fixture"
-tag = "assumed"
-
-[parameters.ke0]
-value = {ke0_per_min!r}
-unit = "1/min"
-description = "Effect-site rate"
-source = "fixture"
-tag = "assumed"
-
-[parameters.F]
-value = {f_oral!r}
-unit = "fraction"
-description = "Oral bioavailability"
-source = "fixture"
-tag = "assumed"
-
-[parameters.tlag]
-value = {tlag_min!r}
-unit = "min"
-description = "Oral lag"
-source = "fixture"
-tag = "assumed"
-
+{parameters}
 [[compartments]]
 name = "gut"
 kind = "depot"
