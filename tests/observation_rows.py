@@ -24,6 +24,11 @@ def observation_row(**values) -> str:
     return ",".join(f'"{row[c]}"' for c in COLUMNS)
 
 
+def synthetic_row(**values) -> str:
+    """An :func:`observation_row` noted "synthetic", as the validation tests write them."""
+    return observation_row(note="synthetic", **values)
+
+
 def write_observations(path: Path, rows: list[str]) -> Path:
     """An observations CSV with every column and these rows."""
     path.write_text(HEADER + "\n" + "\n".join(rows) + "\n")

@@ -13,7 +13,7 @@ from observation_rows import (
     FROZEN_MODEL,
     HEADER,
     frozen_variant,
-    observation_row,
+    synthetic_row,
     write_observations,
 )
 from scipy.integrate import trapezoid
@@ -27,10 +27,6 @@ from pksim.model import available_models, load_model, models_dir
 from pksim.observations import load_observations
 from pksim.simulation import simulate
 from pksim.validation import EVIDENCE_COLUMNS, evidence_table, validate
-
-
-def _row(**kw) -> str:
-    return observation_row(note="synthetic", **kw)
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +94,7 @@ def test_synthetic_file_with_known_answers(tmp_path):
     data = write_observations(
         tmp_path / "synthetic.csv",
         [
-            _row(
+            synthetic_row(
                 id="bolus",
                 route="iv",
                 dose_mg=100,
@@ -108,7 +104,7 @@ def test_synthetic_file_with_known_answers(tmp_path):
                 tmax_stat="upper bound",
                 auc_ng_h_per_ml=auc_inf,
             ),
-            _row(
+            synthetic_row(
                 id="infusion",
                 route="iv",
                 dose_mg_per_kg=1,
@@ -117,7 +113,7 @@ def test_synthetic_file_with_known_answers(tmp_path):
                 cmax_ng_per_ml=100,
                 tmax_min=60,
             ),
-            _row(
+            synthetic_row(
                 id="sl",
                 route="sublingual",
                 dose_mg=25,
@@ -125,7 +121,7 @@ def test_synthetic_file_with_known_answers(tmp_path):
                 tmax_stat="median",
                 tmax_spread="range 15-60",
             ),
-            _row(
+            synthetic_row(
                 id="twice",
                 route="intranasal",
                 dose_mg=20,
@@ -137,14 +133,14 @@ def test_synthetic_file_with_known_answers(tmp_path):
                 auc_ng_h_per_ml=50,
                 auc_horizon_h=6,
             ),
-            _row(
+            synthetic_row(
                 id="kids",
                 route="iv",
                 dose_mg_per_kg=1,
                 cmax_ng_per_ml=100,
                 population="children 3-6 y",
             ),
-            _row(id="eske", drug="esketamine", route="iv", dose_mg=10, cmax_ng_per_ml=100),
+            synthetic_row(id="eske", drug="esketamine", route="iv", dose_mg=10, cmax_ng_per_ml=100),
         ],
     )
     f = validate("ketamine", data).set_index("arm_id")
@@ -241,22 +237,22 @@ def test_cli_writes_the_report(tmp_path, capsys):
         pytest.param(None, "file not found", id="missing-file"),
         pytest.param("id,drug\nx,racemic\n", "missing column", id="missing-columns"),
         pytest.param(
-            HEADER + "\n" + _row(id="a", route="intrathecal", dose_mg=10),
+            HEADER + "\n" + synthetic_row(id="a", route="intrathecal", dose_mg=10),
             "column route",
             id="unknown-route",
         ),
         pytest.param(
-            HEADER + "\n" + _row(id="a", route="iv", dose_mg=10, dose_mg_per_kg=1),
+            HEADER + "\n" + synthetic_row(id="a", route="iv", dose_mg=10, dose_mg_per_kg=1),
             "dose_mg/dose_mg_per_kg",
             id="two-doses",
         ),
         pytest.param(
-            HEADER + "\n" + _row(id="a", route="iv", dose_mg=10, cmax_ng_per_ml="x"),
+            HEADER + "\n" + synthetic_row(id="a", route="iv", dose_mg=10, cmax_ng_per_ml="x"),
             "column cmax_ng_per_ml",
             id="not-a-number",
         ),
         pytest.param(
-            HEADER + "\n" + _row(id="a", drug="LSD", route="iv", dose_mg=10),
+            HEADER + "\n" + synthetic_row(id="a", drug="LSD", route="iv", dose_mg=10),
             "column drug",
             id="unknown-drug",
         ),
@@ -317,7 +313,7 @@ def test_sampling_site_mismatch_is_noted(tmp_path):
     data = write_observations(
         tmp_path / "sites.csv",
         [
-            _row(id=i, route="iv", dose_mg=10, cmax_ng_per_ml=100, sampling=site)
+            synthetic_row(id=i, route="iv", dose_mg=10, cmax_ng_per_ml=100, sampling=site)
             for i, site in sites.items()
         ],
     )

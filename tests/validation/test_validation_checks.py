@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from observation_rows import FROZEN_MODEL, frozen_variant, observation_row, write_observations
+from observation_rows import FROZEN_MODEL, frozen_variant, synthetic_row, write_observations
 
 from pksim.analysis import count_local_maxima
 from pksim.calibration import predict_statistic, with_values
@@ -25,10 +25,6 @@ from pksim.validation_checks import (
 )
 
 
-def _row(**kw) -> str:
-    return observation_row(note="synthetic", **kw)
-
-
 def _consistent_data(tmp_path: Path, model, f_true: float) -> Path:
     """Intranasal arms of two studies whose Cmax is the model's own at f_nasal = f_true, plus
     an external IV arm."""
@@ -38,11 +34,11 @@ def _consistent_data(tmp_path: Path, model, f_true: float) -> Path:
     for arm_id, dose in (("a2020-in", 20), ("b2021-in", 60)):
         draft = write_observations(
             tmp_path / "draft.csv",
-            [_row(id=arm_id, route="intranasal", dose_mg=dose, cmax_ng_per_ml=1)],
+            [synthetic_row(id=arm_id, route="intranasal", dose_mg=dose, cmax_ng_per_ml=1)],
         )
         arm = load_observations(draft)[0]
         rows.append(
-            _row(
+            synthetic_row(
                 id=arm_id,
                 route="intranasal",
                 dose_mg=dose,
@@ -52,7 +48,9 @@ def _consistent_data(tmp_path: Path, model, f_true: float) -> Path:
             )
         )
     rows.append(
-        _row(id="c2019-iv", route="iv", dose_mg=10, cmax_ng_per_ml=500, cmax_spread="SD 100")
+        synthetic_row(
+            id="c2019-iv", route="iv", dose_mg=10, cmax_ng_per_ml=500, cmax_spread="SD 100"
+        )
     )
     return write_observations(tmp_path / "consistent.csv", rows)
 
@@ -111,8 +109,8 @@ def test_shape_checks_count_peaks_per_dose_event(tmp_path):
     data = write_observations(
         tmp_path / "shape.csv",
         [
-            _row(id="po", route="oral", dose_mg=50, cmax_ng_per_ml=10),
-            _row(
+            synthetic_row(id="po", route="oral", dose_mg=50, cmax_ng_per_ml=10),
+            synthetic_row(
                 id="po-twice",
                 route="oral",
                 dose_mg=100,
@@ -120,7 +118,7 @@ def test_shape_checks_count_peaks_per_dose_event(tmp_path):
                 dose_interval_min=480,
                 cmax_ng_per_ml=10,
             ),
-            _row(
+            synthetic_row(
                 id="iv",
                 route="iv",
                 dose_mg_per_kg=0.5,
@@ -164,7 +162,7 @@ def test_population_spread_of_an_iv_bolus_is_the_spread_of_1_over_v1(tmp_path):
     data = write_observations(
         tmp_path / "bolus.csv",
         [
-            _row(
+            synthetic_row(
                 id="bolus",
                 route="iv",
                 dose_mg=10,
@@ -172,7 +170,7 @@ def test_population_spread_of_an_iv_bolus_is_the_spread_of_1_over_v1(tmp_path):
                 cmax_ng_per_ml=300,
                 cmax_spread="GSD 1.5",
             ),
-            _row(
+            synthetic_row(
                 id="po",
                 route="oral",
                 dose_mg=50,
