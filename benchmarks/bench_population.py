@@ -51,12 +51,12 @@ def setup(n: int, seed: int = 1):
 
 def run_numba(s, inp) -> np.ndarray:
     from pksim import _kernels
-    from pksim._popengine import Accumulator, run_chunk
+    from pksim._popengine import Accumulator, solve_chunk
 
     n, n_t = inp["coef"].shape[0], s.time_min.size
     metrics = np.empty((n, len(_kernels.POP_METRICS)))
     alt = np.empty((len(s.alt_edges), n, len(_kernels.POP_METRICS)))
-    run_chunk(s, inp, metrics, alt, Accumulator.buffers(n, n_t))
+    solve_chunk(s, inp, metrics, alt, Accumulator.buffers(n, n_t))
     return metrics
 
 

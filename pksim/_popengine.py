@@ -439,7 +439,7 @@ def make_arm(
     )
 
 
-def run_chunk(s: Settings, inp: dict, metrics: np.ndarray, alt: np.ndarray, buf: dict) -> None:
+def solve_chunk(s: Settings, inp: dict, metrics: np.ndarray, alt: np.ndarray, buf: dict) -> None:
     """Solve one chunk of subjects in the kernel, filling ``metrics``, ``alt`` and ``buf``.
 
     The one place that spells out the kernel's argument order, for the engine and the benchmark.

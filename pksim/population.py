@@ -28,7 +28,7 @@ from pksim._popengine import (
     make_arm,
     prepare_run,
     resolve_chunk_size,
-    run_chunk,
+    solve_chunk,
     typical_curve,
 )
 from pksim._popresult import PopulationResult, config_of, finish
@@ -152,6 +152,6 @@ def simulate_population(
         if buf["cp"].shape[1] != m:  # last, shorter chunk: contiguous buffers of its size
             buf = Accumulator.buffers(m, n_t)
         alt = np.empty((n_alt, m, metrics.shape[1]))  # band-edge sensitivity metrics
-        run_chunk(s, inp, metrics[:m], alt, buf)
+        solve_chunk(s, inp, metrics[:m], alt, buf)
         acc.add(start, stop, inp, metrics, buf, alt)
     return finish(acc, s, typical, config_of(s, arm, n, seed), arm.pd)
