@@ -464,14 +464,12 @@ def tab_models(s, bands, weight_kg, sex):
 
 
 def main() -> None:
-    s = widgets.settings()
-    st.title("Route & timing explorer")
-    st.caption(
+    s = widgets.page_start(
+        "Route & timing explorer",
         "Typical people (every parameter at its typical value). Numbers come straight "
         "from the model; change the model or its bands in the sidebar and on "
-        "*Models & evidence*."
+        "*Models & evidence*.",
     )
-    widgets.scenario_bar(s)
     bands = frames.band_table(s.model, s.edges)
     tabs = scenario.field(st.tabs, list(TABS), key="rt_tab", on_change="rerun")
     for i, tab in enumerate(tabs):

@@ -477,13 +477,11 @@ def explore(s) -> None:
 
 
 def main() -> None:
-    s = widgets.settings()
-    st.title("Sweep explorer")
-    st.caption(
+    s = widgets.page_start(
+        "Sweep explorer",
         "Grids of regimens and people: which combinations put the effect site in the "
-        "window, and for how long."
+        "window, and for how long.",
     )
-    widgets.scenario_bar(s)
     source = scenario.field(
         st.segmented_control,
         "Source",
