@@ -217,6 +217,11 @@ def concentration_chart(
             },
         }
     )
+    return _layered(datasets, layers, title)
+
+
+def _layered(datasets: dict, layers: list, title: str | None = None) -> Spec:
+    """A layered spec whose frames travel as named datasets (see :mod:`pksim_app.vega`)."""
     spec: Spec = {"datasets": datasets, "layer": layers}
     if title:
         spec["title"] = chart_title(title)
@@ -274,10 +279,7 @@ def probability_chart(
             },
         }
     )
-    spec: Spec = {"datasets": datasets, "layer": layers}
-    if title:
-        spec["title"] = chart_title(title)
-    return spec
+    return _layered(datasets, layers, title)
 
 
 def hysteresis_chart(
@@ -343,7 +345,7 @@ def hysteresis_chart(
             "encoding": {"x": xch, "y": ych, "text": quant("time_min", format=".0f")},
         },
     ]
-    return {"datasets": datasets, "layer": layers}
+    return _layered(datasets, layers)
 
 
 def metric_lines_chart(
@@ -380,7 +382,7 @@ def metric_lines_chart(
                 "encoding": {"x": quant(x)},
             }
         )
-    return {"datasets": datasets, "layer": layers}
+    return _layered(datasets, layers)
 
 
 def pred_obs_chart(

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from pksim.planning import DoseSteps
-from pksim_app import cache, charts, export, frames, plan_inputs, report, scenario, widgets
+from pksim_app import charts, export, frames, plan_inputs, report, scenario, widgets
 from pksim_app.widgets import Download
 
 PERSON = ("weight_kg", "sex", "route")  # what person_inputs returns
@@ -42,10 +42,15 @@ def tab_couple(s) -> None:
     staggers = tuple(float(x) for x in range(int(g0), int(g1) + 1, 5))
     block, limit, measure = plan_inputs.common_inputs("pl_c", s.t_end_min, s.model)
     min_goal = plan_inputs.goal_input("pl_c")
-    plan = plan_inputs.run(
+    plan = plan_inputs.search(
         "couple",
         s,
-        cache.run_settings(s, block),
+        block,
+        "p_both_in_window_throughout_block",
+        lambda r: (
+            f"A {r.a_dose_mg:g} mg, B {r.b_dose_mg:g} mg, B starts {r.stagger_min:g} min after A"
+        ),
+        "simulated couples",
         **{f"{k}_{f}": v for k, p in (("a", a), ("b", b)) for f, v in zip(PERSON, p, strict=True)},
         a_dose=DoseSteps(a[2], *a_steps),
         b_dose=DoseSteps(b[2], *b_steps),
@@ -56,17 +61,6 @@ def tab_couple(s) -> None:
     )
     if plan is None:
         return
-    plan_inputs.headline(
-        plan,
-        "p_both_in_window_throughout_block",
-        lambda r: (
-            f"A {r.a_dose_mg:g} mg, B {r.b_dose_mg:g} mg, B starts {r.stagger_min:g} min after A"
-        ),
-    )
-    st.caption(
-        f"{len(plan.candidates):,} candidates on {s.n:,} simulated couples (seed {s.seed}) "
-        f"in {plan.elapsed_s:.2f} s."
-    )
     if plan.feasible:
         tl = plan.timeline
         parts, ribbons = [], []

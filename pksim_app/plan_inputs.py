@@ -29,6 +29,20 @@ def run(kind: str, s, settings: tuple = (), **kw):
         return None
 
 
+def search(kind: str, s, block, goal: str, describe, people: str, **kw):
+    """Run a search planner and show its verdict and its cost; ``None`` when it failed.
+    One place for the person and couple tabs, which differ only in the inputs they pass."""
+    plan = run(kind, s, cache.run_settings(s, block), **kw)
+    if plan is None:
+        return None
+    headline(plan, goal, describe)
+    st.caption(
+        f"{len(plan.candidates):,} candidates on {s.n:,} {people} (seed {s.seed}) "
+        f"in {plan.elapsed_s:.2f} s."
+    )
+    return plan
+
+
 def _defaults(route: str, model, booster: bool) -> tuple[float, float, float]:
     """Step, min and max (mg) of the search: the library's, from the route's product step."""
     from pksim.planning import dose_steps

@@ -10,7 +10,6 @@ import streamlit as st
 
 from pksim.planning import DoseSteps
 from pksim_app import (
-    cache,
     charts,
     dose_editor,
     export,
@@ -64,10 +63,16 @@ def tab_person(s) -> None:
     with st.container(key="inputs_pl_p"):  # two fields a row on phones
         w, sx, route, steps, booster, times, block, limit, measure = person_tab_inputs(s)
         min_goal = plan_inputs.goal_input("pl_p")
-    plan = plan_inputs.run(
+    plan = plan_inputs.search(
         "person",
         s,
-        cache.run_settings(s, block),
+        block,
+        "p_window_throughout_block",
+        lambda r: (
+            f"{route} {r.dose_mg:g} mg"
+            + (f" + {r.booster_mg:g} mg at {r.booster_time_min:g} min" if r.booster_mg else "")
+        ),
+        "virtual people",
         weight_kg=w,
         sex=sx,
         route=route,
@@ -81,18 +86,6 @@ def tab_person(s) -> None:
     )
     if plan is None:
         return
-    plan_inputs.headline(
-        plan,
-        "p_window_throughout_block",
-        lambda r: (
-            f"{route} {r.dose_mg:g} mg"
-            + (f" + {r.booster_mg:g} mg at {r.booster_time_min:g} min" if r.booster_mg else "")
-        ),
-    )
-    st.caption(
-        f"{len(plan.candidates):,} candidates on {s.n:,} virtual people (seed {s.seed}) "
-        f"in {plan.elapsed_s:.2f} s."
-    )
     if plan.feasible and plan.population_result is not None:
         pop = plan.population_result
         series = " + ".join(d.spec() for d in plan.regimen)

@@ -329,6 +329,16 @@ def settings() -> Settings:
     return s
 
 
+def page_start(title: str, caption: str) -> Settings:
+    """Every page opens alike: its title, what it answers, the scenario bar; returns the
+    settings."""
+    s = settings()
+    st.title(title)
+    st.caption(caption)
+    scenario_bar(s)
+    return s
+
+
 # --------------------------------------------------------------------------- people
 
 

@@ -62,14 +62,12 @@ def simulate(s: widgets.Settings, people: dict, block_min: tuple[float, float]):
 
 
 def main() -> None:
-    s = widgets.settings()
-    st.title("Couple planner")
-    st.caption(
+    s = widgets.page_start(
+        "Couple planner",
         "Two partners, each with their own body, regimen and sampled pharmacokinetics: "
         "when is each in the relational window, and how likely are both to be there "
-        "together during the session?"
+        "together during the session?",
     )
-    widgets.scenario_bar(s)
     body(s)
 
 

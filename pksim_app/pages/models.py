@@ -98,11 +98,11 @@ def show_evidence(model) -> pd.DataFrame | None:
 
 
 def main() -> None:
-    s = widgets.settings()
+    s = widgets.page_start(
+        "Models & evidence",
+        "The model chosen in the sidebar, every number with its unit, tag and source.",
+    )
     model = s.model
-    st.title("Models & evidence")
-    st.caption("The model chosen in the sidebar, every number with its unit, tag and source.")
-    widgets.scenario_bar(s)
     st.subheader(model.name)
     st.markdown(model.description)
     c = st.columns(4)

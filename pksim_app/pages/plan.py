@@ -17,13 +17,11 @@ from pksim_app.plan_tci import tab_tci
 
 
 def main() -> None:
-    s = widgets.settings()
-    st.title(PAGE)
-    st.caption(
+    s = widgets.page_start(
+        PAGE,
         "Inverse questions: which regimen makes the relational window likely? "
-        "Every result names the model, band edges, seed and limit it used. " + NOTICE
+        "Every result names the model, band edges, seed and limit it used. " + NOTICE,
     )
-    widgets.scenario_bar(s)
     tabs = scenario.field(
         st.tabs,
         ["One person", "Couple", "IV effect-site targeting"],

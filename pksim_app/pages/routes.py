@@ -162,6 +162,14 @@ def curve(s, specs, weight_kg, sex, model_id=None, scaling="__settings__"):
     )
 
 
+def dose_at_zero(key: str, model, route="sublingual", amount=100.0, label="Dose"):
+    """A dose given at time 0 (no start field): what the lag, booster, weight and model tabs
+    vary around."""
+    return dose_editor.dose_inputs(
+        key, model, route=route, amount=amount, show_start=False, label=label
+    )
+
+
 # --------------------------------------------------------------------------- tabs
 
 
@@ -222,13 +230,7 @@ def tab_lag(s, bands, weight_kg, sex) -> None:
         "judged) follows with a delay set by the equilibration rate constant ke0. Plotting "
         "one against the other walks a loop: the hysteresis."
     )
-    dose = dose_editor.dose_inputs(
-        "rt_lag",
-        s.model,
-        route="intranasal",
-        amount=50.0,
-        show_start=False,
-    )
+    dose = dose_at_zero("rt_lag", s.model, "intranasal", 50.0)
     if dose is None:
         return
     c = curve(s, [dose.spec()], weight_kg, sex)
@@ -309,14 +311,7 @@ def tab_lag(s, bands, weight_kg, sex) -> None:
 
 def tab_booster(s, bands, weight_kg, sex):
     st.markdown("A first dose and a booster: move the booster in time and watch the window.")
-    first = dose_editor.dose_inputs(
-        "rt_b1",
-        s.model,
-        route="sublingual",
-        amount=100.0,
-        show_start=False,
-        label="First dose",
-    )
+    first = dose_at_zero("rt_b1", s.model, label="First dose")
     if first is None:
         return
     boost = dose_editor.dose_inputs(
@@ -400,13 +395,7 @@ def tab_weight(s, bands):
         "The same regimen in a light and a heavy person. A dose in mg/kg scales with "
         "weight; a dose in mg does not."
     )
-    dose = dose_editor.dose_inputs(
-        "rt_w",
-        s.model,
-        route="sublingual",
-        amount=100.0,
-        show_start=False,
-    )
+    dose = dose_at_zero("rt_w", s.model)
     if dose is None:
         return
     c1, c2, c3 = st.columns(3)
@@ -438,13 +427,7 @@ def tab_models(s, bands, weight_kg, sex):
         "The same person and regimen under every model in the library and every weight "
         "scaling scheme: the spread is how much the answer depends on modelling choices."
     )
-    dose = dose_editor.dose_inputs(
-        "rt_m",
-        s.model,
-        route="sublingual",
-        amount=100.0,
-        show_start=False,
-    )
+    dose = dose_at_zero("rt_m", s.model)
     if dose is None:
         return
     rows, parts, skipped = [], [], []
@@ -481,14 +464,12 @@ def tab_models(s, bands, weight_kg, sex):
 
 
 def main() -> None:
-    s = widgets.settings()
-    st.title("Route & timing explorer")
-    st.caption(
+    s = widgets.page_start(
+        "Route & timing explorer",
         "Typical people (every parameter at its typical value). Numbers come straight "
         "from the model; change the model or its bands in the sidebar and on "
-        "*Models & evidence*."
+        "*Models & evidence*.",
     )
-    widgets.scenario_bar(s)
     bands = frames.band_table(s.model, s.edges)
     tabs = scenario.field(st.tabs, list(TABS), key="rt_tab", on_change="rerun")
     for i, tab in enumerate(tabs):

@@ -34,46 +34,44 @@ def axis_values(lo: float, hi: float, step: float) -> np.ndarray:
     return np.round(vals, 6)
 
 
+def axis_inputs(c, what: str, unit: str, key: str, ends, step, field):
+    """One grid axis on columns 1-3 of a row: from and to (through ``field``, the quantity's
+    own bounded input) and the step; ``step`` is (value, max, increment)."""
+    lo, hi = (
+        field(col, f"{what} {end} ({unit})", f"{key}{k}", value)
+        for col, end, k, value in ((c[1], "from", "lo", ends[0]), (c[2], "to", "hi", ends[1]))
+    )
+    size = scenario.field(
+        c[3].number_input,
+        f"{what} step ({unit})",
+        min_value=1.0,
+        max_value=step[1],
+        value=step[0],
+        step=step[2],
+        key=f"{key}step",
+        **P,
+    )
+    return lo, hi, size
+
+
 def sweep_form(s) -> None:
     with st.form("sweep_form"):
         st.markdown("**Grid**: dose × body weight for one route, optionally with a booster.")
         c = st.columns(4)
         route = dose_editor.route_input(c[0], "Route", "sw_route", s.model, "sublingual")
-        d_lo, d_hi = (
-            widgets.mg_input(col, f"Dose {end} (mg)", key, value)
-            for col, end, key, value in (
-                (c[1], "from", "sw_dlo", 50.0),
-                (c[2], "to", "sw_dhi", 150.0),
-            )
-        )
-        d_step = scenario.field(
-            c[3].number_input,
-            "Dose step (mg)",
-            min_value=1.0,
-            max_value=1000.0,
-            value=25.0,
-            step=5.0,
-            key="sw_dstep",
-            **P,
+        d_lo, d_hi, d_step = axis_inputs(
+            c, "Dose", "mg", "sw_d", (50.0, 150.0), (25.0, 1000.0, 5.0), widgets.mg_input
         )
         c = st.columns(4)
         sex = widgets.sex_input(c[0], "sw_sex")
-        w_lo, w_hi = (
-            widgets.weight_input(col, key, value, f"Weight {end} (kg)")
-            for col, end, key, value in (
-                (c[1], "from", "sw_wlo", 50.0),
-                (c[2], "to", "sw_whi", 120.0),
-            )
-        )
-        w_step = scenario.field(
-            c[3].number_input,
-            "Weight step (kg)",
-            min_value=1.0,
-            max_value=100.0,
-            value=10.0,
-            step=1.0,
-            key="sw_wstep",
-            **P,
+        w_lo, w_hi, w_step = axis_inputs(
+            c,
+            "Weight",
+            "kg",
+            "sw_w",
+            (50.0, 120.0),
+            (10.0, 100.0, 1.0),
+            lambda col, label, key, value: widgets.weight_input(col, key, value, label),
         )
         c = st.columns(4)
         boost = scenario.field(c[0].checkbox, "Booster", value=False, key="sw_boost", **P)
@@ -477,13 +475,11 @@ def explore(s) -> None:
 
 
 def main() -> None:
-    s = widgets.settings()
-    st.title("Sweep explorer")
-    st.caption(
+    s = widgets.page_start(
+        "Sweep explorer",
         "Grids of regimens and people: which combinations put the effect site in the "
-        "window, and for how long."
+        "window, and for how long.",
     )
-    widgets.scenario_bar(s)
     source = scenario.field(
         st.segmented_control,
         "Source",

@@ -24,6 +24,27 @@ from pksim_app import export
 # --------------------------------------------------------------------------- sweep explorer
 
 
+def _open_file(name: str, payload: bytes, mime: str):
+    """The sweep page with a results file uploaded the way a user does it."""
+    at = page(new_app().run(), "sweep")
+    at.segmented_control(key="sw_source").set_value("Open a results file").run()
+    at.file_uploader(key="sw_upload").set_value((name, payload, mime)).run()
+    assert_ok(at)
+    return at
+
+
+def _provenance(model, seed: int, inputs: dict) -> dict:
+    """The provenance the app writes into its downloads, for a file to upload."""
+    return export.provenance(
+        model=model,
+        edges=be.band_thresholds(model),
+        seed=seed,
+        inputs=inputs,
+        page="test",
+        version=be.pksim_version(),
+    )
+
+
 def test_in_app_sweep_equals_the_library(ketamine):
     at = page(new_app().run(), "sweep")
     at.selectbox(key="sw_route").set_value("sublingual")
@@ -94,12 +115,7 @@ def test_sweep_refuses_too_large_a_grid():
     ],
 )
 def test_uploading_a_bad_file_gives_a_message(payload, message):
-    at = page(new_app().run(), "sweep")
-    at.segmented_control(key="sw_source").set_value("Open a results file").run()
-    at.file_uploader(key="sw_upload").set_value(
-        ("results.parquet", payload, "application/octet-stream")
-    ).run()
-    assert_ok(at)
+    at = _open_file("results.parquet", payload, "application/octet-stream")
     assert any(message in e.value for e in at.error), [e.value for e in at.error]
 
 
@@ -112,20 +128,8 @@ def test_uploading_a_results_file_shows_heatmap_and_provenance(ketamine):
             "p_window": np.linspace(0.1, 0.9, 6),
         }
     )
-    prov = export.provenance(
-        model=ketamine,
-        edges=be.band_thresholds(ketamine),
-        seed=7,
-        inputs={"test": True},
-        page="test",
-        version=be.pksim_version(),
-    )
-    at = page(new_app().run(), "sweep")
-    at.segmented_control(key="sw_source").set_value("Open a results file").run()
-    at.file_uploader(key="sw_upload").set_value(
-        ("r.parquet", export.parquet_bytes(frame, prov), "application/octet-stream")
-    ).run()
-    assert_ok(at)
+    prov = _provenance(ketamine, 7, {"test": True})
+    at = _open_file("r.parquet", export.parquet_bytes(frame, prov), "application/octet-stream")
     assert not at.error
     shown = at.dataframe[0].value
     assert list(shown["p_window"]) == pytest.approx(list(frame["p_window"]))
@@ -143,20 +147,8 @@ def test_a_csv_results_file_loads_with_its_provenance(ketamine):
             "p_window_block": [0.1, 0.2, 0.3, 0.4],
         }
     )
-    prov = export.provenance(
-        model=ketamine,
-        edges=be.band_thresholds(ketamine),
-        seed=11,
-        inputs={"block_min": [30.0, 60.0]},
-        page="test",
-        version=be.pksim_version(),
-    )
-    at = page(new_app().run(), "sweep")
-    at.segmented_control(key="sw_source").set_value("Open a results file").run()
-    at.file_uploader(key="sw_upload").set_value(
-        ("r.csv", export.csv_bytes(frame, prov), "text/csv")
-    ).run()
-    assert_ok(at)
+    prov = _provenance(ketamine, 11, {"block_min": [30.0, 60.0]})
+    at = _open_file("r.csv", export.csv_bytes(frame, prov), "text/csv")
     assert not at.error
     assert list(at.dataframe[0].value["p_window_block"]) == pytest.approx([0.1, 0.2, 0.3, 0.4])
     assert json.loads(at.json[0].value)["seed"] == 11
@@ -201,12 +193,7 @@ def test_a_pksim_sweep_cells_table_is_explored_by_its_axes():
     )
     buf = io.BytesIO()
     pq.write_table(table, buf)
-    at = page(new_app().run(), "sweep")
-    at.segmented_control(key="sw_source").set_value("Open a results file").run()
-    at.file_uploader(key="sw_upload").set_value(
-        ("cells.parquet", buf.getvalue(), "application/octet-stream")
-    ).run()
-    assert_ok(at)
+    at = _open_file("cells.parquet", buf.getvalue(), "application/octet-stream")
     assert at.selectbox(key="sw_x").value == "sl_amount_mg"
     assert at.selectbox(key="sw_y").value == "weight_kg"
     assert at.selectbox(key="sw_metric").value == "p_window_block"
