@@ -81,8 +81,8 @@ def test_coerce_accepts_what_the_widget_accepts(kind, raw, kw, expected):
         ("slider", "90,45", {"min_value": 0, "max_value": 240, "value": (45, 90)}, "is after"),
         ("slider", "45", {"min_value": 0, "max_value": 240, "value": (45, 90)}, "two numbers"),
         ("checkbox", "maybe", {}, "true or false"),
-        ("selectbox", "rectal", {"options": ["iv", "oral"]}, "not one of iv, oral"),
-        ("multiselect", "iv,rectal", {"options": ["iv", "oral"]}, "not one of"),
+        ("selectbox", "intrathecal", {"options": ["iv", "oral"]}, "not one of iv, oral"),
+        ("multiselect", "iv,intrathecal", {"options": ["iv", "oral"]}, "not one of"),
     ],
 )
 def test_coerce_refuses_with_a_message(kind, raw, kw, message):

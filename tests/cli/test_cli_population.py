@@ -218,8 +218,18 @@ BAD = {
     "bad_block": (POP + ["--block-min", "90-45"], r"block-min.*0 <= START < END"),
     "block_text": (POP + ["--block-min", "soon"], r"--block-min must look like 45-90"),
     "bad_dose": (
-        ["population", "--dose", "rectal:10mg", "--weight-kg", "70", "--n", "5", "--seed", "1"],
-        r"unknown route 'rectal'",
+        [
+            "population",
+            "--dose",
+            "intrathecal:10mg",
+            "--weight-kg",
+            "70",
+            "--n",
+            "5",
+            "--seed",
+            "1",
+        ],
+        r"unknown route 'intrathecal'",
     ),
     "bad_threshold": (
         POP + ["--window-ng-per-ml", "500"],

@@ -58,8 +58,8 @@ BAD = {
     "weight_nan": (_with(weight="nan"), r"weight-kg.*nan.*20 to 300 kg"),
     "weight_text": (_with(weight="heavy"), r"weight-kg.*'heavy'.*20 to 300 kg"),
     "unknown_route": (
-        _with(doses=["rectal:10mg"]),
-        r"unknown route 'rectal'.*iv, sublingual, intranasal, oral",
+        _with(doses=["intrathecal:10mg"]),
+        r"unknown route 'intrathecal'.*iv, sublingual, intranasal, oral",
     ),
     "unknown_model": (
         _with(extra=["--model", "no_such_model"]),

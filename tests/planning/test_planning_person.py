@@ -173,7 +173,7 @@ def test_nobody_in_the_window_for_the_block_says_so():
         ({"booster_route": "intranasal", "booster_times_min": [32.5]}, "booster-times-min"),
         ({"booster_times_min": [30]}, "booster-route"),
         ({"dose": DoseSteps("intranasal", 10, 10, 50)}, "dose steps"),
-        ({"route": "rectal"}, "route"),
+        ({"route": "intrathecal"}, "route"),
         ({"thresholds": {"window": 200}}, "window_ng_per_ml"),
     ],
 )

@@ -60,7 +60,7 @@ def test_parse_dose_spec(spec, expected):
         ("sublingual:abcmg", "dose"),
         ("sublingual:100", "dose"),
         ("sublingual100mg", "dose"),
-        ("rectal:10mg", "dose route"),
+        ("intrathecal:10mg", "dose route"),
         ("oral:10mg/20min", "dose duration"),
         ("iv:10mg@5min/0min", "dose duration"),
         ("iv:10mg@-5min", "dose start"),

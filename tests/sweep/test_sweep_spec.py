@@ -171,7 +171,13 @@ def test_shipped_examples_are_valid():
             "grid.dose[1].amount_mg[1]",
             "out of range",
         ),
-        ('route = "intranasal"', 'route = "rectal"', 15, "grid.dose[1].route", "unknown route"),
+        (
+            'route = "intranasal"',
+            'route = "intrathecal"',
+            15,
+            "grid.dose[1].route",
+            "unknown route",
+        ),
         (
             "start_min = [30, 60]",
             "start_min = [30, 600]",
