@@ -143,7 +143,8 @@ def _person_args(p: argparse.ArgumentParser, prefix: str = "", who: str = "") ->
     p.add_argument(
         f"{flag}dose-step-mg",
         type=positive_float(f"{flag}dose-step-mg"),
-        help="dose step (default: 25 mg lozenge, 10 mg spray, 25 mg oral, 5 mg IV)",
+        help="dose step (default: one unit of the product, the route's product_step_mg in the "
+        "model file, e.g. a 25 mg lozenge or a 10 mg spray)",
     )
     p.add_argument(
         f"{flag}dose-min-mg",
