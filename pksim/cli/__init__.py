@@ -59,14 +59,10 @@ def _flags(parser: argparse.ArgumentParser) -> set[str]:
 
 
 def _as_flags(exc: PksimError, args: argparse.Namespace) -> str:
-    """The message, with a field that is one of the command's flags written as the flag.
-
-    A subcommand whose flag is spelled differently from the library's field name maps it in
-    its module's ``FIELD_FLAGS`` (e.g. ``window_ng_per_ml`` -> ``--window-lower-ng-per-ml``).
-    """
+    """The message, with a field that is one of the command's flags written as the flag
+    (every flag is spelled as the library's field name, e.g. ``--window-ng-per-ml``)."""
     if isinstance(exc, InputError) and not exc.field.startswith("-"):
-        aliases = getattr(args._module, "FIELD_FLAGS", {})
-        flag = aliases.get(exc.field, "--" + exc.field.replace("_", "-"))
+        flag = "--" + exc.field.replace("_", "-")
         if flag in _flags(args._parser):
             return str(InputError(flag, exc.problem, exc.allowed))
     return str(exc)

@@ -67,9 +67,10 @@ def _times(text: str) -> list[float]:
 def _common(p: argparse.ArgumentParser) -> None:
     add_model_flag(p)
     p.add_argument(
-        "--window-lower-ng-per-ml",
-        type=positive_float("--window-lower-ng-per-ml"),
-        help="override the window's lower edge (effect site)",
+        "--window-ng-per-ml",
+        "--window-lower-ng-per-ml",  # its first spelling, kept so that old scripts still run
+        type=positive_float("--window-ng-per-ml"),
+        help="override the window's lower edge (effect site), as in population and couple",
     )
     p.add_argument(
         "--dissociation-ng-per-ml",
@@ -237,12 +238,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     _common(tci)
 
 
-# library field -> this command's flag, where the names differ (see pksim.cli._as_flags)
-FIELD_FLAGS = {"window_ng_per_ml": "--window-lower-ng-per-ml"}
-
-
 def _thresholds(args) -> dict[str, float] | None:
-    return thresholds_from(args.window_lower_ng_per_ml, args.dissociation_ng_per_ml)
+    return thresholds_from(args.window_ng_per_ml, args.dissociation_ng_per_ml)
 
 
 def _pd(args) -> dict[str, float] | None:

@@ -186,8 +186,12 @@ CASES: dict[str, Case] = {
                 "--dissociation-limit",
             ),
             "plan_window_above_dissociation": (
+                PLAN + ["--window-ng-per-ml", "900"],
+                "--window-ng-per-ml",
+            ),
+            "plan_window_old_spelling": (  # the first spelling still works, named as the new one
                 PLAN + ["--window-lower-ng-per-ml", "900"],
-                "--window-lower-ng-per-ml",
+                "--window-ng-per-ml",
             ),
             "plan_couple_no_weight": (PLAN_COUPLE, "pksim plan couple: error: --b-weight-kg"),
             "plan_couple_stagger": (
