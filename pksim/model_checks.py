@@ -79,7 +79,7 @@ def check_model(model, data: dict) -> None:
     _check_table_count(model.path, data)
     _check_parameters(model)
     _check_roles(model)
-    _check_finite_curves(model)
+    check_finite_curves(model)
 
 
 def _count_tables(node) -> int:
@@ -176,7 +176,7 @@ def _check_roles(model) -> None:
                     )
 
 
-def _check_finite_curves(model) -> None:
+def check_finite_curves(model) -> None:
     """The typical reference person's curves must be finite, for every scheme and sex.
 
     The system is compartmental: off-diagonal terms are >= 0 and no compartment's column loses

@@ -98,12 +98,12 @@ def test_a_model_whose_curves_would_not_be_finite_is_refused(tmp_path):
         m, parameters={**m.parameters, "V": dataclasses.replace(v, value=0.0)}
     )
     with pytest.raises(ModelFileError, match="not be finite"):
-        model_checks._check_finite_curves(broken)
+        model_checks.check_finite_curves(broken)
     negative = dataclasses.replace(
         m, parameters={**m.parameters, "CL": dataclasses.replace(m.parameters["CL"], value=-1.0)}
     )
     with pytest.raises(ModelFileError, match="not be finite"):
-        model_checks._check_finite_curves(negative)
+        model_checks.check_finite_curves(negative)
 
 
 def test_an_oversized_model_file_is_refused_before_parsing(tmp_path):
