@@ -139,14 +139,20 @@ def covariates_from_args(args, prefix: str = ""):
             f"{dash}weight-kg W | {dash}weight-mean-kg M {dash}weight-sd-kg S | "
             f"{dash}weight-table FILE",
         )
-    return Covariates(
-        weight_kg=get("weight_kg"),
-        weight_mean_kg=get("weight_mean_kg"),
-        weight_sd_kg=get("weight_sd_kg"),
-        sex=get("sex"),
-        female_fraction=get("female_fraction"),
-        weight_table_kg=read_weight_table(table, f"{dash}weight-table") if table else None,
-    )
+    weights = read_weight_table(table, f"{dash}weight-table") if table else None
+    try:
+        return Covariates(
+            weight_kg=get("weight_kg"),
+            weight_mean_kg=get("weight_mean_kg"),
+            weight_sd_kg=get("weight_sd_kg"),
+            sex=get("sex"),
+            female_fraction=get("female_fraction"),
+            weight_table_kg=weights,
+        )
+    except InputError as exc:  # the library names the field; a couple has two of each flag
+        field = {"weight": "weight-kg"}.get(exc.field, exc.field)
+        flag = dash + field.replace("_", "-").replace(" ", "-")
+        raise InputError(flag, exc.problem, exc.allowed) from None
 
 
 def thresholds_from_args(args) -> dict[str, float] | None:

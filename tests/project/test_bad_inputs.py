@@ -177,6 +177,7 @@ CASES: dict[str, Case] = {
             ),
             "couple_offset_past_horizon": (COUPLE + ["--b-start-offset-min", "300"], "b dose"),
             "couple_missing_weight": (COUPLE[:3] + COUPLE[5:], "--a-weight"),
+            "couple_weight_zero": (COUPLE + ["--b-weight-kg", "0"], "--b-weight-kg: 0.0 kg"),
             "plan_booster_at_horizon": (
                 PLAN + ["--booster-route", "intranasal", "--booster-times-min", "240"],
                 "--booster-times-min",
