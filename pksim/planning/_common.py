@@ -4,8 +4,11 @@ messages, the re-simulation check, provenance, the notice."""
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -13,9 +16,10 @@ import pandas as pd
 from pksim.analysis import band_thresholds
 from pksim.errors import ConsistencyError, InputError
 from pksim.model import Model
+from pksim.notice import NOTICE
 from pksim.regimen import Dose, route_name
 from pksim.sampling import Covariates, check_seed
-from pksim.settings import RunSettings, check_block, resolve
+from pksim.settings import RunSettings, call_settings, check_block
 
 #: Default search range in product units (the step is the route's ``product_step_mg`` in the
 #: model file: one lozenge, one spray): up to 16 units for a dose, 8 for a booster, which tops up.
@@ -114,6 +118,57 @@ def dose_steps(
     return DoseSteps(route, step, lo, hi)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Plan(ABC):
+    """What every plan reports (:class:`~pksim.planning.PersonPlan`,
+    :class:`~pksim.planning.CouplePlan`); :meth:`summary` writes it around the plan's own
+    entries (:meth:`entries`), so the two planners' JSON has one layout.
+
+    Attributes
+    ----------
+    feasible : whether some candidate meets the dissociation limit and puts anyone in the window
+    meets_goal : whether the chosen plan reaches P(goal) >= ``min_p_goal``; only then does it
+        "meet the goal" (front ends mark nothing else as a success)
+    near_misses : candidates over the dissociation limit by less than two Monte-Carlo SEs that
+        would reach the goal more often than the chosen one (at most :data:`MAX_NEAR_MISSES`)
+    chosen : the chosen candidate's row of ``candidates`` as a dict (probabilities with SEs),
+        or None when infeasible
+    message : one sentence saying what was found, or why nothing was
+    """
+
+    kind: ClassVar[str]  # the summary's "plan" entry
+
+    model: Model
+    settings: dict
+    candidates: pd.DataFrame = field(repr=False)
+    feasible: bool = False
+    chosen: dict | None = None
+    message: str = ""
+    elapsed_s: float = 0.0
+    meets_goal: bool = False
+    near_misses: pd.DataFrame | None = field(default=None, repr=False)
+
+    @abstractmethod
+    def entries(self) -> dict:
+        """The plan's own summary entries (its regimens, the chosen candidate, trade-offs)."""
+
+    def summary(self) -> dict:
+        """JSON-ready result: provenance, settings, outcome, the plan's own entries, notice."""
+        return {
+            **provenance(self.model),
+            "plan": self.kind,
+            **self.settings,
+            "feasible": self.feasible,
+            "meets_goal": self.meets_goal,
+            "message": self.message,
+            "near_misses": None if self.near_misses is None else records(self.near_misses),
+            **self.entries(),
+            "n_candidates": len(self.candidates),
+            "elapsed_s": self.elapsed_s,
+            "notice": NOTICE,
+        }
+
+
 def window_thresholds(model: Model, thresholds: dict[str, float] | None = None) -> dict[str, float]:
     """Window lower edge and dissociation threshold (ng/mL, effect site) after overrides.
 
@@ -195,11 +250,15 @@ def near_misses(
     )
 
 
-def plan_settings(settings: RunSettings | None, **keywords) -> RunSettings:
-    """The planners' run settings: ``settings`` or the keywords (planner defaults: n 2000, the
-    planners' seed, the default model). The planners judge the strict block metric on the
-    model's own band edges, so drawn edges and a coverage share are refused."""
-    rs = resolve(settings, {"n": DEFAULT_N, "seed": DEFAULT_SEED, "model": None}, **keywords)
+#: The planners' own defaults where they differ from :class:`~pksim.settings.RunSettings`'.
+PLAN_DEFAULTS = MappingProxyType({"n": DEFAULT_N, "seed": DEFAULT_SEED, "model": None})
+
+
+def plan_settings(caller: str, settings: RunSettings | None, keywords: dict) -> RunSettings:
+    """The planners' run settings: ``settings`` or the settings given as keywords (over
+    :data:`PLAN_DEFAULTS`). The planners judge the strict block metric on the model's own band
+    edges, so drawn edges and a coverage share are refused."""
+    rs = call_settings(caller, settings, keywords, PLAN_DEFAULTS)
     if rs.band_uncertainty or rs.coverage_percent is not None:
         raise InputError(
             "settings",
@@ -308,6 +367,7 @@ class PlanRun:
 
 
 def prepare_plan(
+    caller: str,
     settings: RunSettings | None,
     keywords: dict,
     people: Sequence[tuple],
@@ -315,13 +375,13 @@ def prepare_plan(
     min_p_goal,
     dissociation,
 ) -> PlanRun:
-    """Check a plan's inputs. ``keywords``: the planner's run-setting arguments
-    (:func:`pksim.settings.arguments`); ``people``: ``(weight_kg, sex, covariates, flag prefix)``
-    per person planned for."""
+    """Check a plan's inputs. ``settings``, ``keywords``: the planner's ``settings=`` and its
+    ``**setting_overrides`` (:func:`plan_settings`); ``people``: ``(weight_kg, sex, covariates,
+    flag prefix)`` per person planned for."""
     from pksim.population import dose_cv_percent
     from pksim.simulation import as_model, time_grid
 
-    rs = plan_settings(settings, **keywords)
+    rs = plan_settings(caller, settings, keywords)
     m = as_model(rs.model)
     covs = tuple(resolve_covariates(*person) for person in people)
     limit = check_limit(dissociation_limit)

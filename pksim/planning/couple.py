@@ -31,50 +31,42 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from pksim.errors import InputError
-from pksim.model import Model
-from pksim.notice import NOTICE
 from pksim.planning import _kernels as _pk
 from pksim.planning._common import (
     DEFAULT_LIMIT,
     DEFAULT_MIN_P_GOAL,
-    DEFAULT_N,
-    DEFAULT_SEED,
     DoseSteps,
+    Plan,
     check_agreement,
     dose_dict,
     dose_steps,
     goal_message,
     near_misses,
     prepare_plan,
-    provenance,
     records,
 )
 from pksim.planning._engine import block_points, grid_steps, pd_model, run_unit_curves, se
 from pksim.regimen import Dose, dose_of
 from pksim.sampling import Covariates
-from pksim.settings import RunSettings, arguments
+from pksim.settings import RunSettings
 
 PARTNER_A, PARTNER_B = 0, 1  # RNG partner streams, as in pksim.couple
 MAX_STAGGERS = 241
 
 
-@dataclass(frozen=True)
-class CouplePlan:
-    """Result of :func:`plan_couple`.
+@dataclass(frozen=True, kw_only=True)
+class CouplePlan(Plan):
+    """Result of :func:`plan_couple` (and the attributes of :class:`Plan`).
 
     Attributes
     ----------
-    feasible : whether some candidate meets the limit and puts any couple in the window together
-    meets_goal : whether the chosen plan reaches P(goal) >= ``min_p_goal`` (see
-        :func:`pksim.planning.plan_person`)
-    near_misses : candidates over the limit by less than two Monte-Carlo SEs that do better
     a_regimen, b_regimen : each partner's dose with its start time (None when infeasible)
-    chosen : the chosen candidate (doses, stagger, probabilities with SEs)
     candidates : DataFrame of every (stagger, A dose, B dose): ``stagger_min``, ``a_dose_mg``,
         ``b_dose_mg``, ``total_mg``, ``p_both_in_window_throughout_block(_se)``,
         ``p_either_dissociates(_se)``, ``p_a_in_window_block``, ``p_b_in_window_block``,
@@ -83,34 +75,18 @@ class CouplePlan:
     timeline : DataFrame ``time_min`` x median / 5th / 95th percentile effect site of each
         partner, ``p_a_in_window``, ``p_b_in_window`` and ``p_both_in_window`` at each time
     couple : ``simulate_couple(...).summary()`` of the chosen plan (same seed), or None
-    message : one sentence saying what was found, or why nothing was
     """
 
-    model: Model
-    settings: dict
-    feasible: bool
-    a_regimen: tuple[Dose, ...] | None
-    b_regimen: tuple[Dose, ...] | None
-    chosen: dict | None
-    candidates: pd.DataFrame = field(repr=False)
-    by_stagger: pd.DataFrame = field(repr=False)
-    timeline: pd.DataFrame | None = field(repr=False)
-    couple: dict | None = None
-    message: str = ""
-    elapsed_s: float = 0.0
-    meets_goal: bool = False
-    near_misses: pd.DataFrame | None = field(default=None, repr=False)
+    kind: ClassVar[str] = "couple"
 
-    def summary(self) -> dict:
-        """JSON-ready result: settings, provenance, both regimens, probabilities, notice."""
+    a_regimen: tuple[Dose, ...] | None = None
+    b_regimen: tuple[Dose, ...] | None = None
+    by_stagger: pd.DataFrame = field(repr=False)
+    timeline: pd.DataFrame | None = field(default=None, repr=False)
+    couple: dict | None = None
+
+    def entries(self) -> dict:
         return {
-            **provenance(self.model),
-            "plan": "couple",
-            **self.settings,
-            "feasible": self.feasible,
-            "meets_goal": self.meets_goal,
-            "message": self.message,
-            "near_misses": None if self.near_misses is None else records(self.near_misses),
             "a_regimen": _dose_list(self.a_regimen),
             "b_regimen": _dose_list(self.b_regimen),
             "chosen": self.chosen,
@@ -118,9 +94,6 @@ class CouplePlan:
             "by_stagger": records(self.by_stagger),
             "timeline_events": self.timeline_events(),
             "timeline_5min": self.timeline_every(5.0),
-            "n_candidates": len(self.candidates),
-            "elapsed_s": self.elapsed_s,
-            "notice": NOTICE,
         }
 
     def timeline_every(self, every_min: float) -> dict[str, list[float]] | None:
@@ -162,22 +135,12 @@ def plan_couple(
     b_route: str = "sublingual",
     b_dose: DoseSteps | None = None,
     staggers_min: Sequence[float] | None = None,
-    block_min: tuple[float, float] = (45.0, 90.0),
     dissociation_limit: float = DEFAULT_LIMIT,
-    n: int = DEFAULT_N,
-    seed: int = DEFAULT_SEED,
-    model: Model | str | None = None,
-    thresholds: dict[str, float] | None = None,
-    variability: bool = True,
-    dose_variability: bool | float = False,
-    t_end_min: float = 240.0,
-    dt_min: float = 1.0,
-    weight_scaling: str | None = None,
     dissociation: str = "threshold",
-    pd_dissociation: dict[str, float] | None = None,
     verify: bool = True,
     min_p_goal: float = DEFAULT_MIN_P_GOAL,
     settings: RunSettings | None = None,
+    **setting_overrides,
 ) -> CouplePlan:
     """Choose both partners' doses and the stagger that make being in the window together likely.
 
@@ -187,19 +150,16 @@ def plan_couple(
     b_weight_kg, b_sex, b_covariates, b_route, b_dose : partner B
     staggers_min : candidate B-start minus A-start times (min, multiples of ``dt_min``); default
         every 5 min from -60 to 60
-    block_min : session block on the common clock (min; the earlier partner starts at 0)
     dissociation_limit : largest acceptable P(either partner dissociates), default 0.10
-    n, seed : simulated couples and seed (common random numbers for every candidate)
-    model, thresholds, variability, dose_variability, t_end_min, dt_min, weight_scaling :
-        as in :func:`plan_person`
-    dissociation, pd_dissociation : which P(either dissociates) the limit applies to
-        (``"threshold"`` or ``"pd"``: per couple ``1 - (1 - p_A)(1 - p_B)`` with each partner's
-        PD probability at their peak, as ``p_either_dissociates_pd`` of ``simulate_couple``)
-        and PD parameter overrides, as in :func:`plan_person`
+    dissociation : which P(either dissociates) the limit applies to (``"threshold"`` or
+        ``"pd"``: per couple ``1 - (1 - p_A)(1 - p_B)`` with each partner's PD probability at
+        their peak, as ``p_either_dissociates_pd`` of ``simulate_couple``)
     verify : re-simulate the chosen plan with :func:`pksim.couple.simulate_couple` and report
         its summary
     min_p_goal : the smallest P(both in the window for the block) that counts as meeting the
         goal (default 0.5)
+    settings, **setting_overrides : the run settings, as in :func:`plan_person` (``n``
+        simulated couples; the block is on the common clock, the earlier partner starting at 0)
 
     Returns
     -------
@@ -207,8 +167,9 @@ def plan_couple(
     """
     t0 = time.perf_counter()
     run = prepare_plan(
+        "plan_couple",
         settings,
-        arguments(locals()),
+        setting_overrides,
         [(a_weight_kg, a_sex, a_covariates, "a-"), (b_weight_kg, b_sex, b_covariates, "b-")],
         dissociation_limit,
         min_p_goal,
@@ -355,13 +316,11 @@ def plan_couple(
     goal = "p_both_in_window_throughout_block"
 
     def plan(message: str, **found) -> CouplePlan:
-        found = {"feasible": False, "a_regimen": None, "b_regimen": None, "chosen": None, **found}
         return CouplePlan(
-            m,
-            settings,
+            model=m,
+            settings=settings,
             candidates=cand,
             by_stagger=by_stagger,
-            timeline=found.pop("timeline", None),
             message=message,
             elapsed_s=time.perf_counter() - t0,
             **found,
