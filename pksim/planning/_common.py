@@ -4,9 +4,10 @@ messages, the re-simulation check, provenance, the notice."""
 from __future__ import annotations
 
 import math
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 from typing import ClassVar
 
@@ -77,12 +78,7 @@ class DoseSteps:
         return self.min_mg + self.step_mg * np.arange(n, dtype=float)
 
     def as_dict(self) -> dict:
-        return {
-            "route": self.route,
-            "step_mg": self.step_mg,
-            "min_mg": self.min_mg,
-            "max_mg": self.max_mg,
-        }
+        return asdict(self)
 
 
 def dose_steps(
@@ -208,24 +204,24 @@ def dose_dict(d: Dose) -> dict:
     return {"spec": d.spec(), "route": d.route, "amount_mg": d.amount, "start_min": d.start_min}
 
 
-def records(frame: pd.DataFrame) -> list[dict]:
-    out = []
-    for row in frame.to_dict(orient="records"):
-        out.append(
-            {
-                k: (
-                    bool(v)
-                    if isinstance(v, (bool, np.bool_))
-                    else None
-                    if isinstance(v, float) and math.isnan(v)
-                    else float(v)
-                    if isinstance(v, (float, np.floating, np.integer))
-                    else v
-                )
-                for k, v in row.items()
-            }
+def json_row(row) -> dict:
+    """A candidate row (a Series or a dict) with JSON-ready values: bools, floats, None for NaN."""
+    return {
+        k: (
+            bool(v)
+            if isinstance(v, (bool, np.bool_))
+            else None
+            if isinstance(v, float) and math.isnan(v)
+            else float(v)
+            if isinstance(v, (float, np.floating, np.integer))
+            else v
         )
-    return out
+        for k, v in row.items()
+    }
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    return [json_row(row) for row in frame.to_dict(orient="records")]
 
 
 def near_misses(
@@ -323,6 +319,17 @@ def resolve_covariates(
 
 
 @dataclass(frozen=True)
+class Objective:
+    """What a planner maximises (``goal``) under the limit on ``risk``: columns of its
+    candidates (each with a ``_se`` column) and their labels in messages."""
+
+    goal: str
+    goal_label: str
+    risk: str
+    risk_label: str
+
+
+@dataclass(frozen=True)
 class PlanRun:
     """A plan's inputs, checked once: the run settings, who is planned for, the output grid,
     the block, the window and the limit (the same for the person and the couple planner)."""
@@ -337,6 +344,7 @@ class PlanRun:
     min_goal: float
     measure: str
     dose_cv: float
+    started_s: float  # time.perf_counter() when the plan started
 
     @property
     def n(self) -> int:
@@ -361,6 +369,59 @@ class PlanRun:
             "weight_scaling": rs.weight_scaling or self.model.default_scaling,
         }
 
+    def result(self, kind: type[Plan], message: str, **fields) -> Plan:
+        """The plan's result: ``fields`` with the model and the time since the plan started."""
+        elapsed_s = time.perf_counter() - self.started_s
+        return kind(model=self.model, message=message, elapsed_s=elapsed_s, **fields)
+
+    def over_limit(
+        self, cand: pd.DataFrame, aim: Objective, what: str, describe: Callable[[pd.Series], str]
+    ) -> dict:
+        """The outcome when no candidate meets the limit: the message, naming the least risky
+        candidate (``describe(row)``), and the near-misses."""
+        low = cand.sort_values([aim.risk, "total_mg"]).iloc[0]
+        message = (
+            f"No {what} meets the dissociation limit of {self.limit:.0%}: even the lowest, "
+            f"{describe(low)}, gives {aim.risk_label} = {low[aim.risk]:.1%} in this population. "
+            "Lower the minimum dose, use a smaller dose step, or reconsider the limit."
+        )
+        return {
+            "message": message,
+            "near_misses": near_misses(
+                cand, None, self.limit, goal=aim.goal, limit_column=aim.risk
+            ),
+        }
+
+    def found(
+        self, cand: pd.DataFrame, best: pd.Series, aim: Objective, what: str, desc: str
+    ) -> dict:
+        """The outcome when ``best`` (described as ``desc``) is chosen: the message, said plainly
+        when it falls short of ``min_p_goal``, and the near-misses that would do better."""
+        result = (
+            f"{desc}: {aim.goal_label} = {best[aim.goal]:.1%} ± {best[aim.goal + '_se']:.1%}, "
+            f"{aim.risk_label} = {best[aim.risk]:.1%} ± {best[aim.risk + '_se']:.1%} "
+            f"(limit {self.limit:.0%})."
+        )
+        near = near_misses(cand, best, self.limit, goal=aim.goal, limit_column=aim.risk)
+        meets = bool(best[aim.goal] >= self.min_goal)
+        if not meets:
+            result = (
+                f"No {what} reaches the goal: {aim.goal_label} >= {self.min_goal:.0%} within the "
+                f"{self.limit:.0%} dissociation limit. Best: {result}"
+                + (
+                    f" {len(near)} near-miss(es) within Monte-Carlo error of the limit do better."
+                    if len(near)
+                    else ""
+                )
+            )
+        return {
+            "message": result,
+            "feasible": True,
+            "chosen": json_row(best),
+            "meets_goal": meets,
+            "near_misses": near,
+        }
+
     def simulation_settings(self) -> RunSettings:
         """The settings a re-simulation of the chosen plan runs with (same people, same seed)."""
         return self.settings.replace(model=self.model, block_min=self.block)
@@ -381,6 +442,7 @@ def prepare_plan(
     from pksim.population import dose_cv_percent
     from pksim.simulation import as_model, time_grid
 
+    started_s = time.perf_counter()
     rs = plan_settings(caller, settings, keywords)
     m = as_model(rs.model)
     covs = tuple(resolve_covariates(*person) for person in people)
@@ -392,26 +454,12 @@ def prepare_plan(
     block = check_block(rs.block_min, float(t[-1]))
     window = window_thresholds(m, rs.thresholds_dict)
     dose_cv = dose_cv_percent(rs.dose_variability)
-    return PlanRun(rs, m, covs, t, block, window, limit, min_goal, measure, dose_cv)
+    return PlanRun(rs, m, covs, t, block, window, limit, min_goal, measure, dose_cv, started_s)
 
 
-def goal_message(result: str, meets: bool, what: str, goal: str, run: PlanRun, n_near: int) -> str:
-    """The plan's sentence: ``result`` when it meets the goal, else plainly that nothing does."""
-    if meets:
-        return result
-    return (
-        f"No {what} reaches the goal: {goal} >= {run.min_goal:.0%} within the "
-        f"{run.limit:.0%} dissociation limit. Best: {result}"
-        + (
-            f" {n_near} near-miss(es) within Monte-Carlo error of the limit do better."
-            if n_near
-            else ""
-        )
-    )
-
-
-def check_agreement(planned: dict, simulated: dict, n: int, keys: Sequence[str], what: str):
-    """The re-simulation must reproduce the planner's counts (same people, same doses).
+def check_agreement(planned, simulated: dict, n: int, keys: Sequence[str], what: str):
+    """The re-simulation must reproduce the planner's counts (same people, same doses);
+    ``planned`` is the chosen candidate's row.
 
     ``keys``: the goal, the threshold dissociation and the PD dissociation probability.
     Superposition is exact, so the only possible differences are subjects sitting within

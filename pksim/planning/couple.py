@@ -28,9 +28,9 @@ absolute stagger.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import ClassVar
 
 import numpy as np
@@ -42,12 +42,11 @@ from pksim.planning._common import (
     DEFAULT_LIMIT,
     DEFAULT_MIN_P_GOAL,
     DoseSteps,
+    Objective,
     Plan,
     check_agreement,
     dose_dict,
     dose_steps,
-    goal_message,
-    near_misses,
     prepare_plan,
     records,
 )
@@ -165,7 +164,6 @@ def plan_couple(
     -------
     CouplePlan
     """
-    t0 = time.perf_counter()
     run = prepare_plan(
         "plan_couple",
         settings,
@@ -306,36 +304,26 @@ def plan_couple(
         ["p_both_in_window_throughout_block", "total_mg", "abs_stagger", "stagger_min"],
         ascending=[False, True, True, True],
         kind="mergesort",
-    )
+    ).drop(columns="abs_stagger")
     by_stagger = (
-        ordered.drop_duplicates("stagger_min")
-        .drop(columns="abs_stagger")
-        .sort_values("stagger_min")
-        .reset_index(drop=True)
+        ordered.drop_duplicates("stagger_min").sort_values("stagger_min").reset_index(drop=True)
     )
     goal = "p_both_in_window_throughout_block"
+    aim = Objective(goal, "P(both in window for the block)", pcol, _EITHER[measure])
 
-    def plan(message: str, **found) -> CouplePlan:
-        return CouplePlan(
-            model=m,
-            settings=settings,
-            candidates=cand,
-            by_stagger=by_stagger,
-            message=message,
-            elapsed_s=time.perf_counter() - t0,
-            **found,
-        )
-
+    plan = partial(
+        run.result, CouplePlan, settings=settings, candidates=cand, by_stagger=by_stagger
+    )
     if ok.empty:
-        low = cand.sort_values([pcol, "total_mg"]).iloc[0]
-        message = (
-            f"No dose pair meets the dissociation limit of {limit:.0%}: the lowest "
-            f"{_EITHER[measure]} is {low[pcol]:.1%} (A {a_route} "
-            f"{low.a_dose_mg:g} mg, B {b_route} {low.b_dose_mg:g} mg). Lower the minimum "
-            "doses or reconsider the limit."
-        )
         return plan(
-            message, near_misses=near_misses(cand, None, limit, goal=goal, limit_column=pcol)
+            **run.over_limit(
+                cand,
+                aim,
+                "dose pair",
+                lambda row: (
+                    f"A {a_route} {row.a_dose_mg:g} mg with B {b_route} {row.b_dose_mg:g} mg"
+                ),
+            )
         )
     best = ordered.iloc[0]
     if best.p_both_in_window_throughout_block == 0.0:
@@ -350,10 +338,6 @@ def plan_couple(
     off_a, off_b = max(0.0, -s), max(0.0, s)
     a_reg = (dose_of(a_route, float(best.a_dose_mg), off_a),)
     b_reg = (dose_of(b_route, float(best.b_dose_mg), off_b),)
-    chosen = {
-        k: (bool(v) if isinstance(v, (bool, np.bool_)) else float(v))
-        for k, v in best.drop(labels="abs_stagger").items()
-    }
     timeline = _timeline(
         t,
         ua_c,
@@ -365,26 +349,20 @@ def plan_couple(
         lower,
         upper,
     )
-    couple = _verify(run, a_reg, b_reg, chosen) if verify else None
-    result = (
-        f"A {a_route} {best.a_dose_mg:g} mg at {off_a:g} min, B {b_route} "
-        f"{best.b_dose_mg:g} mg at {off_b:g} min: P(both in window for the block) = "
-        f"{best[goal]:.1%} ± {best[goal + '_se']:.1%}, "
-        f"{_EITHER[measure]} = {best[pcol]:.1%} ± {best[pcol + '_se']:.1%} "
-        f"(limit {limit:.0%})."
-    )
-    meets = bool(best[goal] >= run.min_goal)
-    near = near_misses(cand, best, limit, goal=goal, limit_column=pcol)
+    couple = _verify(run, a_reg, b_reg, best) if verify else None
     return plan(
-        goal_message(result, meets, "dose pair", "P(both in window for the block)", run, len(near)),
-        feasible=True,
         a_regimen=a_reg,
         b_regimen=b_reg,
-        chosen=chosen,
         timeline=timeline,
         couple=couple,
-        meets_goal=meets,
-        near_misses=near,
+        **run.found(
+            cand,
+            best,
+            aim,
+            "dose pair",
+            f"A {a_route} {best.a_dose_mg:g} mg at {off_a:g} min, "
+            f"B {b_route} {best.b_dose_mg:g} mg at {off_b:g} min",
+        ),
     )
 
 
@@ -427,7 +405,7 @@ def _timeline(t, ua, ub, dose_a, dose_b, k_a, k_b, lower, upper) -> pd.DataFrame
 _EITHER = {"threshold": "P(either dissociates)", "pd": "P(either dissociates, PD model)"}
 
 
-def _verify(run, a_reg, b_reg, chosen: dict) -> dict:
+def _verify(run, a_reg, b_reg, chosen: pd.Series) -> dict:
     """Summary of ``simulate_couple`` for the chosen plan, checked against the planner's counts."""
     from pksim.couple import simulate_couple
 

@@ -31,9 +31,9 @@ dissociation limit by less than two Monte-Carlo SEs (the limit cannot tell them 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import ClassVar
 
 import numpy as np
@@ -45,12 +45,11 @@ from pksim.planning._common import (
     DEFAULT_LIMIT,
     DEFAULT_MIN_P_GOAL,
     DoseSteps,
+    Objective,
     Plan,
     check_agreement,
     dose_dict,
     dose_steps,
-    goal_message,
-    near_misses,
     prepare_plan,
     records,
 )
@@ -154,7 +153,6 @@ def plan_person(
     >>> plan.regimen[0].route
     'sublingual'
     """
-    t0 = time.perf_counter()
     run = prepare_plan(
         "plan_person",
         settings,
@@ -250,29 +248,19 @@ def plan_person(
         ),
     }
     pcol = _LIMIT_COLUMN[measure]
+    aim = Objective(
+        "p_window_throughout_block", "P(in window for the block)", pcol, _LIMIT_LABEL[measure]
+    )
 
-    def plan(message: str, trade: pd.DataFrame, **found) -> PersonPlan:
-        return PersonPlan(
-            model=m,
-            settings=settings,
-            candidates=cand,
-            tradeoff=trade,
-            message=message,
-            elapsed_s=time.perf_counter() - t0,
-            **found,
-        )
-
+    plan = partial(run.result, PersonPlan, settings=settings, candidates=cand)
     feasible_rows = cand[cand["meets_limit"]]
     if feasible_rows.empty:
-        best_safe = cand.sort_values([pcol, "total_mg"]).iloc[0]
-        message = (
-            f"No candidate meets the dissociation limit of {limit:.0%}: even the lowest, "
-            f"{_describe_row(best_safe, route, booster_route)}, gives "
-            f"{_LIMIT_LABEL[measure]} = {best_safe[pcol]:.1%} in this population. Lower "
-            "the minimum dose, use a smaller dose step, or reconsider the limit."
+        return plan(
+            tradeoff=cand[cand["booster_mg"] == 0.0].reset_index(drop=True),
+            **run.over_limit(
+                cand, aim, "candidate", lambda row: _describe_row(row, route, booster_route)
+            ),
         )
-        trade = cand[cand["booster_mg"] == 0.0].reset_index(drop=True)
-        return plan(message, trade, near_misses=near_misses(cand, None, limit, limit_column=pcol))
     best = feasible_rows.sort_values(
         ["p_window_throughout_block", "total_mg", "booster_mg", "booster_time_min"],
         ascending=[False, True, True, True],
@@ -293,20 +281,10 @@ def plan_person(
             f"{block[0]:g}-{block[1]:g} min "
             "block; try a shorter block, another route, or a booster."
         )
-        return plan(message, trade)
+        return plan(message, tradeoff=trade)
     regimen = [dose_of(route, float(best.dose_mg))]
     if best.booster_mg > 0:
         regimen.append(dose_of(booster_route, float(best.booster_mg), float(best.booster_time_min)))
-    chosen = {
-        k: (
-            None
-            if isinstance(v, float) and math.isnan(v)
-            else bool(v)
-            if isinstance(v, (bool, np.bool_))
-            else float(v)
-        )
-        for k, v in best.items()
-    }
     population, pop_result = None, None
     if verify:
         from pksim.population import simulate_population
@@ -315,25 +293,13 @@ def plan_person(
             regimen, covariates=run.people[0], settings=run.simulation_settings()
         )
         population = pop_result.summary()
-        check_agreement(chosen, population, n, _AGREE, "population")
-    result = (
-        f"{_describe_row(best, route, booster_route)}: P(in window for the block) = "
-        f"{best.p_window_throughout_block:.1%} ± {best.p_window_throughout_block_se:.1%}, "
-        f"{_LIMIT_LABEL[measure]} = {best[pcol]:.1%} ± {best[pcol + '_se']:.1%} "
-        f"(limit {limit:.0%})."
-    )
-    near = near_misses(cand, best, limit, limit_column=pcol)
-    meets = bool(best.p_window_throughout_block >= run.min_goal)
+        check_agreement(best, population, n, _AGREE, "population")
     return plan(
-        goal_message(result, meets, "regimen", "P(in window for the block)", run, len(near)),
-        trade,
-        feasible=True,
+        tradeoff=trade,
         regimen=tuple(regimen),
-        chosen=chosen,
         population=population,
         population_result=pop_result,
-        meets_goal=meets,
-        near_misses=near,
+        **run.found(cand, best, aim, "regimen", _describe_row(best, route, booster_route)),
     )
 
 
