@@ -10,41 +10,39 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def _number(name: str, positive: bool):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
-        if not math.isfinite(value) or (positive and value <= 0):
-            rule = "a finite number > 0" if positive else "finite"
-            raise argparse.ArgumentTypeError(f"{name} must be {rule}, got {text!r}")
-        return value
-
-    return parse
+def _number(text: str, positive: bool) -> float:
+    # argparse prefixes the message with "argument --flag: ", so it does not repeat the name
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or (positive and value <= 0):
+        rule = "a finite number > 0" if positive else "a finite number"
+        raise argparse.ArgumentTypeError(f"expected {rule}, got {text!r}")
+    return value
 
 
-def positive_float(name: str):
+def positive_float(text: str) -> float:
     """argparse type: a finite number > 0."""
-    return _number(name, True)
+    return _number(text, True)
 
 
-def finite_float(name: str):
-    """argparse type: a finite number."""
-    return _number(name, False)
+def finite_float(text: str) -> float:
+    """argparse type: a finite number (the library checks the range and names it)."""
+    return _number(text, False)
 
 
-def integer(name: str, lo: int | None = None, hi: int | None = None):
+def integer(lo: int | None = None, hi: int | None = None):
     """argparse type: an integer, within ``lo..hi`` when given (the library checks the rest)."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             rule = f">= {lo}" if hi is None else f"within {lo} to {hi}"
-            raise argparse.ArgumentTypeError(f"{name} must be {rule}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected an integer {rule}, got {text!r}")
         return value
 
     return parse
@@ -59,14 +57,74 @@ def block_range(text: str) -> tuple[float, float]:
         return float(parts[0]), float(parts[1])
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"--block-min must look like 45-90, got {text!r}"
+            f"expected START-END in minutes like 45-90, got {text!r}"
         ) from None
 
 
-def add_model_flag(p: argparse.ArgumentParser) -> None:
+def add_model_flag(p: argparse.ArgumentParser, repeatable: bool = False) -> None:
+    """``--model``: a model id or a model file, one (default the packaged ketamine model) or,
+    for commands that compare models, several (default every model)."""
     from pksim.model import DEFAULT_MODEL
 
-    p.add_argument("--model", default=DEFAULT_MODEL, help="model id (see `pksim models`)")
+    many = "repeatable; default: every model" if repeatable else f"default {DEFAULT_MODEL}"
+    p.add_argument(
+        "--model",
+        action="append" if repeatable else "store",
+        default=None if repeatable else DEFAULT_MODEL,
+        metavar="NAME",
+        help=f"model id (see `pksim models`) or .toml file ({many})",
+    )
+
+
+def add_output_flags(p: argparse.ArgumentParser, metavar: str, out_help: str) -> None:
+    """``--out`` (what it writes is the command's: ``out_help``) and ``--json``."""
+    p.add_argument("--out", metavar=metavar, help=out_help)
+    p.add_argument(
+        "--json", action="store_true", help="print the result as one JSON object, not a table"
+    )
+
+
+def add_positive_flags(p: argparse.ArgumentParser, *rows: tuple[str, float, str]) -> None:
+    """``(flag, default, what)`` rows of numbers > 0 with a default (the unit is in the flag
+    name); the help states the default the parser really uses."""
+    for flag, default, what in rows:
+        p.add_argument(
+            flag, type=positive_float, default=default, help=f"{what} (default {default:g})"
+        )
+
+
+def add_simulation_flags(p: argparse.ArgumentParser) -> None:
+    """How each curve is simulated: horizon, output step and the model's weight scaling."""
+    add_positive_flags(
+        p,
+        ("--t-end-min", 240.0, "end of the simulated time"),
+        ("--dt-min", 1.0, "output time step"),
+    )
+    add_weight_scaling_flag(p)
+
+
+def add_weight_scaling_flag(p: argparse.ArgumentParser) -> None:
+    """``--weight-scaling``: also for ``plan tci``, which has no time grid flags."""
+    p.add_argument(
+        "--weight-scaling",
+        help="scaling scheme of the model, e.g. allometric (default: the model's)",
+    )
+
+
+def add_threshold_flags(p: argparse.ArgumentParser, *window_aliases: str) -> None:
+    """The band-edge overrides (read back by :func:`thresholds_from`); the library checks them
+    against the model's other edges and names the flag."""
+    p.add_argument(
+        "--window-ng-per-ml",
+        *window_aliases,
+        type=finite_float,
+        help="lower edge of the relational window, effect site (default: the model's)",
+    )
+    p.add_argument(
+        "--dissociation-ng-per-ml",
+        type=finite_float,
+        help="dissociation threshold = upper edge of the window (default: the model's)",
+    )
 
 
 def add_run_flags(
@@ -79,13 +137,12 @@ def add_run_flags(
     """The run-settings flags of ``population``, ``couple`` and ``plan`` (read back by
     :func:`run_settings`); ``--n`` and ``--seed`` are required when they have no default."""
     required = n_default is None
-    p.add_argument("--n", type=integer("--n"), default=n_default, required=required, help=n_help)
+    p.add_argument("--n", type=integer(), default=n_default, required=required, help=n_help)
     seed_help = "random seed (integer >= 0)" + ("" if required else f"; default {seed_default}")
     p.add_argument(
-        "--seed", type=integer("--seed"), default=seed_default, required=required, help=seed_help
+        "--seed", type=integer(), default=seed_default, required=required, help=seed_help
     )
-    p.add_argument("--t-end-min", type=positive_float("--t-end-min"), default=240.0)
-    p.add_argument("--dt-min", type=positive_float("--dt-min"), default=1.0)
+    add_simulation_flags(p)
     p.add_argument(
         "--block-min",
         type=block_range,
@@ -100,11 +157,10 @@ def add_run_flags(
     )
     p.add_argument(
         "--dose-cv-percent",
-        type=finite_float("--dose-cv-percent"),
+        type=finite_float,
         default=0.0,
         help="CV of the delivered dose (spray loss etc.), 0-100 (default 0)",
     )
-    p.add_argument("--weight-scaling", default=None, help="scaling scheme of the model")
 
 
 def add_data_flag(p: argparse.ArgumentParser) -> None:
@@ -122,24 +178,27 @@ def pick(args: argparse.Namespace, *names: str) -> dict:
     return {name: getattr(args, name) for name in names}
 
 
-def thresholds_from(window: float | None, dissociation: float | None) -> dict[str, float] | None:
-    """Lower-edge overrides by band role from the two threshold flags (None: the model's)."""
+def thresholds_from(args: argparse.Namespace) -> dict[str, float] | None:
+    """Lower-edge overrides by band role from :func:`add_threshold_flags` (None: the model's)."""
     out = {
         role: value
-        for role, value in (("window", window), ("dissociation", dissociation))
+        for role, value in (
+            ("window", args.window_ng_per_ml),
+            ("dissociation", args.dissociation_ng_per_ml),
+        )
         if value is not None
     }
     return out or None
 
 
-def run_settings(args: argparse.Namespace, thresholds: dict[str, float] | None, **extra):
+def run_settings(args: argparse.Namespace, **extra):
     """The :class:`~pksim.settings.RunSettings` of a population, couple or plan command: the
     flags the three share (same names everywhere) plus the command's ``extra`` settings."""
     from pksim.settings import RunSettings
 
     return RunSettings(
         **pick(args, "n", "seed", "model", "t_end_min", "dt_min", "block_min", "weight_scaling"),
-        thresholds=thresholds,
+        thresholds=thresholds_from(args),
         variability=not args.no_variability,
         dose_variability=args.dose_cv_percent,
         **extra,

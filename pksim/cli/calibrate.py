@@ -7,18 +7,19 @@ import math
 from pathlib import Path
 
 from pksim._io import atomic_write
-from pksim.cli._common import add_data_flag, positive_float, print_json
+from pksim.cli._common import (
+    add_data_flag,
+    add_model_flag,
+    add_output_flags,
+    positive_float,
+    print_json,
+)
 from pksim.errors import InputError
 from pksim.notice import NOTICE
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--model",
-        default="ketamine",
-        metavar="NAME",
-        help="model id or .toml path (default: ketamine)",
-    )
+    add_model_flag(p)
     add_data_flag(p)
     p.add_argument(
         "--fit",
@@ -35,17 +36,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--default-log-sd",
-        type=positive_float("default-log-sd"),
+        type=positive_float,
         metavar="SD",
         help="log-SD for statistics the data give without a spread (AUC, F)",
     )
-    p.add_argument(
-        "--out",
-        metavar="FILE",
-        help="write the calibrated model TOML here (values, tags and a "
-        "[calibration] table edited in place)",
+    add_output_flags(
+        p,
+        "FILE",
+        "write the calibrated model TOML here (values, tags and a [calibration] table edited "
+        "in place)",
     )
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
 def parse_targets(items: list[str]) -> list[tuple[str, list[str]]]:

@@ -5,14 +5,8 @@ from __future__ import annotations
 import argparse
 
 from pksim.cli._common import finish, finite_float, pick, write_results
-from pksim.cli.population import (
-    add_common,
-    add_covariates,
-    covariates_from_args,
-    header,
-    metric_rows,
-    settings_from_args,
-)
+from pksim.cli._covariates import add_covariates, covariates_from_args
+from pksim.cli.population import add_common, header, metric_rows, settings_from_args
 from pksim.notice import NOTICE
 from pksim.regimen import SPEC_HELP
 
@@ -29,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         add_covariates(p, who)
         p.add_argument(
             f"--{who}-start-offset-min",
-            type=finite_float(f"--{who}-start-offset-min"),
+            type=finite_float,
             default=0.0,
             help=f"shift partner {who.upper()}'s regimen by this many minutes",
         )

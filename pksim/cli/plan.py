@@ -14,7 +14,11 @@ import math
 
 from pksim.cli._common import (
     add_model_flag,
+    add_output_flags,
+    add_positive_flags,
     add_run_flags,
+    add_threshold_flags,
+    add_weight_scaling_flag,
     finish,
     finite_float,
     pick,
@@ -23,6 +27,7 @@ from pksim.cli._common import (
     thresholds_from,
     write_csv,
 )
+from pksim.cli._covariates import add_covariates, covariates_from_args
 from pksim.cli._plan_tables import format_couple, format_person, format_tci
 from pksim.model import route_options
 from pksim.notice import NOTICE
@@ -64,23 +69,20 @@ def _times(text: str) -> list[float]:
         ) from None
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _add_times(p: argparse.ArgumentParser, flag: str, help_text: str) -> None:
+    """A flag of candidate times in minutes (:func:`_times`)."""
+    p.add_argument(flag, type=_times, metavar="LIST|START:STOP:STEP", help=help_text)
+
+
+def _common(p: argparse.ArgumentParser, out_help: str) -> None:
     add_model_flag(p)
-    p.add_argument(
-        "--window-ng-per-ml",
-        "--window-lower-ng-per-ml",  # its first spelling, kept so that old scripts still run
-        type=positive_float("--window-ng-per-ml"),
-        help="override the window's lower edge (effect site), as in population and couple",
-    )
-    p.add_argument(
-        "--dissociation-ng-per-ml",
-        type=positive_float("--dissociation-ng-per-ml"),
-        help="override the dissociation threshold (the window's upper edge)",
-    )
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    # --window-lower-ng-per-ml: its first spelling, kept so that old scripts still run
+    add_threshold_flags(p, "--window-lower-ng-per-ml")
+    add_output_flags(p, "CSV", out_help)
 
 
 def _population_options(p: argparse.ArgumentParser) -> None:
+    """What ``person`` and ``couple`` share: the virtual population, the limit and the goal."""
     add_run_flags(
         p,
         f"virtual subjects / couples (default {DEFAULT_N})",
@@ -104,12 +106,12 @@ def _population_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--pd-c50-ng-per-ml",
-        type=positive_float("--pd-c50-ng-per-ml"),
+        type=positive_float,
         help="override the PD model's median threshold C50 (with --dissociation pd)",
     )
     p.add_argument(
         "--pd-omega",
-        type=finite_float("--pd-omega"),
+        type=finite_float,
         help="override the PD model's log-SD of the threshold between people",
     )
     p.add_argument(
@@ -119,21 +121,14 @@ def _population_options(p: argparse.ArgumentParser) -> None:
         metavar="P",
         help="smallest P(goal) that counts as meeting the goal, e.g. 0.5 or 50%% (default 0.5)",
     )
-    p.add_argument("--out", metavar="CSV", help="write every candidate evaluated as CSV")
+    _common(p, "write every candidate evaluated as CSV")
 
 
-def _person_args(p: argparse.ArgumentParser, prefix: str = "", who: str = "") -> None:
-    flag = f"--{prefix}" if prefix else "--"
-    p.add_argument(
-        f"{flag}weight-kg", type=finite_float(f"{flag}weight-kg"), help=f"{who}body weight (kg)"
-    )
-    p.add_argument(
-        f"{flag}weight-mean-kg",
-        type=finite_float(f"{flag}weight-mean-kg"),
-        help=f"{who}mean of a sampled weight (kg), with {flag}weight-sd-kg",
-    )
-    p.add_argument(f"{flag}weight-sd-kg", type=finite_float(f"{flag}weight-sd-kg"))
-    p.add_argument(f"{flag}sex", choices=["female", "male", "mixed"], default=None)
+def _person_args(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    """Who (the covariate flags), the route and the dose steps; ``prefix`` is the partner."""
+    add_covariates(p, prefix)
+    flag = f"--{prefix}-" if prefix else "--"
+    who = f"partner {prefix.upper()}'s " if prefix else ""
     p.add_argument(
         f"{flag}route",
         type=_route,
@@ -141,105 +136,92 @@ def _person_args(p: argparse.ArgumentParser, prefix: str = "", who: str = "") ->
         help=f"{who}route, optionally with dose options, e.g. sublingual,hold=15min,spit "
         "(default sublingual)",
     )
+    _dose_range(p, f"{flag}dose-", "400 SL, 200 IN, 500 oral, 100 IV")
+
+
+def _dose_range(p: argparse.ArgumentParser, flag: str, largest: str) -> None:
+    """The candidate amounts of a dose or the booster (read back by :func:`_steps`)."""
     p.add_argument(
-        f"{flag}dose-step-mg",
-        type=positive_float(f"{flag}dose-step-mg"),
-        help="dose step (default: one unit of the product, the route's product_step_mg in the "
+        f"{flag}step-mg",
+        type=positive_float,
+        help="step (default: one unit of the product, the route's product_step_mg in the "
         "model file, e.g. a 25 mg lozenge or a 10 mg spray)",
     )
-    p.add_argument(
-        f"{flag}dose-min-mg",
-        type=positive_float(f"{flag}dose-min-mg"),
-        help="smallest dose (default one step)",
+    p.add_argument(f"{flag}min-mg", type=positive_float, help="smallest (default one step)")
+    p.add_argument(f"{flag}max-mg", type=positive_float, help=f"largest (default {largest})")
+
+
+def _person(p: argparse.ArgumentParser) -> None:
+    _person_args(p)
+    p.add_argument("--booster-route", type=_route, default=None)
+    _dose_range(p, "--booster-", "200 SL, 100 IN, 200 oral, 50 IV")
+    _add_times(
+        p,
+        "--booster-times-min",
+        "candidate booster times (default every 5 min from 10 to block end)",
     )
-    p.add_argument(
-        f"{flag}dose-max-mg",
-        type=positive_float(f"{flag}dose-max-mg"),
-        help="largest dose (default 400 SL, 200 IN, 500 oral, 100 IV)",
+    _population_options(p)
+
+
+def _couple(p: argparse.ArgumentParser) -> None:
+    _person_args(p, "a")
+    _person_args(p, "b")
+    _add_times(
+        p,
+        "--stagger-min",
+        "candidate B-start minus A-start, default -60:60:5; write --stagger-min=-30:30:5 when it "
+        "starts with a minus",
     )
+    _population_options(p)
+
+
+def _tci(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--target-ng-per-ml",
+        type=finite_float,
+        required=True,
+        help="effect-site target (must lie inside the window)",
+    )
+    p.add_argument("--weight-kg", type=finite_float, required=True, help="body weight, 20-300 kg")
+    p.add_argument("--sex", choices=["female", "male"], default=None)
+    add_positive_flags(
+        p,
+        ("--duration-min", 60.0, "length of the pump programme"),
+        ("--step-s", 10.0, "pump step, 1-60"),
+        ("--washout-min", 60.0, "time simulated after the programme"),
+    )
+    p.add_argument("--curves-out", metavar="CSV", help="write the curves as CSV")
+    add_weight_scaling_flag(p)
+    _common(p, "write the pump schedule as CSV")
+
+
+# plan kind -> (short help, description, its flags)
+KINDS = {
+    "person": (
+        "dose (+ booster) for one person",
+        "Dose (and optional booster) maximising P(in the window for the block) under a "
+        "dissociation limit.",
+        _person,
+    ),
+    "couple": (
+        "both partners' doses and the stagger",
+        "Doses for partners A and B and the stagger between their starts maximising P(both in "
+        "the window for the block) under a dissociation limit.",
+        _couple,
+    ),
+    "tci": (
+        "IV effect-site targeting pump schedule",
+        "Bolus + piecewise-constant infusion holding a typical patient's effect-site "
+        "concentration at a target inside the window (Shafer & Gregg 1992).",
+        _tci,
+    ),
+}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="plan_kind", required=True, parser_class=type(p))
-    person = sub.add_parser(
-        "person",
-        help="dose (+ booster) for one person",
-        description="Dose (and optional booster) maximising P(in the window "
-        "for the block) under a dissociation limit. " + NOTICE,
-    )
-    _person_args(person)
-    person.add_argument("--booster-route", type=_route, default=None)
-    person.add_argument("--booster-step-mg", type=positive_float("--booster-step-mg"))
-    person.add_argument("--booster-min-mg", type=positive_float("--booster-min-mg"))
-    person.add_argument(
-        "--booster-max-mg",
-        type=positive_float("--booster-max-mg"),
-        help="largest booster (default 200 SL, 100 IN, 200 oral, 50 IV)",
-    )
-    person.add_argument(
-        "--booster-times-min",
-        type=_times,
-        metavar="LIST|START:STOP:STEP",
-        help="candidate booster times (default every 5 min from 10 to block end)",
-    )
-    _population_options(person)
-    _common(person)
-
-    couple = sub.add_parser(
-        "couple",
-        help="both partners' doses and the stagger",
-        description="Doses for partners A and B and the stagger between "
-        "their starts maximising P(both in the window for the block) under a "
-        "dissociation limit. " + NOTICE,
-    )
-    _person_args(couple, "a-", "partner A's ")
-    _person_args(couple, "b-", "partner B's ")
-    couple.add_argument(
-        "--stagger-min",
-        type=_times,
-        metavar="LIST|START:STOP:STEP",
-        help="candidate B-start minus A-start (min), default -60:60:5; write "
-        "--stagger-min=-30:30:5 when it starts with a minus",
-    )
-    _population_options(couple)
-    _common(couple)
-
-    tci = sub.add_parser(
-        "tci",
-        help="IV effect-site targeting pump schedule",
-        description="Bolus + piecewise-constant infusion holding a typical "
-        "patient's effect-site concentration at a target inside the window "
-        "(Shafer & Gregg 1992). " + NOTICE,
-    )
-    tci.add_argument(
-        "--target-ng-per-ml",
-        type=finite_float("--target-ng-per-ml"),
-        required=True,
-        help="effect-site target (must lie inside the window)",
-    )
-    tci.add_argument("--weight-kg", type=finite_float("--weight-kg"), required=True)
-    tci.add_argument("--sex", choices=["female", "male"], default=None)
-    tci.add_argument(
-        "--duration-min",
-        type=positive_float("--duration-min"),
-        default=60.0,
-        help="length of the pump programme (min, default 60)",
-    )
-    tci.add_argument(
-        "--step-s",
-        type=positive_float("--step-s"),
-        default=10.0,
-        help="pump step (s), 1-60 (default 10)",
-    )
-    tci.add_argument("--washout-min", type=positive_float("--washout-min"), default=60.0)
-    tci.add_argument("--out", metavar="CSV", help="write the pump schedule as CSV")
-    tci.add_argument("--curves-out", metavar="CSV", help="write the curves as CSV")
-    tci.add_argument("--weight-scaling", default=None, help="scaling scheme of the model")
-    _common(tci)
-
-
-def _thresholds(args) -> dict[str, float] | None:
-    return thresholds_from(args.window_ng_per_ml, args.dissociation_ng_per_ml)
+    for kind, (help_text, description, add_flags) in KINDS.items():
+        add_flags(sub.add_parser(kind, help=help_text, description=f"{description} {NOTICE}"))
 
 
 def _pd(args) -> dict[str, float] | None:
@@ -249,29 +231,6 @@ def _pd(args) -> dict[str, float] | None:
         if v is not None
     }
     return pd or None
-
-
-def _covariates(args, prefix: str = ""):
-    from pksim.errors import InputError
-    from pksim.sampling import Covariates
-
-    get = lambda name: getattr(args, prefix.replace("-", "_") + name)  # noqa: E731
-    flag = f"--{prefix}"
-    if get("weight_kg") is not None:
-        if get("weight_mean_kg") is not None or get("weight_sd_kg") is not None:
-            raise InputError(f"{flag}weight-kg", "give a weight or a mean and SD, not both")
-        return Covariates(weight_kg=get("weight_kg"), sex=get("sex") or "mixed")
-    if get("weight_mean_kg") is None or get("weight_sd_kg") is None:
-        raise InputError(
-            f"{flag}weight-kg",
-            "a weight is required",
-            f"{flag}weight-kg W, or {flag}weight-mean-kg M with {flag}weight-sd-kg S",
-        )
-    return Covariates(
-        weight_mean_kg=get("weight_mean_kg"),
-        weight_sd_kg=get("weight_sd_kg"),
-        sex=get("sex") or "mixed",
-    )
 
 
 def _route(text: str) -> str:
@@ -295,13 +254,13 @@ def _route(text: str) -> str:
 def _steps(args, route: str, prefix: str):
     from pksim.planning import dose_steps
 
-    get = lambda name: getattr(args, prefix.replace("-", "_") + name)  # noqa: E731
+    get = lambda name: getattr(args, prefix + name)  # noqa: E731
     return dose_steps(
         route,
         get("step_mg"),
         get("min_mg"),
         get("max_mg"),
-        booster=prefix == "booster-",
+        booster=prefix == "booster_",
         model=args.model,
     )
 
@@ -315,7 +274,7 @@ _PLAN_FLAGS = ("dissociation_limit", "dissociation", "min_p_goal")
 
 
 def _settings(args):
-    return run_settings(args, _thresholds(args), pd_dissociation=_pd(args))
+    return run_settings(args, pd_dissociation=_pd(args))
 
 
 def _run_person(args) -> int:
@@ -323,11 +282,11 @@ def _run_person(args) -> int:
 
     booster = None
     if args.booster_route is not None:
-        booster = _steps(args, args.booster_route, "booster-")
+        booster = _steps(args, args.booster_route, "booster_")
     plan = plan_person(
-        covariates=_covariates(args),
+        covariates=covariates_from_args(args),
         route=args.route,
-        dose=_steps(args, args.route, "dose-"),
+        dose=_steps(args, args.route, "dose_"),
         booster=booster,
         **pick(args, "booster_route", "booster_times_min", *_PLAN_FLAGS),
         settings=_settings(args),
@@ -341,12 +300,12 @@ def _run_couple(args) -> int:
     from pksim.planning import plan_couple
 
     plan = plan_couple(
-        a_covariates=_covariates(args, "a-"),
+        a_covariates=covariates_from_args(args, "a"),
         a_route=args.a_route,
-        a_dose=_steps(args, args.a_route, "a-dose-"),
-        b_covariates=_covariates(args, "b-"),
+        a_dose=_steps(args, args.a_route, "a_dose_"),
+        b_covariates=covariates_from_args(args, "b"),
         b_route=args.b_route,
-        b_dose=_steps(args, args.b_route, "b-dose-"),
+        b_dose=_steps(args, args.b_route, "b_dose_"),
         staggers_min=args.stagger_min,
         **pick(args, *_PLAN_FLAGS),
         settings=_settings(args),
@@ -362,7 +321,7 @@ def _run_tci(args) -> int:
     plan = plan_tci(
         args.target_ng_per_ml,
         **pick(args, "weight_kg", "model", "sex", "duration_min", "step_s", "washout_min"),
-        thresholds=_thresholds(args),
+        thresholds=thresholds_from(args),
         weight_scaling=args.weight_scaling,
     )
     if args.out:

@@ -71,7 +71,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--dpi",
-        type=integer("--dpi", *DPI_RANGE),
+        type=integer(*DPI_RANGE),
         default=150,
         help=f"PNG resolution, {DPI_RANGE[0]}-{DPI_RANGE[1]} (default 150)",
     )

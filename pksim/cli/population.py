@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from pksim.cli._common import (
     add_model_flag,
+    add_output_flags,
     add_run_flags,
+    add_threshold_flags,
     check_out_dir,
     finish,
     finite_float,
     run_settings,
-    thresholds_from,
     write_results,
 )
-from pksim.errors import InputError
+from pksim.cli._covariates import add_covariates, covariates_from_args
 from pksim.notice import NOTICE
 from pksim.regimen import SPEC_HELP
 
@@ -26,22 +26,10 @@ def add_common(p: argparse.ArgumentParser) -> None:
     add_run_flags(
         p, "number of subjects/couples, 1 to 10^7", "session block in minutes (default 45-90)"
     )
-    p.add_argument(
-        "--window-ng-per-ml",
-        type=finite_float("--window-ng-per-ml"),
-        default=None,
-        help="lower edge of the relational window (default: the model's)",
-    )
-    p.add_argument(
-        "--dissociation-ng-per-ml",
-        type=finite_float("--dissociation-ng-per-ml"),
-        default=None,
-        help="dissociation threshold = upper edge of the window",
-    )
+    add_threshold_flags(p)
     p.add_argument(
         "--coverage-percent",
-        type=finite_float("--coverage-percent"),
-        default=None,
+        type=finite_float,
         help="share of the block that counts as 'in the window for the block' (default 75)",
     )
     p.add_argument(
@@ -50,113 +38,13 @@ def add_common(p: argparse.ArgumentParser) -> None:
         help="draw each person's window floor and dissociation edge from the model's published "
         "ranges, and report the answer at the ends of the ranges (sensitivity)",
     )
-    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    p.add_argument("--out", metavar="DIR", help="write Parquet/CSV results into DIR")
-
-
-def add_covariates(p: argparse.ArgumentParser, prefix: str = "") -> None:
-    dash = f"--{prefix}-" if prefix else "--"
-    who = f"partner {prefix.upper()}'s " if prefix else ""
-    p.add_argument(
-        f"{dash}weight-kg",
-        type=finite_float(f"{dash}weight-kg"),
-        default=None,
-        help=f"{who}fixed body weight, 20-300 kg",
-    )
-    p.add_argument(
-        f"{dash}weight-mean-kg",
-        type=finite_float(f"{dash}weight-mean-kg"),
-        default=None,
-        help=f"{who}mean of a log-normal weight (with {dash}weight-sd-kg)",
-    )
-    p.add_argument(f"{dash}weight-sd-kg", type=finite_float(f"{dash}weight-sd-kg"), default=None)
-    p.add_argument(
-        f"{dash}weight-table",
-        metavar="FILE",
-        default=None,
-        help=f"{who}weights (kg) to resample: one per line, or a CSV with a weight_kg column",
-    )
-    p.add_argument(f"{dash}sex", choices=["female", "male", "mixed"], default="mixed")
-    p.add_argument(
-        f"{dash}female-fraction",
-        type=finite_float(f"{dash}female-fraction"),
-        default=0.5,
-        help="share of women when sex is mixed (default 0.5)",
-    )
+    add_output_flags(p, "DIR", "write Parquet/CSV results into DIR")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dose", action="append", required=True, metavar="SPEC", help=SPEC_HELP)
     add_covariates(p)
     add_common(p)
-
-
-MAX_WEIGHT_TABLE_BYTES = 10_000_000
-
-
-def read_weight_table(path: str, field: str):
-    import pandas as pd
-
-    if not os.path.isfile(path):
-        raise InputError(field, f"file {path!r} not found")
-    if os.path.getsize(path) > MAX_WEIGHT_TABLE_BYTES:
-        raise InputError(
-            field,
-            f"{path!r} has {os.path.getsize(path):,} bytes",
-            f"at most {MAX_WEIGHT_TABLE_BYTES:,} (a million weights)",
-        )
-    try:
-        frame = pd.read_csv(path)
-        if "weight_kg" in frame.columns:
-            values = frame["weight_kg"]
-        else:
-            values = pd.read_csv(path, header=None).iloc[:, 0]
-        weights = tuple(float(v) for v in pd.to_numeric(values, errors="raise"))
-    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
-        raise InputError(
-            field,
-            f"cannot read weights from {path!r}",
-            "one number per line, or a CSV with a weight_kg column",
-        ) from None
-    return weights
-
-
-def covariates_from_args(args, prefix: str = ""):
-    from pksim.sampling import Covariates
-
-    get = (lambda k: getattr(args, f"{prefix}_{k}")) if prefix else (lambda k: getattr(args, k))
-    dash = f"--{prefix}-" if prefix else "--"
-    table = get("weight_table")
-    given = [
-        get("weight_kg") is not None,
-        get("weight_mean_kg") is not None or get("weight_sd_kg") is not None,
-        table is not None,
-    ]
-    if sum(given) != 1:
-        raise InputError(
-            f"{dash}weight-kg",
-            "give exactly one way to set the weight",
-            f"{dash}weight-kg W | {dash}weight-mean-kg M {dash}weight-sd-kg S | "
-            f"{dash}weight-table FILE",
-        )
-    weights = read_weight_table(table, f"{dash}weight-table") if table else None
-    try:
-        return Covariates(
-            weight_kg=get("weight_kg"),
-            weight_mean_kg=get("weight_mean_kg"),
-            weight_sd_kg=get("weight_sd_kg"),
-            sex=get("sex"),
-            female_fraction=get("female_fraction"),
-            weight_table_kg=weights,
-        )
-    except InputError as exc:  # the library names the field; a couple has two of each flag
-        field = {"weight": "weight-kg"}.get(exc.field, exc.field)
-        flag = dash + field.replace("_", "-").replace(" ", "-")
-        raise InputError(flag, exc.problem, exc.allowed) from None
-
-
-def thresholds_from_args(args) -> dict[str, float] | None:
-    return thresholds_from(args.window_ng_per_ml, args.dissociation_ng_per_ml)
 
 
 def settings_from_args(args):
@@ -166,10 +54,7 @@ def settings_from_args(args):
     check_n(args.n)
     check_out_dir(args.out)
     return run_settings(
-        args,
-        thresholds_from_args(args),
-        coverage_percent=args.coverage_percent,
-        band_uncertainty=args.band_uncertainty,
+        args, coverage_percent=args.coverage_percent, band_uncertainty=args.band_uncertainty
     )
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 
 from pksim import __version__
-from pksim.cli._common import add_model_flag, finish, pick, positive_float, write_csv
+from pksim.cli._common import (
+    add_model_flag,
+    add_output_flags,
+    add_simulation_flags,
+    finish,
+    pick,
+    write_csv,
+)
 from pksim.notice import NOTICE
 from pksim.regimen import SPEC_HELP
 
@@ -15,13 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight-kg", type=_weight_kg, required=True, help="body weight, 20-300 kg")
     p.add_argument("--sex", choices=["female", "male"], default=None)
     p.add_argument("--dose", action="append", required=True, metavar="SPEC", help=SPEC_HELP)
-    p.add_argument("--t-end-min", type=positive_float("--t-end-min"), default=240.0)
-    p.add_argument("--dt-min", type=positive_float("--dt-min"), default=1.0)
-    p.add_argument(
-        "--weight-scaling", default=None, help="scaling scheme of the model (e.g. allometric)"
-    )
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--out", metavar="CSV", help="write the curve as CSV (unit-suffixed columns)")
+    add_simulation_flags(p)
+    add_output_flags(p, "CSV", "write the curve as CSV (unit-suffixed columns)")
 
 
 def _weight_kg(text: str) -> float:

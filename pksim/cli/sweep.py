@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 
-from pksim.cli._common import integer, pick
+from pksim.cli._common import add_output_flags, integer, pick
 from pksim.notice import NOTICE
 
 # kept here so that building the parser imports nothing heavy (tests check they agree)
@@ -21,9 +21,7 @@ EXECUTORS = ("serial", "processes", "dask")
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("sweep_file", metavar="SWEEP.toml", help="the sweep file (see examples/)")
-    p.add_argument(
-        "--out", metavar="DIR", help="output directory (new or empty; required unless --check)"
-    )
+    add_output_flags(p, "DIR", "output directory (new or empty; required unless --check)")
     p.add_argument(
         "--executor",
         choices=EXECUTORS,
@@ -37,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--workers",
-        type=integer("--workers", lo=1),
+        type=integer(lo=1),
         metavar="N",
         help="local worker processes (processes / Dask LocalCluster; default: CPUs)",
     )
@@ -61,7 +59,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="force the progress bar (default: only on a terminal)",
     )
     bar.add_argument("--no-progress", dest="progress", action="store_false")
-    p.add_argument("--json", action="store_true", help="print the end-of-run summary as JSON")
 
 
 def _grid_lines(spec) -> list[str]:

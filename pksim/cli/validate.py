@@ -7,7 +7,7 @@ import shlex
 from pathlib import Path
 
 from pksim._io import atomic_write as write_atomic
-from pksim.cli._common import add_data_flag, integer
+from pksim.cli._common import add_data_flag, add_model_flag, integer
 from pksim.errors import InputError
 from pksim.notice import NOTICE
 
@@ -15,12 +15,7 @@ DEFAULT_OUT = "validation-report"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--model",
-        action="append",
-        metavar="NAME",
-        help="model id (repeatable; default: every model, see `pksim models`)",
-    )
+    add_model_flag(p, repeatable=True)
     add_data_flag(p)
     p.add_argument(
         "--out",
@@ -38,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--spread-n",
-        type=integer("--spread-n", 0, 100_000),
+        type=integer(0, 100_000),
         default=200,
         metavar="N",
         help="virtual people per arm for the predicted Cmax spread (0: skip; default 200)",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -10,8 +9,7 @@ import sys
 
 import pandas as pd
 import pytest
-
-from pksim.cli import main
+from cli_runs import json_of, run_cli
 
 POP = [
     "population",
@@ -55,19 +53,8 @@ COUPLE = [
 ]
 
 
-def run_cli(argv, capsys):
-    try:
-        rc = main(argv)
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
 def test_population_json(capsys):
-    rc, out, err = run_cli(POP + ["--json"], capsys)
-    assert rc == 0 and err == ""
-    s = json.loads(out)
+    s = json_of(POP, capsys)
     for key in (
         "p_window",
         "p_window_se",
@@ -89,8 +76,7 @@ def test_population_json(capsys):
     ):
         assert key in s, key
     assert s["n"] == 200 and s["seed"] == 3 and s["doses"][1] == "intranasal:50mg@40min"
-    again = json.loads(run_cli(POP + ["--json"], capsys)[1])
-    assert again == s
+    assert json_of(POP, capsys) == s
 
 
 def test_population_text_and_options(capsys):
@@ -139,29 +125,14 @@ def test_population_out_dir(tmp_path, capsys):
 def test_weight_table(tmp_path, capsys):
     table = tmp_path / "w.csv"
     table.write_text("weight_kg\n55\n70\n90\n")
-    rc, out, _ = run_cli(
-        [
-            "population",
-            "--dose",
-            "oral:1mg/kg",
-            "--weight-table",
-            str(table),
-            "--n",
-            "50",
-            "--seed",
-            "1",
-            "--json",
-        ],
-        capsys,
-    )
-    assert rc == 0 and json.loads(out)["covariates"]["weight_table_n"] == 3
+    argv = ["population", "--dose", "oral:1mg/kg", "--weight-table", str(table)]
+    s = json_of(argv + ["--n", "50", "--seed", "1"], capsys)
+    assert s["covariates"]["weight_table_n"] == 3
 
 
 def test_couple_json_and_out(tmp_path, capsys):
     out_dir = tmp_path / "couple"
-    rc, out, err = run_cli(COUPLE + ["--json", "--out", str(out_dir)], capsys)
-    assert rc == 0 and err == ""
-    s = json.loads(out)
+    s = json_of(COUPLE + ["--out", str(out_dir)], capsys)
     for key in (
         "p_both_in_window_block",
         "p_both_in_window_block_se",
@@ -191,7 +162,7 @@ def test_couple_json_and_out(tmp_path, capsys):
 BAD = {
     "n_zero": (POP[:-4] + ["--n", "0", "--seed", "1"], r"n: 0 subjects.*1 to 10,000,000"),
     "n_huge": (POP[:-4] + ["--n", "10000001", "--seed", "1"], r"n: 10000001.*1 to 10,000,000"),
-    "n_text": (POP[:-4] + ["--n", "many", "--seed", "1"], r"--n must be an integer"),
+    "n_text": (POP[:-4] + ["--n", "many", "--seed", "1"], r"--n: expected an integer, got 'many'"),
     "seed_negative": (POP[:-2] + ["--seed", "-4"], r"seed.*non-negative"),
     "two_weights": (POP + ["--weight-kg", "70"], r"exactly one way to set the weight"),
     "no_weight": (
@@ -216,7 +187,7 @@ BAD = {
     ),
     "bad_sex": (POP + ["--sex", "other"], r"invalid choice"),
     "bad_block": (POP + ["--block-min", "90-45"], r"block-min.*0 <= START < END"),
-    "block_text": (POP + ["--block-min", "soon"], r"--block-min must look like 45-90"),
+    "block_text": (POP + ["--block-min", "soon"], r"--block-min: expected START-END.*45-90"),
     "bad_dose": (
         [
             "population",
@@ -317,9 +288,8 @@ def test_band_uncertainty_and_coverage_flags(capsys):
         "60",
         "--band-uncertainty",
     ]
-    rc, out, _ = run_cli(iv + ["--json"], capsys)
-    s = json.loads(out)
-    assert rc == 0 and s["coverage_percent"] == 60.0
+    s = json_of(iv, capsys)
+    assert s["coverage_percent"] == 60.0
     assert set(s["band_uncertainty"]) == {"window", "dissociation"}
     narrow, wide = s["band_sensitivity"]["narrow"], s["band_sensitivity"]["wide"]
     assert narrow["p_window_block_coverage"] <= s["p_window_block_coverage"]

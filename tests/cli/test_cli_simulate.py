@@ -18,22 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runs import json_of, run_cli
 
 from pksim.analysis import curve_summary
-from pksim.cli import main
 from pksim.model import available_models, load_model
 from pksim.simulation import simulate
 
 BASE = ["simulate", "--weight-kg", "70", "--dose", "sublingual:100mg"]
-
-
-def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        rc = main(argv)
-    except SystemExit as exc:  # argparse reports its errors this way
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def _with(weight="70", doses=("sublingual:100mg",), extra=()) -> list[str]:
@@ -43,47 +34,49 @@ def _with(weight="70", doses=("sublingual:100mg",), extra=()) -> list[str]:
     return argv + list(extra)
 
 
-# case id -> (argv, pattern the single stderr line must match: the problem and allowed values)
-BAD = {
-    "zero_dose": (_with(doses=["sublingual:0mg"]), r"dose amount.*0 < amount"),
-    "negative_dose": (_with(doses=["sublingual:-5mg"]), r"dose amount.*-5.*0 < amount"),
-    "non_numeric_dose": (
-        _with(doses=["sublingual:abcmg"]),
-        r"cannot read 'sublingual:abcmg'.*ROUTE:AMOUNT",
+# case id -> (dose spec, pattern the single stderr line must match: the problem and allowed values)
+BAD_DOSES = {
+    "zero_dose": ("sublingual:0mg", r"dose amount.*0 < amount"),
+    "negative_dose": ("sublingual:-5mg", r"dose amount.*-5.*0 < amount"),
+    "infinite_dose": ("oral:1e400mg", r"dose amount.*inf.*0 < amount"),
+    "unknown_route": (
+        "intrathecal:10mg",
+        r"unknown route 'intrathecal'.*iv, sublingual, intranasal, oral",
     ),
-    "nan_dose": (_with(doses=["oral:nanmg"]), r"cannot read.*ROUTE:AMOUNT"),
-    "infinite_dose": (_with(doses=["oral:1e400mg"]), r"dose amount.*inf.*0 < amount"),
+    "duration_on_sublingual": ("sublingual:100mg/10min", r"duration.*only allowed for infusions"),
+    "duration_on_oral": ("oral:10mg@5min/10min", r"duration.*only allowed for infusions"),
+    "zero_infusion_duration": ("iv:10mg/0min", r"dose duration.*0 < duration"),
+}
+# dose specs that do not parse: the line quotes the spec and shows the form
+UNREADABLE_DOSES = (
+    "sublingual:abcmg",
+    "oral:nanmg",
+    "sublingual100mg",
+    "sublingual:100",
+    "intranasal:50mg@soon",
+    "iv:10mg@5min/",
+)
+# case id -> (argv, pattern)
+BAD = {
+    **{case: (_with(doses=[spec]), pattern) for case, (spec, pattern) in BAD_DOSES.items()},
+    **{
+        f"unreadable {spec}": (
+            _with(doses=[spec]),
+            f"cannot read {re.escape(repr(spec))}.*ROUTE:AMOUNT",
+        )
+        for spec in UNREADABLE_DOSES
+    },
+    "second_dose_bad": (
+        _with(doses=["sublingual:100mg", "intranasal:50mg@40"]),
+        r"cannot read 'intranasal:50mg@40'",
+    ),
     "weight_zero": (_with(weight="0"), r"weight-kg.*0.*20 to 300 kg"),
     "weight_900": (_with(weight="900"), r"weight-kg.*900.*20 to 300 kg"),
     "weight_nan": (_with(weight="nan"), r"weight-kg.*nan.*20 to 300 kg"),
     "weight_text": (_with(weight="heavy"), r"weight-kg.*'heavy'.*20 to 300 kg"),
-    "unknown_route": (
-        _with(doses=["intrathecal:10mg"]),
-        r"unknown route 'intrathecal'.*iv, sublingual, intranasal, oral",
-    ),
     "unknown_model": (
         _with(extra=["--model", "no_such_model"]),
         r"unknown model 'no_such_model'.*ketamine",
-    ),
-    "duration_on_sublingual": (
-        _with(doses=["sublingual:100mg/10min"]),
-        r"duration.*only allowed for infusions",
-    ),
-    "duration_on_oral": (
-        _with(doses=["oral:10mg@5min/10min"]),
-        r"duration.*only allowed for infusions",
-    ),
-    "zero_infusion_duration": (_with(doses=["iv:10mg/0min"]), r"dose duration.*0 < duration"),
-    "spec_no_colon": (
-        _with(doses=["sublingual100mg"]),
-        r"cannot read 'sublingual100mg'.*ROUTE:AMOUNT",
-    ),
-    "spec_no_unit": (_with(doses=["sublingual:100"]), r"cannot read.*ROUTE:AMOUNT"),
-    "spec_bad_start": (_with(doses=["intranasal:50mg@soon"]), r"cannot read.*ROUTE:AMOUNT"),
-    "spec_trailing": (_with(doses=["iv:10mg@5min/"]), r"cannot read.*ROUTE:AMOUNT"),
-    "second_dose_bad": (
-        _with(doses=["sublingual:100mg", "intranasal:50mg@40"]),
-        r"cannot read 'intranasal:50mg@40'",
     ),
     "t_end_zero": (_with(extra=["--t-end-min", "0"]), r"t-end-min.*> 0"),
     "t_end_negative": (_with(extra=["--t-end-min", "-10"]), r"t-end-min.*> 0"),
@@ -178,23 +171,8 @@ EXPOSURE_KEYS = {"cmax_ng_per_ml", "tmax_min", "auc_ng_h_per_ml"}
 
 def test_json_output_has_the_documented_keys_and_matches_the_library(tmp_path, capsys):
     out_file = tmp_path / "curve.csv"
-    rc, out, err = run_cli(
-        [
-            "simulate",
-            "--weight-kg",
-            "70",
-            "--dose",
-            "sublingual:100mg",
-            "--dose",
-            "intranasal:0.5mg/kg@40min",
-            "--json",
-            "--out",
-            str(out_file),
-        ],
-        capsys,
-    )
-    assert rc == 0 and err == ""
-    s = json.loads(out)
+    doses = ["--dose", "sublingual:100mg", "--dose", "intranasal:0.5mg/kg@40min"]
+    s = json_of(["simulate", "--weight-kg", "70", *doses, "--out", str(out_file)], capsys)
     assert {"model", "weight_kg", "doses", "plasma", "effect_site", "window"} <= set(s)
     assert s["model"] == "ketamine" and s["weight_kg"] == 70.0
     assert [d["amount_mg"] for d in s["doses"]] == [100.0, 35.0]  # mg/kg resolved at 70 kg
@@ -226,9 +204,7 @@ def test_json_output_has_the_documented_keys_and_matches_the_library(tmp_path, c
 
 
 def test_json_nulls_where_a_time_never_comes(capsys):
-    rc, out, _ = run_cli(["simulate", "--weight-kg", "70", "--dose", "oral:1mg", "--json"], capsys)
-    assert rc == 0
-    w = json.loads(out)["window"]
+    w = json_of(["simulate", "--weight-kg", "70", "--dose", "oral:1mg"], capsys)["window"]
     assert w["onset_min"] is None and w["offset_min"] is None
     assert w["dissociation_onset_min"] is None
     assert w["minutes_in_window"] == 0.0 and w["minutes_dissociated"] == 0.0
@@ -250,11 +226,8 @@ def test_every_model_runs_from_the_cli(model_id, capsys):
     m = load_model(model_id)
     dose = "iv:0.5mg/kg@0min/40min"
     weight = str(min(max(70.0, m.validity_weight_kg[0], 20.0), m.validity_weight_kg[1], 300.0))
-    rc, out, err = run_cli(
-        ["simulate", "--model", model_id, "--weight-kg", weight, "--dose", dose, "--json"], capsys
-    )
-    assert rc == 0, err
-    assert json.loads(out)["model"] == model_id
+    s = json_of(["simulate", "--model", model_id, "--weight-kg", weight, "--dose", dose], capsys)
+    assert s["model"] == model_id
 
 
 def test_out_into_missing_directory_creates_it(tmp_path, capsys):

@@ -6,6 +6,7 @@ import json
 
 import pandas as pd
 import pytest
+from cli_runs import json_of
 
 from pksim.cli import main
 from pksim.notice import NOTICE
@@ -126,6 +127,15 @@ def test_person_table_with_weight_distribution(capsys):
     )
     assert code == 0
     assert "trade-off" in out and "seed 2" in out and out.rstrip().endswith(NOTICE)
+
+
+def test_person_weights_from_a_table(capsys, tmp_path):
+    """``plan`` takes the covariate flags of ``population``: a weight table is resampled."""
+    table = tmp_path / "w.csv"
+    table.write_text("weight_kg\n55\n70\n90\n")
+    argv = ["plan", "person", "--weight-table", str(table), "--female-fraction", "1"]
+    s = json_of(argv + ["--n", "100", "--seed", "1"], capsys)
+    assert s["covariates"]["weight_table_n"] == 3 and s["covariates"]["female_fraction"] == 1
 
 
 def test_couple_table_shows_timeline(capsys):

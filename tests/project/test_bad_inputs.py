@@ -23,10 +23,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from cli_runs import run_cli
 from model_fixtures import one_compartment_toml
 from sweep_fixtures import HUGE_SLOT_SWEEP, sweep_toml
-
-from pksim.cli import main
 
 # ----------------------------------------------------------------------------- inputs
 
@@ -97,6 +96,11 @@ def _with_file(interface: str, argv: list[str], file: str, rows: dict) -> dict[s
     }
 
 
+def _flag_row(argv: list[str], flag: str, value: str, *files: dict) -> tuple:
+    """A row that gives ``flag`` a bad ``value``: the one line must name that flag."""
+    return (argv + [flag, value], flag, *files)
+
+
 def _sim(weight: str = "70", dose: str = "iv:10mg") -> list[str]:
     return ["simulate", "--weight-kg", weight, "--dose", dose]
 
@@ -111,6 +115,7 @@ PLAN_COUPLE = ["plan", "couple", "--a-weight-kg", "70"]
 MODEL_ARGS = ["--model", "m.toml"]
 WEIGHT_TABLE = POP[:3] + ["--weight-table", "w.csv"] + POP[5:]
 PLOT_OUT = ["--out", "p.png"]
+SWEEP_RUN = ["sweep", "s.toml", "--out", "o"]
 RESULTS = {"res": _results_dir}
 
 CASES: dict[str, Case] = {
@@ -135,32 +140,26 @@ CASES: dict[str, Case] = {
                 _sim(dose="iv:10mg@60min") + ["--t-end-min", "60"],
                 "--dose: iv:10mg@60min starts at 60 min",
             ),
-            "sim_t_end_negative": (SIM + ["--t-end-min", "-1"], "--t-end-min"),
-            "sim_dt_zero": (SIM + ["--dt-min", "0"], "--dt-min"),
+            "sim_t_end_negative": _flag_row(SIM, "--t-end-min", "-1"),
+            "sim_dt_zero": _flag_row(SIM, "--dt-min", "0"),
             "sim_too_many_points": (SIM + ["--t-end-min", "1e9", "--dt-min", "1"], "points"),
-            "sim_model_unknown": (SIM + ["--model", "nope"], "--model"),
-            "sim_model_missing_file": (SIM + ["--model", "missing.toml"], "--model"),
-            "sim_scaling_unknown": (SIM + ["--weight-scaling", "cubic"], "--weight-scaling"),
-            "sim_sex_unknown": (SIM + ["--sex", "other"], "--sex"),
-            "sim_out_existing_dir": (SIM + ["--out", "adir"], "--out", {"adir/keep.txt": "x"}),
-            "sim_out_proc": (SIM + ["--out", "/proc/x.csv"], "--out"),
-            "sim_out_under_file": (SIM + ["--out", "afile/c.csv"], "--out", {"afile": "x"}),
+            "sim_model_unknown": _flag_row(SIM, "--model", "nope"),
+            "sim_model_missing_file": _flag_row(SIM, "--model", "missing.toml"),
+            "sim_scaling_unknown": _flag_row(SIM, "--weight-scaling", "cubic"),
+            "sim_sex_unknown": _flag_row(SIM, "--sex", "other"),
+            "sim_out_existing_dir": _flag_row(SIM, "--out", "adir", {"adir/keep.txt": "x"}),
+            "sim_out_proc": _flag_row(SIM, "--out", "/proc/x.csv"),
+            "sim_out_under_file": _flag_row(SIM, "--out", "afile/c.csv", {"afile": "x"}),
             "sim_unknown_flag": (SIM + ["--colour", "red"], "unrecognized"),
             # population, couple, plan
             "pop_n_zero": (POP[:-4] + ["--n", "0", "--seed", "1"], "--n"),
             "pop_n_huge": (POP[:-4] + ["--n", "1e12", "--seed", "1"], "--n"),
-            "pop_seed_negative": (POP[:-2] + ["--seed", "-1"], "--seed"),
-            "pop_window_negative": (POP + ["--window-ng-per-ml", "-5"], "--window-ng-per-ml"),
-            "pop_window_above_dissociation": (
-                POP + ["--window-ng-per-ml", "500"],
-                "--window-ng-per-ml",
-            ),
-            "pop_dissociation_below_window": (
-                POP + ["--dissociation-ng-per-ml", "1"],
-                "--dissociation-ng-per-ml",
-            ),
-            "pop_window_nan": (POP + ["--window-ng-per-ml", "nan"], "--window-ng-per-ml"),
-            "pop_block_garbage": (POP + ["--block-min", "soon"], "--block-min"),
+            "pop_seed_negative": _flag_row(POP[:-2], "--seed", "-1"),
+            "pop_window_negative": _flag_row(POP, "--window-ng-per-ml", "-5"),
+            "pop_window_above_dissociation": _flag_row(POP, "--window-ng-per-ml", "500"),
+            "pop_dissociation_below_window": _flag_row(POP, "--dissociation-ng-per-ml", "1"),
+            "pop_window_nan": _flag_row(POP, "--window-ng-per-ml", "nan"),
+            "pop_block_garbage": _flag_row(POP, "--block-min", "soon"),
             "pop_block_past_horizon": (POP + ["--block-min", "45-900"], "block"),
             "pop_two_weights": (
                 POP + ["--weight-mean-kg", "70", "--weight-sd-kg", "10"],
@@ -170,11 +169,8 @@ CASES: dict[str, Case] = {
                 POP[:2] + ["iv:10mg@500min"] + POP[3:],
                 "not before the end",
             ),
-            "pop_out_under_file": (POP + ["--out", "afile/run"], "--out", {"afile": "x"}),
-            "couple_offset_negative": (
-                COUPLE + ["--b-start-offset-min", "-5"],
-                "--b-start-offset-min",
-            ),
+            "pop_out_under_file": _flag_row(POP, "--out", "afile/run", {"afile": "x"}),
+            "couple_offset_negative": _flag_row(COUPLE, "--b-start-offset-min", "-5"),
             "couple_offset_past_horizon": (COUPLE + ["--b-start-offset-min", "300"], "b dose"),
             "couple_missing_weight": (COUPLE[:3] + COUPLE[5:], "--a-weight"),
             "couple_weight_zero": (COUPLE + ["--b-weight-kg", "0"], "--b-weight-kg: 0.0 kg"),
@@ -182,14 +178,8 @@ CASES: dict[str, Case] = {
                 PLAN + ["--booster-route", "intranasal", "--booster-times-min", "240"],
                 "--booster-times-min",
             ),
-            "plan_limit_above_one": (
-                PLAN + ["--dissociation-limit", "1.5"],
-                "--dissociation-limit",
-            ),
-            "plan_window_above_dissociation": (
-                PLAN + ["--window-ng-per-ml", "900"],
-                "--window-ng-per-ml",
-            ),
+            "plan_limit_above_one": _flag_row(PLAN, "--dissociation-limit", "1.5"),
+            "plan_window_above_dissociation": _flag_row(PLAN, "--window-ng-per-ml", "900"),
             "plan_window_old_spelling": (  # the first spelling still works, named as the new one
                 PLAN + ["--window-lower-ng-per-ml", "900"],
                 "--window-ng-per-ml",
@@ -205,7 +195,7 @@ CASES: dict[str, Case] = {
             ),
             "models_unknown": (["models", "nope"], "nope"),
             "warmup_unknown_flag": (["warmup", "--fast"], "unrecognized"),
-            "validate_model_unknown": (["validate", "--model", "nope"], "--model"),
+            "validate_model_unknown": _flag_row(["validate"], "--model", "nope"),
             # sweep runs
             "sweep_no_out": (["sweep", "s.toml"], "--out", {"s.toml": SWEEP_OK}),
             "sweep_out_is_file": (
@@ -213,15 +203,9 @@ CASES: dict[str, Case] = {
                 "--out",
                 {"s.toml": SWEEP_OK, "afile": "x"},
             ),
-            "sweep_workers_zero": (
-                ["sweep", "s.toml", "--out", "o", "--workers", "0"],
-                "--workers",
-                {"s.toml": SWEEP_OK},
-            ),
-            "sweep_scheduler_serial": (
-                ["sweep", "s.toml", "--out", "o", "--scheduler", "tcp://127.0.0.1:1"],
-                "--scheduler",
-                {"s.toml": SWEEP_OK},
+            "sweep_workers_zero": _flag_row(SWEEP_RUN, "--workers", "0", {"s.toml": SWEEP_OK}),
+            "sweep_scheduler_serial": _flag_row(
+                SWEEP_RUN, "--scheduler", "tcp://127.0.0.1:1", {"s.toml": SWEEP_OK}
             ),
             "sweep_locked_out": (
                 ["sweep", "s.toml", "--out", "locked"],
@@ -346,7 +330,7 @@ CASES: dict[str, Case] = {
                 "cells.parquet",
                 {"d/notes.txt": "x"},
             ),
-            "plot_dpi_huge": (["plot", "res", *PLOT_OUT, "--dpi", "100000"], "--dpi", RESULTS),
+            "plot_dpi_huge": _flag_row(["plot", "res", *PLOT_OUT], "--dpi", "100000", RESULTS),
             "plot_dpi_negative": (["plot", "res", *PLOT_OUT, "--dpi=-5"], "--dpi", RESULTS),
             "plot_bad_format": (["plot", "res", "--out", "p.gif"], "--out", RESULTS),
             "plot_unknown_metric": (
@@ -389,14 +373,10 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(name, tmp_path, monkeyp
         lock_fd = os.open(tmp_path / "locked", os.O_RDONLY)
         fcntl.flock(lock_fd, fcntl.LOCK_EX)
     try:
-        try:
-            rc = main(case.argv)
-        except SystemExit as exc:  # argparse errors
-            rc = exc.code
+        rc, out, err = run_cli(case.argv, capsys)
     finally:
         if lock_fd is not None:
             os.close(lock_fd)
-    out, err = capsys.readouterr()
     lines = err.strip().splitlines()
     assert rc == 2, (rc, err)
     assert len(lines) == 1, err

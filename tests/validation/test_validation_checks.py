@@ -106,28 +106,13 @@ def test_leave_one_study_out_says_when_nothing_is_left_or_a_parameter_is_blind(t
 def test_shape_checks_count_peaks_per_dose_event(tmp_path):
 
     model = load_model(FROZEN_MODEL)
-    data = write_observations(
-        tmp_path / "shape.csv",
-        [
-            synthetic_row(id="po", route="oral", dose_mg=50, cmax_ng_per_ml=10),
-            synthetic_row(
-                id="po-twice",
-                route="oral",
-                dose_mg=100,
-                n_doses=2,
-                dose_interval_min=480,
-                cmax_ng_per_ml=10,
-            ),
-            synthetic_row(
-                id="iv",
-                route="iv",
-                dose_mg_per_kg=0.5,
-                infusion_min=40,
-                weight_kg=50,
-                cmax_ng_per_ml=10,
-            ),
-        ],
-    )
+    arms = {
+        "po": dict(route="oral", dose_mg=50),
+        "po-twice": dict(route="oral", dose_mg=100, n_doses=2, dose_interval_min=480),
+        "iv": dict(route="iv", dose_mg_per_kg=0.5, infusion_min=40, weight_kg=50),
+    }
+    rows = [synthetic_row(id=arm_id, **arm) for arm_id, arm in arms.items()]  # no statistic needed
+    data = write_observations(tmp_path / "shape.csv", rows)
     s = shape_checks(model, load_observations(data)).set_index("arm_id")
     assert s.loc["po-twice", "dose_events"] == 2
     assert s.loc["po-twice", "plasma_maxima"] == 2  # 8 h apart: two separate peaks
