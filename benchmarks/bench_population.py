@@ -40,12 +40,13 @@ T_END_MIN, DT_MIN = 1440.0, 1.0
 
 
 def setup(n: int, seed: int = 1):
-    from pksim._popengine import make_arm, resolve_settings
+    from pksim._popengine import make_arm, prepare_run
     from pksim.sampling import Covariates
+    from pksim.settings import RunSettings
 
-    s = resolve_settings("ketamine", T_END_MIN, DT_MIN, None, (45.0, 90.0))
+    rs, s = prepare_run(RunSettings(n=n, seed=seed, t_end_min=T_END_MIN, dt_min=DT_MIN))
     cov = Covariates(weight_mean_kg=75, weight_sd_kg=15, sex="mixed")
-    arm = make_arm(DOSES, cov, seed, 0, True, False, None, s.model)
+    arm = make_arm(DOSES, cov, rs, s.model)
     return s, arm.inputs(s, 0, n)
 
 

@@ -27,7 +27,7 @@ from pksim.model import Model
 from pksim.pd import PDDissociation, model_pd
 from pksim.regimen import Dose, input_events
 from pksim.sampling import BlockDraws, Covariates, check_seed
-from pksim.settings import RunSettings, check_block, resolve
+from pksim.settings import RunSettings, check_block
 from pksim.simulation import MG_PER_L_TO_NG_PER_ML, Curve, as_doses, as_model, simulate, time_grid
 from pksim.system import central_volume_l, system_terms, systemic_fraction
 
@@ -126,12 +126,10 @@ class Settings:
         return {"coverage": self.coverage, "block_min": self.block_min}
 
 
-def prepare_run(settings: RunSettings | None, **keywords) -> tuple[RunSettings, int, int, Settings]:
-    """A population or couple call's settings, checked once: ``(run settings, n, seed, grid and
-    bands)``. ``keywords``: the call's own settings arguments (:func:`pksim.settings.resolve`)."""
-    rs = resolve(settings, **keywords)
-    n = check_n(rs.n)
-    seed = check_seed(rs.seed)
+def prepare_run(settings: RunSettings) -> tuple[RunSettings, Settings]:
+    """A population or couple call's settings, checked once: the run settings with ``n`` and
+    ``seed`` checked, and the grid and bands they give."""
+    rs = settings.replace(n=check_n(settings.n), seed=check_seed(settings.seed))
     s = resolve_settings(
         rs.model,
         rs.t_end_min,
@@ -141,7 +139,7 @@ def prepare_run(settings: RunSettings | None, **keywords) -> tuple[RunSettings, 
         rs.coverage_percent,
         rs.band_uncertainty,
     )
-    return rs, n, seed, s
+    return rs, s
 
 
 def resolve_settings(
@@ -402,16 +400,14 @@ def typical_curve(s: Settings, arm: Arm) -> Curve:
 def make_arm(
     doses,
     covariates,
-    seed,
-    partner,
-    variability,
-    dose_variability,
-    weight_scaling,
+    settings: RunSettings,
     model: Model,
+    partner: int = 0,
     offset_min: float = 0.0,
     field_prefix: str = "",
-    pd_overrides: dict[str, float] | None = None,
 ) -> Arm:
+    """One arm (a population, or one partner of the couples): its doses, people and random
+    stream (``partner`` of ``settings.seed``) under the checked run ``settings``."""
     if not isinstance(covariates, Covariates):
         raise InputError(f"{field_prefix}covariates", "expected a pksim.sampling.Covariates")
     dose_list = as_doses(doses)
@@ -424,18 +420,19 @@ def make_arm(
                 f"model {model.id!r} has no route {d.route!r}",
                 ", ".join(model.routes),
             )
-    if weight_scaling is not None and weight_scaling not in model.scaling_schemes:
+    scaling = settings.weight_scaling
+    if scaling is not None and scaling not in model.scaling_schemes:
         raise InputError(
-            "weight_scaling", f"unknown scheme {weight_scaling!r}", ", ".join(model.scaling_schemes)
+            "weight_scaling", f"unknown scheme {scaling!r}", ", ".join(model.scaling_schemes)
         )
     return Arm(
         dose_list,
         covariates,
-        BlockDraws(seed, partner),
-        bool(variability),
-        dose_cv_percent(dose_variability),
-        weight_scaling,
-        model_pd(model, pd_overrides),
+        BlockDraws(settings.seed, partner),
+        bool(settings.variability),
+        dose_cv_percent(settings.dose_variability),
+        scaling,
+        model_pd(model, settings.pd_dict),
     )
 
 

@@ -38,7 +38,7 @@ from pksim.errors import InputError
 from pksim.metrics import json_number, sensitivity_summary
 from pksim.regimen import MAX_TIME_MIN, Dose
 from pksim.sampling import Covariates
-from pksim.settings import RunSettings, arguments
+from pksim.settings import RunSettings, call_settings
 
 PARTNER_A, PARTNER_B = 0, 1  # RNG partner keys: A shares its stream with simulate_population
 
@@ -236,24 +236,12 @@ def simulate_couple(
     *,
     a: Covariates,
     b: Covariates,
-    n: int | None = None,
-    seed: int | None = None,
-    model="ketamine",
-    block_min: tuple[float, float] = (45.0, 90.0),
-    t_end_min: float = 240.0,
-    dt_min: float = 1.0,
-    thresholds: dict[str, float] | None = None,
-    variability: bool = True,
     a_start_offset_min: float = 0.0,
     b_start_offset_min: float = 0.0,
-    dose_variability: bool | float = False,
-    weight_scaling: str | None = None,
     chunk_size: int | None = None,
     keep_curves: bool = False,
-    pd_dissociation: dict[str, float] | None = None,
-    coverage_percent: float | None = None,
-    band_uncertainty: bool = False,
     settings: RunSettings | None = None,
+    **setting_overrides,
 ) -> CoupleResult:
     """Simulate ``n`` couples; per couple, when and how long both partners share the window.
 
@@ -261,12 +249,12 @@ def simulate_couple(
     ----------
     a_doses, b_doses : each partner's regimen (Dose objects or specs)
     a, b : each partner's covariates (fixed or sampled)
-    n : number of simulated couples, 1 to 10^7
-    seed : non-negative integer (A and B use independent streams derived from it)
-    block_min : session block ``(start, end)`` (min) for the block metrics``
     a_start_offset_min, b_start_offset_min : shift of each partner's regimen (min, >= 0)
-    settings : the run settings as one :class:`~pksim.settings.RunSettings` instead of keywords
-    Other parameters as in :func:`pksim.population.simulate_population`.
+    chunk_size, keep_curves : as in :func:`pksim.population.simulate_population`
+    settings : the run settings, :class:`~pksim.settings.RunSettings` (``n`` couples, 1 to
+        10^7, and ``seed`` are required; A and B use independent streams derived from it; the
+        block is on the common clock)
+    **setting_overrides : the RunSettings fields as keywords instead (``n=100, seed=1``)
 
     Returns
     -------
@@ -281,23 +269,12 @@ def simulate_couple(
     >>> 0.0 <= r.summary()["p_both_window_block_coverage"] <= 1.0
     True
     """
-    rs, n, seed, s = prepare_run(settings, **arguments(locals()))
+    rs, s = prepare_run(call_settings("simulate_couple", settings, setting_overrides))
+    n = rs.n
     off_a = _check_offset(a_start_offset_min, "a_start_offset_min")
     off_b = _check_offset(b_start_offset_min, "b_start_offset_min")
     arm_a, arm_b = (
-        make_arm(
-            doses,
-            cov,
-            seed,
-            partner,
-            rs.variability,
-            rs.dose_variability,
-            rs.weight_scaling,
-            s.model,
-            offset,
-            f"{tag} ",
-            rs.pd_dict,
-        )
+        make_arm(doses, cov, rs, s.model, partner, offset, f"{tag} ")
         for tag, doses, cov, partner, offset in (
             ("a", a_doses, a, PARTNER_A, off_a),
             ("b", b_doses, b, PARTNER_B, off_b),
@@ -377,8 +354,8 @@ def simulate_couple(
         acc_b.add(start, stop, ib, met_b, buf_b, alt_b)
         joint_alt[:, start:stop] = alt_j
         _kernels.count_codes(both, both_counts)
-    cfg_a = config_of(s, arm_a, n, seed)
-    cfg_b = config_of(s, arm_b, n, seed)
+    cfg_a = config_of(s, arm_a, n, rs.seed)
+    cfg_b = config_of(s, arm_b, n, rs.seed)
     cfg_a["start_offset_min"], cfg_b["start_offset_min"] = off_a, off_b
     res_a = finish(acc_a, s, typical_curve(s, arm_a), cfg_a, arm_a.pd)
     res_b = finish(acc_b, s, typical_curve(s, arm_b), cfg_b, arm_b.pd)

@@ -1,10 +1,11 @@
 """Run settings: the options every population, couple, planner, sweep and app run shares.
 
-One frozen :class:`RunSettings` replaces the ~12 keywords each of
-:func:`pksim.population.simulate_population`, :func:`pksim.couple.simulate_couple`,
-:func:`pksim.planning.plan_person` and :func:`pksim.planning.plan_couple` used to thread by hand
-(the keywords still work; give one or the other). Being frozen and hashable it is also a cache
-key for the app.
+The one place the run settings and their defaults are declared: the frozen
+:class:`RunSettings`. :func:`pksim.population.simulate_population`,
+:func:`pksim.couple.simulate_couple`, :func:`pksim.planning.plan_person` and
+:func:`pksim.planning.plan_couple` take it as ``settings=`` or its fields as keywords (give one or
+the other), and :func:`call_settings` turns either into one RunSettings, refusing a keyword that
+is not a setting. Being frozen and hashable it is also a cache key for the app.
 
 Examples
 --------
@@ -19,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -42,20 +44,29 @@ def _pairs(value) -> tuple[tuple[str, float], ...] | None:
 class RunSettings:
     """Everything about a run except who is simulated and what they are given.
 
+    The one declaration of each setting and its default; the façades take it as ``settings=``
+    or its fields as keywords.
+
     Attributes
     ----------
-    n, seed : virtual subjects (or couples) and the random seed
+    n, seed : virtual subjects (or couples) and the random seed (a non-negative integer)
     model : model id or :class:`~pksim.model.Model`
     t_end_min, dt_min : output grid ``0..t_end`` step ``dt`` (min)
-    thresholds : lower-edge overrides by band role (ng/mL), stored as sorted pairs
-    variability : sample between-subject variability
-    dose_variability : delivered-dose variability: False, True (CV 10 %) or a CV (%)
-    block_min : the session block (min)
+    thresholds : lower-edge overrides by band role (ng/mL), e.g. ``{"window": 60,
+        "dissociation": 180}`` (the window is ``[window, dissociation)``), stored as sorted pairs
+    variability : sample between-subject variability from the model file (False: every
+        subject has typical parameters for their covariates)
+    dose_variability : delivered-dose variability: False, True (CV 10 %, ASSUMED) or a CV (%)
+    block_min : the session block ``(start, end)`` (min) for the block metrics
     weight_scaling : the model's scaling scheme (None: its default)
-    coverage_percent : share of the block that counts as "in the window for the block"
-        (None: 75 %)
-    band_uncertainty : draw each person's window edges from the published ranges
-    pd_dissociation : overrides of the PD model's values, stored as sorted pairs
+    coverage_percent : share of the block (%) a person must spend in the window for
+        ``in_window_block_coverage`` (None: 75 %)
+    band_uncertainty : draw each person's window floor and dissociation edge log-uniform over
+        the model's published ranges (:func:`pksim.analysis.band_edge_ranges`); the result then
+        also carries the summaries at the ends of the ranges (``sensitivity``: the same people
+        and curves judged against the windows at the ends, in the same kernel pass)
+    pd_dissociation : overrides of the model's ``[pd.dissociation]`` values (``c50_ng_per_ml``,
+        ``omega``) for sensitivity analyses, stored as sorted pairs
     """
 
     n: int
@@ -91,7 +102,8 @@ class RunSettings:
         return dataclasses.replace(self, **changes)
 
 
-_DEFAULTS = {f.name: f.default for f in fields(RunSettings)}
+#: The run settings' names, in declaration order: what a façade accepts as keywords.
+SETTINGS = tuple(f.name for f in fields(RunSettings))
 
 
 def _minutes_pair(block_min) -> tuple[float, float]:
@@ -116,37 +128,35 @@ def check_block(block_min, t_end_min: float) -> tuple[float, float]:
     return b0, b1
 
 
-def arguments(call_locals: Mapping) -> dict:
-    """The run-setting keywords among a function's arguments: ``arguments(locals())`` as the
-    first statement of a function that takes the settings as keywords (for compatibility) or as
-    one ``settings=`` (:func:`resolve` refuses both)."""
-    return {k: call_locals[k] for k in _DEFAULTS if k in call_locals}
-
-
-def resolve(
-    settings: RunSettings | None, defaults: Mapping | None = None, **keywords
+def call_settings(
+    caller: str,
+    settings: RunSettings | None,
+    keywords: Mapping,
+    defaults: Mapping | None = None,
 ) -> RunSettings:
-    """``settings``, or one built from ``keywords``. Giving both is refused unless every
-    keyword is at its default (``defaults``: the caller's own defaults, if they differ)."""
+    """The run settings of one call to ``caller``, a façade that takes ``settings=`` and the
+    settings as ``**keywords``: ``settings`` itself, or a RunSettings built from ``keywords``
+    over ``defaults`` (the façade's own, where they differ from RunSettings'; ``n`` and ``seed``
+    have none here and are checked by the engine). An unknown keyword is refused by name (a
+    misspelt setting must not pass silently), and so are keywords next to ``settings``
+    (``settings.replace(...)`` says which wins)."""
+    unknown = sorted(set(keywords) - set(SETTINGS))
+    if unknown:
+        near = difflib.get_close_matches(unknown[0], SETTINGS, n=1)
+        raise InputError(
+            ", ".join(unknown),
+            f"not an argument or run setting of {caller}()"
+            + (f"; did you mean {near[0]!r}?" if near else ""),
+            f"{caller}'s own arguments or the run settings {', '.join(SETTINGS)}",
+        )
     if settings is None:
-        return RunSettings(**keywords)
+        return RunSettings(**{"n": None, "seed": None, **(defaults or {}), **keywords})
     if not isinstance(settings, RunSettings):
         raise InputError("settings", f"{type(settings).__name__} is not a RunSettings")
-    base = {**_DEFAULTS, "n": None, "seed": None, **(defaults or {})}
-    clash = sorted(k for k, v in keywords.items() if not _same(v, base.get(k)))
-    if clash:
+    if keywords:
         raise InputError(
             "settings",
-            f"also given as keywords: {', '.join(clash)}",
-            "the RunSettings or the keywords, not both",
+            f"also given as keywords: {', '.join(sorted(keywords))}",
+            "the RunSettings or the keywords, not both; settings.replace(...) changes some",
         )
     return settings
-
-
-def _same(a, b) -> bool:
-    if a is b:
-        return True
-    try:
-        return bool(a == b)
-    except (TypeError, ValueError):
-        return False

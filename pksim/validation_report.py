@@ -384,20 +384,21 @@ def _in_sample_section(run: ValidationRun, model_id: str) -> list[str]:
     return L + [""]
 
 
+def _check_section(title: str, intro: str, header: list[str], rows: list[list[str]]) -> list[str]:
+    """One check's part of the report: its title, what it checks, its table."""
+    return [f"### {title}", "", intro, "", *_md_table(header, rows), ""]
+
+
 def _checks_section(run: ValidationRun, model_id: str) -> list[str]:
     L: list[str] = []
     cv = _checks_of(run, "cross_validation", model_id)
     if cv is not None and not cv.empty:
-        L += [
-            "### Leave-one-study-out cross-validation",
-            "",
+        L += _check_section(
+            "Leave-one-study-out cross-validation",
             "Each study with calibration targets is left out in turn, the `[calibration]` "
             "parameters are refitted on the other studies' targets, and the study's arms are "
             "predicted with the refitted values. External arms keep the model's own "
             "prediction.",
-            "",
-        ]
-        L += _md_table(
             [
                 "arm",
                 "study",
@@ -436,18 +437,13 @@ def _checks_section(run: ValidationRun, model_id: str) -> list[str]:
                 for r in cv.itertuples()
             ],
         )
-        L.append("")
     shape = _checks_of(run, "shape", model_id)
     if shape is not None:
-        L += [
-            "### Curve shape (typical 70 kg person)",
-            "",
+        L += _check_section(
+            "Curve shape (typical 70 kg person)",
             "Local maxima of the plasma and effect-site curves of each arm's regimen and of "
             "the standard regimens in `pksim/data/shape_regimens.txt`; one peak per dose "
             "event is expected.",
-            "",
-        ]
-        L += _md_table(
             [
                 "route",
                 "arm",
@@ -471,18 +467,13 @@ def _checks_section(run: ValidationRun, model_id: str) -> list[str]:
             ]
             or [["-"] * 7],
         )
-        L.append("")
     spread = _checks_of(run, "spread", model_id)
     if spread is not None:
-        L += [
-            "### Population spread of plasma Cmax, per route",
-            "",
+        L += _check_section(
+            "Population spread of plasma Cmax, per route",
             "Between-subject CV of Cmax among simulated people (the model's variability, "
             "the arm's regimen and weight) against the observed CV (GSD -> geometric CV "
             "sqrt(exp(ln(GSD)^2) - 1); SD / mean).",
-            "",
-        ]
-        L += _md_table(
             [
                 "route",
                 "arm",
@@ -510,7 +501,6 @@ def _checks_section(run: ValidationRun, model_id: str) -> list[str]:
             ]
             or [["-"] * 9],
         )
-        L.append("")
     return L
 
 

@@ -13,13 +13,14 @@ Research and teaching tool - not dosing advice.
 from __future__ import annotations
 
 from pksim.notice import NOTICE
-from pksim.planning._common import DoseSteps, dose_steps
+from pksim.planning._common import PLAN_DEFAULTS, DoseSteps, dose_steps
 from pksim.planning.couple import CouplePlan, plan_couple
 from pksim.planning.person import PersonPlan, plan_person
 from pksim.planning.tci import TciPlan, plan_tci, tci_metrics
 
 __all__ = [
     "NOTICE",
+    "PLAN_DEFAULTS",
     "CouplePlan",
     "DoseSteps",
     "PersonPlan",

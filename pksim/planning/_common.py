@@ -4,8 +4,12 @@ messages, the re-simulation check, provenance, the notice."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from types import MappingProxyType
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -13,9 +17,10 @@ import pandas as pd
 from pksim.analysis import band_thresholds
 from pksim.errors import ConsistencyError, InputError
 from pksim.model import Model
+from pksim.notice import NOTICE
 from pksim.regimen import Dose, route_name
 from pksim.sampling import Covariates, check_seed
-from pksim.settings import RunSettings, check_block, resolve
+from pksim.settings import RunSettings, call_settings, check_block
 
 #: Default search range in product units (the step is the route's ``product_step_mg`` in the
 #: model file: one lozenge, one spray): up to 16 units for a dose, 8 for a booster, which tops up.
@@ -73,12 +78,7 @@ class DoseSteps:
         return self.min_mg + self.step_mg * np.arange(n, dtype=float)
 
     def as_dict(self) -> dict:
-        return {
-            "route": self.route,
-            "step_mg": self.step_mg,
-            "min_mg": self.min_mg,
-            "max_mg": self.max_mg,
-        }
+        return asdict(self)
 
 
 def dose_steps(
@@ -112,6 +112,57 @@ def dose_steps(
     units = DEFAULT_MAX_BOOSTER_UNITS if booster else DEFAULT_MAX_UNITS
     hi = units * with_steps[route_name(route)] if max_mg is None else max_mg
     return DoseSteps(route, step, lo, hi)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan(ABC):
+    """What every plan reports (:class:`~pksim.planning.PersonPlan`,
+    :class:`~pksim.planning.CouplePlan`); :meth:`summary` writes it around the plan's own
+    entries (:meth:`entries`), so the two planners' JSON has one layout.
+
+    Attributes
+    ----------
+    feasible : whether some candidate meets the dissociation limit and puts anyone in the window
+    meets_goal : whether the chosen plan reaches P(goal) >= ``min_p_goal``; only then does it
+        "meet the goal" (front ends mark nothing else as a success)
+    near_misses : candidates over the dissociation limit by less than two Monte-Carlo SEs that
+        would reach the goal more often than the chosen one (at most :data:`MAX_NEAR_MISSES`)
+    chosen : the chosen candidate's row of ``candidates`` as a dict (probabilities with SEs),
+        or None when infeasible
+    message : one sentence saying what was found, or why nothing was
+    """
+
+    kind: ClassVar[str]  # the summary's "plan" entry
+
+    model: Model
+    settings: dict
+    candidates: pd.DataFrame = field(repr=False)
+    feasible: bool = False
+    chosen: dict | None = None
+    message: str = ""
+    elapsed_s: float = 0.0
+    meets_goal: bool = False
+    near_misses: pd.DataFrame | None = field(default=None, repr=False)
+
+    @abstractmethod
+    def entries(self) -> dict:
+        """The plan's own summary entries (its regimens, the chosen candidate, trade-offs)."""
+
+    def summary(self) -> dict:
+        """JSON-ready result: provenance, settings, outcome, the plan's own entries, notice."""
+        return {
+            **provenance(self.model),
+            "plan": self.kind,
+            **self.settings,
+            "feasible": self.feasible,
+            "meets_goal": self.meets_goal,
+            "message": self.message,
+            "near_misses": None if self.near_misses is None else records(self.near_misses),
+            **self.entries(),
+            "n_candidates": len(self.candidates),
+            "elapsed_s": self.elapsed_s,
+            "notice": NOTICE,
+        }
 
 
 def window_thresholds(model: Model, thresholds: dict[str, float] | None = None) -> dict[str, float]:
@@ -153,24 +204,24 @@ def dose_dict(d: Dose) -> dict:
     return {"spec": d.spec(), "route": d.route, "amount_mg": d.amount, "start_min": d.start_min}
 
 
-def records(frame: pd.DataFrame) -> list[dict]:
-    out = []
-    for row in frame.to_dict(orient="records"):
-        out.append(
-            {
-                k: (
-                    bool(v)
-                    if isinstance(v, (bool, np.bool_))
-                    else None
-                    if isinstance(v, float) and math.isnan(v)
-                    else float(v)
-                    if isinstance(v, (float, np.floating, np.integer))
-                    else v
-                )
-                for k, v in row.items()
-            }
+def json_row(row) -> dict:
+    """A candidate row (a Series or a dict) with JSON-ready values: bools, floats, None for NaN."""
+    return {
+        k: (
+            bool(v)
+            if isinstance(v, (bool, np.bool_))
+            else None
+            if isinstance(v, float) and math.isnan(v)
+            else float(v)
+            if isinstance(v, (float, np.floating, np.integer))
+            else v
         )
-    return out
+        for k, v in row.items()
+    }
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    return [json_row(row) for row in frame.to_dict(orient="records")]
 
 
 def near_misses(
@@ -195,11 +246,15 @@ def near_misses(
     )
 
 
-def plan_settings(settings: RunSettings | None, **keywords) -> RunSettings:
-    """The planners' run settings: ``settings`` or the keywords (planner defaults: n 2000, the
-    planners' seed, the default model). The planners judge the strict block metric on the
-    model's own band edges, so drawn edges and a coverage share are refused."""
-    rs = resolve(settings, {"n": DEFAULT_N, "seed": DEFAULT_SEED, "model": None}, **keywords)
+#: The planners' own defaults where they differ from :class:`~pksim.settings.RunSettings`'.
+PLAN_DEFAULTS = MappingProxyType({"n": DEFAULT_N, "seed": DEFAULT_SEED, "model": None})
+
+
+def plan_settings(caller: str, settings: RunSettings | None, keywords: dict) -> RunSettings:
+    """The planners' run settings: ``settings`` or the settings given as keywords (over
+    :data:`PLAN_DEFAULTS`). The planners judge the strict block metric on the model's own band
+    edges, so drawn edges and a coverage share are refused."""
+    rs = call_settings(caller, settings, keywords, PLAN_DEFAULTS)
     if rs.band_uncertainty or rs.coverage_percent is not None:
         raise InputError(
             "settings",
@@ -264,6 +319,17 @@ def resolve_covariates(
 
 
 @dataclass(frozen=True)
+class Objective:
+    """What a planner maximises (``goal``) under the limit on ``risk``: columns of its
+    candidates (each with a ``_se`` column) and their labels in messages."""
+
+    goal: str
+    goal_label: str
+    risk: str
+    risk_label: str
+
+
+@dataclass(frozen=True)
 class PlanRun:
     """A plan's inputs, checked once: the run settings, who is planned for, the output grid,
     the block, the window and the limit (the same for the person and the couple planner)."""
@@ -278,6 +344,7 @@ class PlanRun:
     min_goal: float
     measure: str
     dose_cv: float
+    started_s: float  # time.perf_counter() when the plan started
 
     @property
     def n(self) -> int:
@@ -302,12 +369,66 @@ class PlanRun:
             "weight_scaling": rs.weight_scaling or self.model.default_scaling,
         }
 
+    def result(self, kind: type[Plan], message: str, **fields) -> Plan:
+        """The plan's result: ``fields`` with the model and the time since the plan started."""
+        elapsed_s = time.perf_counter() - self.started_s
+        return kind(model=self.model, message=message, elapsed_s=elapsed_s, **fields)
+
+    def over_limit(
+        self, cand: pd.DataFrame, aim: Objective, what: str, describe: Callable[[pd.Series], str]
+    ) -> dict:
+        """The outcome when no candidate meets the limit: the message, naming the least risky
+        candidate (``describe(row)``), and the near-misses."""
+        low = cand.sort_values([aim.risk, "total_mg"]).iloc[0]
+        message = (
+            f"No {what} meets the dissociation limit of {self.limit:.0%}: even the lowest, "
+            f"{describe(low)}, gives {aim.risk_label} = {low[aim.risk]:.1%} in this population. "
+            "Lower the minimum dose, use a smaller dose step, or reconsider the limit."
+        )
+        return {
+            "message": message,
+            "near_misses": near_misses(
+                cand, None, self.limit, goal=aim.goal, limit_column=aim.risk
+            ),
+        }
+
+    def found(
+        self, cand: pd.DataFrame, best: pd.Series, aim: Objective, what: str, desc: str
+    ) -> dict:
+        """The outcome when ``best`` (described as ``desc``) is chosen: the message, said plainly
+        when it falls short of ``min_p_goal``, and the near-misses that would do better."""
+        result = (
+            f"{desc}: {aim.goal_label} = {best[aim.goal]:.1%} ± {best[aim.goal + '_se']:.1%}, "
+            f"{aim.risk_label} = {best[aim.risk]:.1%} ± {best[aim.risk + '_se']:.1%} "
+            f"(limit {self.limit:.0%})."
+        )
+        near = near_misses(cand, best, self.limit, goal=aim.goal, limit_column=aim.risk)
+        meets = bool(best[aim.goal] >= self.min_goal)
+        if not meets:
+            result = (
+                f"No {what} reaches the goal: {aim.goal_label} >= {self.min_goal:.0%} within the "
+                f"{self.limit:.0%} dissociation limit. Best: {result}"
+                + (
+                    f" {len(near)} near-miss(es) within Monte-Carlo error of the limit do better."
+                    if len(near)
+                    else ""
+                )
+            )
+        return {
+            "message": result,
+            "feasible": True,
+            "chosen": json_row(best),
+            "meets_goal": meets,
+            "near_misses": near,
+        }
+
     def simulation_settings(self) -> RunSettings:
         """The settings a re-simulation of the chosen plan runs with (same people, same seed)."""
         return self.settings.replace(model=self.model, block_min=self.block)
 
 
 def prepare_plan(
+    caller: str,
     settings: RunSettings | None,
     keywords: dict,
     people: Sequence[tuple],
@@ -315,13 +436,14 @@ def prepare_plan(
     min_p_goal,
     dissociation,
 ) -> PlanRun:
-    """Check a plan's inputs. ``keywords``: the planner's run-setting arguments
-    (:func:`pksim.settings.arguments`); ``people``: ``(weight_kg, sex, covariates, flag prefix)``
-    per person planned for."""
+    """Check a plan's inputs. ``settings``, ``keywords``: the planner's ``settings=`` and its
+    ``**setting_overrides`` (:func:`plan_settings`); ``people``: ``(weight_kg, sex, covariates,
+    flag prefix)`` per person planned for."""
     from pksim.population import dose_cv_percent
     from pksim.simulation import as_model, time_grid
 
-    rs = plan_settings(settings, **keywords)
+    started_s = time.perf_counter()
+    rs = plan_settings(caller, settings, keywords)
     m = as_model(rs.model)
     covs = tuple(resolve_covariates(*person) for person in people)
     limit = check_limit(dissociation_limit)
@@ -332,26 +454,12 @@ def prepare_plan(
     block = check_block(rs.block_min, float(t[-1]))
     window = window_thresholds(m, rs.thresholds_dict)
     dose_cv = dose_cv_percent(rs.dose_variability)
-    return PlanRun(rs, m, covs, t, block, window, limit, min_goal, measure, dose_cv)
+    return PlanRun(rs, m, covs, t, block, window, limit, min_goal, measure, dose_cv, started_s)
 
 
-def goal_message(result: str, meets: bool, what: str, goal: str, run: PlanRun, n_near: int) -> str:
-    """The plan's sentence: ``result`` when it meets the goal, else plainly that nothing does."""
-    if meets:
-        return result
-    return (
-        f"No {what} reaches the goal: {goal} >= {run.min_goal:.0%} within the "
-        f"{run.limit:.0%} dissociation limit. Best: {result}"
-        + (
-            f" {n_near} near-miss(es) within Monte-Carlo error of the limit do better."
-            if n_near
-            else ""
-        )
-    )
-
-
-def check_agreement(planned: dict, simulated: dict, n: int, keys: Sequence[str], what: str):
-    """The re-simulation must reproduce the planner's counts (same people, same doses).
+def check_agreement(planned, simulated: dict, n: int, keys: Sequence[str], what: str):
+    """The re-simulation must reproduce the planner's counts (same people, same doses);
+    ``planned`` is the chosen candidate's row.
 
     ``keys``: the goal, the threshold dissociation and the PD dissociation probability.
     Superposition is exact, so the only possible differences are subjects sitting within

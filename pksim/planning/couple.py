@@ -28,53 +28,44 @@ absolute stagger.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from pksim.errors import InputError
-from pksim.model import Model
-from pksim.notice import NOTICE
 from pksim.planning import _kernels as _pk
 from pksim.planning._common import (
     DEFAULT_LIMIT,
     DEFAULT_MIN_P_GOAL,
-    DEFAULT_N,
-    DEFAULT_SEED,
     DoseSteps,
+    Objective,
+    Plan,
     check_agreement,
     dose_dict,
     dose_steps,
-    goal_message,
-    near_misses,
     prepare_plan,
-    provenance,
     records,
 )
 from pksim.planning._engine import block_points, grid_steps, pd_model, run_unit_curves, se
 from pksim.regimen import Dose, dose_of
 from pksim.sampling import Covariates
-from pksim.settings import RunSettings, arguments
+from pksim.settings import RunSettings
 
 PARTNER_A, PARTNER_B = 0, 1  # RNG partner streams, as in pksim.couple
 MAX_STAGGERS = 241
 
 
-@dataclass(frozen=True)
-class CouplePlan:
-    """Result of :func:`plan_couple`.
+@dataclass(frozen=True, kw_only=True)
+class CouplePlan(Plan):
+    """Result of :func:`plan_couple` (and the attributes of :class:`Plan`).
 
     Attributes
     ----------
-    feasible : whether some candidate meets the limit and puts any couple in the window together
-    meets_goal : whether the chosen plan reaches P(goal) >= ``min_p_goal`` (see
-        :func:`pksim.planning.plan_person`)
-    near_misses : candidates over the limit by less than two Monte-Carlo SEs that do better
     a_regimen, b_regimen : each partner's dose with its start time (None when infeasible)
-    chosen : the chosen candidate (doses, stagger, probabilities with SEs)
     candidates : DataFrame of every (stagger, A dose, B dose): ``stagger_min``, ``a_dose_mg``,
         ``b_dose_mg``, ``total_mg``, ``p_both_in_window_throughout_block(_se)``,
         ``p_either_dissociates(_se)``, ``p_a_in_window_block``, ``p_b_in_window_block``,
@@ -83,34 +74,18 @@ class CouplePlan:
     timeline : DataFrame ``time_min`` x median / 5th / 95th percentile effect site of each
         partner, ``p_a_in_window``, ``p_b_in_window`` and ``p_both_in_window`` at each time
     couple : ``simulate_couple(...).summary()`` of the chosen plan (same seed), or None
-    message : one sentence saying what was found, or why nothing was
     """
 
-    model: Model
-    settings: dict
-    feasible: bool
-    a_regimen: tuple[Dose, ...] | None
-    b_regimen: tuple[Dose, ...] | None
-    chosen: dict | None
-    candidates: pd.DataFrame = field(repr=False)
-    by_stagger: pd.DataFrame = field(repr=False)
-    timeline: pd.DataFrame | None = field(repr=False)
-    couple: dict | None = None
-    message: str = ""
-    elapsed_s: float = 0.0
-    meets_goal: bool = False
-    near_misses: pd.DataFrame | None = field(default=None, repr=False)
+    kind: ClassVar[str] = "couple"
 
-    def summary(self) -> dict:
-        """JSON-ready result: settings, provenance, both regimens, probabilities, notice."""
+    a_regimen: tuple[Dose, ...] | None = None
+    b_regimen: tuple[Dose, ...] | None = None
+    by_stagger: pd.DataFrame = field(repr=False)
+    timeline: pd.DataFrame | None = field(default=None, repr=False)
+    couple: dict | None = None
+
+    def entries(self) -> dict:
         return {
-            **provenance(self.model),
-            "plan": "couple",
-            **self.settings,
-            "feasible": self.feasible,
-            "meets_goal": self.meets_goal,
-            "message": self.message,
-            "near_misses": None if self.near_misses is None else records(self.near_misses),
             "a_regimen": _dose_list(self.a_regimen),
             "b_regimen": _dose_list(self.b_regimen),
             "chosen": self.chosen,
@@ -118,9 +93,6 @@ class CouplePlan:
             "by_stagger": records(self.by_stagger),
             "timeline_events": self.timeline_events(),
             "timeline_5min": self.timeline_every(5.0),
-            "n_candidates": len(self.candidates),
-            "elapsed_s": self.elapsed_s,
-            "notice": NOTICE,
         }
 
     def timeline_every(self, every_min: float) -> dict[str, list[float]] | None:
@@ -162,22 +134,12 @@ def plan_couple(
     b_route: str = "sublingual",
     b_dose: DoseSteps | None = None,
     staggers_min: Sequence[float] | None = None,
-    block_min: tuple[float, float] = (45.0, 90.0),
     dissociation_limit: float = DEFAULT_LIMIT,
-    n: int = DEFAULT_N,
-    seed: int = DEFAULT_SEED,
-    model: Model | str | None = None,
-    thresholds: dict[str, float] | None = None,
-    variability: bool = True,
-    dose_variability: bool | float = False,
-    t_end_min: float = 240.0,
-    dt_min: float = 1.0,
-    weight_scaling: str | None = None,
     dissociation: str = "threshold",
-    pd_dissociation: dict[str, float] | None = None,
     verify: bool = True,
     min_p_goal: float = DEFAULT_MIN_P_GOAL,
     settings: RunSettings | None = None,
+    **setting_overrides,
 ) -> CouplePlan:
     """Choose both partners' doses and the stagger that make being in the window together likely.
 
@@ -187,28 +149,25 @@ def plan_couple(
     b_weight_kg, b_sex, b_covariates, b_route, b_dose : partner B
     staggers_min : candidate B-start minus A-start times (min, multiples of ``dt_min``); default
         every 5 min from -60 to 60
-    block_min : session block on the common clock (min; the earlier partner starts at 0)
     dissociation_limit : largest acceptable P(either partner dissociates), default 0.10
-    n, seed : simulated couples and seed (common random numbers for every candidate)
-    model, thresholds, variability, dose_variability, t_end_min, dt_min, weight_scaling :
-        as in :func:`plan_person`
-    dissociation, pd_dissociation : which P(either dissociates) the limit applies to
-        (``"threshold"`` or ``"pd"``: per couple ``1 - (1 - p_A)(1 - p_B)`` with each partner's
-        PD probability at their peak, as ``p_either_dissociates_pd`` of ``simulate_couple``)
-        and PD parameter overrides, as in :func:`plan_person`
+    dissociation : which P(either dissociates) the limit applies to (``"threshold"`` or
+        ``"pd"``: per couple ``1 - (1 - p_A)(1 - p_B)`` with each partner's PD probability at
+        their peak, as ``p_either_dissociates_pd`` of ``simulate_couple``)
     verify : re-simulate the chosen plan with :func:`pksim.couple.simulate_couple` and report
         its summary
     min_p_goal : the smallest P(both in the window for the block) that counts as meeting the
         goal (default 0.5)
+    settings, **setting_overrides : the run settings, as in :func:`plan_person` (``n``
+        simulated couples; the block is on the common clock, the earlier partner starting at 0)
 
     Returns
     -------
     CouplePlan
     """
-    t0 = time.perf_counter()
     run = prepare_plan(
+        "plan_couple",
         settings,
-        arguments(locals()),
+        setting_overrides,
         [(a_weight_kg, a_sex, a_covariates, "a-"), (b_weight_kg, b_sex, b_covariates, "b-")],
         dissociation_limit,
         min_p_goal,
@@ -345,38 +304,26 @@ def plan_couple(
         ["p_both_in_window_throughout_block", "total_mg", "abs_stagger", "stagger_min"],
         ascending=[False, True, True, True],
         kind="mergesort",
-    )
+    ).drop(columns="abs_stagger")
     by_stagger = (
-        ordered.drop_duplicates("stagger_min")
-        .drop(columns="abs_stagger")
-        .sort_values("stagger_min")
-        .reset_index(drop=True)
+        ordered.drop_duplicates("stagger_min").sort_values("stagger_min").reset_index(drop=True)
     )
     goal = "p_both_in_window_throughout_block"
+    aim = Objective(goal, "P(both in window for the block)", pcol, _EITHER[measure])
 
-    def plan(message: str, **found) -> CouplePlan:
-        found = {"feasible": False, "a_regimen": None, "b_regimen": None, "chosen": None, **found}
-        return CouplePlan(
-            m,
-            settings,
-            candidates=cand,
-            by_stagger=by_stagger,
-            timeline=found.pop("timeline", None),
-            message=message,
-            elapsed_s=time.perf_counter() - t0,
-            **found,
-        )
-
+    plan = partial(
+        run.result, CouplePlan, settings=settings, candidates=cand, by_stagger=by_stagger
+    )
     if ok.empty:
-        low = cand.sort_values([pcol, "total_mg"]).iloc[0]
-        message = (
-            f"No dose pair meets the dissociation limit of {limit:.0%}: the lowest "
-            f"{_EITHER[measure]} is {low[pcol]:.1%} (A {a_route} "
-            f"{low.a_dose_mg:g} mg, B {b_route} {low.b_dose_mg:g} mg). Lower the minimum "
-            "doses or reconsider the limit."
-        )
         return plan(
-            message, near_misses=near_misses(cand, None, limit, goal=goal, limit_column=pcol)
+            **run.over_limit(
+                cand,
+                aim,
+                "dose pair",
+                lambda row: (
+                    f"A {a_route} {row.a_dose_mg:g} mg with B {b_route} {row.b_dose_mg:g} mg"
+                ),
+            )
         )
     best = ordered.iloc[0]
     if best.p_both_in_window_throughout_block == 0.0:
@@ -391,10 +338,6 @@ def plan_couple(
     off_a, off_b = max(0.0, -s), max(0.0, s)
     a_reg = (dose_of(a_route, float(best.a_dose_mg), off_a),)
     b_reg = (dose_of(b_route, float(best.b_dose_mg), off_b),)
-    chosen = {
-        k: (bool(v) if isinstance(v, (bool, np.bool_)) else float(v))
-        for k, v in best.drop(labels="abs_stagger").items()
-    }
     timeline = _timeline(
         t,
         ua_c,
@@ -406,26 +349,20 @@ def plan_couple(
         lower,
         upper,
     )
-    couple = _verify(run, a_reg, b_reg, chosen) if verify else None
-    result = (
-        f"A {a_route} {best.a_dose_mg:g} mg at {off_a:g} min, B {b_route} "
-        f"{best.b_dose_mg:g} mg at {off_b:g} min: P(both in window for the block) = "
-        f"{best[goal]:.1%} ± {best[goal + '_se']:.1%}, "
-        f"{_EITHER[measure]} = {best[pcol]:.1%} ± {best[pcol + '_se']:.1%} "
-        f"(limit {limit:.0%})."
-    )
-    meets = bool(best[goal] >= run.min_goal)
-    near = near_misses(cand, best, limit, goal=goal, limit_column=pcol)
+    couple = _verify(run, a_reg, b_reg, best) if verify else None
     return plan(
-        goal_message(result, meets, "dose pair", "P(both in window for the block)", run, len(near)),
-        feasible=True,
         a_regimen=a_reg,
         b_regimen=b_reg,
-        chosen=chosen,
         timeline=timeline,
         couple=couple,
-        meets_goal=meets,
-        near_misses=near,
+        **run.found(
+            cand,
+            best,
+            aim,
+            "dose pair",
+            f"A {a_route} {best.a_dose_mg:g} mg at {off_a:g} min, "
+            f"B {b_route} {best.b_dose_mg:g} mg at {off_b:g} min",
+        ),
     )
 
 
@@ -468,7 +405,7 @@ def _timeline(t, ua, ub, dose_a, dose_b, k_a, k_b, lower, upper) -> pd.DataFrame
 _EITHER = {"threshold": "P(either dissociates)", "pd": "P(either dissociates, PD model)"}
 
 
-def _verify(run, a_reg, b_reg, chosen: dict) -> dict:
+def _verify(run, a_reg, b_reg, chosen: pd.Series) -> dict:
     """Summary of ``simulate_couple`` for the chosen plan, checked against the planner's counts."""
     from pksim.couple import simulate_couple
 

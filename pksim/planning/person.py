@@ -31,54 +31,43 @@ dissociation limit by less than two Monte-Carlo SEs (the limit cannot tell them 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from pksim.errors import InputError
-from pksim.model import Model
-from pksim.notice import NOTICE
 from pksim.planning import _kernels as _pk
 from pksim.planning._common import (
     DEFAULT_LIMIT,
     DEFAULT_MIN_P_GOAL,
-    DEFAULT_N,
-    DEFAULT_SEED,
     DoseSteps,
+    Objective,
+    Plan,
     check_agreement,
     dose_dict,
     dose_steps,
-    goal_message,
-    near_misses,
     prepare_plan,
-    provenance,
     records,
 )
 from pksim.planning._engine import block_points, grid_steps, pd_model, run_unit_curves, se
 from pksim.regimen import Dose, dose_of
 from pksim.sampling import Covariates
-from pksim.settings import RunSettings, arguments
+from pksim.settings import RunSettings
 
 MAX_EVALUATIONS = 2_000_000_000  # subjects x time points x booster settings
 
 
-@dataclass(frozen=True)
-class PersonPlan:
-    """Result of :func:`plan_person`.
+@dataclass(frozen=True, kw_only=True)
+class PersonPlan(Plan):
+    """Result of :func:`plan_person` (and the attributes of :class:`Plan`).
 
     Attributes
     ----------
-    feasible : whether some candidate meets the dissociation limit and puts anyone in the window
-    meets_goal : whether the chosen regimen reaches P(goal) >= ``min_p_goal``; only then does it
-        "meet the goal" (front ends mark nothing else as a success)
-    near_misses : candidates over the dissociation limit by less than two Monte-Carlo SEs that
-        would reach the goal more often than the chosen one (at most
-        :data:`~pksim.planning._common.MAX_NEAR_MISSES`)
     regimen : the chosen doses (primary first), or None when infeasible
-    chosen : the chosen candidate's row of ``candidates`` as a dict (probabilities with SEs)
     candidates : DataFrame, every candidate: ``dose_mg``, ``booster_mg``, ``booster_time_min``,
         ``total_mg``, ``p_window_throughout_block`` (the registry's strict block metric),
         ``p_window_throughout_block_se``, ``p_dissociation``, ``p_dissociation_se``,
@@ -86,40 +75,21 @@ class PersonPlan:
     tradeoff : the rows of ``candidates`` that share the chosen booster setting (dose ->
         P(window), P(dissociation)); with no feasible plan, the no-booster rows
     population : ``simulate_population(...).summary()`` of the chosen regimen (same seed), or None
-    message : one sentence saying what was found, or why nothing was
     """
 
-    model: Model
-    settings: dict
-    feasible: bool
-    regimen: tuple[Dose, ...] | None
-    chosen: dict | None
-    candidates: pd.DataFrame = field(repr=False)
-    tradeoff: pd.DataFrame = field(repr=False)
-    population: dict | None
-    population_result: object = field(default=None, repr=False)
-    message: str = ""
-    elapsed_s: float = 0.0
-    meets_goal: bool = False
-    near_misses: pd.DataFrame | None = field(default=None, repr=False)
+    kind: ClassVar[str] = "person"
 
-    def summary(self) -> dict:
-        """JSON-ready result: settings, provenance, regimen, probabilities, trade-off, notice."""
+    regimen: tuple[Dose, ...] | None = None
+    tradeoff: pd.DataFrame = field(repr=False)
+    population: dict | None = None
+    population_result: object = field(default=None, repr=False)
+
+    def entries(self) -> dict:
         return {
-            **provenance(self.model),
-            "plan": "person",
-            **self.settings,
-            "feasible": self.feasible,
-            "meets_goal": self.meets_goal,
-            "message": self.message,
-            "near_misses": None if self.near_misses is None else records(self.near_misses),
             "regimen": None if self.regimen is None else [dose_dict(d) for d in self.regimen],
             "chosen": self.chosen,
             "population": self.population,
             "tradeoff": records(self.tradeoff),
-            "n_candidates": len(self.candidates),
-            "elapsed_s": self.elapsed_s,
-            "notice": NOTICE,
         }
 
 
@@ -133,22 +103,12 @@ def plan_person(
     booster_route: str | None = None,
     booster: DoseSteps | None = None,
     booster_times_min: Sequence[float] | None = None,
-    block_min: tuple[float, float] = (45.0, 90.0),
     dissociation_limit: float = DEFAULT_LIMIT,
-    n: int = DEFAULT_N,
-    seed: int = DEFAULT_SEED,
-    model: Model | str | None = None,
-    thresholds: dict[str, float] | None = None,
-    variability: bool = True,
-    dose_variability: bool | float = False,
-    t_end_min: float = 240.0,
-    dt_min: float = 1.0,
-    weight_scaling: str | None = None,
     dissociation: str = "threshold",
-    pd_dissociation: dict[str, float] | None = None,
     verify: bool = True,
     min_p_goal: float = DEFAULT_MIN_P_GOAL,
     settings: RunSettings | None = None,
+    **setting_overrides,
 ) -> PersonPlan:
     """Find the regimen that maximises P(in the window for the block) under a dissociation limit.
 
@@ -165,23 +125,21 @@ def plan_person(
         intranasal)
     booster_times_min : candidate booster times (min, multiples of ``dt_min``); default every
         5 min from 10 min to the end of the block
-    block_min : session block ``(start, end)`` (min); "in the window" means for all of it
     dissociation_limit : largest acceptable P(dissociation) (0-1), default 0.10
-    n, seed : virtual population size and seed (common random numbers for all candidates)
-    model, thresholds : model id and lower-edge threshold overrides by band role (ng/mL)
-    variability, dose_variability : as in :func:`pksim.population.simulate_population`
-    t_end_min, dt_min : simulation horizon and grid (dissociation counts over the horizon)
-    weight_scaling : the model's scaling scheme (default: its own)
     dissociation : which P(dissociation) the limit applies to: ``"threshold"`` (the effect site
         reaches the dissociation threshold at any time in the horizon) or ``"pd"`` (the mean of
         the model's sigmoid-Emax probability at each person's effect-site peak, as
         ``p_dissociation_pd`` of :func:`pksim.population.simulate_population`)
-    pd_dissociation : overrides of the PD parameters (``c50_ng_per_ml``, ``gamma``,
-        ``omega_c50``) for a sensitivity analysis
     verify : re-simulate the chosen regimen with ``simulate_population`` and report its summary
     min_p_goal : the smallest P(in the window for the block) that counts as meeting the goal
         (default 0.5); below it ``meets_goal`` is False and the message says that no regimen
         reaches it, naming the best one and the near-misses
+    settings : the run settings, :class:`~pksim.settings.RunSettings` (planner defaults:
+        ``n`` 2000 virtual people, the planners' ``seed``, common random numbers for all
+        candidates; "in the window" means for the whole ``block_min``; dissociation counts
+        over the horizon ``t_end_min``; ``band_uncertainty`` and ``coverage_percent`` are
+        refused)
+    **setting_overrides : the RunSettings fields as keywords instead (``n=500, seed=1``)
 
     Returns
     -------
@@ -195,10 +153,10 @@ def plan_person(
     >>> plan.regimen[0].route
     'sublingual'
     """
-    t0 = time.perf_counter()
     run = prepare_plan(
+        "plan_person",
         settings,
-        arguments(locals()),
+        setting_overrides,
         [(weight_kg, sex, covariates)],
         dissociation_limit,
         min_p_goal,
@@ -290,30 +248,19 @@ def plan_person(
         ),
     }
     pcol = _LIMIT_COLUMN[measure]
+    aim = Objective(
+        "p_window_throughout_block", "P(in window for the block)", pcol, _LIMIT_LABEL[measure]
+    )
 
-    def plan(message: str, trade: pd.DataFrame, **found) -> PersonPlan:
-        found = {"feasible": False, "regimen": None, "chosen": None, "population": None, **found}
-        return PersonPlan(
-            m,
-            settings,
-            candidates=cand,
-            tradeoff=trade,
-            message=message,
-            elapsed_s=time.perf_counter() - t0,
-            **found,
-        )
-
+    plan = partial(run.result, PersonPlan, settings=settings, candidates=cand)
     feasible_rows = cand[cand["meets_limit"]]
     if feasible_rows.empty:
-        best_safe = cand.sort_values([pcol, "total_mg"]).iloc[0]
-        message = (
-            f"No candidate meets the dissociation limit of {limit:.0%}: even the lowest, "
-            f"{_describe_row(best_safe, route, booster_route)}, gives "
-            f"{_LIMIT_LABEL[measure]} = {best_safe[pcol]:.1%} in this population. Lower "
-            "the minimum dose, use a smaller dose step, or reconsider the limit."
+        return plan(
+            tradeoff=cand[cand["booster_mg"] == 0.0].reset_index(drop=True),
+            **run.over_limit(
+                cand, aim, "candidate", lambda row: _describe_row(row, route, booster_route)
+            ),
         )
-        trade = cand[cand["booster_mg"] == 0.0].reset_index(drop=True)
-        return plan(message, trade, near_misses=near_misses(cand, None, limit, limit_column=pcol))
     best = feasible_rows.sort_values(
         ["p_window_throughout_block", "total_mg", "booster_mg", "booster_time_min"],
         ascending=[False, True, True, True],
@@ -334,20 +281,10 @@ def plan_person(
             f"{block[0]:g}-{block[1]:g} min "
             "block; try a shorter block, another route, or a booster."
         )
-        return plan(message, trade)
+        return plan(message, tradeoff=trade)
     regimen = [dose_of(route, float(best.dose_mg))]
     if best.booster_mg > 0:
         regimen.append(dose_of(booster_route, float(best.booster_mg), float(best.booster_time_min)))
-    chosen = {
-        k: (
-            None
-            if isinstance(v, float) and math.isnan(v)
-            else bool(v)
-            if isinstance(v, (bool, np.bool_))
-            else float(v)
-        )
-        for k, v in best.items()
-    }
     population, pop_result = None, None
     if verify:
         from pksim.population import simulate_population
@@ -356,25 +293,13 @@ def plan_person(
             regimen, covariates=run.people[0], settings=run.simulation_settings()
         )
         population = pop_result.summary()
-        check_agreement(chosen, population, n, _AGREE, "population")
-    result = (
-        f"{_describe_row(best, route, booster_route)}: P(in window for the block) = "
-        f"{best.p_window_throughout_block:.1%} ± {best.p_window_throughout_block_se:.1%}, "
-        f"{_LIMIT_LABEL[measure]} = {best[pcol]:.1%} ± {best[pcol + '_se']:.1%} "
-        f"(limit {limit:.0%})."
-    )
-    near = near_misses(cand, best, limit, limit_column=pcol)
-    meets = bool(best.p_window_throughout_block >= run.min_goal)
+        check_agreement(best, population, n, _AGREE, "population")
     return plan(
-        goal_message(result, meets, "regimen", "P(in window for the block)", run, len(near)),
-        trade,
-        feasible=True,
+        tradeoff=trade,
         regimen=tuple(regimen),
-        chosen=chosen,
         population=population,
         population_result=pop_result,
-        meets_goal=meets,
-        near_misses=near,
+        **run.found(cand, best, aim, "regimen", _describe_row(best, route, booster_route)),
     )
 
 

@@ -3,8 +3,8 @@
 * :func:`heatmap` — one metric over two grid axes (default: P(in window without dissociation)
   over dose x weight), one panel per combination of the other axes that vary. It is the one
   heatmap of pksim: :func:`draw_heatmap` draws a panel from a tidy frame (one row a cell), and
-  the app shows the same heatmap (:func:`heatmap_spec`, Vega-Lite; :func:`heatmap_figure`, its
-  PNG download): probabilities on a fixed 0–100 % scale, dissociation in warm colours;
+  the app shows the same heatmap (:class:`HeatmapView`: Vega-Lite, and its PNG download):
+  probabilities on a fixed 0–100 % scale, dissociation in warm colours;
 * :func:`bands` — percentile bands of the effect-site (or plasma) concentration over time for
   a few cells, with the relational window drawn in;
 * :func:`onset` — distributions (empirical CDFs) of the window-onset time, grouped by route (or
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import textwrap
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -245,84 +246,83 @@ def _colour_bar(fig: Figure, image, axes, label: str, percent: bool) -> None:
         bar.ax.yaxis.set_major_formatter(lambda v, _pos: f"{100 * v:.0f} %")
 
 
-def heatmap_figure(
-    frame: pd.DataFrame,
-    *,
-    x: str,
-    y: str,
-    value: str,
-    x_title: str,
-    y_title: str,
-    value_title: str,
-    footer: str = "",
-) -> Figure:
-    """A single-panel heatmap of a tidy frame (the app's PNG download: the chart it shows)."""
-    percent = is_probability(value)
-    values = pd.to_numeric(frame[value], errors="coerce")
-    limits = (0.0, 1.0) if percent else (float(values.min()), float(values.max()))
-    fig = Figure(figsize=(7.5, 5), dpi=110, layout="constrained")
-    ax = fig.add_subplot()
-    image = draw_heatmap(ax, frame, x=x, y=y, value=value, limits=limits)
-    ax.set_xlabel(x_title)
-    ax.set_ylabel(y_title)
-    _colour_bar(fig, image, ax, value_title, percent)
-    add_footer(fig, footer)
-    return fig
+@dataclass(frozen=True, eq=False)
+class HeatmapView:
+    """One single-panel heatmap of a tidy frame (one row a cell: ``x``, ``y``, ``value``) with
+    its titles. The app shows it (:meth:`spec`) and offers it as a PNG (:meth:`figure`): one
+    description, so the download is the chart on the screen."""
 
+    frame: pd.DataFrame
+    x: str
+    y: str
+    value: str
+    x_title: str
+    y_title: str
+    value_title: str
 
-def heatmap_spec(
-    frame: pd.DataFrame,
-    *,
-    x: str,
-    y: str,
-    value: str,
-    x_title: str,
-    y_title: str,
-    value_title: str,
-) -> dict:
-    """The same heatmap as a Vega-Lite spec (a plain dict; the app shows it interactively),
-    the value printed in each cell, probabilities on the fixed 0–100 % scale."""
-    percent = is_probability(value)
-    data = frame[[x, y, value]].copy()
-    finite = pd.to_numeric(data[value], errors="coerce")
-    mid = 0.5 if percent else (float(np.nanmedian(finite)) if finite.notna().any() else 0.0)
-    xe = {"field": x, "type": "ordinal", "title": x_title, "sort": "ascending"}
-    xe["axis"] = {"labelAngle": 0}
-    ye = {"field": y, "type": "ordinal", "title": y_title, "sort": "descending"}
-    scale = {"scheme": heatmap_scheme(value)}
-    legend = {"orient": "bottom", "title": value_title, "gradientLength": 240}
-    if percent:
-        scale["domain"] = [0, 1]
-        legend["format"] = ".0%"
-    tips = [
-        {"field": x, "type": "ordinal", "title": x_title},
-        {"field": y, "type": "ordinal", "title": y_title},
-        {"field": value, "type": "quantitative", "title": value_title},
-    ]
-    tips[-1]["format"] = ".1%" if percent else ".3g"
-    colour = {"field": value, "type": "quantitative", "title": value_title}
-    ink = {"condition": {"test": f"datum[{value!r}] > {mid!r}", "value": "black"}, "value": "white"}
-    text = {"field": value, "type": "quantitative", "format": ".0%" if percent else ".3g"}
-    return {
-        "datasets": {"cells": data},
-        "layer": [
-            {
-                "data": {"name": "cells"},
-                "mark": {"type": "rect"},
-                "encoding": {
-                    "x": xe,
-                    "y": ye,
-                    "color": {**colour, "scale": scale, "legend": legend},
-                    "tooltip": tips,
+    def figure(self, footer: str = "") -> Figure:
+        """The heatmap as a matplotlib figure, ``footer`` (provenance) under it."""
+        percent = is_probability(self.value)
+        values = pd.to_numeric(self.frame[self.value], errors="coerce")
+        limits = (0.0, 1.0) if percent else (float(values.min()), float(values.max()))
+        fig = Figure(figsize=(7.5, 5), dpi=110, layout="constrained")
+        ax = fig.add_subplot()
+        image = draw_heatmap(ax, self.frame, x=self.x, y=self.y, value=self.value, limits=limits)
+        ax.set_xlabel(self.x_title)
+        ax.set_ylabel(self.y_title)
+        _colour_bar(fig, image, ax, self.value_title, percent)
+        add_footer(fig, footer)
+        return fig
+
+    def spec(self) -> dict:
+        """The heatmap as a Vega-Lite spec (a plain dict; the app shows it interactively),
+        the value printed in each cell, probabilities on the fixed 0–100 % scale."""
+        x, y, value = self.x, self.y, self.value
+        x_title, y_title, value_title = self.x_title, self.y_title, self.value_title
+        percent = is_probability(value)
+        data = self.frame[[x, y, value]].copy()
+        finite = pd.to_numeric(data[value], errors="coerce")
+        mid = 0.5 if percent else (float(np.nanmedian(finite)) if finite.notna().any() else 0.0)
+        xe = {"field": x, "type": "ordinal", "title": x_title, "sort": "ascending"}
+        xe["axis"] = {"labelAngle": 0}
+        ye = {"field": y, "type": "ordinal", "title": y_title, "sort": "descending"}
+        scale = {"scheme": heatmap_scheme(value)}
+        legend = {"orient": "bottom", "title": value_title, "gradientLength": 240}
+        if percent:
+            scale["domain"] = [0, 1]
+            legend["format"] = ".0%"
+        tips = [
+            {"field": x, "type": "ordinal", "title": x_title},
+            {"field": y, "type": "ordinal", "title": y_title},
+            {"field": value, "type": "quantitative", "title": value_title},
+        ]
+        tips[-1]["format"] = ".1%" if percent else ".3g"
+        colour = {"field": value, "type": "quantitative", "title": value_title}
+        ink = {
+            "condition": {"test": f"datum[{value!r}] > {mid!r}", "value": "black"},
+            "value": "white",
+        }
+        text = {"field": value, "type": "quantitative", "format": ".0%" if percent else ".3g"}
+        return {
+            "datasets": {"cells": data},
+            "layer": [
+                {
+                    "data": {"name": "cells"},
+                    "mark": {"type": "rect"},
+                    "encoding": {
+                        "x": xe,
+                        "y": ye,
+                        "color": {**colour, "scale": scale, "legend": legend},
+                        "tooltip": tips,
+                    },
                 },
-            },
-            {
-                "data": {"name": "cells"},
-                "mark": {"type": "text", "fontSize": 10},
-                "encoding": {"x": xe, "y": ye, "text": text, "color": ink},
-            },
-        ],
-    }
+                {
+                    "data": {"name": "cells"},
+                    "mark": {"type": "text", "fontSize": 10},
+                    "encoding": {"x": xe, "y": ye, "text": text, "color": ink},
+                },
+            ],
+        }
 
 
 def _sort_key(v: Any):
@@ -396,22 +396,11 @@ def bands(
     for ax, idx in zip(axes, cell_indices, strict=False):
         b = bands_table[bands_table["cell_index"] == idx].sort_values("time_min")
         t = b["time_min"].to_numpy()
-        ax.fill_between(
-            t,
-            b[col.format(5)],
-            b[col.format(95)],
-            alpha=0.25,
-            color="C0",
-            label="5-95th percentile",
-        )
-        ax.fill_between(
-            t,
-            b[col.format(25)],
-            b[col.format(75)],
-            alpha=0.45,
-            color="C0",
-            label="25-75th percentile",
-        )
+        for (p_lo, p_hi), alpha in (((5, 95), 0.25), ((25, 75), 0.45)):
+            label = f"{p_lo}-{p_hi}th percentile"
+            ax.fill_between(
+                t, b[col.format(p_lo)], b[col.format(p_hi)], alpha=alpha, color="C0", label=label
+            )
         ax.plot(t, b[col.format(50)], color="C0", lw=1.5, label="median")
         row = by_cell.loc[idx]
         lo, hi = row.get("window_lower_ng_per_ml"), row.get("window_upper_ng_per_ml")

@@ -426,7 +426,7 @@ def explore(s) -> None:
             },
         )
         widgets.chart(
-            plots.heatmap_spec(cells, **titled),
+            plots.HeatmapView(cells, **titled).spec(),
             height=420,
         )
     first = tuple(axes) + ((colour,) if colour else ())
@@ -466,7 +466,7 @@ def explore(s) -> None:
                 "pksim_sweep_heatmap.png",
                 "image/png",
                 lambda: export.png_bytes(
-                    plots.heatmap_figure(cells, **titled, footer=export.footer_text(prov)),
+                    plots.HeatmapView(cells, **titled).figure(export.footer_text(prov)),
                     prov,
                 ),
             )

@@ -73,7 +73,7 @@ def test_chart_specs_validate_and_carry_units(ketamine):
         charts.metric_lines_chart(
             grid, x="dose_mg", x_title="Dose (mg)", y="p_window", y_title="P (–)", marker_x=50.0
         ),
-        plots.heatmap_spec(
+        plots.HeatmapView(
             grid,
             x="dose_mg",
             y="weight_kg",
@@ -81,7 +81,7 @@ def test_chart_specs_validate_and_carry_units(ketamine):
             x_title="Dose (mg)",
             y_title="Weight (kg)",
             value_title="P(window)",
-        ),
+        ).spec(),
         charts.pred_obs_chart(
             po,
             predicted="cmax_pred",

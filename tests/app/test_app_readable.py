@@ -53,15 +53,15 @@ def test_one_curve_dwarfing_the_rest_is_detected():
 def test_probability_heatmap_is_on_a_fixed_scale():
     cells = pd.DataFrame({"x": [1, 1, 2, 2], "y": [1, 2, 1, 2], "p_window": [0.1, 0.2, 0.3, 0.54]})
     titles = dict(x="x", y="y", x_title="X", y_title="Y", value_title="P")
-    spec = plots.heatmap_spec(cells, value="p_window", **titles)
+    spec = plots.HeatmapView(cells, value="p_window", **titles).spec()
     enc = spec["layer"][0]["encoding"]["color"]
     assert enc["scale"]["domain"] == [0, 1] and enc["legend"]["format"] == ".0%"
     vega.validate_spec(spec)
-    risk = plots.heatmap_spec(
+    risk = plots.HeatmapView(
         cells.rename(columns={"p_window": "p_dissociation"}), value="p_dissociation", **titles
-    )
+    ).spec()
     assert risk["layer"][0]["encoding"]["color"]["scale"]["scheme"] != enc["scale"]["scheme"]
-    fig = plots.heatmap_figure(cells, value="p_window", **titles)
+    fig = plots.HeatmapView(cells, value="p_window", **titles).figure()
     assert fig.axes[0].images[0].get_clim() == (0.0, 1.0)
     shown = [t.get_text() for t in fig.axes[0].texts]
     assert shown == ["10 %", "30 %", "20 %", "54 %"]  # rows from the bottom: y = 1, then 2

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from pksim.couple import simulate_couple
 from pksim.errors import InputError
-from pksim.planning import DoseSteps, plan_person
+from pksim.planning import DoseSteps, plan_couple, plan_person
 from pksim.population import simulate_population
 from pksim.sampling import Covariates
-from pksim.settings import RunSettings
+from pksim.settings import SETTINGS, RunSettings
 
 COV = Covariates(weight_kg=70)
 KW = dict(
@@ -63,3 +65,37 @@ def test_settings_are_frozen_hashable_and_not_mixed_with_keywords():
         rs.seed = 3  # type: ignore[misc]
     with pytest.raises(InputError, match="also given as keywords: n"):
         simulate_population(["iv:35mg/40min"], covariates=COV, settings=rs, n=5)
+
+
+STEPS = DoseSteps("iv", 2.0, 2.0, 30.0)
+FACADES = {
+    "simulate_population": lambda **kw: simulate_population(
+        ["iv:35mg/40min"], covariates=COV, **kw
+    ),
+    "simulate_couple": lambda **kw: simulate_couple(["iv:35mg"], ["iv:35mg"], a=COV, b=COV, **kw),
+    "plan_person": lambda **kw: plan_person(weight_kg=70, route="iv", dose=STEPS, **kw),
+    "plan_couple": lambda **kw: plan_couple(
+        a_weight_kg=70, b_weight_kg=70, a_route="iv", b_route="iv", a_dose=STEPS, b_dose=STEPS, **kw
+    ),
+}
+
+
+@pytest.mark.parametrize("facade", FACADES)
+def test_unknown_keyword_is_refused_by_name_with_the_allowed_settings(facade):
+    """A misspelt setting was Python's TypeError; it is an InputError naming the keyword, the
+    nearest setting and every setting, raised before anything runs."""
+    with pytest.raises(InputError) as info:
+        FACADES[facade](n=10, sead=3)
+    err = info.value
+    assert err.field == "sead" and f"of {facade}()" in err.problem
+    assert "did you mean 'seed'" in err.problem
+    assert err.allowed.endswith(", ".join(SETTINGS)) and "pd_dissociation" in err.allowed
+    assert not isinstance(err, TypeError)
+
+
+def test_settings_are_declared_once():
+    """The façades' signatures carry no setting of their own: RunSettings is the one place."""
+    for facade in (simulate_population, simulate_couple, plan_person, plan_couple):
+        params = inspect.signature(facade).parameters
+        assert not set(params) & set(SETTINGS), facade.__name__
+        assert params["setting_overrides"].kind is inspect.Parameter.VAR_KEYWORD
