@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import textwrap
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -17,25 +18,9 @@ from pksim.sweep.spec import MAX_SUBJECT_CURVES, default_chunk_cells
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
-BASE = """\
-[sweep]
-seed = 3
-n_subjects = 50
-
-[grid]
-weight_kg = [50, 80]
-
-[[grid.dose]]
-name = "sl"
-route = "sublingual"
-amount_mg = [50, 100, 150]
-
-[[grid.dose]]
-name = "boost"
-route = "intranasal"
-amount_mg = [0, 40]
-start_min = [30, 60]
-"""
+DATA = Path(__file__).resolve().parents[1] / "data"
+# the valid sweep file the error tests edit (their expected line numbers are its lines)
+BASE = (DATA / "sweep_base.toml").read_text(encoding="utf-8")
 
 
 def spec_of(text: str = BASE):
@@ -140,107 +125,16 @@ def test_shipped_examples_are_valid():
 # ----------------------------------------------------------------------------- bad files
 
 
-@pytest.mark.parametrize(
-    "old, new, line, key, words",
-    [
-        ("seed = 3", "seed = 3\ncolour = 1", 3, "sweep.colour", "unknown key"),
-        ("seed = 3", 'seed = "3"', 2, "sweep.seed", "expected an integer"),
-        ("seed = 3", "seed = -1", 2, "sweep.seed", "out of range"),
-        ("n_subjects = 50", "n_subjects = 0", 3, "sweep.n_subjects", "out of range"),
-        ("n_subjects = 50", "n_subjects = 5.5", 3, "sweep.n_subjects", "expected an integer"),
-        ("weight_kg = [50, 80]", "weight_kg = []", 6, "grid.weight_kg", "empty list"),
-        (
-            "weight_kg = [50, 80]",
-            "weight_kg = [50,\n  500]",
-            7,
-            "grid.weight_kg[1]",
-            "out of range",
-        ),
-        ("weight_kg = [50, 80]", "weight_kg = [50, 50]", 6, "grid.weight_kg[1]", "duplicate"),
-        (
-            "amount_mg = [50, 100, 150]",
-            "amount_mg = [50, -100]",
-            11,
-            "grid.dose[0].amount_mg[1]",
-            "negative",
-        ),
-        (
-            "amount_mg = [0, 40]",
-            "amount_mg = [0, 40000]",
-            16,
-            "grid.dose[1].amount_mg[1]",
-            "out of range",
-        ),
-        (
-            'route = "intranasal"',
-            'route = "intrathecal"',
-            15,
-            "grid.dose[1].route",
-            "unknown route",
-        ),
-        (
-            "start_min = [30, 60]",
-            "start_min = [30, 600]",
-            17,
-            "grid.dose[1].start_min[1]",
-            "not before analysis.t_end_min",
-        ),
-        (
-            "start_min = [30, 60]",
-            "start_min = [30, 60]\nduration_min = [10]",
-            18,
-            "grid.dose[1].duration_min",
-            "only allowed for infusions",
-        ),
-        (
-            "start_min = [30, 60]",
-            'start_min = [30, 60]\npartner = "a"',
-            18,
-            "grid.dose[1].partner",
-            "only allowed in couple",
-        ),
-        ("[grid]", '[grid]\nsex = ["other"]', 6, "grid.sex[0]", "unknown sex"),
-        ("[grid]", "[grid]\npair = []", 6, "grid.pair", "only allowed in couple"),
-        ("[grid]", "[output]\nchunk_cells = 0\n[grid]", 6, "output.chunk_cells", "out of range"),
-        (
-            "[grid]",
-            "[analysis]\nblock_min = [90, 45]\n[grid]",
-            6,
-            "analysis.block_min",
-            "start < end",
-        ),
-        (
-            "[grid]",
-            "[analysis]\nthresholds_ng_per_ml = {windw = 60}\n[grid]",
-            6,
-            "analysis.thresholds_ng_per_ml.windw",
-            "unknown band role",
-        ),
-        (
-            "[grid]",
-            "[analysis]\nthresholds_ng_per_ml = {window = 400}\n[grid]",
-            6,
-            "analysis.thresholds_ng_per_ml",
-            "edges must increase",
-        ),
-        (
-            "[grid]",
-            "[analysis]\nvariability = 1\n[grid]",
-            6,
-            "analysis.variability",
-            "expected true or false",
-        ),
-        ("seed = 3", 'seed = 3\nmodels = ["nope"]', 3, "sweep.models[0]", "unknown model"),
-        ("seed = 3", 'seed = 3\nkind = "herd"', 3, "sweep.kind", "unknown kind"),
-        (
-            "amount_mg = [0, 40]",
-            "amount_mg = [0, 40]\namount_mg_per_kg = [1]",
-            13,
-            "grid.dose[1]",
-            "exactly one of amount_mg",
-        ),
-    ],
-)
+def _bad_edits() -> list:
+    """The invalid-file cases, kept as data: ``tests/data/bad_sweep_edits.toml``."""
+    cases = tomllib.loads((DATA / "bad_sweep_edits.toml").read_text(encoding="utf-8"))["case"]
+    return [
+        pytest.param(c["old"], c["new"], c["line"], c["key"], c["words"], id=c["key"])
+        for c in cases
+    ]
+
+
+@pytest.mark.parametrize("old, new, line, key, words", _bad_edits())
 def test_bad_values_name_the_key_and_the_line(old, new, line, key, words):
     assert old in BASE
     err = error_of(BASE.replace(old, new, 1))
