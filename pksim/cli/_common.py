@@ -94,11 +94,14 @@ def add_positive_flags(p: argparse.ArgumentParser, *rows: tuple[str, float, str]
 
 
 def add_simulation_flags(p: argparse.ArgumentParser) -> None:
-    """How each curve is simulated: horizon, output step and the model's weight scaling."""
+    """How each curve is simulated: horizon, output step (defaults: RunSettings') and the
+    model's weight scaling."""
+    from pksim.settings import RunSettings
+
     add_positive_flags(
         p,
-        ("--t-end-min", 240.0, "end of the simulated time"),
-        ("--dt-min", 1.0, "output time step"),
+        ("--t-end-min", RunSettings.t_end_min, "end of the simulated time"),
+        ("--dt-min", RunSettings.dt_min, "output time step"),
     )
     add_weight_scaling_flag(p)
 
@@ -142,13 +145,16 @@ def add_run_flags(
     p.add_argument(
         "--seed", type=integer(), default=seed_default, required=required, help=seed_help
     )
+    from pksim.settings import RunSettings
+
     add_simulation_flags(p)
+    b0, b1 = RunSettings.block_min
     p.add_argument(
         "--block-min",
         type=block_range,
-        default=(45.0, 90.0),
+        default=(b0, b1),
         metavar="START-END",
-        help=block_help,
+        help=f"{block_help} (default {b0:g}-{b1:g})",
     )
     p.add_argument(
         "--no-variability",

@@ -86,7 +86,7 @@ def _population_options(p: argparse.ArgumentParser) -> None:
     add_run_flags(
         p,
         f"virtual subjects / couples (default {DEFAULT_N})",
-        "session block (min); in the window means for all of it (default 45-90)",
+        "session block (min); in the window means for all of it",
         DEFAULT_N,
         DEFAULT_SEED,
     )

@@ -23,9 +23,7 @@ from pksim.regimen import SPEC_HELP
 def add_common(p: argparse.ArgumentParser) -> None:
     """Options shared by ``population`` and ``couple``."""
     add_model_flag(p)
-    add_run_flags(
-        p, "number of subjects/couples, 1 to 10^7", "session block in minutes (default 45-90)"
-    )
+    add_run_flags(p, "number of subjects/couples, 1 to 10^7", "session block in minutes")
     add_threshold_flags(p)
     p.add_argument(
         "--coverage-percent",
