@@ -25,7 +25,7 @@ from pksim_app import (
     widgets,
 )
 from pksim_app.scales import ConcentrationPlot
-from pksim_app.widgets import Download
+from pksim_app.widgets import Download, P
 
 PAGE = "Route & timing explorer"
 TABS = (
@@ -37,7 +37,6 @@ TABS = (
 )
 BOOSTER_GRID_STEP_MIN = 10.0
 MAX_COMPARED_CASES = 8
-P = {"persist_state": "session"}
 
 
 def person_row(model) -> tuple[float, str]:

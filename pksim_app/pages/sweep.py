@@ -12,7 +12,7 @@ import streamlit as st
 
 from pksim.sweep import plots
 from pksim_app import backend, cache, dose_editor, export, frames, scenario, widgets
-from pksim_app.widgets import Download
+from pksim_app.widgets import Download, P
 
 PAGE = "Sweep explorer"
 RESULT_KEY = "sweep_result"  # {"frame": DataFrame, "provenance": dict, "source": str}
@@ -20,7 +20,6 @@ MAX_CELLS_TYPICAL = 400
 MAX_SUBJECT_CURVES = 200_000  # cells × subjects per in-app population sweep
 MAX_AXIS_LEVELS = 60
 DOSE_SLOT = "dose"  # the sweep's name for the first dose (columns dose_amount_mg, …)
-P = {"persist_state": "session"}
 
 
 def axis_values(lo: float, hi: float, step: float) -> np.ndarray:
