@@ -62,22 +62,21 @@ def pksim_version() -> str:
 
 def typical_curve(
     dose_specs: Sequence[str],
-    *,
-    weight_kg: float,
-    sex: str | None,
+    person: tuple[float, str | None],
     model: Model,
+    *,
     scaling: str | None,
     t_end_min: float,
-    dt_min: float = 1.0,
 ) -> Curve:
-    """One typical person's curve (see :func:`pksim.simulation.simulate`)."""
+    """One typical person's curve, ``person`` ``(weight_kg, sex)`` as in :func:`run_couple`, on
+    a 1-min grid (see :func:`pksim.simulation.simulate`)."""
+    weight_kg, sex = person
     return simulate(
         [parse_dose_spec(s) for s in dose_specs],
         weight_kg=weight_kg,
         model=model,
         sex=sex,
         t_end_min=t_end_min,
-        dt_min=dt_min,
         weight_scaling=scaling,
     )
 

@@ -64,37 +64,34 @@ def model_ids() -> list[str]:
 
 
 @st.cache_resource(max_entries=512, ttl=RESULT_TTL_S, show_spinner=False)
-def _typical_curve(dose_specs, weight_kg, sex, model_id, scaling, t_end_min, dt_min, model_sha):
-    return backend.typical_curve(
-        dose_specs,
-        weight_kg=weight_kg,
-        sex=sex,
-        model=model(model_id),
-        scaling=scaling,
-        t_end_min=t_end_min,
-        dt_min=dt_min,
-    )
+def _typical_curve(dose_specs, person, model_id, model_sha, scaling, t_end_min):
+    model_ = model(model_id)
+    return backend.typical_curve(dose_specs, person, model_, scaling=scaling, t_end_min=t_end_min)
+
+
+SIDEBAR = "sidebar"  # ``typical_curve``'s scaling: the sidebar's scheme
 
 
 def typical_curve(
-    dose_specs: tuple[str, ...],
+    s,
+    dose_specs: Sequence[str],
     weight_kg: float,
     sex: str | None,
-    model_id: str,
-    scaling: str | None,
-    t_end_min: float,
-    dt_min: float = 1.0,
+    *,
+    model_id=None,
+    scaling=SIDEBAR,
 ):
-    """Cached :func:`pksim_app.backend.typical_curve`."""
+    """Cached :func:`pksim_app.backend.typical_curve` under the sidebar's settings ``s`` (a
+    ``widgets.Settings``: model, weight scaling, horizon), or another ``model_id`` and
+    ``scaling`` (``None``: the model's default)."""
+    model_id = model_id or s.model_id
     return _typical_curve(
         tuple(dose_specs),
-        float(weight_kg),
-        sex,
+        (float(weight_kg), sex),
         model_id,
-        scaling,
-        float(t_end_min),
-        float(dt_min),
         model(model_id).sha256,
+        s.scaling_arg if scaling == SIDEBAR else scaling,
+        float(s.t_end_min),
     )
 
 

@@ -9,8 +9,6 @@ the sweep heatmap is the library's (:mod:`pksim.sweep.plots`). No Streamlit and 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import pandas as pd
 
@@ -22,14 +20,38 @@ from pksim_app.scales import (
     RIBBON_OPACITY,
     SITE_DASH,
     TIME_TITLE,
+    ConcentrationPlot,
+    block_label,
     distinct,
     log_ticks,
     mask_for_log,
-    series_colours,
     visible_bands,
     y_domain,
 )
 from pksim_app.vega import Spec, chart_title, inline, nominal, quant, tooltip
+
+# Tooltip title and number format of each column the charts show (no format: a nominal field).
+TIPS = {
+    "series": ("Series", None),
+    "site": ("Site", None),
+    "level": ("Population band", None),
+    "time_min": ("Time (min)", ".0f"),
+    "percent": ("Probability (%)", ".1f"),
+    "conc_ng_per_ml": ("Concentration (ng/mL)", ".1f"),
+    "lo_ng_per_ml": ("Low (ng/mL)", ".1f"),
+    "hi_ng_per_ml": ("High (ng/mL)", ".1f"),
+    "plasma_ng_per_ml": ("Plasma (ng/mL)", ".1f"),
+    "effect_site_ng_per_ml": ("Effect site (ng/mL)", ".1f"),
+}
+
+
+def _tips(*fields: str) -> list[dict]:
+    """Tooltip entries for ``fields``, worded and rounded alike in every chart (``TIPS``)."""
+    out = []
+    for f in fields:
+        title, fmt = TIPS[f]
+        out.append(tooltip(f, title, "nominal") if fmt is None else tooltip(f, title, fmt=fmt))
+    return out
 
 
 def _conc_channel(
@@ -92,8 +114,7 @@ def _band_layers(vis: pd.DataFrame, y: dict, log_y: bool) -> list[dict]:
     ]
 
 
-def _series_colour(series: Sequence[str], palette: dict[str, str] | None) -> dict:
-    colours = series_colours(series, palette)
+def _series_colour(colours: dict[str, str]) -> dict:
     ch = nominal(
         "series", title=None, scale={"domain": list(colours), "range": list(colours.values())}
     )
@@ -102,60 +123,29 @@ def _series_colour(series: Sequence[str], palette: dict[str, str] | None) -> dic
     return ch
 
 
-def concentration_chart(
-    lines: pd.DataFrame,
-    *,
-    bands: pd.DataFrame,
-    log_y: bool = False,
-    ribbons: pd.DataFrame | None = None,
-    title: str | None = None,
-    block_min: tuple[float, float] | None = None,
-    palette: dict[str, str] | None = None,
-    x_domain: tuple[float, float] | None = None,
-) -> Spec:
+def concentration_chart(plot: ConcentrationPlot) -> Spec:
     """Concentration–time chart: shaded bands, population ribbons, typical lines.
-
-    Parameters
-    ----------
-    lines : long frame ``time_min, conc_ng_per_ml, series, site`` (site sets the dash:
-        effect site solid, plasma dashed)
-    bands : model bands with the session's edges (:func:`pksim_app.frames.band_table`)
-    log_y : log concentration axis (values below 1 ng/mL are not drawn)
-    ribbons : optional percentile ribbons ``time_min, series, site, level, lo_ng_per_ml,
-        hi_ng_per_ml``; the 5–95th percentile band is lighter than the 25–75th
-    title : say in it what is solid (effect site) and dashed (plasma): there is no legend for
-        the line style, and a colour legend only when there are several series
-    block_min : optional session block (start, end) in min, shaded grey
-    palette : optional ``series -> colour``
-    x_domain : time axis range (min); default 0 to the last time point
 
     Returns
     -------
     dict
         Vega-Lite spec with the data under ``datasets`` (x-axis zoom and pan enabled).
     """
-    has_ribbons = ribbons is not None and len(ribbons) > 0
-    values = [lines["conc_ng_per_ml"].to_numpy()]
-    if has_ribbons:
-        values.append(ribbons["hi_ng_per_ml"].to_numpy())
-    domain = y_domain(values, bands, log_y)
+    log_y = plot.log_y
+    domain = plot.domain
     y = _conc_channel("conc_ng_per_ml", log_y, domain)
-    x0, x1 = (0.0, float(lines["time_min"].max())) if x_domain is None else x_domain
-    xscale = {"domain": [x0, x1], "nice": False}
-    all_series = distinct(lines["series"])
-    if has_ribbons:
-        all_series += [s for s in distinct(ribbons["series"]) if s not in all_series]
-    colour = _series_colour(all_series, palette)
+    xscale = {"domain": [0.0, plot.t_max], "nice": False}
+    colour = _series_colour(plot.colours)
 
     datasets: dict[str, pd.DataFrame] = {}
     layers: list[dict] = []
-    vis = visible_bands(bands, domain)
+    vis = visible_bands(plot.bands, domain)
     if len(vis):
         layers += _band_layers(vis, y, log_y)
-    if block_min is not None:
-        layers.append(_block_layer(block_min, xscale))
-    if has_ribbons:
-        rib = mask_for_log(ribbons, ["lo_ng_per_ml", "hi_ng_per_ml"], log_y)
+    if plot.block_min is not None:
+        layers.append(_block_layer(plot.block_min, xscale))
+    if plot.has_ribbons:
+        rib = mask_for_log(plot.ribbons, ["lo_ng_per_ml", "hi_ng_per_ml"], log_y)
         if log_y:  # keep the lower edge on the axis so the ribbon is closed
             rib["lo_ng_per_ml"] = rib["lo_ng_per_ml"].fillna(LOG_FLOOR_NG_PER_ML)
         datasets["ribbons"] = rib
@@ -174,17 +164,13 @@ def concentration_chart(
                         "y2": {"field": "hi_ng_per_ml"},
                         "color": colour,
                         "detail": nominal("series"),
-                        "tooltip": [
-                            tooltip("series", "Series", "nominal"),
-                            tooltip("level", "Population band", "nominal"),
-                            tooltip("time_min", "Time (min)", fmt=".0f"),
-                            tooltip("lo_ng_per_ml", "Low (ng/mL)", fmt=".1f"),
-                            tooltip("hi_ng_per_ml", "High (ng/mL)", fmt=".1f"),
-                        ],
+                        "tooltip": _tips(
+                            "series", "level", "time_min", "lo_ng_per_ml", "hi_ng_per_ml"
+                        ),
                     },
                 }
             )
-    ln = mask_for_log(lines, ["conc_ng_per_ml"], log_y)
+    ln = mask_for_log(plot.lines, ["conc_ng_per_ml"], log_y)
     datasets["lines"] = ln
     sites = [s for s in SITE_DASH if s in set(distinct(ln["site"]))]
     layers.append(
@@ -208,16 +194,11 @@ def concentration_chart(
                     scale={"domain": sites, "range": [SITE_DASH[s] for s in sites]},
                 ),
                 "detail": nominal("site"),
-                "tooltip": [
-                    tooltip("series", "Series", "nominal"),
-                    tooltip("site", "Site", "nominal"),
-                    tooltip("time_min", "Time (min)", fmt=".0f"),
-                    tooltip("conc_ng_per_ml", "Concentration (ng/mL)", fmt=".1f"),
-                ],
+                "tooltip": _tips("series", "site", "time_min", "conc_ng_per_ml"),
             },
         }
     )
-    return _layered(datasets, layers, title)
+    return _layered(datasets, layers, plot.title)
 
 
 def _layered(datasets: dict, layers: list, title: str | None = None) -> Spec:
@@ -234,7 +215,7 @@ def _block_layer(block_min: tuple[float, float], xscale: dict) -> dict:
         {
             "start_min": [block_min[0]],
             "end_min": [block_min[1]],
-            "label": [f"Session block {block_min[0]:g}–{block_min[1]:g} min"],
+            "label": [block_label(block_min)],
         }
     )
     return {
@@ -272,10 +253,7 @@ def probability_chart(
             "encoding": {
                 "x": quant("time_min", title=TIME_TITLE, scale=xscale),
                 "y": quant("percent", title="Probability (%)", scale={"domain": [0, 100]}),
-                "tooltip": [
-                    tooltip("time_min", "Time (min)", fmt=".0f"),
-                    tooltip("percent", "Probability (%)", fmt=".1f"),
-                ],
+                "tooltip": _tips("time_min", "percent"),
             },
         }
     )
@@ -313,11 +291,7 @@ def hysteresis_chart(
     vis = visible_bands(bands, domain)
     if len(vis):
         layers += _band_layers(vis, ych, log_y)
-    tips = [
-        tooltip("time_min", "Time (min)", fmt=".0f"),
-        tooltip("plasma_ng_per_ml", "Plasma (ng/mL)", fmt=".1f"),
-        tooltip("effect_site_ng_per_ml", "Effect site (ng/mL)", fmt=".1f"),
-    ]
+    tips = _tips("time_min", "plasma_ng_per_ml", "effect_site_ng_per_ml")
     layers += [
         {
             "data": identity,

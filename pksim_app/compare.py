@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from pksim_app import charts, fmt, scenario
+from pksim_app.scales import ConcentrationPlot
 
 SLOTS = ("A", "B")
 FORMATS = {"percent": fmt.percent, "min": fmt.minutes, "conc": fmt.conc, "mg": fmt.mg}
@@ -154,10 +155,12 @@ def panel(page: str, current: Snapshot, *, bands, log_y: bool, chart) -> None:
         st.table(table(snaps["A"], snaps["B"]).set_index(""))
         chart(
             charts.concentration_chart(
-                merged_lines(snaps["A"], snaps["B"]),
-                bands=bands,
-                log_y=log_y,
-                title="Scenario A and B: effect site",
+                ConcentrationPlot(
+                    merged_lines(snaps["A"], snaps["B"]),
+                    bands,
+                    log_y,
+                    title="Scenario A and B: effect site",
+                )
             ),
             height=340,
         )

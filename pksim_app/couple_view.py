@@ -6,7 +6,7 @@ and runs the simulations; no PK maths here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -125,6 +125,11 @@ def dose_events(people: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["time_min", "label"])
 
 
+def dose_marks(people: dict) -> list[tuple[float, str, str]]:
+    """The same doses as triangles on the static figures (:mod:`pksim_app.figures`)."""
+    return report.dose_marks({TITLES[k]: cache.specs(p.doses) for k, p in people.items()})
+
+
 def together_section(res, cs: dict, block_min: tuple[float, float], people: dict) -> None:
     """The couple's results: one plain-language summary, tiles that summarise the centrepiece
     chart over the same block (with MC errors and band-edge sensitivity), then the chart."""
@@ -228,18 +233,11 @@ class Shown:
     pop_summary: dict  # key -> summary or None
     couple: Any  # CoupleResult or None
     summary: dict | None  # the couple summary
-    block_min: tuple[float, float]
-    lines: pd.DataFrame
-    ribbons: pd.DataFrame | None
-    bands: pd.DataFrame
-    log_y: bool
+    timeline: scales.ConcentrationPlot  # the shared timeline (its block is the session's)
 
-    def dose_marks(self) -> list[tuple[float, str, str]]:
-        return [
-            m
-            for k, p in self.people.items()
-            for m in report.dose_marks(TITLES[k], cache.specs(p.doses))
-        ]
+    @property
+    def block_min(self) -> tuple[float, float]:
+        return self.timeline.block_min
 
 
 def session_report(s, v: Shown, prov: dict) -> report.Report:
@@ -265,15 +263,9 @@ def session_report(s, v: Shown, prov: dict) -> report.Report:
         inputs=inputs,
         answers=answers,
         provenance=prov,
-        lines=v.lines,
-        bands=v.bands,
-        log_y=v.log_y,
-        ribbons=v.ribbons,
-        block_min=v.block_min,
-        palette=PALETTE,
-        dose_marks=v.dose_marks(),
+        plot=v.timeline,
         chart_title="Shared timeline: typical effect site"
-        + (" and the middle 50 % of the population" if v.ribbons is not None else ""),
+        + (" and the middle 50 % of the population" if v.timeline.has_ribbons else ""),
     )
 
 
@@ -314,15 +306,8 @@ def downloads(s, v: Shown) -> None:
             else ""
         )
         fig = figures.concentration_figure(
-            v.lines,
-            bands=v.bands,
-            log_y=v.log_y,
-            ribbons=v.ribbons,
-            block_min=v.block_min,
-            palette=PALETTE,
-            title="Shared timeline (effect site)" + both,
+            replace(v.timeline, title="Shared timeline (effect site)" + both),
             footer=export.footer_text(prov),
-            dose_marks=v.dose_marks(),
         )
         return export.png_bytes(fig, prov)
 

@@ -15,6 +15,7 @@ import streamlit as st
 
 from pksim_app import backend, scenario, widgets
 from pksim_app.presets import Preset, load_presets
+from pksim_app.widgets import P
 
 ROUTE_NAMES = {  # short: they must fit a narrow select box (unknown routes show their own name)
     "sublingual": "Sublingual",
@@ -25,7 +26,6 @@ ROUTE_NAMES = {  # short: they must fit a narrow select box (unknown routes show
 MAX_DOSES = 8
 REFERENCE_WEIGHT_KG = 70.0  # converts a default amount between mg and mg/kg (not a dose rule)
 NO_PRESET = ""
-P = {"persist_state": "session"}
 
 
 def route_label(route: str) -> str:

@@ -5,8 +5,6 @@ in, a :class:`~matplotlib.figure.Figure` out, with the axis and colour rules of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -16,80 +14,51 @@ from pksim_app.scales import (
     CONC_TITLE,
     RIBBON_OPACITY,
     TIME_TITLE,
-    distinct,
-    series_colours,
+    ConcentrationPlot,
+    block_label,
     visible_bands,
     y_domain,
 )
 
 
-def concentration_figure(
-    lines: pd.DataFrame,
-    *,
-    bands: pd.DataFrame,
-    log_y: bool = False,
-    ribbons: pd.DataFrame | None = None,
-    title: str | None = None,
-    block_min: tuple[float, float] | None = None,
-    footer: str = "",
-    palette: dict[str, str] | None = None,
-    dose_marks: Sequence[tuple[float, str, str]] = (),
-) -> Figure:
-    """The same chart as :func:`concentration_chart`, drawn with matplotlib for PNG download."""
+def concentration_figure(plot: ConcentrationPlot, *, footer: str = "") -> Figure:
+    """The same chart as :func:`pksim_app.charts.concentration_chart`, drawn with matplotlib for
+    PNG download; ``footer`` is the provenance line below it."""
     fig = Figure(figsize=(8, 4.8), dpi=110, layout="constrained")
-    draw_concentration(
-        fig.add_subplot(),
-        lines,
-        bands=bands,
-        log_y=log_y,
-        ribbons=ribbons,
-        title=title,
-        block_min=block_min,
-        palette=palette,
-        dose_marks=dose_marks,
-    )
+    ax = fig.add_subplot()
+    draw_concentration(ax, plot)
+    if plot.title:
+        rows = min(len(plot.dose_marks), 4)  # the dose labels stack above the axes
+        ax.set_title(plot.title, fontsize=10, pad=6 + 8 * rows + (6 if rows else 0))
     add_footer(fig, footer)
     return fig
 
 
-def draw_concentration(
-    ax,
-    lines: pd.DataFrame,
-    *,
-    bands: pd.DataFrame,
-    log_y: bool = False,
-    ribbons: pd.DataFrame | None = None,
-    title: str | None = None,
-    block_min: tuple[float, float] | None = None,
-    palette: dict[str, str] | None = None,
-    dose_marks: Sequence[tuple[float, str, str]] = (),
-) -> None:
-    """Draw the concentration chart on a matplotlib axes (figures and the PDF report).
-
-    ``dose_marks``: ``(time_min, label, series)`` triangles along the top, one per dose.
-    """
-    values = [lines["conc_ng_per_ml"].to_numpy()]
-    if ribbons is not None and len(ribbons):
-        values.append(ribbons["hi_ng_per_ml"].to_numpy())
-    domain = y_domain(values, bands, log_y)
+def _shade_bands(ax, bands: pd.DataFrame, domain: tuple[float, float]) -> None:
+    """The model's concentration bands as horizontal spans, in the legend with their edges."""
     for r in visible_bands(bands, domain).itertuples(index=False):
         ax.axhspan(
             r.lower_ng_per_ml, r.upper_ng_per_ml, color=r.colour, alpha=0.13, lw=0, label=r.legend
         )
-    if block_min is not None:
+
+
+def draw_concentration(ax, plot: ConcentrationPlot) -> None:
+    """Draw the concentration chart, without its title, on a matplotlib axes (the figures and
+    the PDF report, which heads the chart itself); doses are triangles along the top."""
+    domain = plot.domain
+    _shade_bands(ax, plot.bands, domain)
+    if plot.block_min is not None:
         ax.axvspan(
-            *block_min,
+            *plot.block_min,
             color=BLOCK_COLOUR,
             alpha=0.10,
             lw=0,
-            label=f"Session block {block_min[0]:g}–{block_min[1]:g} min",
+            label=block_label(plot.block_min),
         )
-    all_series = distinct(lines["series"])
-    if ribbons is not None and len(ribbons):
-        all_series += [s for s in distinct(ribbons["series"]) if s not in all_series]
-    colours = series_colours(all_series, palette)
-    if ribbons is not None:
-        for (series, level), g in ribbons.groupby(["series", "level"], sort=False, observed=True):
+    colours = plot.colours
+    if plot.has_ribbons:
+        groups = plot.ribbons.groupby(["series", "level"], sort=False, observed=True)
+        for (series, level), g in groups:
             ax.fill_between(
                 g["time_min"],
                 g["lo_ng_per_ml"],
@@ -99,7 +68,7 @@ def draw_concentration(
                 lw=0,
                 label=f"{series} {level}",
             )
-    for (series, site), g in lines.groupby(["series", "site"], sort=False, observed=True):
+    for (series, site), g in plot.lines.groupby(["series", "site"], sort=False, observed=True):
         ax.plot(
             g["time_min"],
             g["conc_ng_per_ml"],
@@ -108,9 +77,9 @@ def draw_concentration(
             lw=1.8,
             label=f"{series} — {site}",
         )
-    t_max = float(lines["time_min"].max())
+    t_max = plot.t_max
     placed: list[float] = []
-    for t, label, series in dose_marks:
+    for t, label, series in plot.dose_marks:
         if 0 <= t <= t_max:
             colour = colours.get(series, "#333333")
             row = sum(abs(t - u) < 0.3 * t_max for u in placed)  # stack labels that would touch
@@ -133,14 +102,11 @@ def draw_concentration(
                 fontsize=6,
                 color=colour,
             )
-    ax.set_yscale("log" if log_y else "linear")
+    ax.set_yscale("log" if plot.log_y else "linear")
     ax.set_ylim(*domain)
     ax.set_xlim(0, t_max)
     ax.set_xlabel(TIME_TITLE)
     ax.set_ylabel(CONC_TITLE)
-    if title:
-        rows = max(1, len(dose_marks)) if dose_marks else 0
-        ax.set_title(title, fontsize=10, pad=6 + 8 * min(rows, 4) + (6 if rows else 0))
     ax.legend(fontsize=7, loc="upper right", framealpha=0.85)
     ax.grid(alpha=0.25)
 
@@ -152,10 +118,7 @@ def hysteresis_figure(
     domain = y_domain([curve["plasma_ng_per_ml"], curve["effect_site_ng_per_ml"]], bands, log_y)
     fig = Figure(figsize=(6, 5.2), dpi=110, layout="constrained")
     ax = fig.add_subplot()
-    for r in visible_bands(bands, domain).itertuples(index=False):
-        ax.axhspan(
-            r.lower_ng_per_ml, r.upper_ng_per_ml, color=r.colour, alpha=0.13, lw=0, label=r.legend
-        )
+    _shade_bands(ax, bands, domain)
     ax.plot(domain, domain, color="#9e9e9e", ls=":", lw=1, label="Plasma = effect site")
     ax.plot(curve["plasma_ng_per_ml"], curve["effect_site_ng_per_ml"], color="#1f77b4", lw=1.8)
     ax.set_xscale("log" if log_y else "linear")

@@ -8,8 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from pksim.planning import DoseSteps
-from pksim_app import charts, export, frames, plan_inputs, report, scenario, widgets
-from pksim_app.widgets import Download
+from pksim_app import charts, plan_inputs, report, widgets
 
 PERSON = ("weight_kg", "sex", "route")  # what person_inputs returns
 
@@ -29,23 +28,14 @@ def tab_couple(s) -> None:
         b_steps = plan_inputs.steps_inputs("pl_cb", b[2], s.model)
     widgets.validity(s.model, weight_kg=a[0], who="Partner A")
     widgets.validity(s.model, weight_kg=b[0], who="Partner B")
-    g0, g1 = scenario.field(
-        st.slider,
-        "Stagger: B starts this many minutes after A (every 5 min)",
-        min_value=-90.0,
-        max_value=90.0,
-        value=(-60.0, 60.0),
-        step=5.0,
-        key="pl_c_stagger",
-        **plan_inputs.P,
-    )
+    g0, g1 = plan_inputs.STAGGERS.input(st.slider, "pl_c_stagger")
     staggers = tuple(float(x) for x in range(int(g0), int(g1) + 1, 5))
-    block, limit, measure = plan_inputs.common_inputs("pl_c", s.t_end_min, s.model)
-    min_goal = plan_inputs.goal_input("pl_c")
+    criteria = plan_inputs.criteria_inputs("pl_c", s.t_end_min, s.model)
+    block = criteria.block
     plan = plan_inputs.search(
         "couple",
         s,
-        block,
+        criteria,
         "p_both_in_window_throughout_block",
         lambda r: (
             f"A {r.a_dose_mg:g} mg, B {r.b_dose_mg:g} mg, B starts {r.stagger_min:g} min after A"
@@ -55,9 +45,6 @@ def tab_couple(s) -> None:
         a_dose=DoseSteps(a[2], *a_steps),
         b_dose=DoseSteps(b[2], *b_steps),
         staggers_min=staggers,
-        dissociation_limit=limit,
-        dissociation=measure,
-        min_p_goal=min_goal,
     )
     if plan is None:
         return
@@ -87,18 +74,16 @@ def tab_couple(s) -> None:
                     }
                 )
             )
-        lines = pd.concat(parts, ignore_index=True)
-        ribbon_frame = pd.concat(ribbons, ignore_index=True)
-        widgets.chart(
-            charts.concentration_chart(
-                lines,
-                bands=frames.band_table(s.model, s.edges),
-                log_y=s.log_y,
-                ribbons=ribbon_frame,
-                block_min=block,
-                title="Timeline: each partner's effect site, median with 5–95th percentile band",
-            )
+        regs = {"Partner A": plan.a_regimen, "Partner B": plan.b_regimen}
+        chosen = plan_inputs.timeline(
+            s,
+            block,
+            pd.concat(parts, ignore_index=True),
+            pd.concat(ribbons, ignore_index=True),
+            regs,
+            "Timeline: each partner's effect site, median with 5–95th percentile band",
         )
+        widgets.chart(charts.concentration_chart(chosen))
         widgets.chart(
             charts.probability_chart(
                 tl,
@@ -114,61 +99,28 @@ def tab_couple(s) -> None:
     widgets.dataframe(stag, "pl_c_stag", hide=tuple(c for c in stag.columns if c.endswith("_se")))
     st.caption("Monte-Carlo standard errors are in the CSV download.")
     prov = plan_inputs.provenance(s, plan.settings, "couple", s.seed)
-    items = [
-        Download(
-            "All candidates (CSV)",
-            "pksim_plan_couple_candidates.csv",
-            "text/csv",
-            lambda: export.csv_bytes(plan.candidates, prov),
-        ),
-        Download(
-            "Plan (JSON)",
-            "pksim_plan_couple.json",
-            "application/json",
-            lambda: plan_inputs.json_bytes(plan.summary()),
-        ),
-    ]
-    if plan.feasible:
 
-        def couple_report() -> bytes:
-            regs = {"Partner A": plan.a_regimen, "Partner B": plan.b_regimen}
-            cs = plan.couple or {}
-            answers = [plan.message, *report.couple_answers(cs, block)]
-            for who, k in (("Partner A", "partner_a"), ("Partner B", "partner_b")):
-                answers += report.partner_answers(who, None, cs.get(k), block)
-            return report.session_report_pdf(
-                report.Report(
-                    title=f"{plan_inputs.PAGE} (couple)",
-                    inputs=[
-                        f"Partner A: {a[0]:g} kg, {a[1]}; Partner B: {b[0]:g} kg, {b[1]}",
-                        *(
-                            f"{who}: chosen regimen " + " + ".join(d.spec() for d in reg)
-                            for who, reg in regs.items()
-                        ),
-                        *report.settings_lines(plan.settings),
-                    ],
-                    answers=answers,
-                    provenance=prov,
-                    lines=lines,
-                    ribbons=ribbon_frame,
-                    block_min=block,
-                    bands=frames.band_table(s.model, s.edges),
-                    log_y=s.log_y,
-                    dose_marks=[
-                        m
+    def couple_report() -> bytes:
+        cs = plan.couple or {}
+        answers = [plan.message, *report.couple_answers(cs, block)]
+        for who, k in (("Partner A", "partner_a"), ("Partner B", "partner_b")):
+            answers += report.partner_answers(who, None, cs.get(k), block)
+        return report.session_report_pdf(
+            report.Report(
+                title=f"{plan_inputs.PAGE} (couple)",
+                inputs=[
+                    f"Partner A: {a[0]:g} kg, {a[1]}; Partner B: {b[0]:g} kg, {b[1]}",
+                    *(
+                        f"{who}: chosen regimen " + " + ".join(d.spec() for d in reg)
                         for who, reg in regs.items()
-                        for m in report.dose_marks(who, [d.spec() for d in reg])
-                    ],
-                    chart_title="Each partner's effect site: median with 5–95th percentile band",
-                )
-            )
-
-        items.append(
-            Download(
-                "Session report (PDF)",
-                "pksim_plan_couple_report.pdf",
-                "application/pdf",
-                couple_report,
+                    ),
+                    *report.settings_lines(plan.settings),
+                ],
+                answers=answers,
+                provenance=prov,
+                plot=chosen,
+                chart_title="Each partner's effect site: median with 5–95th percentile band",
             )
         )
-    widgets.downloads(items, key="pl_c")
+
+    plan_inputs.downloads("pl_c", "couple", plan, prov, couple_report if plan.feasible else None)

@@ -1,19 +1,42 @@
 """The Dose planner's shared pieces: search-range, block and limit inputs, a person's inputs,
-the verdict with its near-misses, and how a planner is called (cached, errors as messages).
+the verdict with its near-misses, how a planner is called (cached, errors as messages), and a
+plan's timeline and downloads.
 All the maths is in :mod:`pksim.planning`.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
 
-from pksim_app import backend, cache, dose_editor, export, fmt, scenario, widgets
+from pksim_app import backend, cache, dose_editor, export, fmt, frames, report, scenario, widgets
+from pksim_app.scales import ConcentrationPlot
+from pksim_app.widgets import Bounded, Download, P
 
 PAGE = "Dose planner"
-P = {"persist_state": "session"}
+LIMIT = Bounded(
+    "Dissociation limit (%)",
+    0.0,
+    50.0,
+    10.0,
+    1.0,
+    "Largest acceptable probability of dissociation.",
+)
+MIN_GOAL = Bounded(  # the planner's min_p_goal
+    "Minimum P(goal) to count as met (%)",
+    0.0,
+    100.0,
+    50.0,
+    5.0,
+    "A plan is marked as meeting the goal only when its probability reaches this minimum.",
+)
+BOOSTER_TIMES = Bounded("Booster times (min, every 5)", 5.0, 120.0, (10.0, 90.0), 5.0)
+STAGGERS = Bounded(
+    "Stagger: B starts this many minutes after A (every 5 min)", -90.0, 90.0, (-60.0, 60.0), 5.0
+)
 # Search grid for a route without a product step in the model file (e.g. an infusion).
 FALLBACK_STEP, FALLBACK_MAX = 5.0, 100.0
 
@@ -29,10 +52,30 @@ def run(kind: str, s, settings: tuple = (), **kw):
         return None
 
 
-def search(kind: str, s, block, goal: str, describe, people: str, **kw):
+@dataclass(frozen=True)
+class Criteria:
+    """What a searched plan must meet (:func:`criteria_inputs`): in the window for the session
+    ``block``, P(dissociation) at most ``dissociation_limit`` (``dissociation``: reaching the band,
+    ``threshold``, or the PD model, ``pd``), and P(goal) at least ``min_p_goal``."""
+
+    block: tuple[float, float]
+    dissociation_limit: float
+    dissociation: str
+    min_p_goal: float
+
+
+def search(kind: str, s, criteria: Criteria, goal: str, describe, people: str, **kw):
     """Run a search planner and show its verdict and its cost; ``None`` when it failed.
     One place for the person and couple tabs, which differ only in the inputs they pass."""
-    plan = run(kind, s, cache.run_settings(s, block), **kw)
+    plan = run(
+        kind,
+        s,
+        cache.run_settings(s, criteria.block),
+        dissociation_limit=criteria.dissociation_limit,
+        dissociation=criteria.dissociation,
+        min_p_goal=criteria.min_p_goal,
+        **kw,
+    )
     if plan is None:
         return None
     headline(plan, goal, describe)
@@ -75,23 +118,14 @@ def steps_inputs(key: str, route: str, model, label: str = "Dose") -> tuple[floa
     return float(step), lo, hi
 
 
-def common_inputs(key: str, t_end_min: float, model) -> tuple[tuple[float, float], float, str]:
+def criteria_inputs(key: str, t_end_min: float, model) -> Criteria:
+    """The block, the dissociation limit and measure, and the smallest P(goal) of a search."""
     has_pd = bool((getattr(model, "pd", None) or {}).get("dissociation"))
     c1, c2, c3 = st.columns([2, 2, 1])
     block = widgets.block_slider(
         c1, f"{key}_block", t_end_min, "'In the window' means inside it for the whole block."
     )
-    limit = scenario.field(
-        c2.slider,
-        "Dissociation limit (%)",
-        min_value=0.0,
-        max_value=50.0,
-        value=10.0,
-        step=1.0,
-        key=f"{key}_limit",
-        **P,
-        help="Largest acceptable probability of dissociation.",
-    )
+    limit = LIMIT.input(c2.slider, f"{key}_limit")
     measure = "threshold"
     if has_pd:
         measure = scenario.field(
@@ -106,7 +140,8 @@ def common_inputs(key: str, t_end_min: float, model) -> tuple[tuple[float, float
             "their effect-site peak (log-normal threshold calibrated to the "
             "IV time course, see Models & evidence).",
         )
-    return block, float(limit) / 100.0, measure
+    min_goal = MIN_GOAL.input(st.slider, f"{key}_min_goal")
+    return Criteria(block, float(limit) / 100.0, measure, float(min_goal) / 100.0)
 
 
 def person_inputs(key: str, title: str, route: str, weight: float, sex: str, model):
@@ -127,25 +162,6 @@ def provenance(s, inputs: dict, title: str, seed) -> dict:
         inputs={k: v for k, v in inputs.items() if k != "objective"},
         page=f"{PAGE} — {title}",
         version=backend.pksim_version(),
-    )
-
-
-def goal_input(key: str) -> float:
-    """The smallest P(goal) that counts as meeting it (the planner's ``min_p_goal``)."""
-    return (
-        scenario.field(
-            st.slider,
-            "Minimum P(goal) to count as met (%)",
-            min_value=0.0,
-            max_value=100.0,
-            value=50.0,
-            step=5.0,
-            key=f"{key}_min_goal",
-            **P,
-            help="A plan is marked as meeting the goal only when its probability "
-            "reaches this minimum.",
-        )
-        / 100.0
     )
 
 
@@ -185,5 +201,45 @@ def headline(plan, goal: str, describe) -> None:
         )
 
 
-def json_bytes(obj) -> bytes:
-    return json.dumps(export.json_safe(obj), indent=2).encode()
+def timeline(s, block, lines: pd.DataFrame, ribbons: pd.DataFrame, regimens: dict, title: str):
+    """A plan's timeline: the session's bands and axis, the block shaded, each regimen's doses
+    marked (``regimens``: series -> the plan's doses)."""
+    marks = report.dose_marks({k: [d.spec() for d in reg] for k, reg in regimens.items()})
+    return ConcentrationPlot(
+        lines,
+        frames.band_table(s.model, s.edges),
+        s.log_y,
+        ribbons,
+        title=title,
+        block_min=block,
+        dose_marks=marks,
+    )
+
+
+def downloads(key: str, name: str, plan, prov: dict, report_pdf=None) -> None:
+    """A search plan's downloads: every candidate, the plan, and its one-page session report
+    (``report_pdf`` makes its bytes) when the plan has one."""
+    items = [
+        Download(
+            "All candidates (CSV)",
+            f"pksim_plan_{name}_candidates.csv",
+            "text/csv",
+            lambda: export.csv_bytes(plan.candidates, prov),
+        ),
+        Download(
+            "Plan (JSON)",
+            f"pksim_plan_{name}.json",
+            "application/json",
+            lambda: json.dumps(export.json_safe(plan.summary()), indent=2).encode(),
+        ),
+    ]
+    if report_pdf is not None:
+        items.append(
+            Download(
+                "Session report (PDF)",
+                f"pksim_plan_{name}_report.pdf",
+                "application/pdf",
+                report_pdf,
+            )
+        )
+    widgets.downloads(items, key=key)

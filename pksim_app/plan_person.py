@@ -9,18 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from pksim.planning import DoseSteps
-from pksim_app import (
-    charts,
-    dose_editor,
-    export,
-    fmt,
-    frames,
-    plan_inputs,
-    report,
-    scenario,
-    widgets,
-)
-from pksim_app.widgets import Download
+from pksim_app import charts, dose_editor, fmt, frames, plan_inputs, report, scenario, widgets
 
 
 def person_tab_inputs(s):
@@ -31,26 +20,17 @@ def person_tab_inputs(s):
     widgets.validity(s.model, weight_kg=w)
     steps = plan_inputs.steps_inputs("pl_p", route, s.model)
     use_booster = scenario.field(
-        st.toggle, "Consider a booster", value=True, key="pl_p_boost", **plan_inputs.P
+        st.toggle, "Consider a booster", value=True, key="pl_p_boost", **widgets.P
     )
     booster, times = None, ()
     if use_booster:
         c1, c2 = st.columns([1, 2])
         b_route = dose_editor.route_input(c1, "Booster route", "pl_p_broute", s.model, "intranasal")
-        t0, t1 = scenario.field(
-            c2.slider,
-            "Booster times (min, every 5)",
-            min_value=5.0,
-            max_value=120.0,
-            value=(10.0, 90.0),
-            step=5.0,
-            key="pl_p_btimes",
-            **plan_inputs.P,
-        )
+        t0, t1 = plan_inputs.BOOSTER_TIMES.input(c2.slider, "pl_p_btimes")
         booster = (b_route, plan_inputs.steps_inputs("pl_pb", b_route, s.model, "Booster"))
         times = tuple(float(x) for x in range(int(t0), int(t1) + 1, 5))
-    block, limit, measure = plan_inputs.common_inputs("pl_p", s.t_end_min, s.model)
-    return w, sx, route, steps, booster, times, block, limit, measure
+    criteria = plan_inputs.criteria_inputs("pl_p", s.t_end_min, s.model)
+    return w, sx, route, steps, booster, times, criteria
 
 
 def tab_person(s) -> None:
@@ -61,12 +41,12 @@ def tab_person(s) -> None:
         "every candidate (fixed seed)."
     )
     with st.container(key="inputs_pl_p"):  # two fields a row on phones
-        w, sx, route, steps, booster, times, block, limit, measure = person_tab_inputs(s)
-        min_goal = plan_inputs.goal_input("pl_p")
+        w, sx, route, steps, booster, times, criteria = person_tab_inputs(s)
+    block, measure = criteria.block, criteria.dissociation
     plan = plan_inputs.search(
         "person",
         s,
-        block,
+        criteria,
         "p_window_throughout_block",
         lambda r: (
             f"{route} {r.dose_mg:g} mg"
@@ -80,28 +60,23 @@ def tab_person(s) -> None:
         booster_route=booster[0] if booster else None,
         booster=DoseSteps(booster[0], *booster[1]) if booster else None,
         booster_times_min=times if booster else None,
-        dissociation_limit=limit,
-        dissociation=measure,
-        min_p_goal=min_goal,
     )
     if plan is None:
         return
+    chosen = None
     if plan.feasible and plan.population_result is not None:
         pop = plan.population_result
         series = " + ".join(d.spec() for d in plan.regimen)
-        lines = frames.population_median(pop.bands, series)
-        ribbons = frames.population_ribbons(pop.bands, series)
-        widgets.chart(
-            charts.concentration_chart(
-                lines,
-                bands=frames.band_table(s.model, s.edges),
-                log_y=s.log_y,
-                ribbons=ribbons,
-                block_min=block,
-                title="Effect site of the chosen regimen: median (solid) with "
-                "25–75th and 5–95th percentile bands",
-            )
+        chosen = plan_inputs.timeline(
+            s,
+            block,
+            frames.population_median(pop.bands, series),
+            frames.population_ribbons(pop.bands, series),
+            {series: plan.regimen},
+            "Effect site of the chosen regimen: median (solid) with 25–75th and 5–95th "
+            "percentile bands",
         )
+        widgets.chart(charts.concentration_chart(chosen))
         m = plan.population
         c = st.columns(4)
         c[0].metric(
@@ -113,7 +88,7 @@ def tab_person(s) -> None:
         c[1].metric(
             "P(dissociation)" + (" (PD)" if measure == "pd" else ""),
             fmt.percent(m[key]),
-            help=f"± {fmt.percent(m[key + '_se'])}; limit {limit:.0%}",
+            help=f"± {fmt.percent(m[key + '_se'])}; limit {criteria.dissociation_limit:.0%}",
         )
         c[2].metric("Median onset", fmt.minutes(m.get("onset_min_median"), 1))
         c[3].metric("Median minutes in window", fmt.minutes(m.get("minutes_in_window_median")))
@@ -172,52 +147,26 @@ def tab_person(s) -> None:
     )
     inputs = plan.settings
     prov = plan_inputs.provenance(s, inputs, "one person", s.seed)
-    items = [
-        Download(
-            "All candidates (CSV)",
-            "pksim_plan_person_candidates.csv",
-            "text/csv",
-            lambda: export.csv_bytes(plan.candidates, prov),
-        ),
-        Download(
-            "Plan (JSON)",
-            "pksim_plan_person.json",
-            "application/json",
-            lambda: plan_inputs.json_bytes(plan.summary()),
-        ),
-    ]
-    if plan.feasible and plan.population_result is not None:
 
-        def person_report() -> bytes:
-            series = " + ".join(d.spec() for d in plan.regimen)
-            return report.session_report_pdf(
-                report.Report(
-                    title=f"{plan_inputs.PAGE} (one person)",
-                    inputs=[
-                        f"Person: {w:g} kg, {sx}; chosen regimen {series}",
-                        *report.settings_lines(inputs),
-                    ],
-                    answers=[
-                        plan.message,
-                        *report.partner_answers("Chosen regimen", None, plan.population, block),
-                    ],
-                    provenance=prov,
-                    lines=lines,
-                    ribbons=ribbons,
-                    block_min=block,
-                    bands=frames.band_table(s.model, s.edges),
-                    log_y=s.log_y,
-                    dose_marks=report.dose_marks(series, [d.spec() for d in plan.regimen]),
-                    chart_title="Effect site of the chosen regimen: median, 25–75th and 5–95th pct",
-                )
-            )
-
-        items.append(
-            Download(
-                "Session report (PDF)",
-                "pksim_plan_person_report.pdf",
-                "application/pdf",
-                person_report,
+    def person_report() -> bytes:
+        series = " + ".join(d.spec() for d in plan.regimen)
+        return report.session_report_pdf(
+            report.Report(
+                title=f"{plan_inputs.PAGE} (one person)",
+                inputs=[
+                    f"Person: {w:g} kg, {sx}; chosen regimen {series}",
+                    *report.settings_lines(inputs),
+                ],
+                answers=[
+                    plan.message,
+                    *report.partner_answers("Chosen regimen", None, plan.population, block),
+                ],
+                provenance=prov,
+                plot=chosen,
+                chart_title="Effect site of the chosen regimen: median, 25–75th and 5–95th pct",
             )
         )
-    widgets.downloads(items, key="pl_p")
+
+    plan_inputs.downloads(
+        "pl_p", "person", plan, prov, person_report if chosen is not None else None
+    )

@@ -8,7 +8,10 @@ import pandas as pd
 import streamlit as st
 
 from pksim_app import charts, export, fmt, frames, plan_inputs, scenario, widgets
-from pksim_app.widgets import Download
+from pksim_app.scales import ConcentrationPlot
+from pksim_app.widgets import Bounded, Download
+
+PROGRAMME = Bounded("Programme length (min)", 5.0, 600.0, 60.0, 5.0)
 
 
 def tab_tci(s) -> None:
@@ -19,37 +22,25 @@ def tab_tci(s) -> None:
     )
     lo, hi = s.edges["window"]
     c1, c2, c3 = st.columns(3)
-    target = scenario.field(
-        c1.number_input,
+    target = Bounded(
         "Effect-site target (ng/mL)",
-        min_value=float(lo),
-        max_value=float(hi) - 0.1,
-        value=float(round((lo + hi) / 2)),
-        step=5.0,
-        key="pl_t_target",
-        **plan_inputs.P,
-        help=f"Must lie inside the window, {lo:g} to below {hi:g} ng/mL.",
-    )
+        float(lo),
+        float(hi) - 0.1,
+        float(round((lo + hi) / 2)),
+        5.0,
+        f"Must lie inside the window, {lo:g} to below {hi:g} ng/mL.",
+    ).input(c1.number_input, "pl_t_target")
     w = widgets.weight_input(c2, "pl_t_weight", 70.0)
     sx = widgets.sex_input(c3, "pl_t_sex")
     widgets.validity(s.model, weight_kg=w)
     c1, c2 = st.columns(2)
-    duration = scenario.field(
-        c1.number_input,
-        "Programme length (min)",
-        min_value=5.0,
-        max_value=600.0,
-        value=60.0,
-        step=5.0,
-        key="pl_t_duration",
-        **plan_inputs.P,
-    )
+    duration = PROGRAMME.input(c1.number_input, "pl_t_duration")
     step_s = scenario.field(
         c2.selectbox,
         "Pump step",
         [10.0, 60.0],
         key="pl_t_step",
-        **plan_inputs.P,
+        **widgets.P,
         format_func=lambda x: f"{x:g} s",
     )
     plan = plan_inputs.run(
@@ -95,10 +86,12 @@ def tab_tci(s) -> None:
     )
     widgets.chart(
         charts.concentration_chart(
-            lines,
-            bands=frames.band_table(s.model, s.edges),
-            log_y=True,
-            title=f"Effect site (solid) held at {target:g} ng/mL; plasma dashed (log axis)",
+            ConcentrationPlot(
+                lines,
+                frames.band_table(s.model, s.edges),
+                log_y=True,
+                title=f"Effect site (solid) held at {target:g} ng/mL; plasma dashed (log axis)",
+            )
         )
     )
     sched = plan.schedule

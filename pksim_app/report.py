@@ -13,14 +13,14 @@ import io
 import math
 import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import matplotlib as mpl
-import pandas as pd
 from matplotlib.backends.backend_pdf import FigureCanvasPdf
 from matplotlib.figure import Figure
 
 from pksim_app import NOTICE, figures, fmt
+from pksim_app.scales import ConcentrationPlot
 
 A4_IN = (8.27, 11.69)
 WRAP = 128  # characters per line at the report's font size
@@ -34,24 +34,20 @@ class Report:
     inputs: list[str]
     answers: list[str]
     provenance: dict
-    lines: pd.DataFrame
-    bands: pd.DataFrame
-    log_y: bool = False
-    ribbons: pd.DataFrame | None = None
-    block_min: tuple[float, float] | None = None
-    palette: dict[str, str] | None = None
-    dose_marks: Sequence[tuple[float, str, str]] = field(default_factory=tuple)
+    plot: ConcentrationPlot  # the timeline, as the page draws it (its title is not used)
     chart_title: str = "Timeline: effect-site concentration"
 
 
-def dose_marks(series: str, specs: Sequence[str]) -> list[tuple[float, str, str]]:
-    """Markers for a regimen's doses: ``(time_min, short label, series)``."""
+def dose_marks(regimens: dict[str, Sequence[str]]) -> list[tuple[float, str, str]]:
+    """Markers for each series' doses (``series -> dose specs``): ``(time_min, short label,
+    series)``."""
     from pksim.regimen import parse_dose_spec
 
     out = []
-    for spec in specs:
-        d = parse_dose_spec(spec)
-        out.append((float(d.start_min), f"{d.amount:g} {d.amount_unit} {d.route}", series))
+    for series, specs in regimens.items():
+        for spec in specs:
+            d = parse_dose_spec(spec)
+            out.append((float(d.start_min), f"{d.amount:g} {d.amount_unit} {d.route}", series))
     return out
 
 
@@ -196,20 +192,11 @@ def report_figure(r: Report) -> Figure:
     )
     y = _block(fig, 0.91, "Inputs", r.inputs)
     y = _block(fig, y, r.chart_title, [])
-    rows = min(len(r.dose_marks), 4)
+    rows = min(len(r.plot.dose_marks), 4)
     chart_top = y - 0.012 * rows - 0.01
     chart_h = 0.32
     ax = fig.add_axes((0.1, chart_top - chart_h, 0.85, chart_h))
-    figures.draw_concentration(
-        ax,
-        r.lines,
-        bands=r.bands,
-        log_y=r.log_y,
-        ribbons=r.ribbons,
-        block_min=r.block_min,
-        palette=r.palette,
-        dose_marks=r.dose_marks,
-    )
+    figures.draw_concentration(ax, r.plot)
     y = chart_top - chart_h - 0.05
     y = _block(fig, y, "Answers (± Monte-Carlo standard error of each percentage)", r.answers)
     _block(fig, max(y, 0.12), "Provenance", provenance_lines(r.provenance), size=6.5)

@@ -1,12 +1,15 @@
 """Concentration axes, bands and colours: the rules the Vega-Lite charts (:mod:`pksim_app.charts`)
-and the matplotlib figures (:mod:`pksim_app.figures`) share, so a download shows what the page
-shows. No Streamlit and no PK maths here.
+and the matplotlib figures (:mod:`pksim_app.figures`) share, and the one request
+(:class:`ConcentrationPlot`) both draw, so a download shows what the page shows. No Streamlit
+and no PK maths here.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -118,6 +121,11 @@ def _darker(hex_colour: str, factor: float = 0.6) -> str:
     return "#{:02x}{:02x}{:02x}".format(*(int(v * factor) for v in (r, g, b)))
 
 
+def block_label(block_min: tuple[float, float]) -> str:
+    """The session block's legend and tooltip text."""
+    return f"Session block {block_min[0]:g}–{block_min[1]:g} min"
+
+
 def series_colours(series: Sequence[str], palette: dict[str, str] | None = None) -> dict[str, str]:
     """The colour each series gets (same rule for Vega-Lite and matplotlib)."""
     names = list(dict.fromkeys(series))
@@ -149,3 +157,59 @@ def dwarfing(lines: pd.DataFrame) -> tuple[str, float] | None:
         return None
     ratio = float(peaks.iloc[0] / peaks.iloc[1])
     return (str(peaks.index[0]), ratio) if ratio >= DWARF_RATIO else None
+
+
+@dataclass(frozen=True, eq=False)
+class ConcentrationPlot:
+    """What one concentration–time plot shows: the page's chart (:func:`charts.concentration_chart
+    <pksim_app.charts.concentration_chart>`), its PNG and the PDF report's timeline take the same
+    object, so they cannot drift apart.
+
+    Parameters
+    ----------
+    lines : long frame ``time_min, conc_ng_per_ml, series, site`` (site sets the dash:
+        effect site solid, plasma dashed)
+    bands : model bands with the session's edges (:func:`pksim_app.frames.band_table`)
+    log_y : log concentration axis (values below ``LOG_FLOOR_NG_PER_ML`` are not drawn)
+    ribbons : optional percentile ribbons ``time_min, series, site, level, lo_ng_per_ml,
+        hi_ng_per_ml``; the 5–95th percentile band is lighter than the 25–75th
+    title : say in it what is solid (effect site) and dashed (plasma): there is no legend for
+        the line style, and a colour legend only when there are several series
+    block_min : optional session block (start, end) in min, shaded grey
+    palette : optional ``series -> colour``
+    dose_marks : ``(time_min, label, series)`` triangles along the top of the static figures
+        (the page marks doses with rules instead, :func:`pksim_app.charts.with_events`)
+    """
+
+    lines: pd.DataFrame
+    bands: pd.DataFrame
+    log_y: bool = False
+    ribbons: pd.DataFrame | None = None
+    title: str | None = None
+    block_min: tuple[float, float] | None = None
+    palette: dict[str, str] | None = None
+    dose_marks: Sequence[tuple[float, str, str]] = ()
+
+    @property
+    def has_ribbons(self) -> bool:
+        return self.ribbons is not None and len(self.ribbons) > 0
+
+    @cached_property
+    def domain(self) -> tuple[float, float]:
+        """The concentration axis range: the lines, the ribbons' tops and the bands."""
+        values = [self.lines["conc_ng_per_ml"].to_numpy()]
+        if self.has_ribbons:
+            values.append(self.ribbons["hi_ng_per_ml"].to_numpy())
+        return y_domain(values, self.bands, self.log_y)
+
+    @cached_property
+    def colours(self) -> dict[str, str]:
+        """Each series' colour, the lines' series first, then any only the ribbons have."""
+        names = distinct(self.lines["series"])
+        if self.has_ribbons:
+            names += [s for s in distinct(self.ribbons["series"]) if s not in names]
+        return series_colours(names, self.palette)
+
+    @property
+    def t_max(self) -> float:
+        return float(self.lines["time_min"].max())

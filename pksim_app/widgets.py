@@ -231,6 +231,59 @@ def scenario_bar(s: Settings) -> None:
         )
 
 
+# --------------------------------------------------------------------------- bounded inputs
+
+P = {"persist_state": "session"}  # inputs keep their value when the user visits another page
+
+
+@dataclass(frozen=True)
+class Bounded:
+    """A numeric input's label, range, default and step (``help``: its tooltip), declared once
+    as data; :meth:`input` draws it."""
+
+    label: str
+    lo: float
+    hi: float
+    value: float | tuple[float, float]  # a pair: a range slider
+    step: float
+    help: str | None = None
+
+    def input(self, make, key: str, **kw):
+        """The input (``make``: e.g. ``col.number_input`` or ``col.slider``) as a scenario field
+        that keeps its value when the user visits another page."""
+        return scenario.field(
+            make,
+            self.label,
+            min_value=self.lo,
+            max_value=self.hi,
+            value=self.value,
+            step=self.step,
+            key=key,
+            help=self.help,
+            **P,
+            **kw,
+        )
+
+
+HORIZON = Bounded(
+    "Time horizon (min)",
+    60.0,
+    MAX_HORIZON_MIN,
+    240.0,
+    30.0,
+    "Curves are simulated from 0 to this time on a 1-min grid.",
+)
+POPULATION = Bounded(
+    "Virtual subjects per population",
+    *POP_N_RANGE,
+    DEFAULT_N,
+    100,
+    "More subjects: smaller Monte-Carlo error, slower.",
+)
+SEED = Bounded(
+    "Random seed", 0, 2**31 - 1, DEFAULT_SEED, 1, "Same seed and inputs → identical populations."
+)
+
 # --------------------------------------------------------------------------- sidebar
 
 
@@ -259,39 +312,9 @@ def sidebar_settings() -> Settings:
         format_func=lambda s: s + (" (model default)" if s == model.default_scaling else ""),
         help="\n\n".join(f"**{s}**: {d}" for s, d in model.scaling_descriptions.items()),
     )
-    t_end = scenario.field(
-        sb.number_input,
-        "Time horizon (min)",
-        min_value=60.0,
-        max_value=MAX_HORIZON_MIN,
-        value=240.0,
-        step=30.0,
-        key="t_end_min",
-        persist_state="session",
-        help="Curves are simulated from 0 to this time on a 1-min grid.",
-    )
-    n = scenario.field(
-        sb.number_input,
-        "Virtual subjects per population",
-        min_value=POP_N_RANGE[0],
-        max_value=POP_N_RANGE[1],
-        value=DEFAULT_N,
-        step=100,
-        key="pop_n",
-        persist_state="session",
-        help="More subjects: smaller Monte-Carlo error, slower.",
-    )
-    seed = scenario.field(
-        sb.number_input,
-        "Random seed",
-        min_value=0,
-        max_value=2**31 - 1,
-        value=DEFAULT_SEED,
-        step=1,
-        key="seed",
-        persist_state="session",
-        help="Same seed and inputs → identical populations.",
-    )
+    t_end = HORIZON.input(sb.number_input, "t_end_min")
+    n = POPULATION.input(sb.number_input, "pop_n")
+    seed = SEED.input(sb.number_input, "seed")
     log_y = scenario.field(
         sb.toggle, "Log concentration axis", value=False, key="log_y", persist_state="session"
     )
@@ -353,7 +376,6 @@ def validity(
 
 
 SEXES = ["female", "male"]
-P = {"persist_state": "session"}  # inputs keep their value when the user visits another page
 
 
 def weight_input(where, key: str, value: float, label: str = "Weight (kg)") -> float:

@@ -16,11 +16,13 @@ from pksim_app.couple_view import (
     TITLES,
     Shown,
     dose_events,
+    dose_marks,
     key_numbers,
     partner_metrics,
     together_section,
 )
 from pksim_app.couple_view import downloads as couple_downloads
+from pksim_app.scales import ConcentrationPlot
 
 PARTNERS = {  # defaults; the second dose is what a new booster row starts from
     "a": dict(
@@ -86,9 +88,7 @@ def body(s: widgets.Settings) -> None:
         widgets.validity(s.model, weight_kg=p.weight_kg, age_years=p.age_years, who=TITLES[k])
     try:
         curves = {
-            k: cache.typical_curve(
-                cache.specs(p.doses), p.weight_kg, p.sex, s.model_id, s.scaling_arg, s.t_end_min
-            )
+            k: cache.typical_curve(s, cache.specs(p.doses), p.weight_kg, p.sex)
             for k, p in people.items()
         }
         typical = {k: backend.curve_summary(c, s.overrides) for k, c in curves.items()}
@@ -116,22 +116,20 @@ def body(s: widgets.Settings) -> None:
         ribbons = ribbons[ribbons["level"] == IQR]
     bands = frames.band_table(s.model, s.edges)
     log_y = widgets.log_axis(s, lines)
+    shared = ConcentrationPlot(
+        lines,
+        bands,
+        log_y,
+        ribbons,
+        title="Shared timeline: effect-site concentration of the typical person"
+        + (" and the middle 50 % of the population" if ribbons is not None else "")
+        + " (rules: doses)",
+        block_min=block_min,
+        palette=PALETTE,
+        dose_marks=dose_marks(people),
+    )
     widgets.chart(
-        charts.with_events(
-            charts.concentration_chart(
-                lines,
-                bands=bands,
-                log_y=log_y,
-                ribbons=ribbons,
-                block_min=block_min,
-                palette=PALETTE,
-                title="Shared timeline: effect-site concentration of the typical person"
-                + (" and the middle 50 % of the population" if ribbons is not None else "")
-                + " (rules: doses)",
-            ),
-            dose_events(people),
-        ),
-        height=380,
+        charts.with_events(charts.concentration_chart(shared), dose_events(people)), height=380
     )
 
     st.header("Each partner")
@@ -150,10 +148,7 @@ def body(s: widgets.Settings) -> None:
         log_y=log_y,
         chart=widgets.chart,
     )
-    shown = Shown(
-        people, curves, typical, pop, pop_summary, res, cs, block_min, lines, ribbons, bands, log_y
-    )
-    couple_downloads(s, shown)
+    couple_downloads(s, Shown(people, curves, typical, pop, pop_summary, res, cs, shared))
     widgets.end_fragment(s)
 
 
@@ -184,12 +179,14 @@ def partner_charts(curves: dict, pop: dict, bands, s: widgets.Settings) -> None:
     lines = frames.curve_lines(curves[who], title)
     widgets.chart(
         charts.concentration_chart(
-            lines,
-            bands=bands,
-            log_y=widgets.log_axis(s, lines),
-            ribbons=rib,
-            palette=PALETTE,
-            title=f"{title}: concentrations",
+            ConcentrationPlot(
+                lines,
+                bands,
+                widgets.log_axis(s, lines),
+                rib,
+                title=f"{title}: concentrations",
+                palette=PALETTE,
+            )
         ),
         height=360,
     )

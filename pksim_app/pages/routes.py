@@ -24,7 +24,8 @@ from pksim_app import (
     scenario,
     widgets,
 )
-from pksim_app.widgets import Download
+from pksim_app.scales import ConcentrationPlot
+from pksim_app.widgets import Download, P
 
 PAGE = "Route & timing explorer"
 TABS = (
@@ -36,7 +37,6 @@ TABS = (
 )
 BOOSTER_GRID_STEP_MIN = 10.0
 MAX_COMPARED_CASES = 8
-P = {"persist_state": "session"}
 
 
 def person_row(model) -> tuple[float, str]:
@@ -91,7 +91,7 @@ def show_cases(
     the downloads; returns the curves and the table (the comparison's snapshot)."""
     lines = pd.concat(parts, ignore_index=True)
     log_y = widgets.log_axis(s, lines)
-    spec = charts.concentration_chart(lines, bands=bands, log_y=log_y, title=chart_title)
+    spec = charts.concentration_chart(ConcentrationPlot(lines, bands, log_y, title=chart_title))
     widgets.chart(spec, height=380)
     if note:
         st.caption(note)
@@ -121,7 +121,7 @@ def downloads(
 
     def png() -> bytes:
         fig = figures.concentration_figure(
-            lines, bands=bands, log_y=log_y, title=title, footer=export.footer_text(prov)
+            ConcentrationPlot(lines, bands, log_y, title=title), footer=export.footer_text(prov)
         )
         return export.png_bytes(fig, prov)
 
@@ -148,17 +148,6 @@ def downloads(
             Download("Figure (PNG)", f"pksim_{key}.png", "image/png", png),
         ],
         key=key,
-    )
-
-
-def curve(s, specs, weight_kg, sex, model_id=None, scaling="__settings__"):
-    return cache.typical_curve(
-        tuple(specs),
-        weight_kg,
-        sex,
-        model_id or s.model_id,
-        s.scaling_arg if scaling == "__settings__" else scaling,
-        s.t_end_min,
     )
 
 
@@ -207,7 +196,7 @@ def tab_routes(s, bands, weight_kg, sex):
         dose = backend.Dose(
             r, float(amount), "mg", 0.0, float(iv_min) if (r == "iv" and iv_min > 0) else None
         )
-        c = curve(s, [dose.spec()], weight_kg, sex)
+        c = cache.typical_curve(s, [dose.spec()], weight_kg, sex)
         name = dose_editor.route_label(r) + (f" over {iv_min:g} min" if dose.duration_min else "")
         rows.append(summary_row(name, backend.curve_summary(c, s.overrides)))
         parts.append(frames.curve_lines(c, name, ("effect_site",)))
@@ -233,7 +222,7 @@ def tab_lag(s, bands, weight_kg, sex) -> None:
     dose = dose_at_zero("rt_lag", s.model, "intranasal", 50.0)
     if dose is None:
         return
-    c = curve(s, [dose.spec()], weight_kg, sex)
+    c = cache.typical_curve(s, [dose.spec()], weight_kg, sex)
     summ = backend.curve_summary(c, s.overrides)
     ke0 = s.model.parameters[s.model.ke0]
     m = st.columns(4)
@@ -266,7 +255,9 @@ def tab_lag(s, bands, weight_kg, sex) -> None:
     widgets.chart(
         where=left,
         spec=charts.concentration_chart(
-            lines, bands=bands, log_y=s.log_y, title="Plasma (dashed) and effect site (solid)"
+            ConcentrationPlot(
+                lines, bands, s.log_y, title="Plasma (dashed) and effect site (solid)"
+            )
         ),
         height=380,
     )
@@ -324,8 +315,8 @@ def tab_booster(s, bands, weight_kg, sex):
     )
     if boost is None:
         return
-    base = curve(s, [first.spec()], weight_kg, sex)
-    with_b = curve(s, [first.spec(), boost.spec()], weight_kg, sex)
+    base = cache.typical_curve(s, [first.spec()], weight_kg, sex)
+    with_b = cache.typical_curve(s, [first.spec(), boost.spec()], weight_kg, sex)
     lines = pd.concat(
         [
             frames.curve_lines(base, "First dose only", ("effect_site",)),
@@ -338,7 +329,7 @@ def tab_booster(s, bands, weight_kg, sex):
     log_y = widgets.log_axis(s, lines)
     widgets.chart(
         charts.concentration_chart(
-            lines, bands=bands, log_y=log_y, title="Effect-site concentration"
+            ConcentrationPlot(lines, bands, log_y, title="Effect-site concentration")
         ),
         height=380,
     )
@@ -347,7 +338,7 @@ def tab_booster(s, bands, weight_kg, sex):
     for t in grid:
         b = backend.Dose(boost.route, boost.amount, boost.amount_unit, float(t), boost.duration_min)
         summ = backend.curve_summary(
-            curve(s, [first.spec(), b.spec()], weight_kg, sex), s.overrides
+            cache.typical_curve(s, [first.spec(), b.spec()], weight_kg, sex), s.overrides
         )
         rows.append({"booster_time_min": float(t), **summary_row(f"booster at {t:g} min", summ)})
     table = pd.DataFrame(rows)
@@ -406,7 +397,7 @@ def tab_weight(s, bands):
         widgets.validity(s.model, weight_kg=w)
     rows, parts = [], []
     for w in (w1, w2):
-        c = curve(s, [dose.spec()], w, sex)
+        c = cache.typical_curve(s, [dose.spec()], w, sex)
         name = f"{w:g} kg"
         rows.append(summary_row(name, backend.curve_summary(c, s.overrides)))
         parts.append(frames.curve_lines(c, name))
@@ -438,7 +429,7 @@ def tab_models(s, bands, weight_kg, sex):
             continue
         edges_over = widgets.session_overrides(m)
         for scheme in m.scaling_schemes:
-            c = curve(s, [dose.spec()], weight_kg, sex, model_id=mid, scaling=scheme)
+            c = cache.typical_curve(s, [dose.spec()], weight_kg, sex, model_id=mid, scaling=scheme)
             name = f"{mid} · {scheme}"
             rows.append(summary_row(name, backend.curve_summary(c, edges_over)))
             parts.append(frames.curve_lines(c, name, ("effect_site",)))

@@ -12,7 +12,7 @@ import streamlit as st
 
 from pksim.sweep import plots
 from pksim_app import backend, cache, dose_editor, export, frames, scenario, widgets
-from pksim_app.widgets import Download
+from pksim_app.widgets import Download, P
 
 PAGE = "Sweep explorer"
 RESULT_KEY = "sweep_result"  # {"frame": DataFrame, "provenance": dict, "source": str}
@@ -20,7 +20,6 @@ MAX_CELLS_TYPICAL = 400
 MAX_SUBJECT_CURVES = 200_000  # cells × subjects per in-app population sweep
 MAX_AXIS_LEVELS = 60
 DOSE_SLOT = "dose"  # the sweep's name for the first dose (columns dose_amount_mg, …)
-P = {"persist_state": "session"}
 
 
 def axis_values(lo: float, hi: float, step: float) -> np.ndarray:
@@ -275,6 +274,13 @@ KEY_METRICS = (  # beside the axes and the heatmap's metric, the first that exis
     "minutes_dissociated",
     "effect_site_cmax_ng_per_ml",
 )
+COLOUR_METRICS = (  # the heatmap's default colour: the first of these the results have
+    "p_window_block_coverage",
+    "p_window_block",
+    "p_window",
+    "minutes_in_window_median",
+    "minutes_in_window",
+)
 SHOWN_METRICS = 3  # with the axes and the heatmap's metric, the table fits 1,400 px unscrolled
 ID_COLUMNS = ("cell_index", "cell_seed", "n_subjects", "subject", "couple", "seed")
 # Labels that `pksim sweep` derives from the axes (filtering on them would fix the axes too).
@@ -336,6 +342,15 @@ def _block_from(prov: dict) -> tuple[float, float] | None:
     return None
 
 
+def column_picker(where, label: str, options: list[str], preferred, key: str) -> str:
+    """A column of the results, named with its unit; the first of ``preferred`` that is an
+    option is the default, else the first option."""
+    default = next((p for p in preferred if p in options), options[0])
+    return where.selectbox(
+        label, options, index=options.index(default), key=key, format_func=frames.unit_label
+    )
+
+
 def explore(s) -> None:
     result = st.session_state.get(RESULT_KEY)
     if not result:
@@ -362,44 +377,10 @@ def explore(s) -> None:
         )
     else:
         c = st.columns(3)
-        default_x = next((a for a in axes if a.endswith("amount_mg") or a == "dose_mg"), axes[0])
-        x = c[0].selectbox(
-            "Heatmap x",
-            axes,
-            index=axes.index(default_x),
-            key="sw_x",
-            format_func=frames.unit_label,
-        )
-        y_opts = [a for a in axes if a != x]
-        default_y = "weight_kg" if "weight_kg" in y_opts else y_opts[0]
-        y = c[1].selectbox(
-            "Heatmap y",
-            y_opts,
-            index=y_opts.index(default_y),
-            key="sw_y",
-            format_func=frames.unit_label,
-        )
-        default_m = next(
-            (
-                m
-                for m in (
-                    "p_window_block_coverage",
-                    "p_window_block",
-                    "p_window",
-                    "minutes_in_window_median",
-                    "minutes_in_window",
-                )
-                if m in metrics
-            ),
-            metrics[0],
-        )
-        colour = c[2].selectbox(
-            "Colour",
-            metrics,
-            index=metrics.index(default_m),
-            key="sw_metric",
-            format_func=frames.unit_label,
-        )
+        doses = [a for a in axes if a.endswith("amount_mg") or a == "dose_mg"]
+        x = column_picker(c[0], "Heatmap x", axes, doses, "sw_x")
+        y = column_picker(c[1], "Heatmap y", [a for a in axes if a != x], ["weight_kg"], "sw_y")
+        colour = column_picker(c[2], "Colour", metrics, COLOUR_METRICS, "sw_metric")
         view = frame
         others = [a for a in axes if a not in (x, y)]
         if others:

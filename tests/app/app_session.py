@@ -1,6 +1,6 @@
 """AppTest helpers shared by the app's test modules (not a test module: they never import each
 other): a fresh app with small populations, the page switch, what a page shows, and the
-library's couple for the couple planner's default people.
+library's typical person and couple (for the couple planner's default people) to compare with.
 """
 
 from __future__ import annotations
@@ -47,14 +47,26 @@ def chart_specs(at: AppTest) -> list[dict]:
     return [json.loads(e.proto.spec) for e in at.get("vega_lite_chart")]
 
 
-def library_couple(a_doses, b_doses, *, thresholds=None, block=(45.0, 90.0)):
+def library_typical(doses, weight_kg=70.0, sex="male", *, thresholds=None, **kw) -> dict:
+    """The library's summary of a typical person's curve (ketamine; ``kw`` to
+    :func:`pksim.simulation.simulate`): the numbers a page must show for these inputs."""
+    from pksim.analysis import curve_summary
+    from pksim.simulation import simulate
+
+    curve = simulate(doses, weight_kg=weight_kg, sex=sex, model=load_model("ketamine"), **kw)
+    return curve_summary(curve, thresholds)
+
+
+def library_couple(a_doses=None, b_doses=None, *, thresholds=None, block=(45.0, 90.0)):
+    """The library's couples for the couple planner's default people (``None``: their default
+    doses too)."""
     from pksim.couple import simulate_couple
     from pksim.sampling import Covariates
 
-    (wa, sa, _), (wb, sb, _) = COUPLE["a"], COUPLE["b"]
+    (wa, sa, a_default), (wb, sb, b_default) = COUPLE["a"], COUPLE["b"]
     return simulate_couple(
-        a_doses,
-        b_doses,
+        a_doses or a_default,
+        b_doses or b_default,
         a=Covariates(weight_kg=wa, sex=sa),
         b=Covariates(weight_kg=wb, sex=sb),
         n=N,

@@ -5,11 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+from app_session import library_typical
 from streamlit.testing.v1 import AppTest
 
-from pksim.analysis import curve_summary
-from pksim.model import load_model
-from pksim.simulation import simulate
 from pksim_app import compare, fmt
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,11 +60,8 @@ def test_couple_page_compares_two_snapshots_and_restores_one():
     t = comparison(at)
     assert t.loc["input a_d1_amount_mg", "A"] == "100"
     assert t.loc["input a_d1_amount_mg", "B"] == "150"
-    model = load_model("ketamine")
     peaks = [
-        curve_summary(simulate([f"sublingual:{mg}mg"], weight_kg=82.0, sex="male", model=model))[
-            "effect_site"
-        ]["cmax_ng_per_ml"]
+        library_typical([f"sublingual:{mg}mg"], 82.0)["effect_site"]["cmax_ng_per_ml"]
         for mg in (100, 150)
     ]
     row = t.loc["Partner A: typical effect-site peak"]

@@ -4,17 +4,15 @@ session reach every page; the evidence against published studies."""
 from __future__ import annotations
 
 from app_session import (
-    COUPLE,
     assert_ok,
     chart_specs,
     library_couple,
+    library_typical,
     metrics,
     new_app,
     page,
 )
 
-from pksim.analysis import curve_summary
-from pksim.simulation import simulate
 from pksim_app import fmt
 
 # --------------------------------------------------------------------------- models & evidence
@@ -31,19 +29,17 @@ def test_models_page_lists_every_parameter_with_unit_tag_source(ketamine):
     assert row["What it is"].startswith(p.description)
 
 
-def test_threshold_edits_apply_to_every_page_for_this_session(ketamine):
+def test_threshold_edits_apply_to_every_page_for_this_session():
     at = page(new_app().run(), "models")
     at.number_input(key="thr_ketamine_window").set_value(60.0).run()
     assert_ok(at)
     assert any("60–150 ng/mL" in m.value and "edited" in m.value for m in at.sidebar.markdown)
     page(at, "couple")
-    typ = curve_summary(
-        simulate(["sublingual:100mg"], weight_kg=82.0, sex="male", model=ketamine), {"window": 60.0}
-    )
+    typ = library_typical(["sublingual:100mg"], 82.0, thresholds={"window": 60.0})
     assert at.table[0].value.loc["Onset: enters the window", "Typical person"] == fmt.minutes(
         typ["window"]["onset_min"]
     )
-    ps = library_couple(COUPLE["a"][2], COUPLE["b"][2], thresholds={"window": 60.0}).a.summary()
+    ps = library_couple(thresholds={"window": 60.0}).a.summary()
     assert metrics(at)[4][1] == fmt.percent(ps["p_window"])
     # edges that do not increase are refused with the library's message
     page(at, "models")

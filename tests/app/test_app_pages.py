@@ -10,14 +10,12 @@ from app_session import (
     assert_ok,
     chart_specs,
     library_couple,
+    library_typical,
     metrics,
     new_app,
     page,
 )
 
-from pksim.analysis import curve_summary
-from pksim.model import load_model
-from pksim.simulation import simulate
 from pksim_app import backend as be
 from pksim_app import fmt
 
@@ -47,9 +45,9 @@ def test_every_number_input_is_bounded():
 # --------------------------------------------------------------------------- couple planner
 
 
-def test_couple_page_shows_the_library_numbers(couple_app, ketamine):
+def test_couple_page_shows_the_library_numbers(couple_app):
     at = couple_app
-    res = library_couple(COUPLE["a"][2], COUPLE["b"][2])
+    res = library_couple()
     cs = res.summary()
     shown = {label: (value, delta) for label, value, delta in metrics(at)[:4]}
     assert shown["Both in window ≥ 75 % of the block"] == (
@@ -80,7 +78,7 @@ def test_couple_page_shows_the_library_numbers(couple_app, ketamine):
         )
     for table, k in zip(at.table, ("a", "b"), strict=True):
         w, sex, doses = COUPLE[k]
-        typ = curve_summary(simulate(doses, weight_kg=w, sex=sex, model=ketamine))
+        typ = library_typical(doses, w, sex)
         t = table.value
         assert t.loc["Onset: enters the window", "Typical person"] == fmt.minutes(
             typ["window"]["onset_min"]
@@ -120,32 +118,23 @@ def test_changing_partner_a_dose_changes_the_numbers_accordingly():
     at.number_input(key="a_d1_amount_mg").set_value(200.0).run()
     assert_ok(at)
     after = metrics(at)[4:7]
-    ps = library_couple(["sublingual:200mg"], COUPLE["b"][2]).a.summary()
+    ps = library_couple(["sublingual:200mg"]).a.summary()
     assert after[2][1] == fmt.percent(ps["p_dissociation"])
     assert float(after[2][1].split()[0]) > float(before["P(dissociation)"].split()[0])
-    typ = curve_summary(
-        simulate(["sublingual:200mg"], weight_kg=82.0, sex="male", model=load_model("ketamine"))
-    )
+    typ = library_typical(["sublingual:200mg"], 82.0)
     assert at.table[0].value.loc["Effect-site peak", "Typical person"] == fmt.conc(
         typ["effect_site"]["cmax_ng_per_ml"]
     )
 
 
-def test_booster_and_start_time_reach_the_library(ketamine):
+def test_booster_and_start_time_reach_the_library():
     at = new_app().run()
     at.number_input(key="b_n_doses").set_value(2).run()
     at.number_input(key="b_d2_start").set_value(30.0)
     at.selectbox(key="b_d2_route").set_value("intranasal")
     at.number_input(key="b_d1_start").set_value(10.0).run()
     assert_ok(at)
-    typ = curve_summary(
-        simulate(
-            ["sublingual:75mg@10min", "intranasal:25mg@30min"],
-            weight_kg=64.0,
-            sex="female",
-            model=ketamine,
-        )
-    )
+    typ = library_typical(["sublingual:75mg@10min", "intranasal:25mg@30min"], 64.0, "female")
     t = at.table[1].value
     assert t.loc["Onset: enters the window", "Typical person"] == fmt.minutes(
         typ["window"]["onset_min"]

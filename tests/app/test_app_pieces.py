@@ -49,12 +49,9 @@ def test_chart_specs_validate_and_carry_units(ketamine):
     po = pd.DataFrame({"arm": ["x", "y"], "cmax_obs": [10.0, 100.0], "cmax_pred": [12.0, 70.0]})
     for log_y in (False, True):
         spec = charts.concentration_chart(
-            lines,
-            bands=_bands(ketamine),
-            log_y=log_y,
-            ribbons=ribbons,
-            block_min=(45, 90),
-            title="t",
+            scales.ConcentrationPlot(
+                lines, _bands(ketamine), log_y, ribbons, title="t", block_min=(45, 90)
+            )
         )
         vega.validate_spec(spec)
         y = spec["layer"][-1]["encoding"]["y"]
@@ -108,7 +105,9 @@ def test_bands_are_shaded_where_the_model_puts_them(ketamine):
 def test_figures_match_the_charts(ketamine):
     c = simulate(["sublingual:100mg"], weight_kg=70, model=ketamine)
     lines = frames.curve_lines(c, "A")
-    fig = figures.concentration_figure(lines, bands=_bands(ketamine), log_y=True, footer="f")
+    fig = figures.concentration_figure(
+        scales.ConcentrationPlot(lines, _bands(ketamine), log_y=True), footer="f"
+    )
     ax = fig.axes[0]
     assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_yscale()) == (
         "Time (min)",
@@ -144,9 +143,9 @@ def test_downloads_carry_model_thresholds_and_seed(ketamine):
     )
     from PIL import Image
 
+    lines = frames.curve_lines(simulate(["sublingual:100mg"], weight_kg=70, model=ketamine), "A")
     fig = figures.concentration_figure(
-        frames.curve_lines(simulate(["sublingual:100mg"], weight_kg=70, model=ketamine), "A"),
-        bands=frames.band_table(ketamine, edges),
+        scales.ConcentrationPlot(lines, frames.band_table(ketamine, edges)),
         footer=export.footer_text(prov),
     )
     png = Image.open(io.BytesIO(export.png_bytes(fig, prov)))

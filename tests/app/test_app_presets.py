@@ -7,11 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from app_session import library_typical
 from streamlit.testing.v1 import AppTest
 
-from pksim.analysis import curve_summary
 from pksim.model import available_models, load_model
-from pksim.simulation import simulate
 from pksim_app import fmt
 from pksim_app.presets import load_presets
 
@@ -61,14 +60,7 @@ def test_a_preset_fills_the_editor_and_the_page_uses_exactly_its_doses(pid):
     assert not at.exception, [e.value for e in at.exception]
     assert at.number_input(key="a_n_doses").value == len(preset.doses)
     assert any("Cornfield" in c.value or "Zarate" in c.value for c in at.caption)
-    s = curve_summary(
-        simulate(
-            [d.spec() for d in preset.doses],
-            weight_kg=82.0,
-            sex="male",
-            model=load_model("ketamine"),
-        )
-    )
+    s = library_typical([d.spec() for d in preset.doses], 82.0)
     assert typical_row(at, 0, "Effect-site peak") == fmt.conc(s["effect_site"]["cmax_ng_per_ml"])
     assert typical_row(at, 0, "Onset: enters the window") == fmt.minutes(s["window"]["onset_min"])
 
@@ -90,7 +82,7 @@ def test_several_boosters_reach_the_library():
     at.number_input(key="a_d3_start").set_value(100.0).run()
     assert not at.exception, [e.value for e in at.exception]
     specs = ["sublingual:100mg", "sublingual:50mg@45min", "intranasal:30mg@100min"]
-    s = curve_summary(simulate(specs, weight_kg=82.0, sex="male", model=load_model("ketamine")))
+    s = library_typical(specs, 82.0)
     assert typical_row(at, 0, "Offset: leaves the window") == fmt.minutes(s["window"]["offset_min"])
     assert typical_row(at, 0, "Time in the window") == fmt.minutes(s["window"]["minutes_in_window"])
 
@@ -105,9 +97,7 @@ def test_route_options_from_the_model_reach_the_library():
     at = new_app()
     at.text_input(key="a_d1_options").set_value("hold=10min").run()
     assert not at.exception, [e.value for e in at.exception]
-    s = curve_summary(
-        simulate(["sublingual:100mg,hold=10min"], weight_kg=82.0, sex="male", model=model)
-    )
+    s = library_typical(["sublingual:100mg,hold=10min"], 82.0)
     assert typical_row(at, 0, "Effect-site peak") == fmt.conc(s["effect_site"]["cmax_ng_per_ml"])
     at.text_input(key="a_d1_options").set_value("hold=soon").run()
     assert not at.exception

@@ -78,15 +78,9 @@ def test_figure_footer_does_not_overlap_the_axis_title():
     bands = frames.band_table(model, band_thresholds(model))
     lines = _lines({"Partner A": 120.0, "Partner B": 90.0})
     footer = "pksim 0.1 · model ketamine (sha256 0123456789ab) · seed 1 · " + "x" * 150
+    marks = [(0.0, "100 mg sublingual", "Partner A"), (0.0, "75 mg sublingual", "Partner B")]
     fig = figures.concentration_figure(
-        lines,
-        bands=bands,
-        footer=footer,
-        title="T",
-        dose_marks=[
-            (0.0, "100 mg sublingual", "Partner A"),
-            (0.0, "75 mg sublingual", "Partner B"),
-        ],
+        scales.ConcentrationPlot(lines, bands, title="T", dose_marks=marks), footer=footer
     )
     renderer = FigureCanvasAgg(fig).get_renderer()
     fig.draw(renderer)
@@ -142,7 +136,9 @@ def test_a_few_milligrams_more_swap_the_data_not_the_chart():
 
     def spec(mg):
         c = simulate([f"sublingual:{mg}mg"], weight_kg=70.0, model=model)
-        s = charts.concentration_chart(frames.curve_lines(c, "A"), bands=bands, title="t")
+        s = charts.concentration_chart(
+            scales.ConcentrationPlot(frames.curve_lines(c, "A"), bands, title="t")
+        )
         return {k: v for k, v in s.items() if k != "datasets"}
 
     assert spec(100) == spec(103)

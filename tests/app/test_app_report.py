@@ -17,6 +17,7 @@ from pksim.model import load_model
 from pksim.sampling import Covariates
 from pksim.simulation import simulate
 from pksim_app import NOTICE, export, fmt, frames, report
+from pksim_app.scales import ConcentrationPlot
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,10 +60,8 @@ def couple_report():
     )
     lines = pd.concat([frames.curve_lines(c, t, ("effect_site",)) for t, c in curves.items()])
     answers = report.couple_answers(cs, BLOCK)
-    marks = []
     for t in PEOPLE:
         answers += report.partner_answers(t, typical[t], pops[t], BLOCK)
-        marks += report.dose_marks(t, SPECS[t])
     content = report.Report(
         title="Couple planner",
         inputs=[
@@ -70,10 +69,12 @@ def couple_report():
         ],
         answers=answers,
         provenance=prov,
-        lines=lines,
-        bands=frames.band_table(model, edges),
-        block_min=BLOCK,
-        dose_marks=marks,
+        plot=ConcentrationPlot(
+            lines,
+            frames.band_table(model, edges),
+            block_min=BLOCK,
+            dose_marks=report.dose_marks(SPECS),
+        ),
     )
     shots = ROOT / "screenshots"
     shots.mkdir(exist_ok=True)

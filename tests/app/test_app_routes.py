@@ -5,15 +5,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from app_session import (
-    assert_ok,
-    chart_specs,
-    new_app,
-    page,
-)
+from app_session import assert_ok, chart_specs, library_typical, new_app, page
 from streamlit.testing.v1 import AppTest
 
-from pksim.analysis import curve_summary
 from pksim.simulation import simulate
 from pksim_app import fmt, frames, scales, widgets
 
@@ -34,7 +28,7 @@ def as_shown(column: str, value) -> str:
     return widgets.display_value(column, value)
 
 
-def test_routes_side_by_side_equal_the_library(ketamine):
+def test_routes_side_by_side_equal_the_library():
     at = page(new_app().run(), "routes")
     at.number_input(key="rt_routes_amount").set_value(60.0).run()
     rows = _rows(at)
@@ -43,14 +37,14 @@ def test_routes_side_by_side_equal_the_library(ketamine):
         ("intranasal", "Intranasal"),
         ("oral", "Oral"),
     ):
-        s = curve_summary(simulate([f"{route}:60mg"], weight_kg=70.0, sex="male", model=ketamine))
+        s = library_typical([f"{route}:60mg"])
         assert cell(rows, name, "effect_site_cmax_ng_per_ml") == as_shown(
             "effect_site_cmax_ng_per_ml", s["effect_site"]["cmax_ng_per_ml"]
         )
         assert cell(rows, name, "minutes_in_window") == as_shown(
             "minutes_in_window", s["window"]["minutes_in_window"]
         )
-    s = curve_summary(simulate(["iv:60mg@0min/40min"], weight_kg=70.0, sex="male", model=ketamine))
+    s = library_typical(["iv:60mg@0min/40min"])
     assert cell(rows, "Intravenous over 40 min", "onset_min") == as_shown(
         "onset_min", s["window"]["onset_min"]
     )
@@ -80,7 +74,7 @@ def test_the_route_chart_turns_log_with_a_note_when_one_curve_dwarfs_the_rest(ro
     assert (scale.get("type") == "log") == expected
 
 
-def test_route_explorer_tabs_equal_the_library(ketamine):
+def test_route_explorer_tabs_equal_the_library():
     at = page(new_app().run(), "routes")
     at.session_state["rt_tab"] = "Body weight"
     at.run()
@@ -88,7 +82,7 @@ def test_route_explorer_tabs_equal_the_library(ketamine):
     at.number_input(key="rt_w2").set_value(160.0).run()
     rows = _rows(at)
     for w in (50.0, 160.0):
-        s = curve_summary(simulate(["sublingual:100mg"], weight_kg=w, sex="male", model=ketamine))
+        s = library_typical(["sublingual:100mg"], w)
         assert cell(rows, f"{w:g} kg", "minutes_in_window") == as_shown(
             "minutes_in_window", s["window"]["minutes_in_window"]
         )
@@ -100,7 +94,7 @@ def test_route_explorer_tabs_equal_the_library(ketamine):
     at.session_state["rt_tab"] = "Plasma vs effect site"
     at.run()
     assert_ok(at)
-    s = curve_summary(simulate(["intranasal:50mg"], weight_kg=70.0, sex="male", model=ketamine))
+    s = library_typical(["intranasal:50mg"])
     shown = {m.label: m.value for m in at.metric}
     assert shown["Effect-site peak"] == fmt.minutes(s["effect_site"]["tmax_min"])
     assert shown["Plasma peak"] == fmt.minutes(s["plasma"]["tmax_min"])
@@ -110,14 +104,7 @@ def test_route_explorer_tabs_equal_the_library(ketamine):
     at.run()
     assert_ok(at)
     rows = _rows(at)
-    s = curve_summary(
-        simulate(
-            ["sublingual:100mg", "intranasal:50mg@60min"],
-            weight_kg=70.0,
-            sex="male",
-            model=ketamine,
-        )
-    )
+    s = library_typical(["sublingual:100mg", "intranasal:50mg@60min"])
     assert cell(rows, "booster at 60 min", "minutes_in_window") == as_shown(
         "minutes_in_window", s["window"]["minutes_in_window"]
     )
@@ -127,15 +114,7 @@ def test_route_explorer_tabs_equal_the_library(ketamine):
     assert_ok(at)
     cases = list(_rows(at).index)
     assert "ketamine · per_kg" in cases and "ketamine · allometric" in cases
-    s = curve_summary(
-        simulate(
-            ["sublingual:100mg"],
-            weight_kg=70.0,
-            sex="male",
-            model=ketamine,
-            weight_scaling="allometric",
-        )
-    )
+    s = library_typical(["sublingual:100mg"], weight_scaling="allometric")
     assert cell(_rows(at), "ketamine · allometric", "effect_site_cmax_ng_per_ml") == as_shown(
         "effect_site_cmax_ng_per_ml", s["effect_site"]["cmax_ng_per_ml"]
     )
