@@ -392,8 +392,8 @@ def _add_rows(coef, c0, rows, w, y, y0):
 def _power_stack(phi_t, stack):
     """``stack[j, m n + i] = (Phi^(m+1))[i, j]`` for ``m < BLOCK`` (``phi_t`` is Phi transposed):
     row j holds ``Phi e_j, Phi^2 e_j, ...`` one after the other. Built by doubling,
-    ``Phi^(w+m) e_j = sum_k (Phi^w)[k, j] Phi^m e_k``, three passes for BLOCK = 8; the short
-    first passes skip every zero coefficient (the compartment graph makes most of them zero)."""
+    ``Phi^(w+m) e_j = sum_k (Phi^w)[k, j] Phi^m e_k`` (so BLOCK is a power of two: three passes
+    for 8), skipping the zero coefficients (the compartment graph makes most of them zero)."""
     n = phi_t.shape[0]
     row = stack.shape[1]
     flat = stack.reshape(stack.size)
@@ -1067,6 +1067,19 @@ def _group_curves(
     return cp, ce
 
 
+@njit(cache=True, inline="always")
+def _n_groups(n_sub):
+    """Number of GROUP-sized subject groups a chunk of ``n_sub`` subjects is marched in."""
+    return (n_sub + GROUP - 1) // GROUP
+
+
+@njit(cache=True, inline="always")
+def _group_span(g, n_sub):
+    """``(s0, m)``: group ``g`` is subjects ``s0 .. s0 + m`` (the last group may be short)."""
+    s0 = g * GROUP
+    return s0, min(GROUP, n_sub - s0)
+
+
 @njit(cache=True, parallel=True)
 def population_chunk(
     n_states,
@@ -1106,10 +1119,8 @@ def population_chunk(
     """
     n_sub = term_coef.shape[0]
     n_t = t_out.size
-    n_groups = (n_sub + GROUP - 1) // GROUP
-    for g in prange(n_groups):
-        s0 = g * GROUP
-        m = min(GROUP, n_sub - s0)
+    for g in prange(_n_groups(n_sub)):
+        s0, m = _group_span(g, n_sub)
         cp, ce = _group_curves(
             (n_states, term_row, term_col, pair_i, pair_j, i_central, i_effect),
             term_coef,
@@ -1239,10 +1250,8 @@ def couple_chunk(
     """
     n_sub = a_coef.shape[0]
     n_t = t_out.size
-    n_groups = (n_sub + GROUP - 1) // GROUP
-    for g in prange(n_groups):
-        s0 = g * GROUP
-        m = min(GROUP, n_sub - s0)
+    for g in prange(_n_groups(n_sub)):
+        s0, m = _group_span(g, n_sub)
         structure = (n_states, term_row, term_col, pair_i, pair_j, i_central, i_effect)
         a_events = (a_target, a_start, a_duration, a_amount)
         b_events = (b_target, b_start, b_duration, b_amount)
