@@ -21,7 +21,9 @@ planner). The exponential is computed by scaling and squaring with Padé approxi
 2005, doi:10.1137/04061101X), so the result stays exact and finite when rate constants coincide
 (ka = an eigenvalue of the disposition, ka = ke0), where sums of exponentials divide by zero
 (mrgsolve issue #1179). A uniform output grid reuses ``Phi(dt)`` and, for each input rate,
-``Gamma(dt) r``; only intervals cut by an event off the grid cost extra exponentials.
+``Gamma(dt) r``; only intervals cut by an event off the grid cost extra exponentials. A run of
+grid steps between events is filled :data:`BLOCK` output rows at a time from the stacked powers
+``[Phi; Phi^2; ...]`` (:func:`_block_steps`), a sum long enough for Numba to vectorise.
 
 Two solver loops share these steps, and must stay two: :func:`solve_into` (single curves) takes
 any sorted output times, events before the first one, and keeps every state; :func:`march_group`
@@ -347,6 +349,88 @@ def _step(phi_t, u, src, i_src, dst, i_dst):
         dst[i_dst, i] = s + u[i]
 
 
+# Grid steps taken BLOCK at a time: rows k+1 .. k+BLOCK of ``out`` are contiguous, so they are
+# one long sum ``sum_j x_k[j] * [Phi; Phi^2; ...; Phi^BLOCK] e_j`` (plus the input sums), with no
+# step-to-step dependency inside a block. Numba vectorises a loop only when it is long (its
+# vector loop takes 32 doubles a pass on an AVX-512 machine), which a 12-state step (12
+# products per row) never is, while BLOCK * 12 = 96 is. The loops index flat arrays with
+# unsigned offsets and take no slices: a signed offset makes numba's negative-index wraparound
+# turn the loop into gathers, and a slice costs reference counting on every block.
+BLOCK = 8
+
+
+@njit(cache=True, inline="always")
+def _add_rows(coef, c0, rows, w, y, y0):
+    """``y[y0 + q] += sum_j coef[c0 + j] * rows[j, q]`` for ``q < w``, in ``j`` order, four rows
+    a pass (one load and store of ``y`` per four rows); a group of four zero coefficients is
+    skipped."""
+    n = rows.shape[0]
+    n4 = n - n % 4
+    yo = np.uint64(y0)
+    for j in range(0, n4, 4):
+        a0 = coef[c0 + j]
+        a1 = coef[c0 + j + 1]
+        a2 = coef[c0 + j + 2]
+        a3 = coef[c0 + j + 3]
+        if a0 != 0.0 or a1 != 0.0 or a2 != 0.0 or a3 != 0.0:
+            for q in range(np.uint64(w)):
+                y[yo + q] = (
+                    y[yo + q]
+                    + a0 * rows[j, q]
+                    + a1 * rows[j + 1, q]
+                    + a2 * rows[j + 2, q]
+                    + a3 * rows[j + 3, q]
+                )
+    for j in range(n4, n):
+        a = coef[c0 + j]
+        if a != 0.0:
+            for q in range(np.uint64(w)):
+                y[yo + q] += a * rows[j, q]
+
+
+@njit(cache=True)
+def _power_stack(phi_t, stack):
+    """``stack[j, m n + i] = (Phi^(m+1))[i, j]`` for ``m < BLOCK`` (``phi_t`` is Phi transposed):
+    row j holds ``Phi e_j, Phi^2 e_j, ...`` one after the other. Built by doubling,
+    ``Phi^(w+m) e_j = sum_k (Phi^w)[k, j] Phi^m e_k`` (so BLOCK is a power of two: three passes
+    for 8), skipping the zero coefficients (the compartment graph makes most of them zero)."""
+    n = phi_t.shape[0]
+    row = stack.shape[1]
+    flat = stack.reshape(stack.size)
+    for j in range(n):
+        for i in range(n):
+            stack[j, i] = phi_t[j, i]
+    w = n
+    while w < row:
+        for j in range(n):
+            y0 = np.uint64(j * row + w)
+            for q in range(np.uint64(w)):
+                flat[y0 + q] = 0.0
+            for k in range(n):
+                a = stack[j, w - n + k]  # (Phi^(w/n))[k, j]
+                if a != 0.0:
+                    for q in range(np.uint64(w)):
+                        flat[y0 + q] += a * stack[k, q]
+        w *= 2
+
+
+@njit(cache=True)
+def _block_steps(stack, u_stack, out, r, steps):
+    """Rows ``r+1 .. r+steps`` of ``out`` from row ``r``: ``x_{k+m} = Phi^m x_k + u_stack[m-1]``
+    with ``u_stack[m-1] = (I + Phi + ... + Phi^(m-1)) Gamma r`` (see :func:`_power_stack`)."""
+    n = out.shape[1]
+    flat = out.reshape(out.size)
+    u_flat = u_stack.reshape(u_stack.size)
+    while steps > 0:
+        w = min(BLOCK, steps) * n
+        y0 = np.uint64((r + 1) * n)
+        for q in range(np.uint64(w)):
+            flat[y0 + q] = u_flat[q]
+        _add_rows(flat, r * n, stack, w, flat, y0)
+        r += BLOCK
+        steps -= BLOCK
+
+
 @njit(cache=True)
 def _grid_propagators(a, ev_target, ev_duration, ev_amount, dt, phi, gam_t):
     """``phi = Phi(dt)``; row j of ``gam_t`` = ``Gamma(dt) e_j`` for zero-order targets j."""
@@ -423,6 +507,9 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
     phi = np.empty((n, n))  # an off-grid interval's Phi, then transposed into phi_h
     phi_h = np.empty((n, n))
     u = np.empty((n, 1))
+    stack = np.empty((0, 0))  # Phi^1..BLOCK (:func:`_power_stack`), built for the first run
+    u_stack = np.zeros((BLOCK, n))  # the input sums of :func:`_block_steps`, per rate
+    u_stack_bp = -1  # the rate_bp u_stack was computed for
     if have_grid:
         _grid_propagators(a, ev_target, ev_duration, ev_amount, dt, phi, gam_t)
         phi_g[:, :] = phi.T
@@ -477,8 +564,8 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
         x[:] = xb[1]
         t = t_next
         # A run of plain grid steps: while the next output is one dt on and no breakpoint falls
-        # at or before it, step from one output row straight into the next, without the event
-        # bookkeeping above (the input rate cannot change inside the run). Same arithmetic.
+        # at or before it, fill the output rows BLOCK at a time (:func:`_block_steps`), without
+        # the event bookkeeping above (the input rate cannot change inside the run).
         # Conservative bounds: below ``cut`` a time is before the next breakpoint and not the
         # "same time" as it; a step within ``tol_dt`` of dt is a grid step. Anything closer to
         # the edge goes the exact way above.
@@ -492,10 +579,21 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
                 t_next = t_out[i_run + 1]
                 if not (t_next < cut and abs(t_next - t - dt) <= tol_dt):
                     break
-                _step(phi_g, u_g, out, i_run, out, i_run + 1)
                 i_run += 1
                 t = t_next
         if i_run > i_out:
+            if stack.shape[0] == 0:
+                stack = np.empty((n, BLOCK * n))
+                _power_stack(phi_g, stack)
+            if u_stack_bp != rate_bp:  # the input sums of this rate (all zero without input)
+                u_stack_bp = rate_bp
+                u_stack[0] = u_g
+                if u_g.any():
+                    for m in range(1, BLOCK):
+                        _step(phi_g, u_g, u_stack, m - 1, u_stack, m)
+                else:
+                    u_stack[1:] = 0.0
+            _block_steps(stack, u_stack, out, i_out, i_run - i_out)
             i_out = i_run
             x[:] = out[i_out]
     return out
@@ -507,7 +605,7 @@ def solve(
 ):
     """One subject: states ``(n_out, n_states)`` at ``t_out``."""
     a = system_matrix(n_states, term_row, term_col, term_coef)
-    out = np.zeros((t_out.size, n_states))
+    out = np.empty((t_out.size, n_states))  # solve_into writes every row
     return solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out)
 
 
@@ -533,7 +631,7 @@ def solve_many(
     res = np.zeros((n_sub, t_out.size, keep.size))
     for s in prange(n_sub):
         a = system_matrix(n_states, term_row, term_col, term_coef[s])
-        full = np.zeros((t_out.size, n_states))
+        full = np.empty((t_out.size, n_states))
         solve_into(a, ev_target, ev_start[s], ev_duration[s], ev_amount[s], t_out, full)
         for i in range(t_out.size):
             for k in range(keep.size):
@@ -969,6 +1067,19 @@ def _group_curves(
     return cp, ce
 
 
+@njit(cache=True, inline="always")
+def _n_groups(n_sub):
+    """Number of GROUP-sized subject groups a chunk of ``n_sub`` subjects is marched in."""
+    return (n_sub + GROUP - 1) // GROUP
+
+
+@njit(cache=True, inline="always")
+def _group_span(g, n_sub):
+    """``(s0, m)``: group ``g`` is subjects ``s0 .. s0 + m`` (the last group may be short)."""
+    s0 = g * GROUP
+    return s0, min(GROUP, n_sub - s0)
+
+
 @njit(cache=True, parallel=True)
 def population_chunk(
     n_states,
@@ -1008,10 +1119,8 @@ def population_chunk(
     """
     n_sub = term_coef.shape[0]
     n_t = t_out.size
-    n_groups = (n_sub + GROUP - 1) // GROUP
-    for g in prange(n_groups):
-        s0 = g * GROUP
-        m = min(GROUP, n_sub - s0)
+    for g in prange(_n_groups(n_sub)):
+        s0, m = _group_span(g, n_sub)
         cp, ce = _group_curves(
             (n_states, term_row, term_col, pair_i, pair_j, i_central, i_effect),
             term_coef,
@@ -1141,10 +1250,8 @@ def couple_chunk(
     """
     n_sub = a_coef.shape[0]
     n_t = t_out.size
-    n_groups = (n_sub + GROUP - 1) // GROUP
-    for g in prange(n_groups):
-        s0 = g * GROUP
-        m = min(GROUP, n_sub - s0)
+    for g in prange(_n_groups(n_sub)):
+        s0, m = _group_span(g, n_sub)
         structure = (n_states, term_row, term_col, pair_i, pair_j, i_central, i_effect)
         a_events = (a_target, a_start, a_duration, a_amount)
         b_events = (b_target, b_start, b_duration, b_amount)

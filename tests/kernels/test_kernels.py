@@ -336,6 +336,14 @@ def _kernel_cases():
         "_same_time": (1.0, 1.0 + 1e-12),
         "_step": (a, x * 2.0, np.stack([x, -x]), 1, np.zeros((3, n)), 2),
         "_mm": (a, a * 3.0, np.empty((n, n))),
+        "_power_stack": (np.ascontiguousarray(a.T), np.empty((n, K.BLOCK * n))),
+        "_block_steps": (
+            np.abs(np.tile(a.T, (1, K.BLOCK))),
+            np.ones((K.BLOCK, n)),
+            np.stack([x] * (K.BLOCK + 6)),
+            2,
+            K.BLOCK + 3,
+        ),
         "solve_into": (a, *one[4:], np.zeros((t.size, n))),
         "solve": one,
         "solve_many": (
