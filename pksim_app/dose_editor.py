@@ -17,19 +17,14 @@ from pksim_app import backend, scenario, widgets
 from pksim_app.presets import Preset, load_presets
 from pksim_app.widgets import P
 
-ROUTE_NAMES = {  # short: they must fit a narrow select box (unknown routes show their own name)
-    "sublingual": "Sublingual",
-    "intranasal": "Intranasal",
-    "oral": "Oral",
-    "iv": "Intravenous",
-}
 MAX_DOSES = 8
 REFERENCE_WEIGHT_KG = 70.0  # converts a default amount between mg and mg/kg (not a dose rule)
 NO_PRESET = ""
 
 
-def route_label(route: str) -> str:
-    return ROUTE_NAMES.get(route, route.replace("_", " ").capitalize())
+def route_label(model, route: str) -> str:
+    """The route's name for people: the model file's ``label`` (its own name if it has none)."""
+    return model.routes[route].label or route.replace("_", " ").capitalize()
 
 
 def route_input(where, label: str, key: str, model, default: str) -> str:
@@ -37,7 +32,13 @@ def route_input(where, label: str, key: str, model, default: str) -> str:
     routes = list(model.routes)
     index = routes.index(default) if default in routes else 0
     return scenario.field(
-        where.selectbox, label, routes, index=index, key=key, format_func=route_label, **P
+        where.selectbox,
+        label,
+        routes,
+        index=index,
+        key=key,
+        format_func=lambda r: route_label(model, r),
+        **P,
     )
 
 
@@ -93,8 +94,10 @@ def dose_inputs(
         options,
         index=options.index(route),
         key=f"{key}_route",
-        format_func=route_label,
-        help="\n\n".join(f"**{route_label(o)}**: {model.routes[o].description}" for o in options),
+        format_func=lambda r: route_label(model, r),
+        help="\n\n".join(
+            f"**{route_label(model, o)}**: {model.routes[o].description}" for o in options
+        ),
         **P,
     )
     units = list(backend.AMOUNT_UNITS)

@@ -174,7 +174,7 @@ def tab_routes(s, bands, weight_kg, sex):
         "Routes",
         list(s.model.routes),
         default=list(s.model.routes),
-        format_func=dose_editor.route_label,
+        format_func=lambda r: dose_editor.route_label(s.model, r),
         key="rt_routes",
         **P,
     )
@@ -197,7 +197,9 @@ def tab_routes(s, bands, weight_kg, sex):
             r, float(amount), "mg", 0.0, float(iv_min) if (r == "iv" and iv_min > 0) else None
         )
         c = cache.typical_curve(s, [dose.spec()], weight_kg, sex)
-        name = dose_editor.route_label(r) + (f" over {iv_min:g} min" if dose.duration_min else "")
+        name = dose_editor.route_label(s.model, r) + (
+            f" over {iv_min:g} min" if dose.duration_min else ""
+        )
         rows.append(summary_row(name, backend.curve_summary(c, s.overrides)))
         parts.append(frames.curve_lines(c, name, ("effect_site",)))
     inputs = {"amount_mg": amount, "routes": routes, "iv_duration_min": iv_min}
@@ -251,7 +253,7 @@ def tab_lag(s, bands, weight_kg, sex) -> None:
         help=f"{ke0.description} ({ke0.source}, {ke0.tag})",
     )
     left, right = st.columns([3, 2])
-    lines = frames.curve_lines(c, dose_editor.route_label(dose.route))
+    lines = frames.curve_lines(c, dose_editor.route_label(s.model, dose.route))
     widgets.chart(
         where=left,
         spec=charts.concentration_chart(
@@ -425,7 +427,9 @@ def tab_models(s, bands, weight_kg, sex):
     for mid in cache.model_ids():
         m = cache.model(mid)
         if dose.route not in m.routes:
-            skipped.append(f"{mid} (no {dose_editor.route_label(dose.route).lower()} route)")
+            skipped.append(
+                f"{mid} (no {dose_editor.route_label(s.model, dose.route).lower()} route)"
+            )
             continue
         edges_over = widgets.session_overrides(m)
         for scheme in m.scaling_schemes:

@@ -72,7 +72,7 @@ def test_couple_page_compares_two_snapshots_and_restores_one():
     assert at.number_input(key="a_d1_amount_mg").value == 100.0
 
 
-def test_route_explorer_compares_two_snapshots():
+def test_route_explorer_compares_two_snapshots(ketamine):
     at = new_app("routes")
     button(at, "cmp_routes0_take_A").click().run()
     at.number_input(key="rt_routes_amount").set_value(80.0).run()
@@ -83,4 +83,4 @@ def test_route_explorer_compares_two_snapshots():
         "50",
         "80",
     )
-    assert "Sublingual: in window" in t.index
+    assert f"{ketamine.routes['sublingual'].label}: in window" in t.index

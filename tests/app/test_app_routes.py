@@ -28,15 +28,13 @@ def as_shown(column: str, value) -> str:
     return widgets.display_value(column, value)
 
 
-def test_routes_side_by_side_equal_the_library():
+def test_routes_side_by_side_equal_the_library(ketamine):
+    """Rows are named by the model file's route labels and show the library's numbers."""
     at = page(new_app().run(), "routes")
     at.number_input(key="rt_routes_amount").set_value(60.0).run()
     rows = _rows(at)
-    for route, name in (
-        ("sublingual", "Sublingual"),
-        ("intranasal", "Intranasal"),
-        ("oral", "Oral"),
-    ):
+    for route in ("sublingual", "intranasal", "oral"):
+        name = ketamine.routes[route].label
         s = library_typical([f"{route}:60mg"])
         assert cell(rows, name, "effect_site_cmax_ng_per_ml") == as_shown(
             "effect_site_cmax_ng_per_ml", s["effect_site"]["cmax_ng_per_ml"]
@@ -45,7 +43,7 @@ def test_routes_side_by_side_equal_the_library():
             "minutes_in_window", s["window"]["minutes_in_window"]
         )
     s = library_typical(["iv:60mg@0min/40min"])
-    assert cell(rows, "Intravenous over 40 min", "onset_min") == as_shown(
+    assert cell(rows, f"{ketamine.routes['iv'].label} over 40 min", "onset_min") == as_shown(
         "onset_min", s["window"]["onset_min"]
     )
 
@@ -68,7 +66,8 @@ def test_the_route_chart_turns_log_with_a_note_when_one_curve_dwarfs_the_rest(ro
         reverse=True,
     )
     expected = peaks[0] >= scales.DWARF_RATIO * peaks[1]
-    noted = any("Log concentration axis: *Intravenous*" in c.value for c in at.caption)
+    iv = ketamine.routes["iv"].label
+    noted = any(f"Log concentration axis: *{iv}*" in c.value for c in at.caption)
     assert noted == expected
     scale = chart_specs(at)[0]["layer"][-1]["encoding"]["y"].get("scale", {})
     assert (scale.get("type") == "log") == expected
