@@ -22,6 +22,15 @@ def _number(text: str, positive: bool) -> float:
     return value
 
 
+def number(text: str) -> float:
+    """argparse type: any number, NaN and infinity included, for values the library range-checks
+    itself (its message names the flag and the allowed range, which argparse's cannot)."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
 def positive_float(text: str) -> float:
     """argparse type: a finite number > 0."""
     return _number(text, True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from pksim.cli._common import finite_float
+from pksim.cli._common import number
 from pksim.errors import InputError
 
 
@@ -15,13 +15,13 @@ def add_covariates(p: argparse.ArgumentParser, prefix: str = "") -> None:
     partner A's ``--a-weight-kg`` etc. (read back by :func:`covariates_from_args`)."""
     dash = f"--{prefix}-" if prefix else "--"
     who = f"partner {prefix.upper()}'s " if prefix else ""
-    p.add_argument(f"{dash}weight-kg", type=finite_float, help=f"{who}fixed body weight, 20-300 kg")
+    p.add_argument(f"{dash}weight-kg", type=number, help=f"{who}fixed body weight, 20-300 kg")
     p.add_argument(
         f"{dash}weight-mean-kg",
-        type=finite_float,
+        type=number,
         help=f"{who}mean of a log-normal weight (with {dash}weight-sd-kg)",
     )
-    p.add_argument(f"{dash}weight-sd-kg", type=finite_float, help=f"{who}SD of that weight")
+    p.add_argument(f"{dash}weight-sd-kg", type=number, help=f"{who}SD of that weight")
     p.add_argument(
         f"{dash}weight-table",
         metavar="FILE",
@@ -30,7 +30,7 @@ def add_covariates(p: argparse.ArgumentParser, prefix: str = "") -> None:
     p.add_argument(f"{dash}sex", choices=["female", "male", "mixed"], default="mixed")
     p.add_argument(
         f"{dash}female-fraction",
-        type=finite_float,
+        type=number,
         default=0.5,
         help="share of women when sex is mixed (default 0.5)",
     )

@@ -21,6 +21,7 @@ from pksim.cli._common import (
     add_weight_scaling_flag,
     finish,
     finite_float,
+    number,
     pick,
     positive_float,
     run_settings,
@@ -182,7 +183,7 @@ def _tci(p: argparse.ArgumentParser) -> None:
         required=True,
         help="effect-site target (must lie inside the window)",
     )
-    p.add_argument("--weight-kg", type=finite_float, required=True, help="body weight, 20-300 kg")
+    p.add_argument("--weight-kg", type=number, required=True, help="body weight, 20-300 kg")
     p.add_argument("--sex", choices=["female", "male"], default=None)
     add_positive_flags(
         p,

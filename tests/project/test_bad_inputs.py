@@ -117,6 +117,7 @@ WEIGHT_TABLE = POP[:3] + ["--weight-table", "w.csv"] + POP[5:]
 PLOT_OUT = ["--out", "p.png"]
 SWEEP_RUN = ["sweep", "s.toml", "--out", "o"]
 RESULTS = {"res": _results_dir}
+KG = "kg is out of range (allowed: 20 to 300 kg)"
 
 CASES: dict[str, Case] = {
     **_table(
@@ -174,6 +175,19 @@ CASES: dict[str, Case] = {
             "couple_offset_past_horizon": (COUPLE + ["--b-start-offset-min", "300"], "b dose"),
             "couple_missing_weight": (COUPLE[:3] + COUPLE[5:], "--a-weight"),
             "couple_weight_zero": (COUPLE + ["--b-weight-kg", "0"], "--b-weight-kg: 0.0 kg"),
+            # NaN and infinity reach the library, whose message gives the allowed range
+            "pop_weight_nan": (
+                POP[:3] + ["--weight-kg", "nan"] + POP[5:],
+                f"--weight-kg: nan {KG}",
+            ),
+            "plan_couple_weight_inf": (
+                PLAN_COUPLE + ["--b-weight-kg", "inf"],
+                f"--b-weight-kg: inf {KG}",
+            ),
+            "plan_tci_weight_nan": (
+                ["plan", "tci", "--target-ng-per-ml", "80", "--weight-kg", "nan"],
+                f"--weight-kg: nan {KG}",
+            ),
             "plan_booster_at_horizon": (
                 PLAN + ["--booster-route", "intranasal", "--booster-times-min", "240"],
                 "--booster-times-min",
