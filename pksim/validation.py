@@ -90,21 +90,21 @@ __all__ = [
 #: Extra columns of :func:`evidence_table`.
 EVIDENCE_COLUMNS = RESULT_COLUMNS + ("reproduces", "does_not_reproduce", "reason")
 
-# Words that tie a model's known-bias text to a route (case-sensitive ones for the abbreviations).
-_ROUTE_WORDS = {
-    "iv": (re.compile(r"intraven|infusion|bolus", re.I), re.compile(r"\bIV\b")),
-    "sublingual": (
-        re.compile(r"sublingual|buccal|mucosa|lozenge|wafer", re.I),
-        re.compile(r"\bSL\b"),
-    ),
-    "intranasal": (re.compile(r"intranasal|\bnasal", re.I), re.compile(r"\bIN\b")),
-    "oral": (re.compile(r"\boral\b|swallow", re.I), re.compile(r"\bPO\b")),
-}
 _METRIC_WORDS = {
     "Cmax": re.compile(r"Cmax|peak|central volume", re.I),
     "Tmax": re.compile(r"Tmax|peak|lag|absorption", re.I),
     "AUC": re.compile(r"AUC|clearance|\bCL\b|bioavailab|late after", re.I),
 }
+
+
+def mentions(text: str, words: Sequence[str]) -> bool:
+    """Whether ``text`` names one of a route's ``words`` (its model-file ``words``): at the start
+    of a word, ignoring case; a word in capitals (an abbreviation) only as a whole word."""
+    for w in words:
+        pattern = rf"\b{re.escape(w)}\b" if w.isupper() else rf"\b{re.escape(w)}"
+        if re.search(pattern, text, 0 if w.isupper() else re.IGNORECASE):
+            return True
+    return False
 
 
 def _file_sha256(path: Path) -> str:
@@ -237,7 +237,7 @@ def related_biases(model: Model, arm: Arm, missed: Sequence[str] = ()) -> list[s
     """
 
     def routes_of(bias: str) -> set[str]:
-        return {r for r, pats in _ROUTE_WORDS.items() if any(p.search(bias) for p in pats)}
+        return {r for r, route in model.routes.items() if mentions(bias, route.words)}
 
     by_route = [b for b in model.known_biases if arm.route in routes_of(b)]
     if by_route:

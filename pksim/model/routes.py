@@ -78,6 +78,7 @@ def read_routes(
             "sprays",
             "label",
             "product_step_mg",
+            "words",
         },
     ):
         pathways = []
@@ -166,6 +167,9 @@ def read_routes(
         step = r.get(rdef, "product_step_mg", where, float, required=False)
         if step is not None and not 0 < step <= 1000:
             raise r.fail(f"{where}.product_step_mg", f"must be within (0, 1000], got {step}")
+        words = tuple(r.get(rdef, "words", where, list, required=False, default=[]))
+        if not all(isinstance(w, str) and w.isalpha() for w in words):
+            raise r.fail(f"{where}.words", f"expected a list of words (letters only), got {words}")
         routes[rname] = Route(
             rname,
             r.get(rdef, "description", where, str),
@@ -175,6 +179,7 @@ def read_routes(
             sprays,
             r.get(rdef, "label", where, str, required=False),
             step,
+            words,
         )
     if not routes:
         raise r.fail("routes", "at least one route is required")

@@ -149,6 +149,9 @@ class Route:
     sprays: Sprays | None = None
     label: str | None = None  # human name for front ends ("Sublingual lozenge")
     product_step_mg: float | None = None  # practical dose step (lozenge strength, spray volume)
+    # words that mark a text (a known bias) as about this route: each matches at the start of a
+    # word, ignoring case; words in capitals (abbreviations: "IV", "SL") only as whole words
+    words: tuple[str, ...] = ()
 
     @property
     def options(self) -> tuple[str, ...]:
