@@ -176,18 +176,30 @@ def _even_sum(c6, c4, c2, a6, a4, a2, out, add):
 @njit(cache=True)
 def expm(m):
     """Matrix exponential by scaling and squaring with Padé approximants (Higham 2005), written
-    with explicit loops so that a 12x12 exponential needs no BLAS/LAPACK calls and one scratch
-    allocation. The one exponential of every kernel here.
-    """
+    with explicit loops so that a 12x12 exponential needs no BLAS/LAPACK calls. The one
+    exponential of every kernel here (:func:`expm_into` with new arrays)."""
+    n = m.shape[0]
+    out = np.empty((n, n))
+    expm_into(m, out, np.empty((8, n, n)))
+    return out
+
+
+@njit(cache=True)
+def expm_into(m, out, work):
+    """``out = e^m`` (:func:`expm`) with ``work[0:8]`` (``work`` is ``(>= 8, n, n)``) as scratch,
+    so that a caller taking one exponential after another allocates nothing per exponential.
+    ``m`` and ``out`` may be further slices of ``work`` beyond the first 8."""
     n = m.shape[0]
     nrm = _norm1(m)
-    out = np.eye(n)
+    for i in range(n):
+        for j in range(n):
+            out[i, j] = 0.0
+        out[i, i] = 1.0
     if nrm == 0.0:
-        return out
+        return
     s = 0
     if nrm > _THETA[3]:
         s = max(0, int(np.ceil(np.log2(nrm / _THETA[4]))))
-    work = np.empty((8, n, n))
     a, a2, a4, a6, a8, tmp, u, v = (
         work[0],
         work[1],
@@ -215,7 +227,7 @@ def expm(m):
         for q in range(2, top + 1):
             _mm(work[q - 1], a2, work[q])
         # the sums a power at a time over all n^2 entries (one long loop, vectorised)
-        w_flat = work.reshape(work.size)
+        w_flat = work.reshape(work.size)  # work[q] at offset q n^2
         t_flat = tmp.reshape(n * n)
         v_flat = v.reshape(n * n)
         nn = np.uint64(n * n)
@@ -262,7 +274,6 @@ def expm(m):
         for i in range(n):
             for j in range(n):
                 out[i, j] = tmp[i, j]
-    return out
 
 
 @njit(cache=True, inline="always")
@@ -292,17 +303,19 @@ def propagate_into(a, h, inputs, phi, gam):
             scale[c] += abs(inputs[i, c])
         if scale[c] > 0.0:
             k += 1
-    m = np.zeros((k, k))
-    for i in range(n):
-        for j in range(n):
-            m[i, j] = a[i, j] * h
+    work = np.empty((10, k, k))  # expm's scratch, then the augmented matrix and its exponential
+    m = work[8]
+    e = work[9]
+    for i in range(k):
+        for j in range(k):
+            m[i, j] = a[i, j] * h if i < n and j < n else 0.0
     col = n
     for c in range(p):
         if scale[c] > 0.0:
             for i in range(n):
                 m[i, col] = inputs[i, c] / scale[c] * h
             col += 1
-    e = expm(m)
+    expm_into(m, e, work)
     for i in range(n):
         for j in range(n):
             phi[i, j] = e[i, j]
@@ -441,23 +454,37 @@ def _block_steps(stack, u_stack, out, r, steps):
         steps -= BLOCK
 
 
+@njit(cache=True, inline="always")
+def _zero_order_target(j, ev_target, ev_duration, ev_amount):
+    """Whether state ``j`` receives a zero-order input (any event with a duration and a dose)."""
+    for e in range(ev_target.size):
+        if ev_target[e] == j and ev_duration[e] > 0.0 and ev_amount[e] != 0.0:
+            return True
+    return False
+
+
 @njit(cache=True)
 def _grid_propagators(a, ev_target, ev_duration, ev_amount, dt, phi, gam_t):
     """``phi = Phi(dt)``; row j of ``gam_t`` = ``Gamma(dt) e_j`` for zero-order targets j."""
     n = a.shape[0]
-    is_target = np.zeros(n, dtype=np.bool_)
-    for e in range(ev_target.size):
-        if ev_duration[e] > 0.0 and ev_amount[e] != 0.0:
-            is_target[ev_target[e]] = True
-    cols = np.nonzero(is_target)[0]
-    unit = np.zeros((n, cols.size))
-    for c in range(cols.size):
-        unit[cols[c], c] = 1.0
-    gam = np.empty((n, cols.size))
+    p = 0
+    for j in range(n):
+        if _zero_order_target(j, ev_target, ev_duration, ev_amount):
+            p += 1
+    unit = np.zeros((n, p))  # one unit column per target, in state order
+    gam = np.empty((n, p))
+    c = 0
+    for j in range(n):
+        if _zero_order_target(j, ev_target, ev_duration, ev_amount):
+            unit[j, c] = 1.0
+            c += 1
     propagate_into(a, dt, unit, phi, gam)
-    for c in range(cols.size):
-        for i in range(n):
-            gam_t[cols[c], i] = gam[i, c]
+    c = 0
+    for j in range(n):
+        if _zero_order_target(j, ev_target, ev_duration, ev_amount):
+            for i in range(n):
+                gam_t[j, i] = gam[i, c]
+            c += 1
 
 
 @njit(cache=True)
@@ -496,12 +523,15 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
         if ev_duration[e] > 0.0:
             bp[nb] = ev_start[e] + ev_duration[e]
             nb += 1
-    bp = np.sort(bp[:nb])
+    bp = bp[:nb]
+    bp.sort()
     # boluses in time order
     bol_order = np.argsort(ev_start)
-    xb = np.zeros((2, n))  # the state (row 0) and the next one (row 1)
-    x = xb[0]
-    rate = np.zeros(n)
+    # the small vectors and matrices of one solve, two allocations in all
+    vec = np.zeros((4, n))  # the state, the next one (rows 0, 1), the input rate, Gamma(dt) rate
+    mats = np.empty((4, n, n))
+    x = vec[0]
+    rate = vec[2]
     t = t_out[0]
     if nb > 0 and bp[0] < t:
         t = bp[0]
@@ -511,13 +541,15 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
     tol_dt = 0.5 * _TIME_TOL * max(1.0, dt)
     # Grid steps: Phi(dt) and Gamma(dt) e_j for every zero-order target j from one exponential
     # (shared with the population kernels); Gamma(dt) rate is then a small sum per rate change.
-    phi_g = np.eye(n)  # transposed for :func:`_step`
-    gam_t = np.zeros((n, n))
-    u_g = np.zeros(n)
-    phi = np.empty((n, n))  # an off-grid interval's Phi, then transposed into phi_h
-    phi_h = np.empty((n, n))
+    phi_g = mats[0]  # transposed for :func:`_step` (used only with a grid)
+    gam_t = mats[1]
+    gam_t[:, :] = 0.0
+    u_g = vec[3]
+    phi = mats[2]  # an off-grid interval's Phi, then transposed into phi_h
+    phi_h = mats[3]
     u = np.empty((n, 1))
-    stack = np.empty((0, 0))  # Phi^1..BLOCK (:func:`_power_stack`), built for the first run
+    stack = np.empty((n, BLOCK * n))  # Phi^1..BLOCK (:func:`_power_stack`), for the first run
+    have_stack = False
     u_stack = np.zeros((BLOCK, n))  # the input sums of :func:`_block_steps`, per rate
     u_stack_bp = -1  # the rate_bp u_stack was computed for
     if have_grid:
@@ -566,12 +598,12 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
         if not (have_grid and _same_time(h, dt)):  # an interval cut by an event
             propagate_into(a, h, rate.reshape((n, 1)), phi, u)
             phi_h[:, :] = phi.T
-            _step(phi_h, u[:, 0], xb, 0, xb, 1)
-            x[:] = xb[1]
+            _step(phi_h, u[:, 0], vec, 0, vec, 1)
+            x[:] = vec[1]
             t = t_next
             continue
-        _step(phi_g, u_g, xb, 0, xb, 1)
-        x[:] = xb[1]
+        _step(phi_g, u_g, vec, 0, vec, 1)
+        x[:] = vec[1]
         t = t_next
         # A run of plain grid steps: while the next output is one dt on and no breakpoint falls
         # at or before it, fill the output rows BLOCK at a time (:func:`_block_steps`), without
@@ -592,9 +624,9 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
                 i_run += 1
                 t = t_next
         if i_run > i_out:
-            if stack.shape[0] == 0:
-                stack = np.empty((n, BLOCK * n))
+            if not have_stack:
                 _power_stack(phi_g, stack)
+                have_stack = True
             if u_stack_bp != rate_bp:  # the input sums of this rate (all zero without input)
                 u_stack_bp = rate_bp
                 u_stack[0] = u_g
