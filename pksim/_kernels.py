@@ -500,6 +500,41 @@ def _input_term(gam_t, rate, u):
                 u[i] += gam_t[j, i] * r
 
 
+# Event lists are short (a few doses), and numba's general sort costs ~0.4 us per solve even
+# for five entries; an insertion sort is exact and cheap up to SHORT_SORT entries.
+SHORT_SORT = 32
+
+
+@njit(cache=True)
+def _sort_short(v):
+    """Sort ``v`` in place."""
+    if v.size > SHORT_SORT:
+        v.sort()
+        return
+    for i in range(1, v.size):
+        x = v[i]
+        j = i
+        while j > 0 and v[j - 1] > x:
+            v[j] = v[j - 1]
+            j -= 1
+        v[j] = x
+
+
+@njit(cache=True)
+def _argsort_short(v):
+    """Indices that sort ``v``, ties in index order (a stable sort)."""
+    if v.size > SHORT_SORT:
+        return np.argsort(v, kind="mergesort")
+    idx = np.empty(v.size, dtype=np.int64)
+    for i in range(v.size):
+        j = i
+        while j > 0 and v[idx[j - 1]] > v[i]:
+            idx[j] = idx[j - 1]
+            j -= 1
+        idx[j] = i
+    return idx
+
+
 @njit(cache=True)
 def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
     """Exact states at every ``t_out`` (sorted, min), written into ``out[n_out, n_states]``.
@@ -524,9 +559,9 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
             bp[nb] = ev_start[e] + ev_duration[e]
             nb += 1
     bp = bp[:nb]
-    bp.sort()
-    # boluses in time order
-    bol_order = np.argsort(ev_start)
+    _sort_short(bp)
+    # boluses in time order (ties in event order)
+    bol_order = _argsort_short(ev_start)
     # the small vectors and matrices of one solve, two allocations in all
     vec = np.zeros((4, n))  # the state, the next one (rows 0, 1), the input rate, Gamma(dt) rate
     mats = np.empty((4, n, n))
@@ -869,9 +904,9 @@ def march_group(structure, term_coef, events, s0, m, t_out, plasma_scale, cp, ce
             if ev_duration[s, e] > 0.0:
                 bps[k, nb] = ev_start[s, e] + ev_duration[s, e]
                 nb += 1
-        bps[k, :nb] = np.sort(bps[k, :nb])
+        _sort_short(bps[k, :nb])
         n_bp[k] = nb
-        bol[k] = np.argsort(ev_start[s])
+        bol[k] = _argsort_short(ev_start[s])
         while i_bol[k] < n_ev:
             e = bol[k, i_bol[k]]
             if ev_start[s, e] <= t0 or _same_time(ev_start[s, e], t0):

@@ -220,6 +220,17 @@ def test_grid_propagators_take_one_unit_column_per_zero_order_target():
     assert not gam_t[[0, 2, 4, 5]].any()
 
 
+@pytest.mark.parametrize("size", [0, 1, 2, 5, K.SHORT_SORT, K.SHORT_SORT + 1, 100])
+def test_short_sorts_equal_numpy_stable_sorts(size):
+    # event times with ties (the insertion sort below SHORT_SORT, numpy's above it)
+    rng = np.random.default_rng(size)
+    v = rng.integers(0, max(1, size // 3), size).astype(float) * 7.5
+    np.testing.assert_array_equal(K._argsort_short(v), np.argsort(v, kind="stable"))
+    w = v.copy()
+    K._sort_short(w)
+    np.testing.assert_array_equal(w, np.sort(v))
+
+
 def test_system_matrix_accumulates_repeated_terms():
     rows = np.array([0, 1, 0, 2], dtype=np.int64)
     cols = np.array([0, 0, 0, 1], dtype=np.int64)
@@ -372,6 +383,8 @@ def _kernel_cases():
         "propagators": (a, 0.37, np.stack([x, np.zeros(n), -x * 2.0], axis=1)),
         "propagate_into": (a, 12.37, np.eye(n), np.empty((n, n)), np.empty((n, n))),
         "_same_time": (1.0, 1.0 + 1e-12),
+        "_sort_short": (np.array([3.0, 1.0, 2.0, 1.0]),),
+        "_argsort_short": (np.array([3.0, 1.0, 2.0, 1.0]),),
         "_step": (a, x * 2.0, np.stack([x, -x]), 1, np.zeros((3, n)), 2),
         "_mm": (a, a * 3.0, np.empty((n, n))),
         "_power_stack": (np.ascontiguousarray(a.T), np.empty((n, K.BLOCK * n))),
