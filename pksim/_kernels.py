@@ -210,10 +210,10 @@ def expm_into(m, out, work):
         work[6],
         work[7],
     )
-    scale = 2.0**s
+    scale = 0.5**s  # exact, and m * 2^-s is m / 2^s bit for bit: a multiply, not a divide
     for i in range(n):
         for j in range(n):
-            a[i, j] = m[i, j] / scale
+            a[i, j] = m[i, j] * scale
     _mm(a, a, a2)
     if nrm <= _THETA[3]:
         # degree 2d + 3 (3, 5, 7, 9): the lowest whose bound theta holds; with the even powers
@@ -328,6 +328,15 @@ def propagate_into(a, h, inputs, phi, gam):
         else:
             for i in range(n):
                 gam[i, c] = 0.0
+
+
+@njit(cache=True, inline="always")
+def _transpose(m, out):
+    """``out = m.T`` (a plain loop: numba's transposed slice assignment is twice as slow)."""
+    n = m.shape[0]
+    for i in range(n):
+        for j in range(n):
+            out[j, i] = m[i, j]
 
 
 @njit(cache=True)
@@ -589,7 +598,7 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
     u_stack_bp = -1  # the rate_bp u_stack was computed for
     if have_grid:
         _grid_propagators(a, ev_target, ev_duration, ev_amount, dt, phi, gam_t)
-        phi_g[:, :] = phi.T
+        _transpose(phi, phi_g)
     rate_bp = -1  # value of i_bp the current rate was computed for
     i_out = 0
     i_bp = 0
@@ -632,7 +641,7 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
             _input_term(gam_t, rate, u_g)  # zero when no input is active
         if not (have_grid and _same_time(h, dt)):  # an interval cut by an event
             propagate_into(a, h, rate.reshape((n, 1)), phi, u)
-            phi_h[:, :] = phi.T
+            _transpose(phi, phi_h)
             _step(phi_h, u[:, 0], vec, 0, vec, 1)
             x[:] = vec[1]
             t = t_next
