@@ -176,18 +176,30 @@ def _even_sum(c6, c4, c2, a6, a4, a2, out, add):
 @njit(cache=True)
 def expm(m):
     """Matrix exponential by scaling and squaring with Padé approximants (Higham 2005), written
-    with explicit loops so that a 12x12 exponential needs no BLAS/LAPACK calls and one scratch
-    allocation. The one exponential of every kernel here.
-    """
+    with explicit loops so that a 12x12 exponential needs no BLAS/LAPACK calls. The one
+    exponential of every kernel here (:func:`expm_into` with new arrays)."""
+    n = m.shape[0]
+    out = np.empty((n, n))
+    expm_into(m, out, np.empty((8, n, n)))
+    return out
+
+
+@njit(cache=True)
+def expm_into(m, out, work):
+    """``out = e^m`` (:func:`expm`) with ``work[0:8]`` (``work`` is ``(>= 8, n, n)``) as scratch,
+    so that a caller taking one exponential after another allocates nothing per exponential.
+    ``m`` and ``out`` may be further slices of ``work`` beyond the first 8."""
     n = m.shape[0]
     nrm = _norm1(m)
-    out = np.eye(n)
+    for i in range(n):
+        for j in range(n):
+            out[i, j] = 0.0
+        out[i, i] = 1.0
     if nrm == 0.0:
-        return out
+        return
     s = 0
     if nrm > _THETA[3]:
         s = max(0, int(np.ceil(np.log2(nrm / _THETA[4]))))
-    work = np.empty((8, n, n))
     a, a2, a4, a6, a8, tmp, u, v = (
         work[0],
         work[1],
@@ -198,10 +210,10 @@ def expm(m):
         work[6],
         work[7],
     )
-    scale = 2.0**s
+    scale = 0.5**s  # exact, and m * 2^-s is m / 2^s bit for bit: a multiply, not a divide
     for i in range(n):
         for j in range(n):
-            a[i, j] = m[i, j] / scale
+            a[i, j] = m[i, j] * scale
     _mm(a, a, a2)
     if nrm <= _THETA[3]:
         # degree 2d + 3 (3, 5, 7, 9): the lowest whose bound theta holds; with the even powers
@@ -214,15 +226,23 @@ def expm(m):
         top = d + 1  # highest even power used: A^{2 top}
         for q in range(2, top + 1):
             _mm(work[q - 1], a2, work[q])
+        # the sums a power at a time over all n^2 entries (one long loop, vectorised)
+        w_flat = work.reshape(work.size)  # work[q] at offset q n^2
+        t_flat = tmp.reshape(n * n)
+        v_flat = v.reshape(n * n)
+        nn = np.uint64(n * n)
+        o = np.uint64(top) * nn
+        for e in range(nn):
+            t_flat[e] = b[2 * top + 1] * w_flat[o + e]
+            v_flat[e] = b[2 * top] * w_flat[o + e]
+        for q in range(top - 1, 0, -1):
+            o = np.uint64(q) * nn
+            bt = b[2 * q + 1]
+            bv = b[2 * q]
+            for e in range(nn):
+                t_flat[e] += bt * w_flat[o + e]
+                v_flat[e] += bv * w_flat[o + e]
         for i in range(n):
-            for j in range(n):
-                tv = b[2 * top + 1] * work[top, i, j]
-                vv = b[2 * top] * work[top, i, j]
-                for q in range(top - 1, 0, -1):
-                    tv += b[2 * q + 1] * work[q, i, j]
-                    vv += b[2 * q] * work[q, i, j]
-                tmp[i, j] = tv
-                v[i, j] = vv
             tmp[i, i] += b[1]
             v[i, i] += b[0]
         _mm(a, tmp, u)
@@ -254,7 +274,6 @@ def expm(m):
         for i in range(n):
             for j in range(n):
                 out[i, j] = tmp[i, j]
-    return out
 
 
 @njit(cache=True, inline="always")
@@ -284,17 +303,19 @@ def propagate_into(a, h, inputs, phi, gam):
             scale[c] += abs(inputs[i, c])
         if scale[c] > 0.0:
             k += 1
-    m = np.zeros((k, k))
-    for i in range(n):
-        for j in range(n):
-            m[i, j] = a[i, j] * h
+    work = np.empty((10, k, k))  # expm's scratch, then the augmented matrix and its exponential
+    m = work[8]
+    e = work[9]
+    for i in range(k):
+        for j in range(k):
+            m[i, j] = a[i, j] * h if i < n and j < n else 0.0
     col = n
     for c in range(p):
         if scale[c] > 0.0:
             for i in range(n):
                 m[i, col] = inputs[i, c] / scale[c] * h
             col += 1
-    e = expm(m)
+    expm_into(m, e, work)
     for i in range(n):
         for j in range(n):
             phi[i, j] = e[i, j]
@@ -307,6 +328,15 @@ def propagate_into(a, h, inputs, phi, gam):
         else:
             for i in range(n):
                 gam[i, c] = 0.0
+
+
+@njit(cache=True, inline="always")
+def _transpose(m, out):
+    """``out = m.T`` (a plain loop: numba's transposed slice assignment is twice as slow)."""
+    n = m.shape[0]
+    for i in range(n):
+        for j in range(n):
+            out[j, i] = m[i, j]
 
 
 @njit(cache=True)
@@ -353,10 +383,12 @@ def _step(phi_t, u, src, i_src, dst, i_dst):
 # one long sum ``sum_j x_k[j] * [Phi; Phi^2; ...; Phi^BLOCK] e_j`` (plus the input sums), with no
 # step-to-step dependency inside a block. Numba vectorises a loop only when it is long (its
 # vector loop takes 32 doubles a pass on an AVX-512 machine), which a 12-state step (12
-# products per row) never is, while BLOCK * 12 = 96 is. The loops index flat arrays with
+# products per row) never is, while BLOCK * 12 = 48 is. BLOCK = 4 rather than 8: the fill
+# costs the same products either way, and the power stack takes one doubling pass instead of
+# three (bare kernel ~0.5 us faster, same-process A/B). The loops index flat arrays with
 # unsigned offsets and take no slices: a signed offset makes numba's negative-index wraparound
 # turn the loop into gathers, and a slice costs reference counting on every block.
-BLOCK = 8
+BLOCK = 4
 
 
 @njit(cache=True, inline="always")
@@ -392,8 +424,8 @@ def _add_rows(coef, c0, rows, w, y, y0):
 def _power_stack(phi_t, stack):
     """``stack[j, m n + i] = (Phi^(m+1))[i, j]`` for ``m < BLOCK`` (``phi_t`` is Phi transposed):
     row j holds ``Phi e_j, Phi^2 e_j, ...`` one after the other. Built by doubling,
-    ``Phi^(w+m) e_j = sum_k (Phi^w)[k, j] Phi^m e_k`` (so BLOCK is a power of two: three passes
-    for 8), skipping the zero coefficients (the compartment graph makes most of them zero)."""
+    ``Phi^(w+m) e_j = sum_k (Phi^w)[k, j] Phi^m e_k`` (so BLOCK is a power of two: two passes
+    for 4), skipping the zero coefficients (the compartment graph makes most of them zero)."""
     n = phi_t.shape[0]
     row = stack.shape[1]
     flat = stack.reshape(stack.size)
@@ -431,23 +463,37 @@ def _block_steps(stack, u_stack, out, r, steps):
         steps -= BLOCK
 
 
+@njit(cache=True, inline="always")
+def _zero_order_target(j, ev_target, ev_duration, ev_amount):
+    """Whether state ``j`` receives a zero-order input (any event with a duration and a dose)."""
+    for e in range(ev_target.size):
+        if ev_target[e] == j and ev_duration[e] > 0.0 and ev_amount[e] != 0.0:
+            return True
+    return False
+
+
 @njit(cache=True)
 def _grid_propagators(a, ev_target, ev_duration, ev_amount, dt, phi, gam_t):
     """``phi = Phi(dt)``; row j of ``gam_t`` = ``Gamma(dt) e_j`` for zero-order targets j."""
     n = a.shape[0]
-    is_target = np.zeros(n, dtype=np.bool_)
-    for e in range(ev_target.size):
-        if ev_duration[e] > 0.0 and ev_amount[e] != 0.0:
-            is_target[ev_target[e]] = True
-    cols = np.nonzero(is_target)[0]
-    unit = np.zeros((n, cols.size))
-    for c in range(cols.size):
-        unit[cols[c], c] = 1.0
-    gam = np.empty((n, cols.size))
+    p = 0
+    for j in range(n):
+        if _zero_order_target(j, ev_target, ev_duration, ev_amount):
+            p += 1
+    unit = np.zeros((n, p))  # one unit column per target, in state order
+    gam = np.empty((n, p))
+    c = 0
+    for j in range(n):
+        if _zero_order_target(j, ev_target, ev_duration, ev_amount):
+            unit[j, c] = 1.0
+            c += 1
     propagate_into(a, dt, unit, phi, gam)
-    for c in range(cols.size):
-        for i in range(n):
-            gam_t[cols[c], i] = gam[i, c]
+    c = 0
+    for j in range(n):
+        if _zero_order_target(j, ev_target, ev_duration, ev_amount):
+            for i in range(n):
+                gam_t[j, i] = gam[i, c]
+            c += 1
 
 
 @njit(cache=True)
@@ -461,6 +507,41 @@ def _input_term(gam_t, rate, u):
         if r != 0.0:
             for i in range(n):
                 u[i] += gam_t[j, i] * r
+
+
+# Event lists are short (a few doses), and numba's general sort costs ~0.4 us per solve even
+# for five entries; an insertion sort is exact and cheap up to SHORT_SORT entries.
+SHORT_SORT = 32
+
+
+@njit(cache=True)
+def _sort_short(v):
+    """Sort ``v`` in place."""
+    if v.size > SHORT_SORT:
+        v.sort()
+        return
+    for i in range(1, v.size):
+        x = v[i]
+        j = i
+        while j > 0 and v[j - 1] > x:
+            v[j] = v[j - 1]
+            j -= 1
+        v[j] = x
+
+
+@njit(cache=True)
+def _argsort_short(v):
+    """Indices that sort ``v``, ties in index order (a stable sort)."""
+    if v.size > SHORT_SORT:
+        return np.argsort(v, kind="mergesort")
+    idx = np.empty(v.size, dtype=np.int64)
+    for i in range(v.size):
+        j = i
+        while j > 0 and v[idx[j - 1]] > v[i]:
+            idx[j] = idx[j - 1]
+            j -= 1
+        idx[j] = i
+    return idx
 
 
 @njit(cache=True)
@@ -486,12 +567,15 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
         if ev_duration[e] > 0.0:
             bp[nb] = ev_start[e] + ev_duration[e]
             nb += 1
-    bp = np.sort(bp[:nb])
-    # boluses in time order
-    bol_order = np.argsort(ev_start)
-    xb = np.zeros((2, n))  # the state (row 0) and the next one (row 1)
-    x = xb[0]
-    rate = np.zeros(n)
+    bp = bp[:nb]
+    _sort_short(bp)
+    # boluses in time order (ties in event order)
+    bol_order = _argsort_short(ev_start)
+    # the small vectors and matrices of one solve, two allocations in all
+    vec = np.zeros((4, n))  # the state, the next one (rows 0, 1), the input rate, Gamma(dt) rate
+    mats = np.empty((4, n, n))
+    x = vec[0]
+    rate = vec[2]
     t = t_out[0]
     if nb > 0 and bp[0] < t:
         t = bp[0]
@@ -501,18 +585,20 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
     tol_dt = 0.5 * _TIME_TOL * max(1.0, dt)
     # Grid steps: Phi(dt) and Gamma(dt) e_j for every zero-order target j from one exponential
     # (shared with the population kernels); Gamma(dt) rate is then a small sum per rate change.
-    phi_g = np.eye(n)  # transposed for :func:`_step`
-    gam_t = np.zeros((n, n))
-    u_g = np.zeros(n)
-    phi = np.empty((n, n))  # an off-grid interval's Phi, then transposed into phi_h
-    phi_h = np.empty((n, n))
+    phi_g = mats[0]  # transposed for :func:`_step` (used only with a grid)
+    gam_t = mats[1]
+    gam_t[:, :] = 0.0
+    u_g = vec[3]
+    phi = mats[2]  # an off-grid interval's Phi, then transposed into phi_h
+    phi_h = mats[3]
     u = np.empty((n, 1))
-    stack = np.empty((0, 0))  # Phi^1..BLOCK (:func:`_power_stack`), built for the first run
+    stack = np.empty((n, BLOCK * n))  # Phi^1..BLOCK (:func:`_power_stack`), for the first run
+    have_stack = False
     u_stack = np.zeros((BLOCK, n))  # the input sums of :func:`_block_steps`, per rate
     u_stack_bp = -1  # the rate_bp u_stack was computed for
     if have_grid:
         _grid_propagators(a, ev_target, ev_duration, ev_amount, dt, phi, gam_t)
-        phi_g[:, :] = phi.T
+        _transpose(phi, phi_g)
     rate_bp = -1  # value of i_bp the current rate was computed for
     i_out = 0
     i_bp = 0
@@ -555,13 +641,13 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
             _input_term(gam_t, rate, u_g)  # zero when no input is active
         if not (have_grid and _same_time(h, dt)):  # an interval cut by an event
             propagate_into(a, h, rate.reshape((n, 1)), phi, u)
-            phi_h[:, :] = phi.T
-            _step(phi_h, u[:, 0], xb, 0, xb, 1)
-            x[:] = xb[1]
+            _transpose(phi, phi_h)
+            _step(phi_h, u[:, 0], vec, 0, vec, 1)
+            x[:] = vec[1]
             t = t_next
             continue
-        _step(phi_g, u_g, xb, 0, xb, 1)
-        x[:] = xb[1]
+        _step(phi_g, u_g, vec, 0, vec, 1)
+        x[:] = vec[1]
         t = t_next
         # A run of plain grid steps: while the next output is one dt on and no breakpoint falls
         # at or before it, fill the output rows BLOCK at a time (:func:`_block_steps`), without
@@ -582,9 +668,9 @@ def solve_into(a, ev_target, ev_start, ev_duration, ev_amount, t_out, out):
                 i_run += 1
                 t = t_next
         if i_run > i_out:
-            if stack.shape[0] == 0:
-                stack = np.empty((n, BLOCK * n))
+            if not have_stack:
                 _power_stack(phi_g, stack)
+                have_stack = True
             if u_stack_bp != rate_bp:  # the input sums of this rate (all zero without input)
                 u_stack_bp = rate_bp
                 u_stack[0] = u_g
@@ -827,9 +913,9 @@ def march_group(structure, term_coef, events, s0, m, t_out, plasma_scale, cp, ce
             if ev_duration[s, e] > 0.0:
                 bps[k, nb] = ev_start[s, e] + ev_duration[s, e]
                 nb += 1
-        bps[k, :nb] = np.sort(bps[k, :nb])
+        _sort_short(bps[k, :nb])
         n_bp[k] = nb
-        bol[k] = np.argsort(ev_start[s])
+        bol[k] = _argsort_short(ev_start[s])
         while i_bol[k] < n_ev:
             e = bol[k, i_bol[k]]
             if ev_start[s, e] <= t0 or _same_time(ev_start[s, e], t0):

@@ -90,6 +90,23 @@ def test_expm_of_zero_is_identity():
     np.testing.assert_array_equal(K.expm(np.zeros((4, 4))), np.eye(4))
 
 
+@pytest.mark.parametrize("branch", list(BRANCH_NORMS))
+def test_expm_into_with_stale_scratch_equals_expm(branch):
+    # expm_into reuses one scratch array (its slices 0..7, and here m and out too): whatever a
+    # previous exponential left there must not leak into the next one
+    rng = np.random.default_rng(list(BRANCH_NORMS).index(branch))
+    n = 7
+    work = np.full((10, n, n), np.nan)
+    for _ in range(2):
+        m = _scaled(_compartmental(rng, n), BRANCH_NORMS[branch])
+        work[8] = m
+        K.expm_into(work[8], work[9], work)
+        np.testing.assert_array_equal(work[9], K.expm(m))
+    work[8] = 0.0
+    K.expm_into(work[8], work[9], work)
+    np.testing.assert_array_equal(work[9], np.eye(n))
+
+
 @pytest.mark.parametrize("t", [1e-4, 0.3, 2.0, 7.5, 60.0, 900.0])
 @pytest.mark.parametrize("k", [0.0146, 0.4381, 1.7])
 def test_expm_defective_jordan_block_closed_form(k, t):
@@ -182,6 +199,36 @@ def test_propagators_ketamine_matrix_with_gut_rate_equal_ke0():
         phi, gam = K.propagators(a, h, np.eye(a.shape[0]))
         np.testing.assert_allclose(phi, scipy.linalg.expm(a * h), rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(gam, _gamma_by_quadrature(a, h), rtol=1e-9, atol=1e-13)
+
+
+def test_grid_propagators_take_one_unit_column_per_zero_order_target():
+    # targets 3 and 1 (given out of state order, 3 twice), a zero-amount infusion into 0 and a
+    # bolus into 4: only states 1 and 3 get a Gamma row, each equal to Gamma(dt) e_j
+    a = _drained(17)
+    n, dt = a.shape[0], 0.7
+    target = np.array([3, 1, 3, 0, 4], dtype=np.int64)
+    duration = np.array([5.0, 2.0, 1.0, 3.0, 0.0])
+    amount = np.array([10.0, 4.0, 2.0, 0.0, 8.0])
+    phi = np.empty((n, n))
+    gam_t = np.zeros((n, n))
+    K._grid_propagators(a, target, duration, amount, dt, phi, gam_t)
+    unit = np.zeros((n, 2))
+    unit[1, 0] = unit[3, 1] = 1.0
+    phi_ref, gam_ref = K.propagators(a, dt, unit)
+    np.testing.assert_array_equal(phi, phi_ref)
+    np.testing.assert_array_equal(gam_t[[1, 3]], gam_ref.T)
+    assert not gam_t[[0, 2, 4, 5]].any()
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 5, K.SHORT_SORT, K.SHORT_SORT + 1, 100])
+def test_short_sorts_equal_numpy_stable_sorts(size):
+    # event times with ties (the insertion sort below SHORT_SORT, numpy's above it)
+    rng = np.random.default_rng(size)
+    v = rng.integers(0, max(1, size // 3), size).astype(float) * 7.5
+    np.testing.assert_array_equal(K._argsort_short(v), np.argsort(v, kind="stable"))
+    w = v.copy()
+    K._sort_short(w)
+    np.testing.assert_array_equal(w, np.sort(v))
 
 
 def test_system_matrix_accumulates_repeated_terms():
@@ -330,10 +377,14 @@ def _kernel_cases():
     return {
         "_norm1": (a,),
         "expm": (np.ascontiguousarray(a * 3.0),),
+        "expm_into": (np.ascontiguousarray(a * 3.0), np.empty((n, n)), np.empty((8, n, n))),
+        "_grid_propagators": (a, *one[4:5], *one[6:8], 1.0, np.empty((n, n)), np.zeros((n, n))),
         "system_matrix": (n, rows, cols, coef[0]),
         "propagators": (a, 0.37, np.stack([x, np.zeros(n), -x * 2.0], axis=1)),
         "propagate_into": (a, 12.37, np.eye(n), np.empty((n, n)), np.empty((n, n))),
         "_same_time": (1.0, 1.0 + 1e-12),
+        "_sort_short": (np.array([3.0, 1.0, 2.0, 1.0]),),
+        "_argsort_short": (np.array([3.0, 1.0, 2.0, 1.0]),),
         "_step": (a, x * 2.0, np.stack([x, -x]), 1, np.zeros((3, n)), 2),
         "_mm": (a, a * 3.0, np.empty((n, n))),
         "_power_stack": (np.ascontiguousarray(a.T), np.empty((n, K.BLOCK * n))),
