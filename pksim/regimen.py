@@ -39,6 +39,7 @@ Event semantics (written down here, tested in ``tests/simulation/test_regimen.py
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -48,7 +49,7 @@ import numpy as np
 
 from pksim.dose_timing import instant_inputs_as_boluses
 from pksim.errors import InputError
-from pksim.model import Hold, Model, Pathway, Route, route_options
+from pksim.model import Hold, Model, Pathway, Route, models_dir, route_options
 from pksim.system import outflow_rate_per_min
 
 AMOUNT_UNITS = ("mg", "mg/kg")
@@ -204,7 +205,16 @@ def _minutes(value: str | None, unit: str | None) -> float | None:
 
 
 def parse_dose_spec(spec: str) -> Dose:
-    """Parse a dose spec (grammar in the module docstring) into a validated :class:`Dose`."""
+    """Parse a dose spec (grammar in the module docstring) into a validated :class:`Dose`.
+
+    Doses are frozen, so a spec parsed before is returned from a cache (a regimen given as
+    strings is re-read on every ``simulate`` call); the routes it is checked against come from
+    the model directory, which is part of the key."""
+    return _parse_dose_spec(spec, str(models_dir()))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_dose_spec(spec: str, _models_dir: str) -> Dose:
     m = _SPEC.match(spec or "")
     if not m:
         route = (spec or "").split(":", 1)[0].strip().lower()

@@ -19,7 +19,7 @@ from model_fixtures import one_compartment_toml, write_model
 
 from pksim.errors import InputError
 from pksim.individual import typical_parameters
-from pksim.model import load_model
+from pksim.model import load_model, models_dir
 from pksim.regimen import Dose, input_events, parse_dose_spec
 from pksim.simulation import simulate
 
@@ -233,3 +233,19 @@ def test_mg_per_kg_resolved_with_each_subjects_weight():
     absolute = simulate(["iv:40mg@0min/40min"], weight_kg=80, model=m)
     assert per_kg.doses_mg == (40.0,)
     np.testing.assert_array_equal(per_kg.plasma_ng_per_ml, absolute.plasma_ng_per_ml)
+
+
+def test_a_parsed_spec_is_reused_but_checked_against_the_models_directory(tmp_path, monkeypatch):
+    """Specs are cached (Doses are frozen), keyed on the model directory whose routes they are
+    checked against: a route that only another directory's models have is accepted there and
+    refused again here."""
+    assert parse_dose_spec("sublingual:100mg") is parse_dose_spec("sublingual:100mg")
+    text = (models_dir() / "ketamine.toml").read_text().replace("routes.oral", "routes.rectal")
+    (tmp_path / "ketamine.toml").write_text(text)
+    with pytest.raises(InputError, match="unknown route 'rectal'"):
+        parse_dose_spec("rectal:10mg")
+    monkeypatch.setenv("PKSIM_MODELS_DIR", str(tmp_path))
+    assert parse_dose_spec("rectal:10mg").route == "rectal"
+    monkeypatch.delenv("PKSIM_MODELS_DIR")
+    with pytest.raises(InputError, match="unknown route 'rectal'"):
+        parse_dose_spec("rectal:10mg")
