@@ -240,12 +240,12 @@ def test_a_parsed_spec_is_reused_but_checked_against_the_models_directory(tmp_pa
     checked against: a route that only another directory's models have is accepted there and
     refused again here."""
     assert parse_dose_spec("sublingual:100mg") is parse_dose_spec("sublingual:100mg")
-    text = (models_dir() / "ketamine.toml").read_text().replace("routes.oral", "routes.rectal")
+    text = (models_dir() / "ketamine.toml").read_text().replace("routes.oral", "routes.intrathecal")
     (tmp_path / "ketamine.toml").write_text(text)
-    with pytest.raises(InputError, match="unknown route 'rectal'"):
-        parse_dose_spec("rectal:10mg")
+    with pytest.raises(InputError, match="unknown route 'intrathecal'"):
+        parse_dose_spec("intrathecal:10mg")
     monkeypatch.setenv("PKSIM_MODELS_DIR", str(tmp_path))
-    assert parse_dose_spec("rectal:10mg").route == "rectal"
+    assert parse_dose_spec("intrathecal:10mg").route == "intrathecal"
     monkeypatch.delenv("PKSIM_MODELS_DIR")
-    with pytest.raises(InputError, match="unknown route 'rectal'"):
-        parse_dose_spec("rectal:10mg")
+    with pytest.raises(InputError, match="unknown route 'intrathecal'"):
+        parse_dose_spec("intrathecal:10mg")
